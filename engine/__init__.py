@@ -1,0 +1,1 @@
+"""Flowbot's domain and flow runtime: no UI code lives here."""

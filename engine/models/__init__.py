@@ -1,0 +1,92 @@
+"""All SQLModel tables; importing this package registers them on the metadata."""
+
+from engine.models.admin import AdminUser, ApiToken, AuditLog, Role
+from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationScore
+from engine.models.base import Platform, utcnow
+from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
+from engine.models.broadcast import BroadcastMessage, BroadcastStatus, CrossPostTemplate
+from engine.models.communities import (
+    Community,
+    CommunityConfig,
+    CommunityDiscordConfig,
+    CommunityMember,
+    CommunityTelegramConfig,
+    CommunityWhatsAppConfig,
+    MemberRole,
+)
+from engine.models.connections import (
+    BotInstance,
+    ConnectionStatus,
+    ConnectorKind,
+    PlatformConnection,
+    PlatformConnectionLog,
+)
+from engine.models.flows import (
+    ExecutionStatus,
+    FlowDefinition,
+    FlowEvent,
+    FlowExecution,
+    FlowExecutionStep,
+    FlowFolder,
+    FlowStatus,
+    FlowVersion,
+    StepStatus,
+    UserFlowContext,
+)
+from engine.models.identity import PlatformAccount, UserIdentity
+from engine.models.moderation import (
+    ModerationAction,
+    ModerationLog,
+    ScheduledMessage,
+    ScheduledStatus,
+    Warning,
+)
+from engine.models.webhooks import WebhookEndpoint
+
+__all__ = [
+    "AdminUser",
+    "ApiToken",
+    "AuditLog",
+    "BotCommand",
+    "BotInstance",
+    "BotMenu",
+    "BotMenuButton",
+    "BotResponse",
+    "BroadcastMessage",
+    "BroadcastStatus",
+    "Community",
+    "CommunityAnalyticsSnapshot",
+    "CommunityConfig",
+    "CommunityDiscordConfig",
+    "CommunityMember",
+    "CommunityTelegramConfig",
+    "CommunityWhatsAppConfig",
+    "ConnectionStatus",
+    "ConnectorKind",
+    "CrossPostTemplate",
+    "ExecutionStatus",
+    "FlowDefinition",
+    "FlowEvent",
+    "FlowExecution",
+    "FlowExecutionStep",
+    "FlowFolder",
+    "FlowStatus",
+    "FlowVersion",
+    "MemberRole",
+    "ModerationAction",
+    "ModerationLog",
+    "Platform",
+    "PlatformAccount",
+    "PlatformConnection",
+    "PlatformConnectionLog",
+    "ReputationScore",
+    "Role",
+    "ScheduledMessage",
+    "ScheduledStatus",
+    "StepStatus",
+    "UserFlowContext",
+    "UserIdentity",
+    "Warning",
+    "WebhookEndpoint",
+    "utcnow",
+]

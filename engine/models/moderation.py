@@ -1,0 +1,84 @@
+"""Warnings, the moderation log and messages scheduled for later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from engine.models.base import Platform, created_at_field, enum_field, fk, json_field
+
+
+class Warning(SQLModel, table=True):  # noqa: A001 - the domain's own word
+    __tablename__ = "warning"
+    __table_args__ = (
+        sa.Index("ix_warning_member_active", "community_id", "platform_account_id", "revoked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = fk("community.id", index=False)
+    platform_account_id: int = fk("platform_account.id")
+    reason: str = Field(default="", sa_type=sa.Text)
+    issued_by: str = Field(default="", sa_type=sa.String(128))
+    created_at: datetime = created_at_field()
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ModerationAction(StrEnum):
+    warn = "warn"
+    unwarn = "unwarn"
+    mute = "mute"
+    unmute = "unmute"
+    kick = "kick"
+    ban = "ban"
+    unban = "unban"
+    delete_message = "delete_message"
+    reputation = "reputation"
+    note = "note"
+
+
+class ModerationLog(SQLModel, table=True):
+    __tablename__ = "moderation_log"
+    __table_args__ = (sa.Index("ix_moderation_log_community_created", "community_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = fk("community.id", nullable=True, index=False)
+    action: ModerationAction = enum_field(ModerationAction.note)
+    platform: Platform | None = Field(default=None, sa_type=sa.String(32))
+    target_account_id: int | None = fk("platform_account.id", nullable=True)
+    actor: str = Field(default="", sa_type=sa.String(128))
+    reason: str = Field(default="", sa_type=sa.Text)
+    details: dict[str, Any] = json_field()
+    created_at: datetime = created_at_field()
+
+
+class ScheduledStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ScheduledMessage(SQLModel, table=True):
+    __tablename__ = "scheduled_message"
+    __table_args__ = (sa.Index("ix_scheduled_message_due", "status", "send_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = fk("community.id", nullable=True)
+    bot_instance_id: int | None = fk("bot_instance.id", nullable=True)
+    chat_id: str = Field(sa_type=sa.String(64))
+    text: str = Field(sa_type=sa.Text)
+    media_url: str | None = Field(default=None, sa_type=sa.Text)
+    send_at: datetime
+    # Cron expression for repeating messages (croniter), evaluated in ``timezone``.
+    repeat_cron: str | None = Field(default=None, sa_type=sa.String(64))
+    timezone: str = Field(default="UTC", sa_type=sa.String(64))
+    status: ScheduledStatus = enum_field(ScheduledStatus.pending)
+    last_sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_by: str = Field(default="", sa_type=sa.String(128))
+    created_at: datetime = created_at_field()

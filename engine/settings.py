@@ -1,0 +1,120 @@
+"""The one place where Flowbot reads its configuration from the environment.
+
+Every process (web, worker, connectors, CLI, tests) calls :func:`get_settings`;
+nothing else reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret.key"
+
+
+class Settings(BaseSettings):
+    """Flowbot configuration; defaults give the embedded single-process mode."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWBOT_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the SQLite database, the generated secret key and sessions live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "FLOWBOT_DATABASE_URL"),
+        description="SQLAlchemy URL; unset means a SQLite file under the data directory.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "FLOWBOT_REDIS_URL"),
+        description="Redis URL; unset means the in-process broker and event bus.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for sessions and for secrets at rest; generated on first run if unset.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web process binds to.")
+    frontend_port: int = Field(default=3000, description="Port of the web UI.")
+    backend_port: int = Field(default=8000, description="Port of the Reflex backend and REST API.")
+    public_url: str | None = Field(
+        default=None, description="URL users open (printed at start); default from host/port."
+    )
+    pool_url: str = Field(
+        default="http://127.0.0.1:3010", description="Where the engine reaches the pool API."
+    )
+    pool_port: int = Field(default=3010, description="Port the connector pool API listens on.")
+    pool_token: str | None = Field(
+        default=None,
+        description="Shared token of the pool API; derived from the secret key when unset.",
+    )
+    session_ttl_hours: int = Field(default=12, description="How long a login session lasts.")
+    login_max_failures: int = Field(
+        default=5, description="Failed logins per user name allowed within the window."
+    )
+    login_window_minutes: int = Field(
+        default=15, description="Window over which failed logins are counted."
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'flowbot.db').resolve()}"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The configured key, else the one kept in the data directory (created once)."""
+        if self.secret_key:
+            return self.secret_key
+        return _load_or_create_key(self.data_dir / SECRET_KEY_FILE)
+
+    @property
+    def effective_pool_token(self) -> str:
+        if self.pool_token:
+            return self.pool_token
+        return derive_key(self.effective_secret_key, "pool-token").hex()
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.frontend_port}"
+
+
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, so one secret never serves two uses directly."""
+    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def _load_or_create_key(path: Path) -> str:
+    """Read the key file, creating it atomically so concurrent first starts agree."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # fails if another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

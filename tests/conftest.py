@@ -1,0 +1,77 @@
+"""Shared fixtures: isolated settings and migrated databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from engine import db
+from engine.migrations import upgrade
+from engine.settings import get_settings
+from tests.services import fresh_postgres_database
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets its own data directory and secret key; no state leaks between tests."""
+    monkeypatch.setenv("FLOWBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("FLOWBOT_SECRET_KEY", raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    if db.get_engine.cache_info().currsize:
+        db.get_engine().dispose()
+    db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'flowbot.db'}"
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Run the test once on each supported database."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def migrated_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A database at the head revision, installed as Flowbot's own database."""
+    upgrade(database_url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    _clear_caches()
+    return database_url
+
+
+@pytest.fixture
+def session(migrated_db: str) -> Iterator[Session]:
+    with Session(db.get_engine(), expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_session(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A migrated SQLite database only, for unit tests that need a real database quickly."""
+    upgrade(sqlite_url)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    _clear_caches()
+    with Session(db.get_engine(), expire_on_commit=False) as s:
+        yield s
+    sa.orm.close_all_sessions()
