@@ -43,8 +43,7 @@ class Settings(BaseSettings):
         description="Key for sessions and for secrets at rest; generated on first run if unset.",
     )
     host: str = Field(default="127.0.0.1", description="Address the web process binds to.")
-    frontend_port: int = Field(default=3000, description="Port of the web UI.")
-    backend_port: int = Field(default=8000, description="Port of the Reflex backend and REST API.")
+    port: int = Field(default=3000, description="Port of the web UI, its backend and the REST API.")
     public_url: str | None = Field(
         default=None, description="URL users open (printed at start); default from host/port."
     )
@@ -90,7 +89,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_public_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.frontend_port}"
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:

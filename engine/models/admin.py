@@ -63,7 +63,9 @@ class AuditLog(SQLModel, table=True):
     """Who changed what; failed logins are counted from here for rate limiting."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_action_actor_created", "action", "actor", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_action_actor_created", "action", "actor", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     actor: str = Field(sa_type=sa.String(64))

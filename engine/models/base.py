@@ -25,8 +25,8 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    """Naive UTC: stored identically by SQLite and PostgreSQL."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Aware UTC; SQLModel stores it as timestamptz (PostgreSQL) or UTC text (SQLite)."""
+    return datetime.now(UTC)
 
 
 def created_at_field() -> Any:
@@ -51,7 +51,9 @@ def secret_field() -> Any:
     return Field(default=None, sa_type=EncryptedText, nullable=True, repr=False)
 
 
-def fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True) -> Any:
+def fk(
+    target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True
+) -> Any:
     """A foreign key; optional ones default to None and are nulled when the target goes."""
     if nullable:
         return Field(

@@ -43,7 +43,9 @@ class ModerationAction(StrEnum):
 
 class ModerationLog(SQLModel, table=True):
     __tablename__ = "moderation_log"
-    __table_args__ = (sa.Index("ix_moderation_log_community_created", "community_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_moderation_log_community_created", "community_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int | None = fk("community.id", nullable=True, index=False)

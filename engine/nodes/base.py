@@ -1,0 +1,141 @@
+"""What a node type is, and the registry every part of Flowbot reads node types from.
+
+The editor's palette and forms, flow validation, the executor and the docs are all
+generated from these declarations: adding a node type is adding one declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NodeCategory(StrEnum):
+    trigger = "trigger"
+    condition = "condition"
+    action = "action"
+    advanced = "advanced"
+
+
+class NodePlatform(StrEnum):
+    """Where a node acts; platform nodes name the connector kind that runs them."""
+
+    telegram_bot = "telegram_bot"
+    telegram_user = "telegram_user"
+    discord_bot = "discord_bot"
+    whatsapp_user = "whatsapp_user"
+    cross_platform = "cross_platform"  # Flowbot's own services acting on any platform
+    general = "general"  # triggers and conditions that are not tied to one platform
+    utility = "utility"
+    flow = "flow"  # control flow: run_flow, parallel, merge, loop, switch, try_catch, stop
+
+
+class NodeParams(BaseModel):
+    """Base of every params model: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoParams(NodeParams):
+    pass
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What a runner returns: its output and which handle the flow follows next."""
+
+    output: dict[str, Any] = field(default_factory=dict)
+    handle: str = "next"
+
+
+class RunContext(Protocol):
+    """What a runner may use; the executor provides it (engine/runtime.py)."""
+
+    execution_id: int | None
+    flow_id: int | None
+    trigger: Mapping[str, Any]
+    variables: dict[str, Any]
+    node_outputs: Mapping[str, Any]
+
+    async def call_platform(
+        self, kind: str, action: str, params: Mapping[str, Any], instance_id: int | None = None
+    ) -> dict[str, Any]:
+        """Run a platform action through the pool API (POST /execute)."""
+        ...
+
+
+Runner = Callable[[RunContext, Any], Awaitable[NodeResult]]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One node type: identity, docs, params model, handles and what runs it."""
+
+    id: str
+    label: str
+    description: str
+    category: NodeCategory
+    platform: NodePlatform
+    params: type[NodeParams] = NoParams
+    # Output handles; "next" for most, "true"/"false" for conditions.
+    handles: tuple[str, ...] = ("next",)
+    # For switch and parallel: more handles come from the params (cases, branches).
+    dynamic_handles: bool = False
+    # Triggers: a realistic event payload, prefilled in the editor's test run.
+    example_payload: Mapping[str, Any] | None = None
+    # Platform actions: the connector action called through the pool API.
+    action: str | None = None
+    # Conditions, utility and cross-platform nodes: a Python coroutine the executor awaits.
+    # Triggers and control-flow nodes (platform "flow") have neither: the executor
+    # itself interprets them.
+    run: Runner | None = None
+
+    def __post_init__(self) -> None:
+        if self.category is NodeCategory.trigger:
+            if self.example_payload is None:
+                raise ValueError(f"trigger {self.id} needs an example payload")
+        elif self.platform is NodePlatform.flow:
+            if self.action or self.run:
+                raise ValueError(f"control node {self.id} is run by the executor itself")
+        elif (self.action is None) == (self.run is None):
+            raise ValueError(f"node {self.id} needs exactly one of action or run")
+
+
+class UnknownNodeType(KeyError):
+    def __str__(self) -> str:
+        return f"unknown node type {self.args[0]!r}"
+
+
+class NodeRegistry:
+    """The node types by id; declared once, read everywhere."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, NodeType] = {}
+
+    def add(self, node_type: NodeType) -> NodeType:
+        if node_type.id in self._types:
+            raise ValueError(f"node type {node_type.id} declared twice")
+        self._types[node_type.id] = node_type
+        return node_type
+
+    def get(self, type_id: str) -> NodeType:
+        try:
+            return self._types[type_id]
+        except KeyError:
+            raise UnknownNodeType(type_id) from None
+
+    def __contains__(self, type_id: object) -> bool:
+        return type_id in self._types
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._types.values())
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def ids(self) -> set[str]:
+        return set(self._types)

@@ -1,0 +1,1042 @@
+"""Cross-platform nodes: Flowbot's own services acting on whichever platforms a community has.
+
+Also the one place that knows how a trigger maps to Flowbot's records (the platform
+account of its user, the community of its chat, the chats of a community) and how each
+connector kind spells the calls these nodes make through the pool API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from croniter import croniter
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, field_validator
+from sqlmodel import Session, col, select
+
+from engine.db import session_scope
+from engine.models import (
+    BotInstance,
+    BroadcastMessage,
+    BroadcastStatus,
+    Community,
+    CommunityConfig,
+    CommunityDiscordConfig,
+    CommunityMember,
+    CommunityTelegramConfig,
+    CommunityWhatsAppConfig,
+    CrossPostTemplate,
+    MemberRole,
+    ModerationAction,
+    ModerationLog,
+    PlatformAccount,
+    ReputationScore,
+    ScheduledMessage,
+    UserIdentity,
+    Warning,
+    utcnow,
+)
+from engine.nodes.base import (
+    NodeCategory,
+    NodeParams,
+    NodePlatform,
+    NodeResult,
+    NodeType,
+    RunContext,
+)
+from engine.nodes.registry import REGISTRY
+from engine.nodes.utility import insert_ignore, stored_time, valid_timezone
+
+# --- how each connector kind spells the calls ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connector:
+    """Action names and parameter keys of one connector kind, for the calls made here.
+
+    They match the connector actions declared in the platform node modules
+    (tg_send_message, dc_reply, wa_send_text, ...).
+    """
+
+    platform: str
+    send: str  # post a text to a chat
+    chat_key: str
+    text_key: str
+    reply: str  # answer a message: its id goes in reply_key
+    reply_key: str
+    dm: str  # message one user directly
+    dm_key: str
+    ban: str | None
+    unban: str | None
+    mute: str | None
+
+
+CONNECTORS: dict[str, Connector] = {
+    "telegram_bot": Connector(
+        "telegram", "send_message", "chat_id", "text", "send_message", "reply_to_message_id",
+        "send_message", "chat_id", "ban_member", "unban_member", "mute_member",
+    ),
+    "telegram_user": Connector(
+        "telegram", "send_message", "chat_id", "text", "send_message", "reply_to_message_id",
+        "send_message", "chat_id", "kick_member", None, None,
+    ),
+    "discord_bot": Connector(
+        "discord", "send_message", "channel_id", "content", "reply", "message_id",
+        "send_dm", "user_id", "ban_member", "unban_member", "timeout_member",
+    ),
+    "whatsapp_user": Connector(
+        "whatsapp", "send_text", "chat_id", "text", "send_text", "reply_to_message_id",
+        "send_text", "chat_id", "remove_participants", None, None,
+    ),
+}  # fmt: skip
+DEFAULT_KIND = {"telegram": "telegram_bot", "discord": "discord_bot", "whatsapp": "whatsapp_user"}
+PLATFORMS = tuple(DEFAULT_KIND)
+PlatformName = Literal["telegram", "discord", "whatsapp"]
+Delivery = Literal["chat", "reply", "dm"]
+
+
+def message_call(
+    kind: str, to: str, text: str, how: Delivery = "chat", reply_to: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Action and parameters that post ``text`` to a chat, as a reply, or to a user."""
+    c = CONNECTORS[kind]
+    if how == "dm":
+        return c.dm, {c.dm_key: to, c.text_key: text}
+    params: dict[str, Any] = {c.chat_key: to, c.text_key: text}
+    if how == "reply" and reply_to:
+        return c.reply, {**params, c.reply_key: reply_to}
+    return c.send, params
+
+
+def member_call(
+    kind: str, op: Literal["ban", "unban", "mute"], where: str, user_id: str, reason: str,
+    seconds: int | None = None,
+) -> tuple[str, dict[str, Any]] | None:  # fmt: skip
+    """Action and parameters of a ban, unban or mute; None where the platform has none.
+
+    Discord acts per guild, WhatsApp per group, Telegram per chat.
+    """
+    action = getattr(CONNECTORS[kind], op)
+    if action is None:
+        return None
+    if kind == "discord_bot":
+        params: dict[str, Any] = {"guild_id": where, "user_id": user_id, "reason": reason}
+    elif kind == "whatsapp_user":
+        params = {"group_id": where, "participants": [user_id]}
+    else:
+        params = {"chat_id": where, "user_id": user_id}
+    if kind == "telegram_user":
+        params["ban"] = True
+    if seconds:
+        params["duration_seconds"] = seconds
+    return action, params
+
+
+@dataclass(frozen=True)
+class Target:
+    """A chat (or, for Discord moderation, a guild) and the connector that reaches it."""
+
+    platform: str
+    kind: str
+    instance_id: int | None
+    chat_id: str
+    community_id: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "chat_id": self.chat_id,
+            "community_id": self.community_id,
+        }
+
+
+async def send_each(
+    ctx: RunContext, messages: Iterable[tuple[Target, str]], how: Delivery = "chat"
+) -> list[dict[str, Any]]:
+    """Send one message per target; a failing target is recorded, not fatal."""
+    results = []
+    for target, text in messages:
+        action, params = message_call(target.kind, target.chat_id, text, how)
+        results.append(await call_recorded(ctx, target, action, params))
+    return results
+
+
+async def call_recorded(
+    ctx: RunContext, target: Target, action: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One pool call, its outcome as a result row."""
+    try:
+        result = await ctx.call_platform(target.kind, action, params, target.instance_id)
+    except Exception as exc:  # noqa: BLE001 - recorded per target
+        return {**target.describe(), "ok": False, "error": str(exc)}
+    return {**target.describe(), "ok": True, "result": result}
+
+
+# --- the trigger in Flowbot's records -------------------------------------------------------
+
+
+def trigger_kind(trigger: Mapping[str, Any]) -> tuple[str, int | None]:
+    """The connector kind and instance that saw the event."""
+    kind = trigger.get("connector") or DEFAULT_KIND.get(trigger.get("platform") or "")
+    if kind not in CONNECTORS:
+        raise ValueError(f"the trigger came from {trigger.get('platform')!r}, not a chat platform")
+    return kind, trigger.get("instance_id")
+
+
+def trigger_user_id(trigger: Mapping[str, Any], override: str | None = None) -> str:
+    user_id = override or (trigger.get("user") or {}).get("id")
+    if not user_id:
+        raise ValueError("the trigger has no user; give user_id")
+    return str(user_id)
+
+
+def community_of_chat(session: Session, trigger: Mapping[str, Any]) -> Community | None:
+    """The community whose Telegram chat, Discord guild or WhatsApp group the event is in."""
+    chat = trigger.get("chat") or {}
+    platform = trigger.get("platform")
+    if platform == "telegram":
+        stmt = select(CommunityTelegramConfig.community_id).where(
+            CommunityTelegramConfig.chat_id == str(chat.get("id"))
+        )
+    elif platform == "discord":
+        stmt = select(CommunityDiscordConfig.community_id).where(
+            CommunityDiscordConfig.guild_id == str(chat.get("guild_id") or chat.get("id"))
+        )
+    elif platform == "whatsapp":
+        stmt = select(CommunityWhatsAppConfig.community_id).where(
+            CommunityWhatsAppConfig.group_jid == str(chat.get("id"))
+        )
+    else:
+        return None
+    community_id = session.exec(stmt).first()
+    return session.get(Community, community_id) if community_id else None
+
+
+def require_community(session: Session, trigger: Mapping[str, Any]) -> Community:
+    community = community_of_chat(session, trigger)
+    if community is None:
+        raise ValueError("the trigger's chat is not linked to a community")
+    return community
+
+
+def account_of(
+    session: Session, trigger: Mapping[str, Any], user_id: str | None = None, create: bool = False
+) -> PlatformAccount | None:
+    """The PlatformAccount of the trigger's user (or ``user_id`` on the same platform)."""
+    platform, uid = trigger.get("platform"), trigger_user_id(trigger, user_id)
+    account = session.exec(
+        select(PlatformAccount).where(
+            PlatformAccount.platform == platform, PlatformAccount.platform_user_id == uid
+        )
+    ).first()
+    if account is None and create and platform in PLATFORMS:
+        user = (trigger.get("user") or {}) if not user_id else {}
+        account = PlatformAccount(
+            platform=platform,
+            platform_user_id=uid,
+            username=user.get("username"),
+            display_name=user.get("display_name") or user.get("first_name") or "",
+            is_bot=bool(user.get("is_bot")),
+        )
+        session.add(account)
+        session.flush()
+    return account
+
+
+def config_of(session: Session, community_id: int) -> CommunityConfig:
+    """The community's rules, or the defaults when none were saved."""
+    found = session.exec(
+        select(CommunityConfig).where(CommunityConfig.community_id == community_id)
+    ).first()
+    return found or CommunityConfig(community_id=community_id)
+
+
+def active_warnings(session: Session, community_id: int, account_id: int) -> int:
+    """Warnings neither revoked nor expired."""
+    now = utcnow()
+    return session.exec(
+        select(sa.func.count())
+        .select_from(Warning)
+        .where(
+            Warning.community_id == community_id,
+            Warning.platform_account_id == account_id,
+            col(Warning.revoked_at).is_(None),
+            sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
+        )
+    ).one()
+
+
+def _connector_for(
+    session: Session, community: Community, platform: str, trigger: Mapping[str, Any]
+) -> tuple[str, int | None]:
+    """The community's own instance if it is on that platform, else the trigger's, else any."""
+    if community.bot_instance_id:
+        instance = session.get(BotInstance, community.bot_instance_id)
+        if instance and CONNECTORS[instance.kind].platform == platform:
+            return str(instance.kind), instance.id
+    if trigger.get("platform") == platform and trigger.get("connector") in CONNECTORS:
+        return trigger["connector"], trigger.get("instance_id")
+    return DEFAULT_KIND[platform], None
+
+
+Purpose = Literal["post", "moderate", "log"]
+
+
+def community_targets(
+    session: Session, community: Community, purpose: Purpose, trigger: Mapping[str, Any]
+) -> list[Target]:
+    """Where a community posts, moderates members (Discord: its guilds) or logs."""
+    chats: dict[str, list[str | None]] = {
+        "telegram": [
+            c.log_chat_id if purpose == "log" else c.chat_id
+            for c in session.exec(
+                select(CommunityTelegramConfig).where(
+                    CommunityTelegramConfig.community_id == community.id
+                )
+            )
+        ],
+        "discord": [
+            {"post": d.announcement_channel_id, "moderate": d.guild_id, "log": d.log_channel_id}[
+                purpose
+            ]
+            for d in session.exec(
+                select(CommunityDiscordConfig).where(
+                    CommunityDiscordConfig.community_id == community.id
+                )
+            )
+        ],
+        "whatsapp": [
+            None if purpose == "log" else w.group_jid
+            for w in session.exec(
+                select(CommunityWhatsAppConfig).where(
+                    CommunityWhatsAppConfig.community_id == community.id
+                )
+            )
+        ],
+    }
+    targets = []
+    for platform, ids in chats.items():
+        kind, instance_id = _connector_for(session, community, platform, trigger)
+        targets += [Target(platform, kind, instance_id, i, community.id) for i in ids if i]
+    return targets
+
+
+def moderation_log(
+    session: Session,
+    ctx: RunContext,
+    action: ModerationAction,
+    community_id: int | None,
+    account: PlatformAccount | None,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> ModerationLog:
+    entry = ModerationLog(
+        community_id=community_id,
+        action=action,
+        platform=account.platform if account else None,
+        target_account_id=account.id if account else None,
+        actor=f"flow:{ctx.flow_id}",
+        reason=reason,
+        details=details or {},
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+async def in_session(fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
+    """Run ``fn(session, *args)`` in a worker thread inside one committed transaction."""
+
+    def work() -> Any:
+        with session_scope() as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(work)
+
+
+def cross_platform(node_id: str, label: str, description: str, params: type[NodeParams]):
+    """Declare a cross-platform node around its runner."""
+
+    def register(run):  # type: ignore[no-untyped-def]
+        REGISTRY.add(
+            NodeType(
+                id=node_id,
+                label=label,
+                description=description,
+                category=NodeCategory.action,
+                platform=NodePlatform.cross_platform,
+                params=params,
+                run=run,
+            )
+        )
+        return run
+
+    return register
+
+
+TEXT_FIELD = Field(
+    min_length=1,
+    max_length=4096,
+    description="Message text",
+    examples=["Welcome, {{trigger.user.first_name}}!"],
+)
+REASON_FIELD = Field(default="", description="Why; shown in the moderation log", examples=["spam"])
+USER_FIELD = Field(
+    default=None,
+    description="Platform user id on the trigger's platform; empty means the trigger's user",
+    examples=["{{trigger.data.reply_to_user_id}}"],
+)
+
+
+# --- reply_in_place --------------------------------------------------------------------------
+
+
+class ReplyInPlaceParams(NodeParams):
+    text: str = TEXT_FIELD
+    reply: bool = Field(
+        default=True, description="Quote the triggering message", examples=[True, False]
+    )
+
+
+@cross_platform(
+    "reply_in_place",
+    "Reply in place",
+    "Reply on whichever platform and chat triggered the flow.",
+    ReplyInPlaceParams,
+)
+async def reply_in_place(ctx: RunContext, p: ReplyInPlaceParams) -> NodeResult:
+    kind, instance_id = trigger_kind(ctx.trigger)
+    chat_id = (ctx.trigger.get("chat") or {}).get("id")
+    if not chat_id:
+        raise ValueError("the trigger has no chat to reply in")
+    how: Delivery = "reply" if p.reply else "chat"
+    action, params = message_call(kind, chat_id, p.text, how, ctx.trigger.get("message_id"))
+    result = await ctx.call_platform(kind, action, params, instance_id)
+    return NodeResult(
+        output={
+            "platform": CONNECTORS[kind].platform,
+            "chat_id": chat_id,
+            "action": action,
+            "result": result,
+        }
+    )
+
+
+# --- warn_user ---------------------------------------------------------------------------------
+
+
+class WarnUserParams(NodeParams):
+    reason: str = REASON_FIELD
+    user_id: str | None = USER_FIELD
+
+
+def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[str, Any]:
+    community = require_community(session, ctx.trigger)
+    account = account_of(session, ctx.trigger, p.user_id, create=True)
+    assert community.id and account and account.id
+    config = config_of(session, community.id)
+    expires = (
+        utcnow() + timedelta(days=config.warning_expiry_days)
+        if config.warning_expiry_days
+        else None
+    )
+    warning = Warning(
+        community_id=community.id,
+        platform_account_id=account.id,
+        reason=p.reason,
+        issued_by=f"flow:{ctx.flow_id}",
+        expires_at=expires,
+    )
+    session.add(warning)
+    session.flush()
+    moderation_log(session, ctx, ModerationAction.warn, community.id, account, p.reason)
+    count = active_warnings(session, community.id, account.id)
+    action = "none"
+    if config.warn_threshold_ban and count >= config.warn_threshold_ban:
+        action = "ban"
+    elif config.warn_threshold_mute and count >= config.warn_threshold_mute:
+        action = "mute"
+    return {
+        "warning_id": warning.id,
+        "community_id": community.id,
+        "account_id": account.id,
+        "user_id": account.platform_user_id,
+        "active_warnings": count,
+        "threshold_mute": config.warn_threshold_mute,
+        "threshold_ban": config.warn_threshold_ban,
+        "mute_minutes": config.mute_minutes,
+        "action_taken": action,
+    }
+
+
+def _record_sanction(session: Session, ctx: RunContext, out: dict[str, Any], reason: str) -> None:
+    account = session.get(PlatformAccount, out["account_id"])
+    moderation_log(
+        session, ctx, ModerationAction(out["action_taken"]), out["community_id"], account,
+        reason, {"automatic": True, "warnings": out["active_warnings"], "result": out["sanction"]},
+    )  # fmt: skip
+    member = session.exec(
+        select(CommunityMember).where(
+            CommunityMember.community_id == out["community_id"],
+            CommunityMember.platform_account_id == out["account_id"],
+        )
+    ).first()
+    if member and out["action_taken"] == "ban":
+        member.is_banned = True
+    elif member:
+        member.muted_until = utcnow() + timedelta(minutes=out["mute_minutes"])
+
+
+@cross_platform(
+    "warn_user",
+    "Warn user",
+    "Add a community warning; at the community's thresholds the user is muted or banned.",
+    WarnUserParams,
+)
+async def warn_user(ctx: RunContext, p: WarnUserParams) -> NodeResult:
+    out = await in_session(_add_warning, ctx, p)
+    if out["action_taken"] != "none":
+        kind, instance_id = trigger_kind(ctx.trigger)
+        chat = ctx.trigger.get("chat") or {}
+        where = chat.get("guild_id") if kind == "discord_bot" else chat.get("id")
+        op = out["action_taken"]
+        seconds = out["mute_minutes"] * 60 if op == "mute" else None
+        call = member_call(kind, op, str(where), out["user_id"], p.reason, seconds)
+        if call and where:
+            target = Target(
+                CONNECTORS[kind].platform, kind, instance_id, str(where), out["community_id"]
+            )
+            out["sanction"] = await call_recorded(ctx, target, *call)
+        else:
+            out["sanction"] = {"ok": False, "error": f"{kind} cannot {out['action_taken']} here"}
+        await in_session(_record_sanction, ctx, out, p.reason)
+    return NodeResult(output=out)
+
+
+# --- ban_everywhere / unban_everywhere --------------------------------------------------------
+
+
+class EverywhereParams(NodeParams):
+    reason: str = REASON_FIELD
+    user_id: str | None = USER_FIELD
+
+
+def _plan_everywhere(session: Session, ctx: RunContext, user_id: str | None, ban: bool):
+    """Every linked account of the person and every moderated chat of their communities."""
+    account = account_of(session, ctx.trigger, user_id, create=True)
+    assert account is not None
+    accounts = [account]
+    if account.identity_id:
+        accounts = list(
+            session.exec(
+                select(PlatformAccount).where(PlatformAccount.identity_id == account.identity_id)
+            )
+        )
+    ids = [a.id for a in accounts]
+    members = list(
+        session.exec(
+            select(CommunityMember).where(col(CommunityMember.platform_account_id).in_(ids))
+        )
+    )
+    community_ids = {m.community_id for m in members}
+    if (here := community_of_chat(session, ctx.trigger)) is not None:
+        community_ids.add(here.id)  # type: ignore[arg-type]
+    for member in members:
+        member.is_banned = ban
+    calls = []
+    for community in session.exec(select(Community).where(col(Community.id).in_(community_ids))):
+        for target in community_targets(session, community, "moderate", ctx.trigger):
+            calls += [
+                (target, a.platform_user_id) for a in accounts if a.platform == target.platform
+            ]
+    return calls, sorted(community_ids), ids
+
+
+def _log_everywhere(
+    session: Session,
+    ctx: RunContext,
+    action: ModerationAction,
+    community_ids: list[int],
+    account_ids: list[int],
+    reason: str,
+    results: list[dict[str, Any]],
+) -> None:
+    """One log entry per community and account, with the outcome of its calls."""
+    for community_id in community_ids:
+        for account in session.exec(
+            select(PlatformAccount).where(col(PlatformAccount.id).in_(account_ids))
+        ):
+            mine = [
+                r
+                for r in results
+                if (r["community_id"], r["platform"], r["user_id"])
+                == (community_id, account.platform, account.platform_user_id)
+            ]
+            details = {"everywhere": True, "results": mine}
+            moderation_log(session, ctx, action, community_id, account, reason, details)
+
+
+async def _everywhere(ctx: RunContext, p: EverywhereParams, ban: bool) -> NodeResult:
+    calls, community_ids, account_ids = await in_session(_plan_everywhere, ctx, p.user_id, ban)
+    op: Literal["ban", "unban"] = "ban" if ban else "unban"
+    results = []
+    for target, user_id in calls:
+        call = member_call(target.kind, op, target.chat_id, user_id, p.reason)
+        if call is None:
+            outcome = {**target.describe(), "ok": False, "error": f"{target.kind} cannot {op}"}
+        else:
+            outcome = await call_recorded(ctx, target, *call)
+        results.append({**outcome, "user_id": user_id})
+    action = ModerationAction(op)
+    await in_session(_log_everywhere, ctx, action, community_ids, account_ids, p.reason, results)
+    done = sum(r["ok"] for r in results)
+    return NodeResult(
+        output={
+            "succeeded": done,
+            "failed": len(results) - done,
+            "communities": community_ids,
+            "results": results,
+        }
+    )
+
+
+@cross_platform(
+    "ban_everywhere",
+    "Ban everywhere",
+    "Ban the person on every linked account, in every chat of their communities.",
+    EverywhereParams,
+)
+async def ban_everywhere(ctx: RunContext, p: EverywhereParams) -> NodeResult:
+    return await _everywhere(ctx, p, ban=True)
+
+
+@cross_platform(
+    "unban_everywhere",
+    "Unban everywhere",
+    "Lift the person's bans on every linked account and community chat.",
+    EverywhereParams,
+)
+async def unban_everywhere(ctx: RunContext, p: EverywhereParams) -> NodeResult:
+    return await _everywhere(ctx, p, ban=False)
+
+
+# --- adjust_reputation ---------------------------------------------------------------------------
+
+
+class AdjustReputationParams(NodeParams):
+    delta: int = Field(
+        ge=-1000, le=1000, description="Points to add (negative to remove)", examples=[1, -1]
+    )
+    user_id: str | None = USER_FIELD
+    reason: str = REASON_FIELD
+
+
+def _add_score(session: Session, community_id: int, account_id: int, **changes: Any) -> int:
+    """Atomic ``column = column + n`` on the (community, account) row, created at 0."""
+    table = ReputationScore.__table__
+    keys = {"community_id": community_id, "platform_account_id": account_id}
+    insert_ignore(session, table, {**keys, "updated_at": utcnow()}, list(keys))
+    where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
+    values = {name: table.c[name] + n for name, n in changes.items()}
+    session.execute(sa.update(table).where(where).values(updated_at=utcnow(), **values))
+    return session.execute(sa.select(table.c.score).where(where)).scalar_one()
+
+
+def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dict[str, Any]:
+    community = require_community(session, ctx.trigger)
+    assert community.id
+    if not config_of(session, community.id).reputation_enabled:
+        return {"applied": False, "reason": "reputation is disabled in this community"}
+    account = account_of(session, ctx.trigger, p.user_id, create=True)
+    assert account and account.id
+    score = _add_score(session, community.id, account.id, score=p.delta)
+    giver = account_of(session, ctx.trigger, None, create=True) if p.user_id else None
+    if giver and giver.id != account.id:
+        _add_score(
+            session, community.id, giver.id, **{"given_up" if p.delta > 0 else "given_down": 1}
+        )  # type: ignore[arg-type]
+    moderation_log(
+        session,
+        ctx,
+        ModerationAction.reputation,
+        community.id,
+        account,
+        p.reason,
+        {"delta": p.delta, "score": score},
+    )
+    return {"applied": True, "user_id": account.platform_user_id, "delta": p.delta, "score": score}
+
+
+@cross_platform(
+    "adjust_reputation",
+    "Adjust reputation",
+    "Add or remove reputation points of a member in the community.",
+    AdjustReputationParams,
+)
+async def adjust_reputation(ctx: RunContext, p: AdjustReputationParams) -> NodeResult:
+    return NodeResult(output=await in_session(_adjust, ctx, p))
+
+
+# --- log_moderation ---------------------------------------------------------------------------
+
+
+class LogModerationParams(NodeParams):
+    action: ModerationAction = Field(
+        default=ModerationAction.note, description="What happened", examples=["note", "kick"]
+    )
+    reason: str = REASON_FIELD
+    user_id: str | None = USER_FIELD
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Extra facts to keep", examples=[{"message_id": "42"}]
+    )
+
+
+def _log_entry(session: Session, ctx: RunContext, p: LogModerationParams) -> dict[str, Any]:
+    community = community_of_chat(session, ctx.trigger)
+    has_user = p.user_id or (ctx.trigger.get("user") or {}).get("id")
+    account = account_of(session, ctx.trigger, p.user_id, create=True) if has_user else None
+    entry = moderation_log(
+        session, ctx, p.action, community.id if community else None, account, p.reason, p.details
+    )
+    return {"log_id": entry.id, "community_id": entry.community_id, "action": str(p.action)}
+
+
+@cross_platform(
+    "log_moderation",
+    "Log moderation",
+    "Write an entry to the community's moderation log.",
+    LogModerationParams,
+)
+async def log_moderation(ctx: RunContext, p: LogModerationParams) -> NodeResult:
+    return NodeResult(output=await in_session(_log_entry, ctx, p))
+
+
+# --- notify_admins ---------------------------------------------------------------------------
+
+
+class NotifyAdminsParams(NodeParams):
+    text: str = TEXT_FIELD
+    log_chats: bool = Field(
+        default=True, description="Post in the community's log chats and channels", examples=[True]
+    )
+    direct: bool = Field(
+        default=False,
+        description="Also message each admin and owner of the community directly",
+        examples=[False],
+    )
+
+
+def _admin_targets(session: Session, ctx: RunContext, p: NotifyAdminsParams):  # type: ignore[no-untyped-def]
+    community = require_community(session, ctx.trigger)
+    logs = community_targets(session, community, "log", ctx.trigger) if p.log_chats else []
+    admins = []
+    if p.direct:
+        rows = session.exec(
+            select(PlatformAccount)
+            .join(
+                CommunityMember, col(CommunityMember.platform_account_id) == col(PlatformAccount.id)
+            )
+            .where(
+                CommunityMember.community_id == community.id,
+                col(CommunityMember.role).in_([MemberRole.admin, MemberRole.owner]),
+                col(CommunityMember.left_at).is_(None),
+            )
+        )
+        for account in rows:
+            kind, instance_id = _connector_for(session, community, account.platform, ctx.trigger)
+            admins.append(
+                Target(account.platform, kind, instance_id, account.platform_user_id, community.id)
+            )
+    return logs, admins
+
+
+@cross_platform(
+    "notify_admins",
+    "Notify admins",
+    "Tell the community's admins: in its log chats and, optionally, directly.",
+    NotifyAdminsParams,
+)
+async def notify_admins(ctx: RunContext, p: NotifyAdminsParams) -> NodeResult:
+    logs, admins = await in_session(_admin_targets, ctx, p)
+    results = await send_each(ctx, ((t, p.text) for t in logs))
+    results += await send_each(ctx, ((t, p.text) for t in admins), how="dm")
+    return NodeResult(output=_summary(results))
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    sent = sum(r["ok"] for r in results)
+    return {"sent": sent, "failed": len(results) - sent, "results": results}
+
+
+# --- send_to_identity -------------------------------------------------------------------------
+
+
+class SendToIdentityParams(NodeParams):
+    text: str = TEXT_FIELD
+    identity_id: int | None = Field(
+        default=None,
+        description="The linked person; empty means the person behind the trigger's user",
+        examples=[12],
+    )
+    platform: PlatformName | None = Field(
+        default=None,
+        description="Platform to use; empty means the person's preferred one",
+        examples=["telegram"],
+    )
+
+
+def _identity_target(
+    session: Session, ctx: RunContext, p: SendToIdentityParams
+) -> tuple[Target, int]:
+    identity_id = p.identity_id
+    if identity_id is None:
+        account = account_of(session, ctx.trigger)
+        identity_id = account.identity_id if account else None
+    identity = session.get(UserIdentity, identity_id) if identity_id else None
+    if identity is None:
+        raise ValueError("no linked identity for this user")
+    accounts = list(
+        session.exec(select(PlatformAccount).where(PlatformAccount.identity_id == identity.id))
+    )
+    order = [p.platform, identity.preferred_platform, ctx.trigger.get("platform")]
+    ranked = sorted(
+        accounts, key=lambda a: order.index(a.platform) if a.platform in order else len(order)
+    )
+    if not ranked or (p.platform and ranked[0].platform != p.platform):
+        raise ValueError(f"identity {identity.id} has no {p.platform or 'platform'} account")
+    account = ranked[0]
+    kind = DEFAULT_KIND[account.platform]
+    instance_id = None
+    if ctx.trigger.get("platform") == account.platform:
+        kind, instance_id = trigger_kind(ctx.trigger)
+    return Target(account.platform, kind, instance_id, account.platform_user_id), identity.id  # type: ignore[return-value]
+
+
+@cross_platform(
+    "send_to_identity",
+    "Send to person",
+    "Message a linked person on their preferred platform.",
+    SendToIdentityParams,
+)
+async def send_to_identity(ctx: RunContext, p: SendToIdentityParams) -> NodeResult:
+    target, identity_id = await in_session(_identity_target, ctx, p)
+    [result] = await send_each(ctx, [(target, p.text)], how="dm")
+    if not result["ok"]:
+        raise RuntimeError(f"sending to {target.platform} failed: {result['error']}")
+    return NodeResult(output={"identity_id": identity_id, "user_id": target.chat_id, **result})
+
+
+# --- schedule_message ----------------------------------------------------------------------------
+
+
+class ScheduleMessageParams(NodeParams):
+    text: str = TEXT_FIELD
+    chat_id: str | None = Field(
+        default=None,
+        description="Chat to post in; empty means the trigger's chat",
+        examples=["-1001234567890"],
+    )
+    delay_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=366 * 24 * 3600,
+        description="Send this long from now",
+        examples=[3600],
+    )
+    send_at: datetime | None = Field(
+        default=None, description="Or send at this moment (ISO 8601; naive means in time zone)",
+        examples=["2026-12-24T18:00:00"],
+    )  # fmt: skip
+    repeat_cron: str | None = Field(
+        default=None, description="Repeat on this cron schedule", examples=["0 9 * * MON"]
+    )
+    timezone: str = Field(
+        default="UTC", description="Time zone of send_at and the cron", examples=["Europe/Berlin"]
+    )
+    media_url: str | None = Field(
+        default=None, description="Optional media to attach", examples=["https://example.com/a.png"]
+    )
+
+    @field_validator("repeat_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value and not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+    _zone = field_validator("timezone")(valid_timezone)
+
+
+def _first_send(p: ScheduleMessageParams) -> datetime:
+    """UTC time of the first send."""
+    zone = ZoneInfo(p.timezone)
+    if p.send_at is not None:
+        return stored_time(p.send_at if p.send_at.tzinfo else p.send_at.replace(tzinfo=zone))
+    if p.delay_seconds is not None or not p.repeat_cron:
+        return utcnow() + timedelta(seconds=p.delay_seconds or 0)
+    return stored_time(croniter(p.repeat_cron, datetime.now(zone)).get_next(datetime))
+
+
+def _schedule(session: Session, ctx: RunContext, p: ScheduleMessageParams) -> dict[str, Any]:
+    chat_id = p.chat_id or (ctx.trigger.get("chat") or {}).get("id")
+    if not chat_id:
+        raise ValueError("no chat to post in: give chat_id")
+    community = community_of_chat(session, ctx.trigger)
+    row = ScheduledMessage(
+        community_id=community.id if community else None,
+        bot_instance_id=ctx.trigger.get("instance_id"),
+        chat_id=str(chat_id),
+        text=p.text,
+        media_url=p.media_url,
+        send_at=_first_send(p),
+        repeat_cron=p.repeat_cron,
+        timezone=p.timezone,
+        created_by=f"flow:{ctx.flow_id}",
+    )
+    session.add(row)
+    session.flush()
+    return {
+        "scheduled_message_id": row.id,
+        "chat_id": row.chat_id,
+        "send_at": row.send_at.isoformat(),
+    }
+
+
+@cross_platform(
+    "schedule_message",
+    "Schedule message",
+    "Send a message later, once or repeatedly; cancel it by its id.",
+    ScheduleMessageParams,
+)
+async def schedule_message(ctx: RunContext, p: ScheduleMessageParams) -> NodeResult:
+    return NodeResult(output=await in_session(_schedule, ctx, p))
+
+
+# --- broadcast -------------------------------------------------------------------------------
+
+
+class BroadcastParams(NodeParams):
+    text: str = TEXT_FIELD
+    community_ids: list[int] = Field(
+        default_factory=list,
+        description="Communities to post to; empty means the trigger's community",
+        examples=[[1, 2]],
+    )
+    platforms: list[PlatformName] = Field(
+        default_factory=list,
+        description="Only these platforms; empty means all",
+        examples=[["telegram", "discord"]],
+    )
+
+
+def _broadcast_targets(session: Session, ctx: RunContext, p: BroadcastParams):  # type: ignore[no-untyped-def]
+    ids = p.community_ids or [require_community(session, ctx.trigger).id]
+    targets = [
+        t
+        for c in session.exec(select(Community).where(col(Community.id).in_(ids)))
+        for t in community_targets(session, c, "post", ctx.trigger)
+        if not p.platforms or t.platform in p.platforms
+    ]
+    row = BroadcastMessage(
+        text=p.text, community_ids=ids, platforms=list(p.platforms), status=BroadcastStatus.sending
+    )
+    session.add(row)
+    session.flush()
+    return row.id, targets
+
+
+def _broadcast_done(session: Session, broadcast_id: int, results: list[dict[str, Any]]) -> str:
+    row = session.get(BroadcastMessage, broadcast_id)
+    assert row is not None
+    sent = sum(r["ok"] for r in results)
+    row.status = (
+        BroadcastStatus.sent
+        if sent == len(results)
+        else BroadcastStatus.failed
+        if not sent
+        else BroadcastStatus.partial
+    )
+    row.results, row.sent_at = results, utcnow()
+    return str(row.status)
+
+
+@cross_platform(
+    "broadcast",
+    "Broadcast",
+    "Post a message to chosen communities on all their platforms.",
+    BroadcastParams,
+)
+async def broadcast(ctx: RunContext, p: BroadcastParams) -> NodeResult:
+    broadcast_id, targets = await in_session(_broadcast_targets, ctx, p)
+    results = await send_each(ctx, ((t, p.text) for t in targets))
+    status = await in_session(_broadcast_done, broadcast_id, results)
+    return NodeResult(output={"broadcast_id": broadcast_id, "status": status, **_summary(results)})
+
+
+# --- cross_post --------------------------------------------------------------------------------
+
+_jinja = SandboxedEnvironment(autoescape=False)
+
+
+class CrossPostParams(NodeParams):
+    text: str = TEXT_FIELD
+    template_id: int | None = Field(
+        default=None,
+        description="Cross-post template (targets and per-platform formats); "
+        "empty means every linked chat of the trigger's community",
+        examples=[3],
+    )
+    formats: dict[PlatformName, str] = Field(
+        default_factory=dict,
+        description="Per-platform format with {{ text }}; overrides the template's",
+        examples=[{"telegram": "<b>{{ text }}</b>", "discord": "**{{ text }}**"}],
+    )
+
+
+def _cross_post_plan(session: Session, ctx: RunContext, p: CrossPostParams):  # type: ignore[no-untyped-def]
+    if p.template_id is None:
+        targets = community_targets(
+            session, require_community(session, ctx.trigger), "post", ctx.trigger
+        )
+        formats: dict[str, str] = {}
+    else:
+        template = session.get(CrossPostTemplate, p.template_id)
+        if template is None or not template.is_active:
+            raise ValueError(f"no active cross-post template {p.template_id}")
+        targets = [
+            Target(
+                t["platform"],
+                t.get("kind") or DEFAULT_KIND[t["platform"]],
+                t.get("instance_id"),
+                str(t["chat_id"]),
+                template.source_community_id,
+            )
+            for t in template.targets
+        ]
+        formats = dict(template.formats)
+    source = (ctx.trigger.get("platform"), str((ctx.trigger.get("chat") or {}).get("id")))
+    return [t for t in targets if (t.platform, t.chat_id) != source], {**formats, **p.formats}
+
+
+@cross_platform(
+    "cross_post",
+    "Cross-post",
+    "Post a message to the linked chats, formatted per platform.",
+    CrossPostParams,
+)
+async def cross_post(ctx: RunContext, p: CrossPostParams) -> NodeResult:
+    targets, formats = await in_session(_cross_post_plan, ctx, p)
+    author = (ctx.trigger.get("user") or {}).get("display_name") or ""
+
+    def render(platform: str) -> str:
+        fmt = formats.get(platform)
+        return _jinja.from_string(fmt).render(text=p.text, author=author) if fmt else p.text
+
+    results = await send_each(ctx, ((t, render(t.platform)) for t in targets))
+    return NodeResult(output=_summary(results))

@@ -1,0 +1,1 @@
+"""Domain operations shared by the UI, the REST API and the CLI."""

@@ -1,0 +1,303 @@
+"""Admin accounts, passwords, login sessions, roles and API tokens.
+
+Passwords are hashed with argon2id. Session tokens are Fernet tokens (authenticated
+encryption with a timestamp) under a key derived from FLOWBOT_SECRET_KEY, so expiry
+is checked by the library and a token cannot be forged or read. A token also carries
+the account's ``session_version``: changing the password or logging out everywhere
+bumps it and invalidates every older token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+from sqlmodel import Session, select
+
+from engine.models import AdminUser, ApiToken, AuditLog, Role, utcnow
+from engine.services import audit
+from engine.settings import derive_key, get_settings
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+MIN_PASSWORD_LENGTH = 10
+API_TOKEN_PREFIX = "fbt_"
+
+_hasher = PasswordHasher()
+# Verified against when the user name is unknown, so timing does not reveal which exist.
+_DUMMY_HASH = _hasher.hash("flowbot-dummy-password")
+
+
+class AuthError(Exception):
+    """A login or permission problem, with a message fit to show the user."""
+
+
+class LoginFailed(AuthError):
+    pass
+
+
+class LoginRateLimited(AuthError):
+    pass
+
+
+class PermissionDenied(AuthError):
+    pass
+
+
+class InvalidAccount(AuthError, ValueError):
+    pass
+
+
+# --- passwords and accounts ------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def validate_new_account(username: str, password: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidAccount("User name: 3 to 64 letters, digits or . _ @ - (no spaces).")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidAccount(f"Password: at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def has_any_admin(session: Session) -> bool:
+    return session.exec(select(AdminUser.id).limit(1)).first() is not None
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    actor: AdminUser | None,
+    display_name: str = "",
+) -> AdminUser:
+    """Create an account; only an admin may, except for the very first one."""
+    username = username.strip()
+    if actor is None:
+        if has_any_admin(session):
+            raise PermissionDenied("The first admin already exists: sign in to add people.")
+        role = Role.admin
+    else:
+        require_role(actor, Role.admin)
+    validate_new_account(username, password)
+    if session.exec(select(AdminUser).where(AdminUser.username == username)).first():
+        raise InvalidAccount(f"The user name {username!r} is taken.")
+    user = AdminUser(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor.username if actor else username,
+        "user_created",
+        target_type="admin_user",
+        target_id=user.id,
+        role=str(role),
+    )
+    return user
+
+
+def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) -> None:
+    require_role(actor, Role.admin)
+    if user.id == actor.id and role is not Role.admin:
+        raise PermissionDenied("You cannot lower your own role; ask another admin.")
+    user.role = role
+    user.session_version += 1
+    session.add(user)
+    audit.record(
+        session,
+        actor.username,
+        "role_changed",
+        target_type="admin_user",
+        target_id=user.id,
+        role=str(role),
+    )
+
+
+def require_role(user: AdminUser, needed: Role) -> None:
+    """The one check for every state change: raise unless ``user`` may do it."""
+    if not user.is_active or not Role(user.role).allows(needed):
+        raise PermissionDenied(
+            f"This needs the {needed.value} role; {user.username} is {Role(user.role).value}."
+        )
+
+
+# --- login --------------------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, column: sa.ColumnElement, value: str) -> int:
+    since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
+    query = select(sa.func.count()).where(
+        AuditLog.action == "login_failed", column == value, AuditLog.created_at >= since
+    )
+    return session.exec(query).one()
+
+
+def authenticate(session: Session, username: str, password: str, ip: str = "") -> AdminUser:
+    """Check a login; failures are recorded and counted per user name and per address."""
+    settings = get_settings()
+    username = username.strip()
+    limit = settings.login_max_failures
+    if _recent_failures(session, AuditLog.actor, username) >= limit or (
+        ip and _recent_failures(session, AuditLog.ip, ip) >= limit * 4
+    ):
+        raise LoginRateLimited(
+            f"Too many failed sign-ins. Try again in {settings.login_window_minutes} minutes."
+        )
+    user = session.exec(select(AdminUser).where(AdminUser.username == username)).first()
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if not (user and ok and user.is_active):
+        audit.record(session, username, "login_failed", ip=ip or None)
+        session.commit()
+        raise LoginFailed("Wrong user name or password.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.add(user)
+    audit.record(session, username, "login", ip=ip or None)
+    return user
+
+
+def change_password(session: Session, user: AdminUser, current: str, new: str) -> None:
+    if not _verify(user.password_hash, current):
+        raise LoginFailed("The current password is wrong.")
+    validate_new_account(user.username, new)
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    session.add(user)
+    audit.record(
+        session, user.username, "password_changed", target_type="admin_user", target_id=user.id
+    )
+
+
+# --- session tokens ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _session_fernet(secret_key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, "session-tokens")))
+
+
+def issue_session_token(user: AdminUser) -> str:
+    payload = json.dumps({"uid": user.id, "ver": user.session_version}).encode()
+    return _session_fernet(get_settings().effective_secret_key).encrypt(payload).decode()
+
+
+def user_for_session_token(
+    session: Session, token: str, *, now: datetime | None = None
+) -> AdminUser | None:
+    """The signed-in user, or None when the token is forged, expired or revoked."""
+    if not token:
+        return None
+    settings = get_settings()
+    fernet = _session_fernet(settings.effective_secret_key)
+    ttl = settings.session_ttl_hours * 3600
+    try:
+        if now is None:
+            raw = fernet.decrypt(token.encode(), ttl=ttl)
+        else:
+            raw = fernet.decrypt_at_time(token.encode(), ttl=ttl, current_time=int(now.timestamp()))
+        claims = json.loads(raw)
+    except (InvalidToken, ValueError):
+        return None
+    user = session.get(AdminUser, claims.get("uid"))
+    if user is None or not user.is_active or user.session_version != claims.get("ver"):
+        return None
+    return user
+
+
+def logout_everywhere(session: Session, user: AdminUser) -> None:
+    user.session_version += 1
+    session.add(user)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256-bit random: a fast hash is safe and lets us look them up.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    record: ApiToken
+    plaintext: str  # shown once, never stored
+
+
+def create_api_token(
+    session: Session,
+    actor: AdminUser,
+    name: str,
+    role: Role = Role.editor,
+    expires_in_days: int | None = None,
+) -> NewApiToken:
+    require_role(actor, Role.editor)
+    if not Role(actor.role).allows(role):
+        raise PermissionDenied("A token cannot have more rights than its owner.")
+    plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        admin_id=actor.id,
+        name=name.strip() or "API token",
+        token_hash=_token_hash(plaintext),
+        prefix=plaintext[: len(API_TOKEN_PREFIX) + 6],
+        role=role,
+        expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session, actor.username, "api_token_created", target_type="api_token", target_id=token.id
+    )
+    return NewApiToken(token, plaintext)
+
+
+def revoke_api_token(session: Session, actor: AdminUser, token: ApiToken) -> None:
+    if token.admin_id != actor.id:
+        require_role(actor, Role.admin)
+    token.revoked_at = utcnow()
+    session.add(token)
+    audit.record(
+        session, actor.username, "api_token_revoked", target_type="api_token", target_id=token.id
+    )
+
+
+def user_for_api_token(session: Session, plaintext: str) -> tuple[AdminUser, ApiToken] | None:
+    """The owner of a valid token; its rights are the lesser of token and owner."""
+    token = session.exec(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(plaintext))
+    ).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
+    user = session.get(AdminUser, token.admin_id)
+    if user is None or not user.is_active:
+        return None
+    token.last_used_at = utcnow()
+    session.add(token)
+    return user, token
