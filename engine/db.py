@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -15,6 +16,9 @@ from engine.settings import get_settings
 def make_engine(url: str) -> sa.Engine:
     """An engine tuned for the backend: SQLite gets WAL and foreign keys."""
     if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -31,10 +35,7 @@ def make_engine(url: str) -> sa.Engine:
 
 @lru_cache
 def get_engine() -> sa.Engine:
-    settings = get_settings()
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.effective_database_url)
+    return make_engine(get_settings().effective_database_url)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from datetime import time as dtime
 from functools import lru_cache
 from itertools import islice
@@ -68,6 +68,9 @@ MAX_STEPS = 100_000
 """Loop iterations plus calls per render."""
 MAX_RENDER_SECONDS = 1.0
 """Wall-clock budget per render."""
+
+_TEXT_TOO_LONG = f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters"
+_TOO_MANY_ITEMS = f"a list may hold at most {MAX_ITEMS:,} items"
 
 NAMESPACES = ("trigger", "node", "context")
 _FORBIDDEN_NAMES = frozenset({"self"})  # Jinja's TemplateReference: never useful in a flow
@@ -227,7 +230,7 @@ def _materialise(value: Any) -> Any:
     if isinstance(value, Iterator):
         items = list(islice(value, MAX_ITEMS + 1))
         if len(items) > MAX_ITEMS:
-            raise SecurityError(f"a list may hold at most {MAX_ITEMS:,} items")
+            raise SecurityError(_TOO_MANY_ITEMS)
         return items
     return value
 
@@ -254,7 +257,7 @@ def _as_text(value: Any) -> str:
         return json.dumps(_to_native(value, strict=False), ensure_ascii=False, default=str)
     text = str(value)
     if len(text) > MAX_OUTPUT_CHARS:
-        raise SecurityError(f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters")
+        raise SecurityError(_TEXT_TOO_LONG)
     return text
 
 
@@ -266,7 +269,7 @@ def _join_text(parts: Iterable[Any], separator: str = "") -> str:
         text = _as_text(part)
         total += len(text) + (len(separator) if texts else 0)
         if total > MAX_OUTPUT_CHARS:
-            raise SecurityError(f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters")
+            raise SecurityError(_TEXT_TOO_LONG)
         texts.append(text)
     return separator.join(texts)
 
@@ -364,7 +367,7 @@ def _now(tz: str | None = None) -> datetime:
     return datetime.now(_zone(tz))
 
 
-def _zone(tz: str | None) -> ZoneInfo | Any:
+def _zone(tz: str | None) -> tzinfo:
     if not tz:
         return UTC
     try:
@@ -375,8 +378,6 @@ def _zone(tz: str | None) -> ZoneInfo | Any:
 
 def _to_datetime(value: Any) -> datetime:
     """ISO text, datetimes, dates or epoch numbers; naive values are taken as UTC.
-
-    The date filters show a value in its own zone unless given one (``tz``) to convert to.
 
     Numbers above 10^11 are read as milliseconds (Discord and JavaScript send those):
     10^11 seconds is the year 5138, 10^11 ms is 1973.
@@ -399,6 +400,8 @@ def _to_datetime(value: Any) -> datetime:
 
 
 def _date_filter(default_format: str) -> Callable[..., str]:
+    """``date``/``datetime``: a value shown in its own zone, or converted to ``tz`` if given."""
+
     def render_date(value: Any, fmt: str = default_format, tz: str | None = None) -> str:
         if value is None or isinstance(value, Undefined):
             return _as_text(value)
@@ -428,7 +431,7 @@ def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
     if count is not None and count >= 0:
         hits = min(hits, count)
     if len(text) + hits * (len(new) - len(old)) > MAX_OUTPUT_CHARS:
-        raise SecurityError(f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters")
+        raise SecurityError(_TEXT_TOO_LONG)
     return text.replace(old, new, -1 if count is None else count)
 
 
@@ -628,9 +631,9 @@ def _is_int(value: Any) -> bool:
 def _check_sequence(value: Any, length: int, size: int) -> None:
     if isinstance(value, str):
         if length > MAX_OUTPUT_CHARS:
-            raise SecurityError(f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters")
+            raise SecurityError(_TEXT_TOO_LONG)
     elif length > MAX_ITEMS:
-        raise SecurityError(f"a list may hold at most {MAX_ITEMS:,} items")
+        raise SecurityError(_TOO_MANY_ITEMS)
     elif size > MAX_NATIVE_SIZE:
         raise SecurityError(f"the list would be larger than {MAX_NATIVE_SIZE:,} characters")
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=None,
         description="Shared token of the pool API; derived from the secret key when unset.",
     )
+    http_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Hosts, addresses or CIDR networks the http_request node may reach even "
+        "when private or loopback (JSON list).",
+    )
     session_ttl_hours: int = Field(default=12, description="How long a login session lasts.")
     login_max_failures: int = Field(
         default=5, description="Failed logins per user name allowed within the window."

@@ -1,7 +1,39 @@
+"""The Reflex app: pages, the sign-in guard, and the HTTP API mounted beside them."""
+
+from __future__ import annotations
+
 import reflex as rx
 
-def index() -> rx.Component:
-    return rx.heading("hello")
+from engine.api.app import create_api
+from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
+from flowbot_ui.pages.login import login_page, setup_page
+from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
+from flowbot_ui.pages.settings import SettingsState, settings_page
+from flowbot_ui.state.auth import AuthState
 
-app = rx.App()
-app.add_page(index, route="/")
+app = rx.App(
+    theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium"),
+    api_transformer=create_api(),
+)
+
+app.add_page(login_page, route="/login", title="Sign in · Flowbot", on_load=AuthState.guard_public)
+app.add_page(setup_page, route="/setup", title="Welcome · Flowbot", on_load=AuthState.guard_public)
+app.add_page(
+    dashboard_page,
+    route="/",
+    title="Dashboard · Flowbot",
+    on_load=[AuthState.guard, DashboardState.load],
+)
+app.add_page(
+    settings_page,
+    route="/settings",
+    title="Settings · Flowbot",
+    on_load=[AuthState.guard, SettingsState.load],
+)
+for section, view in SECTION_VIEWS:
+    app.add_page(
+        view,
+        route=section.route,
+        title=f"{section.title} · Flowbot",
+        on_load=[AuthState.guard, SectionState.load],
+    )

@@ -35,9 +35,13 @@ class NodePlatform(StrEnum):
 
 
 class NodeParams(BaseModel):
-    """Base of every params model: unknown keys are errors, not silently dropped."""
+    """Base of every params model: unknown keys are errors, not silently dropped.
 
-    model_config = ConfigDict(extra="forbid")
+    Numbers are accepted where text is expected, because a rendered expression such as
+    ``{{ node.counter.value }}`` yields a native number.
+    """
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
 class NoParams(NodeParams):

@@ -35,6 +35,7 @@ from engine.nodes.base import (
     NodeResult,
     NodeType,
     RunContext,
+    Runner,
 )
 from engine.nodes.cross_platform import account_of, active_warnings, community_of_chat, in_session
 from engine.nodes.registry import REGISTRY
@@ -60,7 +61,7 @@ def verdict(ok: bool, **explanation: Any) -> NodeResult:
 def condition(node_id: str, label: str, description: str, params: type[NodeParams]):
     """Declare a condition node around its runner."""
 
-    def register(run):  # type: ignore[no-untyped-def]
+    def register(run: Runner) -> Runner:
         REGISTRY.add(
             NodeType(
                 id=node_id,

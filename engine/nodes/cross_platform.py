@@ -8,10 +8,10 @@ connector kind spells the calls these nodes make through the pool API.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -49,9 +49,13 @@ from engine.nodes.base import (
     NodeResult,
     NodeType,
     RunContext,
+    Runner,
 )
 from engine.nodes.registry import REGISTRY
 from engine.nodes.utility import insert_ignore, stored_time, valid_timezone
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # --- how each connector kind spells the calls ------------------------------------------------
 
@@ -115,9 +119,13 @@ def message_call(
 
 
 def member_call(
-    kind: str, op: Literal["ban", "unban", "mute"], where: str, user_id: str, reason: str,
+    kind: str,
+    op: Literal["ban", "unban", "mute"],
+    where: str,
+    user_id: str,
+    reason: str,
     seconds: int | None = None,
-) -> tuple[str, dict[str, Any]] | None:  # fmt: skip
+) -> tuple[str, dict[str, Any]] | None:
     """Action and parameters of a ban, unban or mute; None where the platform has none.
 
     Discord acts per guild, WhatsApp per group, Telegram per chat.
@@ -350,12 +358,14 @@ def moderation_log(
     return entry
 
 
-async def in_session(fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
-    """Run ``fn(session, *args)`` in a worker thread inside one committed transaction."""
+async def in_session(
+    fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``fn(session, ...)`` in a worker thread inside one committed transaction."""
 
-    def work() -> Any:
+    def work() -> T:
         with session_scope() as session:
-            return fn(session, *args)
+            return fn(session, *args, **kwargs)
 
     return await asyncio.to_thread(work)
 
@@ -363,7 +373,7 @@ async def in_session(fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
 def cross_platform(node_id: str, label: str, description: str, params: type[NodeParams]):
     """Declare a cross-platform node around its runner."""
 
-    def register(run):  # type: ignore[no-untyped-def]
+    def register(run: Runner) -> Runner:
         REGISTRY.add(
             NodeType(
                 id=node_id,
@@ -477,10 +487,9 @@ def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[s
 
 def _record_sanction(session: Session, ctx: RunContext, out: dict[str, Any], reason: str) -> None:
     account = session.get(PlatformAccount, out["account_id"])
-    moderation_log(
-        session, ctx, ModerationAction(out["action_taken"]), out["community_id"], account,
-        reason, {"automatic": True, "warnings": out["active_warnings"], "result": out["sanction"]},
-    )  # fmt: skip
+    details = {"automatic": True, "warnings": out["active_warnings"], "result": out["sanction"]}
+    action = ModerationAction(out["action_taken"])
+    moderation_log(session, ctx, action, out["community_id"], account, reason, details)
     member = session.exec(
         select(CommunityMember).where(
             CommunityMember.community_id == out["community_id"],
@@ -545,8 +554,9 @@ def _plan_everywhere(session: Session, ctx: RunContext, user_id: str | None, ban
         )
     )
     community_ids = {m.community_id for m in members}
-    if (here := community_of_chat(session, ctx.trigger)) is not None:
-        community_ids.add(here.id)  # type: ignore[arg-type]
+    here = community_of_chat(session, ctx.trigger)
+    if here is not None and here.id is not None:
+        community_ids.add(here.id)
     for member in members:
         member.is_banned = ban
     calls = []
@@ -637,7 +647,9 @@ class AdjustReputationParams(NodeParams):
     reason: str = REASON_FIELD
 
 
-def _add_score(session: Session, community_id: int, account_id: int, **changes: Any) -> int:
+def _add_score(
+    session: Session, community_id: int, account_id: int, changes: dict[str, int]
+) -> int:
     """Atomic ``column = column + n`` on the (community, account) row, created at 0."""
     table = ReputationScore.__table__
     keys = {"community_id": community_id, "platform_account_id": account_id}
@@ -655,12 +667,11 @@ def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dic
         return {"applied": False, "reason": "reputation is disabled in this community"}
     account = account_of(session, ctx.trigger, p.user_id, create=True)
     assert account and account.id
-    score = _add_score(session, community.id, account.id, score=p.delta)
+    score = _add_score(session, community.id, account.id, {"score": p.delta})
     giver = account_of(session, ctx.trigger, None, create=True) if p.user_id else None
-    if giver and giver.id != account.id:
-        _add_score(
-            session, community.id, giver.id, **{"given_up" if p.delta > 0 else "given_down": 1}
-        )  # type: ignore[arg-type]
+    if giver and giver.id and giver.id != account.id:
+        given = "given_up" if p.delta > 0 else "given_down"
+        _add_score(session, community.id, giver.id, {given: 1})
     moderation_log(
         session,
         ctx,
@@ -732,7 +743,9 @@ class NotifyAdminsParams(NodeParams):
     )
 
 
-def _admin_targets(session: Session, ctx: RunContext, p: NotifyAdminsParams):  # type: ignore[no-untyped-def]
+def _admin_targets(
+    session: Session, ctx: RunContext, p: NotifyAdminsParams
+) -> tuple[list[Target], list[Target]]:
     community = require_community(session, ctx.trigger)
     logs = community_targets(session, community, "log", ctx.trigger) if p.log_chats else []
     admins = []
@@ -815,7 +828,8 @@ def _identity_target(
     instance_id = None
     if ctx.trigger.get("platform") == account.platform:
         kind, instance_id = trigger_kind(ctx.trigger)
-    return Target(account.platform, kind, instance_id, account.platform_user_id), identity.id  # type: ignore[return-value]
+    assert identity.id is not None
+    return Target(account.platform, kind, instance_id, account.platform_user_id), identity.id
 
 
 @cross_platform(
@@ -850,9 +864,10 @@ class ScheduleMessageParams(NodeParams):
         examples=[3600],
     )
     send_at: datetime | None = Field(
-        default=None, description="Or send at this moment (ISO 8601; naive means in time zone)",
+        default=None,
+        description="Or send at this moment (ISO 8601; naive means in the time zone)",
         examples=["2026-12-24T18:00:00"],
-    )  # fmt: skip
+    )
     repeat_cron: str | None = Field(
         default=None, description="Repeat on this cron schedule", examples=["0 9 * * MON"]
     )
@@ -935,7 +950,9 @@ class BroadcastParams(NodeParams):
     )
 
 
-def _broadcast_targets(session: Session, ctx: RunContext, p: BroadcastParams):  # type: ignore[no-untyped-def]
+def _broadcast_targets(
+    session: Session, ctx: RunContext, p: BroadcastParams
+) -> tuple[int, list[Target]]:
     ids = p.community_ids or [require_community(session, ctx.trigger).id]
     targets = [
         t
@@ -999,7 +1016,9 @@ class CrossPostParams(NodeParams):
     )
 
 
-def _cross_post_plan(session: Session, ctx: RunContext, p: CrossPostParams):  # type: ignore[no-untyped-def]
+def _cross_post_plan(
+    session: Session, ctx: RunContext, p: CrossPostParams
+) -> tuple[list[Target], dict[str, str]]:
     if p.template_id is None:
         targets = community_targets(
             session, require_community(session, ctx.trigger), "post", ctx.trigger

@@ -34,6 +34,7 @@ from engine.nodes.base import (
     NodeResult,
     NodeType,
     RunContext,
+    Runner,
 )
 from engine.nodes.registry import REGISTRY
 from engine.settings import get_settings
@@ -125,7 +126,7 @@ def update_flow_value(flow_id: int, scope: str, key: str, change: Change) -> tup
 def utility(node_id: str, label: str, description: str, params: type[NodeParams]):
     """Declare a utility node around its runner."""
 
-    def register(run):  # type: ignore[no-untyped-def]
+    def register(run: Runner) -> Runner:
         REGISTRY.add(
             NodeType(
                 id=node_id,

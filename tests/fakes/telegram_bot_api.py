@@ -20,7 +20,12 @@ from aiohttp import web
 
 from tests.fakes import telegram_objects as tg
 from tests.fakes._server import CallLog, FakeServer, UploadedFile, read_multipart
-from tests.fakes.telegram_schema import canonical_method, decode_params, missing_params
+from tests.fakes.telegram_schema import (
+    canonical_method,
+    decode_params,
+    missing_params,
+    returns_bool,
+)
 from tests.fakes.telegram_updates import UpdateInjection
 
 Json = dict[str, Any]
@@ -47,22 +52,6 @@ _NOT_COPIED = {
     "reply_markup",
     "forward_origin",
     "reply_to_message",
-}
-_TRUE_METHODS = {
-    "pinChatMessage",
-    "unpinChatMessage",
-    "answerCallbackQuery",
-    "banChatMember",
-    "unbanChatMember",
-    "restrictChatMember",
-    "promoteChatMember",
-    "setChatTitle",
-    "setChatDescription",
-    "approveChatJoinRequest",
-    "declineChatJoinRequest",
-    "sendChatAction",
-    "setMessageReaction",
-    "answerInlineQuery",
 }
 _MEDIA: dict[str, Callable[[Json], Json]] = {
     "sendMessage": lambda p: {"text": p.get("text", ""), "entities": p.get("entities")},
@@ -202,7 +191,7 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         if call.token not in self.tokens:
             raise BotAPIError(401, "Unauthorized")
         implementation = self._implementation(call.method)
-        if implementation is None:
+        if implementation is None and call.method not in self._results:
             raise BotAPIError(404, "Not Found")
         if self._faults[call.method]:
             fault = self._faults[call.method].popleft()
@@ -212,15 +201,18 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         if call.method in self._results:
             result = self._results[call.method]
             return result(call.params) if callable(result) else result
+        assert implementation is not None
         result = implementation(call.params)
         return await result if asyncio.iscoroutine(result) else result
 
     def _implementation(self, method: str) -> Callable[[Json], Any] | None:
         if method in _MEDIA:
             return lambda p: self._send(method, p)
-        if method in _TRUE_METHODS:
+        if specific := getattr(self, f"_api_{method}", None):
+            return specific
+        if returns_bool(method):  # banChatMember, pinChatMessage, answerCallbackQuery…
             return lambda p: True
-        return getattr(self, f"_api_{method}", None)
+        return None
 
     # -- methods ----------------------------------------------------------------------------
 

@@ -93,3 +93,9 @@ def missing_params(method: str, params: dict[str, Any]) -> str | None:
     if model is None:
         return None
     return next((name for name in _required(model) if name not in params), None)
+
+
+def returns_bool(method: str) -> bool:
+    """Whether the API answers ``method`` with a plain ``True`` (leaveChat, setChatPermissions…)."""
+    model = _models().get(method.lower())
+    return model is not None and getattr(model, "__returning__", None) is bool

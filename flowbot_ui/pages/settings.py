@@ -1,0 +1,293 @@
+"""Settings: your password, the people who may sign in, and REST API tokens."""
+
+from __future__ import annotations
+
+import reflex as rx
+from pydantic import BaseModel
+from sqlmodel import select
+
+from engine.db import session_scope
+from engine.models import AdminUser, ApiToken, Role
+from engine.services import auth
+from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.layout import page_header, shell
+from flowbot_ui.state.auth import AuthState
+
+ROLES = [r.value for r in Role]
+
+
+class UserRow(BaseModel):
+    id: int
+    username: str
+    role: str
+    last_login: str
+
+
+class TokenRow(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    last_used: str
+    revoked: bool
+
+
+def _when(value) -> str:  # type: ignore[no-untyped-def]
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+class SettingsState(AuthState):
+    users: list[UserRow] = []
+    tokens: list[TokenRow] = []
+    message: str = ""
+    new_token: str = ""
+
+    @rx.event
+    def load(self) -> None:
+        self.message = ""
+        self.new_token = ""
+        if self.user_id:  # the guard ran first and redirected otherwise
+            self._reload()
+
+    def _reload(self) -> None:
+        with session_scope() as session:
+            self.users = [
+                UserRow(
+                    id=u.id,
+                    username=u.username,
+                    role=str(u.role),
+                    last_login=_when(u.last_login_at),
+                )
+                for u in session.exec(select(AdminUser).order_by(AdminUser.username))
+            ]
+            self.tokens = [
+                TokenRow(
+                    id=t.id,
+                    name=t.name,
+                    prefix=t.prefix,
+                    role=str(t.role),
+                    last_used=_when(t.last_used_at),
+                    revoked=t.revoked_at is not None,
+                )
+                for t in session.exec(
+                    select(ApiToken).where(ApiToken.admin_id == self.user_id).order_by(ApiToken.id)
+                )
+            ]
+
+    def _run(self, action, success: str) -> None:  # type: ignore[no-untyped-def]
+        """Run a service call as the signed-in user; its refusal becomes the message shown."""
+        try:
+            with session_scope() as session:
+                action(session, self.current_user(session))
+        except auth.AuthError as exc:
+            self.error, self.message = str(exc), ""
+            return
+        self.error, self.message = "", success
+        self._reload()
+
+    @rx.event
+    def add_user(self, form: dict) -> None:
+        self._run(
+            lambda s, me: auth.create_user(
+                s, form["username"], form["password"], Role(form.get("role") or "viewer"), actor=me
+            ),
+            f"Added {form.get('username')}.",
+        )
+
+    @rx.event
+    def change_role(self, user_id: int, role: str) -> None:
+        self._run(
+            lambda s, me: auth.set_role(s, me, s.get(AdminUser, user_id), Role(role)),
+            "Role changed.",
+        )
+
+    @rx.event
+    def change_password(self, form: dict) -> None:
+        def action(session, me) -> None:  # type: ignore[no-untyped-def]
+            auth.change_password(session, me, form["current"], form["new"])
+            session.flush()
+            self.session_token = auth.issue_session_token(me)
+
+        self._run(action, "Password changed; other sessions were signed out.")
+
+    @rx.event
+    def add_token(self, form: dict) -> None:
+        def action(session, me) -> None:  # type: ignore[no-untyped-def]
+            self.new_token = auth.create_api_token(
+                session, me, form.get("name", ""), Role(form.get("role") or "editor")
+            ).plaintext
+
+        self._run(action, "Token created: copy it now, it is not shown again.")
+
+    @rx.event
+    def revoke_token(self, token_id: int) -> None:
+        self._run(
+            lambda s, me: auth.revoke_api_token(s, me, s.get(ApiToken, token_id)), "Token revoked."
+        )
+
+
+def _feedback() -> rx.Component:
+    return rx.vstack(
+        error_callout(SettingsState.error),
+        rx.cond(
+            SettingsState.message != "",
+            rx.callout(
+                SettingsState.message,
+                icon="check",
+                color_scheme="green",
+                data_testid="form-message",
+            ),
+        ),
+        width="100%",
+    )
+
+
+def _users_card() -> rx.Component:
+    row = lambda u: rx.table.row(  # noqa: E731
+        rx.table.cell(u.username),
+        rx.table.cell(
+            rx.select(
+                ROLES,
+                value=u.role,
+                disabled=~SettingsState.is_admin,
+                size="1",
+                on_change=lambda role: SettingsState.change_role(u.id, role),
+            )
+        ),
+        rx.table.cell(u.last_login),
+    )
+    return rx.card(
+        rx.vstack(
+            rx.heading("People", size="4"),
+            rx.text(
+                "Viewers can look; editors change flows and communities; admins also "
+                "manage people.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("User"),
+                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell("Last sign-in"),
+                    )
+                ),
+                rx.table.body(rx.foreach(SettingsState.users, row)),
+                width="100%",
+            ),
+            rx.cond(
+                SettingsState.is_admin,
+                rx.form(
+                    rx.hstack(
+                        field("User name", "username"),
+                        field(
+                            "Password", "password", type="password", auto_complete="new-password"
+                        ),
+                        rx.select(ROLES, name="role", default_value="viewer"),
+                        rx.button("Add person", type="submit"),
+                        align="end",
+                        width="100%",
+                    ),
+                    on_submit=SettingsState.add_user,
+                ),
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def _tokens_card() -> rx.Component:
+    row = lambda t: rx.table.row(  # noqa: E731
+        rx.table.cell(t.name),
+        rx.table.cell(rx.code(t.prefix + "…")),
+        rx.table.cell(t.role),
+        rx.table.cell(t.last_used),
+        rx.table.cell(
+            rx.cond(
+                t.revoked,
+                rx.badge("revoked", color_scheme="gray"),
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=SettingsState.revoke_token(t.id),
+                ),
+            )
+        ),
+    )
+    return rx.card(
+        rx.vstack(
+            rx.heading("API tokens", size="4"),
+            rx.text(
+                "For the REST API: send as 'Authorization: Bearer <token>'.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.cond(
+                SettingsState.new_token != "",
+                rx.code_block(SettingsState.new_token, data_testid="new-token"),
+            ),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ["Name", "Token", "Role", "Last used", ""]
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(SettingsState.tokens, row)),
+                width="100%",
+            ),
+            rx.form(
+                rx.hstack(
+                    field("Token name", "name", placeholder="CI deploys"),
+                    rx.select(ROLES, name="role", default_value="editor"),
+                    rx.button("Create token", type="submit", disabled=~SettingsState.can_edit),
+                    align="end",
+                    width="100%",
+                ),
+                on_submit=SettingsState.add_token,
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def _password_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Your password", size="4"),
+            rx.form(
+                rx.hstack(
+                    field(
+                        "Current password",
+                        "current",
+                        type="password",
+                        auto_complete="current-password",
+                    ),
+                    field("New password", "new", type="password", auto_complete="new-password"),
+                    rx.button("Change password", type="submit"),
+                    align="end",
+                    width="100%",
+                ),
+                on_submit=SettingsState.change_password,
+                reset_on_submit=True,
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def settings_page() -> rx.Component:
+    return shell(
+        page_header("Settings", "Your account, the people who may sign in, and API tokens."),
+        rx.vstack(
+            _feedback(), _password_card(), _users_card(), _tokens_card(), spacing="4", width="100%"
+        ),
+    )

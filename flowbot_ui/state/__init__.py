@@ -1,0 +1,1 @@
+"""Reflex states: per-browser UI state that calls engine services."""
