@@ -1,0 +1,1 @@
+"""Platform connectors: one client per active instance, run by the supervisor."""

@@ -1,0 +1,1 @@
+"""What every connector shares: action registry, errors, breaker, event forwarding."""
