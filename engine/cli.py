@@ -96,6 +96,26 @@ def cmd_user_create(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(ns: argparse.Namespace) -> int:
+    """`dramatiq engine.worker`: needs REDIS_URL (embedded mode runs workers in the web)."""
+    if get_settings().is_embedded_broker:
+        print(
+            "`flowbot worker` needs REDIS_URL; `flowbot run` runs workers itself.", file=sys.stderr
+        )
+        return 2
+    args = [sys.executable, "-m", "dramatiq", "engine.worker"]
+    args += ["--processes", str(ns.processes), "--threads", str(ns.threads)]
+    os.chdir(ROOT)
+    os.execv(sys.executable, args)
+    return 0  # not reached
+
+
+def cmd_connectors(_: argparse.Namespace) -> int:
+    from connectors.service import main as run_connectors
+
+    return run_connectors()
+
+
 def cmd_not_yet(ns: argparse.Namespace) -> int:
     print(f"`flowbot {ns.command}` has nothing to run yet: {ns.not_yet}", file=sys.stderr)
     return 2
@@ -107,11 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="Embedded mode: migrate the database, then serve everything.")
     sub.add_parser("web", help="Scaled mode: the web UI, its backend and the REST API.")
-    for name, what in [
-        ("worker", "the Dramatiq worker arrives with the flow engine."),
-        ("connectors", "the connector supervisor arrives with the platform connectors."),
-    ]:
-        sub.add_parser(name, help=f"Scaled mode: {what}").set_defaults(not_yet=what)
+    worker = sub.add_parser("worker", help="Scaled mode: a Dramatiq worker running flows.")
+    worker.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    worker.add_argument("--threads", type=int, default=8)
+    sub.add_parser("connectors", help="Scaled mode: the connector supervisor and pool API.")
 
     db = sub.add_parser("db", help="Database migrations.")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
@@ -135,8 +154,8 @@ HANDLERS = {
     "web": cmd_web,
     "db": cmd_db,
     "user": cmd_user_create,
-    "worker": cmd_not_yet,
-    "connectors": cmd_not_yet,
+    "worker": cmd_worker,
+    "connectors": cmd_connectors,
 }
 
 

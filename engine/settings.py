@@ -51,14 +51,62 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:3010", description="Where the engine reaches the pool API."
     )
     pool_port: int = Field(default=3010, description="Port the connector pool API listens on.")
+    pool_host: str = Field(
+        default="127.0.0.1", description="Address the connector pool API binds to."
+    )
     pool_token: str | None = Field(
         default=None,
         description="Shared token of the pool API; derived from the secret key when unset.",
+    )
+    redis_namespace: str = Field(
+        default="flowbot",
+        description="Prefix of Flowbot's Redis keys (queues, locks), so installs can share one.",
+    )
+    worker_heartbeat_timeout_ms: int = Field(
+        default=60_000,
+        description="A worker silent this long counts as dead: its unfinished messages are "
+        "delivered again (Redis broker).",
+    )
+    worker_maintenance_chance: int = Field(
+        default=10_000,
+        description="Per million Redis broker commands, how many also look for dead workers' "
+        "messages (1000000: every command).",
+    )
+    reconcile_seconds: float = Field(
+        default=30.0, description="How often the connector supervisor re-reads the connections."
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        description="How long a supervisor's claim on a connection lasts unless renewed "
+        "(renewed every third of it); a dead supervisor's connections move after this.",
+    )
+    restart_backoff_max: float = Field(
+        default=60.0, description="Longest wait, in seconds, before restarting a crashed client."
+    )
+    breaker_failures: int = Field(
+        default=5, description="Consecutive failures after which an instance's breaker opens."
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, description="How long an open breaker waits before letting a probe through."
+    )
+    embedded_connectors: bool | None = Field(
+        default=None,
+        description="Run the connector supervisor inside the web process; "
+        "unset: only in embedded mode (no Redis).",
     )
     http_allowlist: list[str] = Field(
         default_factory=list,
         description="Hosts, addresses or CIDR networks the http_request node may reach even "
         "when private or loopback (JSON list).",
+    )
+    max_steps: int = Field(
+        default=1000, ge=1, description="Most steps one flow execution may run (its budget)."
+    )
+    max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Wall-clock budget of one run of an execution (a durable delay starts "
+        "a new run).",
     )
     session_ttl_hours: int = Field(default=12, description="How long a login session lasts.")
     login_max_failures: int = Field(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from connectors.service import run_embedded
 from engine.api.app import create_api
+from engine.worker import embedded_worker
 from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
 from flowbot_ui.pages.login import login_page, setup_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
@@ -15,6 +17,8 @@ app = rx.App(
     theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium"),
     api_transformer=create_api(),
 )
+app.register_lifespan_task(embedded_worker)  # no-op in scaled mode
+app.register_lifespan_task(run_embedded)  # connector supervisor (embedded mode)
 
 app.add_page(login_page, route="/login", title="Sign in · Flowbot", on_load=AuthState.guard_public)
 app.add_page(setup_page, route="/setup", title="Welcome · Flowbot", on_load=AuthState.guard_public)

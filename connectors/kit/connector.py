@@ -28,10 +28,12 @@ class InstanceConfig:
 
     instance_id: int
     kind: str
-    credential: str | None
+    credential: str | None = field(repr=False)
     settings: dict[str, Any] = field(default_factory=dict)
     # Base URLs overridable for tests against fake platform servers.
     api_base_url: str | None = None
+    # Shared secret the platform sends with webhook calls (Telegram webhook mode).
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 class Connector(ABC):

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from engine.api import runs, telegram_webhook, webhooks
 from engine.db import get_engine
 from engine.settings import get_settings
 
@@ -30,4 +31,7 @@ def create_api() -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
+    api.include_router(webhooks.router)
+    api.include_router(runs.router)
+    api.include_router(telegram_webhook.router)
     return api

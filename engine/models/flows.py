@@ -107,11 +107,16 @@ class FlowExecution(SQLModel, table=True):
 
 class FlowExecutionStep(SQLModel, table=True):
     __tablename__ = "flow_execution_step"
-    __table_args__ = (sa.UniqueConstraint("execution_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "seq"),
+        # A re-run finds a step by its key: node id plus loop iteration path.
+        sa.UniqueConstraint("execution_id", "step_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     execution_id: int = fk("flow_execution.id", index=False)
     seq: int
+    step_key: str = Field(sa_type=sa.String(200))  # "send1", "loop1[3]/send1"
     node_id: str = Field(sa_type=sa.String(64))
     node_type: str = Field(sa_type=sa.String(64))
     status: StepStatus = enum_field(StepStatus.running)

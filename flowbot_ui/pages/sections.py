@@ -131,7 +131,7 @@ class SectionState(AuthState):
         if not self.user_id:  # the guard ran first and redirected
             return
         with session_scope() as session:
-            self.count = count_rows(session, _MODELS[self.router.url.path])
+            self.count = count_rows(session, _MODELS[self.current_path])
 
 
 def _section_view(page: SectionPage) -> Callable[[], rx.Component]:

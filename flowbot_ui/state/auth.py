@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from engine.db import session_scope
-from engine.models import AdminUser, Role
+from engine.models import AdminUser, Role, utcnow
 from engine.services import auth
 from engine.settings import get_settings
 
@@ -37,6 +37,11 @@ class AuthState(rx.State):
     @rx.var
     def is_admin(self) -> bool:
         return self.role == Role.admin.value
+
+    @property
+    def current_path(self) -> str:
+        """The page's path without the trailing slash a direct visit may add."""
+        return self.router.url.path.rstrip("/") or "/"
 
     def current_user(self, session) -> AdminUser:  # type: ignore[no-untyped-def]
         """The signed-in account, re-read from the database (roles may have changed)."""
@@ -71,7 +76,7 @@ class AuthState(rx.State):
         with session_scope() as session:
             first_run = not auth.has_any_admin(session)
             signed_in = auth.user_for_session_token(session, self.session_token) is not None
-        path = self.router.url.path
+        path = self.current_path
         if first_run and path != "/setup":
             return rx.redirect("/setup")
         if not first_run and path == "/setup":
@@ -111,6 +116,7 @@ class AuthState(rx.State):
                     Role.admin,
                     actor=None,
                 )
+                user.last_login_at = utcnow()  # creating the first admin signs them in
                 self.session_token = auth.issue_session_token(user)
         except auth.AuthError as exc:
             self.error = str(exc)

@@ -1,0 +1,1 @@
+"""Discord bot connector: hikari GatewayBot, REST actions, event mapper."""

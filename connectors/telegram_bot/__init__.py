@@ -1,0 +1,1 @@
+"""Telegram bot connector: aiogram client, actions, update mapper, command sync."""

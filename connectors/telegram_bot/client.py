@@ -1,0 +1,204 @@
+"""TelegramBotConnector: one aiogram ``Bot`` per instance, long polling or webhook.
+
+Polling is a lean ``getUpdates`` loop rather than aiogram's Dispatcher: network
+errors must reach the supervisor (status, breaker, restart with backoff) instead of
+being retried silently forever, and each update only needs mapping and forwarding.
+In webhook mode the web process receives the updates (engine/api/telegram_webhook.py)
+and hands them to :func:`running_connector` when it runs in the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import Update
+from aiogram.utils.token import TokenValidationError
+from aiohttp import ClientError
+
+from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
+from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind, redact
+from connectors.kit.retry import RetryPolicy, call_with_retries, retry_after_attribute
+from connectors.telegram_bot.actions import ACTIONS, KIND
+from connectors.telegram_bot.commands import CommandSync
+from connectors.telegram_bot.mapper import ALLOWED_UPDATES, map_update
+from engine.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+RETRY = RetryPolicy(retry_after_of=retry_after_attribute(TelegramRetryAfter))
+_POLLS_KEPT = 1000
+# Connectors running in this process, for the webhook route (embedded mode).
+_RUNNING: dict[int, TelegramBotConnector] = {}
+
+
+def running_connector(instance_id: int) -> TelegramBotConnector | None:
+    return _RUNNING.get(instance_id)
+
+
+def make_bot(token: str, api_base_url: str | None = None) -> Bot:
+    """A Bot on the real API, or on ``api_base_url`` (a local Bot API server, a fake)."""
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(api_base_url))
+        if api_base_url
+        else AiohttpSession()
+    )
+    try:
+        return Bot(token, session=session)
+    except TokenValidationError:
+        raise CredentialRejected("the bot token is not a Telegram bot token") from None
+
+
+def action_error(exc: Exception, token: str | None) -> ActionError | None:
+    """What an aiogram failure means for the flow: the platform refused, or is unreachable.
+
+    None for anything else (a bug), which the caller re-raises."""
+    message = redact(str(exc), token)
+    if isinstance(exc, TelegramEntityTooLarge):
+        return ActionError(ErrorKind.platform, message)
+    if isinstance(exc, TelegramNetworkError | TelegramServerError | ClientError | TimeoutError):
+        return ActionError(ErrorKind.unavailable, f"Telegram is unreachable: {message}")
+    if isinstance(exc, TelegramAPIError):
+        return ActionError(ErrorKind.platform, message)
+    return None
+
+
+class TelegramBotConnector(Connector):
+    kind = KIND
+    actions = ACTIONS
+
+    def __init__(self, config: InstanceConfig, emit: EmitEvent, report: ReportStatus) -> None:
+        super().__init__(config, emit, report)
+        if not config.credential:
+            raise CredentialRejected("no bot token is stored for this instance")
+        self._bot = make_bot(config.credential, config.api_base_url)
+        self.username: str | None = None
+        self.mode = str(config.settings.get("mode", "polling"))
+        self.poll_timeout = int(config.settings.get("poll_timeout", 25))
+        self.refresh_seconds = float(
+            config.settings.get("refresh_seconds", get_settings().reconcile_seconds)
+        )
+        self._polls: OrderedDict[str, list[str]] = OrderedDict()
+        self._commands = CommandSync(self._bot, config.instance_id)
+
+    @property
+    def client(self) -> Bot:
+        return self._bot
+
+    @property
+    def polls(self) -> Mapping[str, list[str]]:
+        """Options of recent polls, so poll answers can name the chosen options."""
+        return self._polls
+
+    async def run(self) -> None:
+        _RUNNING[self.config.instance_id] = self
+        try:
+            await self._connect()
+            if self.mode == "webhook":
+                await self._webhook()
+            else:
+                await self._poll()
+        finally:
+            if _RUNNING.get(self.config.instance_id) is self:
+                del _RUNNING[self.config.instance_id]
+            await self._bot.session.close()
+
+    async def execute(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            result = await call_with_retries(
+                lambda: self.actions.execute(self._bot, action, params), RETRY, what="Telegram"
+            )
+        except ActionError:
+            raise
+        except Exception as exc:
+            if (error := action_error(exc, self.config.credential)) is None:
+                raise
+            raise error from None
+        if "poll_id" in result:
+            self._remember_poll(result["poll_id"], result.get("options", []))
+        return result
+
+    async def handle_update(self, update: Update) -> None:
+        """Map one update and forward its events (polling loop and webhook route)."""
+        if update.poll is not None:
+            self._remember_poll(update.poll.id, [option.text for option in update.poll.options])
+        events = map_update(
+            update,
+            instance_id=self.config.instance_id,
+            bot_username=self.username,
+            polls=self._polls,
+        )
+        for event in events:
+            await self.emit(event)
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        await self.report("connecting", "", {})
+        try:
+            me = await self._bot.get_me()
+        except TelegramUnauthorizedError:
+            raise CredentialRejected("Telegram refused the bot token") from None
+        self.username = me.username
+        await self._commands.sync()
+        await self.report(
+            "connected",
+            f"@{me.username}",
+            {"username": me.username, "bot_id": str(me.id), "mode": self.mode},
+        )
+
+    async def _poll(self) -> None:
+        await self._bot.delete_webhook(drop_pending_updates=False)
+        loop = asyncio.get_running_loop()
+        offset: int | None = None
+        next_refresh = loop.time() + self.refresh_seconds
+        while True:
+            try:
+                updates = await self._bot.get_updates(
+                    offset=offset,
+                    timeout=self.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=self.poll_timeout + 10,
+                )
+            except TelegramRetryAfter as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            for update in updates:
+                offset = update.update_id + 1
+                await self.handle_update(update)
+            if loop.time() >= next_refresh:
+                await self._commands.sync()
+                next_refresh = loop.time() + self.refresh_seconds
+
+    async def _webhook(self) -> None:
+        if not self.config.webhook_secret:
+            raise CredentialRejected("webhook mode needs a webhook secret")
+        base = self.config.settings.get("webhook_base_url") or get_settings().effective_public_url
+        await self._bot.set_webhook(
+            url=f"{base.rstrip('/')}/api/telegram/{self.config.instance_id}/webhook",
+            secret_token=self.config.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            await self._commands.sync()
+
+    def _remember_poll(self, poll_id: str, options: list[str]) -> None:
+        self._polls[poll_id] = options
+        self._polls.move_to_end(poll_id)
+        while len(self._polls) > _POLLS_KEPT:
+            self._polls.popitem(last=False)

@@ -1,0 +1,1 @@
+"""Telegram user-account connector: pyrogram client, login flow, actions, event mapper."""

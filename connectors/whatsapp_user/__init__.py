@@ -1,0 +1,1 @@
+"""WhatsApp account connector: neonize client, QR/pairing login, actions, event mapper."""

@@ -1,0 +1,313 @@
+"""Persistence of executions and their steps, kept apart from the executor's logic.
+
+Every write is its own short transaction, committed before the executor goes on: a
+worker that dies leaves exactly the steps it finished as ``succeeded`` and the one it
+was in as ``running``, which is what a re-run needs (see engine/runtime.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic_core import to_jsonable_python
+from sqlmodel import Session, select
+
+from engine.db import session_scope
+from engine.models import (
+    ExecutionStatus,
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    FlowVersion,
+    StepStatus,
+    utcnow,
+)
+
+TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
+REDACTED = "•••"
+SECRET_MARKERS = (
+    "token", "password", "passwd", "secret", "authorization", "api_key", "apikey", "session",
+    "cookie", "credential", "private_key",
+)  # fmt: skip
+
+
+class ExecutionNotFound(LookupError):
+    pass
+
+
+def redact(value: Any) -> Any:
+    """A copy with the values of secret-looking keys masked, for traces anyone may read."""
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED
+            if any(marker in str(key).lower().replace("-", "_") for marker in SECRET_MARKERS)
+            else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    return to_jsonable_python(value, fallback=str)
+
+
+@dataclass
+class StepRecord:
+    """A step as the executor sees it; ``id`` is its row."""
+
+    id: int
+    seq: int
+    step_key: str
+    status: StepStatus
+    output: dict[str, Any] | None
+    error: str | None
+    handle: str | None
+
+
+def _record(row: FlowExecutionStep) -> StepRecord:
+    assert row.id is not None
+    return StepRecord(
+        row.id, row.seq, row.step_key, StepStatus(row.status), row.output, row.error, row.handle
+    )
+
+
+# --------------------------------------------------------------------------- executions
+
+
+def create_execution(
+    session: Session,
+    flow_id: int,
+    trigger: dict[str, Any],
+    *,
+    trigger_type: str,
+    idempotency_key: str | None = None,
+    parent: FlowExecution | None = None,
+    version_id: int | None = None,
+) -> FlowExecution:
+    """A queued execution of the flow's published version (or ``version_id``).
+
+    With an idempotency key, a second call (a redelivered event, a racing worker) returns
+    the row the first one made: the insert runs in a savepoint and a unique violation
+    falls back to reading the winner, on SQLite and PostgreSQL alike.
+    """
+    if idempotency_key is not None:
+        existing = _by_key(session, idempotency_key)
+        if existing is not None:
+            return existing
+    if version_id is None:
+        flow = session.get(FlowDefinition, flow_id)
+        if flow is None:
+            raise ExecutionNotFound(f"flow {flow_id} does not exist")
+        if flow.published_version_id is None:
+            raise ExecutionNotFound(f"flow {flow_id} has no published version")
+        version_id = flow.published_version_id
+    execution = FlowExecution(
+        flow_id=flow_id,
+        version_id=version_id,
+        idempotency_key=idempotency_key,
+        trigger_type=trigger_type,
+        trigger_data=jsonable(trigger),
+        parent_execution_id=parent.id if parent else None,
+        depth=parent.depth + 1 if parent else 0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(execution)
+    except sa.exc.IntegrityError:
+        if idempotency_key is None:
+            raise
+        existing = _by_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return execution
+
+
+def _by_key(session: Session, key: str) -> FlowExecution | None:
+    return session.exec(select(FlowExecution).where(FlowExecution.idempotency_key == key)).first()
+
+
+@dataclass
+class LoadedExecution:
+    execution: FlowExecution
+    graph: dict[str, Any]
+    steps: dict[str, StepRecord]
+    next_seq: int
+    flow_stack: list[int]  # the flows of the run_flow chain, outermost first
+
+
+def load(execution_id: int) -> LoadedExecution:
+    with session_scope() as session:
+        execution = session.get(FlowExecution, execution_id)
+        if execution is None:
+            raise ExecutionNotFound(f"execution {execution_id} does not exist")
+        version = session.get(FlowVersion, execution.version_id) if execution.version_id else None
+        if version is None:
+            raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
+        rows = session.exec(
+            select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)
+        ).all()
+        stack = [execution.flow_id]
+        parent_id = execution.parent_execution_id
+        while parent_id is not None and len(stack) < 50:
+            parent = session.get(FlowExecution, parent_id)
+            if parent is None:
+                break
+            stack.insert(0, parent.flow_id)
+            parent_id = parent.parent_execution_id
+        return LoadedExecution(
+            execution=execution,
+            graph=version.graph,
+            steps={row.step_key: _record(row) for row in rows},
+            next_seq=max((row.seq for row in rows), default=0) + 1,
+            flow_stack=stack,
+        )
+
+
+def set_running(execution_id: int) -> None:
+    with session_scope() as session:
+        session.exec(
+            sa.update(FlowExecution)
+            .where(FlowExecution.id == execution_id)
+            .values(status=ExecutionStatus.running, resume_at=None, finished_at=None)
+        )
+
+
+def finish(
+    execution_id: int,
+    status: ExecutionStatus,
+    *,
+    result: dict[str, Any] | None,
+    error: str | None,
+    resume_at: datetime | None,
+    variables: dict[str, Any],
+) -> None:
+    with session_scope() as session:
+        if status in TERMINAL:  # steps cut short (a failed sibling branch, the time budget)
+            session.exec(
+                sa.update(FlowExecutionStep)
+                .where(
+                    FlowExecutionStep.execution_id == execution_id,
+                    FlowExecutionStep.status == StepStatus.running,
+                )
+                .values(status=StepStatus.failed, error="interrupted: the execution ended first")
+            )
+        count = session.exec(
+            select(sa.func.count())
+            .select_from(FlowExecutionStep)
+            .where(FlowExecutionStep.execution_id == execution_id)
+        ).one()
+        session.exec(
+            sa.update(FlowExecution)
+            .where(FlowExecution.id == execution_id)
+            .values(
+                status=status,
+                result=jsonable(result) if result is not None else None,
+                error=error,
+                resume_at=resume_at,
+                context=jsonable(variables),
+                step_count=count,
+                finished_at=None if status is ExecutionStatus.waiting else utcnow(),
+            )
+        )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def start_step(
+    execution_id: int,
+    seq: int,
+    step_key: str,
+    node_id: str,
+    node_type: str,
+    params: dict[str, Any],
+    existing: StepRecord | None,
+) -> StepRecord:
+    """Insert the step as running, or reset a row a crashed run left running.
+
+    A unique violation means another run of the same execution wrote this step (or
+    took this sequence number) meanwhile: the row found by key is reused, else the
+    next free sequence number is tried.
+    """
+    started = utcnow()
+    values = {
+        "node_id": node_id,
+        "node_type": node_type,
+        "status": StepStatus.running,
+        "input": jsonable(redact(params)),
+        "output": None,
+        "error": None,
+        "handle": None,
+        "started_at": started,
+        "duration_ms": None,
+    }
+    for _ in range(5):
+        with session_scope() as session:
+            if existing is None:
+                existing = _step_by_key(session, execution_id, step_key)
+            if existing is not None:
+                session.exec(
+                    sa.update(FlowExecutionStep)
+                    .where(FlowExecutionStep.id == existing.id)
+                    .values(**values)
+                )
+                return StepRecord(
+                    existing.id, existing.seq, step_key, StepStatus.running, None, None, None
+                )
+            row = FlowExecutionStep(execution_id=execution_id, seq=seq, step_key=step_key, **values)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+                return _record(row)
+            except sa.exc.IntegrityError:
+                seq = _max_seq(session, execution_id) + 1
+    raise RuntimeError(f"could not record step {step_key} of execution {execution_id}")
+
+
+def finish_step(
+    step: StepRecord,
+    *,
+    rendered: dict[str, Any] | None = None,
+    duration_ms: float | None = None,
+) -> None:
+    """Write the step's outcome (status, output, error, handle) and, once known, the
+    rendered params as its input."""
+    values: dict[str, Any] = {
+        "status": step.status,
+        "output": jsonable(step.output) if step.output is not None else None,
+        "error": step.error,
+        "handle": step.handle,
+    }
+    if rendered is not None:
+        values["input"] = jsonable(redact(rendered))
+    if duration_ms is not None:
+        values["duration_ms"] = duration_ms
+    with session_scope() as session:
+        session.exec(
+            sa.update(FlowExecutionStep).where(FlowExecutionStep.id == step.id).values(**values)
+        )
+
+
+def _step_by_key(session: Session, execution_id: int, step_key: str) -> StepRecord | None:
+    row = session.exec(
+        select(FlowExecutionStep).where(
+            FlowExecutionStep.execution_id == execution_id,
+            FlowExecutionStep.step_key == step_key,
+        )
+    ).first()
+    return _record(row) if row else None
+
+
+def _max_seq(session: Session, execution_id: int) -> int:
+    return session.exec(
+        select(sa.func.coalesce(sa.func.max(FlowExecutionStep.seq), 0)).where(
+            FlowExecutionStep.execution_id == execution_id
+        )
+    ).one()

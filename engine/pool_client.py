@@ -1,0 +1,117 @@
+"""The engine's one client of the connector pool API (``POST /execute``).
+
+Errors always arrive as :class:`ActionError`, whatever went wrong (a refusal by the
+platform, a pool that cannot be reached, a malformed answer), so the executor records
+one kind of failure. Rate limits are retried by the connector itself, which knows the
+platform's rules; this client only retries ``unavailable`` a couple of times. Retrying
+is safe because every call carries an idempotency key the pool deduplicates on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from connectors.kit.errors import ActionError, ErrorKind
+from engine.settings import get_settings
+
+TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=10.0)
+"""Reads are long: the connector may wait out a platform's rate limit before answering."""
+RETRY_DELAYS = (0.2, 1.0)
+"""Backoff before each retry of an ``unavailable`` answer; its length is the retry count."""
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> httpx.AsyncClient:
+    """One AsyncClient per event loop: its connections belong to the loop that opened them."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(timeout=TIMEOUT)
+        _clients[loop] = client
+    return client
+
+
+async def aclose() -> None:
+    """Close this loop's client (at worker shutdown and in tests)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+async def execute(
+    kind: str,
+    action: str,
+    params: Mapping[str, Any],
+    *,
+    instance_id: int | None,
+    idempotency_key: str,
+) -> dict[str, Any]:
+    """Run one platform action; the result dict, or ActionError."""
+    settings = get_settings()
+    url = settings.pool_url.rstrip("/") + "/execute"
+    body = {
+        "instance_id": instance_id,
+        "kind": kind,
+        "action": action,
+        "params": dict(params),
+        "idempotency_key": idempotency_key,
+    }
+    headers = {"Authorization": f"Bearer {settings.effective_pool_token}"}
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return await _post(url, body, headers)
+        except ActionError as exc:
+            if exc.kind is not ErrorKind.unavailable or delay is None:
+                raise
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+async def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    try:
+        response = await _client().post(url, json=body, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise ActionError(
+            ErrorKind.unavailable, f"connector pool unreachable at {url}: {exc}"
+        ) from None
+    except httpx.TimeoutException:
+        raise ActionError(
+            ErrorKind.unavailable, f"connector pool at {url} did not answer in time"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ActionError(ErrorKind.unavailable, f"connector pool at {url} failed: {exc}") from None
+    if response.status_code in (401, 403):
+        raise ActionError(
+            ErrorKind.platform,
+            f"connector pool at {url} refused the token (check FLOWBOT_POOL_TOKEN)",
+        )
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "ok" not in answer:
+        kind = ErrorKind.unavailable if response.status_code >= 500 else ErrorKind.platform
+        raise ActionError(
+            kind, f"connector pool at {url} answered HTTP {response.status_code} without a result"
+        )
+    if not answer["ok"]:
+        raise _action_error(answer.get("error"))
+    result = answer.get("result")
+    return result if isinstance(result, dict) else {"value": result}
+
+
+def _action_error(error: Any) -> ActionError:
+    """The pool's structured error; an unknown kind (a newer pool) reads as ``platform``."""
+    body = error if isinstance(error, dict) else {}
+    try:
+        return ActionError.from_dict(body)
+    except ValueError:
+        return ActionError.from_dict({**body, "kind": ErrorKind.platform})

@@ -1,0 +1,439 @@
+"""The executor: runs (or resumes) one flow execution, breadth-first from its trigger.
+
+Replay is what makes it safe to run an execution more than once (a redelivered message,
+a worker that died, a durable delay that is over). Every step has a deterministic key:
+the node id, prefixed by the loop iterations it runs in (``loop1[3]/send1``). Before
+running a step, the executor looks its key up among the execution's recorded steps:
+
+* ``succeeded``: not run again; its recorded output and handle are reused (and the
+  variables it set re-applied), so later steps see exactly what the first run saw;
+* ``failed``: the same error again (only reachable inside a try_catch branch);
+* ``running`` (a run died in it): run again with the same idempotency key
+  (``<execution id>:<step key>``), which the pool deduplicates on;
+* absent: run and recorded.
+
+A durable delay records when to go on and parks the execution (``waiting``); the
+re-run at that time replays everything before it and continues after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from threading import Lock
+from typing import Any
+
+from engine import events, execution_store, pool_client
+from engine.control_nodes import (
+    HANDLERS,
+    BudgetExceeded,
+    Frame,
+    Next,
+    Parked,
+    StepFailed,
+    StopFlow,
+    arrive,
+    run_merge,
+)
+from engine.db import session_scope
+from engine.execution_store import TERMINAL, StepRecord, create_execution, jsonable
+from engine.expressions import Scope
+from engine.graph import ValidatedFlow, build_graph
+from engine.models import ExecutionStatus, FlowExecution, StepStatus
+from engine.nodes import REGISTRY
+from engine.nodes.base import NodeCategory, NodeResult, NodeType
+from engine.settings import get_settings
+from engine.step_params import prepare_params, step_failure
+
+__all__ = ["ExecutionOutcome", "create_execution", "run_execution", "run_flow_now"]
+
+log = logging.getLogger("flowbot.runtime")
+
+GRAPH_CACHE_SIZE = 256
+VARIABLES_KEY = "_variables"  # in a step's recorded output: the variables it set
+
+StepBody = Callable[[Any, dict[str, Any], "StepContext"], Awaitable[NodeResult]]
+
+
+@dataclass
+class ExecutionOutcome:
+    execution_id: int
+    status: ExecutionStatus
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    resume_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------- graph cache
+
+_graphs: OrderedDict[tuple[str, int], ValidatedFlow] = OrderedDict()
+_graphs_lock = Lock()
+
+
+def _validated(version_id: int, graph: Mapping[str, Any]) -> ValidatedFlow:
+    """Versions never change, so their validated graphs are cached (per database)."""
+    key = (get_settings().effective_database_url, version_id)
+    with _graphs_lock:
+        if key in _graphs:
+            _graphs.move_to_end(key)
+            return _graphs[key]
+    flow = build_graph(graph, REGISTRY)  # unknown node types fail when reached, not here
+    with _graphs_lock:
+        _graphs[key] = flow
+        while len(_graphs) > GRAPH_CACHE_SIZE:
+            _graphs.popitem(last=False)
+    return flow
+
+
+# --------------------------------------------------------------------------- public API
+
+
+async def run_execution(execution_id: int) -> ExecutionOutcome:
+    """Run, resume or merely report one execution; never raises for a flow's own errors."""
+    loaded = execution_store.load(execution_id)
+    execution = loaded.execution
+    status = ExecutionStatus(execution.status)
+    if status in TERMINAL or (
+        status is ExecutionStatus.waiting
+        and execution.resume_at is not None
+        and _aware(execution.resume_at) > datetime.now(UTC)
+    ):
+        return _outcome(execution)
+    assert execution.version_id is not None
+    flow = _validated(execution.version_id, loaded.graph)
+    return await Run(loaded, flow).execute()
+
+
+async def run_flow_now(
+    flow_id: int,
+    trigger: dict[str, Any],
+    *,
+    trigger_type: str = "manual",
+    idempotency_key: str | None = None,
+    version_id: int | None = None,
+) -> ExecutionOutcome:
+    """Create an execution of the flow's published version and run it here and now."""
+    with session_scope() as session:
+        execution = create_execution(
+            session,
+            flow_id,
+            trigger,
+            trigger_type=trigger_type,
+            idempotency_key=idempotency_key,
+            version_id=version_id,
+        )
+        session.flush()
+        execution_id = execution.id
+    assert execution_id is not None
+    return await run_execution(execution_id)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _outcome(execution: FlowExecution) -> ExecutionOutcome:
+    assert execution.id is not None
+    return ExecutionOutcome(
+        execution.id,
+        ExecutionStatus(execution.status),
+        execution.result,
+        execution.error,
+        _aware(execution.resume_at) if execution.resume_at else None,
+    )
+
+
+# --------------------------------------------------------------------------- runner context
+
+
+@dataclass
+class StepContext:
+    """The RunContext a node's runner gets; platform calls carry the step's idempotency key."""
+
+    execution_id: int
+    flow_id: int
+    trigger: Mapping[str, Any]
+    variables: dict[str, Any]
+    node_outputs: Mapping[str, Any]
+    step_key: str
+    calls: int = 0
+
+    async def call_platform(
+        self, kind: str, action: str, params: Mapping[str, Any], instance_id: int | None = None
+    ) -> dict[str, Any]:
+        self.calls += 1  # a runner calling twice gets two keys, the same ones on every run
+        suffix = "" if self.calls == 1 else f"#{self.calls}"
+        return await pool_client.execute(
+            kind,
+            action,
+            jsonable(params),
+            instance_id=instance_id,
+            idempotency_key=f"{self.execution_id}:{self.step_key}{suffix}",
+        )
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class Run:
+    loaded: execution_store.LoadedExecution
+    flow: ValidatedFlow
+    settings: Any = field(default_factory=get_settings)
+
+    def __post_init__(self) -> None:
+        self.execution = self.loaded.execution
+        assert self.execution.id is not None
+        self.execution_id: int = self.execution.id
+        self.flow_id: int = self.execution.flow_id
+        self.flow_stack = self.loaded.flow_stack
+        self.trigger: dict[str, Any] = dict(self.execution.trigger_data or {})
+        self.variables: dict[str, Any] = {}
+        self.steps = self.loaded.steps
+        self.seq = self.loaded.next_seq
+        self.claimed: set[str] = set()  # step keys this run has reached
+        self.count = 0
+        self.last: tuple[str, dict[str, Any]] | None = None
+
+    # -- the execution
+
+    async def execute(self) -> ExecutionOutcome:
+        execution_store.set_running(self.execution_id)
+        self._publish_status(ExecutionStatus.running)
+        budget = self.settings.max_seconds
+        status, result, error, resume_at = ExecutionStatus.succeeded, None, None, None
+        try:
+            async with asyncio.timeout(budget):
+                await self.walk(self._start(), Frame())
+            result = self._result()
+        except Parked as parked:
+            status, resume_at = ExecutionStatus.waiting, parked.resume_at
+        except StopFlow as stop:
+            status = ExecutionStatus(stop.status)
+            result = {**self._result(), "message": stop.message}
+            error = stop.message if status is ExecutionStatus.failed else None
+        except StepFailed as exc:
+            status, error = ExecutionStatus.failed, exc.message
+        except BudgetExceeded as exc:
+            status, error = ExecutionStatus.failed, str(exc)
+        except TimeoutError:
+            status = ExecutionStatus.failed
+            error = f"the execution ran out of its wall-clock budget of {budget:g} s"
+        except Exception as exc:  # a bug of ours: record it, never take the worker down
+            log.exception("execution %s crashed", self.execution_id)
+            status, error = ExecutionStatus.failed, f"internal error: {exc!r}"
+        execution_store.finish(
+            self.execution_id,
+            status,
+            result=result,
+            error=error,
+            resume_at=resume_at,
+            variables=self.variables,
+        )
+        self._publish_status(status, error=error, resume_at=resume_at)
+        return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
+
+    def _start(self) -> list[Next]:
+        if self.flow.trigger_id is None:
+            problems = "; ".join(issue.message for issue in self.flow.errors[:3])
+            raise StepFailed("", f"the flow version cannot run: {problems or 'no trigger'}")
+        return [(self.flow.trigger_id, "")]
+
+    def _result(self) -> dict[str, Any]:
+        node, output = self.last if self.last else (None, {})
+        return {"last_node": node, "output": output, "variables": self.variables}
+
+    # -- walking
+
+    async def walk(self, starts: list[Next], frame: Frame) -> None:
+        """Breadth-first from ``starts``; a merge waits until nothing else in its frame can run."""
+        queue = list(starts)
+        while True:
+            while queue:
+                node_id, source = queue.pop(0)
+                if node_id in frame.stop_at:
+                    continue
+                if self.flow.graph.nodes[node_id]["type"] == "merge":
+                    if arrive(self, node_id, source, frame):
+                        queue += await run_merge(self, node_id, frame)
+                    continue
+                queue += await self.visit(node_id, frame)
+            pending = frame.merges.pending() if frame.owner else []
+            if not pending:
+                return
+            for merge_id in pending:
+                queue += await run_merge(self, merge_id, frame)
+
+    async def visit(self, node_id: str, frame: Frame) -> list[Next]:
+        node_type = self.flow.graph.nodes[node_id]["node_type"]
+        handler = HANDLERS.get(self.flow.graph.nodes[node_id]["type"])
+        if handler is not None:
+            return await handler(self, node_id, frame)
+        result = await self.step(node_id, frame, self._body(node_id, node_type))
+        if result is None:
+            return []
+        return [(target, node_id) for target in self.flow.successors(node_id, result.handle)]
+
+    def _body(self, node_id: str, node_type: NodeType | None) -> StepBody:
+        async def trigger(_params: Any, _rendered: dict[str, Any], _ctx: StepContext) -> NodeResult:
+            return NodeResult(self.trigger)
+
+        async def runner(params: Any, _rendered: dict[str, Any], ctx: StepContext) -> NodeResult:
+            assert node_type is not None and node_type.run is not None
+            return await node_type.run(ctx, params)
+
+        async def action(params: Any, _rendered: dict[str, Any], ctx: StepContext) -> NodeResult:
+            assert node_type is not None and node_type.action is not None
+            instance_id = getattr(params, "instance_id", None) or self.trigger.get("instance_id")
+            payload = params.model_dump(mode="json", exclude={"instance_id"})
+            kind = str(node_type.platform)
+            return NodeResult(await ctx.call_platform(kind, node_type.action, payload, instance_id))
+
+        if node_type is None:
+            return runner  # never called: the step reports the unknown type first
+        if node_type.category is NodeCategory.trigger:
+            return trigger
+        return runner if node_type.run is not None else action
+
+    # -- one step
+
+    async def step(self, node_id: str, frame: Frame, body: StepBody) -> NodeResult | None:
+        """Run (or replay) one node as a recorded step; None when this run already did it."""
+        key = frame.prefix + node_id
+        if key in self.claimed:
+            return None  # reached again (two paths join): a node runs once per frame
+        self.claimed.add(key)
+        self.count += 1
+        if self.count > self.settings.max_steps:
+            raise BudgetExceeded(
+                f"the execution ran out of its step budget of {self.settings.max_steps} steps "
+                f"(at node '{node_id}')"
+            )
+        prior = self.steps.get(key)
+        if prior is not None and prior.status is StepStatus.succeeded:
+            return self._replay(node_id, prior, frame)
+        if prior is not None and prior.status is StepStatus.failed:
+            raise StepFailed(node_id, prior.error or f"node '{node_id}' failed")
+        return await self._execute(node_id, key, frame, body, prior)
+
+    def _replay(self, node_id: str, prior: StepRecord, frame: Frame) -> NodeResult:
+        output = dict(prior.output or {})
+        self.variables.update(output.pop(VARIABLES_KEY, {}))
+        frame.outputs[node_id] = output
+        if node_id != self.flow.trigger_id:
+            self.last = (node_id, output)
+        return NodeResult(output, prior.handle or "")
+
+    async def _execute(
+        self, node_id: str, key: str, frame: Frame, body: StepBody, prior: StepRecord | None
+    ) -> NodeResult:
+        data = self.flow.graph.nodes[node_id]
+        node_type: NodeType | None = data["node_type"]
+        record = execution_store.start_step(
+            self.execution_id, self.seq, key, node_id, data["type"], data["params"], prior
+        )
+        self.seq = max(self.seq, record.seq) + 1
+        self.steps[key] = record
+        self._publish_step(record, node_id, data["type"])
+        started = time.perf_counter()
+        rendered: dict[str, Any] = data["params"]
+        try:
+            if node_type is None:
+                raise StepFailed(node_id, f"node '{node_id}': unknown node type '{data['type']}'")
+            scope = Scope(self.trigger, frame.outputs, {**self.variables, **frame.context})
+            rendered, params = prepare_params(node_id, node_type, data["params"], scope)
+            before = {**self.variables, **frame.context}
+            ctx = StepContext(
+                self.execution_id, self.flow_id, self.trigger, dict(before), frame.outputs, key
+            )
+            result = await body(params, rendered, ctx)
+        except (Parked, BudgetExceeded, StopFlow):
+            raise  # a parked step stays running: the re-run resumes it (run_flow's child)
+        except Exception as exc:
+            failure = step_failure(node_id, node_type, exc)
+            if failure.kind == "error":
+                log.debug(
+                    "node %s of execution %s raised", node_id, self.execution_id, exc_info=exc
+                )
+            self._finish(record, node_id, data["type"], started, rendered, error=failure.message)
+            raise failure from None
+        changed = {k: v for k, v in ctx.variables.items() if before.get(k, object()) != v}
+        self.variables.update(changed)
+        output = jsonable(dict(result.output))
+        frame.outputs[node_id] = output
+        if node_type.category is not NodeCategory.trigger:
+            self.last = (node_id, output)
+        recorded = {**output, VARIABLES_KEY: changed} if changed else output
+        self._finish(record, node_id, data["type"], started, rendered, output=recorded,
+                     handle=result.handle)  # fmt: skip
+        return NodeResult(output, result.handle)
+
+    def _finish(
+        self,
+        record: StepRecord,
+        node_id: str,
+        type_id: str,
+        started: float,
+        rendered: dict[str, Any],
+        *,
+        output: dict[str, Any] | None = None,
+        error: str | None = None,
+        handle: str | None = None,
+    ) -> None:
+        record.status = StepStatus.failed if error else StepStatus.succeeded
+        record.output, record.error, record.handle = output, error, handle or None
+        duration_ms = (time.perf_counter() - started) * 1000
+        execution_store.finish_step(record, rendered=rendered, duration_ms=duration_ms)
+        self._publish_step(record, node_id, type_id, duration_ms)
+
+    def note_caught(self, frame: Frame, node_id: str, caught: dict[str, Any]) -> None:
+        """Show on the try_catch step that its error branch was taken."""
+        record = self.steps.get(frame.prefix + node_id)
+        if record is not None and record.handle != "error":
+            record.output, record.handle = {"error": caught}, "error"
+            execution_store.finish_step(record)
+
+    # -- events
+
+    def _publish(self, payload: dict[str, Any]) -> None:
+        payload = {"execution_id": self.execution_id, "flow_id": self.flow_id, **payload}
+        events.publish(f"execution.{self.execution_id}", payload)
+        events.publish(f"flow.{self.flow_id}", payload)
+
+    def _publish_step(
+        self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None = None
+    ) -> None:
+        self._publish(
+            {
+                "type": "step",
+                "seq": record.seq,
+                "step_key": record.step_key,
+                "node_id": node_id,
+                "node_type": type_id,
+                "status": str(record.status),
+                "handle": record.handle,
+                "error": record.error,
+                "duration_ms": duration_ms,
+            }
+        )
+
+    def _publish_status(
+        self,
+        status: ExecutionStatus,
+        *,
+        error: str | None = None,
+        resume_at: datetime | None = None,
+    ) -> None:
+        self._publish(
+            {
+                "type": "execution",
+                "status": str(status),
+                "error": error,
+                "resume_at": resume_at.isoformat() if resume_at else None,
+            }
+        )

@@ -1,0 +1,193 @@
+"""Starting executions from outside the workers (webhooks, REST, the editor) and waiting
+for them to finish.
+
+The execution row is committed before its ``execute_flow`` message is sent, so the
+worker always finds it; a caller retrying with the same idempotency key gets the same
+execution back and only a still-queued one is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine import events
+from engine.db import session_scope
+from engine.models import (
+    ExecutionStatus,
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    FlowStatus,
+    FlowVersion,
+)
+from engine.platform_event import PlatformEvent
+
+TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
+MAX_WAIT_SECONDS = 60.0
+# The bus only says "look again"; the row is the truth, so it is also read this often.
+POLL_SECONDS = 0.5
+TEST_RUN_NOTE = "editor test run"
+
+
+class NotRunnable(ValueError):
+    """The flow cannot run now, with a message fit to show the caller."""
+
+
+def runnable_version(session: Session, flow_id: int) -> int:
+    """The published version of an active flow, else NotRunnable."""
+    flow = session.get(FlowDefinition, flow_id)
+    if flow is None:
+        raise NotRunnable(f"Flow {flow_id} does not exist.")
+    if flow.published_version_id is None:
+        raise NotRunnable(f"Flow {flow.name!r} is not published yet: publish it first.")
+    if flow.status != FlowStatus.active:
+        raise NotRunnable(f"Flow {flow.name!r} is {flow.status}: activate it to run it.")
+    return flow.published_version_id
+
+
+def draft_snapshot(session: Session, flow_id: int) -> int:
+    """A frozen copy of the current draft for a test run, as a FlowVersion numbered <= 0.
+
+    Executions always run an immutable version (a delayed step resumes the graph it
+    started with), so a draft run freezes the draft too; negative numbers keep test
+    snapshots out of the published numbering. An unchanged draft reuses its snapshot.
+    """
+    from engine.services.flows import validate
+
+    flow = session.get(FlowDefinition, flow_id)
+    if flow is None:
+        raise NotRunnable(f"Flow {flow_id} does not exist.")
+    checked = validate(session, flow.graph)
+    if not checked.ok:
+        problems = "; ".join(issue.message for issue in checked.errors[:5])
+        raise NotRunnable(f"The draft has {len(checked.errors)} problem(s): {problems}")
+    last = session.exec(
+        select(FlowVersion)
+        .where(FlowVersion.flow_id == flow_id, FlowVersion.version <= 0)
+        .order_by(FlowVersion.version)
+        .limit(1)
+    ).first()
+    if last is not None and last.graph == flow.graph:
+        return last.id
+    snapshot = FlowVersion(
+        flow_id=flow_id,
+        version=(last.version if last else 1) - 1,
+        graph=flow.graph,
+        note=TEST_RUN_NOTE,
+        created_by="test-run",
+    )
+    with session.begin_nested():
+        session.add(snapshot)
+    return snapshot.id
+
+
+def launch(
+    flow_id: int,
+    event: PlatformEvent,
+    *,
+    draft: bool = False,
+    on_created: Callable[[Session], None] | None = None,
+) -> int:
+    """Create the execution for ``event`` (committed), then send it to the workers.
+
+    ``on_created(session)`` runs in the same transaction (webhook call counters).
+    """
+    from engine import actors, runtime
+
+    with session_scope() as session:
+        pick = draft_snapshot if draft else runnable_version
+        version_id = pick(session, flow_id)
+        execution = runtime.create_execution(
+            session,
+            flow_id,
+            event.as_trigger(),
+            trigger_type=event.kind,
+            idempotency_key=f"{event.event_id}:{flow_id}",
+            version_id=version_id,
+        )
+        if on_created is not None:
+            on_created(session)
+        session.flush()
+        execution_id, queued = execution.id, execution.status == ExecutionStatus.queued
+    if queued:
+        actors.execute_flow.send(execution_id)
+    return execution_id
+
+
+def load(execution_id: int) -> FlowExecution | None:
+    with session_scope() as session:
+        return session.get(FlowExecution, execution_id)
+
+
+async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
+    """The execution once it has finished, or as it is when ``timeout`` runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
+    subscription = events.subscribe(f"execution.{execution_id}")
+    try:
+        await asyncio.wait_for(subscription.started(), timeout=2)
+        while True:
+            execution = await asyncio.to_thread(load, execution_id)
+            remaining = deadline - loop.time()
+            if execution is None or execution.status in TERMINAL or remaining <= 0:
+                return execution
+            with contextlib.suppress(TimeoutError):  # a bus event, or time to look again
+                await asyncio.wait_for(anext(subscription), min(POLL_SECONDS, remaining))
+    finally:
+        await subscription.close()
+
+
+def execution_view(execution: FlowExecution, *, steps: bool = False) -> dict[str, Any]:
+    """The JSON the API answers with; the steps only when asked."""
+    view: dict[str, Any] = {
+        "execution_id": execution.id,
+        "flow_id": execution.flow_id,
+        "version_id": execution.version_id,
+        "status": str(execution.status),
+        "trigger_type": execution.trigger_type,
+        "result": execution.result,
+        "error": execution.error,
+        "started_at": _iso(execution.started_at),
+        "finished_at": _iso(execution.finished_at),
+        "resume_at": _iso(execution.resume_at),
+    }
+    if steps:
+        view["steps"] = [_step_view(step) for step in load_steps(execution.id)]
+    return view
+
+
+def load_steps(execution_id: int | None) -> list[FlowExecutionStep]:
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(FlowExecutionStep)
+                .where(FlowExecutionStep.execution_id == execution_id)
+                .order_by(sa.asc(FlowExecutionStep.seq))
+            ).all()
+        )
+
+
+def _step_view(step: FlowExecutionStep) -> dict[str, Any]:
+    return {
+        "seq": step.seq,
+        "node_id": step.node_id,
+        "node_type": step.node_type,
+        "status": str(step.status),
+        "input": step.input,
+        "output": step.output,
+        "error": step.error,
+        "handle": step.handle,
+        "started_at": _iso(step.started_at),
+        "duration_ms": step.duration_ms,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,180 @@
+"""Which published, active flows an event starts: an index kept in memory per process.
+
+Every second at most, a lookup asks the database for the (flow, published version) pairs
+of active flows, one small query; published versions never change, so only versions it
+has not seen are loaded. Every process (web, workers, on any machine) therefore sees a
+publish or a pause within about a second without any message between them; a
+``flows.changed`` event on the bus makes the next lookup check at once.
+
+One function, :func:`matches`, decides whether an event passes a trigger's filters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from engine.models import FlowDefinition, FlowStatus, FlowVersion
+from engine.nodes import REGISTRY
+from engine.nodes.base import NodeCategory
+from engine.platform_event import PlatformEvent
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 1.0
+# Triggers that events from the connectors never start: their flows are started directly.
+NOT_ROUTED = frozenset({"webhook", "schedule", "manual", "flow_called"})
+
+
+def _chat_id(event: PlatformEvent) -> str | None:
+    return event.chat.id if event.chat else None
+
+
+def _starts(field: str) -> Callable[[Any, PlatformEvent], bool]:
+    return lambda want, e: str(e.data.get(field) or "").startswith(want)
+
+
+def _changed(event: PlatformEvent, what: str) -> bool:
+    if what == "roles":
+        return bool(event.data.get("added_roles") or event.data.get("removed_roles"))
+    return event.data.get("old_nickname") != event.data.get("new_nickname")
+
+
+# Trigger param name -> does the event pass it. An empty value (None, "", []) means "any";
+# booleans always apply. A unit test checks every routed trigger param has an entry.
+FILTERS: dict[str, Callable[[Any, PlatformEvent], bool]] = {
+    "instance_id": lambda want, e: e.instance_id == want,
+    "chat_id": lambda want, e: _chat_id(e) == str(want),
+    "channel_id": lambda want, e: _chat_id(e) == str(want),
+    "guild_id": lambda want, e: e.chat is not None and e.chat.guild_id == str(want),
+    "text_contains": lambda want, e: want.casefold() in (e.text or "").casefold(),
+    "command": lambda want, e: (e.command or "").removeprefix("/").lower() == want.lower(),
+    "emoji": lambda want, e: e.data.get("emoji") == want,
+    "data_prefix": _starts("callback_data"),
+    "custom_id_prefix": _starts("custom_id"),
+    "query_prefix": lambda want, e: (e.text or e.data.get("query") or "").startswith(want),
+    "poll_id": lambda want, e: str(e.data.get("poll_id")) == want,
+    "media_types": lambda want, e: e.media is not None and e.media.type in want,
+    "new_status": lambda want, e: e.data.get("new_status") in want,
+    "receipt_types": lambda want, e: e.data.get("receipt_type") in want,
+    "changes": lambda want, e: any(_changed(e, what) for what in want),
+    "include_bots": lambda allow, e: allow or not (e.user is not None and e.user.is_bot),
+    "include_outgoing": lambda allow, e: allow or not e.data.get("outgoing"),
+}
+
+
+def matches(params: dict[str, Any], event: PlatformEvent) -> bool:
+    """Whether ``event`` passes every filter set in a trigger's (validated) params."""
+    for name, want in params.items():
+        if want is None or want == "" or want == []:
+            continue
+        check = FILTERS.get(name)
+        if check is not None and not check(want, event):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class TriggerEntry:
+    """One trigger node of a published version: what an execution of it needs."""
+
+    flow_id: int
+    version_id: int
+    node_id: str
+    kind: str
+    params: dict[str, Any]
+
+
+def triggers_of(flow_id: int, version_id: int, graph: dict[str, Any]) -> Iterator[TriggerEntry]:
+    """The routed trigger nodes of a graph, their params validated (defaults filled in)."""
+    for node in graph.get("nodes", []):
+        kind = node.get("type")
+        if kind in NOT_ROUTED or kind not in REGISTRY:
+            continue
+        node_type = REGISTRY.get(kind)
+        if node_type.category is not NodeCategory.trigger:
+            continue
+        try:
+            params = node_type.params.model_validate(node.get("params") or {}).model_dump()
+        except ValidationError as exc:
+            log.warning("flow %s v%s: trigger %s ignored: %s", flow_id, version_id, kind, exc)
+            continue
+        yield TriggerEntry(flow_id, version_id, str(node.get("id")), kind, params)
+
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+class TriggerIndex:
+    """Published active flows by trigger kind, refreshed from the database when stale."""
+
+    def __init__(self, session_factory: SessionFactory, ttl: float = REFRESH_SECONDS) -> None:
+        self._session_factory = session_factory
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._checked_at = float("-inf")
+        self._active: dict[int, int] = {}  # flow id -> published version id
+        self._by_version: dict[int, list[TriggerEntry]] = {}
+        self._by_kind: dict[str, list[TriggerEntry]] = {}
+
+    def invalidate(self) -> None:
+        """Check the database on the next lookup (a flow was published or paused)."""
+        self._checked_at = float("-inf")
+
+    def lookup(self, event: PlatformEvent) -> list[TriggerEntry]:
+        """The triggers ``event`` starts, at most one per flow."""
+        self._refresh_if_stale()
+        found: dict[int, TriggerEntry] = {}
+        for entry in self._by_kind.get(event.kind, ()):
+            if entry.flow_id not in found and matches(entry.params, event):
+                found[entry.flow_id] = entry
+        return list(found.values())
+
+    def _refresh_if_stale(self) -> None:
+        if time.monotonic() - self._checked_at < self._ttl:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked_at < self._ttl:
+                return
+            with self._session_factory() as session:
+                active = dict(
+                    session.exec(
+                        select(FlowDefinition.id, FlowDefinition.published_version_id).where(
+                            FlowDefinition.status == FlowStatus.active,
+                            FlowDefinition.published_version_id.is_not(None),
+                        )
+                    ).all()
+                )
+                if active != self._active:
+                    self._load(session, active)
+            self._checked_at = time.monotonic()
+
+    def _load(self, session: Session, active: dict[int, int]) -> None:
+        missing = set(active.values()) - set(self._by_version)
+        if missing:
+            rows = session.exec(
+                select(FlowVersion.id, FlowVersion.flow_id, FlowVersion.graph).where(
+                    FlowVersion.id.in_(missing)
+                )
+            ).all()
+            for version_id, flow_id, graph in rows:
+                self._by_version[version_id] = list(triggers_of(flow_id, version_id, graph))
+        live = set(active.values())
+        self._by_version = {v: e for v, e in self._by_version.items() if v in live}
+        self._by_kind = _group(entry for entries in self._by_version.values() for entry in entries)
+        self._active = active
+
+
+def _group(entries: Iterable[TriggerEntry]) -> dict[str, list[TriggerEntry]]:
+    by_kind: dict[str, list[TriggerEntry]] = {}
+    for entry in sorted(entries, key=lambda e: (e.flow_id, e.node_id)):
+        by_kind.setdefault(entry.kind, []).append(entry)
+    return by_kind

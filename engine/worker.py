@@ -1,0 +1,106 @@
+"""The worker: ``dramatiq engine.worker`` (scaled) or threads in the web process (embedded).
+
+Importing this module declares the actors on the configured broker and adds the sweep
+timer: each worker process ticks every ``SWEEP_SECONDS``; one tick per period wins
+across all processes and sends ``resume_waiting``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from engine.actors import recover_orphans, resume_waiting
+from engine.broker import claim_once, get_broker
+from engine.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 30.0
+# Longest wait of an idle consumer between polls (the in-memory broker wakes at once).
+POLL_MS = 50
+EMBEDDED_THREADS = 4
+
+
+class SweepTimer(Middleware):
+    """Starts a timer thread with each worker; the timer asks for the periodic sweep."""
+
+    def __init__(self, interval: float = SWEEP_SECONDS) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.clear()
+        threading.Thread(target=self._tick, name="flowbot-sweep", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if claim_once("sweep", int(self.interval * 1000)):
+                    resume_waiting.send()
+            except Exception:  # a broker hiccup must not end the timer
+                log.warning("could not send the periodic sweep", exc_info=True)
+
+
+class PollInterval(Middleware):
+    """Caps how long an idle consumer waits between polls of Redis.
+
+    Dramatiq's default (1 s, and `dramatiq` has no flag for it) adds up to a second to
+    each hop of an event (route, then execute) reaching an idle worker.
+    """
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        worker.worker_timeout = POLL_MS
+
+
+broker = get_broker()
+for middleware in (SweepTimer, PollInterval):
+    if not any(isinstance(m, middleware) for m in broker.middleware):
+        broker.add_middleware(middleware())
+
+
+def start_embedded_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:
+    """Worker threads consuming the in-process broker; stop them with stop_embedded_worker."""
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=POLL_MS)
+    worker.start()
+    return worker
+
+
+def stop_embedded_worker(worker: dramatiq.Worker, timeout_ms: int = 10_000) -> None:
+    """Stop the threads and unhook the worker from the broker.
+
+    Dramatiq leaves a stopped worker's middleware on the broker, and that middleware
+    would start a consumer for any queue declared later: a consumer feeding a worker
+    with no threads, silently swallowing messages. Unhooking it keeps a restarted
+    embedded worker (a reload, a test) the only consumer.
+    """
+    worker.stop(timeout_ms)
+    broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", 0) is not worker]
+
+
+@asynccontextmanager
+async def embedded_worker() -> AsyncIterator[None]:
+    """Reflex lifespan task: in embedded mode, run the worker threads in the web process.
+
+    In scaled mode it does nothing: ``flowbot worker`` processes do the work.
+    """
+    if not get_settings().is_embedded_broker:
+        yield
+        return
+    worker = await asyncio.to_thread(start_embedded_worker)
+    try:
+        resent = await asyncio.to_thread(recover_orphans)
+        if resent:
+            log.info("resumed %d unfinished executions", resent)
+        yield
+    finally:
+        await asyncio.to_thread(stop_embedded_worker, worker)

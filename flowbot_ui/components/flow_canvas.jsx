@@ -1,0 +1,349 @@
+// The flow canvas: React Flow (@xyflow/react) wrapped for Reflex (see flow_canvas.py).
+//
+// React Flow keeps its node state here, in the browser, so dragging stays smooth; Python
+// only hears small events (a move on drag stop, a connection, a deletion, a drop) and
+// answers with a new `graph` snapshot (structural changes) or a short `moves` log.
+import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  applyEdgeChanges,
+  applyNodeChanges,
+  useReactFlow,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+
+const DRAG_TYPE = "application/flowbot-node";
+const COLOURS = {
+  trigger: "#7c3aed",
+  condition: "#d97706",
+  action: "#2563eb",
+  advanced: "#475569",
+};
+const GLYPHS = { trigger: "⚡", condition: "◆", action: "➤", advanced: "⚙" };
+const STATUS_RING = {
+  running: "0 0 0 3px rgba(37, 99, 235, 0.55)",
+  succeeded: "0 0 0 3px rgba(22, 163, 74, 0.6)",
+  failed: "0 0 0 3px rgba(220, 38, 38, 0.7)",
+  skipped: "0 0 0 3px rgba(100, 116, 139, 0.4)",
+};
+
+// Palette items (any element with data-node-type) become drag sources for the canvas.
+if (typeof document !== "undefined" && !window.__flowbotPaletteDrag) {
+  window.__flowbotPaletteDrag = true;
+  document.addEventListener("dragstart", (event) => {
+    const item = event.target.closest && event.target.closest("[data-node-type]");
+    if (item) {
+      event.dataTransfer.setData(DRAG_TYPE, item.dataset.nodeType);
+      event.dataTransfer.effectAllowed = "move";
+    }
+  });
+}
+
+function FlowNode({ data, selected }) {
+  const colour = COLOURS[data.category] || COLOURS.advanced;
+  const handles = data.handles || [];
+  const labelled = handles.length > 1 || (handles.length === 1 && handles[0] !== "next");
+  const ring = data.highlight
+    ? "0 0 0 4px rgba(124, 58, 237, 0.75)"
+    : STATUS_RING[data.status] || (selected ? `0 0 0 2px ${colour}` : "none");
+  return (
+    <div
+      data-testid={`node-${data.nodeId}`}
+      data-status={data.status || ""}
+      data-error={data.error ? "true" : "false"}
+      style={{
+        minWidth: 190,
+        background: "var(--color-panel-solid, #fff)",
+        border: `1px solid ${data.error ? "#dc2626" : "var(--gray-6, #d4d4d8)"}`,
+        borderLeft: `4px solid ${colour}`,
+        borderRadius: 10,
+        boxShadow: `${ring === "none" ? "" : ring + ", "}0 1px 3px rgba(0,0,0,0.08)`,
+        fontFamily: "var(--default-font-family, system-ui)",
+        position: "relative",
+      }}
+    >
+      {data.category !== "trigger" && (
+        <Handle type="target" position={Position.Left} style={{ width: 10, height: 10 }} />
+      )}
+      <div style={{ display: "flex", gap: 8, alignItems: "center", padding: "8px 10px" }}>
+        <div
+          style={{
+            width: 26,
+            height: 26,
+            borderRadius: 7,
+            background: colour,
+            color: "white",
+            display: "grid",
+            placeItems: "center",
+            fontSize: 13,
+            flexShrink: 0,
+          }}
+        >
+          {GLYPHS[data.category] || "•"}
+        </div>
+        <div style={{ minWidth: 0 }}>
+          <div style={{ fontSize: 13, fontWeight: 600, color: "var(--gray-12, #111)" }}>
+            {data.label}
+          </div>
+          <div style={{ fontSize: 11, color: "var(--gray-10, #71717a)" }}>
+            {data.nodeId} · {data.platform}
+          </div>
+        </div>
+      </div>
+      {labelled && (
+        <div style={{ borderTop: "1px solid var(--gray-4, #eee)", padding: "4px 0" }}>
+          {handles.map((handle) => (
+            <div
+              key={handle}
+              style={{
+                position: "relative",
+                textAlign: "right",
+                fontSize: 11,
+                padding: "2px 14px",
+                color: handle === "error" || handle === "false" ? "#b91c1c" : "var(--gray-11)",
+              }}
+            >
+              {handle}
+              <Handle
+                type="source"
+                id={handle}
+                position={Position.Right}
+                style={{ width: 10, height: 10, background: colour }}
+              />
+            </div>
+          ))}
+        </div>
+      )}
+      {!labelled && handles.length === 1 && (
+        <Handle
+          type="source"
+          id={handles[0]}
+          position={Position.Right}
+          style={{ width: 10, height: 10, background: colour }}
+        />
+      )}
+      {data.error && (
+        <div
+          title={data.error}
+          data-testid={`node-error-${data.nodeId}`}
+          style={{
+            position: "absolute",
+            top: -9,
+            right: -9,
+            width: 20,
+            height: 20,
+            borderRadius: 10,
+            background: "#dc2626",
+            color: "white",
+            fontSize: 12,
+            fontWeight: 700,
+            display: "grid",
+            placeItems: "center",
+          }}
+        >
+          !
+        </div>
+      )}
+    </div>
+  );
+}
+
+const NODE_TYPES = { flowNode: FlowNode };
+
+function isTyping(target) {
+  const tag = (target && target.tagName) || "";
+  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+}
+
+function Canvas(props) {
+  const {
+    graph,
+    moves,
+    issues,
+    statuses,
+    highlight,
+    readOnly,
+    onNodeMove,
+    onConnectEdge,
+    onDeleteItems,
+    onDropNode,
+    onSelectNode,
+    onShortcut,
+    onHeartbeat,
+  } = props;
+  const { screenToFlowPosition } = useReactFlow();
+  const [nodes, setNodes] = useState([]);
+  const [edges, setEdges] = useState([]);
+  const lastMove = useRef(0);
+  const wrapper = useRef(null);
+
+  // A new snapshot: take it, but keep what the user is doing right now (drag, selection).
+  useEffect(() => {
+    if (!graph) return;
+    setNodes((previous) => {
+      const before = new Map(previous.map((node) => [node.id, node]));
+      return (graph.nodes || []).map((node) => {
+        const old = before.get(node.id);
+        if (!old) return node;
+        return old.dragging
+          ? { ...node, position: old.position, selected: old.selected, dragging: true }
+          : { ...node, selected: old.selected };
+      });
+    });
+    setEdges(graph.edges || []);
+    lastMove.current = Math.max(lastMove.current, graph.move_seq || 0);
+  }, [graph && graph.key]);
+
+  // Moves made by anyone since the snapshot, in order.
+  useEffect(() => {
+    const fresh = (moves || []).filter((move) => move.seq > lastMove.current);
+    if (!fresh.length) return;
+    lastMove.current = fresh[fresh.length - 1].seq;
+    const where = new Map(fresh.map((move) => [move.id, move]));
+    setNodes((previous) =>
+      previous.map((node) => {
+        const move = where.get(node.id);
+        return move && !node.dragging ? { ...node, position: { x: move.x, y: move.y } } : node;
+      }),
+    );
+  }, [moves]);
+
+  useEffect(() => {
+    if (!onHeartbeat) return undefined;
+    onHeartbeat();
+    const timer = setInterval(() => onHeartbeat(), 10000);
+    return () => clearInterval(timer);
+  }, []);
+
+  useEffect(() => {
+    if (!onShortcut || readOnly) return undefined;
+    const onKey = (event) => {
+      if (!(event.ctrlKey || event.metaKey) || isTyping(event.target)) return;
+      if (!wrapper.current || !wrapper.current.matches(":hover, :focus-within")) return;
+      const key = event.key.toLowerCase();
+      const name =
+        key === "c" ? "copy" : key === "v" ? "paste" : key === "y" ? "redo"
+          : key === "z" ? (event.shiftKey ? "redo" : "undo") : null;
+      if (name) {
+        event.preventDefault();
+        onShortcut(name);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [readOnly]);
+
+  const shown = useMemo(
+    () =>
+      nodes.map((node) => {
+        const error = (issues && issues[node.id]) || "";
+        const status = (statuses && statuses[node.id]) || "";
+        const lit = highlight === node.id;
+        if (node.data.error === error && node.data.status === status && node.data.highlight === lit)
+          return node;
+        return { ...node, data: { ...node.data, error, status, highlight: lit } };
+      }),
+    [nodes, issues, statuses, highlight],
+  );
+
+  const onNodesChange = useCallback(
+    (changes) => setNodes((previous) => applyNodeChanges(
+      changes.filter((change) => change.type !== "remove"), previous)),
+    [],
+  );
+  const onEdgesChange = useCallback(
+    (changes) => setEdges((previous) => applyEdgeChanges(
+      changes.filter((change) => change.type !== "remove"), previous)),
+    [],
+  );
+  const onNodeDragStop = useCallback(
+    (_event, _node, dragged) => {
+      if (!onNodeMove) return;
+      onNodeMove(dragged.map((node) => ({
+        id: node.id,
+        x: Math.round(node.position.x),
+        y: Math.round(node.position.y),
+      })));
+    },
+    [onNodeMove],
+  );
+  const onConnect = useCallback(
+    (connection) => onConnectEdge && onConnectEdge({
+      source: connection.source,
+      sourceHandle: connection.sourceHandle,
+      target: connection.target,
+    }),
+    [onConnectEdge],
+  );
+  const onDelete = useCallback(
+    ({ nodes: gone, edges: cut }) => onDeleteItems && onDeleteItems({
+      nodes: gone.map((node) => node.id),
+      edges: cut.map((edge) => edge.id),
+    }),
+    [onDeleteItems],
+  );
+  const onDragOver = useCallback((event) => {
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+  }, []);
+  const onDrop = useCallback(
+    (event) => {
+      event.preventDefault();
+      const type = event.dataTransfer.getData(DRAG_TYPE);
+      if (!type || !onDropNode) return;
+      const at = screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      onDropNode({ type, x: Math.round(at.x), y: Math.round(at.y) });
+    },
+    [screenToFlowPosition, onDropNode],
+  );
+
+  return (
+    <div ref={wrapper} style={{ width: "100%", height: "100%" }} data-testid="flow-canvas">
+      <ReactFlow
+        nodes={shown}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onNodeDragStop={onNodeDragStop}
+        onConnect={onConnect}
+        onDelete={onDelete}
+        onDrop={onDrop}
+        onDragOver={onDragOver}
+        onNodeClick={(_event, node) => onSelectNode && onSelectNode(node.id)}
+        onPaneClick={() => onSelectNode && onSelectNode("")}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
+        defaultEdgeOptions={{ type: "smoothstep" }}
+        onlyRenderVisibleElements={nodes.length > 80}
+        minZoom={0.1}
+        fitView
+        fitViewOptions={{ maxZoom: 1.1, padding: 0.2 }}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={18} size={1} />
+        <MiniMap
+          pannable
+          zoomable
+          nodeColor={(node) => COLOURS[node.data && node.data.category] || "#94a3b8"}
+        />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}
+
+export function FlowCanvas(props) {
+  return (
+    <ReactFlowProvider>
+      <Canvas {...props} />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,40 @@
+"""The React Flow canvas as a Reflex component.
+
+The React side lives in ``flow_canvas.jsx`` next to this file, shared into the app's
+assets with ``rx.asset(shared=True)`` and imported lazily (React Flow needs a browser).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_base.event import no_args_event_spec, passthrough_event_spec
+
+XYFLOW = "@xyflow/react@12.10.0"
+
+_SCRIPT = rx.asset("flow_canvas.jsx", shared=True)
+
+
+class FlowCanvas(rx.NoSSRComponent):
+    """Pan, zoom, minimap, custom nodes with labelled handles, palette drops."""
+
+    library = _SCRIPT.importable_path
+    tag = "FlowCanvas"
+    lib_dependencies: list[str] = [XYFLOW]
+
+    graph: rx.Var[dict]  # {"key", "move_seq", "nodes", "edges"}: replaced on structural edits
+    moves: rx.Var[list]  # recent moves [{"seq", "id", "x", "y"}]
+    issues: rx.Var[dict]  # node id → first error message
+    statuses: rx.Var[dict]  # node id → step status of the run being watched
+    highlight: rx.Var[str]  # node id the debugger points at
+    read_only: rx.Var[bool]
+
+    on_node_move: rx.EventHandler[passthrough_event_spec(list)]
+    on_connect_edge: rx.EventHandler[passthrough_event_spec(dict)]
+    on_delete_items: rx.EventHandler[passthrough_event_spec(dict)]
+    on_drop_node: rx.EventHandler[passthrough_event_spec(dict)]
+    on_select_node: rx.EventHandler[passthrough_event_spec(str)]
+    on_shortcut: rx.EventHandler[passthrough_event_spec(str)]
+    on_heartbeat: rx.EventHandler[no_args_event_spec]
+
+
+flow_canvas = FlowCanvas.create

@@ -1,0 +1,64 @@
+"""Browser-test fixtures: one Flowbot server per module and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, ROOT, flowbot_server, free_port
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings() -> None:
+    """Browser tests talk to a server process; the unit tests' env isolation is not needed."""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("flowbot-data")
+
+
+@pytest.fixture(scope="module")
+def server_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def app_url(server_data: Path, server_port: int) -> Iterator[str]:
+    with flowbot_server(server_data, server_port, server_data.parent / "server.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,33 @@
+"""Data created through the UI survives a restart of the web process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.server import flowbot_server, free_port
+from tests.e2e.test_first_run_and_login import sign_in
+
+
+def test_restart_keeps_accounts(page: Page, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with flowbot_server(data, free_port(), tmp_path / "first.log") as url:
+        page.goto(url)
+        page.wait_for_url(re.compile(r"/setup/?$"))
+        page.fill("#username", "dana")
+        page.fill("#password", "dana password 1")
+        page.fill("#confirm", "dana password 1")
+        page.get_by_role("button", name="Create admin and sign in").click()
+        expect(page.get_by_test_id("current-user")).to_have_text("dana")
+
+    with flowbot_server(data, free_port(), tmp_path / "second.log") as url:
+        # The session cookie (same secret key) is still valid after the restart.
+        page.goto(url)
+        expect(page.get_by_test_id("current-user")).to_have_text("dana")
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{url}/setup")
+        page.wait_for_url(re.compile(r"/login/?$"))  # no longer a first run
+        sign_in(page, url, "dana", "dana password 1")
+        expect(page.get_by_test_id("current-user")).to_have_text("dana")

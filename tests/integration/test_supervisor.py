@@ -1,0 +1,412 @@
+"""The connector supervisor on a real database: leases, Telegram client, restarts, pool API.
+
+Every wait is bounded; supervisors use short leases and backoffs so a test takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
+from connectors.kit.forwarder import EventForwarder
+from connectors.pool_api import start_api
+from connectors.registry import connector_factory
+from connectors.supervisor import Supervisor
+from engine import db
+from engine.migrations import upgrade
+from engine.models.base import utcnow
+from engine.models.botconfig import BotCommand
+from engine.models.connections import (
+    BotInstance,
+    ConnectionStatus,
+    ConnectorKind,
+    PlatformConnection,
+    PlatformConnectionLog,
+)
+from tests.fakes import TELEGRAM_CHAT_ID, FakeTelegramBotAPI
+
+TOKEN = "pool-test-token"
+
+
+class Sink:
+    """Collects forwarded trigger payloads instead of enqueueing route_event."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        self.events.append(payload)
+        self._changed.set()
+
+    async def wait_for(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        async def _wait() -> dict[str, Any]:
+            while True:
+                self._changed.clear()
+                for event in self.events:
+                    if event["kind"] == kind:
+                        return event
+                await self._changed.wait()
+
+        return await asyncio.wait_for(_wait(), timeout)
+
+
+def make_supervisor(sink: Sink | None = None, **overrides: Any) -> Supervisor:
+    options: dict[str, Any] = {
+        "forwarder": EventForwarder(sink or Sink()),
+        "reconcile_seconds": 0.5,
+        "lease_seconds": 1.5,
+        "backoff_base": 0.1,
+        "backoff_max": 0.5,
+        "breaker_failures": 2,
+        "breaker_reset_seconds": 0.5,
+        "listen_bus": False,
+        "pool_url": "http://127.0.0.1:1",
+    }
+    return Supervisor(**{**options, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def running(supervisor: Supervisor) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(supervisor.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 15)
+
+
+def add_bot(
+    session: Session,
+    fake: FakeTelegramBotAPI | None = None,
+    *,
+    active: bool = True,
+    **settings: Any,
+) -> PlatformConnection:
+    instance = BotInstance(
+        name="Test bot",
+        kind=ConnectorKind.telegram_bot,
+        credential=fake.token if fake else "1:x",
+        settings={"api_base_url": fake.base_url, "poll_timeout": 1, **settings} if fake else {},
+    )
+    session.add(instance)
+    session.commit()
+    connection = PlatformConnection(bot_instance_id=instance.id, is_active=active)
+    session.add(connection)
+    session.commit()
+    return connection
+
+
+def read(connection_id: int) -> PlatformConnection:
+    with Session(db.get_engine()) as s:
+        found = s.get(PlatformConnection, connection_id)
+        assert found is not None
+        return found
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def status_is(connection_id: int, status: ConnectionStatus) -> Callable[[], bool]:
+    return lambda: read(connection_id).status == status
+
+
+# -- the Telegram client under the supervisor ---------------------------------------------
+
+
+async def test_active_connection_runs_the_telegram_client(session: Session) -> None:
+    sink = Sink()
+    async with FakeTelegramBotAPI() as fake:
+        connection = add_bot(session, fake)
+        session.add(BotCommand(bot_instance_id=connection.bot_instance_id, command="ping",
+                               description="Answers pong"))  # fmt: skip
+        session.commit()
+        supervisor = make_supervisor(sink)
+        async with running(supervisor):
+            await fake.wait_for_call("getMe", timeout=10)
+            await fake.wait_for_call("getUpdates", timeout=10)
+            await eventually(status_is(connection.id, ConnectionStatus.connected), what="connected")
+            stored = read(connection.id)
+            assert stored.lease_owner == supervisor.owner and stored.connected_at is not None
+            assert stored.lease_expires_at is not None and stored.lease_expires_at > utcnow()
+            commands = await fake.wait_for_call("setMyCommands")
+            assert commands.params["commands"] == [
+                {"command": "ping", "description": "Answers pong"}
+            ]
+            assert "chat_member" in fake.allowed_updates
+
+            fake.push_command("ping", "now")
+            event = await sink.wait_for("tg_command")
+            assert event["command"] == "ping" and event["args"] == ["now"]
+            assert event["instance_id"] == connection.bot_instance_id
+
+        stopped = read(connection.id)
+        assert stopped.status == ConnectionStatus.stopped and stopped.lease_owner is None
+        with Session(db.get_engine()) as s:
+            events = s.exec(
+                select(PlatformConnectionLog.event).where(
+                    PlatformConnectionLog.connection_id == connection.id
+                )
+            ).all()
+            instance = s.get(BotInstance, connection.bot_instance_id)
+        assert events[:2] == ["status.connecting", "status.connected"]
+        assert events[-1] == "status.stopped"
+        assert instance is not None and instance.platform_username == "flowbot_test_bot"
+
+
+async def test_outage_opens_the_breaker_and_the_client_comes_back(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with FakeTelegramBotAPI() as fake:
+        connection = add_bot(session, fake)
+        supervisor = make_supervisor()
+        async with running(supervisor):
+            await eventually(status_is(connection.id, ConnectionStatus.connected))
+            await fake.stop()
+            await eventually(status_is(connection.id, ConnectionStatus.error), what="error")
+            failed = read(connection.id)
+            assert failed.last_error and fake.token not in failed.last_error
+            managed = supervisor.instances[connection.bot_instance_id]
+            await eventually(lambda: managed.breaker.snapshot()["state"] != "closed")
+            with pytest.raises(Exception) as refused:
+                await supervisor.execute(
+                    connection.bot_instance_id, "telegram_bot", "send_message",
+                    {"chat_id": str(TELEGRAM_CHAT_ID), "text": "hi"},
+                )  # fmt: skip
+            assert refused.value.kind in ("breaker_open", "unavailable")  # type: ignore[attr-defined]
+
+            await fake.start()
+            await eventually(status_is(connection.id, ConnectionStatus.connected), what="back")
+            back = read(connection.id)
+            assert back.restart_count >= 1 and back.last_error is None
+            assert managed.breaker.snapshot()["state"] == "closed"
+    assert "failed" in caplog.text and fake.token not in caplog.text
+
+
+async def test_refused_token_asks_for_a_new_one(session: Session) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        connection = add_bot(session, fake)
+        fake.tokens.clear()  # every token is now unknown: 401
+        async with running(make_supervisor()):
+            await eventually(status_is(connection.id, ConnectionStatus.auth_required))
+        assert "refused" in (read(connection.id).last_error or "")
+
+
+async def test_deactivated_connection_is_stopped_and_released(session: Session) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        connection = add_bot(session, fake)
+        supervisor = make_supervisor()
+        async with running(supervisor):
+            await eventually(status_is(connection.id, ConnectionStatus.connected))
+            with Session(db.get_engine()) as s:
+                s.execute(sa.update(PlatformConnection).values(is_active=False))
+                s.commit()
+            supervisor.poke()
+            await eventually(
+                lambda: (
+                    (row := read(connection.id)).status == ConnectionStatus.stopped
+                    and row.lease_owner is None
+                )
+            )
+            assert supervisor.instances == {}
+
+
+# -- leases between supervisors (PostgreSQL) -------------------------------------------------
+
+
+class IdleConnector(Connector):
+    """Connects at once and idles: the lease test is about who runs what, not Telegram."""
+
+    kind = "telegram_bot"
+    runs: dict[int, set[str]] = {}
+
+    def __init__(self, config: InstanceConfig, emit: EmitEvent, report: ReportStatus) -> None:
+        super().__init__(config, emit, report)
+        self.owner = config.settings["owner"]
+
+    @property
+    def client(self) -> None:
+        return None
+
+    async def run(self) -> None:
+        holders = self.runs.setdefault(self.config.instance_id, set())
+        holders.add(self.owner)
+        try:
+            await self.report("connected", "", {})
+            await asyncio.Event().wait()
+        finally:
+            holders.discard(self.owner)
+
+
+def idle_factories(owner: str) -> Callable[[str], Any]:
+    def factory(config: InstanceConfig, emit: EmitEvent, report: ReportStatus) -> Connector:
+        config.settings["owner"] = owner
+        return IdleConnector(config, emit, report)
+
+    return lambda kind: factory
+
+
+@pytest.fixture
+def pg_session(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    upgrade(postgresql_url)
+    monkeypatch.setenv("DATABASE_URL", postgresql_url)
+    db.get_engine.cache_clear()
+    with Session(db.get_engine(), expire_on_commit=False) as s:
+        yield s
+    db.get_engine().dispose()
+
+
+async def test_two_supervisors_share_without_overlap_and_take_over(pg_session: Session) -> None:
+    IdleConnector.runs.clear()
+    connections = [add_bot(pg_session) for _ in range(6)]
+    ids = {c.bot_instance_id for c in connections}
+    a = make_supervisor(owner="sup-a", factories=idle_factories("sup-a"))
+    b = make_supervisor(owner="sup-b", factories=idle_factories("sup-b"))
+    task_a = asyncio.create_task(a.run(release_on_exit=False))
+    async with running(b):
+        await eventually(lambda: set(a.instances) | set(b.instances) == ids, what="all run")
+        for _ in range(20):  # both keep renewing: never the same instance twice
+            assert not set(a.instances) & set(b.instances)
+            assert all(len(owners) <= 1 for owners in IdleConnector.runs.values())
+            await asyncio.sleep(0.1)
+        rows = pg_session.exec(select(PlatformConnection)).all()
+        for row in rows:
+            pg_session.refresh(row)
+            runner = "sup-a" if row.bot_instance_id in a.instances else "sup-b"
+            assert row.lease_owner == runner
+
+        task_a.cancel()  # a crash: leases are not released
+        with contextlib.suppress(asyncio.CancelledError):
+            await task_a
+        started = asyncio.get_running_loop().time()
+        await eventually(lambda: set(b.instances) == ids, timeout=a.lease_seconds * 3)
+        assert asyncio.get_running_loop().time() - started <= a.lease_seconds + 1.0
+        assert all(owners == {"sup-b"} for owners in IdleConnector.runs.values())
+
+
+# -- the pool API ---------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def pool(supervisor: Supervisor) -> AsyncIterator[httpx.AsyncClient]:
+    runner = await start_api(supervisor, TOKEN, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=15,
+        ) as client:
+            yield client
+    finally:
+        await runner.cleanup()
+
+
+def execute_body(instance_id: int | None, key: str, **params: Any) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "kind": "telegram_bot",
+        "action": "send_message",
+        "params": {"chat_id": str(TELEGRAM_CHAT_ID), **params},
+        "idempotency_key": key,
+    }
+
+
+async def test_pool_api(sqlite_session: Session) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        connection = add_bot(sqlite_session, fake)
+        elsewhere = add_bot(sqlite_session, fake)
+        sqlite_session.execute(
+            sa.update(PlatformConnection)
+            .where(PlatformConnection.id == elsewhere.id)
+            .values(
+                lease_owner="other-supervisor",
+                lease_expires_at=utcnow() + timedelta(hours=1),
+                details={"pool_url": "http://10.0.0.2:3010"},
+            )
+        )
+        sqlite_session.commit()
+        supervisor = make_supervisor()
+        instance_id = connection.bot_instance_id
+        async with running(supervisor), pool(supervisor) as client:
+            await eventually(status_is(connection.id, ConnectionStatus.connected))
+
+            sent = await client.post("/execute", json=execute_body(instance_id, "k1", text="hi"))
+            assert sent.status_code == 200
+            answer = sent.json()
+            assert answer["ok"] is True and answer["result"]["message_id"]
+            call = await fake.wait_for_call("sendMessage")
+            assert call.params["text"] == "hi"
+
+            again = await client.post("/execute", json=execute_body(instance_id, "k1", text="hi"))
+            assert again.json() == answer
+            assert len(fake.calls_to("sendMessage")) == 1
+
+            invalid = (await client.post("/execute", json=execute_body(instance_id, "k2"))).json()
+            assert invalid["ok"] is False and invalid["error"]["kind"] == "validation"
+            assert "text" in invalid["error"]["message"]
+
+            unknown = execute_body(instance_id, "k3", text="x") | {"action": "fly"}
+            assert (await client.post("/execute", json=unknown)).json()["error"]["kind"] == (
+                "unknown_action"
+            )
+
+            other = (
+                await client.post(
+                    "/execute", json=execute_body(elsewhere.bot_instance_id, "k4", text="x")
+                )
+            ).json()
+            assert other["error"]["kind"] == "not_held"
+            assert other["error"]["details"]["pool_url"] == "http://10.0.0.2:3010"
+
+            refused = await client.post(
+                "/execute",
+                json=execute_body(instance_id, "k5", text="x"),
+                headers={"Authorization": "Bearer wrong"},
+            )
+            assert refused.status_code == 401
+            assert (
+                await client.get("/instances", headers={"Authorization": ""})
+            ).status_code == 401
+            assert len(fake.calls_to("sendMessage")) == 1
+
+            health = (await client.get("/health", headers={"Authorization": ""})).json()
+            assert health["status"] == "ok" and health["instances"] == 1
+            pools = (await client.get("/pools")).json()["pools"]
+            assert pools == {"telegram_bot": {"running": 1, "connected": 1, "failed": 0}}
+            (listed,) = (await client.get("/instances")).json()["instances"]
+            assert listed["id"] == instance_id and listed["status"] == "connected"
+            assert listed["breaker"]["state"] == "closed"
+
+            getme_before = len(fake.calls_to("getMe"))
+            restarted = (await client.post(f"/instances/{instance_id}/restart")).json()
+            assert restarted == {"ok": True, "result": {"restarted": instance_id}}
+            await fake.wait_for_call("getMe", count=getme_before + 1)
+            missing = (await client.post("/instances/999/restart")).json()
+            assert missing["ok"] is False
+
+
+def test_registry_knows_telegram() -> None:
+    from connectors.telegram_bot.client import TelegramBotConnector
+
+    assert connector_factory("telegram_bot") is TelegramBotConnector

@@ -1,0 +1,108 @@
+"""Telegram webhook mode: the connector registers the webhook, the web route takes updates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from connectors.kit import forwarder
+from connectors.kit.forwarder import EventForwarder
+from connectors.supervisor import Supervisor
+from engine.api.app import create_api
+from engine.db import session_scope
+from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
+from tests.fakes import TELEGRAM_USER_ID, FakeTelegramBotAPI
+from tests.fakes import telegram_objects as tg
+
+SECRET = "webhook-secret-for-tests"
+
+
+def add_webhook_bot(fake: FakeTelegramBotAPI) -> int:
+    with session_scope() as session:
+        bot = BotInstance(
+            name="hooked",
+            kind=ConnectorKind.telegram_bot,
+            credential=fake.token,
+            webhook_secret=SECRET,
+            platform_username="flowbot_test_bot",
+            settings={
+                "api_base_url": fake.base_url,
+                "mode": "webhook",
+                "webhook_base_url": "https://flowbot.example.org",
+            },
+        )
+        session.add(bot)
+        session.flush()
+        session.add(PlatformConnection(bot_instance_id=bot.id, is_active=True))
+        assert bot.id is not None
+        return bot.id
+
+
+def command_update(text: str) -> dict[str, Any]:
+    chat = tg.chat(-100555, title="Hooked group")
+    message = tg.message(77, chat, from_user=tg.user(TELEGRAM_USER_ID, first_name="Ada"), text=text)
+    return {"update_id": 9001, "message": message}
+
+
+async def test_webhook_mode_registers_and_receives(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[dict[str, Any]] = []
+    monkeypatch.setattr(forwarder, "route_event_sink", received.append)
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_api()), base_url="http://f")
+    async with FakeTelegramBotAPI() as fake, api:
+        instance_id = add_webhook_bot(fake)
+        url = f"/api/telegram/{instance_id}/webhook"
+        supervisor = Supervisor(forwarder=EventForwarder(), listen_bus=False)
+        task = asyncio.create_task(supervisor.run())
+        try:
+            call = await fake.wait_for_call("setWebhook", timeout=10)
+            assert call.params["url"] == f"https://flowbot.example.org{url}"
+            assert call.params["secret_token"] == SECRET
+            assert "chat_member" in call.params["allowed_updates"]
+            assert not fake.calls_to("getUpdates")
+
+            body = command_update("/ping@flowbot_test_bot hello")
+            refused = await api.post(url, json=body)
+            wrong = await api.post(
+                url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+            )
+            assert refused.status_code == wrong.status_code == 401
+            assert (await api.post("/api/telegram/999/webhook", json=body)).status_code == 404
+            assert received == []
+
+            good = await api.post(
+                url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            )
+            assert good.status_code == 200
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 15)
+    kinds = [event["kind"] for event in received]
+    assert kinds == ["tg_message", "tg_command"]
+    assert received[1]["command"] == "ping" and received[1]["args"] == ["hello"]
+    assert received[1]["instance_id"] == instance_id
+
+
+async def test_webhook_without_a_running_connector_maps_and_forwards(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[dict[str, Any]] = []
+    monkeypatch.setattr(forwarder, "route_event_sink", received.append)
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_webhook_bot(fake)
+    transport = httpx.ASGITransport(app=create_api())
+    async with httpx.AsyncClient(transport=transport, base_url="http://f") as api:
+        answer = await api.post(
+            f"/api/telegram/{instance_id}/webhook",
+            json=command_update("/ping@flowbot_test_bot"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+    assert answer.status_code == 200
+    assert [event["kind"] for event in received] == ["tg_message", "tg_command"]

@@ -1,0 +1,254 @@
+"""Scaled mode for real: PostgreSQL, Redis, `dramatiq engine.worker` and the fake pool as
+separate processes, including a worker killed with SIGKILL in the middle of an execution."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+from sqlmodel import select
+
+from engine.broker import QUEUE, build_broker
+from engine.db import session_scope
+from engine.migrations import upgrade
+from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep, StepStatus
+from engine.platform_event import EventChat, EventUser, PlatformEvent
+from engine.settings import get_settings
+from tests.conftest import _clear_caches
+from tests.fakes.pool import read_records
+from tests.flow_helpers import chain, make_flow
+from tests.services import fresh_postgres_database, redis_url_or_skip
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+ROOT = Path(__file__).resolve().parents[2]
+POOL_TOKEN = "pool-test-token"
+WAIT = 60.0  # the longest any step of these tests waits for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@dataclass
+class Scaled:
+    """One isolated scaled set-up: its own database, Redis namespace and pool."""
+
+    env: dict[str, str]
+    tmp: Path
+    record_file: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{name}-{len(self.processes)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed as a whole
+        )
+        self.processes.append(proc)
+        return proc
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        args = ("-m", "dramatiq", "engine.worker", "--processes", "1", "--threads", "2")
+        return self.spawn("worker", *args)
+
+    def send_event(self, event: PlatformEvent) -> None:
+        broker = build_broker(get_settings())
+        try:
+            message = dramatiq.Message(
+                queue_name=QUEUE,
+                actor_name="route_event",
+                args=(event.as_trigger(),),
+                kwargs={},
+                options={},
+            )
+            broker.enqueue(message)
+        finally:
+            broker.close()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.tmp.glob("*.log"))
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def scaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scaled]:
+    redis_url = redis_url_or_skip()
+    namespace = f"flowbot_t_{uuid.uuid4().hex[:10]}"
+    with fresh_postgres_database() as database_url:
+        upgrade(database_url)
+        port = free_port()
+        settings = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "FLOWBOT_REDIS_NAMESPACE": namespace,
+            # A killed worker's messages come back within seconds, not a minute.
+            "FLOWBOT_WORKER_HEARTBEAT_TIMEOUT_MS": "2000",
+            "FLOWBOT_WORKER_MAINTENANCE_CHANCE": "1000000",
+            "FLOWBOT_POOL_URL": f"http://127.0.0.1:{port}",
+            "FLOWBOT_POOL_TOKEN": POOL_TOKEN,
+            "FLOWBOT_SECRET_KEY": "test-secret-key-" + namespace,
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        _clear_caches()
+        setup = Scaled(dict(os.environ), tmp_path, tmp_path / "pool.jsonl", [])
+        try:
+            yield setup
+        finally:
+            for proc in setup.processes:
+                kill_group(proc)
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
+            _clear_caches()
+
+
+def start_pool(setup: Scaled, *extra: str) -> None:
+    port = setup.env["FLOWBOT_POOL_URL"].rsplit(":", 1)[1]
+    args = ["-m", "tests.fakes.pool", "--port", port, "--token", POOL_TOKEN]
+    setup.spawn("pool", *args, "--record-file", str(setup.record_file), *extra)
+    wait_until(lambda: _listening(int(port)), "the fake pool to listen", timeout=20)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def command_event(command: str = "start", event_id: str = "tg:1") -> PlatformEvent:
+    return PlatformEvent(
+        event_id=event_id,
+        kind="tg_command",
+        platform="telegram",
+        connector="telegram_bot",
+        instance_id=1,
+        chat=EventChat(id="-100", type="supergroup"),
+        user=EventUser(id="42", first_name="Ada"),
+        text=f"/{command}",
+        command=command,
+    )
+
+
+def executions() -> list[FlowExecution]:
+    with session_scope() as session:
+        return list(session.exec(select(FlowExecution).order_by(FlowExecution.id)).all())
+
+
+def status_of(execution_id: int) -> ExecutionStatus:
+    with session_scope() as session:
+        return ExecutionStatus(session.get(FlowExecution, execution_id).status)
+
+
+def steps(execution_id: int) -> list[FlowExecutionStep]:
+    with session_scope() as session:
+        query = select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)
+        return list(session.exec(query.order_by(FlowExecutionStep.seq)).all())
+
+
+def send(node_id: str, text: str) -> tuple[str, str, dict[str, Any]]:
+    return (node_id, "tg_send_message", {"chat_id": "{{trigger.chat.id}}", "text": text})
+
+
+def test_event_is_routed_and_executed_by_a_worker(scaled: Scaled) -> None:
+    start_pool(scaled)
+    flow_id = make_flow(
+        chain(
+            ("t", "tg_command", {"command": "start"}),
+            ("v", "set_variable", {"name": "who", "value": "{{trigger.user.first_name}}"}),
+            send("s", "Hello {{context.who}}"),
+        )
+    )
+    make_flow(chain(("t", "tg_command", {"command": "help"}), send("s", "help")), name="other")
+    scaled.start_worker()
+    scaled.send_event(command_event())
+    scaled.send_event(command_event())  # redelivered: nothing new is created
+
+    (execution,) = wait_until(executions, "the execution to be created")
+    wait_until(lambda: status_of(execution.id) in executions_terminal(), "the execution to end")
+    assert status_of(execution.id) == ExecutionStatus.succeeded, scaled.logs()
+    assert execution.flow_id == flow_id
+    assert [(s.node_id, s.status) for s in steps(execution.id)] == [
+        ("t", StepStatus.succeeded),
+        ("v", StepStatus.succeeded),
+        ("s", StepStatus.succeeded),
+    ]
+    time.sleep(1)  # the duplicate event had time to be routed too
+    assert len(executions()) == 1
+    _, done = read_records(scaled.record_file)
+    assert [(c.action, c.params["text"]) for c in done] == [("send_message", "Hello Ada")]
+
+
+def executions_terminal() -> frozenset[ExecutionStatus]:
+    return frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
+
+
+@pytest.mark.parametrize("interruption", ["durable_delay", "slow_action"])
+def test_killed_worker_execution_finishes_exactly_once(scaled: Scaled, interruption: str) -> None:
+    if interruption == "durable_delay":
+        start_pool(scaled)
+        graph = chain(
+            ("t", "tg_command", {"command": "start"}),
+            send("before", "before"),
+            ("d", "delay", {"seconds": 3}),
+            send("after", "after"),
+        )
+    else:
+        start_pool(scaled, "--delay", "send_message=3")
+        graph = chain(("t", "tg_command", {"command": "start"}), send("slow", "slow"))
+    make_flow(graph)
+    first = scaled.start_worker()
+    scaled.send_event(command_event())
+    (execution,) = wait_until(executions, "the execution to be created")
+
+    if interruption == "durable_delay":
+        wait_until(lambda: status_of(execution.id) == ExecutionStatus.waiting, "the delay")
+    else:
+        wait_until(lambda: read_records(scaled.record_file)[0], "the slow action to start")
+    kill_group(first)
+    assert status_of(execution.id) not in executions_terminal()
+
+    scaled.start_worker()
+    wait_until(lambda: status_of(execution.id) in executions_terminal(), "the execution to end")
+    assert status_of(execution.id) == ExecutionStatus.succeeded, scaled.logs()
+    _, done = read_records(scaled.record_file)
+    per_key = Counter(call.idempotency_key for call in done)
+    expected = 2 if interruption == "durable_delay" else 1
+    assert len(per_key) == expected and set(per_key.values()) == {1}, per_key

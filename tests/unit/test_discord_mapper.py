@@ -1,0 +1,342 @@
+"""Discord gateway events → PlatformEvents, through the real connector: a hikari GatewayBot
+connected to the fake Discord receives each dispatch, deserialises it into hikari's own event
+types, and the mapper turns that into the event shape the dc_* triggers document."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import hikari
+import pytest
+from sqlmodel import Session
+
+from connectors.discord_bot.client import DiscordBotConnector
+from connectors.kit.connector import InstanceConfig
+from connectors.kit.errors import CredentialRejected
+from engine.models.botconfig import BotCommand
+from engine.models.connections import BotInstance, ConnectorKind
+from engine.nodes.registry import REGISTRY
+from engine.platform_event import PlatformEvent
+from tests.fakes import DISCORD_CHANNEL_ID as CHANNEL
+from tests.fakes import DISCORD_GUILD_ID as GUILD
+from tests.fakes import DISCORD_USER_ID as USER
+from tests.fakes import FakeDiscord
+from tests.fakes import discord_objects as dc
+
+
+class Running:
+    """A started connector plus what it emitted and reported."""
+
+    def __init__(self, connector: DiscordBotConnector, fake: FakeDiscord) -> None:
+        self.connector = connector
+        self.fake = fake
+        self.events: asyncio.Queue[PlatformEvent] = asyncio.Queue()
+        self.reports: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def next_event(self, timeout: float = 5.0) -> PlatformEvent:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+
+@pytest.fixture
+def instance_id(sqlite_session: Session) -> int:
+    instance = BotInstance(name="Test bot", kind=ConnectorKind.discord_bot)
+    sqlite_session.add(instance)
+    sqlite_session.commit()
+    assert instance.id is not None
+    sqlite_session.add_all(
+        [
+            BotCommand(bot_instance_id=instance.id, command="ticket", description="Open a ticket"),
+            BotCommand(
+                bot_instance_id=instance.id,
+                command="ticket",
+                language="de",
+                description="Ticket öffnen",
+            ),
+            BotCommand(
+                bot_instance_id=instance.id, command="old", description="Gone", is_enabled=False
+            ),
+        ]
+    )
+    sqlite_session.commit()
+    return instance.id
+
+
+@pytest.fixture
+async def running(instance_id: int) -> AsyncIterator[Running]:
+    async with FakeDiscord() as fake:
+        fake.add_guild()
+        config = InstanceConfig(
+            instance_id=instance_id,
+            kind="discord_bot",
+            credential=fake.token,
+            settings={"button_ack_delay": 0.2},
+            api_base_url=fake.rest_url,
+        )
+        holder: list[Running] = []
+
+        async def emit(event: PlatformEvent) -> None:
+            await holder[0].events.put(event)
+
+        async def report(status: str, message: str, details: Any) -> None:
+            holder[0].reports.append((status, message, dict(details)))
+
+        connector = DiscordBotConnector(config, emit, report)
+        holder.append(Running(connector, fake))
+        task = asyncio.create_task(connector.run())
+        await fake.wait_for_call("PUT", "/applications/{application}/commands", timeout=15)
+        try:
+            yield holder[0]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _example_keys(kind: str) -> dict[str, Any]:
+    return dict(REGISTRY.get(kind).example_payload or {})
+
+
+def assert_shaped_like_example(event: PlatformEvent) -> None:
+    """Same kind, platform and connector as the example; data has exactly its keys."""
+    example = _example_keys(event.kind)
+    assert event.platform == example["platform"] == "discord"
+    assert event.connector == example["connector"]
+    assert event.data.keys() >= example["data"].keys()
+    assert event.event_id.startswith(f"discord_bot:{event.kind}:")
+    for part in ("chat", "user"):
+        assert (getattr(event, part) is None) == (example[part] is None), part
+
+
+async def test_connects_with_the_trigger_intents_and_syncs_slash_commands(
+    running: Running,
+) -> None:
+    fake = running.fake
+    expected = (
+        hikari.Intents.GUILDS
+        | hikari.Intents.GUILD_MESSAGES
+        | hikari.Intents.GUILD_MESSAGE_REACTIONS
+        | hikari.Intents.DM_MESSAGES
+        | hikari.Intents.DM_MESSAGE_REACTIONS
+        | hikari.Intents.MESSAGE_CONTENT
+        | hikari.Intents.GUILD_MEMBERS
+    )
+    assert fake.intents == int(expected)
+    [sync] = fake.calls_to("PUT", "/applications/{application}/commands")
+    assert sync.params["application"] == fake.application_id
+    assert sync.json == [
+        {
+            "type": 1,
+            "name": "ticket",
+            "name_localizations": {},
+            "description": "Open a ticket",
+            "description_localizations": {"de": "Ticket öffnen"},
+            "options": [],
+        }
+    ]
+    statuses = [status for status, _, _ in running.reports]
+    assert statuses[:2] == ["connecting", "connected"]
+
+
+async def test_message(running: Running) -> None:
+    payload = running.fake.user_message("Hi all!")
+    await running.fake.dispatch("MESSAGE_CREATE", payload)
+
+    event = await running.next_event()
+
+    assert event.kind == "dc_message"
+    assert_shaped_like_example(event)
+    assert event.message_id == payload["id"]
+    assert event.text == "Hi all!"
+    assert event.chat is not None and event.user is not None
+    assert (event.chat.id, event.chat.type, event.chat.guild_id) == (CHANNEL, "guild", GUILD)
+    assert event.chat.title == f"general-{CHANNEL}"
+    assert event.user.id == USER and not event.user.is_bot
+    assert event.instance_id == running.connector.config.instance_id
+
+
+async def test_the_bots_own_messages_start_nothing(running: Running) -> None:
+    fake = running.fake
+    own = dc.message(CHANNEL, fake.me, "I said this", guild_id=GUILD)
+    await fake.dispatch("MESSAGE_CREATE", own)
+    await fake.dispatch("MESSAGE_CREATE", fake.user_message("after"))
+    event = await running.next_event()
+    assert event.text == "after"
+
+
+async def test_slash_command(running: Running) -> None:
+    interaction = running.fake.command_interaction(
+        "ticket", [{"name": "topic", "type": 3, "value": "billing"}]
+    )
+    await running.fake.dispatch("INTERACTION_CREATE", interaction)
+
+    event = await running.next_event()
+
+    assert event.kind == "dc_slash_command"
+    assert_shaped_like_example(event)
+    assert (event.command, event.args, event.text) == (
+        "ticket",
+        ["billing"],
+        "/ticket topic:billing",
+    )
+    assert event.data == {
+        "interaction_id": interaction["id"],
+        "interaction_token": interaction["token"],
+        "options": {"topic": "billing"},
+    }
+    assert event.user is not None and event.user.id == USER
+
+
+def _button_interaction(fake: FakeDiscord, custom_id: str) -> dict[str, Any]:
+    """INTERACTION_CREATE for a click (type 3) on a button under one of the bot's messages."""
+    interaction = fake.command_interaction("unused")
+    message = dc.message(CHANNEL, fake.me, "Pick a role", guild_id=GUILD)
+    interaction.update(
+        type=3,
+        token=secrets.token_urlsafe(32),
+        data={"custom_id": custom_id, "component_type": 2},
+        message=message,
+    )
+    return interaction
+
+
+async def test_button_click_is_mapped_and_acknowledged_when_no_flow_answers(
+    running: Running,
+) -> None:
+    interaction = _button_interaction(running.fake, "role:announcements")
+    await running.fake.dispatch("INTERACTION_CREATE", interaction)
+
+    event = await running.next_event()
+
+    assert event.kind == "dc_button_click"
+    assert_shaped_like_example(event)
+    assert event.message_id == interaction["message"]["id"]
+    assert event.data == {
+        "custom_id": "role:announcements",
+        "interaction_id": interaction["id"],
+        "interaction_token": interaction["token"],
+    }
+    ack = await running.fake.wait_for_call(
+        "POST", f"/interactions/{interaction['id']}/{interaction['token']}/callback"
+    )
+    assert ack.json["type"] == int(hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
+
+
+async def test_button_click_answered_by_a_flow_is_not_acknowledged_twice(
+    running: Running,
+) -> None:
+    interaction = _button_interaction(running.fake, "role:news")
+    await running.fake.dispatch("INTERACTION_CREATE", interaction)
+    event = await running.next_event()
+
+    await running.connector.execute(
+        "respond_interaction",
+        {
+            "interaction_id": event.data["interaction_id"],
+            "interaction_token": event.data["interaction_token"],
+            "content": "Role added",
+            "ephemeral": True,
+        },
+    )
+    await asyncio.sleep(0.5)  # past the connector's acknowledgement delay
+
+    path = f"/interactions/{interaction['id']}/{interaction['token']}/callback"
+    [answer] = running.fake.calls_to("POST", path)
+    assert answer.json["type"] == int(hikari.ResponseType.MESSAGE_CREATE)
+
+
+async def test_member_join_and_leave(running: Running) -> None:
+    fake = running.fake
+    newcomer = fake.user("900000000000000200", "grace")
+    await fake.dispatch("GUILD_MEMBER_ADD", {**dc.member(newcomer), "guild_id": GUILD})
+    joined = await running.next_event()
+
+    assert joined.kind == "dc_member_join"
+    assert_shaped_like_example(joined)
+    assert joined.chat is not None and joined.user is not None
+    assert (joined.chat.id, joined.chat.type, joined.chat.guild_id) == (GUILD, "guild", GUILD)
+    assert (joined.user.id, joined.user.username) == ("900000000000000200", "grace")
+
+    await fake.dispatch("GUILD_MEMBER_REMOVE", {"guild_id": GUILD, "user": newcomer})
+    left = await running.next_event()
+
+    assert left.kind == "dc_member_leave"
+    assert_shaped_like_example(left)
+    assert left.user is not None and left.user.id == "900000000000000200"
+
+
+async def test_member_update_reports_roles_and_nickname(running: Running) -> None:
+    fake = running.fake
+    role = "1111111111111111111"
+    updated = {**dc.member(fake.user(USER), roles=[role], nick="Ada (mod)"), "guild_id": GUILD}
+    await fake.dispatch("GUILD_MEMBER_UPDATE", updated)
+
+    event = await running.next_event()
+
+    assert event.kind == "dc_member_update"
+    assert_shaped_like_example(event)
+    assert event.data == {
+        "added_roles": [role],
+        "removed_roles": [],
+        "old_nickname": None,
+        "new_nickname": "Ada (mod)",
+    }
+
+
+async def test_reaction_add(running: Running) -> None:
+    fake = running.fake
+    message = fake.user_message("vote here")
+    reaction = {
+        "user_id": USER,
+        "channel_id": CHANNEL,
+        "message_id": message["id"],
+        "guild_id": GUILD,
+        "member": dc.member(fake.user(USER)),
+        "emoji": {"id": None, "name": "✅"},
+        "burst": False,
+        "type": 0,
+    }
+    await fake.dispatch("MESSAGE_REACTION_ADD", reaction)
+
+    event = await running.next_event()
+
+    assert event.kind == "dc_reaction_add"
+    assert_shaped_like_example(event)
+    assert event.message_id == message["id"]
+    assert event.data == {"emoji": "✅", "emoji_id": None}
+    assert event.user is not None and event.user.id == USER
+
+
+async def test_message_delete_carries_the_cached_text(running: Running) -> None:
+    fake = running.fake
+    message = fake.user_message("Hi all!")
+    await fake.dispatch("MESSAGE_CREATE", message)
+    await running.next_event()
+
+    await fake.dispatch(
+        "MESSAGE_DELETE", {"id": message["id"], "channel_id": CHANNEL, "guild_id": GUILD}
+    )
+    event = await running.next_event()
+
+    assert event.kind == "dc_message_delete"
+    assert_shaped_like_example(event)
+    assert event.message_id == message["id"]
+    assert event.data == {"cached_text": "Hi all!"}
+    assert event.user is None
+
+
+async def test_a_rejected_token_is_a_credential_problem_not_a_crash() -> None:
+    async with FakeDiscord() as fake:
+        config = InstanceConfig(
+            instance_id=1,
+            kind="discord_bot",
+            credential="MTIz.wrong.token",
+            api_base_url=fake.rest_url,
+        )
+
+        async def ignore(*_: Any) -> None:
+            return None
+
+        with pytest.raises(CredentialRejected, match="token"):
+            await asyncio.wait_for(DiscordBotConnector(config, ignore, ignore).run(), 15)

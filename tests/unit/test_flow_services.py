@@ -1,0 +1,181 @@
+"""The flows page's services: list with stats, rename, duplicate, move, delete, import/export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from engine.models import (
+    AdminUser,
+    AuditLog,
+    ExecutionStatus,
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    FlowVersion,
+    Role,
+    StepStatus,
+)
+from engine.services import flows
+from engine.services.auth import PermissionDenied
+from tests.flow_helpers import five_node_graph
+
+
+@pytest.fixture
+def admin(sqlite_session: Session) -> AdminUser:
+    user = AdminUser(username="ada", role=Role.admin, password_hash="x")
+    sqlite_session.add(user)
+    sqlite_session.flush()
+    return user
+
+
+@pytest.fixture
+def viewer(sqlite_session: Session) -> AdminUser:
+    user = AdminUser(username="vic", role=Role.viewer, password_hash="x")
+    sqlite_session.add(user)
+    sqlite_session.flush()
+    return user
+
+
+def _run(session: Session, flow_id: int, status: ExecutionStatus) -> FlowExecution:
+    execution = FlowExecution(flow_id=flow_id, status=status)
+    session.add(execution)
+    session.flush()
+    session.add(
+        FlowExecutionStep(
+            execution_id=execution.id,
+            seq=1,
+            step_key="t",
+            node_id="t",
+            node_type="tg_command",
+            status=StepStatus.succeeded,
+        )
+    )
+    session.flush()
+    return execution
+
+
+def test_list_with_stats_search_and_folders(sqlite_session: Session, admin: AdminUser) -> None:
+    folder = flows.create_folder(sqlite_session, admin, "Moderation")
+    greet = flows.create_flow(sqlite_session, admin, "Greeter", graph=five_node_graph())
+    spam = flows.create_flow(sqlite_session, admin, "Spam filter", folder_id=folder.id)
+    for status in (ExecutionStatus.succeeded, ExecutionStatus.succeeded, ExecutionStatus.failed):
+        _run(sqlite_session, greet.id, status)
+    _run(sqlite_session, greet.id, ExecutionStatus.running)  # unfinished: not in the rate
+
+    rows = {row.name: row for row in flows.list_flows(sqlite_session)}
+    assert rows["Greeter"].runs == 3 and rows["Greeter"].succeeded == 2
+    assert rows["Greeter"].success_rate == pytest.approx(2 / 3)
+    assert rows["Greeter"].last_run_at is not None
+    assert rows["Spam filter"].success_rate is None and rows["Spam filter"].last_run_at is None
+
+    assert [r.name for r in flows.list_flows(sqlite_session, search="SPAM")] == ["Spam filter"]
+    in_folder = flows.list_flows(sqlite_session, folder_id=folder.id, all_folders=False)
+    assert [r.id for r in in_folder] == [spam.id]
+    top = flows.list_flows(sqlite_session, folder_id=None, all_folders=False)
+    assert [r.id for r in top] == [greet.id]
+
+
+def test_rename_duplicate_move(sqlite_session: Session, admin: AdminUser) -> None:
+    folder = flows.create_folder(sqlite_session, admin, "Greetings")
+    flow = flows.create_flow(sqlite_session, admin, "Greeter", graph=five_node_graph())
+    flows.rename_flow(sqlite_session, admin, flow.id, "  Welcome  ")
+    assert sqlite_session.get(FlowDefinition, flow.id).name == "Welcome"
+    with pytest.raises(flows.FlowError):
+        flows.rename_flow(sqlite_session, admin, flow.id, " ")
+
+    copy = flows.duplicate_flow(sqlite_session, admin, flow.id)
+    assert copy.id != flow.id and copy.name == "Copy of Welcome"
+    assert copy.graph == flow.graph and copy.status == "draft"
+
+    flows.move_flow(sqlite_session, admin, copy.id, folder.id)
+    assert sqlite_session.get(FlowDefinition, copy.id).folder_id == folder.id
+    flows.move_flow(sqlite_session, admin, copy.id, None)
+    assert sqlite_session.get(FlowDefinition, copy.id).folder_id is None
+    with pytest.raises(flows.FlowError, match="does not exist"):
+        flows.move_flow(sqlite_session, admin, copy.id, 999)
+
+    actions = set(sqlite_session.exec(select(AuditLog.action)).all())
+    assert {"flow_renamed", "flow_duplicated", "flow_moved", "folder_created"} <= actions
+
+
+def test_delete_removes_versions_and_runs(sqlite_session: Session, admin: AdminUser) -> None:
+    flow = flows.create_flow(sqlite_session, admin, "Greeter", graph=five_node_graph())
+    flows.publish(sqlite_session, admin, flow.id)
+    execution = _run(sqlite_session, flow.id, ExecutionStatus.failed)
+    other = flows.create_flow(sqlite_session, admin, "Other", graph=five_node_graph())
+    child = FlowExecution(flow_id=other.id, parent_execution_id=execution.id, depth=1)
+    sqlite_session.add(child)
+    sqlite_session.flush()
+
+    flows.delete_flow(sqlite_session, admin, flow.id)
+    assert sqlite_session.get(FlowDefinition, flow.id) is None
+    assert not sqlite_session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow.id)).all()
+    assert not sqlite_session.exec(
+        select(FlowExecution).where(FlowExecution.flow_id == flow.id)
+    ).all()
+    sqlite_session.refresh(child)
+    assert child.parent_execution_id is None  # the other flow's run is kept
+    with pytest.raises(flows.FlowError):
+        flows.delete_flow(sqlite_session, admin, flow.id)
+
+
+def test_export_import_round_trip(sqlite_session: Session, admin: AdminUser) -> None:
+    flow = flows.create_flow(sqlite_session, admin, "Greeter", graph=five_node_graph())
+    document = json.dumps(flows.export_flow(sqlite_session, flow.id))
+    imported = flows.import_flow(sqlite_session, admin, document)
+    assert imported.name == "Greeter" and imported.graph == flow.graph
+
+    bare = flows.import_flow(sqlite_session, admin, five_node_graph())
+    assert bare.name == "Imported flow"
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ({"format": "other", "graph": {}}, "unknown format"),
+        ({"nodes": [{"id": "a", "type": "no_such_type"}], "edges": []}, "unknown node type"),
+        ({"nodes": "x"}, "malformed"),
+    ],
+)
+def test_import_refuses_with_every_problem(
+    sqlite_session: Session, admin: AdminUser, document: object, problem: str
+) -> None:
+    with pytest.raises(flows.FlowImportError) as caught:
+        flows.import_flow(sqlite_session, admin, document)  # type: ignore[arg-type]
+    assert any(problem in text for text in caught.value.problems)
+
+
+def test_versions_and_restore(sqlite_session: Session, admin: AdminUser) -> None:
+    flow = flows.create_flow(sqlite_session, admin, "Greeter", graph=five_node_graph())
+    first = flows.publish(sqlite_session, admin, flow.id)
+    changed = five_node_graph()
+    changed["nodes"][3]["params"]["text"] = "Bye"
+    flows.save_draft(sqlite_session, admin, flow.id, changed, expected_revision=0)
+    flows.publish(sqlite_session, admin, flow.id)
+    assert [v.version for v in flows.list_versions(sqlite_session, flow.id)] == [2, 1]
+
+    with pytest.raises(flows.StaleRevision):
+        flows.restore_version(sqlite_session, admin, flow.id, first.id, expected_revision=0)
+    restored = flows.restore_version(sqlite_session, admin, flow.id, first.id, expected_revision=1)
+    assert restored.graph == five_node_graph() and restored.revision == 2
+
+
+def test_viewers_cannot_change_flows(
+    sqlite_session: Session, admin: AdminUser, viewer: AdminUser
+) -> None:
+    flow = flows.create_flow(sqlite_session, admin, "Greeter")
+    for call in (
+        lambda: flows.rename_flow(sqlite_session, viewer, flow.id, "x"),
+        lambda: flows.duplicate_flow(sqlite_session, viewer, flow.id),
+        lambda: flows.move_flow(sqlite_session, viewer, flow.id, None),
+        lambda: flows.delete_flow(sqlite_session, viewer, flow.id),
+        lambda: flows.import_flow(sqlite_session, viewer, five_node_graph()),
+        lambda: flows.create_folder(sqlite_session, viewer, "x"),
+    ):
+        with pytest.raises(PermissionDenied):
+            call()
