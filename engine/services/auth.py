@@ -176,7 +176,6 @@ def authenticate(session: Session, username: str, password: str, ip: str = "") -
         raise LoginFailed("Wrong user name or password.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
     session.add(user)
     audit.record(session, username, "login", ip=ip or None)
     return user

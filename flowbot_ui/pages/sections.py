@@ -15,8 +15,6 @@ from engine.models import (
     BroadcastMessage,
     Community,
     CommunityAnalyticsSnapshot,
-    FlowDefinition,
-    FlowExecution,
     ScheduledMessage,
     WebhookEndpoint,
 )
@@ -37,24 +35,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/flows",
-        "Flows",
-        "Automations: a trigger, conditions and actions.",
-        FlowDefinition,
-        "flows",
-        "workflow",
-        "Flows you draw in the visual editor will be listed here.",
-    ),
-    SectionPage(
-        "/executions",
-        "Executions",
-        "Every flow run, step by step.",
-        FlowExecution,
-        "executions",
-        "list-checks",
-        "When a flow runs, each execution and its steps are recorded here.",
-    ),
     SectionPage(
         "/connections",
         "Connections",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import reflex as rx
+from sqlmodel import Session
 
 from engine.db import session_scope
 from engine.models import AdminUser, Role, utcnow
@@ -85,16 +88,12 @@ class AuthState(rx.State):
             return rx.redirect("/")
         return None
 
-    @rx.event
-    def login(self, form: dict):  # type: ignore[no-untyped-def]
+    def _sign_in_as(self, find_user: Callable[[Session], AdminUser]):  # type: ignore[no-untyped-def]
+        """Issue a session for the account ``find_user`` returns, or show why not."""
         try:
             with session_scope() as session:
-                user = auth.authenticate(
-                    session,
-                    form.get("username", ""),
-                    form.get("password", ""),
-                    ip=self.router.session.client_ip,
-                )
+                user = find_user(session)
+                user.last_login_at = utcnow()
                 self.session_token = auth.issue_session_token(user)
         except auth.AuthError as exc:
             self.error = str(exc)
@@ -103,26 +102,30 @@ class AuthState(rx.State):
         return rx.redirect("/")
 
     @rx.event
+    def login(self, form: dict):  # type: ignore[no-untyped-def]
+        return self._sign_in_as(
+            lambda session: auth.authenticate(
+                session,
+                form.get("username", ""),
+                form.get("password", ""),
+                ip=self.router.session.client_ip,
+            )
+        )
+
+    @rx.event
     def create_first_admin(self, form: dict):  # type: ignore[no-untyped-def]
         if form.get("password") != form.get("confirm"):
             self.error = "The two passwords differ."
             return None
-        try:
-            with session_scope() as session:
-                user = auth.create_user(
-                    session,
-                    form.get("username", ""),
-                    form.get("password", ""),
-                    Role.admin,
-                    actor=None,
-                )
-                user.last_login_at = utcnow()  # creating the first admin signs them in
-                self.session_token = auth.issue_session_token(user)
-        except auth.AuthError as exc:
-            self.error = str(exc)
-            return None
-        self.error = ""
-        return rx.redirect("/")
+        return self._sign_in_as(
+            lambda session: auth.create_user(
+                session,
+                form.get("username", ""),
+                form.get("password", ""),
+                Role.admin,
+                actor=None,
+            )
+        )
 
     @rx.event
     def logout(self):  # type: ignore[no-untyped-def]

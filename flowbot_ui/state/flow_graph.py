@@ -103,7 +103,9 @@ def canvas_node(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def edge_id(edge: Mapping[str, Any]) -> str:
-    return edge.get("id") or f"{edge['source']}:{edge.get('sourceHandle') or 'next'}-{edge['target']}"
+    return (
+        edge.get("id") or f"{edge['source']}:{edge.get('sourceHandle') or 'next'}-{edge['target']}"
+    )
 
 
 def canvas_view(graph: Mapping[str, Any], key: int, move_seq: int) -> dict[str, Any]:
@@ -169,7 +171,10 @@ def auto_layout(graph: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     positions = {}
     for node_id in ids:
         column = layer[node_id]
-        positions[node_id] = {"x": float(column * LAYER_GAP_X), "y": float(rows[column] * ROW_GAP_Y)}
+        positions[node_id] = {
+            "x": float(column * LAYER_GAP_X),
+            "y": float(rows[column] * ROW_GAP_Y),
+        }
         rows[column] += 1
     return positions
 

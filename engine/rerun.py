@@ -1,0 +1,91 @@
+"""Re-run an execution from one of its nodes, with the inputs it recorded.
+
+The executor replays any step already recorded as succeeded (see engine/runtime.py), so
+a re-run is a new execution of the same version and trigger, seeded with copies of the
+succeeded steps that ran before the chosen node: those are replayed with their recorded
+outputs (and the variables they set), and the chosen node and everything after it run
+again for real.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.db import session_scope
+from engine.execution_store import create_execution
+from engine.models import AdminUser, FlowExecution, FlowExecutionStep, Role, StepStatus
+from engine.services import audit
+from engine.services.auth import require_role
+
+
+class RerunError(ValueError):
+    """The re-run cannot start, with a message fit to show the user."""
+
+
+def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: str) -> int:
+    """Create (not start) the new execution; returns its id."""
+    require_role(actor, Role.editor)
+    source = session.get(FlowExecution, execution_id)
+    if source is None:
+        raise RerunError(f"Execution {execution_id} does not exist.")
+    steps = list(
+        session.exec(
+            select(FlowExecutionStep)
+            .where(FlowExecutionStep.execution_id == execution_id)
+            .order_by(sa.asc(FlowExecutionStep.seq))
+        ).all()
+    )
+    target = next((step for step in steps if step.node_id == node_id), None)
+    if target is None:
+        raise RerunError(f"Node {node_id!r} did not run in execution {execution_id}.")
+    execution = create_execution(
+        session,
+        source.flow_id,
+        dict(source.trigger_data or {}),
+        trigger_type=source.trigger_type,
+        version_id=source.version_id,
+    )
+    session.flush()
+    kept = [s for s in steps if s.seq < target.seq and s.status == StepStatus.succeeded]
+    for seq, step in enumerate(kept, start=1):
+        session.add(
+            FlowExecutionStep(
+                execution_id=execution.id,
+                seq=seq,
+                step_key=step.step_key,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                status=step.status,
+                input=step.input,
+                output=step.output,
+                handle=step.handle,
+                started_at=step.started_at,
+                duration_ms=step.duration_ms,
+            )
+        )
+    audit.record(
+        session,
+        actor.username,
+        "execution_rerun",
+        target_type="execution",
+        target_id=execution.id,
+        source=execution_id,
+        node=node_id,
+    )
+    session.flush()
+    assert execution.id is not None
+    return execution.id
+
+
+def rerun_from_node(actor_id: int, execution_id: int, node_id: str) -> int:
+    """Seed the re-run (committed), then hand it to the workers like any execution."""
+    from engine import actors
+
+    with session_scope() as session:
+        actor = session.get(AdminUser, actor_id)
+        if actor is None:
+            raise RerunError("Your account no longer exists.")
+        new_id = seed_rerun(session, actor, execution_id, node_id)
+    actors.execute_flow.send(new_id)
+    return new_id

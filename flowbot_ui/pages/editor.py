@@ -1,0 +1,538 @@
+"""The flow editor (/flows/[flow_ref]): palette, canvas, properties, problems, test runs."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from flowbot_ui.components.flow_canvas import flow_canvas
+from flowbot_ui.components.param_form import param_form
+from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
+from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
+from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.steps import StepRow
+
+CATEGORY_COLOURS = {"trigger": "violet", "condition": "amber", "action": "blue", "advanced": "gray"}
+
+
+# --------------------------------------------------------------------------- palette
+
+
+def _palette_item(item: PaletteItem) -> rx.Component:
+    return rx.tooltip(
+        rx.box(
+            rx.text(item.label, size="2"),
+            draggable=True,
+            cursor="grab",
+            padding_x="10px",
+            padding_y="6px",
+            border_radius="6px",
+            border=f"1px solid {rx.color('gray', 4)}",
+            background=rx.color("gray", 1),
+            _hover={"background": rx.color("accent", 3), "border_color": rx.color("accent", 6)},
+            on_click=FlowRoom.add_node({"type": item.id}),
+            custom_attrs={"data-node-type": item.id, "data-testid": "palette-" + item.id},
+        ),
+        content=item.description,
+        side="right",
+    )
+
+
+def _palette_group(group: PaletteGroup) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.box(
+                width="8px",
+                height="8px",
+                border_radius="4px",
+                background=rx.match(
+                    group.category,
+                    *[(c, rx.color(colour, 9)) for c, colour in CATEGORY_COLOURS.items()],
+                    rx.color("gray", 9),
+                ),
+            ),
+            rx.text(group.title, size="1", weight="bold", color=rx.color("gray", 11)),
+            align="center",
+            spacing="2",
+        ),
+        rx.foreach(group.members, _palette_item),
+        spacing="1",
+        width="100%",
+    )
+
+
+def palette() -> rx.Component:
+    return side_panel(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            placeholder="Search nodes…",
+            value=EditorState.palette_search,
+            on_change=EditorState.set_palette_search,
+            width="100%",
+            data_testid="palette-search",
+        ),
+        rx.text("Drag onto the canvas, or click to add.", size="1", color=rx.color("gray", 10)),
+        rx.foreach(EditorState.palette, _palette_group),
+        width="250px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        data_testid="palette",
+    )
+
+
+# --------------------------------------------------------------------------- top bar
+
+
+def _presence() -> rx.Component:
+    return rx.hstack(
+        rx.foreach(
+            FlowRoom.people,
+            lambda name: rx.tooltip(
+                rx.avatar(fallback=name[:2].upper(), size="2", radius="full", variant="solid"),
+                content=name + " is here",
+            ),
+        ),
+        spacing="1",
+        data_testid="presence",
+    )
+
+
+def _icon_button(icon: str, label: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    return rx.tooltip(
+        rx.icon_button(
+            rx.icon(icon, size=16), variant="soft", color_scheme="gray", aria_label=label, **props
+        ),
+        content=label,
+    )
+
+
+def _versions_dialog() -> rx.Component:
+    def row(version: VersionRow) -> rx.Component:
+        return rx.table.row(
+            rx.table.cell(rx.text("v", version.version, weight="bold")),
+            rx.table.cell(version.created_at),
+            rx.table.cell(version.created_by),
+            rx.table.cell(
+                rx.dialog.close(
+                    rx.button(
+                        "Restore",
+                        size="1",
+                        variant="soft",
+                        on_click=[FlowRoom.restore(version.id), EditorState.refresh_panel],
+                        disabled=~EditorState.can_edit,
+                    )
+                )
+            ),
+        )
+
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("history", size=16),
+                "Versions",
+                variant="soft",
+                color_scheme="gray",
+                on_click=EditorState.load_versions,
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Published versions"),
+            rx.dialog.description(
+                "Restoring puts a version back into the draft; publish it to make it live."
+            ),
+            rx.cond(
+                EditorState.versions.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("Version", "Published", "By", "")
+                            ]
+                        )
+                    ),
+                    rx.table.body(rx.foreach(EditorState.versions, row)),
+                    width="100%",
+                ),
+                rx.text("Nothing published yet.", color=rx.color("gray", 10), size="2"),
+            ),
+            rx.flex(
+                rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                justify="end",
+                margin_top="16px",
+            ),
+            max_width="560px",
+        ),
+    )
+
+
+def _run_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Test run"),
+            rx.dialog.description(
+                "Runs the current draft with this trigger payload, exactly as the REST API would."
+            ),
+            rx.text_area(
+                value=EditorState.payload_text,
+                on_change=EditorState.set_payload_text,
+                rows="14",
+                font_family="var(--code-font-family)",
+                width="100%",
+                margin_top="12px",
+                data_testid="run-payload",
+            ),
+            rx.cond(
+                EditorState.run_error != "",
+                rx.callout(
+                    EditorState.run_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    margin_top="8px",
+                ),
+            ),
+            rx.flex(
+                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.button(
+                    rx.icon("play", size=16),
+                    "Run",
+                    on_click=EditorState.start_run,
+                    data_testid="run-start",
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="640px",
+        ),
+        open=EditorState.run_open,
+        on_open_change=EditorState.set_run_open,
+    )
+
+
+def header() -> rx.Component:
+    return top_bar(
+        rx.link(rx.icon("arrow-left", size=18), href="/flows", color=rx.color("gray", 11)),
+        rx.vstack(
+            rx.heading(FlowRoom.name, size="4", data_testid="flow-name"),
+            rx.hstack(
+                status_badge(FlowRoom.status, data_testid="flow-status"),
+                rx.cond(
+                    FlowRoom.dirty,
+                    rx.text(
+                        "Unsaved changes",
+                        size="1",
+                        color=rx.color("amber", 11),
+                        data_testid="dirty",
+                    ),
+                    rx.text(
+                        "All changes saved",
+                        size="1",
+                        color=rx.color("gray", 10),
+                        data_testid="clean",
+                    ),
+                ),
+                spacing="2",
+                align="center",
+            ),
+            spacing="0",
+        ),
+        rx.spacer(),
+        _presence(),
+        rx.separator(orientation="vertical", size="2"),
+        _icon_button(
+            "undo-2",
+            "Undo (Ctrl+Z)",
+            on_click=[FlowRoom.undo, EditorState.refresh_panel],
+            disabled=~FlowRoom.can_undo,
+        ),
+        _icon_button(
+            "redo-2",
+            "Redo (Ctrl+Y)",
+            on_click=[FlowRoom.redo, EditorState.refresh_panel],
+            disabled=~FlowRoom.can_redo,
+        ),
+        _icon_button(
+            "layout-grid", "Auto-layout", on_click=FlowRoom.layout, disabled=~EditorState.can_edit
+        ),
+        _versions_dialog(),
+        rx.button(
+            rx.icon("save", size=16),
+            "Save",
+            variant="soft",
+            on_click=FlowRoom.save,
+            disabled=~EditorState.can_edit,
+            data_testid="save",
+        ),
+        rx.button(
+            rx.icon("flask-conical", size=16),
+            "Test run",
+            variant="soft",
+            on_click=EditorState.open_run,
+            disabled=~EditorState.can_edit,
+            data_testid="test-run",
+        ),
+        rx.button(
+            rx.icon("rocket", size=16),
+            "Publish",
+            on_click=[FlowRoom.publish, EditorState.load_versions],
+            disabled=~EditorState.can_edit,
+            data_testid="publish",
+        ),
+        rx.cond(
+            FlowRoom.status == "active",
+            rx.button(
+                rx.icon("pause", size=16),
+                "Pause",
+                variant="outline",
+                color_scheme="amber",
+                on_click=FlowRoom.set_active(False),
+                disabled=~EditorState.can_edit,
+                data_testid="pause",
+            ),
+            rx.button(
+                rx.icon("power", size=16),
+                "Activate",
+                variant="outline",
+                color_scheme="green",
+                on_click=FlowRoom.set_active(True),
+                disabled=~(EditorState.can_edit & FlowRoom.published),
+                data_testid="activate",
+            ),
+        ),
+    )
+
+
+def notices() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            FlowRoom.conflict != "",
+            rx.callout(
+                rx.hstack(
+                    rx.text(FlowRoom.conflict),
+                    rx.button(
+                        "Reload saved version",
+                        size="1",
+                        color_scheme="red",
+                        on_click=[FlowRoom.reload_saved, EditorState.refresh_panel],
+                    ),
+                    align="center",
+                    spacing="3",
+                ),
+                icon="triangle-alert",
+                color_scheme="red",
+                width="100%",
+                data_testid="conflict",
+            ),
+        ),
+        rx.cond(
+            FlowRoom.notice != "",
+            rx.callout(FlowRoom.notice, icon="info", size="1", width="100%", data_testid="notice"),
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- right panel
+
+
+def _run_panel() -> rx.Component:
+    def step(row: StepRow) -> rx.Component:
+        return rx.hstack(
+            status_badge(row.status),
+            rx.text(row.node_id, size="2", weight="medium"),
+            rx.spacer(),
+            rx.text(row.duration, size="1", color=rx.color("gray", 10)),
+            width="100%",
+            cursor="pointer",
+            on_click=EditorState.select(row.node_id),
+            data_testid="run-step-" + row.node_id,
+        )
+
+    return rx.cond(
+        EditorState.run_id > 0,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Test run #", EditorState.run_id, weight="bold", size="2"),
+                    status_badge(EditorState.run_status, data_testid="run-status"),
+                    rx.spacer(),
+                    rx.link(
+                        "Debug", href="/executions/" + EditorState.run_id.to_string(), size="2"
+                    ),
+                    rx.icon_button(
+                        rx.icon("x", size=14),
+                        size="1",
+                        variant="ghost",
+                        on_click=EditorState.clear_run,
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(
+                    EditorState.run_error != "",
+                    rx.text(EditorState.run_error, size="1", color=rx.color("red", 11)),
+                ),
+                rx.foreach(EditorState.run_steps, step),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+            data_testid="run-panel",
+        ),
+    )
+
+
+def _step_detail() -> rx.Component:
+    step = EditorState.selected_step
+    return rx.cond(
+        step,
+        rx.vstack(
+            rx.hstack(
+                rx.text("In the test run", size="2", weight="bold"),
+                status_badge(step.status),
+                spacing="2",
+            ),
+            rx.cond(
+                step.error != "",
+                rx.callout(step.error, icon="circle-x", color_scheme="red", size="1"),
+            ),
+            rx.text("Input", size="1", weight="medium", color=rx.color("gray", 11)),
+            json_block(step.input, "step-input"),
+            rx.text("Output", size="1", weight="medium", color=rx.color("gray", 11)),
+            json_block(step.output, "step-output"),
+            spacing="2",
+            width="100%",
+        ),
+    )
+
+
+def _properties() -> rx.Component:
+    return rx.cond(
+        EditorState.selected_id != "",
+        rx.vstack(
+            rx.hstack(
+                rx.vstack(
+                    rx.heading(EditorState.selected_label, size="3"),
+                    rx.code(EditorState.selected_id, size="1", data_testid="selected-id"),
+                    spacing="1",
+                ),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("trash-2", size=14),
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    aria_label="Delete node",
+                    on_click=[
+                        FlowRoom.delete_items({"nodes": [EditorState.selected_id]}),
+                        EditorState.refresh_panel,
+                    ],
+                    disabled=~EditorState.can_edit,
+                ),
+                width="100%",
+            ),
+            rx.text(EditorState.selected_description, size="1", color=rx.color("gray", 10)),
+            rx.separator(size="4"),
+            param_form(),
+            _step_detail(),
+            spacing="3",
+            width="100%",
+            data_testid="properties",
+        ),
+        rx.text("Select a node to edit its settings.", size="2", color=rx.color("gray", 10)),
+    )
+
+
+def _problems() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Problems", size="2", weight="bold"),
+            rx.badge(
+                FlowRoom.problems.length(),
+                variant="soft",
+                color_scheme=rx.cond(FlowRoom.issues.length() > 0, "red", "gray"),
+            ),
+            spacing="2",
+        ),
+        rx.cond(
+            FlowRoom.problems.length() == 0,
+            rx.text("No problems: ready to publish.", size="1", color=rx.color("green", 11)),
+        ),
+        rx.foreach(
+            FlowRoom.problems,
+            lambda p: rx.hstack(
+                rx.icon(
+                    rx.cond(p["severity"] == "error", "circle-x", "triangle-alert"),
+                    size=14,
+                    color=rx.cond(
+                        p["severity"] == "error", rx.color("red", 10), rx.color("amber", 10)
+                    ),
+                    flex_shrink="0",
+                    margin_top="2px",
+                ),
+                rx.text(p["message"], size="1"),
+                align="start",
+                spacing="2",
+                cursor="pointer",
+                on_click=EditorState.select(p["node_id"]),
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        data_testid="problems",
+    )
+
+
+def right_panel() -> rx.Component:
+    return side_panel(
+        _run_panel(),
+        _properties(),
+        rx.separator(size="4"),
+        _problems(),
+        border_left=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def editor_page() -> rx.Component:
+    return workspace(
+        rx.cond(
+            EditorState.missing,
+            rx.center(
+                rx.text("This flow does not exist (was it deleted?)."), padding="64px", width="100%"
+            ),
+            rx.fragment(
+                header(),
+                notices(),
+                rx.hstack(
+                    palette(),
+                    rx.box(
+                        flow_canvas(
+                            graph=FlowRoom.canvas,
+                            moves=FlowRoom.moves,
+                            issues=FlowRoom.issues,
+                            statuses=EditorState.statuses,
+                            highlight="",
+                            read_only=~EditorState.can_edit,
+                            on_node_move=FlowRoom.move_nodes,
+                            on_connect_edge=FlowRoom.connect,
+                            on_delete_items=lambda items: [
+                                FlowRoom.delete_items(items),
+                                EditorState.refresh_panel,
+                            ],
+                            on_drop_node=FlowRoom.add_node,
+                            on_select_node=EditorState.select,
+                            on_shortcut=EditorState.shortcut,
+                            on_heartbeat=FlowRoom.heartbeat,
+                        ),
+                        flex="1",
+                        height="100%",
+                        background=rx.color("gray", 2),
+                    ),
+                    right_panel(),
+                    spacing="0",
+                    width="100%",
+                    flex="1",
+                    min_height="0",
+                ),
+                _run_dialog(),
+            ),
+        )
+    )

@@ -1,0 +1,282 @@
+"""The editor's per-person state: selection, property form, palette, clipboard, test runs.
+
+What everyone shares (the draft itself) lives in :class:`FlowRoom`; this state only
+reads it, and changes it by chaining the room's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import reflex as rx
+from pydantic import BaseModel
+
+from engine import events
+from engine.api.runs import trigger_event
+from engine.db import session_scope
+from engine.models import Role
+from engine.nodes import REGISTRY
+from engine.services import auth, executions, flows
+from engine.services.auth import require_role
+from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.flow_graph import filter_palette, palette_groups, param_fields, suggestions
+from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.steps import StepRow, pretty, step_rows
+
+RUN_WATCH_SECONDS = 120.0
+POLL_SECONDS = 0.3
+_PALETTE = palette_groups()
+
+
+class PaletteItem(BaseModel):
+    id: str
+    label: str
+    description: str
+
+
+class PaletteGroup(BaseModel):
+    key: str
+    title: str
+    category: str
+    members: list[PaletteItem]
+
+
+class FieldSpec(BaseModel):
+    name: str
+    label: str
+    kind: str
+    description: str
+    value: str
+    options: list[str]
+    required: bool
+    placeholder: str
+    error: str
+
+
+class VersionRow(BaseModel):
+    id: int
+    version: int
+    created_by: str
+    created_at: str
+    note: str
+
+
+class EditorState(AuthState):
+    missing: bool = False
+    selected_id: str = ""
+    selected_label: str = ""
+    selected_description: str = ""
+    fields: list[FieldSpec] = []
+    node_problems: list[str] = []
+    hints: list[str] = []
+    panel_key: int = 0
+    palette_search: str = ""
+    versions: list[VersionRow] = []
+    message: str = ""
+    # the test run being watched
+    run_open: bool = False
+    payload_text: str = ""
+    run_id: int = 0
+    run_status: str = ""
+    run_error: str = ""
+    statuses: dict[str, str] = {}
+    run_steps: list[StepRow] = []
+
+    _clipboard: list[dict[str, Any]] = []
+
+    @rx.var
+    def palette(self) -> list[PaletteGroup]:
+        return [
+            PaletteGroup(**{**g, "members": g["items"]})
+            for g in filter_palette(_PALETTE, self.palette_search)
+        ]
+
+    @rx.var
+    def selected_step(self) -> StepRow | None:
+        """The last step of the selected node in the watched run: its input and output."""
+        found = [step for step in self.run_steps if step.node_id == self.selected_id]
+        return found[-1] if found else None
+
+    @property
+    def flow_ref(self) -> int:
+        try:
+            return int(self.router.page.params.get("flow_ref", 0))
+        except (TypeError, ValueError):
+            return 0
+
+    # ------------------------------------------------------------------ loading
+
+    @rx.event
+    async def load(self) -> None:
+        if not self.user_id:  # the guard redirected
+            return
+        room = await self.get_state(FlowRoom)
+        self.missing = not await room.join(self.flow_ref)
+        self.selected_id, self.fields, self.message = "", [], ""
+        self.run_open, self.run_id, self.run_status, self.statuses = False, 0, "", {}
+        self.run_steps, self.payload_text = [], ""
+        self._load_versions()
+
+    def _load_versions(self) -> None:
+        with session_scope() as session:
+            self.versions = [
+                VersionRow(
+                    id=v.id or 0,
+                    version=v.version,
+                    created_by=v.created_by,
+                    created_at=v.created_at.strftime("%Y-%m-%d %H:%M"),
+                    note=v.note,
+                )
+                for v in flows.list_versions(session, self.flow_ref)
+            ]
+
+    @rx.event
+    def load_versions(self) -> None:
+        self._load_versions()
+
+    # ------------------------------------------------------------------ selection and form
+
+    async def _graph(self) -> dict[str, Any]:
+        return (await self.get_state(FlowRoom)).graph
+
+    @rx.event
+    async def select(self, node_id: str) -> None:
+        self.selected_id = node_id
+        await self.refresh_panel()
+
+    @rx.event
+    async def refresh_panel(self) -> None:
+        """Rebuild the property form from the room's draft (after any change to it)."""
+        room = await self.get_state(FlowRoom)
+        graph = room.graph
+        node = next((n for n in graph.get("nodes", []) if n["id"] == self.selected_id), None)
+        self.panel_key += 1
+        if node is None:
+            self.selected_id, self.fields, self.node_problems, self.hints = "", [], [], []
+            return
+        node_type = REGISTRY.get(node["type"]) if node["type"] in REGISTRY else None
+        self.selected_label = node_type.label if node_type else node["type"]
+        self.selected_description = node_type.description if node_type else ""
+        with session_scope() as session:
+            issues = [i for i in flows.validate(session, graph).issues if i.node_id == node["id"]]
+        self.node_problems = [i.message for i in issues]
+        self.fields = [FieldSpec(**f) for f in param_fields(node["type"], node["params"], issues)]
+        self.hints = suggestions(graph, node["id"])
+
+    @rx.event
+    def set_palette_search(self, text: str) -> None:
+        self.palette_search = text
+
+    @rx.event
+    async def shortcut(self, name: str):  # type: ignore[no-untyped-def]
+        """Keyboard shortcuts from the canvas: copy, paste, undo, redo."""
+        if name == "copy":
+            graph = await self._graph()
+            self._clipboard = [n for n in graph.get("nodes", []) if n["id"] == self.selected_id]
+            self.message = "Copied." if self._clipboard else ""
+            return None
+        if name == "paste" and self._clipboard:
+            return FlowRoom.paste(self._clipboard)
+        if name == "undo":
+            return [FlowRoom.undo, EditorState.refresh_panel]
+        if name == "redo":
+            return [FlowRoom.redo, EditorState.refresh_panel]
+        return None
+
+    # ------------------------------------------------------------------ test run
+
+    @rx.event
+    async def open_run(self) -> None:
+        """The test-run dialog, prefilled with the trigger type's example payload."""
+        if not self.payload_text:
+            graph = await self._graph()
+            trigger = next(
+                (
+                    REGISTRY.get(n["type"])
+                    for n in graph.get("nodes", [])
+                    if n["type"] in REGISTRY and REGISTRY.get(n["type"]).category == "trigger"
+                ),
+                None,
+            )
+            example = trigger.example_payload if trigger is not None else {}
+            self.payload_text = json.dumps(example, indent=2, default=str)
+        self.run_error = ""
+        self.run_open = True
+
+    @rx.event
+    def set_run_open(self, value: bool) -> None:
+        self.run_open = value
+
+    @rx.event
+    def set_payload_text(self, text: str) -> None:
+        self.payload_text = text
+
+    @rx.event
+    async def start_run(self):  # type: ignore[no-untyped-def]
+        """Run the draft as the REST API does (same trigger mapping, same launch)."""
+        room = await self.get_state(FlowRoom)
+        if room.dirty and not await room.save_now():
+            self.run_error = room.conflict or room.notice
+            return None
+        try:
+            payload = json.loads(self.payload_text or "{}")
+            if not isinstance(payload, dict):
+                raise ValueError("the payload must be a JSON object")
+        except ValueError as exc:
+            self.run_error = f"The sample payload is not valid JSON: {exc}"
+            return None
+        try:
+            with session_scope() as session:
+                user = self.current_user(session)
+                require_role(user, Role.editor)
+                event = trigger_event(payload, user)
+            run_id = await asyncio.to_thread(executions.launch, self.flow_ref, event, draft=True)
+        except (executions.NotRunnable, auth.AuthError) as exc:
+            self.run_error = str(exc)
+            return None
+        self.run_id, self.run_status, self.run_error = run_id, "queued", ""
+        self.statuses, self.run_steps, self.run_open = {}, [], False
+        return EditorState.watch_run
+
+    @rx.event(background=True)
+    async def watch_run(self) -> None:
+        """Light nodes up as steps arrive: the bus says when, the steps table says what."""
+        async with self:
+            run_id = self.run_id
+        subscription = events.subscribe(f"execution.{run_id}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RUN_WATCH_SECONDS
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscription.started(), timeout=2)
+            while True:
+                execution = await asyncio.to_thread(executions.load, run_id)
+                steps = await asyncio.to_thread(executions.load_steps, run_id)
+                async with self:
+                    if self.run_id != run_id:
+                        return  # another run started: that one is watched now
+                    self.run_steps = step_rows(steps)
+                    self.statuses = {s.node_id: str(s.status) for s in steps}
+                    if execution is not None:
+                        self.run_status = str(execution.status)
+                        self.run_error = execution.error or ""
+                if execution is None or execution.status in executions.TERMINAL:
+                    return
+                if loop.time() > deadline:
+                    return
+                with contextlib.suppress(TimeoutError, StopAsyncIteration):
+                    await asyncio.wait_for(anext(subscription), POLL_SECONDS)
+        finally:
+            await subscription.close()
+
+    @rx.event
+    def clear_run(self) -> None:
+        self.run_id, self.run_status, self.run_error, self.statuses, self.run_steps = (
+            0, "", "", {}, []
+        )  # fmt: skip
+
+
+__all__ = ["EditorState", "FieldSpec", "pretty"]

@@ -1,0 +1,407 @@
+"""One flow's editing room: the draft everyone who has the flow open edits together.
+
+``FlowRoom`` is an ``rx.SharedState`` linked to the token ``flow-<id>``: every client
+linked to it sees each edit (add, move, connect, params) at once, and presence. The room
+holds one draft, so co-editors never overwrite each other; saving writes it with the
+revision it was loaded at, so a save made elsewhere (the API, another server) is refused
+with a message instead of being lost.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from engine.db import session_scope
+from engine.models import FlowDefinition, FlowStatus
+from engine.services import auth, flows
+from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.flow_graph import (
+    auto_layout,
+    canvas_view,
+    edge_id,
+    first_errors,
+    new_node_id,
+    node_handles,
+    parse_field,
+)
+
+UNDO_DEPTH = 50
+MOVES_KEPT = 30  # a client further behind than this gets a snapshot anyway
+PRESENCE_TIMEOUT = 35.0  # seconds without a heartbeat before someone counts as gone
+PASTE_OFFSET = 40.0
+
+Graph = dict[str, Any]
+
+
+def room_token(flow_id: int) -> str:
+    return f"flow-{flow_id}"  # link tokens may not contain underscores
+
+
+class FlowRoom(rx.SharedState):
+    flow_id: int = 0
+    name: str = ""
+    status: str = "draft"
+    published: bool = False
+    revision: int = 0
+    dirty: bool = False
+    canvas: dict[str, Any] = {"key": 0, "move_seq": 0, "nodes": [], "edges": []}
+    moves: list[dict[str, Any]] = []
+    issues: dict[str, str] = {}
+    problems: list[dict[str, str]] = []
+    presence: dict[str, dict[str, Any]] = {}
+    notice: str = ""
+    conflict: str = ""
+    can_undo: bool = False
+    can_redo: bool = False
+
+    _graph: dict[str, Any] = {}
+    _undo: list[dict[str, Any]] = []
+    _redo: list[dict[str, Any]] = []
+    _key: int = 0
+    _move_seq: int = 0
+
+    # ------------------------------------------------------------------ loading
+
+    def _load(self, flow: FlowDefinition) -> None:
+        self.flow_id, self.name, self.status = flow.id or 0, flow.name, str(flow.status)
+        self.published = flow.published_version_id is not None
+        self.revision, self.dirty, self.conflict = flow.revision, False, ""
+        self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
+        self._undo, self._redo = [], []
+        self._refresh()
+
+    async def join(self, flow_id: int) -> bool:
+        """Link this client to the flow's room, loading the draft when nobody edits it."""
+        room = await self._link_to(room_token(flow_id))
+        with session_scope() as session:
+            flow = session.get(FlowDefinition, flow_id)
+            if flow is None:
+                return False
+            stale = room.flow_id != flow_id or (not room.dirty and room.revision != flow.revision)
+            if stale:
+                room._load(flow)
+            else:  # name and status may have changed from the flows page
+                room.name, room.status = flow.name, str(flow.status)
+        await room._touch()
+        return True
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _refresh(self) -> None:
+        """After a structural change: a new canvas snapshot and fresh validation."""
+        self._key += 1
+        self.canvas = canvas_view(self._graph, self._key, self._move_seq)
+        with session_scope() as session:
+            checked = flows.validate(session, self._graph)
+        self.issues = first_errors(checked.issues)
+        self.problems = [
+            {"severity": i.severity, "message": i.message, "node_id": i.node_id or ""}
+            for i in checked.issues
+        ]
+        self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
+
+    async def _user(self) -> AuthState | None:
+        user = await self.get_state(AuthState)
+        if not user.can_edit:
+            self.notice = "You can look at this flow but not change it (viewer role)."
+            return None
+        return user
+
+    async def _edit(self, change: Callable[[Graph], bool | None]) -> bool:
+        """Apply one undoable change (returning False means "nothing changed")."""
+        user = await self._user()
+        if user is None:
+            return False
+        before = copy.deepcopy(self._graph)
+        if change(self._graph) is False:
+            return False
+        self._undo = [*self._undo[-(UNDO_DEPTH - 1) :], before]
+        self._redo = []
+        self.dirty = True
+        self._refresh()
+        await self._touch()
+        return True
+
+    async def _touch(self) -> None:
+        """Mark this client present (and forget clients gone silent)."""
+        user = await self.get_state(AuthState)
+        now = time.time()
+        token = self.router.session.client_token
+        present = {
+            key: value
+            for key, value in self.presence.items()
+            if now - value["seen"] < PRESENCE_TIMEOUT and key != token
+        }
+        present[token] = {"name": user.username or "someone", "seen": now}
+        self.presence = present
+
+    def _node(self, node_id: str) -> dict[str, Any] | None:
+        return next((n for n in self._graph.get("nodes", []) if n["id"] == node_id), None)
+
+    # ------------------------------------------------------------------ canvas events
+
+    @rx.event
+    async def heartbeat(self) -> None:
+        await self._touch()
+
+    @rx.event
+    async def add_node(self, drop: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """A palette item dropped at ``x, y`` (or clicked: placed after the last node)."""
+        type_id = str(drop.get("type", ""))
+        nodes = self._graph.setdefault("nodes", [])
+        if "x" in drop:
+            position = {"x": float(drop["x"]), "y": float(drop["y"])}
+        elif nodes:
+            last = nodes[-1].get("position") or {}
+            position = {"x": float(last.get("x", 0)) + 280, "y": float(last.get("y", 0))}
+        else:
+            position = {"x": 0.0, "y": 0.0}
+        node_id = new_node_id(self._graph, type_id)
+
+        def change(graph: Graph) -> None:
+            graph.setdefault("nodes", []).append(
+                {"id": node_id, "type": type_id, "params": {}, "position": position}
+            )
+
+        if await self._edit(change):
+            from flowbot_ui.state.editor import EditorState
+
+            return EditorState.select(node_id)
+        return None
+
+    @rx.event
+    async def move_nodes(self, moved: list[dict[str, Any]]) -> None:
+        """Positions only: no snapshot, no validation, no undo step; a short move log."""
+        if await self._user() is None:
+            return
+        where = {str(m["id"]): m for m in moved if "id" in m}
+        log = list(self.moves[-(MOVES_KEPT - len(where)) :]) if len(where) < MOVES_KEPT else []
+        for node in self._graph.get("nodes", []):
+            if node["id"] in where:
+                x, y = float(where[node["id"]]["x"]), float(where[node["id"]]["y"])
+                node["position"] = {"x": x, "y": y}
+                self._move_seq += 1
+                log.append({"seq": self._move_seq, "id": node["id"], "x": x, "y": y})
+        self.moves = log
+        self.dirty = True
+
+    @rx.event
+    async def connect(self, link: dict[str, Any]) -> None:
+        source, target = str(link.get("source", "")), str(link.get("target", ""))
+        handle = link.get("sourceHandle") or None
+
+        def change(graph: Graph) -> bool:
+            edges = graph.setdefault("edges", [])
+            node = self._node(source)
+            if node is None or self._node(target) is None or source == target:
+                return False
+            chosen = handle or (node_handles(node) or ["next"])[0]
+            edge = {"source": source, "sourceHandle": chosen, "target": target}
+            edge["id"] = edge_id(edge)
+            if any(edge_id(e) == edge["id"] for e in edges):
+                return False
+            edges.append(edge)
+            return True
+
+        await self._edit(change)
+
+    @rx.event
+    async def delete_items(self, items: dict[str, Any]) -> None:
+        gone, cut = set(items.get("nodes") or []), set(items.get("edges") or [])
+
+        def change(graph: Graph) -> bool:
+            nodes = [n for n in graph.get("nodes", []) if n["id"] not in gone]
+            edges = [
+                e
+                for e in graph.get("edges", [])
+                if edge_id(e) not in cut and e["source"] not in gone and e["target"] not in gone
+            ]
+            if len(nodes) == len(graph.get("nodes", [])) and len(edges) == len(
+                graph.get("edges", [])
+            ):
+                return False
+            graph["nodes"], graph["edges"] = nodes, edges
+            return True
+
+        await self._edit(change)
+
+    @rx.event
+    async def set_param(self, node_id: str, name: str, text: str) -> None:
+        await self._set_param(node_id, name, text)
+
+    async def _set_param(self, node_id: str, name: str, text: str) -> None:
+        def change(graph: Graph) -> bool:
+            node = self._node(node_id)
+            if node is None:
+                return False
+            params = dict(node.get("params") or {})
+            keep, value = parse_field(node["type"], name, text)
+            if keep:
+                params[name] = value
+            else:
+                params.pop(name, None)
+            if params == (node.get("params") or {}):
+                return False
+            node["params"] = params
+            return True
+
+        await self._edit(change)
+
+    @rx.event
+    async def set_flag(self, node_id: str, name: str, value: bool) -> None:
+        await self._set_param(node_id, name, "true" if value else "false")
+
+    @rx.event
+    async def paste(self, nodes: list[dict[str, Any]]) -> None:
+        def change(graph: Graph) -> bool:
+            for node in nodes:
+                position = node.get("position") or {}
+                graph.setdefault("nodes", []).append(
+                    {
+                        "id": new_node_id(graph, node["type"]),
+                        "type": node["type"],
+                        "params": copy.deepcopy(node.get("params") or {}),
+                        "position": {
+                            "x": float(position.get("x", 0)) + PASTE_OFFSET,
+                            "y": float(position.get("y", 0)) + PASTE_OFFSET,
+                        },
+                    }
+                )
+            return bool(nodes)
+
+        await self._edit(change)
+
+    @rx.event
+    async def layout(self) -> None:
+        def change(graph: Graph) -> None:
+            positions = auto_layout(graph)
+            for node in graph.get("nodes", []):
+                node["position"] = positions[node["id"]]
+
+        await self._edit(change)
+
+    async def _history(self, back: bool) -> None:
+        if await self._user() is None:
+            return
+        source, target = (self._undo, self._redo) if back else (self._redo, self._undo)
+        if not source:
+            return
+        target.append(copy.deepcopy(self._graph))
+        self._graph = source.pop()
+        self.dirty = True
+        self._refresh()
+
+    @rx.event
+    async def undo(self) -> None:
+        await self._history(back=True)
+
+    @rx.event
+    async def redo(self) -> None:
+        await self._history(back=False)
+
+    # ------------------------------------------------------------------ saving
+
+    async def save_now(self) -> bool:
+        """Save the room's draft as the signed-in user; False (with a message) if refused."""
+        user = await self._user()
+        if user is None:
+            return False
+        try:
+            with session_scope() as session:
+                flow = flows.save_draft(
+                    session,
+                    user.current_user(session),
+                    self.flow_id,
+                    self._graph,
+                    expected_revision=self.revision,
+                )
+                self.revision = flow.revision
+        except flows.StaleRevision:
+            self.conflict = (
+                "This flow was saved somewhere else since it was opened here. "
+                "Your edits are kept in this page: reload to take the saved version."
+            )
+            return False
+        except (flows.FlowError, auth.AuthError) as exc:
+            self.notice = str(exc)
+            return False
+        self.dirty, self.conflict = False, ""
+        self.notice = f"Saved by {user.username} (revision {self.revision})."
+        return True
+
+    @rx.event
+    async def save(self) -> None:
+        await self.save_now()
+
+    @rx.event
+    async def save_if_dirty(self) -> None:
+        if self.dirty:
+            await self.save_now()
+
+    @rx.event
+    async def reload_saved(self) -> None:
+        """Drop the room's unsaved edits for the saved draft (after a conflict)."""
+        if await self._user() is None:
+            return
+        with session_scope() as session:
+            flow = session.get(FlowDefinition, self.flow_id)
+            if flow is not None:
+                self._load(flow)
+        self.notice = "Reloaded the saved version."
+
+    async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:
+        user = await self._user()
+        if user is None or (self.dirty and not await self.save_now()):
+            return False
+        try:
+            with session_scope() as session:
+                action(session, user.current_user(session))
+                flow = session.get(FlowDefinition, self.flow_id)
+                assert flow is not None
+                self.status, self.published = str(flow.status), bool(flow.published_version_id)
+                self.revision = flow.revision
+        except (flows.FlowError, auth.AuthError) as exc:
+            self.notice = str(exc)
+            return False
+        self.notice = done
+        return True
+
+    @rx.event
+    async def publish(self) -> None:
+        await self._flow_action(
+            lambda s, me: flows.publish(s, me, self.flow_id), "Published a new version."
+        )
+
+    @rx.event
+    async def set_active(self, active: bool) -> None:
+        status = FlowStatus.active if active else FlowStatus.paused
+        await self._flow_action(
+            lambda s, me: flows.set_status(s, me, self.flow_id, status),
+            "Activated." if active else "Paused.",
+        )
+
+    @rx.event
+    async def restore(self, version_id: int) -> None:
+        if await self._flow_action(
+            lambda s, me: flows.restore_version(s, me, self.flow_id, version_id, self.revision),
+            "Restored that version into the draft; publish to make it live.",
+        ):
+            with session_scope() as session:
+                flow = session.get(FlowDefinition, self.flow_id)
+                assert flow is not None
+                notice = self.notice
+                self._load(flow)
+                self.notice = notice
+
+    @rx.var
+    def people(self) -> list[str]:
+        return sorted({entry["name"] for entry in self.presence.values()})
