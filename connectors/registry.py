@@ -15,6 +15,9 @@ ConnectorFactory = Callable[[InstanceConfig, EmitEvent, ReportStatus], Connector
 
 CONNECTORS: dict[str, str] = {
     "telegram_bot": "connectors.telegram_bot.client:TelegramBotConnector",
+    "discord_bot": "connectors.discord_bot.client:DiscordBotConnector",
+    "telegram_user": "connectors.telegram_user.client:TelegramUserConnector",
+    "whatsapp_user": "connectors.whatsapp_user.client:WhatsAppConnector",
 }
 
 

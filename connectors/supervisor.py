@@ -271,7 +271,8 @@ class Supervisor:
         if stored:
             events.publish(
                 f"connection.{managed.connection_id}",
-                {**managed.snapshot(), "status": status, "message": message},
+                # details carry what the UI must show at once: WhatsApp QR codes, pairing codes
+                {**managed.snapshot(), "status": status, "message": message, "details": details},
             )
 
     async def _listen(self) -> None:

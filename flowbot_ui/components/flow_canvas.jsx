@@ -177,7 +177,8 @@ function Canvas(props) {
     onShortcut,
     onHeartbeat,
   } = props;
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  const fitted = useRef(false);
   const [nodes, setNodes] = useState([]);
   const [edges, setEdges] = useState([]);
   const lastMove = useRef(0);
@@ -198,6 +199,10 @@ function Canvas(props) {
     });
     setEdges(graph.edges || []);
     lastMove.current = Math.max(lastMove.current, graph.move_seq || 0);
+    if (!fitted.current && (graph.nodes || []).length) {
+      fitted.current = true;  // frame the flow once its nodes have been measured
+      setTimeout(() => fitView({ maxZoom: 1.1, padding: 0.2 }), 60);
+    }
   }, [graph && graph.key]);
 
   // Moves made by anyone since the snapshot, in order.

@@ -22,6 +22,7 @@ def _palette_item(item: PaletteItem) -> rx.Component:
         rx.box(
             rx.text(item.label, size="2"),
             draggable=True,
+            width="100%",
             cursor="grab",
             padding_x="10px",
             padding_y="6px",
