@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import dramatiq
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import select
 
@@ -39,6 +40,8 @@ EXECUTION_TIME_LIMIT_MS = int(get_settings().max_seconds * 1000) + 60_000
 # Redis refuses delays of 7 days or more; a longer wait wakes up early and parks again.
 MAX_DELAY_MS = 6 * 24 * 3_600_000
 # A waiting execution this late was lost by its broker (embedded restart, flushed Redis).
+# A queued execution this old has lost its message.
+QUEUED_GRACE = timedelta(minutes=5)
 OVERDUE_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 500
 T = TypeVar("T")
@@ -94,21 +97,32 @@ def schedule_resume(execution_id: int, resume_at: datetime) -> None:
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
 def resume_waiting() -> None:
-    """Safety net: wake waiting executions whose resume time is long past."""
-    for execution_id in overdue_executions(utcnow() - OVERDUE_GRACE):
+    """Safety net: wake waiting executions whose resume time is long past, and send again
+    queued ones whose message was lost (a web process that died between commit and send).
+    Sending twice is harmless: completed steps are replayed, never repeated."""
+    now = utcnow()
+    for execution_id in overdue_executions(now - OVERDUE_GRACE, now - QUEUED_GRACE):
         execute_flow.send(execution_id)
 
 
-def overdue_executions(before: datetime) -> list[int]:
+def overdue_executions(resume_before: datetime, queued_before: datetime) -> list[int]:
     with session_scope() as session:
         return list(
             session.exec(
                 select(FlowExecution.id)
                 .where(
-                    FlowExecution.status == ExecutionStatus.waiting,
-                    FlowExecution.resume_at <= before,
+                    sa.or_(
+                        sa.and_(
+                            FlowExecution.status == ExecutionStatus.waiting,
+                            FlowExecution.resume_at <= resume_before,
+                        ),
+                        sa.and_(
+                            FlowExecution.status == ExecutionStatus.queued,
+                            FlowExecution.started_at <= queued_before,
+                        ),
+                    )
                 )
-                .order_by(FlowExecution.resume_at)
+                .order_by(FlowExecution.id)
                 .limit(SWEEP_BATCH)
             ).all()
         )

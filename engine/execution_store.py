@@ -137,6 +137,7 @@ def _by_key(session: Session, key: str) -> FlowExecution | None:
 class LoadedExecution:
     execution: FlowExecution
     graph: dict[str, Any]
+    version_created_at: datetime  # with the id, names a version even if SQLite reuses ids
     steps: dict[str, StepRecord]
     next_seq: int
     flow_stack: list[int]  # the flows of the run_flow chain, outermost first
@@ -164,6 +165,7 @@ def load(execution_id: int) -> LoadedExecution:
         return LoadedExecution(
             execution=execution,
             graph=version.graph,
+            version_created_at=version.created_at,
             steps={row.step_key: _record(row) for row in rows},
             next_seq=max((row.seq for row in rows), default=0) + 1,
             flow_stack=stack,

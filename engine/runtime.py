@@ -71,13 +71,14 @@ class ExecutionOutcome:
 
 # --------------------------------------------------------------------------- graph cache
 
-_graphs: OrderedDict[tuple[str, int], ValidatedFlow] = OrderedDict()
+_graphs: OrderedDict[tuple[str, int, datetime], ValidatedFlow] = OrderedDict()
 _graphs_lock = Lock()
 
 
-def _validated(version_id: int, graph: Mapping[str, Any]) -> ValidatedFlow:
-    """Versions never change, so their validated graphs are cached (per database)."""
-    key = (get_settings().effective_database_url, version_id)
+def _validated(version_id: int, created_at: datetime, graph: Mapping[str, Any]) -> ValidatedFlow:
+    """Versions never change, so their validated graphs are cached (per database; the
+    creation time guards against SQLite reusing a deleted version's id)."""
+    key = (get_settings().effective_database_url, version_id, created_at)
     with _graphs_lock:
         if key in _graphs:
             _graphs.move_to_end(key)
@@ -105,7 +106,7 @@ async def run_execution(execution_id: int) -> ExecutionOutcome:
     ):
         return _outcome(execution)
     assert execution.version_id is not None
-    flow = _validated(execution.version_id, loaded.graph)
+    flow = _validated(execution.version_id, loaded.version_created_at, loaded.graph)
     return await Run(loaded, flow).execute()
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -82,6 +83,9 @@ def matches(params: dict[str, Any], event: PlatformEvent) -> bool:
     return True
 
 
+VersionKey = tuple[int, datetime]  # (version id, created at)
+
+
 @dataclass(frozen=True)
 class TriggerEntry:
     """One trigger node of a published version: what an execution of it needs."""
@@ -121,8 +125,8 @@ class TriggerIndex:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
-        self._active: dict[int, int] = {}  # flow id -> published version id
-        self._by_version: dict[int, list[TriggerEntry]] = {}
+        self._active: dict[int, VersionKey] = {}  # flow id -> its published version
+        self._by_version: dict[VersionKey, list[TriggerEntry]] = {}
         self._by_kind: dict[str, list[TriggerEntry]] = {}
 
     def invalidate(self) -> None:
@@ -145,28 +149,32 @@ class TriggerIndex:
             if time.monotonic() - self._checked_at < self._ttl:
                 return
             with self._session_factory() as session:
-                active = dict(
-                    session.exec(
-                        select(FlowDefinition.id, FlowDefinition.published_version_id).where(
-                            FlowDefinition.status == FlowStatus.active,
-                            FlowDefinition.published_version_id.is_not(None),
-                        )
+                # A version is known by id and creation time: SQLite may reuse the id of a
+                # deleted row, and a reused id must not serve the old graph's triggers.
+                active = {
+                    flow_id: (version_id, created_at)
+                    for flow_id, version_id, created_at in session.exec(
+                        select(FlowDefinition.id, FlowVersion.id, FlowVersion.created_at)
+                        .join(FlowVersion, FlowVersion.id == FlowDefinition.published_version_id)
+                        .where(FlowDefinition.status == FlowStatus.active)
                     ).all()
-                )
+                }
                 if active != self._active:
                     self._load(session, active)
             self._checked_at = time.monotonic()
 
-    def _load(self, session: Session, active: dict[int, int]) -> None:
+    def _load(self, session: Session, active: dict[int, VersionKey]) -> None:
         missing = set(active.values()) - set(self._by_version)
         if missing:
             rows = session.exec(
-                select(FlowVersion.id, FlowVersion.flow_id, FlowVersion.graph).where(
-                    FlowVersion.id.in_(missing)
+                select(FlowVersion.id, FlowVersion.created_at, FlowVersion.flow_id,
+                       FlowVersion.graph)
+                .where(FlowVersion.id.in_([version_id for version_id, _ in missing]))
+            ).all()  # fmt: skip
+            for version_id, created_at, flow_id, graph in rows:
+                self._by_version[(version_id, created_at)] = list(
+                    triggers_of(flow_id, version_id, graph)
                 )
-            ).all()
-            for version_id, flow_id, graph in rows:
-                self._by_version[version_id] = list(triggers_of(flow_id, version_id, graph))
         live = set(active.values())
         self._by_version = {v: e for v, e in self._by_version.items() if v in live}
         self._by_kind = _group(entry for entries in self._by_version.values() for entry in entries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def _clear_caches() -> None:
     get_settings.cache_clear()
+    actors = sys.modules.get("engine.actors")
+    if actors is not None:  # the trigger index re-reads the (new) database on next use
+        actors.trigger_index.invalidate()
     if db.get_engine.cache_info().currsize:
         db.get_engine().dispose()
     db.get_engine.cache_clear()

@@ -18,11 +18,15 @@ CONNECTOR = "discord_bot"
 
 
 def event_user(user: hikari.PartialUser, member: hikari.Member | None = None) -> EventUser:
+    """Discord has no first name: the name people see stands in for it, so
+    ``{{trigger.user.first_name}}`` greets people the same way on every platform."""
     display = member.display_name if member is not None else None
+    name = display or _global_name(user) or _text(user.username)
     return EventUser(
         id=str(user.id),
         username=user.username if user.username is not hikari.UNDEFINED else None,
-        display_name=display or _global_name(user) or _text(user.username),
+        first_name=name,
+        display_name=name,
         is_bot=bool(user.is_bot) if user.is_bot is not hikari.UNDEFINED else False,
     )
 

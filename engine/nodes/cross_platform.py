@@ -118,6 +118,22 @@ def message_call(
     return c.send, params
 
 
+def interaction_answer(
+    kind: str, trigger: Mapping[str, Any], text: str
+) -> tuple[str, dict[str, Any]] | None:
+    """A Discord slash command or button click is answered through its interaction:
+    a plain channel message would leave Discord showing "the application did not respond".
+    """
+    data = trigger.get("data") or {}
+    if kind != "discord_bot" or not data.get("interaction_token"):
+        return None
+    return "respond_interaction", {
+        "interaction_id": data["interaction_id"],
+        "interaction_token": data["interaction_token"],
+        "content": text,
+    }
+
+
 def member_call(
     kind: str,
     op: Literal["ban", "unban", "mute"],
@@ -426,7 +442,9 @@ async def reply_in_place(ctx: RunContext, p: ReplyInPlaceParams) -> NodeResult:
     if not chat_id:
         raise ValueError("the trigger has no chat to reply in")
     how: Delivery = "reply" if p.reply else "chat"
-    action, params = message_call(kind, chat_id, p.text, how, ctx.trigger.get("message_id"))
+    action, params = interaction_answer(kind, ctx.trigger, p.text) or message_call(
+        kind, chat_id, p.text, how, ctx.trigger.get("message_id")
+    )
     result = await ctx.call_platform(kind, action, params, instance_id)
     return NodeResult(
         output={

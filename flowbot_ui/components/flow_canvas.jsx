@@ -337,6 +337,8 @@ function Canvas(props) {
         <MiniMap
           pannable
           zoomable
+          style={{ width: 150, height: 100 }}
+          maskColor="rgba(124, 58, 237, 0.06)"
           nodeColor={(node) => COLOURS[node.data && node.data.category] || "#94a3b8"}
         />
         <Controls showInteractive={false} />

@@ -109,10 +109,13 @@ def test_orphans_and_overdue_executions_are_resumed(worker: None) -> None:
             .where(FlowExecution.id == overdue_id)
             .values(status=ExecutionStatus.waiting, resume_at=utcnow() - timedelta(minutes=5))
         )
-    assert actors.overdue_executions(utcnow()) == [overdue_id]
+    now = utcnow()
+    assert actors.overdue_executions(now, now - timedelta(minutes=5)) == [overdue_id]
+    # A queued execution counts as lost only once it is old enough.
+    assert actors.overdue_executions(now, now) == [orphan_id, overdue_id]
     actors.resume_waiting()  # called directly: what the periodic sweep sends
     wait_for(overdue_id, TERMINAL)
-    assert status(orphan_id) == ExecutionStatus.queued  # not waiting: not the sweep's business
+    assert status(orphan_id) == ExecutionStatus.queued  # too young for the sweep
     assert actors.recover_orphans() == 1  # embedded start-up
     wait_for(orphan_id, TERMINAL)
     assert status(orphan_id) == ExecutionStatus.succeeded

@@ -1,0 +1,117 @@
+"""The flow editor in the browser: built with the mouse alone, saved, published, test-run;
+validation on the node; two people editing the same flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.flow_ui import (
+    add_editor,
+    connect,
+    create_flow,
+    drop_node,
+    new_page,
+    node,
+    set_param,
+)
+
+
+@pytest.fixture(scope="module")
+def editor_url(browser: Browser, app_url: str) -> str:
+    page = new_page(browser, app_url)
+    url = create_flow(page, app_url, "Greeter")
+    page.context.close()
+    return url
+
+
+def test_build_save_publish_and_test_run_with_the_mouse(
+    browser: Browser, app_url: str, editor_url: str
+) -> None:
+    page = new_page(browser, app_url)
+    page.goto(editor_url)
+    expect(page.get_by_test_id("clean")).to_be_visible()
+
+    drop_node(page, "manual", 40, 100)
+    expect(node(page, "manual1")).to_be_visible()
+    drop_node(page, "template", 300, 220)
+    drop_node(page, "set_variable", 40, 380)
+    expect(node(page, "set_variable1")).to_be_visible()
+    expect(page.get_by_test_id("dirty")).to_be_visible()
+
+    connect(page, "manual1", "template1")
+    connect(page, "template1", "set_variable1")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+
+    set_param(page, "template1", "text", "Hello {{ trigger.data.name }}")
+    set_param(page, "set_variable1", "name", "greeting")
+    set_param(page, "set_variable1", "value", "{{ node.template1.text }}")
+    expect(page.get_by_test_id("problems")).to_contain_text("No problems")
+
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("clean")).to_be_visible()
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+
+    page.get_by_test_id("test-run").click()
+    expect(page.get_by_test_id("run-payload")).to_contain_text('"name": "Ada"')
+    page.get_by_test_id("run-start").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("succeeded")
+    for node_id in ("manual1", "template1", "set_variable1"):
+        expect(page.get_by_test_id(f"node-{node_id}")).to_have_attribute("data-status", "succeeded")
+        expect(page.get_by_test_id(f"run-step-{node_id}")).to_be_visible()
+    node(page, "template1").click()
+    expect(page.get_by_test_id("step-output")).to_contain_text("Hello Ada")
+    page.locator("button[aria-label='Auto-layout']").click()
+    page.locator("button[aria-label='Fit View']").click()
+    screenshot(page, "editor")
+
+    # A broken expression is flagged on its node and in the problems list.
+    set_param(page, "template1", "text", "Hello {{ trigger.data.name ")
+    expect(page.get_by_test_id("node-error-template1")).to_be_visible()
+    expect(page.get_by_test_id("problems")).to_contain_text("invalid expression")
+    page.locator("button[aria-label='Undo (Ctrl+Z)']").click()
+    expect(page.get_by_test_id("node-error-template1")).to_have_count(0)
+    page.context.close()
+
+
+def test_two_people_see_each_others_edits_and_presence(
+    browser: Browser, app_url: str, editor_url: str, server_data: Path
+) -> None:
+    add_editor(server_data, "bob")
+    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    ada.goto(editor_url)
+    bob.goto(editor_url)
+    expect(ada.get_by_test_id("flow-canvas")).to_be_visible()
+    expect(bob.get_by_test_id("flow-canvas")).to_be_visible()
+    expect(bob.get_by_test_id("presence").locator(".rt-AvatarRoot")).to_have_count(2)
+    expect(ada.get_by_test_id("presence").locator(".rt-AvatarRoot")).to_have_count(2)
+
+    ada.get_by_test_id("palette-search").fill("log")
+    ada.get_by_test_id("palette-log").click()  # a click adds the node after the last one
+    expect(node(bob, "log1")).to_be_visible(timeout=3000)
+
+    set_param(bob, "log1", "message", "seen by both")
+    node(ada, "log1").click()
+    expect(ada.get_by_test_id("param-message")).to_have_value("seen by both", timeout=3000)
+
+    box = node(bob, "log1").bounding_box()
+    assert box
+    before = node(ada, "log1").bounding_box()
+    bob.mouse.move(box["x"] + 40, box["y"] + 15)
+    bob.mouse.down()
+    bob.mouse.move(box["x"] + 40, box["y"] + 160, steps=6)
+    bob.mouse.up()
+    ada.wait_for_function(
+        """([id, y]) => {
+            const el = document.querySelector(`.react-flow__node[data-id="${id}"]`);
+            return el && el.getBoundingClientRect().y > y + 50;
+        }""",
+        arg=["log1", before["y"] if before else 0],
+        timeout=3000,
+    )
+    ada.context.close()
+    bob.context.close()
