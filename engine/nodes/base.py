@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class NodeCategory(StrEnum):
@@ -42,6 +42,15 @@ class NodeParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def acting_instance_field(what: str) -> Any:
+    """The ``instance_id`` of a platform action: empty means the instance that triggered."""
+    return Field(
+        default=None,
+        description=f"Which {what} does it; empty: the {what.split()[-1]} that triggered the flow",
+        examples=[None, 1],
+    )
 
 
 class NoParams(NodeParams):

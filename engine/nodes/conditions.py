@@ -33,12 +33,10 @@ from engine.nodes.base import (
     NodeParams,
     NodePlatform,
     NodeResult,
-    NodeType,
     RunContext,
-    Runner,
 )
 from engine.nodes.cross_platform import account_of, active_warnings, community_of_chat, in_session
-from engine.nodes.registry import REGISTRY
+from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import (
     MISSING,
     PER_FIELD,
@@ -58,25 +56,7 @@ def verdict(ok: bool, **explanation: Any) -> NodeResult:
     return NodeResult(output={"result": ok, **explanation}, handle="true" if ok else "false")
 
 
-def condition(node_id: str, label: str, description: str, params: type[NodeParams]):
-    """Declare a condition node around its runner."""
-
-    def register(run: Runner) -> Runner:
-        REGISTRY.add(
-            NodeType(
-                id=node_id,
-                label=label,
-                description=description,
-                category=NodeCategory.condition,
-                platform=NodePlatform.general,
-                params=params,
-                handles=HANDLES,
-                run=run,
-            )
-        )
-        return run
-
-    return register
+condition = runner_declarer(NodeCategory.condition, NodePlatform.general, HANDLES)
 
 
 def event_text(ctx: RunContext, override: str | None) -> str:

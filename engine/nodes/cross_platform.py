@@ -47,11 +47,9 @@ from engine.nodes.base import (
     NodeParams,
     NodePlatform,
     NodeResult,
-    NodeType,
     RunContext,
-    Runner,
 )
-from engine.nodes.registry import REGISTRY
+from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import insert_ignore, stored_time, valid_timezone
 
 P = ParamSpec("P")
@@ -386,24 +384,7 @@ async def in_session(
     return await asyncio.to_thread(work)
 
 
-def cross_platform(node_id: str, label: str, description: str, params: type[NodeParams]):
-    """Declare a cross-platform node around its runner."""
-
-    def register(run: Runner) -> Runner:
-        REGISTRY.add(
-            NodeType(
-                id=node_id,
-                label=label,
-                description=description,
-                category=NodeCategory.action,
-                platform=NodePlatform.cross_platform,
-                params=params,
-                run=run,
-            )
-        )
-        return run
-
-    return register
+cross_platform = runner_declarer(NodeCategory.action, NodePlatform.cross_platform)
 
 
 TEXT_FIELD = Field(

@@ -13,18 +13,14 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform
+from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
 from engine.nodes.registry import platform_action_declarer
 
 # --- Shared params --------------------------------------------------------------------------
 
 
 class DiscordParams(NodeParams):
-    instance_id: int | None = Field(
-        default=None,
-        description="Which Discord bot does it; empty: the bot that triggered the flow",
-        examples=[None, 3],
-    )
+    instance_id: int | None = acting_instance_field("Discord bot")
 
 
 class DiscordChannel(DiscordParams):

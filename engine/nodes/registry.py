@@ -2,7 +2,14 @@
 
 from collections.abc import Callable
 
-from engine.nodes.base import NodeCategory, NodeParams, NodePlatform, NodeRegistry, NodeType
+from engine.nodes.base import (
+    NodeCategory,
+    NodeParams,
+    NodePlatform,
+    NodeRegistry,
+    NodeType,
+    Runner,
+)
 
 REGISTRY = NodeRegistry()
 
@@ -23,5 +30,34 @@ def platform_action_declarer(platform: NodePlatform, prefix: str) -> Callable[..
                 action=node_id.removeprefix(prefix),
             )
         )
+
+    return declare
+
+
+def runner_declarer(
+    category: NodeCategory, platform: NodePlatform, handles: tuple[str, ...] = ("next",)
+) -> Callable[[str, str, str, type[NodeParams]], Callable[[Runner], Runner]]:
+    """A decorator factory declaring nodes that Python runs (conditions, utility, cross-platform):
+    ``@declare("id", "Label", "What it does", Params)`` above the runner."""
+
+    def declare(
+        node_id: str, label: str, description: str, params: type[NodeParams]
+    ) -> Callable[[Runner], Runner]:
+        def register(run: Runner) -> Runner:
+            REGISTRY.add(
+                NodeType(
+                    id=node_id,
+                    label=label,
+                    description=description,
+                    category=category,
+                    platform=platform,
+                    params=params,
+                    handles=handles,
+                    run=run,
+                )
+            )
+            return run
+
+        return register
 
     return declare

@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform
+from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
 from engine.nodes.registry import platform_action_declarer
 
 ParseMode = Literal["HTML", "MarkdownV2", "Markdown"]
@@ -31,11 +31,7 @@ def _parse_mode_field(what: str) -> Any:
 
 
 class TelegramBotParams(NodeParams):
-    instance_id: int | None = Field(
-        default=None,
-        description="Which Telegram bot does it; empty: the bot that triggered the flow",
-        examples=[None, 1],
-    )
+    instance_id: int | None = acting_instance_field("Telegram bot")
 
 
 class TelegramTarget(TelegramBotParams):

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform
+from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
 from engine.nodes.registry import platform_action_declarer
 
 # pyrogram.enums.ParseMode, lowercased; "default" reads both Markdown and HTML.
@@ -32,11 +32,7 @@ def _parse_mode_field() -> Any:
 
 
 class TelegramUserParams(NodeParams):
-    instance_id: int | None = Field(
-        default=None,
-        description="Which Telegram account does it; empty: the account that triggered the flow",
-        examples=[None, 2],
-    )
+    instance_id: int | None = acting_instance_field("Telegram account")
 
 
 class AccountChat(TelegramUserParams):

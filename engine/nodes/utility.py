@@ -34,9 +34,8 @@ from engine.nodes.base import (
     NodeResult,
     NodeType,
     RunContext,
-    Runner,
 )
-from engine.nodes.registry import REGISTRY
+from engine.nodes.registry import REGISTRY, runner_declarer
 from engine.settings import get_settings
 
 log = logging.getLogger("flowbot.flows")
@@ -123,24 +122,7 @@ def update_flow_value(flow_id: int, scope: str, key: str, change: Change) -> tup
     return old, new
 
 
-def utility(node_id: str, label: str, description: str, params: type[NodeParams]):
-    """Declare a utility node around its runner."""
-
-    def register(run: Runner) -> Runner:
-        REGISTRY.add(
-            NodeType(
-                id=node_id,
-                label=label,
-                description=description,
-                category=NodeCategory.action,
-                platform=NodePlatform.utility,
-                params=params,
-                run=run,
-            )
-        )
-        return run
-
-    return register
+utility = runner_declarer(NodeCategory.action, NodePlatform.utility)
 
 
 # --- set_variable -------------------------------------------------------------------------

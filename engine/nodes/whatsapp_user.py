@@ -12,18 +12,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from engine.nodes.base import NodeParams, NodePlatform
+from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
 from engine.nodes.registry import platform_action_declarer
 
 # --- Shared params --------------------------------------------------------------------------
 
 
 class WhatsAppParams(NodeParams):
-    instance_id: int | None = Field(
-        default=None,
-        description="Which WhatsApp account does it; empty: the account that triggered the flow",
-        examples=[None, 4],
-    )
+    instance_id: int | None = acting_instance_field("WhatsApp account")
 
 
 class WhatsAppChat(WhatsAppParams):

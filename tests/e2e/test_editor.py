@@ -98,6 +98,9 @@ def test_two_people_see_each_others_edits_and_presence(
     node(ada, "log1").click()
     expect(ada.get_by_test_id("param-message")).to_have_value("seen by both", timeout=3000)
 
+    for page in (ada, bob):  # frame the new node in both views
+        page.locator("button[aria-label='Fit View']").click()
+    ada.wait_for_timeout(500)  # the fit animates
     box = node(bob, "log1").bounding_box()
     assert box
     before = node(ada, "log1").bounding_box()

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from engine import actors
 from engine.db import session_scope
 from engine.models import ExecutionStatus, FlowExecution, utcnow
 from engine.platform_event import EventChat, PlatformEvent
 from engine.runtime import create_execution
-from engine.trigger_index import TriggerIndex
-from engine.worker import start_embedded_worker, stop_embedded_worker
 from tests.flow_helpers import chain, execution_count, make_flow
 
 TERMINAL = {ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped}
-
-
-@pytest.fixture
-def worker(sqlite_session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(actors, "trigger_index", TriggerIndex(session_scope, ttl=0))
-    actors.broker.flush_all()
-    running = start_embedded_worker()
-    yield
-    stop_embedded_worker(running)
-    actors.broker.flush_all()
 
 
 def event(event_id: str = "tg:1", command: str = "start") -> dict:

@@ -5,19 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
 
 from engine.api.app import create_api
-from engine.broker import get_broker
 from engine.db import session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
 from engine.services import executions, flows
-from engine.worker import start_embedded_worker, stop_embedded_worker
 from tests.flow_helpers import api_token, chain, execution_count, make_admin, make_flow
 
 SECRET = "s3cret"
@@ -29,16 +26,6 @@ def webhook_graph() -> dict[str, Any]:
         ("v", "set_variable", {"name": "order", "value": "{{trigger.data.body.order_id}}"}),
         ("m", "template", {"text": "order {{context.order}} received"}),
     )
-
-
-@pytest.fixture
-def worker(sqlite_session: Session) -> Iterator[None]:
-    broker = get_broker()
-    broker.flush_all()
-    running = start_embedded_worker()
-    yield
-    stop_embedded_worker(running)
-    broker.flush_all()
 
 
 @pytest.fixture
