@@ -116,11 +116,6 @@ def cmd_connectors(_: argparse.Namespace) -> int:
     return run_connectors()
 
 
-def cmd_not_yet(ns: argparse.Namespace) -> int:
-    print(f"`flowbot {ns.command}` has nothing to run yet: {ns.not_yet}", file=sys.stderr)
-    return 2
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -56,6 +56,7 @@ function FlowNode({ data, selected }) {
     <div
       data-testid={`node-${data.nodeId}`}
       data-status={data.status || ""}
+      data-highlight={data.highlight ? "true" : "false"}
       data-error={data.error ? "true" : "false"}
       style={{
         minWidth: 190,

@@ -91,6 +91,7 @@ def test_two_people_see_each_others_edits_and_presence(
     expect(ada.get_by_test_id("presence").locator(".rt-AvatarRoot")).to_have_count(2)
 
     ada.get_by_test_id("palette-search").fill("log")
+    expect(ada.get_by_test_id("palette-manual")).to_have_count(0)  # the filter applied
     ada.get_by_test_id("palette-log").click()  # a click adds the node after the last one
     expect(node(bob, "log1")).to_be_visible(timeout=3000)
 
