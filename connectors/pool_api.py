@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.kit.errors import ActionError, ErrorKind
+from connectors.login import add_login_routes
 from connectors.supervisor import Supervisor
 
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor", Supervisor)
@@ -105,6 +106,7 @@ def build_app(supervisor: Supervisor, token: str) -> web.Application:
     app.router.add_get("/pools", pools)
     app.router.add_get("/instances", instances)
     app.router.add_post("/instances/{instance_id}/restart", restart)
+    add_login_routes(app, supervisor)  # Telegram account login steps, WhatsApp pairing code
     return app
 
 

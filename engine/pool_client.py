@@ -115,3 +115,31 @@ def _action_error(error: Any) -> ActionError:
         return ActionError.from_dict(body)
     except ValueError:
         return ActionError.from_dict({**body, "kind": ErrorKind.platform})
+
+
+# --- instance control: restart and logins, asked by the Connections page ------------------------
+
+
+async def call(path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``POST`` a pool API route (``/instances/3/restart``…); its result, or ActionError.
+
+    Not retried: a login step must not be sent twice (Telegram would send a second code).
+    """
+    settings = get_settings()
+    url = settings.pool_url.rstrip("/") + path
+    headers = {"Authorization": f"Bearer {settings.effective_pool_token}"}
+    return await _post(url, dict(body or {}), headers)
+
+
+async def restart_instance(instance_id: int) -> dict[str, Any]:
+    return await call(f"/instances/{instance_id}/restart")
+
+
+async def telegram_login(instance_id: int, step: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """One step of a Telegram account login: ``send_code``, ``submit_code``, ``submit_password``."""
+    return await call(f"/instances/{instance_id}/login/telegram/{step}", body)
+
+
+async def whatsapp_pair(instance_id: int, phone: str) -> dict[str, Any]:
+    """Ask the running WhatsApp connector for a pairing code for ``phone``."""
+    return await call(f"/instances/{instance_id}/login/whatsapp/pair", {"phone": phone})

@@ -7,6 +7,7 @@ import reflex as rx
 from connectors.service import run_embedded
 from engine.api.app import create_api
 from engine.worker import embedded_worker
+from flowbot_ui.pages.connections import connections_page
 from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
 from flowbot_ui.pages.editor import editor_page
 from flowbot_ui.pages.executions import (
@@ -20,6 +21,7 @@ from flowbot_ui.pages.login import login_page, setup_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
 
 app = rx.App(
@@ -42,6 +44,12 @@ app.add_page(
     route="/settings",
     title="Settings · Flowbot",
     on_load=[AuthState.guard, SettingsState.load],
+)
+app.add_page(
+    connections_page,
+    route="/connections",
+    title="Connections · Flowbot",
+    on_load=[AuthState.guard, ConnectionsState.load],
 )
 app.add_page(
     flows_page,

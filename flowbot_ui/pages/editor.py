@@ -340,7 +340,7 @@ def _run_panel() -> rx.Component:
             status_badge(row.status),
             rx.text(row.node_id, size="2", weight="medium"),
             rx.spacer(),
-            rx.text(row.duration, size="1", color=rx.color("gray", 10)),
+            rx.text(row.duration, size="1", color=rx.color("gray", 10), white_space="nowrap"),
             width="100%",
             cursor="pointer",
             on_click=EditorState.select(row.node_id),

@@ -308,7 +308,7 @@ def _timeline_item(row: StepRow, index: rx.Var[int]) -> rx.Component:
         status_badge(row.status),
         rx.text(row.node_id, size="2", weight="medium"),
         rx.spacer(),
-        rx.text(row.duration, size="1", color=rx.color("gray", 10)),
+        rx.text(row.duration, size="1", color=rx.color("gray", 10), white_space="nowrap"),
         on_click=DebugState.go_to(index),
         cursor="pointer",
         width="100%",
@@ -352,7 +352,7 @@ def _current_step() -> rx.Component:
             ),
             json_block(step.input, "debug-input"),
             rx.text("Output", size="1", weight="medium", color=rx.color("gray", 11)),
-            json_block(step.output, "debug-output"),
+            json_block(rx.cond(step.output != "", step.output, "(none)"), "debug-output"),
             rx.button(
                 rx.icon("rotate-ccw", size=14),
                 "Re-run from this node",

@@ -39,7 +39,7 @@ class FolderRow(BaseModel):
 
 
 def _when(value) -> str:  # type: ignore[no-untyped-def]
-    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+    return value.strftime("%d %b %Y, %H:%M") if value else "never"
 
 
 def _slug(name: str) -> str:
@@ -521,7 +521,7 @@ def flows_page() -> rx.Component:
                                             "Folder",
                                             "Status",
                                             "Last run",
-                                            "Success (30 d)",
+                                            "Success",
                                             "Edited",
                                             "",
                                         )

@@ -11,7 +11,6 @@ import reflex as rx
 from engine.db import session_scope
 from engine.models import (
     BotCommand,
-    BotInstance,
     BroadcastMessage,
     Community,
     CommunityAnalyticsSnapshot,
@@ -35,15 +34,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/connections",
-        "Connections",
-        "Telegram, Discord and WhatsApp bots and accounts.",
-        BotInstance,
-        "connections",
-        "plug",
-        "Connect a Telegram bot, a Telegram account, a Discord bot or WhatsApp.",
-    ),
     SectionPage(
         "/communities",
         "Communities",

@@ -126,7 +126,7 @@ class FlowRoom(rx.SharedState):
             return False
         self._undo = [*self._undo[-(UNDO_DEPTH - 1) :], before]
         self._redo = []
-        self.dirty = True
+        self.dirty, self.notice = True, ""
         self._refresh()
         await self._touch()
         return True

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from engine import db
+from engine.models import AdminUser, FlowDefinition, Role
+from engine.services import auth, flows
 from engine.settings import get_settings
 
 ADMIN, PASSWORD = "alice", "correct horse battery"
@@ -52,21 +56,16 @@ def new_page(browser: Browser, url: str, username: str = ADMIN) -> Page:
     return page
 
 
-def add_editor(data_dir: Path, username: str) -> None:
-    """Add an editor account straight into the server's database (same data folder)."""
-    from engine.models import AdminUser, Role
-    from engine.services import auth
-
+@contextmanager
+def server_db(data_dir: Path) -> Iterator[Session]:
+    """A session on the test server's database (the same data folder), from the test."""
     previous = os.environ.get("FLOWBOT_DATA_DIR")
     os.environ["FLOWBOT_DATA_DIR"] = str(data_dir)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
     try:
         with db.session_scope() as session:
-            if session.exec(select(AdminUser).where(AdminUser.username == username)).first():
-                return
-            admin = session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
-            auth.create_user(session, username, PASSWORD, Role.editor, actor=admin)
+            yield session
     finally:
         db.get_engine().dispose()
         if previous is None:
@@ -75,6 +74,25 @@ def add_editor(data_dir: Path, username: str) -> None:
             os.environ["FLOWBOT_DATA_DIR"] = previous
         get_settings.cache_clear()
         db.get_engine.cache_clear()
+
+
+def _admin(session: Session) -> AdminUser:
+    return session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
+
+
+def add_editor(data_dir: Path, username: str) -> None:
+    """Add an editor account straight into the server's database."""
+    with server_db(data_dir) as session:
+        if not session.exec(select(AdminUser).where(AdminUser.username == username)).first():
+            auth.create_user(session, username, PASSWORD, Role.editor, actor=_admin(session))
+
+
+def save_elsewhere(data_dir: Path, flow_id: int) -> None:
+    """Save the flow's draft as another client would (the REST API, another server)."""
+    with server_db(data_dir) as session:
+        flow = session.get(FlowDefinition, flow_id)
+        assert flow is not None
+        flows.save_draft(session, _admin(session), flow_id, flow.graph)
 
 
 def create_flow(page: Page, url: str, name: str) -> str:

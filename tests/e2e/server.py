@@ -39,7 +39,10 @@ def free_port() -> int:
 def flowbot_server(data_dir: Path, port: int, log_path: Path) -> Iterator[str]:
     """Run `flowbot run` until the UI answers; stop the whole process group afterwards."""
     env = dict(os.environ)
+    pool_port = free_port()  # the embedded supervisor's pool API: never a shared 3010
     env.update(
+        FLOWBOT_POOL_PORT=str(pool_port),
+        FLOWBOT_POOL_URL=f"http://127.0.0.1:{pool_port}",
         FLOWBOT_DATA_DIR=str(data_dir),
         FLOWBOT_PORT=str(port),
         FLOWBOT_SECRET_KEY="e2e-secret-key",

@@ -16,6 +16,7 @@ from tests.e2e.flow_ui import (
     drop_node,
     new_page,
     node,
+    save_elsewhere,
     set_param,
 )
 
@@ -56,6 +57,10 @@ def test_build_save_publish_and_test_run_with_the_mouse(
     page.get_by_test_id("publish").click()
     expect(page.get_by_test_id("flow-status")).to_have_text("active")
 
+    page.get_by_role("button", name="Versions").click()
+    expect(page.get_by_role("dialog")).to_contain_text("alice")
+    page.get_by_role("button", name="Close").click()
+
     page.get_by_test_id("test-run").click()
     expect(page.get_by_test_id("run-payload")).to_contain_text('"name": "Ada"')
     page.get_by_test_id("run-start").click()
@@ -75,6 +80,14 @@ def test_build_save_publish_and_test_run_with_the_mouse(
     expect(page.get_by_test_id("problems")).to_contain_text("invalid expression")
     page.locator("button[aria-label='Undo (Ctrl+Z)']").click()
     expect(page.get_by_test_id("node-error-template1")).to_have_count(0)
+
+    # Copy and paste with the keyboard, then undo the paste.
+    node(page, "template1").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(node(page, "template2")).to_be_visible()
+    page.keyboard.press("Control+z")
+    expect(node(page, "template2")).to_have_count(0)
     page.context.close()
 
 
@@ -117,5 +130,15 @@ def test_two_people_see_each_others_edits_and_presence(
         arg=["log1", before["y"] if before else 0],
         timeout=3000,
     )
+
+    # A save made elsewhere meanwhile is never overwritten: the save is refused, and
+    # the saved version can be reloaded.
+    save_elsewhere(server_data, int(editor_url.rstrip("/").rsplit("/", 1)[-1]))
+    ada.get_by_test_id("save").click()
+    expect(bob.get_by_test_id("conflict")).to_contain_text("saved somewhere else")
+    bob.get_by_role("button", name="Reload saved version").click()
+    expect(ada.get_by_test_id("conflict")).to_have_count(0)
+    expect(ada.get_by_test_id("clean")).to_be_visible()
+    expect(node(ada, "log1")).to_have_count(0)  # the unsaved node is gone, as chosen
     ada.context.close()
     bob.context.close()

@@ -1,0 +1,122 @@
+"""The Connections page in the real browser against the real server (embedded mode).
+
+What is not covered here: a QR code appearing in the WhatsApp wizard. In embedded mode the
+event bus lives in the server process's memory, so this test process cannot publish a fake
+``connection.<id>`` event onto it, and offline the real WhatsApp client never receives a QR
+code. The wizard's waiting state is asserted instead; that QR codes reach the bus as they
+rotate is tests/integration/test_whatsapp_qr_bus.py, and the state's handling of them is the
+same code path as the live status badges, which this test does see change.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.test_first_run_and_login import sign_in
+
+ADMIN, PASSWORD = "carol", "connections admin pw"
+TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+
+def _create_first_admin(page: Page, url: str) -> None:
+    page.goto(f"{url}/setup")
+    page.fill("#username", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.get_by_role("button", name="Create admin and sign in").click()
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+
+
+def _add(page: Page, kind: str, name: str, token: str | None = None) -> None:
+    page.get_by_role("button", name="Add connection").click()
+    dialog = page.get_by_test_id("add-dialog")
+    dialog.get_by_test_id(f"kind-{kind}").click()
+    page.fill("#name", name)
+    if token is not None:
+        page.fill("#token", token)
+    dialog.get_by_role("button", name="Add connection").click()
+
+
+def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
+    _create_first_admin(page, app_url)
+    page.get_by_test_id("nav-connections").click()
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No connections yet")
+
+    # A malformed token is explained inside the dialog; a good one is listed, masked.
+    _add(page, "telegram_bot", "Support bot", "12345:short")
+    expect(page.get_by_test_id("add-dialog").get_by_test_id("form-error")).to_contain_text(
+        "@BotFather"
+    )
+    page.fill("#token", TOKEN)
+    page.get_by_test_id("add-dialog").get_by_role("button", name="Add connection").click()
+    expect(page.get_by_test_id("add-dialog")).to_have_count(0)
+    card = page.get_by_test_id("connection-card")
+    expect(card).to_have_count(1)
+    expect(card.get_by_test_id("connection-name")).to_have_text("Support bot")
+    expect(card.get_by_test_id("connection-credential")).to_have_text("••••••••" + TOKEN[-4:])
+    assert TOKEN not in page.content()
+    # The embedded supervisor picks it up at once and its status arrives live over the bus
+    # (offline, Telegram cannot be reached: connecting, then an error with a retry).
+    expect(card.get_by_test_id("connection-status")).not_to_have_attribute(
+        "data-status", "stopped", timeout=30_000
+    )
+
+    # WhatsApp: adding opens the QR wizard, which waits for the connector's first code.
+    _add(page, "whatsapp_user", "Front desk phone")
+    wizard = page.get_by_test_id("whatsapp-wizard")
+    expect(wizard).to_be_visible()
+    expect(wizard.get_by_test_id("qr-waiting")).to_contain_text("Waiting for a QR code")
+    expect(wizard.get_by_role("button", name="Get pairing code")).to_be_visible()
+    page.wait_for_timeout(500)  # the dialog's opening animation
+    screenshot(page, "connections-whatsapp")
+    page.keyboard.press("Escape")  # closing before linking pauses the connection
+    expect(wizard).to_have_count(0)
+
+    # A Telegram account: api_id/api_hash, then the login wizard starts at the phone step.
+    page.get_by_role("button", name="Add connection").click()
+    page.get_by_test_id("add-dialog").get_by_test_id("kind-telegram_user").click()
+    page.fill("#name", "Community manager")
+    page.fill("#api_id", "1234567")
+    page.fill("#api_hash", "0123456789abcdef0123456789abcdef")
+    page.wait_for_timeout(300)
+    screenshot(page, "connections-add")
+    page.get_by_test_id("add-dialog").get_by_role("button", name="Add connection").click()
+    telegram = page.get_by_test_id("telegram-wizard")
+    expect(telegram.get_by_role("button", name="Send code")).to_be_visible()
+    expect(telegram.locator("#phone")).to_be_visible()
+    page.wait_for_timeout(500)
+    screenshot(page, "connections-telegram-login")
+    page.keyboard.press("Escape")
+    expect(telegram).to_have_count(0)
+    expect(page.get_by_test_id("connection-card")).to_have_count(3)
+    expect(page.get_by_test_id("connection-status").first).to_have_attribute(
+        "data-status", "paused"
+    )
+    page.mouse.move(0, 0)
+    screenshot(page, "connections")
+
+    # Deleting asks first.
+    page.get_by_test_id("connection-card").filter(has_text="Community manager").get_by_role(
+        "button", name="More actions"
+    ).click()
+    page.get_by_role("menuitem", name="Delete").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Deleted Community manager")
+    expect(page.get_by_test_id("connection-card")).to_have_count(2)
+
+    # A viewer sees the same list, read-only.
+    page.get_by_test_id("nav-settings").click()
+    page.fill("#username", "vera")
+    page.fill("#password", "viewer password 1")
+    page.get_by_role("button", name="Add person").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Added vera")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login/?$"))
+    sign_in(page, app_url, "vera", "viewer password 1")
+    page.get_by_test_id("nav-connections").click()
+    expect(page.get_by_test_id("connection-card")).to_have_count(2)
+    expect(page.get_by_role("button", name="Add connection")).to_be_disabled()
+    expect(page.get_by_test_id("connection-active").first).to_be_disabled()
