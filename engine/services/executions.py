@@ -59,15 +59,12 @@ def draft_snapshot(session: Session, flow_id: int) -> int:
     started with), so a draft run freezes the draft too; negative numbers keep test
     snapshots out of the published numbering. An unchanged draft reuses its snapshot.
     """
-    from engine.services.flows import validate
+    from engine.services.flows import FlowError, valid_draft
 
-    flow = session.get(FlowDefinition, flow_id)
-    if flow is None:
-        raise NotRunnable(f"Flow {flow_id} does not exist.")
-    checked = validate(session, flow.graph)
-    if not checked.ok:
-        problems = "; ".join(issue.message for issue in checked.errors[:5])
-        raise NotRunnable(f"The draft has {len(checked.errors)} problem(s): {problems}")
+    try:
+        flow = valid_draft(session, flow_id)
+    except FlowError as exc:
+        raise NotRunnable(str(exc)) from None
     last = session.exec(
         select(FlowVersion)
         .where(FlowVersion.flow_id == flow_id, FlowVersion.version <= 0)

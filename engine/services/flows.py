@@ -53,6 +53,19 @@ def validate(session: Session, graph: dict[str, Any]) -> ValidatedFlow:
     )
 
 
+def valid_draft(session: Session, flow_id: int) -> FlowDefinition:
+    """The flow whose draft is about to be frozen (published or test-run); FlowError names
+    the first problems when the draft has errors."""
+    flow = session.get(FlowDefinition, flow_id)
+    if flow is None:
+        raise FlowError(f"Flow {flow_id} does not exist.")
+    checked = validate(session, flow.graph)
+    if not checked.ok:
+        problems = "; ".join(issue.message for issue in checked.errors[:5])
+        raise FlowError(f"The flow has {len(checked.errors)} problem(s): {problems}")
+    return flow
+
+
 def _trigger_type(graph: dict[str, Any]) -> str | None:
     for node in graph.get("nodes", []):
         if node.get("type") in REGISTRY and REGISTRY.get(node["type"]).category == "trigger":
@@ -125,13 +138,7 @@ def save_draft(
 def publish(session: Session, actor: AdminUser, flow_id: int, note: str = "") -> FlowVersion:
     """Freeze the draft as the next version; refused while the graph has errors."""
     require_role(actor, Role.editor)
-    flow = session.get(FlowDefinition, flow_id)
-    if flow is None:
-        raise FlowError(f"Flow {flow_id} does not exist.")
-    checked = validate(session, flow.graph)
-    if not checked.ok:
-        problems = "; ".join(issue.message for issue in checked.errors[:5])
-        raise FlowError(f"The flow has {len(checked.errors)} problem(s): {problems}")
+    flow = valid_draft(session, flow_id)
     last = session.exec(
         select(sa.func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow_id)
     ).one()
