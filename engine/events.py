@@ -34,7 +34,6 @@ log = logging.getLogger("flowbot.events")
 
 SUBSCRIBER_BUFFER = 1000
 """Events a slow subscriber may lag behind before the oldest are dropped."""
-REDIS_PREFIX = "flowbot:"
 
 
 @dataclass(frozen=True)
@@ -124,12 +123,12 @@ class MemoryBus:
 
 
 class _RedisSubscription:
-    def __init__(self, url: str, pattern: str) -> None:
+    def __init__(self, url: str, prefix: str, pattern: str) -> None:
         import redis.asyncio as aioredis
 
         self._client = aioredis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        self._pattern = REDIS_PREFIX + pattern
+        self._pattern = prefix + pattern
         self._subscribed = False
 
     async def started(self) -> None:
@@ -170,10 +169,12 @@ class RedisBus:
     """Pub/sub across processes; publishing goes through one background thread so the
     caller (often an event loop) never waits on the network."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         import redis
 
         self.url = url
+        # Channels share the namespace of Flowbot's other Redis keys: installs can share Redis.
+        self.prefix = f"{namespace}:bus:"
         self._client = redis.Redis.from_url(url)
         self._outbox: queue.SimpleQueue[tuple[str, str] | threading.Event] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._send, name="flowbot-bus", daemon=True)
@@ -181,7 +182,7 @@ class RedisBus:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"topic": topic, "payload": payload}, default=to_jsonable_python)
-        self._outbox.put((REDIS_PREFIX + topic, body))
+        self._outbox.put((self.prefix + topic, body))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far was handed to Redis (tests, shutdown)."""
@@ -190,7 +191,7 @@ class RedisBus:
         done.wait(timeout)
 
     def subscribe(self, topic_pattern: str) -> _RedisSubscription:
-        return _RedisSubscription(self.url, topic_pattern)
+        return _RedisSubscription(self.url, self.prefix, topic_pattern)
 
     def _send(self) -> None:
         while True:
@@ -206,13 +207,14 @@ class RedisBus:
 
 
 @lru_cache(maxsize=4)
-def _bus_for(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def _bus_for(redis_url: str | None, namespace: str) -> EventBus:
+    return RedisBus(redis_url, namespace) if redis_url else MemoryBus()
 
 
 def get_bus() -> EventBus:
     """The process's bus, following the settings (Redis when ``redis_url`` is set)."""
-    return _bus_for(get_settings().redis_url)
+    settings = get_settings()
+    return _bus_for(settings.redis_url, settings.redis_namespace)
 
 
 def publish(topic: str, payload: dict[str, Any]) -> None:
