@@ -27,7 +27,11 @@ FRAME_PROBE = """() => {
     const run = (window.__probe || 0) + 1;
     window.__probe = run;
     window.__frames = [];
-    const tick = (t) => { if (window.__probe === run) { window.__frames.push(t); requestAnimationFrame(tick); } };
+    const tick = (t) => {
+        if (window.__probe !== run) return;
+        window.__frames.push(t);
+        requestAnimationFrame(tick);
+    };
     requestAnimationFrame(tick);
 }"""
 
@@ -100,7 +104,8 @@ def frame_stats(page) -> str:  # type: ignore[no-untyped-def]
     if not gaps:
         return "no frames"
     fps = 1000 / statistics.mean(gaps)
-    return f"{fps:5.1f} fps, worst frame {max(gaps):6.1f} ms, p95 {sorted(gaps)[int(len(gaps) * 0.95)]:5.1f} ms"
+    p95 = sorted(gaps)[int(len(gaps) * 0.95)]
+    return f"{fps:5.1f} fps, worst frame {max(gaps):6.1f} ms, p95 {p95:5.1f} ms"
 
 
 def drag(page, x: float, y: float, dx: float, dy: float, steps: int = 30) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +146,9 @@ def measure(url: str, flow_id: int) -> None:
         opened = time.perf_counter() - started
         page.wait_for_timeout(1500)
         drawn = page.locator(".react-flow__node").count()
-        print(f"open a {NODES}-node flow: {opened * 1000:7.0f} ms until drawn ({drawn} nodes in view)")
+        print(
+            f"open a {NODES}-node flow: {opened * 1000:7.0f} ms until drawn ({drawn} nodes in view)"
+        )
 
         pane = page.locator(".react-flow__pane").bounding_box()
         assert pane
@@ -159,10 +166,10 @@ def measure(url: str, flow_id: int) -> None:
         drag(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 120, 80)
         page.wait_for_timeout(1000)
         print(f"drag: {frame_stats(page)}")
-        events = [frame for frame in sent if "move_nodes" in frame]
+        moves = [frame for frame in sent if "move_nodes" in frame]
         print(
-            f"node move: {len(sent)} frame(s) sent, move event {len(events[0]) if events else 0} bytes;"
-            f" {len(received)} frame(s) back, {sum(map(len, received))} bytes"
+            f"node move: {len(sent)} frame(s) sent, the move event {len(moves[0]) if moves else 0}"
+            f" bytes; {len(received)} frame(s) back, {sum(map(len, received))} bytes"
         )
         sent.clear()
         received.clear()

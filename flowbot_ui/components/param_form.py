@@ -1,7 +1,7 @@
 """The property form of the selected node, generated from its params' JSON schema.
 
 Inputs are uncontrolled and commit on blur, so typing never round-trips to the server;
-``panel_key`` remounts them when the draft changes underneath.
+their keys include the value, so a change made elsewhere remounts them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def _commit(field: FieldSpec, value: rx.Var) -> list:  # type: ignore[type-arg]
 
 
 def _key(field: FieldSpec) -> rx.Var:
-    return EditorState.panel_key.to_string() + "-" + field.name
+    """Remount an input only when its value changed underneath (undo, a co-editor)."""
+    return EditorState.selected_id + "/" + field.name + "/" + field.value
 
 
 def _text(field: FieldSpec, *, multiline: bool = False) -> rx.Component:

@@ -19,13 +19,16 @@ CATEGORY_COLOURS = {"trigger": "violet", "condition": "amber", "action": "blue",
 
 def _palette_item(item: PaletteItem) -> rx.Component:
     return rx.tooltip(
-        rx.box(
-            rx.text(item.label, size="2"),
+        rx.hstack(
+            rx.icon("grip-vertical", size=12, color=rx.color("gray", 8)),
+            rx.text(item.label, size="1", weight="medium"),
             draggable=True,
             width="100%",
+            align="center",
+            spacing="1",
             cursor="grab",
-            padding_x="10px",
-            padding_y="6px",
+            padding_x="6px",
+            padding_y="5px",
             border_radius="6px",
             border=f"1px solid {rx.color('gray', 4)}",
             background=rx.color("gray", 1),

@@ -72,7 +72,6 @@ class EditorState(AuthState):
     fields: list[FieldSpec] = []
     node_problems: list[str] = []
     hints: list[str] = []
-    panel_key: int = 0
     palette_search: str = ""
     versions: list[VersionRow] = []
     message: str = ""
@@ -153,7 +152,6 @@ class EditorState(AuthState):
         room = await self.get_state(FlowRoom)
         graph = room.graph
         node = next((n for n in graph.get("nodes", []) if n["id"] == self.selected_id), None)
-        self.panel_key += 1
         if node is None:
             self.selected_id, self.fields, self.node_problems, self.hints = "", [], [], []
             return

@@ -30,7 +30,7 @@ from flowbot_ui.state.flow_graph import (
     parse_field,
 )
 
-UNDO_DEPTH = 50
+UNDO_DEPTH = 25  # whole-graph snapshots: kept short, the room is stored per event
 MOVES_KEPT = 30  # a client further behind than this gets a snapshot anyway
 PRESENCE_TIMEOUT = 35.0  # seconds without a heartbeat before someone counts as gone
 PASTE_OFFSET = 40.0

@@ -72,6 +72,7 @@ def test_build_save_publish_and_test_run_with_the_mouse(
     expect(page.get_by_test_id("step-output")).to_contain_text("Hello Ada")
     page.locator("button[aria-label='Auto-layout']").click()
     page.locator("button[aria-label='Fit View']").click()
+    page.get_by_test_id("palette").evaluate("panel => panel.scrollTo(0, 0)")
     screenshot(page, "editor")
 
     # A broken expression is flagged on its node and in the problems list.
