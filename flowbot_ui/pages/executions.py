@@ -18,6 +18,7 @@ from engine.models import ExecutionStatus, FlowDefinition, FlowExecution, FlowVe
 from engine.services import auth, executions
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.layout import empty_state, page_header, shell
+from flowbot_ui.components.table import data_table
 from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import canvas_view
@@ -273,26 +274,18 @@ def executions_page() -> rx.Component:
                 "No executions",
                 "When a flow runs, each execution and its steps are recorded here.",
             ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in (
-                                "Run",
-                                "Flow",
-                                "Status",
-                                "Trigger",
-                                "Started",
-                                "Took",
-                                "Error",
-                            )
-                        ]
-                    )
+            data_table(
+                (
+                    "Run",
+                    "Flow",
+                    "Status",
+                    "Trigger",
+                    "Started",
+                    "Took",
+                    "Error",
                 ),
-                rx.table.body(rx.foreach(ExecutionsState.rows, _execution_row)),
-                variant="surface",
-                width="100%",
+                ExecutionsState.rows,
+                _execution_row,
             ),
         ),
     )

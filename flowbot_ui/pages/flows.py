@@ -15,6 +15,7 @@ from engine.db import session_scope
 from engine.services import auth, flows
 from flowbot_ui.components.forms import error_callout
 from flowbot_ui.components.layout import empty_state, page_header, shell
+from flowbot_ui.components.table import data_table
 from flowbot_ui.components.workspace import status_badge
 from flowbot_ui.state.auth import AuthState
 
@@ -511,26 +512,18 @@ def flows_page() -> rx.Component:
                         rx.text(
                             "No flow matches.", color=rx.color("gray", 10), size="2", padding="24px"
                         ),
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    *[
-                                        rx.table.column_header_cell(h)
-                                        for h in (
-                                            "Name",
-                                            "Folder",
-                                            "Status",
-                                            "Last run",
-                                            "Success",
-                                            "Edited",
-                                            "",
-                                        )
-                                    ]
-                                )
+                        data_table(
+                            (
+                                "Name",
+                                "Folder",
+                                "Status",
+                                "Last run",
+                                "Success",
+                                "Edited",
+                                "",
                             ),
-                            rx.table.body(rx.foreach(FlowsState.rows, _row)),
-                            variant="surface",
-                            width="100%",
+                            FlowsState.rows,
+                            _row,
                         ),
                     ),
                 ),

@@ -11,6 +11,7 @@ from engine.models import AdminUser, ApiToken, Role
 from engine.services import auth
 from flowbot_ui.components.forms import error_callout, field
 from flowbot_ui.components.layout import page_header, shell
+from flowbot_ui.components.table import data_table
 from flowbot_ui.state.auth import AuthState
 
 ROLES = [r.value for r in Role]
@@ -165,17 +166,7 @@ def _users_card() -> rx.Component:
                 size="2",
                 color=rx.color("gray", 11),
             ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("User"),
-                        rx.table.column_header_cell("Role"),
-                        rx.table.column_header_cell("Last sign-in"),
-                    )
-                ),
-                rx.table.body(rx.foreach(SettingsState.users, row)),
-                width="100%",
-            ),
+            data_table(["User", "Role", "Last sign-in"], SettingsState.users, row),
             rx.cond(
                 SettingsState.is_admin,
                 rx.form(
@@ -231,18 +222,7 @@ def _tokens_card() -> rx.Component:
                 SettingsState.new_token != "",
                 rx.code_block(SettingsState.new_token, data_testid="new-token"),
             ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ["Name", "Token", "Role", "Last used", ""]
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(SettingsState.tokens, row)),
-                width="100%",
-            ),
+            data_table(["Name", "Token", "Role", "Last used", ""], SettingsState.tokens, row),
             rx.form(
                 rx.hstack(
                     field("Token name", "name", placeholder="CI deploys"),
