@@ -33,52 +33,19 @@ app.register_lifespan_task(run_embedded)  # connector supervisor (embedded mode)
 
 app.add_page(login_page, route="/login", title="Sign in · Flowbot", on_load=AuthState.guard_public)
 app.add_page(setup_page, route="/setup", title="Welcome · Flowbot", on_load=AuthState.guard_public)
-app.add_page(
-    dashboard_page,
-    route="/",
-    title="Dashboard · Flowbot",
-    on_load=[AuthState.guard, DashboardState.load],
-)
-app.add_page(
-    settings_page,
-    route="/settings",
-    title="Settings · Flowbot",
-    on_load=[AuthState.guard, SettingsState.load],
-)
-app.add_page(
-    connections_page,
-    route="/connections",
-    title="Connections · Flowbot",
-    on_load=[AuthState.guard, ConnectionsState.load],
-)
-app.add_page(
-    flows_page,
-    route="/flows",
-    title="Flows · Flowbot",
-    on_load=[AuthState.guard, FlowsState.load],
-)
-app.add_page(
-    editor_page,
-    route="/flows/[flow_ref]",
-    title="Flow editor · Flowbot",
-    on_load=[AuthState.guard, EditorState.load],
-)
-app.add_page(
-    executions_page,
-    route="/executions",
-    title="Executions · Flowbot",
-    on_load=[AuthState.guard, ExecutionsState.load],
-)
-app.add_page(
-    execution_page,
-    route="/executions/[execution_ref]",
-    title="Execution · Flowbot",
-    on_load=[AuthState.guard, DebugState.load],
-)
+
+
+def protected(view, route: str, title: str, load) -> None:  # type: ignore[no-untyped-def]
+    """A page behind sign-in: the guard runs first, then the page's own loader."""
+    app.add_page(view, route=route, title=f"{title} · Flowbot", on_load=[AuthState.guard, load])
+
+
+protected(dashboard_page, "/", "Dashboard", DashboardState.load)
+protected(settings_page, "/settings", "Settings", SettingsState.load)
+protected(connections_page, "/connections", "Connections", ConnectionsState.load)
+protected(flows_page, "/flows", "Flows", FlowsState.load)
+protected(editor_page, "/flows/[flow_ref]", "Flow editor", EditorState.load)
+protected(executions_page, "/executions", "Executions", ExecutionsState.load)
+protected(execution_page, "/executions/[execution_ref]", "Execution", DebugState.load)
 for section, view in SECTION_VIEWS:
-    app.add_page(
-        view,
-        route=section.route,
-        title=f"{section.title} · Flowbot",
-        on_load=[AuthState.guard, SectionState.load],
-    )
+    protected(view, section.route, section.title, SectionState.load)
