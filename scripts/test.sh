@@ -15,4 +15,11 @@ fi
 .venv/bin/ruff format --check .
 
 # pytest exits 5 when it collects nothing; with `set -e` that (like any failure) fails the run.
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+pytest() { .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; }
+if [ "$#" -gt 0 ]; then
+  pytest "$@"
+else
+  # Browser tests last, in their own run: they drive real servers and Chromium.
+  pytest tests --ignore=tests/e2e
+  pytest tests/e2e
+fi

@@ -19,8 +19,10 @@ def isolated_settings() -> None:
     """Browser tests talk to a server process; the unit tests' env isolation is not needed."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API keeps an event loop running while it is started,
+    which asyncio tests collected after the browser tests could not share."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium"
         if os.environ.get("CI", "").lower() == "true":
