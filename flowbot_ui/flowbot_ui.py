@@ -20,9 +20,11 @@ from flowbot_ui.pages.flows import FlowsState, flows_page
 from flowbot_ui.pages.login import login_page, setup_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
+from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
+from flowbot_ui.state.webhooks import WebhooksState
 
 app = rx.App(
     theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium"),
@@ -45,6 +47,7 @@ protected(settings_page, "/settings", "Settings", SettingsState.load)
 protected(connections_page, "/connections", "Connections", ConnectionsState.load)
 protected(flows_page, "/flows", "Flows", FlowsState.load)
 protected(editor_page, "/flows/[flow_ref]", "Flow editor", EditorState.load)
+protected(webhooks_page, "/webhooks", "Webhooks", WebhooksState.load)
 protected(executions_page, "/executions", "Executions", ExecutionsState.load)
 protected(execution_page, "/executions/[execution_ref]", "Execution", DebugState.load)
 for section, view in SECTION_VIEWS:

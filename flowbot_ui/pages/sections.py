@@ -15,7 +15,6 @@ from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
     ScheduledMessage,
-    WebhookEndpoint,
 )
 from engine.services.overview import count_rows
 from flowbot_ui.components.layout import empty_state, page_header, shell
@@ -60,15 +59,6 @@ SECTION_PAGES: tuple[SectionPage, ...] = (
         "scheduled messages",
         "calendar-clock",
         "Messages you schedule, once or on a repeating schedule, will appear here.",
-    ),
-    SectionPage(
-        "/webhooks",
-        "Webhooks",
-        "URLs other systems call to start flows.",
-        WebhookEndpoint,
-        "webhooks",
-        "webhook",
-        "Each webhook gets its own URL and optional signature secret.",
     ),
     SectionPage(
         "/bot-config",

@@ -1,0 +1,418 @@
+"""Webhooks: URLs other systems call to start a flow, with an optional signing secret."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.layout import empty_state, page_header, shell
+from flowbot_ui.state.webhooks import FlowChoice, WebhookRow, WebhooksState
+
+S = WebhooksState
+
+
+def _muted(text: rx.Var | str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    return rx.text(text, size="2", color=rx.color("gray", 11), **props)
+
+
+def _copy_button(value: rx.Var, what: str) -> rx.Component:
+    return rx.tooltip(
+        rx.icon_button(
+            rx.icon("copy", size=14),
+            variant="soft",
+            color_scheme="gray",
+            size="1",
+            on_click=[rx.set_clipboard(value), rx.toast.success(f"{what} copied")],
+            aria_label=f"Copy {what.lower()}",
+        ),
+        content=f"Copy {what.lower()}",
+    )
+
+
+# --------------------------------------------------------------------------- the list
+
+
+def _badges(row: WebhookRow) -> rx.Component:
+    return rx.hstack(
+        rx.badge(
+            rx.cond(row.active, "active", "paused"),
+            color_scheme=rx.cond(row.active, "green", "gray"),
+            variant="soft",
+            radius="full",
+            data_testid="webhook-status",
+        ),
+        rx.badge(
+            rx.cond(row.has_secret, rx.icon("lock", size=12), rx.icon("lock-open", size=12)),
+            rx.cond(row.has_secret, "signed", "unsigned"),
+            color_scheme=rx.cond(row.has_secret, "violet", "amber"),
+            variant="soft",
+            radius="full",
+            data_testid="webhook-signing",
+        ),
+        spacing="2",
+    )
+
+
+def _fact(label: str, value: rx.Component) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="120px"), rx.data_list.value(value)
+    )
+
+
+def _wait_control(row: WebhookRow) -> rx.Component:
+    locked = ~S.can_edit
+    return rx.hstack(
+        rx.switch(
+            checked=row.wait,
+            on_change=lambda on: S.set_wait(row.id, on),
+            disabled=locked,
+            aria_label="Wait for the result",
+            size="1",
+        ),
+        _muted(rx.cond(row.wait, "answers with the result, up to", "answers at once (202)")),
+        rx.cond(
+            row.wait,
+            rx.hstack(
+                rx.input(
+                    default_value=row.timeout.to_string(),
+                    key=row.url + row.timeout.to_string(),
+                    type="number",
+                    min=1,
+                    max=60,
+                    on_blur=lambda value: S.set_timeout(row.id, value),
+                    disabled=locked,
+                    size="1",
+                    width="64px",
+                    aria_label="Wait timeout in seconds",
+                ),
+                _muted("s"),
+                align="center",
+                spacing="1",
+            ),
+        ),
+        align="center",
+        spacing="2",
+    )
+
+
+def _actions(row: WebhookRow) -> rx.Component:
+    locked = ~S.can_edit
+    return rx.hstack(
+        rx.tooltip(
+            rx.switch(
+                checked=row.active,
+                on_change=lambda on: S.set_active(row.id, on),
+                disabled=locked,
+                aria_label="Active",
+                data_testid="webhook-active",
+            ),
+            content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
+        ),
+        _muted(rx.cond(row.active, "Active", "Paused")),
+        rx.spacer(),
+        rx.button(
+            rx.icon("key-round", size=16),
+            rx.cond(row.has_secret, "New secret", "Add secret"),
+            variant="soft",
+            on_click=S.new_secret(row.id),
+            disabled=locked,
+        ),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(
+                    rx.icon("ellipsis", size=16),
+                    variant="soft",
+                    color_scheme="gray",
+                    aria_label="More actions",
+                    disabled=locked,
+                )
+            ),
+            rx.menu.content(
+                rx.menu.item(
+                    rx.icon("refresh-cw", size=14), "New URL (rotate)", on_click=S.rotate(row.id)
+                ),
+                rx.cond(
+                    row.has_secret,
+                    rx.menu.item(
+                        rx.icon("lock-open", size=14),
+                        "Remove secret",
+                        on_click=S.clear_secret(row.id),
+                    ),
+                ),
+                rx.menu.separator(),
+                rx.menu.item(
+                    rx.icon("trash-2", size=14),
+                    "Delete",
+                    color_scheme="red",
+                    on_click=S.open_delete(row.id),
+                ),
+            ),
+        ),
+        align="center",
+        width="100%",
+        spacing="2",
+    )
+
+
+def _card(row: WebhookRow) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.center(
+                    rx.icon("webhook", size=20),
+                    width="40px",
+                    height="40px",
+                    border_radius="10px",
+                    background=rx.color("accent", 3),
+                    color=rx.color("accent", 11),
+                    flex_shrink="0",
+                ),
+                rx.vstack(
+                    rx.heading(row.name, size="4", data_testid="webhook-name"),
+                    rx.hstack(
+                        _muted("starts"),
+                        rx.link(
+                            row.flow_name,
+                            href=f"/flows/{row.flow_id}",
+                            size="2",
+                            data_testid="webhook-flow",
+                        ),
+                        spacing="1",
+                    ),
+                    spacing="0",
+                ),
+                rx.spacer(),
+                _badges(row),
+                align="center",
+                width="100%",
+                spacing="3",
+            ),
+            rx.hstack(
+                rx.code(
+                    row.url,
+                    variant="soft",
+                    size="2",
+                    word_break="break-all",
+                    flex="1",
+                    min_width="0",
+                    data_testid="webhook-url",
+                ),
+                _copy_button(row.url, "URL"),
+                align="center",
+                width="100%",
+            ),
+            rx.data_list.root(
+                _fact("Calls", rx.text(row.calls, size="2", data_testid="webhook-calls")),
+                _fact("Last call", _muted(row.last_call, data_testid="webhook-last-call")),
+                _fact("Response", _wait_control(row)),
+                size="2",
+                spacing="2",
+            ),
+            rx.box(
+                rx.hstack(
+                    _muted(
+                        rx.cond(
+                            row.has_secret,
+                            "Try it (signed with the secret in $WEBHOOK_SECRET):",
+                            "Try it:",
+                        ),
+                        weight="medium",
+                    ),
+                    rx.spacer(),
+                    _copy_button(row.curl, "Example"),
+                    align="center",
+                    width="100%",
+                ),
+                rx.code_block(
+                    row.curl,
+                    language="bash",
+                    wrap_long_lines=True,
+                    font_size="12px",
+                    margin="4px 0 0 0",
+                    data_testid="webhook-curl",
+                ),
+                width="100%",
+            ),
+            rx.separator(size="4"),
+            _actions(row),
+            spacing="3",
+            width="100%",
+        ),
+        size="2",
+        data_testid="webhook-card",
+    )
+
+
+def _feedback() -> rx.Component:
+    return rx.vstack(
+        error_callout(S.error),
+        rx.cond(
+            S.message != "",
+            rx.callout(S.message, icon="check", color_scheme="green", data_testid="form-message"),
+        ),
+        rx.cond(
+            ~S.can_edit & S.signed_in,
+            rx.callout(
+                "You can look but not change webhooks: that needs the editor role.",
+                icon="eye",
+                color_scheme="gray",
+                size="1",
+            ),
+        ),
+        width="100%",
+    )
+
+
+def _list() -> rx.Component:
+    return rx.cond(
+        S.rows.length() > 0,
+        rx.grid(
+            rx.foreach(S.rows, _card),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            align="start",
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(
+            S.loaded,
+            empty_state(
+                "webhook",
+                "No webhooks yet",
+                "Each webhook gets its own URL that starts a flow when called, with an "
+                "optional HMAC signature secret.",
+            ),
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- dialogs
+
+
+def _dialog(title: str, description: rx.Var | str, *body: rx.Component, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    open_ = props.pop("open")
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
+            rx.vstack(
+                *body, error_callout(S.dialog_error), spacing="4", width="100%", padding_top="12px"
+            ),
+            max_width="520px",
+            **props,
+        ),
+        open=open_,
+        on_open_change=S.on_dialog_change,
+    )
+
+
+def _flow_item(flow: FlowChoice) -> rx.Component:
+    return rx.select.item(flow.name, value=flow.id)
+
+
+def _create_dialog() -> rx.Component:
+    return _dialog(
+        "New webhook",
+        "A URL that starts a flow. The flow must be published before calls run it.",
+        rx.form(
+            rx.vstack(
+                field("Name", "name", placeholder="e.g. Shop orders"),
+                rx.vstack(
+                    rx.text("Flow", size="2", weight="medium"),
+                    rx.cond(
+                        S.flows.length() > 0,
+                        rx.select.root(
+                            rx.select.trigger(
+                                placeholder="Pick a flow", width="100%", data_testid="flow-select"
+                            ),
+                            rx.select.content(rx.foreach(S.flows, _flow_item)),
+                            value=S.create_flow,
+                            on_change=S.pick_flow,
+                            size="3",
+                        ),
+                        _muted("No flows yet: create one on the Flows page first."),
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+                rx.hstack(
+                    rx.dialog.close(
+                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                    ),
+                    rx.button(rx.icon("plus", size=16), "Create webhook", type="submit"),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=S.create,
+        ),
+        open=S.create_open,
+        data_testid="create-dialog",
+    )
+
+
+def _secret_dialog() -> rx.Component:
+    return _dialog(
+        f"Signing secret · {S.dialog_name}",
+        "Copy it now: it is stored encrypted and never shown again. Calls without a valid "
+        "X-Flowbot-Signature are refused from now on.",
+        rx.hstack(
+            rx.code(S.secret, size="3", word_break="break-all", data_testid="new-secret"),
+            _copy_button(S.secret, "Secret"),
+            align="center",
+            width="100%",
+        ),
+        _muted("For the example on the card, keep it in your shell:"),
+        rx.code_block(f"export WEBHOOK_SECRET='{S.secret}'", language="bash", wrap_long_lines=True),
+        rx.hstack(
+            rx.dialog.close(rx.button("I have copied it", data_testid="secret-done")),
+            justify="end",
+            width="100%",
+        ),
+        open=S.secret_for > 0,
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(f"Delete {S.dialog_name}?"),
+            rx.alert_dialog.description(
+                "Its URL stops working at once (404). The flow itself is kept.", size="2"
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                # A plain button, not alert_dialog.action: its close would race the click.
+                rx.button("Delete", color_scheme="red", on_click=S.confirm_delete),
+                justify="end",
+                padding_top="16px",
+            ),
+            max_width="440px",
+        ),
+        open=S.delete_for > 0,
+        on_open_change=S.on_dialog_change,
+    )
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def webhooks_page() -> rx.Component:
+    return shell(
+        page_header(
+            "Webhooks",
+            "URLs other systems call to start flows.",
+            rx.button(
+                rx.icon("plus", size=16),
+                "New webhook",
+                on_click=S.open_create,
+                disabled=~S.can_edit,
+                size="3",
+            ),
+        ),
+        rx.vstack(_feedback(), _list(), spacing="4", width="100%"),
+        _create_dialog(),
+        _secret_dialog(),
+        _delete_dialog(),
+    )

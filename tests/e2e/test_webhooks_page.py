@@ -1,0 +1,134 @@
+"""The Webhooks page in the browser: create one for a published flow, call it, sign it,
+rotate it, pause it, delete it; a viewer only looks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import subprocess
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from engine.models import AdminUser, Role
+from engine.services import auth
+from tests.e2e.conftest import screenshot
+from tests.e2e.flow_ui import (
+    ADMIN,
+    PASSWORD,
+    create_flow,
+    drop_node,
+    new_page,
+    server_db,
+    set_param,
+)
+
+BODY = b'{"order_id": 7}'
+JSON = {"content-type": "application/json"}
+
+
+def publish_webhook_flow(page: Page, url: str, name: str) -> None:
+    create_flow(page, url, name)
+    drop_node(page, "webhook", 40, 100)
+    set_param(page, "webhook1", "endpoint_name", "orders")
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("clean")).to_be_visible()
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+
+
+def card_action(page: Page, item: str) -> None:
+    page.get_by_test_id("webhook-card").get_by_role("button", name="More actions").click()
+    page.get_by_role("menuitem", name=item).click()
+
+
+def add_viewer(data_dir: Path, username: str) -> None:
+    with server_db(data_dir) as session:
+        admin = session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
+        auth.create_user(session, username, PASSWORD, Role.viewer, actor=admin)
+
+
+def test_create_call_sign_rotate_and_delete(
+    browser: Browser, app_url: str, server_data: Path
+) -> None:
+    page = new_page(browser, app_url)
+    publish_webhook_flow(page, app_url, "Orders")
+
+    page.get_by_test_id("nav-webhooks").click()
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No webhooks yet")
+    page.get_by_role("button", name="New webhook").click()
+    page.fill("#name", "Shop orders")
+    page.get_by_role("button", name="Create webhook").click()  # no flow picked
+    expect(page.get_by_test_id("form-error")).to_contain_text("Pick the flow")
+    page.get_by_test_id("flow-select").click()
+    page.get_by_role("option", name="Orders").click()
+    page.get_by_role("button", name="Create webhook").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Created Shop orders")
+    expect(page.get_by_test_id("webhook-flow")).to_have_text("Orders")
+    expect(page.get_by_test_id("webhook-calls")).to_have_text("0")
+
+    # The URL shown is the one that works; a call counts once the execution is created.
+    url = page.get_by_test_id("webhook-url").inner_text()
+    assert url.startswith(f"{app_url}/api/webhooks/")
+    assert httpx.post(url, content=BODY, headers=JSON).status_code == 202
+    page.reload()
+    expect(page.get_by_test_id("webhook-calls")).to_have_text("1")
+    expect(page.get_by_test_id("webhook-last-call")).not_to_have_text("never")
+
+    # A signing secret is shown once; unsigned calls are refused from then on.
+    page.get_by_role("button", name="Add secret").click()
+    secret = page.get_by_test_id("new-secret").inner_text()
+    assert len(secret) >= 40
+    page.get_by_test_id("secret-done").click()
+    expect(page.get_by_test_id("new-secret")).to_have_count(0)
+    expect(page.get_by_test_id("webhook-signing")).to_have_text("signed")
+    expect(page.get_by_test_id("webhook-curl")).to_contain_text("openssl dgst -sha256 -hmac")
+    assert secret not in page.content()
+    assert httpx.post(url, content=BODY, headers=JSON).status_code == 401
+    signature = "sha256=" + hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
+    signed = JSON | {"X-Flowbot-Signature": signature}
+    assert httpx.post(url, content=BODY, headers=signed).status_code == 202
+    # The card's example, pasted into a shell with the secret, works as it stands.
+    example = page.get_by_test_id("webhook-curl").inner_text()
+    pasted = subprocess.run(
+        ["bash", "-c", example + " -s -o /dev/null -w '%{http_code}'"],
+        env={"WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert pasted.stdout == "202", pasted
+    page.reload()
+    expect(page.get_by_test_id("webhook-calls")).to_have_text("3")
+    screenshot(page, "webhooks")
+
+    # Rotating gives a new URL; the old one is gone.
+    card_action(page, "New URL (rotate)")
+    expect(page.get_by_test_id("webhook-url")).not_to_have_text(url)
+    new_url = page.get_by_test_id("webhook-url").inner_text()
+    assert httpx.post(url, content=BODY, headers=signed).status_code == 404
+    assert httpx.post(new_url, content=BODY, headers=signed).status_code == 202
+
+    # Paused answers 404 like an unknown address.
+    page.get_by_test_id("webhook-active").click()
+    expect(page.get_by_test_id("webhook-status")).to_have_text("paused")
+    assert httpx.post(new_url, content=BODY, headers=signed).status_code == 404
+
+    # A viewer sees it all but cannot change anything.
+    add_viewer(server_data, "victor")
+    viewer = new_page(browser, app_url, "victor")
+    viewer.goto(f"{app_url}/webhooks")
+    expect(viewer.get_by_test_id("webhook-name")).to_have_text("Shop orders")
+    expect(viewer.get_by_role("button", name="New webhook")).to_be_disabled()
+    expect(viewer.get_by_role("button", name="New secret")).to_be_disabled()
+    expect(viewer.get_by_test_id("webhook-active")).to_be_disabled()
+    viewer.context.close()
+
+    # Deleting asks first.
+    card_action(page, "Delete")
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Deleted Shop orders")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No webhooks yet")
+    page.context.close()
