@@ -1,4 +1,5 @@
-"""Dramatiq actors: route an event to the flows it starts, run executions, resume delays.
+"""Dramatiq actors: route an event to the flows it starts, run executions, resume delays,
+fire schedules and deliver scheduled messages.
 
 Delivery is at least once (a worker may die after doing the work but before the
 acknowledgement), so every actor is safe to run twice: ``route_event`` creates
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import select
 
-from engine import runtime
+from engine import runtime, scheduled_messages, schedules
 from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope
 from engine.models import ExecutionStatus, FlowExecution, utcnow
@@ -103,6 +104,20 @@ def resume_waiting() -> None:
     now = utcnow()
     for execution_id in overdue_executions(now - OVERDUE_GRACE, now - QUEUED_GRACE):
         execute_flow.send(execution_id)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
+def fire_schedules() -> None:
+    """Start the flows whose schedule is due (see engine/schedules.py); a lost tick is
+    made up by the next one, so this is not retried."""
+    for execution_id in schedules.fire_due_schedules(utcnow()):
+        execute_flow.send(execution_id)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
+def deliver_scheduled_messages() -> None:
+    """Send the scheduled messages that are due (see engine/scheduled_messages.py)."""
+    _run(scheduled_messages.deliver_due_messages(utcnow()))
 
 
 def overdue_executions(resume_before: datetime, queued_before: datetime) -> list[int]:

@@ -2,7 +2,7 @@
 
 Importing this module declares the actors on the configured broker and adds the sweep
 timer: each worker process ticks every ``SWEEP_SECONDS``; one tick per period wins
-across all processes and sends ``resume_waiting``.
+across all processes and sends the periodic actors (``PERIODIC``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,20 @@ from contextlib import asynccontextmanager
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from engine.actors import recover_orphans, resume_waiting
+from engine.actors import (
+    deliver_scheduled_messages,
+    fire_schedules,
+    recover_orphans,
+    resume_waiting,
+)
 from engine.broker import claim_once, get_broker
+from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 30.0
+# Sent once per sweep period, by whichever process wins the tick.
+PERIODIC: tuple[dramatiq.Actor, ...] = (resume_waiting, fire_schedules, deliver_scheduled_messages)
 # Longest wait of an idle consumer between polls (the in-memory broker wakes at once).
 POLL_MS = 50
 EMBEDDED_THREADS = 4
@@ -46,7 +53,8 @@ class SweepTimer(Middleware):
         while not self._stop.wait(self.interval):
             try:
                 if claim_once("sweep", int(self.interval * 1000)):
-                    resume_waiting.send()
+                    for actor in PERIODIC:
+                        actor.send()
             except Exception:  # a broker hiccup must not end the timer
                 log.warning("could not send the periodic sweep", exc_info=True)
 

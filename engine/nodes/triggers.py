@@ -538,7 +538,10 @@ _trigger(
     },
 )  # fmt: skip
 _trigger(
-    "schedule", "Schedule", "Starts at set times, or again and again after a set interval.",
+    "schedule", "Schedule",
+    "Starts at set times, or again and again after a set interval. Schedules are checked "
+    "every 15 seconds: a run starts up to 15 seconds late, and an interval under 15 "
+    "seconds runs at most once per check. Runs missed while Flowbot was down are skipped.",
     ScheduleTrigger,
     data={"scheduled_for": "2025-03-14T09:00:00+01:00", "cron": "0 9 * * 1-5"},
 )  # fmt: skip

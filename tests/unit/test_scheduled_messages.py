@@ -1,0 +1,147 @@
+"""Delivery of scheduled messages through the (fake) connector pool."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from engine.models import BotInstance, ScheduledMessage, ScheduledStatus
+from engine.models.connections import ConnectorKind
+from engine.nodes.utility import as_utc
+from engine.scheduled_messages import deliver_due_messages
+from tests.fakes.pool import FakePool
+from tests.unit import test_runtime
+
+pool = test_runtime.pool  # the recording fake pool, wired in through the settings
+NOW = datetime(2025, 3, 14, 8, 0, tzinfo=UTC)
+
+
+def scheduled(
+    session: Session, kind: ConnectorKind | None = ConnectorKind.telegram_bot, **fields: Any
+) -> ScheduledMessage:
+    """A pending message due a minute before NOW, sent by a new bot of ``kind``."""
+    bot_id = None
+    if kind is not None:
+        bot = BotInstance(name=f"{kind} bot", kind=kind)
+        session.add(bot)
+        session.flush()
+        bot_id = bot.id
+    fields = {"chat_id": "-100", "text": "Good morning", "send_at": NOW - timedelta(minutes=1),
+              **fields}  # fmt: skip
+    row = ScheduledMessage(bot_instance_id=bot_id, **fields)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def reloaded(session: Session, row: ScheduledMessage) -> ScheduledMessage:
+    session.expire_all()
+    fresh = session.get(ScheduledMessage, row.id)
+    assert fresh is not None
+    return fresh
+
+
+async def test_a_due_message_is_sent_once_however_often_swept(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    row = scheduled(sqlite_session)
+    later = scheduled(sqlite_session, send_at=NOW + timedelta(minutes=1))
+
+    assert await deliver_due_messages(NOW) == {row.id: None}
+    assert await deliver_due_messages(NOW) == {}
+    assert await deliver_due_messages(NOW + timedelta(seconds=15)) == {}
+
+    (call,) = pool.requests.calls
+    assert (call.kind, call.action, call.instance_id) == (
+        "telegram_bot",
+        "send_message",
+        row.bot_instance_id,
+    )
+    assert call.params == {"chat_id": "-100", "text": "Good morning"}
+    assert call.idempotency_key == f"scheduled:{row.id}:2025-03-14T07:59:00+00:00"
+    sent = reloaded(sqlite_session, row)
+    assert sent.status == ScheduledStatus.sent and sent.last_error is None
+    assert sent.last_sent_at is not None and as_utc(sent.last_sent_at) == NOW
+    assert as_utc(sent.send_at) == NOW - timedelta(minutes=1)
+    assert reloaded(sqlite_session, later).status == ScheduledStatus.pending
+
+
+async def test_media_goes_under_the_text_in_each_platforms_own_call(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    scheduled(
+        sqlite_session, ConnectorKind.discord_bot, chat_id="42", media_url="https://x.org/a.png"
+    )
+    await deliver_due_messages(NOW)
+    (call,) = pool.executions.calls
+    assert (call.kind, call.action) == ("discord_bot", "send_message")
+    assert call.params == {"channel_id": "42", "content": "Good morning\nhttps://x.org/a.png"}
+
+
+async def test_a_repeating_message_is_rescheduled_in_its_time_zone(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    # Due yesterday at 09:00 Berlin; the worker was down since: sent once, then tomorrow's.
+    row = scheduled(
+        sqlite_session,
+        send_at=datetime(2025, 3, 13, 8, 0, tzinfo=UTC),
+        repeat_cron="0 9 * * *",
+        timezone="Europe/Berlin",
+    )
+    await deliver_due_messages(NOW + timedelta(minutes=5))
+    again = reloaded(sqlite_session, row)
+    assert again.status == ScheduledStatus.pending
+    assert as_utc(again.send_at) == datetime(2025, 3, 15, 8, 0, tzinfo=UTC)
+    assert again.last_sent_at is not None and as_utc(again.last_sent_at) > NOW
+
+    await deliver_due_messages(NOW + timedelta(minutes=6))
+    await deliver_due_messages(datetime(2025, 3, 15, 8, 0, 3, tzinfo=UTC))
+    assert [c.idempotency_key for c in pool.executions.calls] == [
+        f"scheduled:{row.id}:2025-03-13T08:00:00+00:00",
+        f"scheduled:{row.id}:2025-03-15T08:00:00+00:00",
+    ]
+    assert reloaded(sqlite_session, row).status == ScheduledStatus.pending
+
+
+async def test_a_refusal_marks_the_message_failed_with_its_reason(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    refused = scheduled(sqlite_session, repeat_cron="0 9 * * *")
+    no_bot = scheduled(sqlite_session, kind=None)
+    pool.fail("send_message", "platform", "Bad Request: chat not found")
+
+    outcome = await deliver_due_messages(NOW)
+
+    assert outcome == {
+        refused.id: "Bad Request: chat not found",
+        no_bot.id: "no bot or account to send it with",
+    }
+    for row, error in outcome.items():
+        failed = reloaded(sqlite_session, sqlite_session.get(ScheduledMessage, row))
+        assert (failed.status, failed.last_error) == (ScheduledStatus.failed, error)
+        assert as_utc(failed.send_at) == NOW - timedelta(minutes=1)
+    assert await deliver_due_messages(NOW) == {}
+    assert pool.executions.calls == []
+
+
+async def test_a_message_cancelled_while_sending_stays_cancelled(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    row = scheduled(sqlite_session)
+
+    def cancel(params: dict[str, Any]) -> dict[str, Any]:
+        row.status = ScheduledStatus.cancelled
+        sqlite_session.add(row)
+        sqlite_session.commit()
+        return {"message_id": "1"}
+
+    pool.results["send_message"] = cancel
+    await deliver_due_messages(NOW)
+    assert reloaded(sqlite_session, row).status == ScheduledStatus.cancelled
