@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import dramatiq
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import select
 
-from engine import runtime, scheduled_messages, schedules
+from engine import maintenance, runtime, scheduled_messages, schedules
 from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope
 from engine.models import ExecutionStatus, FlowExecution, utcnow
@@ -55,6 +55,7 @@ def route_event(event: dict) -> None:
     parsed = PlatformEvent.model_validate(event)
     for execution_id in start_executions(parsed):
         execute_flow.send(execution_id)
+    maintenance.record_event(parsed)
 
 
 def start_executions(event: PlatformEvent) -> list[int]:
@@ -118,6 +119,19 @@ def fire_schedules() -> None:
 def deliver_scheduled_messages() -> None:
     """Send the scheduled messages that are due (see engine/scheduled_messages.py)."""
     _run(scheduled_messages.deliver_due_messages(utcnow()))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def prune_history() -> None:
+    """Daily: drop expired sample events and old finished executions (engine/maintenance.py).
+    Each batch commits, so a retry or the next day's run carries on where this one stopped."""
+    log.info("pruned %s", maintenance.prune_flow_events(utcnow()))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def snapshot_communities(day: str) -> None:
+    """Daily: every community's analytics for ``day`` (ISO date); re-running replaces them."""
+    maintenance.snapshot_analytics(date.fromisoformat(day))
 
 
 def overdue_executions(resume_before: datetime, queued_before: datetime) -> list[int]:

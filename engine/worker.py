@@ -2,7 +2,8 @@
 
 Importing this module declares the actors on the configured broker and adds the sweep
 timer: each worker process ticks every ``SWEEP_SECONDS``; one tick per period wins
-across all processes and sends the periodic actors (``PERIODIC``).
+across all processes and sends the periodic actors (``PERIODIC``), and the daily ones
+once their time of day has passed (``send_daily``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, time, timedelta
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -19,10 +21,13 @@ from dramatiq.middleware import Middleware
 from engine.actors import (
     deliver_scheduled_messages,
     fire_schedules,
+    prune_history,
     recover_orphans,
     resume_waiting,
+    snapshot_communities,
 )
 from engine.broker import claim_once, get_broker
+from engine.models import utcnow
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
 
@@ -33,6 +38,11 @@ PERIODIC: tuple[dramatiq.Actor, ...] = (resume_waiting, fire_schedules, deliver_
 # Longest wait of an idle consumer between polls (the in-memory broker wakes at once).
 POLL_MS = 50
 EMBEDDED_THREADS = 4
+# UTC times of day of the daily jobs (the reference system's 2 AM and 3 AM).
+SNAPSHOT_AT = time(2)
+PRUNE_AT = time(3)
+# A daily claim outlives its day, so no tick later that day can win it again.
+DAILY_CLAIM_MS = 2 * 24 * 3_600_000
 
 
 class SweepTimer(Middleware):
@@ -55,8 +65,19 @@ class SweepTimer(Middleware):
                 if claim_once("sweep", int(self.interval * 1000)):
                     for actor in PERIODIC:
                         actor.send()
+                    send_daily(utcnow())
             except Exception:  # a broker hiccup must not end the timer
                 log.warning("could not send the periodic sweep", exc_info=True)
+
+
+def send_daily(now: datetime) -> None:
+    """Send each daily job whose time has passed today, once per UTC day across processes;
+    a worker started later in the day still runs that day's jobs."""
+    today = now.date()
+    if now.time() >= SNAPSHOT_AT and claim_once(f"snapshot:{today}", DAILY_CLAIM_MS):
+        snapshot_communities.send((today - timedelta(days=1)).isoformat())
+    if now.time() >= PRUNE_AT and claim_once(f"prune:{today}", DAILY_CLAIM_MS):
+        prune_history.send()
 
 
 class PollInterval(Middleware):

@@ -51,6 +51,7 @@ from engine.nodes.base import (
 )
 from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import insert_ignore, stored_time, valid_timezone
+from engine.services.community_chats import community_id_of
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -220,23 +221,7 @@ def trigger_user_id(trigger: Mapping[str, Any], override: str | None = None) -> 
 
 def community_of_chat(session: Session, trigger: Mapping[str, Any]) -> Community | None:
     """The community whose Telegram chat, Discord guild or WhatsApp group the event is in."""
-    chat = trigger.get("chat") or {}
-    platform = trigger.get("platform")
-    if platform == "telegram":
-        stmt = select(CommunityTelegramConfig.community_id).where(
-            CommunityTelegramConfig.chat_id == str(chat.get("id"))
-        )
-    elif platform == "discord":
-        stmt = select(CommunityDiscordConfig.community_id).where(
-            CommunityDiscordConfig.guild_id == str(chat.get("guild_id") or chat.get("id"))
-        )
-    elif platform == "whatsapp":
-        stmt = select(CommunityWhatsAppConfig.community_id).where(
-            CommunityWhatsAppConfig.group_jid == str(chat.get("id"))
-        )
-    else:
-        return None
-    community_id = session.exec(stmt).first()
+    community_id = community_id_of(session, trigger)
     return session.get(Community, community_id) if community_id else None
 
 
