@@ -49,6 +49,9 @@ class Claimed:
     timezone: str
     due: datetime  # aware UTC: the send_at it was claimed at
     lease: datetime  # the send_at it holds while sending
+    # Which delivery this is: unchanged until a send succeeds, so a retry after a worker
+    # died mid-send carries the same idempotency key and the pool does not send it twice.
+    delivery: str
 
 
 async def deliver_due_messages(now: datetime) -> dict[int, str | None]:
@@ -71,7 +74,8 @@ def claim_due(now: datetime) -> list[Claimed]:
             select(
                 ScheduledMessage.id, BotInstance.kind, ScheduledMessage.bot_instance_id,
                 ScheduledMessage.chat_id, ScheduledMessage.text, ScheduledMessage.media_url,
-                ScheduledMessage.repeat_cron, ScheduledMessage.timezone, ScheduledMessage.send_at,
+                ScheduledMessage.repeat_cron, ScheduledMessage.timezone,
+                ScheduledMessage.last_sent_at, ScheduledMessage.send_at,
             )
             .outerjoin(BotInstance, BotInstance.id == ScheduledMessage.bot_instance_id)
             .where(ScheduledMessage.status == ScheduledStatus.pending)
@@ -85,7 +89,15 @@ def claim_due(now: datetime) -> list[Claimed]:
                 ScheduledMessage.status == ScheduledStatus.pending, ScheduledMessage.send_at <= now
             )
             if _update(session, row.id, due_now, send_at=lease):
-                claimed.append(Claimed(*row[:-1], due=as_utc(row.send_at), lease=lease))
+                last_sent = row.last_sent_at
+                claimed.append(
+                    Claimed(
+                        *row[:-2],
+                        due=as_utc(row.send_at),
+                        lease=lease,
+                        delivery=as_utc(last_sent).isoformat() if last_sent else "first",
+                    )
+                )
     return claimed
 
 
@@ -101,7 +113,7 @@ async def send(message: Claimed) -> str | None:
             action,
             params,
             instance_id=message.instance_id,
-            idempotency_key=f"scheduled:{message.id}:{message.due.isoformat()}",
+            idempotency_key=f"scheduled:{message.id}:after:{message.delivery}",
         )
     except ActionError as exc:
         return exc.message

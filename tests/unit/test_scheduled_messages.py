@@ -10,7 +10,7 @@ from sqlmodel import Session
 from engine.models import BotInstance, ScheduledMessage, ScheduledStatus
 from engine.models.connections import ConnectorKind
 from engine.nodes.utility import as_utc
-from engine.scheduled_messages import deliver_due_messages
+from engine.scheduled_messages import LEASE, claim_due, deliver_due_messages, send
 from tests.fakes.pool import FakePool
 from tests.unit import test_runtime
 
@@ -61,7 +61,7 @@ async def test_a_due_message_is_sent_once_however_often_swept(
         row.bot_instance_id,
     )
     assert call.params == {"chat_id": "-100", "text": "Good morning"}
-    assert call.idempotency_key == f"scheduled:{row.id}:2025-03-14T07:59:00+00:00"
+    assert call.idempotency_key == f"scheduled:{row.id}:after:first"
     sent = reloaded(sqlite_session, row)
     assert sent.status == ScheduledStatus.sent and sent.last_error is None
     assert sent.last_sent_at is not None and as_utc(sent.last_sent_at) == NOW
@@ -98,14 +98,29 @@ async def test_a_repeating_message_is_rescheduled_in_its_time_zone(
     assert again.status == ScheduledStatus.pending
     assert as_utc(again.send_at) == datetime(2025, 3, 15, 8, 0, tzinfo=UTC)
     assert again.last_sent_at is not None and as_utc(again.last_sent_at) > NOW
+    first_sent = as_utc(again.last_sent_at).isoformat()
 
     await deliver_due_messages(NOW + timedelta(minutes=6))
     await deliver_due_messages(datetime(2025, 3, 15, 8, 0, 3, tzinfo=UTC))
     assert [c.idempotency_key for c in pool.executions.calls] == [
-        f"scheduled:{row.id}:2025-03-13T08:00:00+00:00",
-        f"scheduled:{row.id}:2025-03-15T08:00:00+00:00",
+        f"scheduled:{row.id}:after:first",
+        f"scheduled:{row.id}:after:{first_sent}",
     ]
     assert reloaded(sqlite_session, row).status == ScheduledStatus.pending
+
+
+async def test_a_send_cut_short_by_a_dead_worker_is_retried_with_the_same_key(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    row = scheduled(sqlite_session)
+    (claimed,) = claim_due(NOW)
+    await send(claimed)  # the platform got it; then the worker died before recording it
+
+    assert await deliver_due_messages(NOW + LEASE + timedelta(seconds=1)) == {row.id: None}
+    assert len(pool.requests.calls) == 2  # asked twice, with one key...
+    assert len(pool.executions.calls) == 1  # ...so the pool sent it once
+    assert reloaded(sqlite_session, row).status == ScheduledStatus.sent
 
 
 async def test_a_refusal_marks_the_message_failed_with_its_reason(
