@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import reflex as rx
 
-from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.cards import card_grid, fact, feedback, muted, state_dialog
+from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.connections import ConnectionRow, ConnectionsState, LogRow
 
 S = ConnectionsState
+_dialog = partial(state_dialog, S)
+_EMPTY = empty_state(
+    "plug",
+    "No connections yet",
+    "Connect a Telegram bot, a Telegram account, a Discord bot or WhatsApp. "
+    "Flows use them to listen and to act.",
+)
 
 # kind, label, icon, one line on what it is
 KIND_CHOICES = (
@@ -49,17 +59,7 @@ def connection_status_badge(status: rx.Var) -> rx.Component:
     )
 
 
-def _muted(text: rx.Var | str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
-    return rx.text(text, size="2", color=rx.color("gray", 11), **props)
-
-
 # --------------------------------------------------------------------------- the list
-
-
-def _fact(label: str, value: rx.Component) -> rx.Component:
-    return rx.data_list.item(
-        rx.data_list.label(label, min_width="120px"), rx.data_list.value(value)
-    )
 
 
 def _actions(row: ConnectionRow) -> rx.Component:
@@ -90,7 +90,7 @@ def _actions(row: ConnectionRow) -> rx.Component:
             ),
             content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
         ),
-        _muted(rx.cond(row.active, "Active", "Paused")),
+        muted(rx.cond(row.active, "Active", "Paused")),
         rx.spacer(),
         rx.tooltip(
             rx.icon_button(
@@ -152,7 +152,7 @@ def _card(row: ConnectionRow) -> rx.Component:
                 ),
                 rx.vstack(
                     rx.heading(row.name, size="4", data_testid="connection-name"),
-                    _muted(
+                    muted(
                         rx.cond(
                             row.username != "",
                             f"{row.kind_label} · @{row.username}",
@@ -168,22 +168,22 @@ def _card(row: ConnectionRow) -> rx.Component:
                 spacing="3",
             ),
             rx.data_list.root(
-                _fact(
+                fact(
                     "Credential",
                     rx.cond(
                         row.masked != "",
                         rx.code(row.masked, variant="ghost", data_testid="connection-credential"),
-                        _muted(rx.cond(row.has_token, "none", "set by logging in")),
+                        muted(rx.cond(row.has_token, "none", "set by logging in")),
                     ),
                 ),
-                _fact(
+                fact(
                     "Connected since",
-                    _muted(rx.cond(row.connected_since != "", row.connected_since, "—")),
+                    muted(rx.cond(row.connected_since != "", row.connected_since, "—")),
                 ),
-                _fact("Restarts", rx.text(row.restarts, size="2")),
-                _fact(
+                fact("Restarts", rx.text(row.restarts, size="2")),
+                fact(
                     "Run by",
-                    _muted(rx.cond(row.lease_owner != "", row.lease_owner, "not running")),
+                    muted(rx.cond(row.lease_owner != "", row.lease_owner, "not running")),
                 ),
                 size="2",
                 spacing="2",
@@ -209,58 +209,7 @@ def _card(row: ConnectionRow) -> rx.Component:
     )
 
 
-def _feedback() -> rx.Component:
-    return rx.vstack(
-        error_callout(S.error),
-        rx.cond(
-            S.message != "",
-            rx.callout(S.message, icon="check", color_scheme="green", data_testid="form-message"),
-        ),
-        width="100%",
-    )
-
-
-def _list() -> rx.Component:
-    return rx.cond(
-        S.rows.length() > 0,
-        rx.grid(
-            rx.foreach(S.rows, _card),
-            columns=rx.breakpoints(initial="1", lg="2"),
-            align="start",
-            spacing="4",
-            width="100%",
-        ),
-        rx.cond(
-            S.loaded,
-            empty_state(
-                "plug",
-                "No connections yet",
-                "Connect a Telegram bot, a Telegram account, a Discord bot or WhatsApp. "
-                "Flows use them to listen and to act.",
-            ),
-        ),
-    )
-
-
 # --------------------------------------------------------------------------- dialogs
-
-
-def _dialog(title: str, description: rx.Var | str, *body: rx.Component, **props) -> rx.Component:  # type: ignore[no-untyped-def]
-    """A dialog closed by the one ``on_dialog_change`` handler; errors show inside it."""
-    open_ = props.pop("open")
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(title),
-            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
-            rx.vstack(
-                *body, error_callout(S.dialog_error), spacing="4", width="100%", padding_top="12px"
-            ),
-            max_width=props.pop("max_width", "480px"),
-            **props,
-        ),
-        open=open_,
-        on_open_change=S.on_dialog_change,
-    )
 
 
 def _buttons(submit: str, *, icon: str = "check") -> rx.Component:
@@ -309,7 +258,7 @@ def _kind_fields() -> rx.Component:
                 field("api_hash", "api_hash", placeholder="32 hexadecimal characters"),
                 width="100%",
             ),
-            _muted("From my.telegram.org → API development tools. You log in with your phone "
+            muted("From my.telegram.org → API development tools. You log in with your phone "
                    "number next."),
             width="100%",
         )),
@@ -319,7 +268,7 @@ def _kind_fields() -> rx.Component:
         )),
         rx.vstack(
             token,
-            _muted(rx.cond(
+            muted(rx.cond(
                 S.add_kind == "discord_bot",
                 "Developer Portal → your application → Bot → Reset Token.",
                 "Talk to @BotFather on Telegram: /newbot gives you the token.",
@@ -392,7 +341,7 @@ def _delete_dialog() -> rx.Component:
 
 def _log_row(row: LogRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(_muted(row.when, white_space="nowrap")),
+        rx.table.cell(muted(row.when, white_space="nowrap")),
         rx.table.cell(
             rx.badge(row.event, color_scheme=rx.cond(row.level == "error", "red", "gray"))
         ),
@@ -412,7 +361,7 @@ def _log_dialog() -> rx.Component:
                 ),
                 max_height="420px",
             ),
-            _muted("Nothing logged yet."),
+            muted("Nothing logged yet."),
         ),
         rx.hstack(
             rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
@@ -474,7 +423,7 @@ def _telegram_wizard() -> rx.Component:
             (
                 "phone",
                 _step_form(
-                    _muted("Telegram sends a login code to this number's Telegram app."),
+                    muted("Telegram sends a login code to this number's Telegram app."),
                     field("Phone number", "phone", type="tel", placeholder="+49 151 2345678"),
                     "Send code",
                     S.telegram_send_code,
@@ -483,7 +432,7 @@ def _telegram_wizard() -> rx.Component:
             (
                 "code",
                 _step_form(
-                    _muted("Enter the code Telegram just sent you (in the app or by SMS)."),
+                    muted("Enter the code Telegram just sent you (in the app or by SMS)."),
                     field("Login code", "code", placeholder="12345", auto_complete="one-time-code"),
                     "Sign in",
                     S.telegram_submit_code,
@@ -492,7 +441,7 @@ def _telegram_wizard() -> rx.Component:
             (
                 "password",
                 _step_form(
-                    _muted(
+                    muted(
                         rx.cond(
                             S.tg_hint != "",
                             f"This account has two-step verification. Hint: {S.tg_hint}",
@@ -520,7 +469,7 @@ def _qr_panel() -> rx.Component:
     waiting = rx.vstack(
         rx.spinner(size="3"),
         rx.text("Waiting for a QR code from WhatsApp…", size="2", weight="medium"),
-        _muted(S.wa_message, text_align="center"),
+        muted(S.wa_message, text_align="center"),
         align="center",
         justify="center",
         spacing="3",
@@ -531,7 +480,7 @@ def _qr_panel() -> rx.Component:
         rx.cond(
             S.wa_pair_code != "",
             rx.vstack(
-                _muted("On the phone: WhatsApp → Linked devices → Link with phone number:"),
+                muted("On the phone: WhatsApp → Linked devices → Link with phone number:"),
                 rx.code(S.wa_pair_code, size="8", weight="bold", data_testid="pair-code"),
                 align="center",
                 spacing="3",
@@ -583,7 +532,7 @@ def _whatsapp_wizard() -> rx.Component:
                     on_submit=S.whatsapp_pair,
                     width="100%",
                 ),
-                _muted("Closing this window before linking pauses the connection."),
+                muted("Closing this window before linking pauses the connection."),
                 spacing="4",
                 width="100%",
             ),
@@ -609,7 +558,7 @@ def connections_page() -> rx.Component:
                 size="3",
             ),
         ),
-        rx.vstack(_feedback(), _list(), spacing="4", width="100%"),
+        rx.vstack(feedback(S), card_grid(S, _card, _EMPTY), spacing="4", width="100%"),
         _add_dialog(),
         _token_dialog(),
         _delete_dialog(),

@@ -9,7 +9,8 @@ from sqlmodel import select
 from engine.db import session_scope
 from engine.models import AdminUser, ApiToken, Role
 from engine.services import auth
-from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.cards import feedback
+from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import page_header, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.state.auth import AuthState
@@ -125,22 +126,6 @@ class SettingsState(AuthState):
         self._run(
             lambda s, me: auth.revoke_api_token(s, me, s.get(ApiToken, token_id)), "Token revoked."
         )
-
-
-def _feedback() -> rx.Component:
-    return rx.vstack(
-        error_callout(SettingsState.error),
-        rx.cond(
-            SettingsState.message != "",
-            rx.callout(
-                SettingsState.message,
-                icon="check",
-                color_scheme="green",
-                data_testid="form-message",
-            ),
-        ),
-        width="100%",
-    )
 
 
 def _users_card() -> rx.Component:
@@ -270,6 +255,11 @@ def settings_page() -> rx.Component:
     return shell(
         page_header("Settings", "Your account, the people who may sign in, and API tokens."),
         rx.vstack(
-            _feedback(), _password_card(), _users_card(), _tokens_card(), spacing="4", width="100%"
+            feedback(SettingsState),
+            _password_card(),
+            _users_card(),
+            _tokens_card(),
+            spacing="4",
+            width="100%",
         ),
     )

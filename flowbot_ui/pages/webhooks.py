@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import reflex as rx
 
-from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.cards import card_grid, fact, feedback, muted, state_dialog
+from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.webhooks import FlowChoice, WebhookRow, WebhooksState
 
 S = WebhooksState
-
-
-def _muted(text: rx.Var | str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
-    return rx.text(text, size="2", color=rx.color("gray", 11), **props)
+_dialog = partial(state_dialog, S, max_width="520px")
+_EMPTY = empty_state(
+    "webhook",
+    "No webhooks yet",
+    "Each webhook gets its own URL that starts a flow when called, with an "
+    "optional HMAC signature secret.",
+)
 
 
 def _copy_button(value: rx.Var, what: str) -> rx.Component:
@@ -53,12 +59,6 @@ def _badges(row: WebhookRow) -> rx.Component:
     )
 
 
-def _fact(label: str, value: rx.Component) -> rx.Component:
-    return rx.data_list.item(
-        rx.data_list.label(label, min_width="120px"), rx.data_list.value(value)
-    )
-
-
 def _wait_control(row: WebhookRow) -> rx.Component:
     locked = ~S.can_edit
     return rx.hstack(
@@ -69,7 +69,7 @@ def _wait_control(row: WebhookRow) -> rx.Component:
             aria_label="Wait for the result",
             size="1",
         ),
-        _muted(rx.cond(row.wait, "answers with the result, up to", "answers at once (202)")),
+        muted(rx.cond(row.wait, "answers with the result, up to", "answers at once (202)")),
         rx.cond(
             row.wait,
             rx.hstack(
@@ -85,7 +85,7 @@ def _wait_control(row: WebhookRow) -> rx.Component:
                     width="64px",
                     aria_label="Wait timeout in seconds",
                 ),
-                _muted("s"),
+                muted("s"),
                 align="center",
                 spacing="1",
             ),
@@ -108,7 +108,7 @@ def _actions(row: WebhookRow) -> rx.Component:
             ),
             content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
         ),
-        _muted(rx.cond(row.active, "Active", "Paused")),
+        muted(rx.cond(row.active, "Active", "Paused")),
         rx.spacer(),
         rx.button(
             rx.icon("key-round", size=16),
@@ -170,7 +170,7 @@ def _card(row: WebhookRow) -> rx.Component:
                 rx.vstack(
                     rx.heading(row.name, size="4", data_testid="webhook-name"),
                     rx.hstack(
-                        _muted("starts"),
+                        muted("starts"),
                         rx.link(
                             row.flow_name,
                             href=f"/flows/{row.flow_id}",
@@ -202,15 +202,15 @@ def _card(row: WebhookRow) -> rx.Component:
                 width="100%",
             ),
             rx.data_list.root(
-                _fact("Calls", rx.text(row.calls, size="2", data_testid="webhook-calls")),
-                _fact("Last call", _muted(row.last_call, data_testid="webhook-last-call")),
-                _fact("Response", _wait_control(row)),
+                fact("Calls", rx.text(row.calls, size="2", data_testid="webhook-calls")),
+                fact("Last call", muted(row.last_call, data_testid="webhook-last-call")),
+                fact("Response", _wait_control(row)),
                 size="2",
                 spacing="2",
             ),
             rx.box(
                 rx.hstack(
-                    _muted(
+                    muted(
                         rx.cond(
                             row.has_secret,
                             "Try it (signed with the secret in $WEBHOOK_SECRET):",
@@ -245,11 +245,7 @@ def _card(row: WebhookRow) -> rx.Component:
 
 def _feedback() -> rx.Component:
     return rx.vstack(
-        error_callout(S.error),
-        rx.cond(
-            S.message != "",
-            rx.callout(S.message, icon="check", color_scheme="green", data_testid="form-message"),
-        ),
+        feedback(S),
         rx.cond(
             ~S.can_edit & S.signed_in,
             rx.callout(
@@ -263,46 +259,7 @@ def _feedback() -> rx.Component:
     )
 
 
-def _list() -> rx.Component:
-    return rx.cond(
-        S.rows.length() > 0,
-        rx.grid(
-            rx.foreach(S.rows, _card),
-            columns=rx.breakpoints(initial="1", lg="2"),
-            align="start",
-            spacing="4",
-            width="100%",
-        ),
-        rx.cond(
-            S.loaded,
-            empty_state(
-                "webhook",
-                "No webhooks yet",
-                "Each webhook gets its own URL that starts a flow when called, with an "
-                "optional HMAC signature secret.",
-            ),
-        ),
-    )
-
-
 # --------------------------------------------------------------------------- dialogs
-
-
-def _dialog(title: str, description: rx.Var | str, *body: rx.Component, **props) -> rx.Component:  # type: ignore[no-untyped-def]
-    open_ = props.pop("open")
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(title),
-            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
-            rx.vstack(
-                *body, error_callout(S.dialog_error), spacing="4", width="100%", padding_top="12px"
-            ),
-            max_width="520px",
-            **props,
-        ),
-        open=open_,
-        on_open_change=S.on_dialog_change,
-    )
 
 
 def _flow_item(flow: FlowChoice) -> rx.Component:
@@ -329,7 +286,7 @@ def _create_dialog() -> rx.Component:
                             on_change=S.pick_flow,
                             size="3",
                         ),
-                        _muted("No flows yet: create one on the Flows page first."),
+                        muted("No flows yet: create one on the Flows page first."),
                     ),
                     spacing="1",
                     width="100%",
@@ -363,7 +320,7 @@ def _secret_dialog() -> rx.Component:
             align="center",
             width="100%",
         ),
-        _muted("For the example on the card, keep it in your shell:"),
+        muted("For the example on the card, keep it in your shell:"),
         rx.code_block(f"export WEBHOOK_SECRET='{S.secret}'", language="bash", wrap_long_lines=True),
         rx.hstack(
             rx.dialog.close(rx.button("I have copied it", data_testid="secret-done")),
@@ -411,7 +368,7 @@ def webhooks_page() -> rx.Component:
                 size="3",
             ),
         ),
-        rx.vstack(_feedback(), _list(), spacing="4", width="100%"),
+        rx.vstack(_feedback(), card_grid(S, _card, _EMPTY), spacing="4", width="100%"),
         _create_dialog(),
         _secret_dialog(),
         _delete_dialog(),

@@ -10,7 +10,6 @@ WhatsApp wizard its rotating QR codes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from engine.models import AdminUser
 from engine.services import auth, connections
 from engine.services.connections import InvalidConnection
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.service_calls import Action, run_as_signed_in
 
 ROUTE = "/connections"
 WATCH_SECONDS = 3600
@@ -78,9 +78,6 @@ def _row(view: connections.ConnectionView) -> ConnectionRow:
         connected_since=_when(view.connected_at) if view.status == "connected" else "",
         has_token=view.kind in TOKEN_KINDS,
     )
-
-
-Action = Callable[[Session, AdminUser], Any]
 
 
 class ConnectionsState(AuthState):
@@ -162,21 +159,9 @@ class ConnectionsState(AuthState):
     # -- running a change as the signed-in user --------------------------------------------
 
     def _run(self, action: Action, success: str = "", *, in_dialog: bool = False) -> bool:
-        """A service call as the signed-in user; a refusal becomes the message shown."""
-        try:
-            with session_scope() as session:
-                action(session, self.current_user(session))
-        except (auth.AuthError, InvalidConnection) as exc:
-            if in_dialog:
-                self.dialog_error = str(exc)
-            else:
-                self.error, self.message = str(exc), ""
-            return False
-        self.dialog_error = ""
-        if success:
-            self.error, self.message = "", success
-        self._reload()
-        return True
+        return run_as_signed_in(
+            self, action, (auth.AuthError, InvalidConnection), success, in_dialog=in_dialog
+        )
 
     def _authorize(self, connection_id: int, what: str) -> int | None:
         """The instance id the supervisor knows, once the role is checked and audited."""

@@ -7,19 +7,17 @@ its dialog closes; the database keeps it encrypted and the list never carries it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import reflex as rx
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from engine.db import session_scope
-from engine.models import AdminUser
 from engine.services import auth, webhooks
 from engine.services.webhooks import InvalidWebhook
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.service_calls import Action, run_as_signed_in
 
 
 class WebhookRow(BaseModel):
@@ -63,9 +61,6 @@ def _row(view: webhooks.WebhookView) -> WebhookRow:
     )
 
 
-Action = Callable[[Session, AdminUser], Any]
-
-
 class WebhooksState(AuthState):
     rows: list[WebhookRow] = []
     flows: list[FlowChoice] = []
@@ -98,21 +93,9 @@ class WebhooksState(AuthState):
         self.loaded = True
 
     def _run(self, action: Action, success: str = "", *, in_dialog: bool = False) -> bool:
-        """A service call as the signed-in user; a refusal becomes the message shown."""
-        try:
-            with session_scope() as session:
-                action(session, self.current_user(session))
-        except (auth.AuthError, InvalidWebhook) as exc:
-            if in_dialog:
-                self.dialog_error = str(exc)
-            else:
-                self.error, self.message = str(exc), ""
-            return False
-        self.dialog_error = ""
-        if success:
-            self.error, self.message = "", success
-        self._reload()
-        return True
+        return run_as_signed_in(
+            self, action, (auth.AuthError, InvalidWebhook), success, in_dialog=in_dialog
+        )
 
     def _close_all(self) -> None:
         self.create_open = False

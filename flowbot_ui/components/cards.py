@@ -1,0 +1,81 @@
+"""Pieces of the card-list pages (connections, webhooks): one look, one behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from flowbot_ui.components.forms import error_callout
+
+
+def muted(text: rx.Var | str, **props: Any) -> rx.Component:
+    return rx.text(text, size="2", color=rx.color("gray", 11), **props)
+
+
+def fact(label: str, value: rx.Component) -> rx.Component:
+    """One labelled line of a card."""
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="120px"), rx.data_list.value(value)
+    )
+
+
+def feedback(state: Any) -> rx.Component:
+    """The page's last refusal or confirmation."""
+    return rx.vstack(
+        error_callout(state.error),
+        rx.cond(
+            state.message != "",
+            rx.callout(
+                state.message, icon="check", color_scheme="green", data_testid="form-message"
+            ),
+        ),
+        width="100%",
+    )
+
+
+def card_grid(
+    state: Any, render: Callable[[Any], rx.Component], empty: rx.Component
+) -> rx.Component:
+    """The state's rows as cards, or ``empty`` once loaded and there are none."""
+    return rx.cond(
+        state.rows.length() > 0,
+        rx.grid(
+            rx.foreach(state.rows, render),
+            columns=rx.breakpoints(initial="1", lg="2"),
+            align="start",
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(state.loaded, empty),
+    )
+
+
+def state_dialog(
+    state: Any,
+    title: str,
+    description: rx.Var | str,
+    *body: rx.Component,
+    open: rx.Var,  # noqa: A002 - Radix's own name
+    max_width: str = "480px",
+    **props: Any,
+) -> rx.Component:
+    """A dialog closed by the state's one ``on_dialog_change`` handler; its errors show inside."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
+            rx.vstack(
+                *body,
+                error_callout(state.dialog_error),
+                spacing="4",
+                width="100%",
+                padding_top="12px",
+            ),
+            max_width=max_width,
+            **props,
+        ),
+        open=open,
+        on_open_change=state.on_dialog_change,
+    )
