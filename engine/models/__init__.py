@@ -1,6 +1,6 @@
 """All SQLModel tables; importing this package registers them on the metadata."""
 
-from engine.models.admin import AdminUser, ApiToken, AuditLog, Role
+from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
 from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationScore
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
@@ -41,7 +41,7 @@ from engine.models.moderation import (
     ScheduledStatus,
     Warning,
 )
-from engine.models.webhooks import WebhookEndpoint
+from engine.models.webhooks import WebhookEndpoint, WebhookSignatureSeen
 
 __all__ = [
     "AdminUser",
@@ -85,8 +85,10 @@ __all__ = [
     "ScheduledStatus",
     "StepStatus",
     "UserFlowContext",
+    "UserSession",
     "UserIdentity",
     "Warning",
     "WebhookEndpoint",
+    "WebhookSignatureSeen",
     "utcnow",
 ]

@@ -42,6 +42,22 @@ class AdminUser(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
+class UserSession(SQLModel, table=True):
+    """One browser sign-in; the session cookie names it, so logout can revoke just this one."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Random; the signed cookie carries it. Unique so a lookup is one index probe.
+    key: str = Field(sa_type=sa.String(64), unique=True, index=True, repr=False)
+    admin_id: int = fk("admin_user.id")
+    ip: str = Field(default="", sa_type=sa.String(64))
+    user_agent: str = Field(default="", sa_type=sa.String(256))
+    created_at: datetime = created_at_field()
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token for the REST API; only its SHA-256 is stored."""
 

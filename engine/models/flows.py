@@ -98,6 +98,9 @@ class FlowExecution(SQLModel, table=True):
     result: dict[str, Any] | None = optional_json_field()
     error: str | None = Field(default=None, sa_type=sa.Text)
     parent_execution_id: int | None = fk("flow_execution.id", nullable=True)
+    # The execution a trigger started; its whole tree (run_flow children) shares one budget.
+    # None on the root itself.
+    root_execution_id: int | None = fk("flow_execution.id", nullable=True)
     depth: int = 0
     step_count: int = 0
     resume_at: datetime | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from engine.models.base import created_at_field, fk, secret_field
+from engine.models.base import created_at_field, fk, secret_field, utcnow
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -27,3 +27,15 @@ class WebhookEndpoint(SQLModel, table=True):
     call_count: int = 0
     last_called_at: datetime | None = None
     created_at: datetime = created_at_field()
+
+
+class WebhookSignatureSeen(SQLModel, table=True):
+    """A signature accepted within the replay window: the same signed request twice is refused."""
+
+    __tablename__ = "webhook_signature_seen"
+    __table_args__ = (sa.UniqueConstraint("endpoint_id", "signature"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = fk("webhook_endpoint.id", index=False)
+    signature: str = Field(sa_type=sa.String(128))
+    seen_at: datetime = Field(default_factory=utcnow, index=True)
