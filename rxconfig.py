@@ -3,6 +3,7 @@
 import reflex as rx
 from reflex.plugins import SitemapPlugin
 
+from engine.api.origins import allowed_origins
 from engine.settings import get_settings
 
 _settings = get_settings()
@@ -15,6 +16,8 @@ config = rx.Config(
     backend_host=_settings.host,
     api_url=_settings.effective_public_url,
     redis_url=_settings.redis_url,
+    # The websocket (and Reflex's CORS) answer only pages of the public URL's origin.
+    cors_allowed_origins=allowed_origins(),
     telemetry_enabled=False,
     show_built_with_reflex=False,
     disable_plugins=[SitemapPlugin],

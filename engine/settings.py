@@ -9,14 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"
+# Key names holding secrets: the value is masked in every stored or published trace
+# (engine/redaction.py). "author" and "keyboard" are common non-secret names.
+DEFAULT_REDACT_KEYS = (
+    "token", "secret", "passw", "pwd", "auth(?!or(?!i[sz]))", "signature", "credential", "cookie",
+    "session", "key(?!board)(?!word)",
+)  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -99,21 +106,70 @@ class Settings(BaseSettings):
         description="Hosts, addresses or CIDR networks the http_request node may reach even "
         "when private or loopback (JSON list).",
     )
+    webhook_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a webhook caller has to send its whole body; a slower one is cut "
+        "off with 408 (so trickled bodies cannot hold connections open).",
+    )
     max_steps: int = Field(
-        default=1000, ge=1, description="Most steps one flow execution may run (its budget)."
+        default=1000,
+        ge=1,
+        description="Most steps one trigger's executions may run together: the execution and "
+        "the flows it calls with run_flow, at any depth (their shared budget).",
     )
     max_seconds: float = Field(
         default=300.0,
         gt=0,
-        description="Wall-clock budget of one run of an execution (a durable delay starts "
-        "a new run).",
+        description="Wall-clock budget of one run of an execution, shared by the flows it "
+        "calls (a durable delay starts a new run).",
     )
+    max_tree_executions: int = Field(
+        default=50,
+        ge=1,
+        description="Most executions one trigger may start in all, itself included: run_flow "
+        "calls (and theirs) beyond it fail instead of fanning out.",
+    )
+    redact_keys: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REDACT_KEYS),
+        description="Patterns (case-insensitive regular expressions, JSON list) of the key "
+        "names whose values are shown as [redacted] in execution traces and live events.",
+    )
+
+    @field_validator("redact_keys")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        """A wrong pattern is refused at start, not when the first trace is written."""
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
+
     session_ttl_hours: int = Field(default=12, description="How long a login session lasts.")
-    login_max_failures: int = Field(
-        default=5, description="Failed logins per user name allowed within the window."
+    login_free_failures: int = Field(
+        default=3,
+        ge=0,
+        description="Failed sign-ins for one user name from one address before each further "
+        "try must wait (1 s, doubling).",
+    )
+    login_max_delay_seconds: int = Field(
+        default=300, ge=1, description="Longest wait imposed between failed sign-ins."
+    )
+    login_address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one address (any user name) before that address is "
+        "slowed down too, except for accounts that signed in from it before.",
     )
     login_window_minutes: int = Field(
-        default=15, description="Window over which failed logins are counted."
+        default=15, description="Window over which failed sign-ins are counted."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks, JSON list) whose "
+        "X-Forwarded-For names the client; from anyone else the header is ignored.",
     )
 
     @property
@@ -150,10 +206,18 @@ def derive_key(secret_key: str, purpose: str) -> bytes:
     return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by this account only (0700): it holds keys, data, sessions."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def _load_or_create_key(path: Path) -> str:
     """Read the key file, creating it atomically so concurrent first starts agree."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -24,12 +24,14 @@ from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
+from flowbot_ui.state.session_guard import SessionGuard
 from flowbot_ui.state.webhooks import WebhooksState
 
 app = rx.App(
     theme=rx.theme(accent_color="violet", gray_color="slate", radius="medium"),
     api_transformer=create_api(),
 )
+app.add_middleware(SessionGuard())  # no protected handler runs without a live session
 app.register_lifespan_task(embedded_worker)  # no-op in scaled mode
 app.register_lifespan_task(run_embedded)  # connector supervisor (embedded mode)
 

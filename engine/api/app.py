@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from engine.api import runs, telegram_webhook, webhooks
+from engine.api import runs, session_routes, telegram_webhook, webhooks
+from engine.api.origins import SameOriginOnly
 from engine.db import get_engine
 from engine.settings import get_settings
 
@@ -31,7 +32,10 @@ def create_api() -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
+    api.include_router(session_routes.router)
     api.include_router(webhooks.router)
     api.include_router(runs.router)
     api.include_router(telegram_webhook.router)
+    # Wraps everything mounted below it too, the UI's websocket included.
+    api.add_middleware(SameOriginOnly)
     return api

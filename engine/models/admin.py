@@ -36,8 +36,6 @@ class AdminUser(SQLModel, table=True):
     password_hash: str = Field(sa_type=sa.String(256), repr=False)
     role: Role = enum_field(Role.viewer)
     is_active: bool = True
-    # Bumped on password change or forced logout: older session tokens stop working.
-    session_version: int = 1
     created_at: datetime = created_at_field()
     last_login_at: datetime | None = None
 

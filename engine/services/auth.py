@@ -1,32 +1,24 @@
-"""Admin accounts, passwords, login sessions, roles and API tokens.
+"""Admin accounts, passwords, sign-in, roles and API tokens.
 
-Passwords are hashed with argon2id. Session tokens are Fernet tokens (authenticated
-encryption with a timestamp) under a key derived from FLOWBOT_SECRET_KEY, so expiry
-is checked by the library and a token cannot be forged or read. A token also carries
-the account's ``session_version``: changing the password or logging out everywhere
-bumps it and invalidates every older token.
+Passwords are hashed with argon2id. Browser sessions live in :mod:`engine.services.sessions`;
+how long a failed sign-in must wait, in :mod:`engine.services.login_throttle`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import timedelta
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
 from sqlmodel import Session, select
 
-from engine.models import AdminUser, ApiToken, AuditLog, Role, utcnow
-from engine.services import audit
-from engine.settings import derive_key, get_settings
+from engine.models import AdminUser, ApiToken, Role, utcnow
+from engine.services import audit, login_throttle, sessions
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MIN_PASSWORD_LENGTH = 10
@@ -46,7 +38,9 @@ class LoginFailed(AuthError):
 
 
 class LoginRateLimited(AuthError):
-    pass
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(AuthError):
@@ -54,7 +48,9 @@ class PermissionDenied(AuthError):
 
 
 class InvalidAccount(AuthError, ValueError):
-    pass
+    def __init__(self, message: str, *, field: str = "username") -> None:
+        super().__init__(message)
+        self.field = field  # which form field is wrong: "username" or "password"
 
 
 # --- passwords and accounts ------------------------------------------------------------------
@@ -75,7 +71,9 @@ def validate_new_account(username: str, password: str) -> None:
     if not USERNAME_PATTERN.match(username):
         raise InvalidAccount("User name: 3 to 64 letters, digits or . _ @ - (no spaces).")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAccount(f"Password: at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidAccount(
+            f"Password: at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
 
 
 def has_any_admin(session: Session) -> bool:
@@ -125,8 +123,7 @@ def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) ->
     require_role(actor, Role.admin)
     if user.id == actor.id and role is not Role.admin:
         raise PermissionDenied("You cannot lower your own role; ask another admin.")
-    user.role = role
-    user.session_version += 1
+    user.role = role  # re-read on every call: no session needs to end
     session.add(user)
     audit.record(
         session,
@@ -149,24 +146,14 @@ def require_role(user: AdminUser, needed: Role) -> None:
 # --- login --------------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: sa.ColumnElement, value: str) -> int:
-    since = utcnow() - timedelta(minutes=get_settings().login_window_minutes)
-    query = select(sa.func.count()).where(
-        AuditLog.action == "login_failed", column == value, AuditLog.created_at >= since
-    )
-    return session.exec(query).one()
-
-
 def authenticate(session: Session, username: str, password: str, ip: str = "") -> AdminUser:
-    """Check a login; failures are recorded and counted per user name and per address."""
-    settings = get_settings()
+    """Check a sign-in; failures are recorded and slow further tries down (never lock)."""
     username = username.strip()
-    limit = settings.login_max_failures
-    if _recent_failures(session, AuditLog.actor, username) >= limit or (
-        ip and _recent_failures(session, AuditLog.ip, ip) >= limit * 4
-    ):
+    wait = login_throttle.wait_seconds(session, username, ip)
+    if wait > 0:
         raise LoginRateLimited(
-            f"Too many failed sign-ins. Try again in {settings.login_window_minutes} minutes."
+            f"Too many failed sign-ins. Try again in {math.ceil(wait)} seconds.",
+            retry_after=math.ceil(wait),
         )
     user = session.exec(select(AdminUser).where(AdminUser.username == username)).first()
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -181,57 +168,19 @@ def authenticate(session: Session, username: str, password: str, ip: str = "") -
     return user
 
 
-def change_password(session: Session, user: AdminUser, current: str, new: str) -> None:
+def change_password(
+    session: Session, user: AdminUser, current: str, new: str, *, keep_session: str = ""
+) -> None:
+    """New password; every other session of the account ends (``keep_session`` stays)."""
     if not _verify(user.password_hash, current):
         raise LoginFailed("The current password is wrong.")
     validate_new_account(user.username, new)
     user.password_hash = hash_password(new)
-    user.session_version += 1
+    sessions.revoke_all(session, user, keep_token=keep_session)
     session.add(user)
     audit.record(
         session, user.username, "password_changed", target_type="admin_user", target_id=user.id
     )
-
-
-# --- session tokens ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def _session_fernet(secret_key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, "session-tokens")))
-
-
-def issue_session_token(user: AdminUser) -> str:
-    payload = json.dumps({"uid": user.id, "ver": user.session_version}).encode()
-    return _session_fernet(get_settings().effective_secret_key).encrypt(payload).decode()
-
-
-def user_for_session_token(
-    session: Session, token: str, *, now: datetime | None = None
-) -> AdminUser | None:
-    """The signed-in user, or None when the token is forged, expired or revoked."""
-    if not token:
-        return None
-    settings = get_settings()
-    fernet = _session_fernet(settings.effective_secret_key)
-    ttl = settings.session_ttl_hours * 3600
-    try:
-        if now is None:
-            raw = fernet.decrypt(token.encode(), ttl=ttl)
-        else:
-            raw = fernet.decrypt_at_time(token.encode(), ttl=ttl, current_time=int(now.timestamp()))
-        claims = json.loads(raw)
-    except (InvalidToken, ValueError):
-        return None
-    user = session.get(AdminUser, claims.get("uid"))
-    if user is None or not user.is_active or user.session_version != claims.get("ver"):
-        return None
-    return user
-
-
-def logout_everywhere(session: Session, user: AdminUser) -> None:
-    user.session_version += 1
-    session.add(user)
 
 
 # --- API tokens -------------------------------------------------------------------------------

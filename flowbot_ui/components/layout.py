@@ -63,14 +63,19 @@ def _user_box() -> rx.Component:
             spacing="1",
         ),
         rx.spacer(),
-        rx.tooltip(
-            rx.icon_button(
-                rx.icon("log-out", size=16),
-                variant="ghost",
-                on_click=AuthState.logout,
-                aria_label="Sign out",
+        rx.el.form(  # a real POST: the server revokes the session and clears the cookie
+            rx.tooltip(
+                rx.icon_button(
+                    rx.icon("log-out", size=16),
+                    variant="ghost",
+                    type="submit",
+                    aria_label="Sign out",
+                    data_testid="sign-out",
+                ),
+                content="Sign out",
             ),
-            content="Sign out",
+            action="/auth/logout",
+            method="post",
         ),
         align="center",
         width="100%",

@@ -23,8 +23,6 @@ class DashboardState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        if not self.user_id:  # the guard ran first and redirected
-            return
         with session_scope() as session:
             figures = overview(session)
         for name, value in vars(figures).items():

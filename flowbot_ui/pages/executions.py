@@ -57,8 +57,6 @@ class ExecutionsState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        if not self.user_id:
-            return
         params = self.router.page.params
         self.flow_filter = str(params.get("flow", self.flow_filter) or ANY)
         self._reload()
@@ -98,8 +96,19 @@ class ExecutionsState(AuthState):
         ]
 
     @rx.event
-    def set_filter(self, name: str, value: str) -> None:
-        setattr(self, name, value)
+    def set_flow_filter(self, value: str) -> None:
+        self.flow_filter = value if value == ANY or value.isdigit() else ANY
+        self._reload()
+
+    @rx.event
+    def set_status_filter(self, value: str) -> None:
+        known = value == ANY or value in {s.value for s in ExecutionStatus}
+        self.status_filter = value if known else ANY
+        self._reload()
+
+    @rx.event
+    def set_period(self, value: str) -> None:
+        self.period = value if value in PERIODS else "all"
         self._reload()
 
 
@@ -133,8 +142,6 @@ class DebugState(AuthState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        if not self.user_id:
-            return None
         try:
             execution_id = int(self.router.page.params.get("execution_ref", 0))
         except (TypeError, ValueError):
@@ -177,6 +184,8 @@ class DebugState(AuthState):
         for _ in range(400):
             await asyncio.sleep(0.3)
             async with self:
+                if self._resolve() is None:  # signed out meanwhile
+                    return
                 self._load(self.execution_id)
                 if self.status not in ("queued", "running"):
                     return
@@ -198,9 +207,12 @@ class DebugState(AuthState):
 
     @rx.event
     async def rerun_from(self, node_id: str):  # type: ignore[no-untyped-def]
+        user = self._resolve()
+        if user is None:
+            return None
         try:
             new_id = await asyncio.to_thread(
-                rerun.rerun_from_node, self.user_id, self.execution_id, node_id
+                rerun.rerun_from_node, user.id or 0, self.execution_id, node_id
             )
         except (rerun.RerunError, auth.AuthError) as exc:
             self.message = str(exc)
@@ -212,7 +224,10 @@ class DebugState(AuthState):
 
 
 def _filter_select(
-    name: str, value: rx.Var, options: list[tuple[str, str]] | rx.Var, test_id: str
+    on_change: rx.EventHandler,
+    value: rx.Var,
+    options: list[tuple[str, str]] | rx.Var,
+    test_id: str,
 ) -> rx.Component:
     items = (
         [rx.select.item(label, value=v) for v, label in options]
@@ -223,7 +238,7 @@ def _filter_select(
         rx.select.trigger(min_width="160px", data_testid=test_id),
         rx.select.content(*items),
         value=value,
-        on_change=lambda v: ExecutionsState.set_filter(name, v),
+        on_change=on_change,
     )
 
 
@@ -255,15 +270,20 @@ def executions_page() -> rx.Component:
         page_header("Executions", "Every flow run, step by step."),
         rx.hstack(
             _filter_select(
-                "flow_filter",
+                ExecutionsState.set_flow_filter,
                 ExecutionsState.flow_filter,
                 ExecutionsState.flow_options,
                 "filter-flow",
             ),
             _filter_select(
-                "status_filter", ExecutionsState.status_filter, statuses, "filter-status"
+                ExecutionsState.set_status_filter,
+                ExecutionsState.status_filter,
+                statuses,
+                "filter-status",
             ),
-            _filter_select("period", ExecutionsState.period, periods, "filter-period"),
+            _filter_select(
+                ExecutionsState.set_period, ExecutionsState.period, periods, "filter-period"
+            ),
             spacing="3",
             padding_bottom="12px",
         ),

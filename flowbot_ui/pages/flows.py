@@ -63,9 +63,8 @@ class FlowsState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        if self.user_id:
-            self.message, self.error = "", ""
-            self._reload()
+        self.message, self.error = "", ""
+        self._reload()
 
     def _reload(self) -> None:
         with session_scope() as session:
@@ -105,7 +104,7 @@ class FlowsState(AuthState):
         """A service call as the signed-in user; a refusal becomes the message shown."""
         try:
             with session_scope() as session:
-                action(session, self.current_user(session))
+                action(session, self._current_user(session))
         except flows.FlowImportError as exc:
             self.import_problems = exc.problems
             self.error = "The file was not imported."

@@ -1,4 +1,9 @@
-"""Sign-in and first-run pages."""
+"""Sign-in and first-run pages.
+
+Both are plain HTML form posts to the server's /auth routes (not websocket events): only
+an HTTP response can set the HttpOnly session cookie. Errors come back as a code in the
+URL, which :meth:`AuthState.guard_public` turns into a message.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ def login_page() -> rx.Component:
     return auth_card(
         "Sign in",
         "Manage your communities and automation flows.",
-        rx.form(
+        rx.el.form(
             rx.vstack(
                 field("User name", "username", auto_complete="username"),
                 field("Password", "password", type="password", auto_complete="current-password"),
@@ -22,8 +27,8 @@ def login_page() -> rx.Component:
                 rx.button("Sign in", type="submit", size="3", width="100%"),
                 spacing="4",
             ),
-            on_submit=AuthState.login,
-            reset_on_submit=False,
+            action="/auth/login",
+            method="post",
         ),
     )
 
@@ -32,7 +37,7 @@ def setup_page() -> rx.Component:
     return auth_card(
         "Welcome: create the first admin",
         "This account manages everything else, including who else may sign in.",
-        rx.form(
+        rx.el.form(
             rx.vstack(
                 field("User name", "username", auto_complete="username"),
                 field(
@@ -48,7 +53,7 @@ def setup_page() -> rx.Component:
                 rx.button("Create admin and sign in", type="submit", size="3", width="100%"),
                 spacing="4",
             ),
-            on_submit=AuthState.create_first_admin,
-            reset_on_submit=False,
+            action="/auth/setup",
+            method="post",
         ),
     )

@@ -88,8 +88,6 @@ class SectionState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        if not self.user_id:  # the guard ran first and redirected
-            return
         with session_scope() as session:
             self.count = count_rows(session, _MODELS[self.current_path])
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import reflex as rx
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from engine.db import session_scope
 from engine.models import AdminUser, ApiToken, Role
-from engine.services import auth
+from engine.services import auth, sessions
 from flowbot_ui.components.cards import feedback
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import page_header, shell
@@ -16,6 +19,8 @@ from flowbot_ui.components.table import data_table
 from flowbot_ui.state.auth import AuthState
 
 ROLES = [r.value for r in Role]
+T = TypeVar("T")
+Action = Callable[[Session, AdminUser], Any]
 
 
 class UserRow(BaseModel):
@@ -48,23 +53,26 @@ class SettingsState(AuthState):
     def load(self) -> None:
         self.message = ""
         self.new_token = ""
-        if self.user_id:  # the guard ran first and redirected otherwise
-            self._reload()
+        self._reload()
 
     def _reload(self) -> None:
         with session_scope() as session:
+            me = self._current_user(session)
+            people = select(AdminUser).order_by(AdminUser.username)
+            if me.role != Role.admin:  # only admins manage (and list) people
+                people = people.where(AdminUser.id == me.id)
             self.users = [
                 UserRow(
-                    id=u.id,
+                    id=u.id or 0,
                     username=u.username,
                     role=str(u.role),
                     last_login=_when(u.last_login_at),
                 )
-                for u in session.exec(select(AdminUser).order_by(AdminUser.username))
+                for u in session.exec(people)
             ]
             self.tokens = [
                 TokenRow(
-                    id=t.id,
+                    id=t.id or 0,
                     name=t.name,
                     prefix=t.prefix,
                     role=str(t.role),
@@ -72,26 +80,30 @@ class SettingsState(AuthState):
                     revoked=t.revoked_at is not None,
                 )
                 for t in session.exec(
-                    select(ApiToken).where(ApiToken.admin_id == self.user_id).order_by(ApiToken.id)
+                    select(ApiToken).where(ApiToken.admin_id == me.id).order_by(ApiToken.id)
                 )
             ]
 
-    def _run(self, action, success: str) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, action: Action, success: str) -> None:
         """Run a service call as the signed-in user; its refusal becomes the message shown."""
         try:
             with session_scope() as session:
-                action(session, self.current_user(session))
-        except auth.AuthError as exc:
+                action(session, self._current_user(session))
+        except (auth.AuthError, ValueError, LookupError) as exc:
             self.error, self.message = str(exc), ""
             return
         self.error, self.message = "", success
         self._reload()
 
     @rx.event
-    def add_user(self, form: dict) -> None:
+    def add_user(self, form: dict[str, str]) -> None:
         self._run(
             lambda s, me: auth.create_user(
-                s, form["username"], form["password"], Role(form.get("role") or "viewer"), actor=me
+                s,
+                str(form.get("username", "")),
+                str(form.get("password", "")),
+                Role(form.get("role") or "viewer"),
+                actor=me,
             ),
             f"Added {form.get('username')}.",
         )
@@ -99,24 +111,35 @@ class SettingsState(AuthState):
     @rx.event
     def change_role(self, user_id: int, role: str) -> None:
         self._run(
-            lambda s, me: auth.set_role(s, me, s.get(AdminUser, user_id), Role(role)),
+            lambda s, me: auth.set_role(s, me, _found(s.get(AdminUser, user_id)), Role(role)),
             "Role changed.",
         )
 
     @rx.event
-    def change_password(self, form: dict) -> None:
-        def action(session, me) -> None:  # type: ignore[no-untyped-def]
-            auth.change_password(session, me, form["current"], form["new"])
-            session.flush()
-            self.session_token = auth.issue_session_token(me)
-
-        self._run(action, "Password changed; other sessions were signed out.")
+    def change_password(self, form: dict[str, str]) -> None:
+        self._run(
+            lambda s, me: auth.change_password(
+                s,
+                me,
+                str(form.get("current", "")),
+                str(form.get("new", "")),
+                keep_session=self.session_token,
+            ),
+            "Password changed; your other sessions were signed out.",
+        )
 
     @rx.event
-    def add_token(self, form: dict) -> None:
-        def action(session, me) -> None:  # type: ignore[no-untyped-def]
+    def sign_out_others(self) -> None:
+        self._run(
+            lambda s, me: sessions.revoke_all(s, me, keep_token=self.session_token),
+            "Signed out of every other browser.",
+        )
+
+    @rx.event
+    def add_token(self, form: dict[str, str]) -> None:
+        def action(session: Session, me: AdminUser) -> None:
             self.new_token = auth.create_api_token(
-                session, me, form.get("name", ""), Role(form.get("role") or "editor")
+                session, me, str(form.get("name", "")), Role(form.get("role") or "editor")
             ).plaintext
 
         self._run(action, "Token created: copy it now, it is not shown again.")
@@ -124,8 +147,15 @@ class SettingsState(AuthState):
     @rx.event
     def revoke_token(self, token_id: int) -> None:
         self._run(
-            lambda s, me: auth.revoke_api_token(s, me, s.get(ApiToken, token_id)), "Token revoked."
+            lambda s, me: auth.revoke_api_token(s, me, _found(s.get(ApiToken, token_id))),
+            "Token revoked.",
         )
+
+
+def _found(row: T | None) -> T:
+    if row is None:
+        raise LookupError("It no longer exists; reload the page.")
+    return row
 
 
 def _users_card() -> rx.Component:
@@ -228,7 +258,7 @@ def _tokens_card() -> rx.Component:
 def _password_card() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Your password", size="4"),
+            rx.heading("Your password and sessions", size="4"),
             rx.form(
                 rx.hstack(
                     field(
@@ -244,6 +274,21 @@ def _password_card() -> rx.Component:
                 ),
                 on_submit=SettingsState.change_password,
                 reset_on_submit=True,
+            ),
+            rx.hstack(
+                rx.text(
+                    "Signed in on a shared or lost computer? End every session but this one.",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+                rx.button(
+                    "Sign out other browsers",
+                    variant="soft",
+                    on_click=SettingsState.sign_out_others,
+                    data_testid="sign-out-others",
+                ),
+                align="center",
+                spacing="3",
             ),
             spacing="3",
         ),

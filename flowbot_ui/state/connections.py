@@ -112,8 +112,6 @@ class ConnectionsState(AuthState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        if not self.user_id:  # the guard ran first and redirected
-            return None
         self.message = self.error = ""
         self._reload()
         return ConnectionsState.watch
@@ -142,6 +140,8 @@ class ConnectionsState(AuthState):
                     if self._watching != mine or self.current_path != ROUTE:
                         return
                     if event is not None:
+                        if self._resolve() is None:  # signed out (or revoked) meanwhile
+                            return
                         self._follow(event)
 
     def _follow(self, event: events.BusEvent) -> None:

@@ -20,7 +20,6 @@ from engine.db import session_scope
 from engine.models import Role
 from engine.nodes import REGISTRY
 from engine.services import auth, executions, flows
-from engine.services.auth import require_role
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import filter_palette, palette_groups, param_fields, suggestions
 from flowbot_ui.state.room import FlowRoom
@@ -110,10 +109,8 @@ class EditorState(AuthState):
 
     @rx.event
     async def load(self) -> None:
-        if not self.user_id:  # the guard redirected
-            return
         room = await self.get_state(FlowRoom)
-        self.missing = not await room.join(self.flow_ref)
+        self.missing = not await room._join(self.flow_ref)
         self.selected_id, self.fields, self.message = "", [], ""
         self.run_open, self.run_id, self.run_status, self.statuses = False, 0, "", {}
         self.run_steps, self.payload_text = [], ""
@@ -216,7 +213,7 @@ class EditorState(AuthState):
     async def start_run(self):  # type: ignore[no-untyped-def]
         """Run the draft as the REST API does (same trigger mapping, same launch)."""
         room = await self.get_state(FlowRoom)
-        if room.dirty and not await room.save_now():
+        if room.dirty and not await room._save_now():
             self.run_error = room.conflict or room.notice
             return None
         try:
@@ -228,9 +225,7 @@ class EditorState(AuthState):
             return None
         try:
             with session_scope() as session:
-                user = self.current_user(session)
-                require_role(user, Role.editor)
-                event = trigger_event(payload, user)
+                event = trigger_event(payload, self._current_user(session, Role.editor))
             run_id = await asyncio.to_thread(executions.launch, self.flow_ref, event, draft=True)
         except (executions.NotRunnable, auth.AuthError) as exc:
             self.run_error = str(exc)
@@ -254,8 +249,8 @@ class EditorState(AuthState):
                 execution = await asyncio.to_thread(executions.load, run_id)
                 steps = await asyncio.to_thread(executions.load_steps, run_id)
                 async with self:
-                    if self.run_id != run_id:
-                        return  # another run started: that one is watched now
+                    if self.run_id != run_id or self._resolve() is None:
+                        return  # another run is watched now, or the session ended
                     self.run_steps = step_rows(steps)
                     self.statuses = {s.node_id: str(s.status) for s in steps}
                     if execution is not None:

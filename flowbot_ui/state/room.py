@@ -10,6 +10,8 @@ with a message instead of being lost.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +19,9 @@ from typing import Any
 import reflex as rx
 
 from engine.db import session_scope
-from engine.models import FlowDefinition, FlowStatus
+from engine.models import FlowDefinition, FlowStatus, Role
 from engine.services import auth, flows
+from engine.settings import derive_key, get_settings
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import (
     auto_layout,
@@ -39,7 +42,15 @@ Graph = dict[str, Any]
 
 
 def room_token(flow_id: int) -> str:
-    return f"flow-{flow_id}"  # link tokens may not contain underscores
+    """The room's link token, which is also the key its state is stored under.
+
+    Reflex keeps a client's own state under the token the client names, so a guessable
+    room token would let any client open the room's state as its own; a keyed hash of
+    the flow id cannot be guessed. Link tokens may not contain underscores.
+    """
+    secret = derive_key(get_settings().effective_secret_key, "flow-room")
+    digest = hmac.new(secret, str(flow_id).encode(), hashlib.sha256).hexdigest()[:32]
+    return f"flow-{flow_id}-{digest}"
 
 
 class FlowRoom(rx.SharedState):
@@ -75,7 +86,7 @@ class FlowRoom(rx.SharedState):
         self._undo, self._redo = [], []
         self._refresh()
 
-    async def join(self, flow_id: int) -> bool:
+    async def _join(self, flow_id: int) -> bool:
         """Link this client to the flow's room, loading the draft when nobody edits it."""
         room = await self._link_to(room_token(flow_id))
         with session_scope() as session:
@@ -110,8 +121,15 @@ class FlowRoom(rx.SharedState):
         self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
 
     async def _user(self) -> AuthState | None:
+        """The calling client's auth state, if it joined this room and its session edits."""
         user = await self.get_state(AuthState)
-        if not user.can_edit:
+        assert isinstance(user, AuthState)
+        if not self.flow_id or self._linked_to != room_token(self.flow_id):
+            return None  # never joined through the editor page
+        try:
+            with session_scope() as session:
+                user._current_user(session, Role.editor)
+        except auth.PermissionDenied:
             self.notice = "You can look at this flow but not change it (viewer role)."
             return None
         return user
@@ -141,7 +159,7 @@ class FlowRoom(rx.SharedState):
             for key, value in self.presence.items()
             if now - value["seen"] < PRESENCE_TIMEOUT and key != token
         }
-        present[token] = {"name": user.username or "someone", "seen": now}
+        present[token] = {"name": user._username or "someone", "seen": now}
         self.presence = present
 
     def _node(self, node_id: str) -> dict[str, Any] | None:
@@ -310,7 +328,7 @@ class FlowRoom(rx.SharedState):
 
     # ------------------------------------------------------------------ saving
 
-    async def save_now(self) -> bool:
+    async def _save_now(self) -> bool:
         """Save the room's draft as the signed-in user; False (with a message) if refused."""
         user = await self._user()
         if user is None:
@@ -319,7 +337,7 @@ class FlowRoom(rx.SharedState):
             with session_scope() as session:
                 flow = flows.save_draft(
                     session,
-                    user.current_user(session),
+                    user._current_user(session),
                     self.flow_id,
                     self._graph,
                     expected_revision=self.revision,
@@ -335,17 +353,17 @@ class FlowRoom(rx.SharedState):
             self.notice = str(exc)
             return False
         self.dirty, self.conflict = False, ""
-        self.notice = f"Saved by {user.username} (revision {self.revision})."
+        self.notice = f"Saved by {user._username} (revision {self.revision})."
         return True
 
     @rx.event
     async def save(self) -> None:
-        await self.save_now()
+        await self._save_now()
 
     @rx.event
     async def save_if_dirty(self) -> None:
         if self.dirty:
-            await self.save_now()
+            await self._save_now()
 
     @rx.event
     async def reload_saved(self) -> None:
@@ -360,11 +378,11 @@ class FlowRoom(rx.SharedState):
 
     async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:
         user = await self._user()
-        if user is None or (self.dirty and not await self.save_now()):
+        if user is None or (self.dirty and not await self._save_now()):
             return False
         try:
             with session_scope() as session:
-                action(session, user.current_user(session))
+                action(session, user._current_user(session))
                 flow = session.get(FlowDefinition, self.flow_id)
                 assert flow is not None
                 self.status, self.published = str(flow.status), bool(flow.published_version_id)

@@ -28,7 +28,7 @@ def run_as_signed_in(
     """Run ``action``; True when it went through (the state's rows are then reloaded)."""
     try:
         with session_scope() as session:
-            action(session, state.current_user(session))
+            action(session, state._current_user(session))
     except refusals as exc:
         if in_dialog:
             state.dialog_error = str(exc)

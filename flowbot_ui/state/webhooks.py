@@ -77,8 +77,6 @@ class WebhooksState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        if not self.user_id:  # the guard ran first and redirected
-            return
         self.message = self.error = ""
         self._close_all()
         self._reload()

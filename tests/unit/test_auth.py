@@ -1,4 +1,4 @@
-"""Passwords, sessions, roles, rate limits and API tokens, on a real SQLite database."""
+"""Passwords, roles and API tokens, on a real SQLite database (sessions: tests/security)."""
 
 from __future__ import annotations
 
@@ -43,39 +43,11 @@ def test_wrong_password_and_unknown_user_fail_alike(sqlite_session: Session) -> 
     assert auth.authenticate(sqlite_session, "alice", "correct horse battery").username == "alice"
 
 
-def test_login_attempts_are_rate_limited(sqlite_session: Session) -> None:
-    _admin(sqlite_session)
-    for _ in range(5):
-        with pytest.raises(auth.LoginFailed):
-            auth.authenticate(sqlite_session, "alice", "wrong password!")
-    # Even the right password is refused while the limit holds.
-    with pytest.raises(auth.LoginRateLimited):
-        auth.authenticate(sqlite_session, "alice", "correct horse battery")
-
-
-def test_session_token_round_trip_expiry_and_revocation(sqlite_session: Session) -> None:
-    user = _admin(sqlite_session)
-    token = auth.issue_session_token(user)
-    assert auth.user_for_session_token(sqlite_session, token).id == user.id
-    assert auth.user_for_session_token(sqlite_session, token[:-4] + "AAAA") is None
-    assert auth.user_for_session_token(sqlite_session, "") is None
-
-    later = utcnow() + timedelta(hours=13)  # default lifetime is 12 hours
-    assert auth.user_for_session_token(sqlite_session, token, now=later) is None
-
-    auth.logout_everywhere(sqlite_session, user)
-    sqlite_session.commit()
-    assert auth.user_for_session_token(sqlite_session, token) is None
-
-
-def test_token_signed_with_another_key_is_refused(
-    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    user = _admin(sqlite_session)
-    token = auth.issue_session_token(user)
-    monkeypatch.setenv("FLOWBOT_SECRET_KEY", "a-different-key")
-    auth.get_settings.cache_clear()
-    assert auth.user_for_session_token(sqlite_session, token) is None
+def test_deactivated_account_loses_every_right(sqlite_session: Session) -> None:
+    admin = _admin(sqlite_session)
+    admin.is_active = False
+    with pytest.raises(auth.PermissionDenied):
+        auth.require_role(admin, Role.viewer)
 
 
 def test_viewer_cannot_change_anything(sqlite_session: Session) -> None:
