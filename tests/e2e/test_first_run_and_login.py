@@ -30,11 +30,15 @@ def test_first_run_login_and_roles(page: Page, app_url: str) -> None:
     page.get_by_role("button", name="Create admin and sign in").click()
     expect(page.get_by_test_id("form-error")).to_contain_text("at least 10")
 
+    page.fill("#username", ADMIN)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
     page.get_by_role("button", name="Create admin and sign in").click()
     expect(page.get_by_test_id("sidebar")).to_be_visible()
     expect(page.get_by_test_id("current-user")).to_have_text(ADMIN)
+    # The session cookie is HttpOnly: page script (and so injected script) cannot read it.
+    assert "flowbot_session" not in page.evaluate("document.cookie")
+    assert any(c["name"] == "flowbot_session" and c["httpOnly"] for c in page.context.cookies())
     for label in [
         "Dashboard",
         "Flows",
