@@ -1,6 +1,7 @@
 """The pool HTTP API the engine calls (``POST /execute``) and operators look at.
 
-Every route but ``/health`` needs ``Authorization: Bearer <pool token>``. Action
+Every route but ``/health`` needs ``Authorization: Bearer <pool token>``; ``/health``
+answers only ``{"status": "ok"}`` without it (the details name the host and process). Action
 outcomes are always HTTP 200 with ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error": ActionError.to_dict()}``; ``/execute`` answers a repeated
 ``idempotency_key`` from the cache instead of acting twice.
@@ -38,13 +39,18 @@ def _failure(error: ActionError) -> web.Response:
     return web.json_response({"ok": False, "error": error.to_dict()})
 
 
+def _authorized(request: web.Request) -> bool:
+    """Whether the request carries the pool token (compared in constant time)."""
+    expected = f"Bearer {request.app[TOKEN]}".encode()
+    given = request.headers.get("Authorization", "").encode()
+    return hmac.compare_digest(given, expected)
+
+
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/health":
         return await handler(request)
-    expected = f"Bearer {request.app[TOKEN]}".encode()
-    given = request.headers.get("Authorization", "").encode()
-    if not hmac.compare_digest(given, expected):
+    if not _authorized(request):
         return web.json_response(
             {"ok": False, "error": {"kind": "unauthorized", "message": "missing or wrong token"}},
             status=401,
@@ -66,6 +72,9 @@ async def execute(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """Liveness for anyone; the owner (host:pid), pools and counters only with the token."""
+    if not _authorized(request):
+        return web.json_response({"status": "ok"})
     supervisor = request.app[SUPERVISOR]
     return web.json_response(
         {

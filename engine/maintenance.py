@@ -27,11 +27,13 @@ from engine.models import (
     ModerationLog,
     PlatformAccount,
     Warning,
+    WebhookSignatureSeen,
     utcnow,
 )
 from engine.nodes.utility import insert_ignore, stored_time
 from engine.platform_event import PlatformEvent
 from engine.services.community_chats import chat_key, community_ids_by_chat
+from engine.services.webhooks import SEEN_RETENTION
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,15 @@ def record_event(event: PlatformEvent) -> None:
 
 
 def prune_flow_events(now: datetime) -> dict[str, int]:
-    """Delete expired events and executions finished more than ``EXECUTION_RETENTION`` ago;
+    """Delete expired events, executions finished more than ``EXECUTION_RETENTION`` ago and
+    webhook signatures too old to be replayed (the timestamp check refuses them anyway);
     the number of rows deleted of each. Steps go with their execution (ON DELETE CASCADE;
     SQLite connections enable foreign keys in engine/db.py)."""
     now = stored_time(now)
     return {
+        "webhook_signatures": _delete_in_batches(
+            WebhookSignatureSeen, WebhookSignatureSeen.seen_at < now - SEEN_RETENTION
+        ),
         "events": _delete_in_batches(FlowEvent, FlowEvent.expires_at <= now),
         "executions": _delete_in_batches(
             FlowExecution,

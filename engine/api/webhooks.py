@@ -2,16 +2,21 @@
 
 Checks run cheapest first and nothing is started until all pass: unknown token (404),
 body over the endpoint's limit (413, counted while reading, whatever Content-Length
-says), bad HMAC signature (401), flow not published or not active (409).
+says) or not sent in time (408), missing, stale or wrong signature (401; the scheme is in
+engine/services/webhooks.py), JSON nested too deep (400), flow not published or not active
+(409), signature already accepted (409, a replay).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
+import logging
+import re
+import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,17 +27,26 @@ from sqlmodel import Session, select
 from engine.db import session_scope
 from engine.models import WebhookEndpoint, utcnow
 from engine.platform_event import PlatformEvent
-from engine.services import executions
+from engine.services import executions, webhooks
+from engine.settings import get_settings
 
-SIGNATURE_HEADER = "x-flowbot-signature"
+SIGNATURE_HEADER = webhooks.SIGNATURE_HEADER.lower()
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 64
+# Deeper JSON is refused before parsing: flows never need it, and past a few hundred levels
+# the parser and everything that walks the data afterwards run out of recursion.
+MAX_JSON_DEPTH = 100
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_OPENING = frozenset(b"[{")
 # Never handed to a flow: credentials of the caller, not data.
 DROPPED_HEADERS = frozenset(
     {"cookie", "authorization", "proxy-authorization", "x-api-key", SIGNATURE_HEADER}
 )
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @router.post("/api/webhooks/{token}", status_code=202)
@@ -40,17 +54,14 @@ async def receive(token: str, request: Request) -> JSONResponse:
     endpoint = await asyncio.to_thread(_active_endpoint, token)
     if endpoint is None:
         raise HTTPException(404, "No active webhook at this address.")
-    body = await read_capped(request, endpoint.max_body_bytes)
-    if endpoint.secret and not signature_ok(
-        endpoint.secret, body, request.headers.get(SIGNATURE_HEADER, "")
-    ):
-        raise HTTPException(401, "Missing or wrong X-Flowbot-Signature (sha256=<hex HMAC>).")
+    body = await read_capped(
+        request, endpoint.max_body_bytes, get_settings().webhook_read_timeout_seconds
+    )
+    signed = _verified_signature(endpoint, request, body)
     event = _event(endpoint, request, body)
     try:
-        execution_id = await asyncio.to_thread(
-            executions.launch, endpoint.flow_id, event, on_created=_count_call(endpoint.id)
-        )
-    except executions.NotRunnable as exc:
+        execution_id = await asyncio.to_thread(_launch_once, endpoint, event, signed)
+    except (executions.NotRunnable, webhooks.ReplayedSignature) as exc:
         raise HTTPException(409, str(exc)) from None
     if not endpoint.wait_for_result:
         return JSONResponse({"execution_id": execution_id}, status_code=202)
@@ -69,7 +80,7 @@ def _active_endpoint(token: str) -> WebhookEndpoint | None:
         ).first()
 
 
-def _count_call(endpoint_id: int | None):  # type: ignore[no-untyped-def]
+def _count_call(endpoint_id: int | None) -> Callable[[Session], None]:
     def count(session: Session) -> None:
         session.exec(
             sa.update(WebhookEndpoint)
@@ -80,26 +91,84 @@ def _count_call(endpoint_id: int | None):  # type: ignore[no-untyped-def]
     return count
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it grows past ``limit`` bytes."""
+def _launch_once(endpoint: WebhookEndpoint, event: PlatformEvent, signed: str | None) -> int:
+    """Start the flow; a signed request first uses up its signature, in a transaction of its
+    own that commits before anything starts, so of two copies sent at once only one gets
+    through. If the start is then refused (flow not published, database or broker down),
+    the signature is given back: the sender's retry of that very request still works."""
+    launch = partial(
+        executions.launch, endpoint.flow_id, event, on_created=_count_call(endpoint.id)
+    )
+    if signed is None:
+        return launch()
+    endpoint_id = endpoint.id or 0
+    with session_scope() as session:
+        webhooks.remember_signature(session, endpoint_id, signed)
+    try:
+        return launch()
+    except BaseException:
+        try:
+            with session_scope() as session:
+                webhooks.forget_signature(session, endpoint_id, signed)
+        except Exception:  # the refusal matters more; the signature stays used up
+            log.warning("webhook %s: signature not given back", endpoint_id, exc_info=True)
+        raise
+
+
+def _verified_signature(endpoint: WebhookEndpoint, request: Request, body: bytes) -> str | None:
+    """The request's valid signature when the endpoint has a secret (else None); 401 naming
+    the reason when it is missing, stale or wrong."""
+    if not endpoint.secret:
+        return None
+    try:
+        return webhooks.verify_signature(
+            endpoint.secret,
+            body,
+            request.headers.get(webhooks.TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            time.time(),
+        )
+    except webhooks.InvalidSignature as exc:
+        raise HTTPException(401, str(exc)) from None
+
+
+async def read_capped(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, refused with 413 as soon as it grows past ``limit`` bytes, and with 408 if
+    it has not all arrived after ``timeout`` seconds (a trickling sender would otherwise
+    hold the connection open for as long as it likes)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"The body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"The body is larger than {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"The body is larger than {limit} bytes.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(
+            408, f"The body did not arrive within {timeout:g} s.", {"Connection": "close"}
+        ) from None
     return b"".join(chunks)
 
 
-def signature_ok(secret: str, body: bytes, header: str) -> bool:
-    """Whether ``header`` is ``sha256=<hex HMAC-SHA256 of body>``, compared in constant time."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    given = header.strip().lower().encode("latin-1", "replace")
-    return hmac.compare_digest(expected.encode(), given)
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects in ``body`` nest deeper than ``limit``, found by counting
+    brackets without parsing: escapes and then strings are removed first (their brackets
+    are text). Linear in the body, so 100 000 levels cost a scan, not a RecursionError."""
+    brackets = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", body)).translate(None, _NOT_BRACKET)
+    depth = 0
+    for bracket in brackets:
+        if bracket in _OPENING:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def _event(endpoint: WebhookEndpoint, request: Request, body: bytes) -> PlatformEvent:
@@ -126,9 +195,13 @@ def _event(endpoint: WebhookEndpoint, request: Request, body: bytes) -> Platform
 
 
 def _parse(body: bytes, content_type: str) -> Any:
-    """JSON when it is JSON, else the text."""
+    """JSON when it is JSON, else the text; 400 for JSON nested deeper than MAX_JSON_DEPTH."""
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type or not content_type:
+        if json_too_deep(body):
+            raise HTTPException(
+                400, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels."
+            )
         try:
             return json.loads(text) if text.strip() else None
         except ValueError:

@@ -88,11 +88,15 @@ def require_flow_id(ctx: RunContext) -> int:
     return ctx.flow_id
 
 
-def insert_ignore(session: Session, table: sa.Table, values: Mapping[str, Any], keys: list[str]):
-    """INSERT that does nothing when the unique ``keys`` already exist (SQLite, PostgreSQL)."""
+def insert_ignore(
+    session: Session, table: sa.Table, values: Mapping[str, Any], keys: list[str]
+) -> bool:
+    """INSERT that does nothing when the unique ``keys`` already exist (SQLite, PostgreSQL);
+    whether the row was inserted. Told by RETURNING: psycopg reports no rowcount for it."""
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
 
 
 Change = Callable[[Any], tuple[Any, datetime | None]]
@@ -182,9 +186,40 @@ def _allowed(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) 
     return False
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+# NAT64 prefixes (RFC 6052, RFC 8215): the last 32 bits are the IPv4 address reached.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped and -compatible, 6to4,
+    Teredo (server and client) and NAT64. Judged by themselves, ``2002:7f00:1::`` (6to4 of
+    127.0.0.1) would count as global."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if int(address) >> 32 == 0:  # IPv4-compatible ::a.b.c.d (also :: and ::1)
+        return [low32]
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address.teredo:
+        return list(address.teredo)
+    if any(address in network for network in _NAT64):
+        return [low32]
+    return []
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether Flowbot may connect to ``address`` without an allow-list entry: globally
+    routable, not multicast, reserved or site-local; embedded IPv4 addresses decide for
+    the IPv6 forms that carry one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(address)
+        if embedded:
+            return all(is_public_address(inner) for inner in embedded)
+        if address.is_site_local:
+            return False
+    # is_global already excludes private, loopback, link-local, unspecified and 100.64.0.0/10
+    # (shared address space, where 100.100.100.200 is a cloud metadata service).
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
@@ -205,7 +240,7 @@ async def resolve_public(url: httpx.URL) -> str:
         raise RequestRefused(f"cannot resolve {url.host}: {exc}") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for address in addresses:
-        if not _public(address) and not _allowed(url.host, address):
+        if not is_public_address(address) and not _allowed(url.host, address):
             raise RequestRefused(
                 f"{url.host} resolves to {address}, a private or reserved address; "
                 "add it to the http_allowlist setting to allow it"

@@ -4,19 +4,38 @@ The Webhooks page and the tests change endpoints only through these functions, s
 hold everywhere: editors change, viewers look; every change is audited; the signing secret
 is generated here, returned once to the caller who asked for it, stored encrypted (by the
 column type) and never listed again. The receiving side is engine/api/webhooks.py.
+
+The signature scheme lives here too, so the receiver, the examples on the Webhooks page and
+the README describe one thing: ``X-Flowbot-Timestamp`` carries the Unix time in seconds,
+``X-Flowbot-Signature`` carries ``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` keyed
+with the secret. A request stamped more than ``SIGNATURE_WINDOW`` away from the server's
+clock is refused, and so is a signature already accepted: a captured request cannot be
+replayed, neither later nor at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import secrets
 import shlex
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from engine.models import AdminUser, FlowDefinition, Role, WebhookEndpoint
+from engine.models import (
+    AdminUser,
+    FlowDefinition,
+    Role,
+    WebhookEndpoint,
+    WebhookSignatureSeen,
+    utcnow,
+)
+from engine.nodes.utility import insert_ignore
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.settings import get_settings
@@ -26,10 +45,29 @@ SECRET_BYTES = 32
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 60
 MAX_NAME = 128
 EXAMPLE_BODY = '{"hello": "world"}'
+# The address the documentation's examples (Webhooks page, README) call.
+EXAMPLE_URL = "https://flowbot.example.com/api/webhooks/<token>"
+
+SIGNATURE_HEADER = "X-Flowbot-Signature"
+TIMESTAMP_HEADER = "X-Flowbot-Timestamp"
+SIGNATURE_PREFIX = "sha256="
+SIGNATURE_WINDOW = timedelta(minutes=5)
+# A request stamped up to one window in the future stays acceptable until one window after
+# its stamp, so an accepted signature is remembered for two windows from when it was seen.
+SEEN_RETENTION = 2 * SIGNATURE_WINDOW
+MAX_TIMESTAMP_DIGITS = 12
 
 
 class InvalidWebhook(ValueError):
     """A webhook change refused, with a message fit to show the admin."""
+
+
+class InvalidSignature(ValueError):
+    """A signed endpoint's request without a valid, current signature; says what is wrong."""
+
+
+class ReplayedSignature(ValueError):
+    """A signature accepted once already: the same signed request sent again."""
 
 
 @dataclass(frozen=True)
@@ -95,20 +133,107 @@ def flow_choices(session: Session) -> list[tuple[int, str]]:
 
 
 def curl_example(url: str, *, signed: bool, secret_var: str = "WEBHOOK_SECRET") -> str:
-    """A ready-to-paste call; when signed, the HMAC is computed with openssl from ``$secret_var``
-    (the secret itself is shown only once, so the example never contains it)."""
+    """A ready-to-paste call; when signed, the HMAC of ``timestamp.body`` is computed with
+    openssl from ``$secret_var`` (the secret is shown only once, so the example never
+    contains it)."""
     lines = [f"BODY={shlex.quote(EXAMPLE_BODY)}"]
     if signed:
+        lines.append("TS=$(date +%s)")
         lines.append(
-            f'SIG=$(printf %s "$BODY" | openssl dgst -sha256 -hmac "${secret_var}" '
+            f'SIG=$(printf %s "$TS.$BODY" | openssl dgst -sha256 -hmac "${secret_var}" '
             "| sed 's/^.* //')"
         )
     call = [f"curl -X POST {shlex.quote(url)}", '-H "Content-Type: application/json"']
     if signed:
-        call.append('-H "X-Flowbot-Signature: sha256=$SIG"')
+        call.append(f'-H "{TIMESTAMP_HEADER}: $TS"')
+        call.append(f'-H "{SIGNATURE_HEADER}: {SIGNATURE_PREFIX}$SIG"')
     call.append('--data "$BODY"')
     lines.append(" \\\n  ".join(call))
     return "\n".join(lines)
+
+
+def python_example(url: str, *, secret_var: str = "WEBHOOK_SECRET") -> str:
+    """The same signed call in Python with only the standard library."""
+    return f"""import hashlib, hmac, os, time, urllib.request
+
+secret = os.environ[{json.dumps(secret_var)}].encode()
+body = {EXAMPLE_BODY.encode()!r}
+timestamp = str(int(time.time()))  # Unix seconds; sign each request (and each retry) anew
+digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+request = urllib.request.Request(
+    {json.dumps(url)},
+    data=body,
+    headers={{
+        "Content-Type": "application/json",
+        "{TIMESTAMP_HEADER}": timestamp,
+        "{SIGNATURE_HEADER}": "{SIGNATURE_PREFIX}" + digest,
+    }},
+)
+print(urllib.request.urlopen(request).status)
+"""
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256, keyed with ``secret``, of ``<timestamp>.<body>``: the timestamp is
+    signed with the body, so an old request cannot be sent again with a new stamp."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: str, body: bytes, timestamp: str | None, given: str | None, now: float
+) -> str:
+    """The signature of a request stamped within the window of ``now`` (Unix seconds), to be
+    remembered; raises InvalidSignature naming what is missing, stale or wrong."""
+    stamp = (timestamp or "").strip()
+    if not stamp.isdigit() or len(stamp) > MAX_TIMESTAMP_DIGITS:
+        raise InvalidSignature(
+            f"Missing or malformed {TIMESTAMP_HEADER}: send the Unix time in seconds at which "
+            "the request was signed."
+        )
+    window = int(SIGNATURE_WINDOW.total_seconds())
+    skew = int(now) - int(stamp)
+    if abs(skew) > window:
+        age = f"{skew} s old" if skew > 0 else f"{-skew} s in the future"
+        raise InvalidSignature(
+            f"Stale request: {TIMESTAMP_HEADER} is {age}, outside the ±{window // 60}-minute "
+            "window. Sign each request when sending it, from a clock that is on time."
+        )
+    expected = signature(secret, stamp, body)
+    claimed = (given or "").strip().lower()
+    if not hmac.compare_digest(
+        (SIGNATURE_PREFIX + expected).encode(), claimed.encode("latin-1", "replace")
+    ):
+        raise InvalidSignature(
+            f"Missing or wrong {SIGNATURE_HEADER}: expected {SIGNATURE_PREFIX}<hex HMAC-SHA256 "
+            f'of "<{TIMESTAMP_HEADER} value>.<body>"> keyed with the webhook\'s secret.'
+        )
+    return expected
+
+
+def remember_signature(session: Session, endpoint_id: int, signed: str) -> None:
+    """Record an accepted signature; ReplayedSignature if it was recorded before. The unique
+    (endpoint, signature) row makes this hold across processes: of two concurrent copies,
+    the second waits for the first's commit and then inserts nothing."""
+    row = {"endpoint_id": endpoint_id, "signature": signed, "seen_at": utcnow()}
+    keys = ["endpoint_id", "signature"]
+    if not insert_ignore(session, WebhookSignatureSeen.__table__, row, keys):
+        raise ReplayedSignature(
+            "Replayed request: this signature was already accepted. Each request is accepted "
+            f"once; send a new one with a fresh {TIMESTAMP_HEADER} and signature."
+        )
+
+
+def forget_signature(session: Session, endpoint_id: int, signed: str) -> None:
+    """Give back a signature whose request was refused after all, so it may be sent again."""
+    session.exec(
+        sa.delete(WebhookSignatureSeen).where(
+            col(WebhookSignatureSeen.endpoint_id) == endpoint_id,
+            col(WebhookSignatureSeen.signature) == signed,
+        )
+    )
 
 
 # --- changes ----------------------------------------------------------------------------------

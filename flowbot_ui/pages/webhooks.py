@@ -6,6 +6,7 @@ from functools import partial
 
 import reflex as rx
 
+from engine.services import webhooks as webhook_service
 from flowbot_ui.components.cards import card_grid, fact, feedback, muted, state_dialog
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
@@ -243,6 +244,62 @@ def _card(row: WebhookRow) -> rx.Component:
     )
 
 
+# --------------------------------------------------------------------------- signing docs
+
+_WINDOW_MINUTES = int(webhook_service.SIGNATURE_WINDOW.total_seconds()) // 60
+
+
+def _signing_help() -> rx.Component:
+    """How a sender signs, next to the webhooks that need it: the scheme, then the same
+    call in Python and in the shell (both run against a real server in the tests)."""
+    return rx.card(
+        rx.el.details(
+            rx.el.summary(
+                rx.text("How to sign requests", size="3", weight="medium", as_="span"),
+                cursor="pointer",
+                data_testid="signing-summary",
+            ),
+            rx.vstack(
+                muted(
+                    "A webhook with a secret accepts only signed requests. Send two headers: "
+                    f"{webhook_service.TIMESTAMP_HEADER}, the Unix time in seconds when you "
+                    f"sign, and {webhook_service.SIGNATURE_HEADER}: "
+                    f"{webhook_service.SIGNATURE_PREFIX}<hex>, the HMAC-SHA256, keyed with "
+                    "the secret, of the timestamp, a dot and the raw body (timestamp.body)."
+                ),
+                muted(
+                    f"A timestamp more than {_WINDOW_MINUTES} minutes away from the server's "
+                    "clock is refused (401), and each signature is accepted once (a repeat "
+                    "gets 409), so a captured request cannot be replayed. Sign every request, "
+                    "retries included, when you send it; two identical bodies in the same "
+                    "second need something that tells them apart, such as an event id."
+                ),
+                muted("Python (standard library only):", weight="medium"),
+                rx.code_block(
+                    webhook_service.python_example(webhook_service.EXAMPLE_URL),
+                    language="python",
+                    font_size="12px",
+                    data_testid="signing-python",
+                ),
+                muted("Shell (curl and openssl):", weight="medium"),
+                rx.code_block(
+                    webhook_service.curl_example(webhook_service.EXAMPLE_URL, signed=True),
+                    language="bash",
+                    wrap_long_lines=True,
+                    font_size="12px",
+                    data_testid="signing-curl",
+                ),
+                spacing="2",
+                padding_top="8px",
+                width="100%",
+            ),
+        ),
+        size="2",
+        width="100%",
+        data_testid="signing-help",
+    )
+
+
 def _feedback() -> rx.Component:
     return rx.vstack(
         feedback(S),
@@ -312,8 +369,8 @@ def _create_dialog() -> rx.Component:
 def _secret_dialog() -> rx.Component:
     return _dialog(
         f"Signing secret · {S.dialog_name}",
-        "Copy it now: it is stored encrypted and never shown again. Calls without a valid "
-        "X-Flowbot-Signature are refused from now on.",
+        "Copy it now: it is stored encrypted and never shown again. From now on calls need "
+        "X-Flowbot-Timestamp and X-Flowbot-Signature (see How to sign requests on the page).",
         rx.hstack(
             rx.code(S.secret, size="3", word_break="break-all", data_testid="new-secret"),
             _copy_button(S.secret, "Secret"),
@@ -368,7 +425,9 @@ def webhooks_page() -> rx.Component:
                 size="3",
             ),
         ),
-        rx.vstack(_feedback(), card_grid(S, _card, _EMPTY), spacing="4", width="100%"),
+        rx.vstack(
+            _feedback(), card_grid(S, _card, _EMPTY), _signing_help(), spacing="4", width="100%"
+        ),
         _create_dialog(),
         _secret_dialog(),
         _delete_dialog(),

@@ -3,8 +3,6 @@ rotate it, pause it, delete it; a viewer only looks."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import subprocess
 from pathlib import Path
 
@@ -24,9 +22,15 @@ from tests.e2e.flow_ui import (
     server_db,
     set_param,
 )
+from tests.webhook_signing import signed_headers
 
 BODY = b'{"order_id": 7}'
 JSON = {"content-type": "application/json"}
+
+
+def signed(secret: str, body: bytes = BODY) -> dict[str, str]:
+    """Headers of a request signed now: each call signs anew, as senders must."""
+    return JSON | signed_headers(secret, body)
 
 
 def publish_webhook_flow(page: Page, url: str, name: str) -> None:
@@ -85,11 +89,17 @@ def test_create_call_sign_rotate_and_delete(
     expect(page.get_by_test_id("new-secret")).to_have_count(0)
     expect(page.get_by_test_id("webhook-signing")).to_have_text("signed")
     expect(page.get_by_test_id("webhook-curl")).to_contain_text("openssl dgst -sha256 -hmac")
+    expect(page.get_by_test_id("webhook-curl")).to_contain_text("X-Flowbot-Timestamp: $TS")
     assert secret not in page.content()
     assert httpx.post(url, content=BODY, headers=JSON).status_code == 401
-    signature = "sha256=" + hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
-    signed = JSON | {"X-Flowbot-Signature": signature}
-    assert httpx.post(url, content=BODY, headers=signed).status_code == 202
+    captured = signed(secret)
+    assert httpx.post(url, content=BODY, headers=captured).status_code == 202
+    replayed = httpx.post(url, content=BODY, headers=captured)
+    assert replayed.status_code == 409 and "Replayed" in replayed.json()["detail"]
+    # The page explains the scheme with a Python and a shell example.
+    page.get_by_test_id("signing-summary").click()
+    expect(page.get_by_test_id("signing-python")).to_contain_text("hmac.new(secret, timestamp")
+    expect(page.get_by_test_id("signing-curl")).to_contain_text('printf %s "$TS.$BODY"')
     # The card's example, pasted into a shell with the secret, works as it stands.
     example = page.get_by_test_id("webhook-curl").inner_text()
     pasted = subprocess.run(
@@ -108,13 +118,14 @@ def test_create_call_sign_rotate_and_delete(
     card_action(page, "New URL (rotate)")
     expect(page.get_by_test_id("webhook-url")).not_to_have_text(url)
     new_url = page.get_by_test_id("webhook-url").inner_text()
-    assert httpx.post(url, content=BODY, headers=signed).status_code == 404
-    assert httpx.post(new_url, content=BODY, headers=signed).status_code == 202
+    assert httpx.post(url, content=BODY, headers=signed(secret)).status_code == 404
+    rotated = b'{"order_id": 8}'  # another body: BODY may have been signed this very second
+    assert httpx.post(new_url, content=rotated, headers=signed(secret, rotated)).status_code == 202
 
     # Paused answers 404 like an unknown address.
     page.get_by_test_id("webhook-active").click()
     expect(page.get_by_test_id("webhook-status")).to_have_text("paused")
-    assert httpx.post(new_url, content=BODY, headers=signed).status_code == 404
+    assert httpx.post(new_url, content=BODY, headers=signed(secret)).status_code == 404
 
     # A viewer sees it all but cannot change anything.
     add_viewer(server_data, "victor")

@@ -394,8 +394,12 @@ async def test_pool_api(sqlite_session: Session) -> None:
             ).status_code == 401
             assert len(fake.calls_to("sendMessage")) == 1
 
-            health = (await client.get("/health", headers={"Authorization": ""})).json()
+            # Unauthenticated callers learn only that it is alive, not the host or process.
+            public = (await client.get("/health", headers={"Authorization": ""})).json()
+            assert public == {"status": "ok"}
+            health = (await client.get("/health")).json()
             assert health["status"] == "ok" and health["instances"] == 1
+            assert health["owner"] == supervisor.owner
             pools = (await client.get("/pools")).json()["pools"]
             assert pools == {"telegram_bot": {"running": 1, "connected": 1, "failed": 0}}
             (listed,) = (await client.get("/instances")).json()["instances"]

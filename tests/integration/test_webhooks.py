@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from engine import actors
 from engine.api.app import create_api
+from engine.api.webhooks import MAX_JSON_DEPTH
 from engine.db import session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
-from engine.services import executions, flows
+from engine.services import executions, flows, webhooks
+from tests.e2e.server import free_port
 from tests.flow_helpers import api_token, chain, execution_count, make_admin, make_flow
+from tests.webhook_signing import signed_headers
 
 SECRET = "s3cret"
 
@@ -41,9 +51,8 @@ def endpoint(flow_id: int, token: str = "tok", **fields: Any) -> str:
     return f"/api/webhooks/{token}"
 
 
-def signed(body: bytes) -> dict[str, str]:
-    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Flowbot-Signature": f"sha256={digest}"}
+def signed(body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    return signed_headers(SECRET, body, timestamp)
 
 
 async def finished(execution_id: int) -> Any:
@@ -69,6 +78,188 @@ async def test_signature_is_required_when_set(client: httpx.AsyncClient) -> None
     assert execution_count() == 0
     answer = await client.post(url, content=body, headers=headers | signed(body))
     assert answer.status_code == 202
+    # The timestamp is signed too: a new stamp on an old signature does not pass.
+    moved = signed(body) | {"X-Flowbot-Timestamp": str(int(time.time()) + 1)}
+    answer = await client.post(url, content=body, headers=headers | moved)
+    assert answer.status_code == 401 and "X-Flowbot-Signature" in answer.json()["detail"]
+    # The body alone, signed as before timestamps (a request captured then), is refused.
+    body_only = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    old_style = {"X-Flowbot-Signature": f"sha256={body_only}"}
+    assert (await client.post(url, content=body, headers=headers | old_style)).status_code == 401
+    assert execution_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "status", "reason"),
+    [
+        (-301, 401, "301 s old"),
+        (301, 401, "301 s in the future"),
+        (-299, 202, None),
+        (299, 202, None),
+    ],
+    ids=["too-old", "too-far-ahead", "just-in-window", "just-ahead-in-window"],
+)
+async def test_timestamp_must_be_within_five_minutes(
+    client: httpx.AsyncClient, offset: int, status: int, reason: str | None
+) -> None:
+    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    body = b'{"order_id": 7}'
+    answer = await client.post(url, content=body, headers=signed(body, int(time.time()) + offset))
+    assert answer.status_code == status, answer.text
+    if reason:
+        detail = answer.json()["detail"]
+        assert "Stale request" in detail and reason in detail and "5-minute" in detail
+    for stamp in ("", "soon", "-5", "1" * 13):
+        headers = signed(body) | {"X-Flowbot-Timestamp": stamp}
+        answer = await client.post(url, content=body, headers=headers)
+        assert answer.status_code == 401 and "X-Flowbot-Timestamp" in answer.json()["detail"]
+
+
+async def test_a_signature_is_accepted_once(client: httpx.AsyncClient) -> None:
+    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    body = b'{"order_id": 7}'
+    captured = signed(body)
+    assert (await client.post(url, content=body, headers=captured)).status_code == 202
+    replayed = await client.post(url, content=body, headers=captured)
+    assert replayed.status_code == 409 and "Replayed" in replayed.json()["detail"]
+    assert execution_count() == 1
+    # Signed anew (another second), the same body is a new request.
+    fresh = signed(body, int(captured["X-Flowbot-Timestamp"]) + 1)
+    assert (await client.post(url, content=body, headers=fresh)).status_code == 202
+    with session_scope() as session:
+        assert session.get(WebhookEndpoint, 1).call_count == 2  # the replay was not counted
+
+
+async def test_a_refused_request_does_not_use_up_its_signature(
+    client: httpx.AsyncClient,
+) -> None:
+    """The signature is recorded with the execution, so a retry after 409 (flow not
+    published yet) with the same signed request still works within the window."""
+    flow_id = make_flow(webhook_graph(), publish=False)
+    url = endpoint(flow_id, secret=SECRET)
+    body = b'{"order_id": 7}'
+    headers = signed(body)
+    assert (await client.post(url, content=body, headers=headers)).status_code == 409
+    with session_scope() as session:
+        flows.publish(session, make_admin(), flow_id)
+    assert (await client.post(url, content=body, headers=headers)).status_code == 202
+    assert (await client.post(url, content=body, headers=headers)).status_code == 409
+
+
+async def test_concurrent_replays_start_one_execution(migrated_db: str) -> None:
+    """Many copies of one signed request at once (as from several web processes): the unique
+    (endpoint, signature) row lets exactly one through, on SQLite and PostgreSQL."""
+    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    body = b'{"order_id": 7}'
+    headers = signed(body)
+    transport = httpx.ASGITransport(app=create_api())
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://flowbot") as http:
+            answers = await asyncio.gather(
+                *(http.post(url, content=body, headers=headers) for _ in range(8))
+            )
+    finally:
+        actors.broker.flush_all()  # no worker here: drop the one queued message
+    assert sorted(answer.status_code for answer in answers) == [202] + [409] * 7
+    assert execution_count() == 1
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+async def test_json_nested_too_deep_is_400(client: httpx.AsyncClient) -> None:
+    url = endpoint(make_flow(webhook_graph()))
+    for depth in (MAX_JSON_DEPTH + 1, 100_000):
+        answer = await client.post(url, content=nested(depth), headers=JSON)
+        assert answer.status_code == 400, answer.text[:200]
+        assert answer.json() == {
+            "detail": f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels."
+        }
+    assert execution_count() == 0
+    assert (await client.post(url, content=nested(MAX_JSON_DEPTH), headers=JSON)).status_code == 202
+    # Brackets inside strings (escaped quotes included) are text, not nesting.
+    text = json.dumps({"note": '\\"' + "[" * 500}).encode()
+    assert (await client.post(url, content=text, headers=JSON)).status_code == 202
+    # Not declared as JSON: kept as text, whatever it looks like.
+    plain = {"content-type": "text/plain"}
+    assert (await client.post(url, content=nested(500), headers=plain)).status_code == 202
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture
+def served_api(sqlite_session: Any) -> Iterator[str]:
+    """The API behind a real granian server (what serves `flowbot web`), reading bodies with
+    a 1 s timeout; it shares the test's database and data directory through the environment."""
+    port = free_port()
+    env = os.environ | {"FLOWBOT_WEBHOOK_READ_TIMEOUT_SECONDS": "1"}
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen([*command, "engine.api.app:create_api"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "granian did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_trickled_body_is_cut_after_the_read_timeout(served_api: str) -> None:
+    path = endpoint(make_flow(webhook_graph()))
+    port = int(served_api.rsplit(":", 1)[1])
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: flowbot\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+        sock.sendall(head.encode())
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer and time.monotonic() - started < 8:
+            try:
+                sock.sendall(b" ")  # one byte every 0.2 s: it would take 200 s to finish
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"did not arrive within 1 s" in answer
+    assert 0.9 < elapsed < 4
+    assert execution_count() == 0
+
+
+def test_the_documented_examples_sign_as_the_server_checks(served_api: str) -> None:
+    """The Python and curl examples of the Webhooks page and README, run as they stand."""
+    url = served_api + endpoint(make_flow(webhook_graph()), secret=SECRET)
+    env = {"WEBHOOK_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
+    curl = webhooks.curl_example(url, signed=True) + " -s -o /dev/null -w '%{http_code}'"
+    pasted = subprocess.run(
+        ["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert pasted.stdout == "202", pasted
+    time.sleep(1.05 - time.time() % 1)  # same body, same second: same signature, a replay
+    python = subprocess.run(
+        [sys.executable, "-c", webhooks.python_example(url)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert python.stdout.strip() == "202", python
+    assert execution_count() == 2
 
 
 async def test_oversized_body_is_413_even_without_content_length(

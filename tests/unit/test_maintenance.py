@@ -23,9 +23,12 @@ from engine.models import (
     Platform,
     PlatformAccount,
     Warning,
+    WebhookEndpoint,
+    WebhookSignatureSeen,
 )
-from engine.nodes.utility import as_utc
+from engine.nodes.utility import as_utc, stored_time
 from engine.platform_event import EventChat, PlatformEvent
+from engine.services.webhooks import SEEN_RETENTION
 
 NOW = datetime(2030, 6, 15, 12, tzinfo=UTC)
 DAY = date(2030, 6, 14)
@@ -103,7 +106,11 @@ def test_prune_removes_exactly_the_expired_and_old(
     ]
     s.commit()
 
-    assert maintenance.prune_flow_events(NOW) == {"events": 3, "executions": 3}
+    assert maintenance.prune_flow_events(NOW) == {
+        "events": 3,
+        "executions": 3,
+        "webhook_signatures": 0,
+    }
 
     s.expire_all()
     assert s.exec(select(FlowEvent.event_id)).all() == ["e3"]
@@ -111,7 +118,31 @@ def test_prune_removes_exactly_the_expired_and_old(
     steps = s.exec(select(FlowExecutionStep.execution_id)).all()
     assert sorted(steps) == kept  # the pruned executions' steps went with them
     assert not set(gone) & set(steps)
-    assert maintenance.prune_flow_events(NOW) == {"events": 0, "executions": 0}
+    assert maintenance.prune_flow_events(NOW) == {
+        "events": 0,
+        "executions": 0,
+        "webhook_signatures": 0,
+    }
+
+
+def test_prune_forgets_webhook_signatures_once_too_old_to_replay(
+    sqlite_session: Session,
+) -> None:
+    s = sqlite_session
+    flow = FlowDefinition(name="f")
+    s.add(flow)
+    s.flush()
+    endpoint = WebhookEndpoint(name="w", token="t", flow_id=flow.id)
+    s.add(endpoint)
+    s.flush()
+    for name, age in [("old", SEEN_RETENTION + timedelta(seconds=1)), ("recent", SEEN_RETENTION)]:
+        seen_at = stored_time(NOW - age)
+        s.add(WebhookSignatureSeen(endpoint_id=endpoint.id, signature=name, seen_at=seen_at))
+    s.commit()
+
+    assert maintenance.prune_flow_events(NOW)["webhook_signatures"] == 1
+    s.expire_all()
+    assert s.exec(select(WebhookSignatureSeen.signature)).all() == ["recent"]
 
 
 def member(

@@ -297,11 +297,66 @@ async def test_http_timeout(server: str) -> None:
         "http://localhost/",
         "http://0.0.0.0/",
         "http://192.168.1.1/",
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://100.100.100.200/",  # cloud metadata in the shared address space
     ],
 )
 async def test_http_refuses_private_addresses_without_allow_list(url: str) -> None:
     with pytest.raises(utility.RequestRefused, match="private or reserved"):
         await run("http_request", FakeContext(event()), url=url)
+
+
+REFUSED_ADDRESSES = {
+    "127.0.0.1": "loopback",
+    "10.1.2.3": "private",
+    "172.16.0.1": "private",
+    "192.168.1.1": "private",
+    "169.254.169.254": "link-local (cloud metadata)",
+    "100.64.0.1": "shared address space (CGNAT)",
+    "100.100.100.200": "CGNAT cloud metadata",
+    "0.0.0.0": "unspecified",
+    "224.0.0.1": "multicast",
+    "239.255.255.250": "multicast (SSDP)",
+    "240.0.0.1": "reserved",
+    "255.255.255.255": "broadcast",
+    "198.18.0.1": "benchmarking",
+    "192.0.2.1": "documentation",
+    "::": "IPv6 unspecified",
+    "::1": "IPv6 loopback",
+    "fe80::1": "IPv6 link-local",
+    "fec0::1": "IPv6 site-local",
+    "fc00::1": "IPv6 unique local",
+    "ff02::1": "IPv6 multicast",
+    "2001:db8::1": "IPv6 documentation",
+    "::ffff:127.0.0.1": "IPv4-mapped loopback",
+    "::ffff:169.254.169.254": "IPv4-mapped metadata",
+    "::127.0.0.1": "IPv4-compatible loopback",
+    "2002:7f00:1::": "6to4 of 127.0.0.1",
+    "2002:a9fe:a9fe::1": "6to4 of 169.254.169.254",
+    "2002:6464:64c8::": "6to4 of 100.100.100.200",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2": "Teredo, client 192.0.2.45",
+    "2001:0:7f00:1::": "Teredo, server 127.0.0.1",
+    "64:ff9b::7f00:1": "NAT64 of 127.0.0.1",
+    "64:ff9b::a9fe:a9fe": "NAT64 of 169.254.169.254",
+    "64:ff9b:1::a00:1": "local-use NAT64 of 10.0.0.1",
+}
+PUBLIC_ADDRESSES = {
+    "8.8.8.8": "public IPv4",
+    "2606:4700:4700::1111": "public IPv6",
+    "::ffff:8.8.8.8": "IPv4-mapped public",
+    "2002:808:808::": "6to4 of 8.8.8.8",
+    "64:ff9b::808:808": "NAT64 of 8.8.8.8 (IPv6-only hosts with DNS64)",
+}
+
+
+@pytest.mark.parametrize(("address", "why"), REFUSED_ADDRESSES.items(), ids=list(REFUSED_ADDRESSES))
+def test_private_address_check_refuses(address: str, why: str) -> None:
+    assert not utility.is_public_address(utility.ipaddress.ip_address(address)), why
+
+
+@pytest.mark.parametrize(("address", "why"), PUBLIC_ADDRESSES.items(), ids=list(PUBLIC_ADDRESSES))
+def test_private_address_check_allows_public(address: str, why: str) -> None:
+    assert utility.is_public_address(utility.ipaddress.ip_address(address)), why
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/", "gopher://x/"])

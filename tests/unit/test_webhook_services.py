@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,12 +11,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.api.app import create_api
-from engine.api.webhooks import signature_ok
 from engine.models import AdminUser, AuditLog, Role, WebhookEndpoint
 from engine.services import auth, webhooks
 from engine.services.webhooks import InvalidWebhook
 from engine.settings import get_settings
 from tests.flow_helpers import chain, make_admin, make_flow
+from tests.webhook_signing import signed_headers
 
 
 def graph() -> dict:
@@ -123,7 +122,9 @@ def test_curl_example_signs_like_the_receiver_checks() -> None:
     plain = webhooks.curl_example("http://h/api/webhooks/t", signed=False)
     assert "X-Flowbot-Signature" not in plain and "openssl" not in plain
     signed = webhooks.curl_example("http://h/api/webhooks/t", signed=True)
-    script = signed.split("\ncurl", 1)[0] + '\nprintf "%s" "$SIG"'  # all but the curl call
+    assert '-H "X-Flowbot-Timestamp: $TS"' in signed
+    assert '-H "X-Flowbot-Signature: sha256=$SIG"' in signed
+    script = signed.split("\ncurl", 1)[0] + '\nprintf "%s %s" "$TS" "$SIG"'  # but the call
     result = subprocess.run(
         ["bash", "-c", script],
         env={"WEBHOOK_SECRET": "k3y", "PATH": "/usr/bin:/bin"},
@@ -131,6 +132,40 @@ def test_curl_example_signs_like_the_receiver_checks() -> None:
         text=True,
         check=True,
     )
+    stamp, digest = result.stdout.split()
     body = webhooks.EXAMPLE_BODY.encode()
-    assert result.stdout == hmac.new(b"k3y", body, hashlib.sha256).hexdigest()
-    assert signature_ok("k3y", body, f"sha256={result.stdout}")
+    assert f"sha256={digest}" == signed_headers("k3y", body, int(stamp))["X-Flowbot-Signature"]
+    now = float(stamp)
+    assert webhooks.verify_signature("k3y", body, stamp, f"sha256={digest}", now) == digest
+
+
+def test_signature_checks_name_the_reason() -> None:
+    body = b"{}"
+    headers = signed_headers("k3y", body, 1_000_000)
+    stamp, good = headers["X-Flowbot-Timestamp"], headers["X-Flowbot-Signature"]
+    assert webhooks.verify_signature("k3y", body, stamp, good.upper(), 1_000_300)  # case-blind
+    cases = [
+        (None, good, 1_000_000, "Missing or malformed X-Flowbot-Timestamp"),
+        ("1e6", good, 1_000_000, "Missing or malformed X-Flowbot-Timestamp"),
+        (stamp, good, 1_000_301, "301 s old, outside the ±5-minute window"),
+        (stamp, good, 999_699, "301 s in the future"),
+        (stamp, None, 1_000_000, "Missing or wrong X-Flowbot-Signature"),
+        (stamp, good[:-1] + "0", 1_000_000, "Missing or wrong X-Flowbot-Signature"),
+        (stamp, good.removeprefix("sha256="), 1_000_000, "Missing or wrong"),
+    ]
+    for timestamp, given, now, reason in cases:
+        with pytest.raises(webhooks.InvalidSignature, match=reason):
+            webhooks.verify_signature("k3y", body, timestamp, given, now)
+
+
+def test_python_example_signs_timestamp_and_body() -> None:
+    example = webhooks.python_example("http://h/api/webhooks/t")
+    assert "urllib.request.urlopen" in example and "X-Flowbot-Timestamp" in example
+    compile(example, "<example>", "exec")  # runs against a real server in the integration tests
+
+
+def test_readme_shows_the_examples_the_code_generates() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "### Webhook signatures" in readme
+    assert webhooks.python_example(webhooks.EXAMPLE_URL) in readme
+    assert webhooks.curl_example(webhooks.EXAMPLE_URL, signed=True) in readme
