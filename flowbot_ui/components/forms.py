@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.components.component import field as prop
+from reflex_base.vars import Var
+from reflex_components_core.el.elements.base import BaseHTML
+
+
+class PostForm(BaseHTML):
+    """A plain HTML form the browser itself submits to a server route.
+
+    Reflex's forms always prevent the browser's submission and send an event instead;
+    signing in and out must be real HTTP requests, so their responses can set and clear
+    the HttpOnly session cookie.
+    """
+
+    tag = "form"
+    action: Var[str] = prop(doc="The server route the form is posted to")
+    method: Var[str] = prop(doc="Always post")
+
+
+def post_form(*children: rx.Component, action: str, **props: object) -> rx.Component:
+    return PostForm.create(*children, action=action, method="post", **props)
 
 
 def field(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from flowbot_ui.components.forms import post_form
 from flowbot_ui.state.auth import AuthState
 
 
@@ -63,7 +64,7 @@ def _user_box() -> rx.Component:
             spacing="1",
         ),
         rx.spacer(),
-        rx.el.form(  # a real POST: the server revokes the session and clears the cookie
+        post_form(  # a real POST: the server revokes the session and clears the cookie
             rx.tooltip(
                 rx.icon_button(
                     rx.icon("log-out", size=16),
@@ -75,7 +76,6 @@ def _user_box() -> rx.Component:
                 content="Sign out",
             ),
             action="/auth/logout",
-            method="post",
         ),
         align="center",
         width="100%",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from engine.services.auth import MIN_PASSWORD_LENGTH
-from flowbot_ui.components.forms import error_callout, field
+from flowbot_ui.components.forms import error_callout, field, post_form
 from flowbot_ui.components.layout import auth_card
 from flowbot_ui.state.auth import AuthState
 
@@ -19,7 +19,7 @@ def login_page() -> rx.Component:
     return auth_card(
         "Sign in",
         "Manage your communities and automation flows.",
-        rx.el.form(
+        post_form(
             rx.vstack(
                 field("User name", "username", auto_complete="username"),
                 field("Password", "password", type="password", auto_complete="current-password"),
@@ -28,7 +28,6 @@ def login_page() -> rx.Component:
                 spacing="4",
             ),
             action="/auth/login",
-            method="post",
         ),
     )
 
@@ -37,7 +36,7 @@ def setup_page() -> rx.Component:
     return auth_card(
         "Welcome: create the first admin",
         "This account manages everything else, including who else may sign in.",
-        rx.el.form(
+        post_form(
             rx.vstack(
                 field("User name", "username", auto_complete="username"),
                 field(
@@ -54,6 +53,5 @@ def setup_page() -> rx.Component:
                 spacing="4",
             ),
             action="/auth/setup",
-            method="post",
         ),
     )

@@ -132,7 +132,7 @@ class SettingsState(AuthState):
     def sign_out_others(self) -> None:
         self._run(
             lambda s, me: sessions.revoke_all(s, me, keep_token=self.session_token),
-            "Signed out of every other browser.",
+            "Your other sessions have ended.",
         )
 
     @rx.event
@@ -282,7 +282,7 @@ def _password_card() -> rx.Component:
                     color=rx.color("gray", 11),
                 ),
                 rx.button(
-                    "Sign out other browsers",
+                    "End my other sessions",
                     variant="soft",
                     on_click=SettingsState.sign_out_others,
                     data_testid="sign-out-others",
