@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import dramatiq
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from engine import maintenance, runtime, scheduled_messages, schedules
-from engine.broker import QUEUE, claim_once, get_broker
+from engine.broker import QUEUE, claim_once, get_broker, pending_messages
 from engine.db import session_scope
+from engine.execution_store import ExecutionNotFound
 from engine.models import ExecutionStatus, FlowExecution, utcnow
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
@@ -41,9 +43,14 @@ EXECUTION_TIME_LIMIT_MS = int(get_settings().max_seconds * 1000) + 60_000
 # Redis refuses delays of 7 days or more; a longer wait wakes up early and parks again.
 MAX_DELAY_MS = 6 * 24 * 3_600_000
 # A waiting execution this late was lost by its broker (embedded restart, flushed Redis).
-# A queued execution this old has lost its message.
-QUEUED_GRACE = timedelta(minutes=5)
 OVERDUE_GRACE = timedelta(seconds=30)
+# With Redis, a queued execution this old with no message in Redis lost it (Redis came
+# back empty, a process died between commit and send); the grace covers commit-to-send.
+LOST_AFTER = timedelta(seconds=10)
+# How long a message waits for the row of an execution being committed as it was sent.
+UNCOMMITTED_WAIT = timedelta(seconds=5)
+# In-process, the queue cannot be asked: a queued execution this old has lost its message.
+QUEUED_GRACE = timedelta(minutes=5)
 SWEEP_BATCH = 500
 T = TypeVar("T")
 UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
@@ -59,33 +66,65 @@ def route_event(event: dict) -> None:
 
 
 def start_executions(event: PlatformEvent) -> list[int]:
-    """The executions ``event`` starts; a redelivered event finds the ones it created."""
+    """The executions ``event`` starts, to be sent. A redelivered event finds the ones it
+    created and sends none of them again: their first message (or the sweep of lost
+    messages) runs them, and a second one could run an execution twice at once."""
     queued: list[int] = []
     entries = trigger_index.lookup(event)
     if not entries:
         return queued
     trigger = event.as_trigger()
+    keys = {entry.flow_id: f"{event.event_id}:{entry.flow_id}" for entry in entries}
     with session_scope() as session:
+        existing = known_keys(session, keys.values())
         for entry in entries:
             execution = runtime.create_execution(
                 session,
                 entry.flow_id,
                 trigger,
                 trigger_type=event.kind,
-                idempotency_key=f"{event.event_id}:{entry.flow_id}",
+                idempotency_key=keys[entry.flow_id],
                 version_id=entry.version_id,
             )
-            if execution.status == ExecutionStatus.queued:
+            if keys[entry.flow_id] not in existing and execution.status == ExecutionStatus.queued:
                 queued.append(execution.id)
     return queued
 
 
+def known_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these idempotency keys already name an execution (created earlier)."""
+    query = select(FlowExecution.idempotency_key).where(FlowExecution.idempotency_key.in_(keys))
+    return {key for key in session.exec(query).all() if key is not None}
+
+
 @dramatiq.actor(queue_name=QUEUE, time_limit=EXECUTION_TIME_LIMIT_MS)
 def execute_flow(execution_id: int) -> None:
-    """Run (or resume) an execution; a durable delay comes back as a delayed message."""
-    outcome = _run(runtime.run_execution(execution_id))
+    """Run (or resume) an execution; a durable delay comes back as a delayed message.
+
+    A message can arrive before the row it names is committed (``launch`` sends inside
+    its transaction), so a missing row is waited for; one that never appears belonged to
+    a request that was refused and rolled back, and there is nothing to run."""
+    try:
+        outcome = _run(runtime.run_execution(execution_id))
+    except ExecutionNotFound:
+        if not _appears(execution_id):
+            log.warning("execution %s was never committed: nothing to run", execution_id)
+            return
+        outcome = _run(runtime.run_execution(execution_id))
     if outcome.status == ExecutionStatus.waiting and outcome.resume_at is not None:
         schedule_resume(execution_id, outcome.resume_at)
+
+
+def _appears(execution_id: int) -> bool:
+    """Whether the execution's row exists, or is committed within ``UNCOMMITTED_WAIT``."""
+    deadline = time.monotonic() + UNCOMMITTED_WAIT.total_seconds()
+    while True:
+        with session_scope() as session:
+            if session.get(FlowExecution, execution_id) is not None:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def schedule_resume(execution_id: int, resume_at: datetime) -> None:
@@ -99,12 +138,36 @@ def schedule_resume(execution_id: int, resume_at: datetime) -> None:
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
 def resume_waiting() -> None:
-    """Safety net: wake waiting executions whose resume time is long past, and send again
-    queued ones whose message was lost (a web process that died between commit and send).
-    Sending twice is harmless: completed steps are replayed, never repeated."""
-    now = utcnow()
-    for execution_id in overdue_executions(now - OVERDUE_GRACE, now - QUEUED_GRACE):
+    """Safety net, also run directly by the worker's timer: see :func:`requeue_lost`."""
+    requeue_lost(utcnow())
+
+
+def requeue_lost(now: datetime) -> list[int]:
+    """Send again the executions whose message is gone: waiting ones long past their
+    resume time, queued ones nobody picked up; the ids sent.
+
+    With Redis only those that have no message there (waiting, delayed or being run), so
+    a backlog is never doubled and no execution is run by two workers at once: Redis is
+    read first, then the database, so one that ran meanwhile is no longer a candidate.
+    That makes the check cheap enough to run every few seconds, and messages lost with
+    Redis are sent again as soon as it is back. In-process, where the queue cannot be
+    asked, a queued execution counts as lost by age alone.
+    """
+    resume_before, queued_before = now - OVERDUE_GRACE, now - LOST_AFTER
+    if not overdue_executions(resume_before, queued_before):
+        return []
+    pending = pending_messages()
+    if pending is None:
+        lost = overdue_executions(resume_before, now - QUEUED_GRACE)
+    else:
+        name = execute_flow.actor_name
+        held = {m.args[0] for m in pending if m.actor_name == name and m.args}
+        lost = [i for i in overdue_executions(resume_before, queued_before) if i not in held]
+    for execution_id in lost:
         execute_flow.send(execution_id)
+    if lost:
+        log.info("sent again %d executions whose message was lost", len(lost))
+    return lost
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)

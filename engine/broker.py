@@ -26,6 +26,7 @@ from functools import lru_cache
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 from dramatiq.middleware import AgeLimit, Middleware, Retries, ShutdownNotifications, TimeLimit
 
 from engine.settings import Settings, get_settings
@@ -67,6 +68,24 @@ def get_broker() -> dramatiq.Broker:
     broker = build_broker(get_settings())
     dramatiq.set_broker(broker)
     return broker
+
+
+def pending_messages(queue_name: str = QUEUE) -> list[dramatiq.Message] | None:
+    """Every message Redis holds for ``queue_name``: waiting, delayed, or fetched by a
+    worker and not yet acknowledged; None when the broker cannot tell (in-process).
+
+    Read in one MULTI so a message moving between the delay queue and the queue is seen
+    in one of them: the sweep of lost executions must never miss a live message, or it
+    would send a second one and two workers would run the same execution.
+    """
+    broker = get_broker()
+    if not isinstance(broker, RedisBroker):
+        return None
+    with broker.client.pipeline(transaction=True) as pipe:
+        for name in (queue_name, dq_name(queue_name)):
+            pipe.hvals(f"{broker.namespace}:{name}.msgs")
+        ready, delayed = pipe.execute()
+    return [dramatiq.Message.decode(data) for data in (*ready, *delayed)]
 
 
 # --- once across processes ------------------------------------------------------------------

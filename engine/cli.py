@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from engine.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_FORMAT = "[%(asctime)s] [PID %(process)d] [%(name)s] [%(levelname)s] %(message)s"
 
 
 def _reflex_env() -> dict[str, str]:
@@ -97,17 +99,21 @@ def cmd_user_create(ns: argparse.Namespace) -> int:
 
 
 def cmd_worker(ns: argparse.Namespace) -> int:
-    """`dramatiq engine.worker`: needs REDIS_URL (embedded mode runs workers in the web)."""
+    """Supervised worker processes (engine/worker_supervisor.py); needs REDIS_URL
+    (embedded mode runs workers in the web process)."""
     if get_settings().is_embedded_broker:
         print(
             "`flowbot worker` needs REDIS_URL; `flowbot run` runs workers itself.", file=sys.stderr
         )
         return 2
-    args = [sys.executable, "-m", "dramatiq", "engine.worker"]
-    args += ["--processes", str(ns.processes), "--threads", str(ns.threads)]
-    os.chdir(ROOT)
-    os.execv(sys.executable, args)
-    return 0  # not reached
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    if ns.child:
+        from engine.worker import run_process
+
+        return run_process(ns.threads)
+    from engine.worker_supervisor import supervise
+
+    return supervise(ns.processes, ns.threads)
 
 
 def cmd_connectors(_: argparse.Namespace) -> int:
@@ -125,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="Scaled mode: a Dramatiq worker running flows.")
     worker.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     worker.add_argument("--threads", type=int, default=8)
+    # One supervised process, started by the supervising `flowbot worker` itself.
+    worker.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("connectors", help="Scaled mode: the connector supervisor and pool API.")
 
     db = sub.add_parser("db", help="Database migrations.")

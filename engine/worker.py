@@ -1,29 +1,38 @@
 """The worker: ``dramatiq engine.worker`` (scaled) or threads in the web process (embedded).
 
 Importing this module declares the actors on the configured broker and adds the sweep
-timer: each worker process ticks every ``SWEEP_SECONDS``; one tick per period wins
-across all processes and sends the periodic actors (``PERIODIC``), and the daily ones
-once their time of day has passed (``send_daily``).
+timer: each worker process ticks every ``RECOVER_SECONDS``; one tick per period wins
+across all processes and sends again the executions whose message was lost
+(``requeue_lost``), and one per ``SWEEP_SECONDS`` sends the periodic actors
+(``PERIODIC``), and the daily ones once their time of day has passed (``send_daily``).
+
+``flowbot worker`` runs :func:`run_process` in each of its processes, under
+``engine.worker_supervisor`` which restarts a process that dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 
 import dramatiq
-from dramatiq.middleware import Middleware
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Middleware, SkipMessage
 
 from engine.actors import (
     deliver_scheduled_messages,
+    execute_flow,
     fire_schedules,
     prune_history,
     recover_orphans,
-    resume_waiting,
+    requeue_lost,
     snapshot_communities,
 )
 from engine.broker import claim_once, get_broker
@@ -34,7 +43,9 @@ from engine.settings import get_settings
 log = logging.getLogger(__name__)
 
 # Sent once per sweep period, by whichever process wins the tick.
-PERIODIC: tuple[dramatiq.Actor, ...] = (resume_waiting, fire_schedules, deliver_scheduled_messages)
+PERIODIC: tuple[dramatiq.Actor, ...] = (fire_schedules, deliver_scheduled_messages)
+# Lost messages are looked for this often, so those lost with Redis run soon after it is back.
+RECOVER_SECONDS = 5.0
 # Longest wait of an idle consumer between polls (the in-memory broker wakes at once).
 POLL_MS = 50
 EMBEDDED_THREADS = 4
@@ -46,10 +57,12 @@ DAILY_CLAIM_MS = 2 * 24 * 3_600_000
 
 
 class SweepTimer(Middleware):
-    """Starts a timer thread with each worker; the timer asks for the periodic sweep."""
+    """Starts a timer thread with each worker; the timer looks for lost messages every
+    ``recover_every`` seconds and asks for the periodic sweep every ``interval``."""
 
-    def __init__(self, interval: float = SWEEP_SECONDS) -> None:
+    def __init__(self, interval: float = SWEEP_SECONDS, recover_every: float = RECOVER_SECONDS):
         self.interval = interval
+        self.recover_every = min(recover_every, interval)
         self._stop = threading.Event()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
@@ -60,14 +73,28 @@ class SweepTimer(Middleware):
         self._stop.set()
 
     def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                if claim_once("sweep", int(self.interval * 1000)):
-                    for actor in PERIODIC:
-                        actor.send()
-                    send_daily(utcnow())
-            except Exception:  # a broker hiccup must not end the timer
-                log.warning("could not send the periodic sweep", exc_info=True)
+        while not self._stop.wait(self.recover_every):
+            self._guarded(self._recover)
+            self._guarded(self._sweep)
+
+    def _recover(self) -> None:
+        # Run here rather than sent: a backlog in the queue must not delay it.
+        if claim_once("recover", int(self.recover_every * 1000)):
+            requeue_lost(utcnow())
+
+    def _sweep(self) -> None:
+        if claim_once("sweep", int(self.interval * 1000)):
+            for actor in PERIODIC:
+                actor.send()
+            send_daily(utcnow())
+
+    @staticmethod
+    def _guarded(job: Callable[[], None]) -> None:
+        """An outage must not end the timer (nor one job stop the other): it ticks on."""
+        try:
+            job()
+        except Exception as exc:
+            log.warning("%s skipped: %s: %s", job.__name__, type(exc).__name__, exc)
 
 
 def send_daily(now: datetime) -> None:
@@ -91,10 +118,57 @@ class PollInterval(Middleware):
         worker.worker_timeout = POLL_MS
 
 
+class SkipForgotten(Middleware):
+    """Skips an ``execute_flow`` message that Redis no longer holds.
+
+    When Redis comes back empty, messages already fetched into this process's memory
+    would still run, while the sweep of lost messages sends their executions again (the
+    new Redis has no trace of them): both would run. The sweep's copy runs instead.
+    Unreachable Redis proves nothing, so the message then runs as usual.
+    """
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        if message.actor_name != execute_flow.actor_name or not isinstance(broker, RedisBroker):
+            return
+        name = f"{broker.namespace}:{message.queue_name}.msgs"
+        try:
+            known = broker.client.hexists(name, message.options.get("redis_message_id", ""))
+        except redis.RedisError:
+            return
+        if not known:
+            log.warning("skipping a message Redis forgot: the sweep sends %s again", message.args)
+            raise SkipMessage
+
+
 broker = get_broker()
-for middleware in (SweepTimer, PollInterval):
+for middleware in (SweepTimer, PollInterval, SkipForgotten):
     if not any(isinstance(m, middleware) for m in broker.middleware):
         broker.add_middleware(middleware())
+
+
+# A stopping process lets the messages it is running finish within this time.
+SHUTDOWN_MS = 30_000
+
+
+def run_process(threads: int) -> int:
+    """One process of ``flowbot worker``: worker threads on the Redis broker until SIGTERM
+    or SIGINT, or until its supervisor is gone. An orphan stops rather than run on unseen:
+    the process manager restarts the supervisor, which starts processes of its own."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    supervisor = os.getppid()
+    broker.emit_after("process_boot")
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=POLL_MS)
+    worker.start()
+    log.info("worker process %d is running %d threads", os.getpid(), threads)
+    while not stop.wait(1):
+        if os.getppid() != supervisor:
+            log.warning("supervisor %d is gone: stopping", supervisor)
+            break
+    worker.stop(SHUTDOWN_MS)
+    broker.close()
+    return 0
 
 
 def start_embedded_worker(threads: int = EMBEDDED_THREADS) -> dramatiq.Worker:

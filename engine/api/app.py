@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from engine.api import runs, session_routes, telegram_webhook, webhooks
 from engine.api.origins import SameOriginOnly
 from engine.db import get_engine
+from engine.services.executions import RETRY_AFTER_SECONDS, Unavailable
 from engine.settings import get_settings
 
 
@@ -33,9 +34,21 @@ def create_api() -> FastAPI:
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     api.include_router(session_routes.router)
+    # An outage of the database or the broker changed nothing: the caller may retry.
+    api.add_exception_handler(Unavailable, unavailable)
+    api.add_exception_handler(sa.exc.OperationalError, unavailable)
     api.include_router(webhooks.router)
     api.include_router(runs.router)
     api.include_router(telegram_webhook.router)
     # Wraps everything mounted below it too, the UI's websocket included.
     api.add_middleware(SameOriginOnly)
     return api
+
+
+def unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After: nothing was recorded, so sending the request again is safe."""
+    return JSONResponse(
+        {"detail": "Temporarily unavailable (database or message broker): try again later."},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

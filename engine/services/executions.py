@@ -1,19 +1,24 @@
 """Starting executions from outside the workers (webhooks, REST, the editor) and waiting
 for them to finish.
 
-The execution row is committed before its ``execute_flow`` message is sent, so the
-worker always finds it; a caller retrying with the same idempotency key gets the same
-execution back and only a still-queued one is sent again.
+An execution is created and its ``execute_flow`` message sent in one transaction (see
+:func:`launch`): when the database or the broker is down the caller gets
+:class:`Unavailable` with nothing recorded, never an execution that runs later anyway.
+A caller retrying with the same idempotency key gets the same execution back, not sent
+again (its first message, or the workers' sweep of lost messages, runs it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import dramatiq
+import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -36,8 +41,25 @@ POLL_SECONDS = 0.5
 TEST_RUN_NOTE = "editor test run"
 
 
+# How long a caller told Unavailable (HTTP 503) should wait before trying again.
+RETRY_AFTER_SECONDS = 5
+# What an outage of the database or the broker raises.
+UNREACHABLE: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    dramatiq.errors.BrokerConnectionError,
+)
+
+log = logging.getLogger(__name__)
+
+
 class NotRunnable(ValueError):
     """The flow cannot run now, with a message fit to show the caller."""
+
+
+class Unavailable(RuntimeError):
+    """The database or the broker cannot be reached; nothing was started."""
 
 
 def runnable_version(session: Session, flow_id: int) -> int:
@@ -92,29 +114,39 @@ def launch(
     draft: bool = False,
     on_created: Callable[[Session], None] | None = None,
 ) -> int:
-    """Create the execution for ``event`` (committed), then send it to the workers.
+    """Create the execution for ``event`` and send it to the workers, in one transaction.
 
-    ``on_created(session)`` runs in the same transaction (webhook call counters).
+    ``on_created(session)`` runs in the same transaction (webhook call counters). Either
+    the execution is recorded and will run, or Unavailable is raised and nothing is
+    recorded, so a caller retrying after the refusal starts it once: the message is sent
+    before the commit, and a send that fails rolls everything back. A worker faster than
+    the commit waits for the row (``engine.actors.execute_flow``); a message whose
+    commit then failed finds no row and is dropped.
     """
     from engine import actors, runtime
 
-    with session_scope() as session:
-        pick = draft_snapshot if draft else runnable_version
-        version_id = pick(session, flow_id)
-        execution = runtime.create_execution(
-            session,
-            flow_id,
-            event.as_trigger(),
-            trigger_type=event.kind,
-            idempotency_key=f"{event.event_id}:{flow_id}",
-            version_id=version_id,
-        )
-        if on_created is not None:
-            on_created(session)
-        session.flush()
-        execution_id, queued = execution.id, execution.status == ExecutionStatus.queued
-    if queued:
-        actors.execute_flow.send(execution_id)
+    key = f"{event.event_id}:{flow_id}"
+    try:
+        with session_scope() as session:
+            pick = draft_snapshot if draft else runnable_version
+            version_id = pick(session, flow_id)
+            existed = actors.known_keys(session, [key])
+            execution = runtime.create_execution(
+                session,
+                flow_id,
+                event.as_trigger(),
+                trigger_type=event.kind,
+                idempotency_key=key,
+                version_id=version_id,
+            )
+            if on_created is not None:
+                on_created(session)
+            session.flush()
+            execution_id = execution.id
+            if not existed and execution.status == ExecutionStatus.queued:
+                actors.execute_flow.send(execution_id)
+    except UNREACHABLE as exc:
+        raise Unavailable("The database or the message broker cannot be reached.") from exc
     return execution_id
 
 
@@ -124,7 +156,16 @@ def load(execution_id: int) -> FlowExecution | None:
 
 
 async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
-    """The execution once it has finished, or as it is when ``timeout`` runs out."""
+    """The execution once it has finished, or as it is when ``timeout`` runs out; None if
+    it cannot be read (deleted, or an outage: the caller answers "accepted, running")."""
+    try:
+        return await _wait_for_finish(execution_id, timeout)
+    except (*UNREACHABLE, TimeoutError):
+        log.warning("stopped waiting for execution %s: an outage", execution_id, exc_info=True)
+        return None
+
+
+async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
     subscription = events.subscribe(f"execution.{execution_id}")

@@ -3,16 +3,12 @@ separate processes, including a worker killed with SIGKILL in the middle of an e
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,29 +27,12 @@ from engine.settings import get_settings
 from tests.conftest import _clear_caches
 from tests.fakes.pool import read_records
 from tests.flow_helpers import chain, make_flow
+from tests.processes import free_port, kill_group, listening, logs, spawn, wait_until
 from tests.services import fresh_postgres_database, redis_url_or_skip
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
 POOL_TOKEN = "pool-test-token"
-WAIT = 60.0  # the longest any step of these tests waits for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @dataclass
@@ -66,15 +45,7 @@ class Scaled:
     processes: list[subprocess.Popen[bytes]]
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{name}-{len(self.processes)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed as a whole
-        )
+        proc = spawn(list(args), self.env, self.tmp / f"{name}-{len(self.processes)}.log")
         self.processes.append(proc)
         return proc
 
@@ -97,13 +68,7 @@ class Scaled:
             broker.close()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.tmp.glob("*.log"))
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+        return logs(self.tmp)
 
 
 @pytest.fixture
@@ -145,12 +110,7 @@ def start_pool(setup: Scaled, *extra: str) -> None:
     port = setup.env["FLOWBOT_POOL_URL"].rsplit(":", 1)[1]
     args = ["-m", "tests.fakes.pool", "--port", port, "--token", POOL_TOKEN]
     setup.spawn("pool", *args, "--record-file", str(setup.record_file), *extra)
-    wait_until(lambda: _listening(int(port)), "the fake pool to listen", timeout=20)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+    wait_until(lambda: listening(int(port)), "the fake pool to listen", timeout=20)
 
 
 def command_event(command: str = "start", event_id: str = "tg:1") -> PlatformEvent:
@@ -247,8 +207,16 @@ def test_killed_worker_execution_finishes_exactly_once(scaled: Scaled, interrupt
 
     scaled.start_worker()
     wait_until(lambda: status_of(execution.id) in executions_terminal(), "the execution to end")
-    assert status_of(execution.id) == ExecutionStatus.succeeded, scaled.logs()
+    # A step killed in the middle of its platform action may have acted: the redelivery
+    # fails it visibly ("outcome unknown") instead of acting again (issue 8, item 10).
+    expected_status = (
+        ExecutionStatus.succeeded if interruption == "durable_delay" else ExecutionStatus.failed
+    )
+    assert status_of(execution.id) == expected_status, scaled.logs()
     _, done = read_records(scaled.record_file)
     per_key = Counter(call.idempotency_key for call in done)
-    expected = 2 if interruption == "durable_delay" else 1
-    assert len(per_key) == expected and set(per_key.values()) == {1}, per_key
+    if interruption == "durable_delay":
+        assert len(per_key) == 2 and set(per_key.values()) == {1}, per_key
+    else:  # done by the dead worker's request or not at all, never a second time
+        assert len(per_key) <= 1 and set(per_key.values()) <= {1}, per_key
+        assert "outcome unknown" in (steps(execution.id)[-1].error or "")
