@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from engine.execution_store import ExecutionNotFound, create_execution
+from engine.execution_store import ExecutionNotFound, TreeFull, create_execution
 from engine.models import ExecutionStatus
 from engine.nodes.advanced import (
     MAX_FLOW_DEPTH,
@@ -300,7 +300,10 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
     """Start the called flow as a child execution and await it in this process.
 
     The child's idempotency key is this step's, so a re-run of an interrupted step finds
-    (and resumes) the same child instead of starting a second one.
+    (and resumes) the same child instead of starting a second one. The child joins the
+    caller's tree and shares its budget (engine/runtime.py TreeBudget): past the tree's
+    execution budget no child starts, and a child that exhausted a budget stops its
+    callers too (BudgetExceeded, which no try_catch swallows).
     """
     from engine.db import session_scope
     from engine.runtime import run_execution
@@ -342,15 +345,21 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
                 trigger_type="flow_called",
                 idempotency_key=f"run_flow:{run.execution_id}:{step_key}",
                 parent=run.execution,
+                max_tree=run.settings.max_tree_executions,
             )
             session.flush()
             child_id = child.id
     except ExecutionNotFound as exc:
         raise StepFailed(node_id, f"{label}: {exc}") from None
+    except TreeFull as exc:
+        run.budget.breach = run.budget.breach or str(exc)
+        raise BudgetExceeded(f"{label}: {exc}") from None
     assert child_id is not None
-    outcome = await run_execution(child_id)
+    outcome = await run_execution(child_id, run.budget)
     if outcome.status is ExecutionStatus.waiting and outcome.resume_at is not None:
         raise Parked(outcome.resume_at)
+    if outcome.status is ExecutionStatus.failed and run.budget.breach:
+        raise BudgetExceeded(f"{label}: flow {params.flow_id} stopped: {outcome.error}")
     if outcome.status is ExecutionStatus.failed:
         raise StepFailed(node_id, f"{label}: flow {params.flow_id} failed: {outcome.error}")
     output = {"execution_id": child_id, "status": str(outcome.status), **(outcome.result or {})}

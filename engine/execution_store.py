@@ -2,12 +2,16 @@
 
 Every write is its own short transaction, committed before the executor goes on: a
 worker that dies leaves exactly the steps it finished as ``succeeded`` and the one it
-was in as ``running``, which is what a re-run needs (see engine/runtime.py).
+was in as ``running``, which is what a re-run needs (see engine/runtime.py). For a step
+with external effects that ``running`` row is its claim: inserted (never reused) and
+committed before the effect, so a redelivery can tell it was started.
+
+Everything written here goes through one :class:`~engine.redaction.Redactor`: secrets
+are masked in what viewers read, and sealed where the engine reads them back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,31 +30,29 @@ from engine.models import (
     StepStatus,
     utcnow,
 )
+from engine.redaction import Redactor
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
-REDACTED = "•••"
-SECRET_MARKERS = (
-    "token", "password", "passwd", "secret", "authorization", "api_key", "apikey", "session",
-    "cookie", "credential", "private_key",
-)  # fmt: skip
+OUTCOME_UNKNOWN = (
+    "outcome unknown after a worker restart; not repeated (this step acts outside Flowbot "
+    "and had already been started)"
+)
 
 
 class ExecutionNotFound(LookupError):
     pass
 
 
-def redact(value: Any) -> Any:
-    """A copy with the values of secret-looking keys masked, for traces anyone may read."""
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED
-            if any(marker in str(key).lower().replace("-", "_") for marker in SECRET_MARKERS)
-            else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    return value
+class TreeFull(RuntimeError):
+    """The trigger's tree of executions has used its execution budget."""
+
+
+class ClaimTaken(RuntimeError):
+    """Another run of the execution had already started this side-effecting step."""
+
+    def __init__(self, step: StepRecord) -> None:
+        super().__init__(step.step_key)
+        self.step = step
 
 
 def jsonable(value: Any) -> Any:
@@ -89,17 +91,26 @@ def create_execution(
     idempotency_key: str | None = None,
     parent: FlowExecution | None = None,
     version_id: int | None = None,
+    max_tree: int | None = None,
 ) -> FlowExecution:
     """A queued execution of the flow's published version (or ``version_id``).
 
     With an idempotency key, a second call (a redelivered event, a racing worker) returns
     the row the first one made: the insert runs in a savepoint and a unique violation
-    falls back to reading the winner, on SQLite and PostgreSQL alike.
+    falls back to reading the winner, on SQLite and PostgreSQL alike. A child joins its
+    parent's tree (``root_execution_id``); with ``max_tree``, a tree that already holds
+    that many executions gets no new one (TreeFull). The trigger is stored sealed.
     """
     if idempotency_key is not None:
         existing = _by_key(session, idempotency_key)
         if existing is not None:
             return existing
+    root_id = (parent.root_execution_id or parent.id) if parent else None
+    if root_id is not None and max_tree is not None and tree_size(session, root_id) >= max_tree:
+        raise TreeFull(
+            f"the execution tree ran out of its budget of {max_tree} executions "
+            "(FLOWBOT_MAX_TREE_EXECUTIONS)"
+        )
     if version_id is None:
         flow = session.get(FlowDefinition, flow_id)
         if flow is None:
@@ -112,8 +123,9 @@ def create_execution(
         version_id=version_id,
         idempotency_key=idempotency_key,
         trigger_type=trigger_type,
-        trigger_data=jsonable(trigger),
+        trigger_data=Redactor().seal(jsonable(trigger)),
         parent_execution_id=parent.id if parent else None,
+        root_execution_id=root_id,
         depth=parent.depth + 1 if parent else 0,
     )
     try:
@@ -131,6 +143,15 @@ def create_execution(
 
 def _by_key(session: Session, key: str) -> FlowExecution | None:
     return session.exec(select(FlowExecution).where(FlowExecution.idempotency_key == key)).first()
+
+
+def tree_size(session: Session, root_id: int) -> int:
+    """How many executions the tree rooted at ``root_id`` holds, the root included."""
+    return session.exec(
+        select(sa.func.count())
+        .select_from(FlowExecution)
+        .where(sa.or_(FlowExecution.id == root_id, FlowExecution.root_execution_id == root_id))
+    ).one()
 
 
 @dataclass
@@ -189,6 +210,7 @@ def finish(
     error: str | None,
     resume_at: datetime | None,
     variables: dict[str, Any],
+    redactor: Redactor,
 ) -> None:
     with session_scope() as session:
         if status in TERMINAL:  # steps cut short (a failed sibling branch, the time budget)
@@ -210,10 +232,10 @@ def finish(
             .where(FlowExecution.id == execution_id)
             .values(
                 status=status,
-                result=jsonable(result) if result is not None else None,
-                error=error,
+                result=redactor.seal(jsonable(result)) if result is not None else None,
+                error=redactor.scrub(error),
                 resume_at=resume_at,
-                context=jsonable(variables),
+                context=redactor.redact(jsonable(variables)),
                 step_count=count,
                 finished_at=None if status is ExecutionStatus.waiting else utcnow(),
             )
@@ -231,19 +253,23 @@ def start_step(
     node_type: str,
     params: dict[str, Any],
     existing: StepRecord | None,
+    redactor: Redactor,
+    *,
+    claim: bool = False,
 ) -> StepRecord:
     """Insert the step as running, or reset a row a crashed run left running.
 
     A unique violation means another run of the same execution wrote this step (or
     took this sequence number) meanwhile: the row found by key is reused, else the
-    next free sequence number is tried.
+    next free sequence number is tried. A ``claim`` (a step with external effects) is
+    never reused: a row found by key raises ClaimTaken, so at most one run acts.
     """
     started = utcnow()
     values = {
         "node_id": node_id,
         "node_type": node_type,
         "status": StepStatus.running,
-        "input": jsonable(redact(params)),
+        "input": redactor.redact(jsonable(params)),
         "output": None,
         "error": None,
         "handle": None,
@@ -254,6 +280,8 @@ def start_step(
         with session_scope() as session:
             if existing is None:
                 existing = _step_by_key(session, execution_id, step_key)
+            if existing is not None and claim:
+                raise ClaimTaken(existing)
             if existing is not None:
                 session.exec(
                     sa.update(FlowExecutionStep)
@@ -275,26 +303,29 @@ def start_step(
 
 def finish_step(
     step: StepRecord,
+    redactor: Redactor,
     *,
     rendered: dict[str, Any] | None = None,
     duration_ms: float | None = None,
+    only_running: bool = False,
 ) -> None:
     """Write the step's outcome (status, output, error, handle) and, once known, the
-    rendered params as its input."""
+    rendered params as its input; ``only_running`` leaves a row another run finished."""
     values: dict[str, Any] = {
         "status": step.status,
-        "output": jsonable(step.output) if step.output is not None else None,
-        "error": step.error,
+        "output": redactor.seal(jsonable(step.output)) if step.output is not None else None,
+        "error": redactor.scrub(step.error),
         "handle": step.handle,
     }
     if rendered is not None:
-        values["input"] = jsonable(redact(rendered))
+        values["input"] = redactor.redact(jsonable(rendered))
     if duration_ms is not None:
         values["duration_ms"] = duration_ms
+    where = [FlowExecutionStep.id == step.id]
+    if only_running:
+        where.append(FlowExecutionStep.status == StepStatus.running)
     with session_scope() as session:
-        session.exec(
-            sa.update(FlowExecutionStep).where(FlowExecutionStep.id == step.id).values(**values)
-        )
+        session.exec(sa.update(FlowExecutionStep).where(*where).values(**values))
 
 
 def _step_by_key(session: Session, execution_id: int, step_key: str) -> StepRecord | None:

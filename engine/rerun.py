@@ -5,6 +5,11 @@ a re-run is a new execution of the same version and trigger, seeded with copies 
 succeeded steps that ran before the chosen node: those are replayed with their recorded
 outputs (and the variables they set), and the chosen node and everything after it run
 again for real.
+
+Secrets are redacted in recorded traces, but a re-run never runs on the redaction marker:
+the trigger and the copied outputs carry their masked values sealed (engine/redaction.py),
+so the new execution unseals and uses the real ones. If they cannot be unsealed (the
+secret key changed), the re-run fails with that reason instead of sending "[redacted]".
 """
 
 from __future__ import annotations

@@ -8,12 +8,20 @@ running a step, the executor looks its key up among the execution's recorded ste
 * ``succeeded``: not run again; its recorded output and handle are reused (and the
   variables it set re-applied), so later steps see exactly what the first run saw;
 * ``failed``: the same error again (only reachable inside a try_catch branch);
-* ``running`` (a run died in it): run again with the same idempotency key
-  (``<execution id>:<step key>``), which the pool deduplicates on;
+* ``running`` (a run died in it): a step without external effects runs again; one with
+  them (``NodeType.external_effects``: platform actions, HTTP calls...) fails visibly
+  with "outcome unknown", because its effect may already have happened. Such a step is
+  claimed, its ``running`` row inserted and committed, before it acts, and a run that
+  finds the claim taken does not act either;
 * absent: run and recorded.
 
 A durable delay records when to go on and parks the execution (``waiting``); the
 re-run at that time replays everything before it and continues after it.
+
+Limits hold for the whole tree one trigger starts (run_flow children run in their
+caller's process and share its :class:`TreeBudget`): steps, wall-clock time, and the
+number of executions. Secrets are masked in everything stored or published, and
+sealed where a replay reads them back (engine/redaction.py).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
-from typing import Any
+from typing import Any, NoReturn
 
 from engine import events, execution_store, pool_client
 from engine.control_nodes import (
@@ -41,16 +49,24 @@ from engine.control_nodes import (
     run_merge,
 )
 from engine.db import session_scope
-from engine.execution_store import TERMINAL, StepRecord, create_execution, jsonable
+from engine.execution_store import (
+    OUTCOME_UNKNOWN,
+    TERMINAL,
+    ClaimTaken,
+    StepRecord,
+    create_execution,
+    jsonable,
+)
 from engine.expressions import Scope
 from engine.graph import ValidatedFlow, build_graph
 from engine.models import ExecutionStatus, FlowExecution, StepStatus
 from engine.nodes import REGISTRY
 from engine.nodes.base import NodeCategory, NodeResult, NodeType
+from engine.redaction import Redactor, SealBroken, unseal
 from engine.settings import get_settings
-from engine.step_params import prepare_params, step_failure
+from engine.step_params import label, prepare_params, step_failure
 
-__all__ = ["ExecutionOutcome", "create_execution", "run_execution", "run_flow_now"]
+__all__ = ["ExecutionOutcome", "TreeBudget", "create_execution", "run_execution", "run_flow_now"]
 
 log = logging.getLogger("flowbot.runtime")
 
@@ -67,6 +83,24 @@ class ExecutionOutcome:
     result: dict[str, Any] | None = None
     error: str | None = None
     resume_at: datetime | None = None
+
+
+@dataclass
+class TreeBudget:
+    """What one trigger's tree of executions shares in a run, so loops calling run_flow
+    cannot multiply one request: the steps run so far and the wall-clock deadline. The
+    number of executions is counted in the database (``root_execution_id``)."""
+
+    deadline: float  # event-loop time
+    steps: int = 0
+    breach: str | None = None  # the budget that ran out, once one did: the callers stop too
+
+    @classmethod
+    def start(cls, seconds: float) -> TreeBudget:
+        return cls(asyncio.get_running_loop().time() + seconds)
+
+    def expired(self) -> bool:
+        return asyncio.get_running_loop().time() >= self.deadline
 
 
 # --------------------------------------------------------------------------- graph cache
@@ -94,8 +128,11 @@ def _validated(version_id: int, created_at: datetime, graph: Mapping[str, Any]) 
 # --------------------------------------------------------------------------- public API
 
 
-async def run_execution(execution_id: int) -> ExecutionOutcome:
-    """Run, resume or merely report one execution; never raises for a flow's own errors."""
+async def run_execution(execution_id: int, budget: TreeBudget | None = None) -> ExecutionOutcome:
+    """Run, resume or merely report one execution; never raises for a flow's own errors.
+
+    ``budget``: the caller's, when run_flow runs a child; else the run starts its own.
+    """
     loaded = execution_store.load(execution_id)
     execution = loaded.execution
     status = ExecutionStatus(execution.status)
@@ -107,7 +144,7 @@ async def run_execution(execution_id: int) -> ExecutionOutcome:
         return _outcome(execution)
     assert execution.version_id is not None
     flow = _validated(execution.version_id, loaded.version_created_at, loaded.graph)
-    return await Run(loaded, flow).execute()
+    return await Run(loaded, flow, budget).execute()
 
 
 async def run_flow_now(
@@ -139,12 +176,19 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _outcome(execution: FlowExecution) -> ExecutionOutcome:
+    """A finished (or not yet due) execution as recorded, its result unsealed for a caller
+    that goes on with it (run_flow); never with redaction markers in place of secrets."""
     assert execution.id is not None
+    error = execution.error
+    try:
+        result = unseal(execution.result)
+    except SealBroken as exc:
+        result, error = None, error or str(exc)
     return ExecutionOutcome(
         execution.id,
         ExecutionStatus(execution.status),
-        execution.result,
-        execution.error,
+        result,
+        error,
         _aware(execution.resume_at) if execution.resume_at else None,
     )
 
@@ -185,6 +229,7 @@ class StepContext:
 class Run:
     loaded: execution_store.LoadedExecution
     flow: ValidatedFlow
+    caller_budget: TreeBudget | None = None
     settings: Any = field(default_factory=get_settings)
 
     def __post_init__(self) -> None:
@@ -193,12 +238,14 @@ class Run:
         self.execution_id: int = self.execution.id
         self.flow_id: int = self.execution.flow_id
         self.flow_stack = self.loaded.flow_stack
-        self.trigger: dict[str, Any] = dict(self.execution.trigger_data or {})
+        self.trigger: dict[str, Any] = {}  # unsealed when the run starts
+        self.redactor = Redactor()
         self.variables: dict[str, Any] = {}
         self.steps = self.loaded.steps
         self.seq = self.loaded.next_seq
         self.claimed: set[str] = set()  # step keys this run has reached
-        self.count = 0
+        self.owns_budget = self.caller_budget is None
+        self.budget = self.caller_budget or TreeBudget.start(self.settings.max_seconds)
         self.last: tuple[str, dict[str, Any]] | None = None
 
     # -- the execution
@@ -206,10 +253,12 @@ class Run:
     async def execute(self) -> ExecutionOutcome:
         execution_store.set_running(self.execution_id)
         self._publish_status(ExecutionStatus.running)
-        budget = self.settings.max_seconds
         status, result, error, resume_at = ExecutionStatus.succeeded, None, None, None
         try:
-            async with asyncio.timeout(budget):
+            # The run that started the budget enforces its deadline for the whole tree.
+            async with asyncio.timeout_at(self.budget.deadline if self.owns_budget else None):
+                self.trigger = dict(unseal(self.execution.trigger_data) or {})
+                self.redactor.learn(self.trigger)
                 await self.walk(self._start(), Frame())
             result = self._result()
         except Parked as parked:
@@ -220,14 +269,37 @@ class Run:
             error = stop.message if status is ExecutionStatus.failed else None
         except StepFailed as exc:
             status, error = ExecutionStatus.failed, exc.message
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, TimeoutError) as exc:
+            status, error = ExecutionStatus.failed, str(exc) or self._out_of_time()
+            self.budget.breach = self.budget.breach or error
+        except SealBroken as exc:
             status, error = ExecutionStatus.failed, str(exc)
-        except TimeoutError:
-            status = ExecutionStatus.failed
-            error = f"the execution ran out of its wall-clock budget of {budget:g} s"
+        except asyncio.CancelledError:
+            # A child cancelled because its caller's deadline (the tree's) passed: record
+            # why; any other cancellation (shutdown) leaves the run to be resumed.
+            if self.owns_budget or not self.budget.expired():
+                raise
+            self._end(ExecutionStatus.failed, None, self._out_of_time(), None)
+            raise
         except Exception as exc:  # a bug of ours: record it, never take the worker down
             log.exception("execution %s crashed", self.execution_id)
             status, error = ExecutionStatus.failed, f"internal error: {exc!r}"
+        return self._end(status, result, error, resume_at)
+
+    def _out_of_time(self) -> str:
+        return (
+            f"the execution ran out of its wall-clock budget of {self.settings.max_seconds:g} s"
+            + ("" if self.owns_budget else " (shared with the execution that called it)")
+        )
+
+    def _end(
+        self,
+        status: ExecutionStatus,
+        result: dict[str, Any] | None,
+        error: str | None,
+        resume_at: datetime | None,
+    ) -> ExecutionOutcome:
+        error = self.redactor.scrub(error)
         execution_store.finish(
             self.execution_id,
             status,
@@ -235,6 +307,7 @@ class Run:
             error=error,
             resume_at=resume_at,
             variables=self.variables,
+            redactor=self.redactor,
         )
         self._publish_status(status, error=error, resume_at=resume_at)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
@@ -309,21 +382,41 @@ class Run:
         if key in self.claimed:
             return None  # reached again (two paths join): a node runs once per frame
         self.claimed.add(key)
-        self.count += 1
-        if self.count > self.settings.max_steps:
+        self.budget.steps += 1
+        if self.budget.steps > self.settings.max_steps:
             raise BudgetExceeded(
-                f"the execution ran out of its step budget of {self.settings.max_steps} steps "
-                f"(at node '{node_id}')"
+                f"the execution ran out of its step budget of {self.settings.max_steps} steps, "
+                f"shared by the flows one trigger runs (at node '{node_id}')"
             )
         prior = self.steps.get(key)
         if prior is not None and prior.status is StepStatus.succeeded:
             return self._replay(node_id, prior, frame)
         if prior is not None and prior.status is StepStatus.failed:
             raise StepFailed(node_id, prior.error or f"node '{node_id}' failed")
+        if prior is not None and self._external(node_id):
+            self._outcome_unknown(node_id, prior)  # claimed by a run that never finished
         return await self._execute(node_id, key, frame, body, prior)
 
+    def _external(self, node_id: str) -> bool:
+        node_type: NodeType | None = self.flow.graph.nodes[node_id]["node_type"]
+        return node_type is not None and node_type.external_effects
+
+    def _outcome_unknown(self, node_id: str, claimed: StepRecord) -> NoReturn:
+        """Fail a side-effecting step another run claimed: it may have acted already."""
+        data = self.flow.graph.nodes[node_id]
+        message = f"{label(node_id, data['node_type'])}: {OUTCOME_UNKNOWN}"
+        claimed.status, claimed.output, claimed.error = StepStatus.failed, None, message
+        self.steps[claimed.step_key] = claimed
+        execution_store.finish_step(claimed, self.redactor, only_running=True)
+        self._publish_step(claimed, node_id, data["type"])
+        raise StepFailed(node_id, message, "outcome_unknown")
+
     def _replay(self, node_id: str, prior: StepRecord, frame: Frame) -> NodeResult:
-        output = dict(prior.output or {})
+        try:
+            output = dict(unseal(prior.output) or {})
+        except SealBroken as exc:
+            raise StepFailed(node_id, f"{label(node_id, None)}: {exc}") from None
+        self.redactor.learn(output)
         self.variables.update(output.pop(VARIABLES_KEY, {}))
         frame.outputs[node_id] = output
         if node_id != self.flow.trigger_id:
@@ -335,9 +428,13 @@ class Run:
     ) -> NodeResult:
         data = self.flow.graph.nodes[node_id]
         node_type: NodeType | None = data["node_type"]
-        record = execution_store.start_step(
-            self.execution_id, self.seq, key, node_id, data["type"], data["params"], prior
-        )
+        try:
+            record = execution_store.start_step(
+                self.execution_id, self.seq, key, node_id, data["type"], data["params"], prior,
+                self.redactor, claim=self._external(node_id),
+            )  # fmt: skip
+        except ClaimTaken as taken:
+            self._outcome_unknown(node_id, taken.step)
         self.seq = max(self.seq, record.seq) + 1
         self.steps[key] = record
         self._publish_step(record, node_id, data["type"])
@@ -353,8 +450,11 @@ class Run:
                 self.execution_id, self.flow_id, self.trigger, dict(before), frame.outputs, key
             )
             result = await body(params, rendered, ctx)
-        except (Parked, BudgetExceeded, StopFlow):
+        except (Parked, StopFlow):
             raise  # a parked step stays running: the re-run resumes it (run_flow's child)
+        except BudgetExceeded as exc:  # recorded on the step too, then fails the execution
+            self._finish(record, node_id, data["type"], started, rendered, error=str(exc))
+            raise
         except Exception as exc:
             failure = step_failure(node_id, node_type, exc)
             if failure.kind == "error":
@@ -386,10 +486,14 @@ class Run:
         error: str | None = None,
         handle: str | None = None,
     ) -> None:
+        self.redactor.learn(rendered)  # so the error below loses what it echoes of them
         record.status = StepStatus.failed if error else StepStatus.succeeded
-        record.output, record.error, record.handle = output, error, handle or None
+        record.output, record.handle = output, handle or None
+        record.error = self.redactor.scrub(error)
         duration_ms = (time.perf_counter() - started) * 1000
-        execution_store.finish_step(record, rendered=rendered, duration_ms=duration_ms)
+        execution_store.finish_step(
+            record, self.redactor, rendered=rendered, duration_ms=duration_ms
+        )
         self._publish_step(record, node_id, type_id, duration_ms)
 
     def note_caught(self, frame: Frame, node_id: str, caught: dict[str, Any]) -> None:
@@ -397,7 +501,7 @@ class Run:
         record = self.steps.get(frame.prefix + node_id)
         if record is not None and record.handle != "error":
             record.output, record.handle = {"error": caught}, "error"
-            execution_store.finish_step(record)
+            execution_store.finish_step(record, self.redactor)
 
     # -- events
 

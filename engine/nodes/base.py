@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,12 @@ class NodeParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    template_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Fields holding templates the node renders itself, with the extra names they read
+    (``{"formats": ("text", "author")}``). The executor leaves them unrendered and
+    validation checks them with those names: the node substitutes its values as data
+    when it renders them (engine.expressions.render ``names``), one pass, never twice."""
 
 
 def acting_instance_field(what: str) -> Any:
@@ -106,6 +112,20 @@ class NodeType:
     # Triggers and control-flow nodes (platform "flow") have neither: the executor
     # itself interprets them.
     run: Runner | None = None
+    # A runner that acts outside Flowbot (an HTTP call): see ``external_effects``.
+    external: bool = False
+
+    @property
+    def external_effects(self) -> bool:
+        """Whether running it twice acts twice where no trace can undo it: platform actions,
+        cross-platform services and runners declared ``external``. The executor claims such
+        a step durably before running it and never repeats a claimed one (engine/runtime.py);
+        every other step may be re-run freely after a crash."""
+        return (
+            self.external
+            or self.action is not None
+            or (self.run is not None and self.platform is NodePlatform.cross_platform)
+        )
 
     def __post_init__(self) -> None:
         if self.category is NodeCategory.trigger:

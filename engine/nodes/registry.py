@@ -38,10 +38,16 @@ def runner_declarer(
     category: NodeCategory, platform: NodePlatform, handles: tuple[str, ...] = ("next",)
 ) -> Callable[[str, str, str, type[NodeParams]], Callable[[Runner], Runner]]:
     """A decorator factory declaring nodes that Python runs (conditions, utility, cross-platform):
-    ``@declare("id", "Label", "What it does", Params)`` above the runner."""
+    ``@declare("id", "Label", "What it does", Params)`` above the runner; ``external=True``
+    for a runner acting outside Flowbot (see NodeType.external_effects)."""
 
     def declare(
-        node_id: str, label: str, description: str, params: type[NodeParams]
+        node_id: str,
+        label: str,
+        description: str,
+        params: type[NodeParams],
+        *,
+        external: bool = False,
     ) -> Callable[[Runner], Runner]:
         def register(run: Runner) -> Runner:
             REGISTRY.add(
@@ -54,6 +60,7 @@ def runner_declarer(
                     params=params,
                     handles=handles,
                     run=run,
+                    external=external,
                 )
             )
             return run

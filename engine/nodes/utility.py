@@ -327,6 +327,7 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     "HTTP request",
     "Call an HTTP API; private addresses are refused unless allow-listed.",
     HttpRequestParams,
+    external=True,
 )
 async def http_request(ctx: RunContext, p: HttpRequestParams) -> NodeResult:
     url, method = httpx.URL(p.url).copy_merge_params(p.query), p.method

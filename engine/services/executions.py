@@ -33,6 +33,7 @@ from engine.models import (
     FlowVersion,
 )
 from engine.platform_event import PlatformEvent
+from engine.redaction import public
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
 MAX_WAIT_SECONDS = 60.0
@@ -183,14 +184,15 @@ async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution |
 
 
 def execution_view(execution: FlowExecution, *, steps: bool = False) -> dict[str, Any]:
-    """The JSON the API answers with; the steps only when asked."""
+    """The JSON the API answers with; the steps only when asked. Secrets are redacted
+    as stored (engine/redaction.py), and their sealed originals left out."""
     view: dict[str, Any] = {
         "execution_id": execution.id,
         "flow_id": execution.flow_id,
         "version_id": execution.version_id,
         "status": str(execution.status),
         "trigger_type": execution.trigger_type,
-        "result": execution.result,
+        "result": public(execution.result),
         "error": execution.error,
         "started_at": _iso(execution.started_at),
         "finished_at": _iso(execution.finished_at),
@@ -219,7 +221,7 @@ def _step_view(step: FlowExecutionStep) -> dict[str, Any]:
         "node_type": step.node_type,
         "status": str(step.status),
         "input": step.input,
-        "output": step.output,
+        "output": public(step.output),
         "error": step.error,
         "handle": step.handle,
         "started_at": _iso(step.started_at),

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.models import FlowExecutionStep
+from engine.redaction import public
 
 
 class StepRow(BaseModel):
@@ -45,7 +46,7 @@ def step_rows(steps: Iterable[FlowExecutionStep]) -> list[StepRow]:
             handle=step.handle or "",
             duration=duration(step.duration_ms),
             input=pretty(step.input),
-            output=pretty(step.output),
+            output=pretty(public(step.output)),  # sealed secrets stay out of view
             error=step.error or "",
         )
         for step in steps
