@@ -23,6 +23,8 @@ def _reflex_env() -> dict[str, str]:
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
     # The web process runs from the project root: keep the data where the caller meant it.
     env["FLOWBOT_DATA_DIR"] = str(get_settings().data_dir.resolve())
+    # Reflex's per-browser state pickles belong with the other private data.
+    env.setdefault("REFLEX_STATES_WORKDIR", str(get_settings().data_dir.resolve() / "states"))
     return env
 
 
@@ -163,6 +165,8 @@ HANDLERS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything Flowbot writes (database, keys, state pickles, logs) is private to its user.
+    os.umask(0o077)
     ns = build_parser().parse_args(argv)
     return HANDLERS[ns.command](ns)
 

@@ -102,8 +102,11 @@ def _launch_once(endpoint: WebhookEndpoint, event: PlatformEvent, signed: str | 
     if signed is None:
         return launch()
     endpoint_id = endpoint.id or 0
-    with session_scope() as session:
-        webhooks.remember_signature(session, endpoint_id, signed)
+    try:
+        with session_scope() as session:
+            webhooks.remember_signature(session, endpoint_id, signed)
+    except executions.UNREACHABLE as exc:
+        raise executions.Unavailable("The database cannot be reached.") from exc
     try:
         return launch()
     except BaseException:
