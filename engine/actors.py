@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from engine import maintenance, runtime, scheduled_messages, schedules
+from engine import events, maintenance, runtime, scheduled_messages, schedules
 from engine.broker import QUEUE, claim_once, get_broker, pending_messages
 from engine.db import session_scope
 from engine.execution_store import ExecutionNotFound
-from engine.models import ExecutionStatus, FlowExecution, utcnow
+from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep, StepStatus, utcnow
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
 from engine.trigger_index import TriggerIndex
@@ -248,3 +248,104 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- a message that hit its time limit twice ------------------------------------------------
+
+# How long the first time-out of an execution is remembered (retries back off up to 5 min).
+TIMEOUT_MEMORY_MS = 24 * 3_600_000
+TIMED_OUT_TWICE = (
+    f"stopped: the execution hit the worker's time limit of {EXECUTION_TIME_LIMIT_MS // 1000:,} s"
+    " twice (something in it could not be interrupted), so it is not retried again"
+)
+
+
+class TimeLimitedTwice(dramatiq.Middleware):
+    """Dead-letters an ``execute_flow`` message whose execution hit the time limit twice.
+
+    The time limit interrupts a worker thread only between Python bytecodes, so whatever
+    outlived it (a C-level operation, a blocking call) would stall the next worker just
+    the same: retrying it up to MAX_RETRIES times, or forever when the stalled worker is
+    declared dead and its message requeued, freezes every worker in turn. The count is
+    kept per execution where all workers see it (Redis, or the process in embedded mode);
+    the second time the execution ends ``failed`` with a clear error and the message goes
+    to the dead-letter queue instead of being retried.
+    """
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Start TimeLimit's timer thread if nothing has: Dramatiq starts it on
+        ``process_boot``, which its CLI and ``run_process`` emit but the embedded worker
+        does not, so without this no time limit would ever fire in embedded mode."""
+        for middleware in broker.middleware:
+            timer = getattr(middleware, "manager", None)
+            if isinstance(middleware, dramatiq.middleware.TimeLimit) and (
+                isinstance(timer, threading.Thread) and timer.ident is None
+            ):
+                timer.start()
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message,  # type: ignore[type-arg]
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if message.actor_name != execute_flow.actor_name or not isinstance(
+            exception, dramatiq.middleware.TimeLimitExceeded
+        ):
+            return
+        _drop_loop()  # the interrupt may have left tasks of the stopped run on it
+        execution_id = int(message.args[0])
+        if claim_once(f"timed-out:{execution_id}", TIMEOUT_MEMORY_MS):
+            log.warning("execution %s hit its time limit; retrying once", execution_id)
+            return
+        log.error("execution %s hit its time limit twice; not retried", execution_id)
+        fail_timed_out(execution_id)
+        message.options["max_retries"] = 0  # Retries, next in line, fails the message
+
+
+def fail_timed_out(execution_id: int) -> None:
+    """End an unfinished execution as failed with TIMED_OUT_TWICE, and tell its watchers."""
+    with session_scope() as session:
+        execution = session.get(FlowExecution, execution_id)
+        if execution is None or execution.status not in UNFINISHED:
+            return
+        session.exec(
+            sa.update(FlowExecutionStep)
+            .where(
+                FlowExecutionStep.execution_id == execution_id,
+                FlowExecutionStep.status == StepStatus.running,
+            )
+            .values(status=StepStatus.failed, error=TIMED_OUT_TWICE)
+        )
+        execution.status = ExecutionStatus.failed
+        execution.error = TIMED_OUT_TWICE
+        execution.resume_at = None
+        execution.finished_at = utcnow()
+        flow_id = execution.flow_id
+    payload = {
+        "execution_id": execution_id,
+        "flow_id": flow_id,
+        "type": "execution",
+        "status": str(ExecutionStatus.failed),
+        "error": TIMED_OUT_TWICE,
+        "resume_at": None,
+    }
+    events.publish(f"execution.{execution_id}", payload)
+    events.publish(f"flow.{flow_id}", payload)
+
+
+def _drop_loop() -> None:
+    """Close this thread's loop after an interrupt; the next message gets a fresh one."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    _local.loop = None
+    if loop is not None and not loop.is_closed():
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.close()
+
+
+if not any(isinstance(m, TimeLimitedTwice) for m in broker.middleware):
+    # "after" hooks run in reverse order: placed after Retries, it sees the message first.
+    broker.add_middleware(TimeLimitedTwice(), after=dramatiq.middleware.Retries)

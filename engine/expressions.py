@@ -14,7 +14,12 @@ with access to every event and node output, so the template language is Jinja's
 * a filter list of our own, every filter that builds text checking the size first;
 * sizes: ``*``, ``+``, ``**``, ``~`` refuse results beyond the caps below before building
   them; output is counted while it streams; loops and calls share a step budget and a
-  wall-clock deadline per render.
+  wall-clock deadline per render;
+* structures: every list, tuple and dict a template builds (literal, filter or call
+  result) is measured as built, counting a shared part each time it is referenced, and
+  refused past MAX_NATIVE_SIZE. ``{% set a = [a, a] %}`` repeated is refused after a few
+  steps, so no single comparison, sort, str() or JSON dump, which Python runs in C
+  where neither the budget nor the deadline can stop it, can stall the process.
 
 Anything that goes wrong raises :class:`ExpressionError` with a plain-English message.
 """
@@ -26,12 +31,12 @@ import difflib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from datetime import time as dtime
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,6 +76,10 @@ MAX_RENDER_SECONDS = 1.0
 
 _TEXT_TOO_LONG = f"the text would be longer than {MAX_OUTPUT_CHARS:,} characters"
 _TOO_MANY_ITEMS = f"a list may hold at most {MAX_ITEMS:,} items"
+_VALUE_TOO_LARGE = (
+    f"the value would be larger than the limit of {MAX_NATIVE_SIZE:,} characters "
+    "(every use of a shared part counts)"
+)
 
 NAMESPACES = ("trigger", "node", "context")
 _FORBIDDEN_NAMES = frozenset({"self"})  # Jinja's TemplateReference: never useful in a flow
@@ -170,6 +179,9 @@ class _Budget:
     variables: Mapping[str, Any]
     steps_left: int = MAX_STEPS
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_RENDER_SECONDS)
+    # Sizes of the containers measured in this render, by id (the entry keeps the object
+    # alive, so the id is not reused): [a, a] costs two look-ups, not a walk of a twice.
+    sizes: dict[int, tuple[Any, int, bool]] = field(default_factory=dict)
 
     def charge(self) -> None:
         self.steps_left -= 1
@@ -193,31 +205,87 @@ def _charge() -> None:
 # --------------------------------------------------------------------------- sizes and text
 
 
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_SCALARS = frozenset({bool, float, type(None)})
+
+
+def _leaf_size(item: Any) -> int:
+    """Serialised size of a value that holds no others; -1 for a container."""
+    kind = type(item)  # exact types first: this runs for every item measured
+    if kind is str:
+        return len(item) + 2
+    if kind is int:
+        return item.bit_length() // 3 + 1
+    if kind in _CONTAINERS:
+        return -1
+    if kind in _SCALARS:
+        return 8
+    if isinstance(item, str):
+        return len(item) + 2
+    if isinstance(item, list | tuple | set | frozenset | Mapping | MappingView):
+        return -1  # dict views too: str() of one prints the whole dict
+    if isinstance(item, int) and not isinstance(item, bool):
+        return item.bit_length() // 3 + 1
+    return 8
+
+
+_MEMO_FROM = 64  # smaller containers are cheaper to walk again than to remember
+
+
+def _open(container: Any) -> list[Any]:
+    """A container's size of its own and what it holds: [node, children, total so far]."""
+    if isinstance(container, Mapping):
+        return [container, chain.from_iterable(container.items()), 2]
+    return [container, iter(container), 2 + len(container)]
+
+
 def _size(value: Any, limit: int) -> int:
     """Serialised size of value, counting shared references each time; stops past limit.
 
-    Iterative and early-exiting, so it is cheap even for a list of 10,000 references to
-    one large string (whose text form would be huge).
+    Counting every reference is what makes ``{% set a = [a, a] %}`` repeated visible as
+    the 2^n it is when compared, printed or serialised. The walk is iterative, stops as
+    soon as the total passes ``limit`` (a cycle does too), and remembers the size of each
+    container that is not tiny for the rest of the render, so a shared part is walked
+    once however often it is referenced: the cost is bounded by ``limit``.
     """
-    total = 0
-    stack = [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += len(item) + 2
-        elif isinstance(item, Mapping):
-            total += 2
-            for key, val in item.items():
-                stack.append(key)
-                stack.append(val)
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 2 + len(item)
-            stack.extend(item)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            total += item.bit_length() // 3 + 1
+    leaf = _leaf_size(value)
+    if leaf >= 0:
+        return leaf
+    budget = _BUDGET.get()
+    memo = budget.sizes if budget is not None else {}
+    stack = [_open(value)]
+    while stack:
+        frame = stack[-1]
+        for child in frame[1]:
+            size = _leaf_size(child)
+            if size < 0:
+                known = memo.get(id(child))
+                if known is None or not (known[2] or known[1] > limit):
+                    stack.append(_open(child))
+                    break
+                size = known[1]
+            frame[2] += size
+            if frame[2] > limit:
+                return _over_limit(stack, memo, limit)
         else:
-            total += 8
-    return total
+            stack.pop()
+            total = frame[2]
+            if total >= _MEMO_FROM:
+                memo[id(frame[0])] = (frame[0], total, True)
+            if not stack:
+                return int(total)
+            stack[-1][2] += total
+            if stack[-1][2] > limit:
+                return _over_limit(stack, memo, limit)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _over_limit(stack: list[list[Any]], memo: dict[int, tuple[Any, int, bool]], limit: int) -> int:
+    """Every container still open holds the part that went past limit: remember them as
+    'more than limit' (a lower bound, so a later, larger limit measures them again)."""
+    for frame in stack:
+        memo[id(frame[0])] = (frame[0], limit + 1, False)
+    return limit + 1
 
 
 def _check_size(value: Any, limit: int, what: str) -> None:
@@ -232,6 +300,24 @@ def _materialise(value: Any) -> Any:
         if len(items) > MAX_ITEMS:
             raise SecurityError(_TOO_MANY_ITEMS)
         return items
+    return value
+
+
+def _bounded(value: Any) -> Any:
+    """A value a template just built (literal, filter or call result), refused if too large.
+
+    Every list, tuple and dict a template can make passes here, so none exceeds
+    MAX_NATIVE_SIZE counting shared parts each time they are referenced. That bounds the
+    work of every operation Python then does in C without a chance to stop it: ``==``,
+    ``<``, ``in``, ``sort``, hashing, str(), JSON. Generators (map, select...) become
+    lists first, so what they would yield is measured too.
+    """
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Iterator) and not isinstance(value, LoopContext):
+        value = list(value)
+    if _size(value, MAX_NATIVE_SIZE) > MAX_NATIVE_SIZE:
+        raise SecurityError(_VALUE_TOO_LARGE)
     return value
 
 
@@ -530,7 +616,27 @@ _GLOBALS: dict[str, Any] = {"range": _safe_range, "now": _now}
 
 
 class _CodeGenerator(CodeGenerator):
-    """Routes ``~`` and every ``for`` loop through the environment's checks."""
+    """Routes ``~``, every ``for`` loop, literal and filter through the environment's checks."""
+
+    def _bounded(self, visit: Callable[[Any, Frame], None], node: nodes.Expr, frame: Frame) -> None:
+        self.write("environment.bounded(")
+        visit(node, frame)
+        self.write(")")
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self._bounded(super().visit_List, node, frame)
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self._bounded(super().visit_Dict, node, frame)
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment target: ``{% for k, v in ... %}``
+            super().visit_Tuple(node, frame)
+        else:
+            self._bounded(super().visit_Tuple, node, frame)
+
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        self._bounded(super().visit_Filter, node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.concat_checked((")
@@ -600,7 +706,11 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _charge()
-        return super().call(__context, __obj, *args, **kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        # A for loop's own iterator stays lazy: it charges each item as it goes.
+        return result if __obj is __self.iterate_checked else _bounded(result)
+
+    bounded = staticmethod(_bounded)
 
     @staticmethod
     def iterate_checked(iterable: Any) -> Iterator[Any]:
@@ -682,8 +792,11 @@ class _Compiled:
     template: Template | None = None
 
 
-def _parse(source: str, env: _Environment) -> nodes.Template:
-    """Parse and enforce the static rules: size, allowed constructs, known names."""
+def _parse(source: str, env: _Environment, names: frozenset[str] = frozenset()) -> nodes.Template:
+    """Parse and enforce the static rules: size, allowed constructs, known names.
+
+    ``names`` are the extra values a field's template may read besides the namespaces
+    (see :func:`render`)."""
     if len(source) > MAX_TEMPLATE_CHARS:
         raise SecurityError(f"the template is longer than {MAX_TEMPLATE_CHARS:,} characters")
     ast = env.parse(source)
@@ -695,7 +808,7 @@ def _parse(source: str, env: _Environment) -> nodes.Template:
             raise SecurityError("recursive loops are not available in expressions")
         if isinstance(node, nodes.Name) and node.name in _FORBIDDEN_NAMES:
             raise SecurityError(f"'{node.name}' is not available in expressions")
-    known = {*NAMESPACES, *_GLOBALS}
+    known = {*NAMESPACES, *_GLOBALS, *names}
     for name in sorted(find_undeclared_variables(ast) - known):
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = (
@@ -708,9 +821,9 @@ def _parse(source: str, env: _Environment) -> nodes.Template:
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, strict: bool) -> _Compiled:
+def _compile(source: str, strict: bool, names: frozenset[str] = frozenset()) -> _Compiled:
     env = _ENVS[strict]
-    ast = _parse(source, env)
+    ast = _parse(source, env, names)
     body = ast.body
     if (
         len(body) == 1
@@ -739,25 +852,40 @@ def has_expression(text: Any) -> bool:
 # --------------------------------------------------------------------------- public API
 
 
-def render(template: str, scope: Scope, *, strict: bool = False) -> Any:
+def render(
+    template: str, scope: Scope, *, strict: bool = False, names: Mapping[str, Any] | None = None
+) -> Any:
     """Render a template against a scope.
 
     A template that is exactly one ``{{ expr }}`` returns the expression's value as
     plain data (list, dict, int, None for a missing field); anything else returns text,
     in which missing fields read as nothing. ``strict`` (the debugger) makes any missing
     field an error instead.
+
+    ``names`` are extra values the template may read by name, such as the message
+    ``text`` of a cross-post format. They are data: whatever they hold (a chat message
+    saying ``{{ 7*7 }}``) is substituted as is and never rendered itself.
     """
     if not _has_markers(template):
         return template
-    token = _BUDGET.set(_Budget(scope.variables()))
+    variables = scope.variables()
+    if names:
+        clash = set(names) & {*variables, *_GLOBALS}
+        if clash:
+            raise ValueError(f"extra names may not hide {sorted(clash)}")
+        variables.update(names)
+    token = _BUDGET.set(_Budget(variables))
     try:
-        compiled = _compile(template, strict)
+        compiled = _compile(template, strict, frozenset(names or ()))
         if compiled.expression is not None:
-            value = _to_native(compiled.expression(**scope.variables()), strict)
+            value = compiled.expression(**variables)
+            # Measured before it is copied: a copy of shared parts would be the bomb itself.
+            _check_size(value, MAX_NATIVE_SIZE, "the value")
+            value = _to_native(value, strict)
             _check_size(value, MAX_NATIVE_SIZE, "the value")
             return value
         assert compiled.template is not None
-        return _stream(compiled.template, scope)
+        return _stream(compiled.template, variables)
     except ExpressionError:
         raise
     except Exception as exc:  # the contract: any failure of user code is an ExpressionError
@@ -766,16 +894,28 @@ def render(template: str, scope: Scope, *, strict: bool = False) -> Any:
         _BUDGET.reset(token)
 
 
-def _stream(template: Template, scope: Scope) -> str:
+def _stream(template: Template, variables: Mapping[str, Any]) -> str:
     """Render, counting output as it is produced so a loop cannot build a huge string."""
     parts: list[str] = []
     total = 0
-    for part in template.generate(**scope.variables()):
+    for part in template.generate(**variables):
         total += len(part)
         if total > MAX_OUTPUT_CHARS:
             raise SecurityError(f"the output is longer than {MAX_OUTPUT_CHARS:,} characters")
         parts.append(part)
     return "".join(parts)
+
+
+def render_text(template: str, scope: Scope, *, names: Mapping[str, Any] | None = None) -> str:
+    """Render a template whose result is text whatever it holds (a message format): a lone
+    ``{{ expr }}`` reads as it would inside text (a list as JSON, nothing as '')."""
+    value = render(template, scope, names=names)
+    if isinstance(value, str):
+        return value
+    try:
+        return _as_text(value)
+    except Exception as exc:
+        raise ExpressionError(_explain(exc), template) from None
 
 
 def render_params(params: Any, scope: Scope, *, strict: bool = False, _path: str = "") -> Any:
@@ -805,18 +945,20 @@ def _field_path(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def check_syntax(template: str) -> str | None:
-    """Why a template cannot compile (syntax, forbidden construct, unknown name), or None."""
+def check_syntax(template: str, names: Iterable[str] = ()) -> str | None:
+    """Why a template cannot compile (syntax, forbidden construct, unknown name), or None.
+
+    ``names``: the extra names the field's template may read (see :func:`render`)."""
     if not isinstance(template, str) or not _has_markers(template):
         return None
     try:
-        _compile(template, False)
+        _compile(template, False, frozenset(names))
     except Exception as exc:
         return _explain(exc)
     return None
 
 
-def referenced_names(template: str) -> set[str]:
+def referenced_names(template: str, names: Iterable[str] = ()) -> set[str]:
     """The data paths a template reads, e.g. {'trigger.user.id', 'node.send1', 'context.n'}.
 
     Each path is the longest constant chain of ``.field`` / ``[key]`` from a namespace;
@@ -825,11 +967,12 @@ def referenced_names(template: str) -> set[str]:
     """
     if not _has_markers(template):
         return set()
+    extra = frozenset(names)
     try:
-        ast = _parse(template, _ENVS[False])
+        ast = _parse(template, _ENVS[False], extra)
     except Exception as exc:
         raise ExpressionError(_explain(exc), template) from None
-    roots = find_undeclared_variables(ast) - set(_GLOBALS)
+    roots = find_undeclared_variables(ast) - set(_GLOBALS) - extra
     found: set[str] = set()
     _collect_paths(ast, roots, found)
     return found

@@ -346,7 +346,7 @@ class _Builder:
 
     def _check_expressions(self, node_id: str, params: dict[str, Any]) -> None:
         for where, text in _strings(params):
-            problem = check_syntax(text)
+            problem = check_syntax(text, self._template_names(node_id, where))
             if problem:
                 shown = text if len(text) <= 80 else text[:79] + "…"
                 message = (
@@ -354,6 +354,15 @@ class _Builder:
                     f"{shown!r}: {problem}"
                 )
                 self._issue("error", "bad_expression", message, node_id)
+
+    def _template_names(self, node_id: str, where: str) -> tuple[str, ...]:
+        """The extra names a field's templates read when its node renders them itself
+        (``text`` in a cross-post format; see NodeParams.template_fields)."""
+        node_type = self.graph.nodes[node_id].get("node_type")
+        if node_type is None:
+            return ()
+        field_name = re.split(r"[.\[]", where, maxsplit=1)[0]
+        return tuple(node_type.params.template_fields.get(field_name, ()))
 
     def _check_run_flow(self, node_id: str, params: dict[str, Any]) -> None:
         value = params.get(RUN_FLOW_PARAM)
@@ -450,9 +459,10 @@ class _Builder:
         """Warn when an expression reads a node that is missing or does not run first."""
         upstream: set[str] | None = None  # computed on the first reference
         for where, text in _strings(self.graph.nodes[node_id]["params"]):
-            if check_syntax(text) is not None:
+            names = self._template_names(node_id, where)
+            if check_syntax(text, names) is not None:
                 continue  # reported as a bad expression
-            for path in sorted(referenced_names(text)):
+            for path in sorted(referenced_names(text, names)):
                 match = _NODE_REFERENCE.match(path)
                 if not match or match.group(1) == node_id:
                     continue

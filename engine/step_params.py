@@ -50,10 +50,12 @@ def prepare_params(
     """(rendered params, validated model), or StepFailed saying which field and why."""
     name = label(node_id, node_type)
     filled = {**_expression_defaults(node_type.params), **raw}
+    own = node_type.params.template_fields  # rendered by the node itself, with its values
     try:
-        rendered = render_params(filled, scope)
+        rendered = render_params({k: v for k, v in filled.items() if k not in own}, scope)
     except ExpressionError as exc:
         raise StepFailed(node_id, f"{name}: {exc}", "expression") from None
+    rendered.update({k: v for k, v in filled.items() if k in own})
     checked = {**rendered, **{f: filled[f] for f in NATIVE_FIELDS.get(node_type.id, ())}}
     try:
         return rendered, node_type.params.model_validate(checked)

@@ -11,16 +11,16 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from croniter import croniter
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
 from engine.db import session_scope
+from engine.expressions import Scope, render_text
 from engine.models import (
     BotInstance,
     BroadcastMessage,
@@ -982,10 +982,12 @@ async def broadcast(ctx: RunContext, p: BroadcastParams) -> NodeResult:
 
 # --- cross_post --------------------------------------------------------------------------------
 
-_jinja = SandboxedEnvironment(autoescape=False)
-
 
 class CrossPostParams(NodeParams):
+    # The formats are the flow author's templates; the message is the text of whoever
+    # wrote in the chat, so it is only ever substituted as a value, never rendered.
+    template_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {"formats": ("text", "author")}
+
     text: str = TEXT_FIELD
     template_id: int | None = Field(
         default=None,
@@ -1037,9 +1039,13 @@ async def cross_post(ctx: RunContext, p: CrossPostParams) -> NodeResult:
     targets, formats = await in_session(_cross_post_plan, ctx, p)
     author = (ctx.trigger.get("user") or {}).get("display_name") or ""
 
+    scope = Scope(trigger=ctx.trigger, node=ctx.node_outputs, context=ctx.variables)
+
     def render(platform: str) -> str:
         fmt = formats.get(platform)
-        return _jinja.from_string(fmt).render(text=p.text, author=author) if fmt else p.text
+        if not fmt:
+            return p.text
+        return render_text(fmt, scope, names={"text": p.text, "author": author})
 
     results = await send_each(ctx, ((t, render(t.platform)) for t in targets))
     return NodeResult(output=_summary(results))
