@@ -15,11 +15,11 @@ import redis
 import sqlalchemy as sa
 
 from engine import actors
-from engine.api.app import create_api
 from engine.db import session_scope
 from engine.execution_store import create_execution
 from engine.models import ExecutionStatus, FlowExecution, Role, WebhookEndpoint
 from engine.services import executions
+from tests.api_client import api_client
 from tests.conftest import _clear_caches
 from tests.flow_helpers import api_token, chain, execution_count, make_flow
 
@@ -38,8 +38,7 @@ GRAPH = chain(
 
 @pytest.fixture
 async def client(pg_worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api())
-    async with httpx.AsyncClient(transport=transport, base_url="http://flowbot") as http:
+    async with api_client() as http:
         yield http
 
 

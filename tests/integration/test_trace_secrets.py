@@ -14,12 +14,12 @@ import pytest
 from sqlmodel import select
 
 from engine import events, runtime
-from engine.api.app import create_api
 from engine.db import session_scope
 from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep, WebhookEndpoint
 from engine.rerun import seed_rerun
 from engine.services import executions
 from engine.settings import get_settings
+from tests.api_client import api_client
 from tests.fakes.recording_http import RecordingHttp
 from tests.flow_helpers import chain, make_admin, make_flow
 
@@ -44,8 +44,7 @@ async def target(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RecordingHttp
 
 @pytest.fixture
 async def client(worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api())
-    async with httpx.AsyncClient(transport=transport, base_url="http://flowbot") as http:
+    async with api_client() as http:
         yield http
 
 

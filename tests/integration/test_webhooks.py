@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from engine import actors
-from engine.api.app import create_api
 from engine.api.webhooks import MAX_JSON_DEPTH
 from engine.db import session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
 from engine.services import executions, flows, webhooks
+from tests.api_client import api_client
 from tests.e2e.server import free_port
 from tests.flow_helpers import api_token, chain, execution_count, make_admin, make_flow
 from tests.webhook_signing import signed_headers
@@ -40,8 +40,7 @@ def webhook_graph() -> dict[str, Any]:
 
 @pytest.fixture
 async def client(worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api())
-    async with httpx.AsyncClient(transport=transport, base_url="http://flowbot") as http:
+    async with api_client() as http:
         yield http
 
 
@@ -152,9 +151,8 @@ async def test_concurrent_replays_start_one_execution(migrated_db: str) -> None:
     url = endpoint(make_flow(webhook_graph()), secret=SECRET)
     body = b'{"order_id": 7}'
     headers = signed(body)
-    transport = httpx.ASGITransport(app=create_api())
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowbot") as http:
+        async with api_client() as http:
             answers = await asyncio.gather(
                 *(http.post(url, content=body, headers=headers) for _ in range(8))
             )
