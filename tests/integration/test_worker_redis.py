@@ -163,7 +163,8 @@ def test_event_is_routed_and_executed_by_a_worker(scaled: Scaled) -> None:
 
     (execution,) = wait_until(executions, "the execution to be created")
     wait_until(lambda: status_of(execution.id) in executions_terminal(), "the execution to end")
-    assert status_of(execution.id) == ExecutionStatus.succeeded, scaled.logs()
+    failure = [(s.node_id, s.error) for s in steps(execution.id) if s.error]
+    assert status_of(execution.id) == ExecutionStatus.succeeded, (failure, scaled.logs())
     assert execution.flow_id == flow_id
     assert [(s.node_id, s.status) for s in steps(execution.id)] == [
         ("t", StepStatus.succeeded),
