@@ -32,6 +32,7 @@ from reflex_base import constants
 from reflex_base.event import Event
 
 import flowbot_ui.flowbot_ui as app_module
+from engine import actors
 from engine.db import get_engine, session_scope
 from engine.models import (
     FlowDefinition,
@@ -316,12 +317,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Wor
 
 
 @pytest.fixture
-def world(seeded: tuple[Path, World], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    seeded: tuple[Path, World], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
     template, world = seeded
     copy = tmp_path / "matrix.db"
     shutil.copyfile(template, copy)
     _use_database(monkeypatch, f"sqlite:///{copy}")
-    return world
+    yield world
+    # An editor's test run or re-run queues a message; no worker runs here, and a later
+    # test's worker must not inherit it (its database is gone with this test).
+    actors.broker.flush_all()
 
 
 def _ids(param: tuple[type[BaseState], str]) -> str:
