@@ -61,8 +61,15 @@ def route_event(event: dict) -> None:
     """Create one execution per matching published active flow and run each."""
     parsed = PlatformEvent.model_validate(event)
     for execution_id in start_executions(parsed):
-        execute_flow.send(execution_id)
+        # Two deliveries of one event routed at once may both think they created it.
+        if claim_once(f"send:{execution_id}", SEND_CLAIM_MS):
+            execute_flow.send(execution_id)
     maintenance.record_event(parsed)
+
+
+# How long routing remembers it sent an execution; a message lost after that is the
+# lost-message sweep's to send again.
+SEND_CLAIM_MS = 3_600_000
 
 
 def start_executions(event: PlatformEvent) -> list[int]:
