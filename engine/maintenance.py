@@ -32,6 +32,7 @@ from engine.models import (
 )
 from engine.nodes.utility import insert_ignore, stored_time
 from engine.platform_event import PlatformEvent
+from engine.redaction import Redactor
 from engine.services.community_chats import chat_key, community_ids_by_chat
 from engine.services.webhooks import SEEN_RETENTION
 
@@ -61,7 +62,7 @@ def record_event(event: PlatformEvent) -> None:
         "kind": event.kind,
         "platform": event.platform,
         "bot_instance_id": event.instance_id,
-        "payload": event.as_trigger(),
+        "payload": Redactor().redact(event.as_trigger()),  # viewers read samples too
         "created_at": now,
         "expires_at": now + EVENT_TTL,
     }

@@ -57,6 +57,13 @@ def test_route_event_keeps_a_redelivered_event_once(sqlite_session: Session) -> 
     assert ttl == maintenance.EVENT_TTL
 
 
+def test_a_sample_payload_is_kept_redacted(sqlite_session: Session) -> None:
+    payload = {**routed_event(), "raw": {"message": {"text": "hi"}, "auth_token": "s3cr3t-value"}}
+    actors.route_event.fn(payload)
+    (row,) = sqlite_session.exec(select(FlowEvent)).all()
+    assert row.payload["raw"] == {"message": {"text": "hi"}, "auth_token": "[redacted]"}
+
+
 def test_a_refused_sample_does_not_fail_the_routing(
     sqlite_session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
