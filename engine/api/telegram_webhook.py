@@ -63,4 +63,10 @@ async def telegram_webhook(
         forward = EventForwarder()
         for event in map_update(update, instance_id=instance_id, bot_username=target.username):
             await forward(event)
+        if forward.failed:
+            # Telegram sends the update again on a non-2xx answer; routing is idempotent
+            # per update, so what did get through is not started twice.
+            raise HTTPException(
+                503, "The broker cannot be reached; send again.", headers={"Retry-After": "5"}
+            )
     return {"ok": True}

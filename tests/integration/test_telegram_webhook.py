@@ -16,6 +16,7 @@ from connectors.supervisor import Supervisor
 from engine.api.app import create_api
 from engine.db import session_scope
 from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
+from tests.api_client import api_client
 from tests.fakes import TELEGRAM_USER_ID, FakeTelegramBotAPI
 from tests.fakes import telegram_objects as tg
 
@@ -106,3 +107,22 @@ async def test_webhook_without_a_running_connector_maps_and_forwards(
         )
     assert answer.status_code == 200
     assert [event["kind"] for event in received] == ["tg_message", "tg_command"]
+
+
+async def test_an_update_that_cannot_be_forwarded_is_refused_so_telegram_retries(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(_payload: dict[str, Any]) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(forwarder, "route_event_sink", broker_down)
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_webhook_bot(fake)
+    async with api_client() as api:
+        answer = await api.post(
+            f"/api/telegram/{instance_id}/webhook",
+            json=command_update("/ping@flowbot_test_bot"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
