@@ -145,3 +145,18 @@ def test_the_data_directory_and_database_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     database = data_dir / "flowbot.db"
     assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
+
+
+def test_flowbot_processes_write_private_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reflex's per-browser state pickles and everything else a process writes: 0600."""
+    from engine import cli
+
+    monkeypatch.delenv("REFLEX_STATES_WORKDIR", raising=False)
+    previous = os.umask(0o022)
+    try:
+        assert cli.main(["db", "upgrade"]) == 0
+        assert os.umask(0o022) == 0o077
+    finally:
+        os.umask(previous)
+    states = Path(cli._reflex_env()["REFLEX_STATES_WORKDIR"])
+    assert states.parent == get_settings().data_dir.resolve()
