@@ -22,6 +22,18 @@ _EMPTY = empty_state(
 )
 
 
+def _snippet(code: str | rx.Var, language: str, test_id: str, **props: str) -> rx.Component:
+    """Code to copy (curl, Python), wrapped rather than scrolled sideways."""
+    return rx.code_block(
+        code,
+        language=language,
+        wrap_long_lines=True,
+        font_size="12px",
+        data_testid=test_id,
+        **props,
+    )
+
+
 def _copy_button(value: rx.Var, what: str) -> rx.Component:
     return rx.tooltip(
         rx.icon_button(
@@ -224,14 +236,7 @@ def _card(row: WebhookRow) -> rx.Component:
                     align="center",
                     width="100%",
                 ),
-                rx.code_block(
-                    row.curl,
-                    language="bash",
-                    wrap_long_lines=True,
-                    font_size="12px",
-                    margin="4px 0 0 0",
-                    data_testid="webhook-curl",
-                ),
+                _snippet(row.curl, "bash", "webhook-curl", margin="4px 0 0 0"),
                 width="100%",
             ),
             rx.separator(size="4"),
@@ -275,19 +280,16 @@ def _signing_help() -> rx.Component:
                     "second need something that tells them apart, such as an event id."
                 ),
                 muted("Python (standard library only):", weight="medium"),
-                rx.code_block(
+                _snippet(
                     webhook_service.python_example(webhook_service.EXAMPLE_URL),
-                    language="python",
-                    font_size="12px",
-                    data_testid="signing-python",
+                    "python",
+                    "signing-python",
                 ),
                 muted("Shell (curl and openssl):", weight="medium"),
-                rx.code_block(
+                _snippet(
                     webhook_service.curl_example(webhook_service.EXAMPLE_URL, signed=True),
-                    language="bash",
-                    wrap_long_lines=True,
-                    font_size="12px",
-                    data_testid="signing-curl",
+                    "bash",
+                    "signing-curl",
                 ),
                 spacing="2",
                 padding_top="8px",
