@@ -21,8 +21,10 @@ class PostForm(BaseHTML):
     method: Var[str] = prop(doc="Always post")
 
 
-def post_form(*children: rx.Component, action: str, **props: object) -> rx.Component:
-    return PostForm.create(*children, action=action, method="post", **props)
+def post_form(
+    *children: rx.Component, action: str, width: str = "100%", **props: object
+) -> rx.Component:
+    return PostForm.create(*children, action=action, method="post", width=width, **props)
 
 
 def field(

@@ -76,6 +76,7 @@ def _user_box() -> rx.Component:
                 content="Sign out",
             ),
             action="/auth/logout",
+            width="auto",
         ),
         align="center",
         width="100%",

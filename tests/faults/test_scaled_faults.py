@@ -217,6 +217,7 @@ def test_accepted_requests_run_once_through_every_fault(
     scaled: tuple[Target, Load, Workers],
     private_postgres: PrivatePostgres,
     private_redis: PrivateRedis,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     target, load, workers = scaled
     recovery: dict[str, float] = {}
@@ -281,10 +282,11 @@ def test_accepted_requests_run_once_through_every_fault(
     accepted = load.accepted()
     refused = {i for i, status in load.answers.items() if status == 503}
     lost_outcome = [o for o in outcomes(accepted) if o[1] != "succeeded"]
-    print(f"\nanswers: {dict(answers)}; refused during the Redis outage: {refused_during}")
-    print(f"failed visibly (a step in flight when its worker died): {lost_outcome}")
-    for what, seconds in recovery.items():
-        print(f"recovery: {what}: {seconds:.1f} s")
+    with capsys.disabled():  # the figures are the point: shown in every run, not only failures
+        print(f"\nanswers: {dict(answers)}; refused during the Redis outage: {refused_during}")
+        print(f"failed visibly (a step in flight when its worker died): {lost_outcome}")
+        for what, seconds in recovery.items():
+            print(f"recovery: {what}: {seconds:.1f} s")
     assert set(answers) <= {202, 503}, answers
     assert set(finished) == accepted and set(finished.values()) == {1}
     duplicated = {i: n for i, n in target.calls.items() if n > 1}
