@@ -147,6 +147,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
         return patterns
 
+    api_requests_per_minute: int = Field(
+        default=600,
+        ge=1,
+        description="REST API requests one token may make per minute (429 after).",
+    )
     session_ttl_hours: int = Field(default=12, description="How long a login session lasts.")
     login_free_failures: int = Field(
         default=3,

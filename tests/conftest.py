@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine import db
+from engine.api.v1.caller import _windows as api_request_counts
 from engine.broker import _claims as broker_claims
 from engine.migrations import upgrade
 from engine.settings import get_settings
@@ -32,6 +33,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 def _clear_caches() -> None:
     get_settings.cache_clear()
     broker_claims.clear()  # "done once" claims name rows of the previous test's database
+    api_request_counts.clear()  # per-token request budgets likewise
     actors = sys.modules.get("engine.actors")
     if actors is not None:  # the trigger index re-reads the (new) database on next use
         actors.trigger_index.invalidate()

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from engine.api import runs, session_routes, telegram_webhook, webhooks
+from engine.api import runs, session_routes, telegram_webhook, v1, webhooks
 from engine.api.origins import SameOriginOnly
 from engine.db import get_engine
 from engine.services.executions import RETRY_AFTER_SECONDS, Unavailable
@@ -40,6 +40,7 @@ def create_api() -> FastAPI:
     api.include_router(webhooks.router)
     api.include_router(runs.router)
     api.include_router(telegram_webhook.router)
+    v1.install(api)
     # Wraps everything mounted below it too, the UI's websocket included.
     api.add_middleware(SameOriginOnly)
     return api

@@ -1,6 +1,7 @@
 """All SQLModel tables; importing this package registers them on the metadata."""
 
 from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
+from engine.models.api import ApiIdempotentAnswer
 from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationScore
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
@@ -45,6 +46,7 @@ from engine.models.webhooks import WebhookEndpoint, WebhookSignatureSeen
 
 __all__ = [
     "AdminUser",
+    "ApiIdempotentAnswer",
     "ApiToken",
     "AuditLog",
     "BotCommand",

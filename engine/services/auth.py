@@ -10,6 +10,9 @@ import hashlib
 import math
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -135,12 +138,30 @@ def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) ->
     )
 
 
+# While an API call runs, the rights of the token it came with (never above its owner's).
+_token_cap: ContextVar[Role | None] = ContextVar("api_token_role_cap", default=None)
+
+
+@contextmanager
+def capped_by_token(role: Role) -> Iterator[None]:
+    """Within this block the acting user has at most ``role``: an API token's rights."""
+    reset = _token_cap.set(role)
+    try:
+        yield
+    finally:
+        _token_cap.reset(reset)
+
+
+def acting_role(user: AdminUser) -> Role:
+    role, cap = Role(user.role), _token_cap.get()
+    return cap if cap is not None and cap.rank < role.rank else role
+
+
 def require_role(user: AdminUser, needed: Role) -> None:
     """The one check for every state change: raise unless ``user`` may do it."""
-    if not user.is_active or not Role(user.role).allows(needed):
-        raise PermissionDenied(
-            f"This needs the {needed.value} role; {user.username} is {Role(user.role).value}."
-        )
+    role = acting_role(user)
+    if not user.is_active or not role.allows(needed):
+        raise PermissionDenied(f"This needs the {needed.value} role; {user.username} is {role}.")
 
 
 # --- login --------------------------------------------------------------------------------
@@ -205,7 +226,7 @@ def create_api_token(
     expires_in_days: int | None = None,
 ) -> NewApiToken:
     require_role(actor, Role.editor)
-    if not Role(actor.role).allows(role):
+    if not acting_role(actor).allows(role):
         raise PermissionDenied("A token cannot have more rights than its owner.")
     plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(

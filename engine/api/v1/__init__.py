@@ -1,0 +1,18 @@
+"""REST API v1: the HTTP face of the services (see README "REST API" for the conventions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from engine.api.v1 import errors, tokens
+
+RESOURCES = (tokens,)
+
+
+def install(api: FastAPI) -> None:
+    """Mount every resource under /api/v1 and give their errors one shape."""
+    router = APIRouter(prefix=errors.PREFIX)
+    for module in RESOURCES:
+        router.include_router(module.router)
+    api.include_router(router)
+    errors.install(api)

@@ -1,0 +1,91 @@
+"""One error shape for the whole REST API: ``{"error": {"code", "message", "details"}}``.
+
+Routes raise :class:`ApiError` (or let a service refusal through: the services' exceptions
+are mapped here, once); FastAPI's own 404/405/422 answers get the same envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PREFIX = "/api/v1"
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "too_large",
+    422: "invalid",
+    428: "precondition_required",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An answer other than success, with a stable machine-readable ``code``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        body(error.code, error.message, error.details),
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
+def install(api: FastAPI) -> None:
+    """Register the handlers; answers outside /api/v1 keep FastAPI's own shape."""
+
+    @api.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _response(exc)
+
+    previous_http = api.exception_handlers.get(StarletteHTTPException)
+    previous_invalid = api.exception_handlers.get(RequestValidationError)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if not request.url.path.startswith(PREFIX) and previous_http is not None:
+            return await previous_http(request, exc)
+        headers = dict(exc.headers or {})
+        return _response(ApiError(exc.status_code, str(exc.detail), headers=headers))
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
+        if not request.url.path.startswith(PREFIX) and previous_invalid is not None:
+            return await previous_invalid(request, exc)
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "problem": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return _response(ApiError(422, "The request does not match the schema.", details=details))
