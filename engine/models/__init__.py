@@ -1,8 +1,8 @@
 """All SQLModel tables; importing this package registers them on the metadata."""
 
 from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
-from engine.models.api import ApiIdempotentAnswer
 from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationScore
+from engine.models.api import ApiIdempotentAnswer
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
 from engine.models.broadcast import BroadcastMessage, BroadcastStatus, CrossPostTemplate
