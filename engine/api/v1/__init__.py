@@ -11,7 +11,7 @@ RESOURCES = (tokens,)
 
 def install(api: FastAPI) -> None:
     """Mount every resource under /api/v1 and give their errors one shape."""
-    router = APIRouter(prefix=errors.PREFIX)
+    router = APIRouter(prefix=errors.PREFIX, responses=errors.RESPONSES)
     for module in RESOURCES:
         router.include_router(module.router)
     api.include_router(router)

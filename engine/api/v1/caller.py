@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
@@ -111,8 +112,20 @@ def _resolve(authorization: str) -> Caller:
         )
 
 
+# Declared as an OpenAPI security scheme (so clients and the docs page know how to sign
+# requests); without auto_error, a missing or non-Bearer header gets our own 401 envelope.
+bearer = HTTPBearer(
+    scheme_name="ApiToken",
+    bearerFormat="fbt_…",
+    description="An API token from Settings → API tokens: `Authorization: Bearer fbt_…`.",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
 def _needs(role: Role) -> Callable[..., Any]:
-    async def dependency(authorization: Annotated[str, Header()] = "") -> Caller:
+    async def dependency(credentials: Credentials) -> Caller:
+        authorization = f"Bearer {credentials.credentials}" if credentials else ""
         caller = await asyncio.to_thread(_resolve, authorization)
         await asyncio.to_thread(_rate_limit, caller.token_id)
         if not caller.role.allows(role):

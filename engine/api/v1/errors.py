@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PREFIX = "/api/v1"
@@ -28,6 +29,56 @@ _CODES = {
     428: "precondition_required",
     429: "rate_limited",
     503: "unavailable",
+}
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: ``code`` for programs, ``message`` for people."""
+
+    code: str = Field(description="Stable and machine-readable.", examples=["not_found"])
+    message: str = Field(examples=["Flow 7 does not exist."])
+    details: Any = Field(
+        default=None,
+        description="More about the error when there is more, e.g. the invalid fields.",
+        examples=[[{"field": "name", "problem": "Field required"}]],
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of /api/v1 has this shape."""
+
+    error: ErrorBody
+
+
+def _documented(description: str, **headers: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": ErrorEnvelope, "description": description}
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
+
+
+# The refusals any /api/v1 operation can answer, in OpenAPI; a resource adds its own
+# (409, 412, 413...) with ``responses=`` on its route.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("A malformed request, e.g. a cursor this API did not give out."),
+    401: _documented(
+        "No API token, or one that is invalid, expired or revoked.",
+        **{"WWW-Authenticate": "`Bearer`."},
+    ),
+    403: _documented("The token (or its owner) does not have the role this needs."),
+    404: _documented("No such resource, or not one this token may see."),
+    422: _documented("The request does not match the schema; `details` lists the fields."),
+    429: _documented(
+        "Over this token's request budget for the minute (FLOWBOT_API_REQUESTS_PER_MINUTE).",
+        **{"Retry-After": "Seconds until the next minute starts."},
+    ),
+    503: _documented(
+        "The database or the message broker is unreachable; nothing was done, retry.",
+        **{"Retry-After": "Seconds to wait before retrying."},
+    ),
 }
 
 
