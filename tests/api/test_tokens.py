@@ -9,6 +9,13 @@ import pytest
 from engine.settings import get_settings
 from tests.api.conftest import Tokens
 
+# The least role each route needs (checked for every caller by test_route_authorization).
+EXPECTED_ROLES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/tokens"): "viewer",
+    ("POST", "/api/v1/tokens"): "editor",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "editor",
+}
+
 
 async def test_create_list_and_revoke(api: httpx.AsyncClient, tokens: Tokens) -> None:
     created = await api.post(
