@@ -229,7 +229,9 @@ def _tokens_card() -> rx.Component:
         rx.vstack(
             rx.heading("API tokens", size="4"),
             rx.text(
-                "For the REST API: send as 'Authorization: Bearer <token>'.",
+                "For the REST API: send as 'Authorization: Bearer <token>'. ",
+                # Served by the API itself, not a UI page: a plain link, in a new tab.
+                rx.link("API reference", href="/api/docs", is_external=True),
                 size="2",
                 color=rx.color("gray", 11),
             ),
