@@ -108,3 +108,15 @@ async def test_each_token_has_a_request_budget(
     limited = await api.get("/api/v1/tokens", headers=tokens.viewer)
     assert 0 < int(limited.headers["retry-after"]) <= 60
     assert (await api.get("/api/v1/tokens", headers=tokens.editor)).status_code == 200
+
+
+async def test_a_refused_request_frees_its_idempotency_key(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """A refusal is not an answer to keep: the same key may be used again (it once
+    crashed with 500 instead of freeing the key)."""
+    headers = {**tokens.editor, "Idempotency-Key": "retry-me"}
+    refused = await api.post("/api/v1/tokens", json={"name": "x", "role": "admin"}, headers=headers)
+    assert refused.status_code == 403, refused.text
+    retried = await api.post("/api/v1/tokens", json={"name": "x"}, headers=headers)
+    assert retried.status_code == 201, retried.text

@@ -72,7 +72,9 @@ def _claim(token_id: int, key: str, print_: str) -> ApiIdempotentAnswer | None:
     return None
 
 
-def _settle(token_id: int, key: str, status: int | None, body: dict[str, Any]) -> None:
+def _settle(
+    token_id: int, key: str, status: int | None, body: dict[str, Any] | None = None
+) -> None:
     """Keep the answer; a failure (None) frees the key for a retry."""
     with session_scope() as session:
         row = session.exec(
