@@ -120,3 +120,13 @@ async def test_a_refused_request_frees_its_idempotency_key(
     assert refused.status_code == 403, refused.text
     retried = await api.post("/api/v1/tokens", json={"name": "x"}, headers=headers)
     assert retried.status_code == 201, retried.text
+
+
+async def test_an_id_past_the_database_range_is_not_a_server_error(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """PostgreSQL's integer stops at 2**31-1 (SQLite's does not): the answer is a refusal
+    in the one envelope, never a 500."""
+    answer = await api.delete(f"/api/v1/tokens/{2**40}", headers=tokens.editor)
+    assert answer.status_code in (404, 422), answer.text
+    assert answer.json()["error"]["code"] in ("not_found", "invalid")

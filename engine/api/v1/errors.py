@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -130,6 +131,15 @@ def install(api: FastAPI) -> None:
             return await previous_http(request, exc)
         headers = dict(exc.headers or {})
         return _response(ApiError(exc.status_code, str(exc.detail), headers=headers))
+
+    @api.exception_handler(sa.exc.DataError)
+    async def unstorable(request: Request, exc: sa.exc.DataError) -> JSONResponse:
+        """A value the database cannot hold (an id past PostgreSQL's integer range, a NUL
+        character in JSON): the request's fault, answered 422 rather than a server error."""
+        message = "A value in the request is out of the range or character set stored."
+        if not request.url.path.startswith(PREFIX):
+            return JSONResponse({"detail": message}, status_code=422)
+        return _response(ApiError(422, message))
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Any:
