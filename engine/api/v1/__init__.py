@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from engine.api.v1 import errors, tokens
+from engine.api.v1 import connections, errors, tokens, webhooks
 
-RESOURCES = (tokens,)
+RESOURCES = (tokens, connections, webhooks)
 
 
 def install(api: FastAPI) -> None:
