@@ -11,8 +11,9 @@ its next poll.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from engine.models import (
 )
 from engine.services import audit
 from engine.services.auth import require_role
+from engine.services.errors import Conflict, NotFound
 
 CHANGED_TOPIC = "connections.changed"  # what connectors/supervisor.py listens on
 LOG_LIMIT = 50
@@ -41,10 +43,21 @@ DISCORD_BOT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z
 TELEGRAM_API_ID = re.compile(r"^\d{1,12}$")
 TELEGRAM_API_HASH = re.compile(r"^[0-9a-fA-F]{32}$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,22}$")
+URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+MAX_POLL_TIMEOUT = 50  # Telegram holds a getUpdates call at most this long
 
 
 class InvalidConnection(ValueError):
     """A connection change refused, with a message fit to show the admin."""
+
+
+class ConnectionNotFound(InvalidConnection, NotFound):
+    """The connection (or its instance) does not exist (any more)."""
+
+
+class ConnectionNotReady(InvalidConnection, Conflict):
+    """The connection exists but its state does not allow this now (paused, not logged in,
+    no QR code waiting to be scanned)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,17 @@ class ConnectionView:
     lease_owner: str
     connected_at: datetime | None
     updated_at: datetime
+    settings: dict[str, Any]  # secret settings (api_hash) masked like the credential
+
+    @property
+    def shown_status(self) -> str:
+        """What the admin sees: a paused connection is "paused", whatever was last reported."""
+        return self.status if self.is_active else "paused"
+
+    @property
+    def shown_error(self) -> str:
+        """The last error only while it matters (a paused connection is not failing)."""
+        return self.last_error if self.is_active else ""
 
 
 @dataclass(frozen=True)
@@ -100,18 +124,71 @@ class LogView:
     level: str
     event: str
     message: str
+    log_id: int = 0
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """Whether the connection runs as wanted, from what its supervisor last recorded."""
+
+    connection_id: int
+    healthy: bool
+    status: str
+    reason: str
+    lease_owner: str
+    lease_expires_at: datetime | None
+    heartbeat_at: datetime | None
+    connected_at: datetime | None
+    restart_count: int
+    errors_last_hour: int
+
+
+@dataclass(frozen=True)
+class QrView:
+    """The QR code a WhatsApp connection waits to have scanned (they rotate every ~20 s)."""
+
+    code: str
+    png_data_url: str
+    reported_at: datetime
 
 
 # --- reading ----------------------------------------------------------------------------------
 
 
+def _joined() -> Any:
+    return select(PlatformConnection, BotInstance).join(
+        BotInstance, col(BotInstance.id) == PlatformConnection.bot_instance_id
+    )
+
+
 def list_connections(session: Session) -> list[ConnectionView]:
-    rows = session.exec(
-        select(PlatformConnection, BotInstance)
-        .join(BotInstance, col(BotInstance.id) == PlatformConnection.bot_instance_id)
-        .order_by(col(BotInstance.name), col(PlatformConnection.id))
-    ).all()
+    """Every connection by name (the Connections page)."""
+    rows = session.exec(_joined().order_by(col(BotInstance.name), col(PlatformConnection.id))).all()
     return [_view(connection, instance) for connection, instance in rows]
+
+
+def connection_page(
+    session: Session,
+    limit: int,
+    *,
+    before: int | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+) -> list[ConnectionView]:
+    """Newest first, ids below ``before`` (keyset paging for the REST API), filtered."""
+    query = _joined()
+    if before is not None:
+        query = query.where(col(PlatformConnection.id) < before)
+    if kind is not None:
+        query = query.where(BotInstance.kind == parse_kind(kind))
+    if active is not None:
+        query = query.where(PlatformConnection.is_active == active)
+    rows = session.exec(query.order_by(col(PlatformConnection.id).desc()).limit(limit)).all()
+    return [_view(connection, instance) for connection, instance in rows]
+
+
+def get_connection(session: Session, connection_id: int) -> ConnectionView:
+    return _view(*_get(session, connection_id))
 
 
 def _view(connection: PlatformConnection, instance: BotInstance) -> ConnectionView:
@@ -131,19 +208,89 @@ def _view(connection: PlatformConnection, instance: BotInstance) -> ConnectionVi
         lease_owner=connection.lease_owner or "",
         connected_at=connection.connected_at,
         updated_at=connection.updated_at,
+        settings={
+            key: mask(str(value)) if key in SECRET_SETTINGS else value
+            for key, value in (instance.settings or {}).items()
+            if key in SETTINGS[kind]
+        },
     )
 
 
-def recent_log(session: Session, connection_id: int, limit: int = LOG_LIMIT) -> list[LogView]:
-    rows = session.exec(
-        select(PlatformConnectionLog)
-        .where(PlatformConnectionLog.connection_id == connection_id)
-        .order_by(
-            col(PlatformConnectionLog.created_at).desc(), col(PlatformConnectionLog.id).desc()
+def recent_log(
+    session: Session, connection_id: int, limit: int = LOG_LIMIT, *, before: int | None = None
+) -> list[LogView]:
+    """Newest first (by id: the order rows were written, whatever the writers' clocks)."""
+    query = select(PlatformConnectionLog).where(
+        PlatformConnectionLog.connection_id == connection_id
+    )
+    if before is not None:
+        query = query.where(col(PlatformConnectionLog.id) < before)
+    rows = session.exec(query.order_by(col(PlatformConnectionLog.id).desc()).limit(limit)).all()
+    return [LogView(r.created_at, r.level, r.event, r.message, r.id or 0) for r in rows]
+
+
+def health(session: Session, connection_id: int) -> HealthView:
+    """Healthy: active, connected, and held by a supervisor whose lease has not run out."""
+    connection, _ = _get(session, connection_id)
+    now = utcnow()
+    held = connection.lease_owner is not None and (
+        connection.lease_expires_at is not None and connection.lease_expires_at > now
+    )
+    status = ConnectionStatus(connection.status).value
+    if not connection.is_active:
+        reason = "paused"
+    elif not held:
+        reason = "no connector supervisor runs it (none started, or its lease ran out)"
+    elif status != ConnectionStatus.connected:
+        reason = connection.last_error or f"the client is {status}"
+    else:
+        reason = ""
+    errors = session.exec(
+        select(sa.func.count())
+        .select_from(PlatformConnectionLog)
+        .where(
+            PlatformConnectionLog.connection_id == connection_id,
+            PlatformConnectionLog.level == "error",
+            col(PlatformConnectionLog.created_at) >= now - timedelta(hours=1),
         )
-        .limit(limit)
-    ).all()
-    return [LogView(r.created_at, r.level, r.event, r.message) for r in rows]
+    ).one()
+    return HealthView(
+        connection_id=connection_id,
+        healthy=not reason,
+        status=status if connection.is_active else "paused",
+        reason=reason,
+        lease_owner=(connection.lease_owner or "") if held else "",
+        lease_expires_at=connection.lease_expires_at if held else None,
+        heartbeat_at=connection.heartbeat_at,
+        connected_at=connection.connected_at,
+        restart_count=connection.restart_count,
+        errors_last_hour=int(errors),
+    )
+
+
+def current_qr(session: Session, actor: AdminUser, connection_id: int) -> QrView:
+    """The QR code of the supervisor's latest report, if that report asks for a scan.
+
+    Editors only: scanning it links a phone's WhatsApp account to this connection."""
+    require_role(actor, Role.editor)
+    connection, instance = _get(session, connection_id)
+    _require_kind(instance, ConnectorKind.whatsapp_user)
+    latest = session.exec(
+        select(PlatformConnectionLog)
+        .where(
+            PlatformConnectionLog.connection_id == connection_id,
+            col(PlatformConnectionLog.event).startswith("status."),
+        )
+        .order_by(col(PlatformConnectionLog.id).desc())
+        .limit(1)
+    ).first()
+    details = (latest.details or {}) if latest is not None else {}
+    if not connection.is_active or latest is None or not details.get("qr"):
+        raise ConnectionNotReady(
+            "No QR code is waiting to be scanned: activate the connection and wait a few "
+            "seconds (a linked connection shows none)."
+        )
+    return QrView(str(details["qr"]), str(details.get("qr_png_data_url", "")), latest.created_at)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -185,6 +332,77 @@ def _telegram_api_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {"api_id": int(api_id), "api_hash": api_hash.lower()}
 
 
+def _url(value: Any) -> str:
+    url = str(value).strip()
+    if not URL.match(url):
+        raise InvalidConnection(f"{url!r} is not an http(s) address, e.g. http://127.0.0.1:8081.")
+    return url.rstrip("/")
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if str(value) not in options:
+            raise InvalidConnection(f"{value!r} is not one of: {', '.join(options)}.")
+        return str(value)
+
+    return check
+
+
+def _seconds(value: Any) -> int:
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        raise InvalidConnection(f"{value!r} is not a whole number of seconds.")
+    if not 1 <= int(value) <= MAX_POLL_TIMEOUT:
+        raise InvalidConnection(f"The poll timeout is 1 to {MAX_POLL_TIMEOUT} seconds.")
+    return int(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidConnection(f"{value!r} is not true or false.")
+    return value
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+SETTINGS: dict[ConnectorKind, dict[str, Callable[[Any], Any]]] = {
+    ConnectorKind.telegram_bot: {
+        "api_base_url": _url,  # a local Bot API server
+        "mode": _choice("polling", "webhook"),
+        "poll_timeout": _seconds,
+        "webhook_base_url": _url,
+    },
+    ConnectorKind.discord_bot: {"api_base_url": _url, "privileged_intents": _flag},
+    ConnectorKind.telegram_user: {"api_id": _text, "api_hash": _text},  # checked together
+    ConnectorKind.whatsapp_user: {},
+}
+"""The settings an admin may change, per kind, each with its check (others stay as stored)."""
+SECRET_SETTINGS = frozenset({"api_hash"})
+
+
+def clean_settings(
+    kind: ConnectorKind, current: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """``current`` with ``changes`` applied and checked; a null or empty value unsets."""
+    allowed = SETTINGS[kind]
+    merged = dict(current)
+    for key, value in changes.items():
+        if value is None or value == "":  # unset (a no-op for what cannot be set)
+            if key in allowed:
+                merged.pop(key, None)
+            continue
+        if key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise InvalidConnection(
+                f"A {KINDS[kind].label} has no setting {key!r} (settings: {known})."
+            )
+        merged[key] = allowed[key](value)
+    if kind is ConnectorKind.telegram_user:
+        merged.update(_telegram_api_settings(merged))
+    return merged
+
+
 def validate_phone(phone: str) -> str:
     """An international phone number, as Telegram and WhatsApp want it (+ and digits)."""
     phone = phone.strip()
@@ -211,8 +429,7 @@ def add_connection(
     instance = BotInstance(name=_clean_name(name), kind=connector)
     if KINDS[connector].token_pattern is not None:
         instance.credential = validate_token(connector, credential)
-    elif connector is ConnectorKind.telegram_user:
-        instance.settings = _telegram_api_settings(settings or {})
+    instance.settings = clean_settings(connector, {}, settings or {})
     session.add(instance)
     session.flush()
     connection = PlatformConnection(
@@ -229,7 +446,7 @@ def set_active(session: Session, actor: AdminUser, connection_id: int, active: b
     require_role(actor, Role.editor)
     connection, instance = _get(session, connection_id)
     if active and instance.kind == ConnectorKind.telegram_user and not instance.credential:
-        raise InvalidConnection("Log in to the Telegram account before activating it.")
+        raise ConnectionNotReady("Log in to the Telegram account before activating it.")
     connection.is_active = active
     connection.updated_at = utcnow()
     session.add(connection)
@@ -251,6 +468,29 @@ def replace_credential(
     session.add(connection)
     _log(session, connection, "credential_replaced", f"token replaced by {actor.username}")
     _audit(session, actor, "connection_credential_replaced", connection)
+
+
+def update_connection(
+    session: Session,
+    actor: AdminUser,
+    connection_id: int,
+    *,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Rename and change settings; a settings change restarts the client (new fingerprint)."""
+    require_role(actor, Role.editor)
+    connection, instance = _get(session, connection_id)
+    if name is not None:
+        instance.name = _clean_name(name)
+    if settings:
+        kind = ConnectorKind(instance.kind)
+        instance.settings = clean_settings(kind, instance.settings or {}, settings)
+    instance.updated_at = utcnow()
+    session.add(instance)
+    changed = sorted(settings or {}) + (["name"] if name is not None else [])
+    _log(session, connection, "updated", f"{', '.join(changed)} changed by {actor.username}")
+    _audit(session, actor, "connection_updated", connection, changed=changed)
 
 
 def delete_connection(session: Session, actor: AdminUser, connection_id: int) -> None:
@@ -283,6 +523,46 @@ def authorize_pool_call(
     return instance
 
 
+def authorize_restart(session: Session, actor: AdminUser, connection_id: int) -> int:
+    """The instance id to restart; a paused connection has no client to restart."""
+    instance = authorize_pool_call(session, actor, connection_id, "restart")
+    _require_running(session, connection_id)
+    return instance.id or 0
+
+
+TELEGRAM_LOGIN_STEPS = {"send_code": "phone", "submit_code": "code", "submit_password": "password"}
+"""Each step of a Telegram account login and the one field the pool route takes."""
+
+
+def authorize_telegram_login(
+    session: Session, actor: AdminUser, connection_id: int, step: str, value: str
+) -> tuple[int, dict[str, str]]:
+    """The instance id and the pool's request body for one login step, once checked."""
+    field = TELEGRAM_LOGIN_STEPS.get(step)
+    if field is None:
+        raise InvalidConnection(f"Unknown login step {step!r}.")
+    if field == "phone":
+        value = validate_phone(value)
+    elif field == "code":
+        value = value.strip()
+    if not value:
+        raise InvalidConnection(f"Enter the {field}.")
+    instance = authorize_pool_call(session, actor, connection_id, "login")
+    _require_kind(instance, ConnectorKind.telegram_user)
+    return instance.id or 0, {field: value}
+
+
+def authorize_whatsapp_pairing(
+    session: Session, actor: AdminUser, connection_id: int, phone: str
+) -> tuple[int, str]:
+    """The instance id and the phone to pair; only a running connector can pair."""
+    phone = validate_phone(phone)
+    instance = authorize_pool_call(session, actor, connection_id, "pairing")
+    _require_kind(instance, ConnectorKind.whatsapp_user)
+    _require_running(session, connection_id)
+    return instance.id or 0, phone
+
+
 def store_login_session(
     session: Session, instance_id: int, session_string: str, account: dict[str, Any]
 ) -> None:
@@ -309,7 +589,7 @@ def store_login_session(
 def get_instance(session: Session, instance_id: int) -> BotInstance:
     instance = session.get(BotInstance, instance_id)
     if instance is None:
-        raise InvalidConnection(f"There is no connection with instance {instance_id}.")
+        raise ConnectionNotFound(f"There is no connection with instance {instance_id}.")
     return instance
 
 
@@ -320,8 +600,20 @@ def _get(session: Session, connection_id: int) -> tuple[PlatformConnection, BotI
     connection = session.get(PlatformConnection, connection_id)
     instance = connection and session.get(BotInstance, connection.bot_instance_id)
     if connection is None or instance is None:
-        raise InvalidConnection(f"Connection {connection_id} does not exist (any more).")
+        raise ConnectionNotFound(f"Connection {connection_id} does not exist (any more).")
     return connection, instance
+
+
+def _require_kind(instance: BotInstance, kind: ConnectorKind) -> None:
+    if instance.kind != kind:
+        label = KINDS[ConnectorKind(instance.kind)].label
+        raise InvalidConnection(f"This is a {label}, not a {KINDS[kind].label}.")
+
+
+def _require_running(session: Session, connection_id: int) -> None:
+    connection, _ = _get(session, connection_id)
+    if not connection.is_active:
+        raise ConnectionNotReady("The connection is paused: activate it first.")
 
 
 def _log(session: Session, connection: PlatformConnection, event: str, message: str) -> None:

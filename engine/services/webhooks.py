@@ -38,11 +38,13 @@ from engine.models import (
 from engine.nodes.utility import insert_ignore
 from engine.services import audit
 from engine.services.auth import require_role
+from engine.services.errors import NotFound
 from engine.settings import get_settings
 
 TOKEN_BYTES = 24  # 32 URL-safe characters: unguessable, and fits the 64-character column
 SECRET_BYTES = 32
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 60
+MIN_BODY_BYTES, MAX_BODY_BYTES = 1024, 10 * 1024 * 1024  # the receiver holds a body in memory
 MAX_NAME = 128
 EXAMPLE_BODY = '{"hello": "world"}'
 # The address the documentation's examples (Webhooks page, README) call.
@@ -60,6 +62,10 @@ MAX_TIMESTAMP_DIGITS = 12
 
 class InvalidWebhook(ValueError):
     """A webhook change refused, with a message fit to show the admin."""
+
+
+class WebhookNotFound(InvalidWebhook, NotFound):
+    """The endpoint does not exist (any more)."""
 
 
 class InvalidSignature(ValueError):
@@ -97,13 +103,37 @@ def url_for(token: str) -> str:
     return f"{get_settings().effective_public_url.rstrip('/')}/api/webhooks/{token}"
 
 
+def _joined() -> Any:
+    return select(WebhookEndpoint, FlowDefinition).join(
+        FlowDefinition, col(FlowDefinition.id) == WebhookEndpoint.flow_id
+    )
+
+
 def list_webhooks(session: Session) -> list[WebhookView]:
-    rows = session.exec(
-        select(WebhookEndpoint, FlowDefinition)
-        .join(FlowDefinition, col(FlowDefinition.id) == WebhookEndpoint.flow_id)
-        .order_by(col(WebhookEndpoint.name), col(WebhookEndpoint.id))
-    ).all()
+    """Every endpoint by name (the Webhooks page)."""
+    rows = session.exec(_joined().order_by(col(WebhookEndpoint.name), col(WebhookEndpoint.id)))
+    return [_view(endpoint, flow) for endpoint, flow in rows.all()]
+
+
+def webhook_page(
+    session: Session, limit: int, *, before: int | None = None, flow_id: int | None = None
+) -> list[WebhookView]:
+    """Newest first, ids below ``before`` (keyset paging for the REST API)."""
+    query = _joined()
+    if before is not None:
+        query = query.where(col(WebhookEndpoint.id) < before)
+    if flow_id is not None:
+        query = query.where(WebhookEndpoint.flow_id == flow_id)
+    rows = session.exec(query.order_by(col(WebhookEndpoint.id).desc()).limit(limit)).all()
     return [_view(endpoint, flow) for endpoint, flow in rows]
+
+
+def get_webhook(session: Session, webhook_id: int) -> WebhookView:
+    endpoint = _get(session, webhook_id)
+    flow = session.get(FlowDefinition, endpoint.flow_id)
+    if flow is None:  # the foreign key keeps this from happening
+        raise WebhookNotFound(f"Webhook {webhook_id} has no flow.")
+    return _view(endpoint, flow)
 
 
 def _view(endpoint: WebhookEndpoint, flow: FlowDefinition) -> WebhookView:
@@ -298,15 +328,43 @@ def set_wait(
 ) -> None:
     """Whether the caller gets the run's result (200) instead of only its id (202)."""
     require_role(actor, Role.editor)
-    if not MIN_TIMEOUT <= timeout_seconds <= MAX_TIMEOUT:
-        raise InvalidWebhook(
-            f"The wait timeout is {MIN_TIMEOUT} to {MAX_TIMEOUT} seconds, not {timeout_seconds}."
-        )
+    _check_timeout(timeout_seconds)
     endpoint = _get(session, webhook_id)
     endpoint.wait_for_result = wait
     endpoint.wait_timeout_seconds = timeout_seconds
     session.add(endpoint)
     _audit(session, actor, "webhook_wait_changed", endpoint, wait=wait, timeout=timeout_seconds)
+
+
+def update_webhook(
+    session: Session,
+    actor: AdminUser,
+    webhook_id: int,
+    *,
+    name: str | None = None,
+    wait_for_result: bool | None = None,
+    timeout_seconds: int | None = None,
+    max_body_bytes: int | None = None,
+) -> None:
+    """Change any of these at once (None: unchanged), as one audited change."""
+    require_role(actor, Role.editor)
+    endpoint = _get(session, webhook_id)
+    changed: dict[str, Any] = {}
+    if name is not None:
+        endpoint.name = changed["name"] = _clean_name(name)
+    if wait_for_result is not None:
+        endpoint.wait_for_result = changed["wait"] = wait_for_result
+    if timeout_seconds is not None:
+        endpoint.wait_timeout_seconds = changed["timeout"] = _check_timeout(timeout_seconds)
+    if max_body_bytes is not None:
+        if not MIN_BODY_BYTES <= max_body_bytes <= MAX_BODY_BYTES:
+            raise InvalidWebhook(
+                f"The body limit is {MIN_BODY_BYTES} to {MAX_BODY_BYTES} bytes, "
+                f"not {max_body_bytes}."
+            )
+        endpoint.max_body_bytes = changed["max_body_bytes"] = max_body_bytes
+    session.add(endpoint)
+    _audit(session, actor, "webhook_updated", endpoint, **changed)
 
 
 def delete_webhook(session: Session, actor: AdminUser, webhook_id: int) -> None:
@@ -318,6 +376,14 @@ def delete_webhook(session: Session, actor: AdminUser, webhook_id: int) -> None:
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def _check_timeout(seconds: int) -> int:
+    if not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+        raise InvalidWebhook(
+            f"The wait timeout is {MIN_TIMEOUT} to {MAX_TIMEOUT} seconds, not {seconds}."
+        )
+    return seconds
 
 
 def _new_token() -> str:
@@ -336,7 +402,7 @@ def _clean_name(name: str) -> str:
 def _get(session: Session, webhook_id: int) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, webhook_id)
     if endpoint is None:
-        raise InvalidWebhook(f"Webhook {webhook_id} does not exist (any more).")
+        raise WebhookNotFound(f"Webhook {webhook_id} does not exist (any more).")
     return endpoint
 
 

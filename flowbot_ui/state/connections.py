@@ -10,8 +10,9 @@ WhatsApp wizard its rotating QR codes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import reflex as rx
 from pydantic import BaseModel
@@ -26,6 +27,7 @@ from engine.services.connections import InvalidConnection
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.service_calls import Action, run_as_signed_in
 
+T = TypeVar("T")
 ROUTE = "/connections"
 WATCH_SECONDS = 3600
 """A page left open stops listening after an hour (reloading it listens again)."""
@@ -71,8 +73,8 @@ def _row(view: connections.ConnectionView) -> ConnectionRow:
         masked=view.credential_masked,
         username=view.platform_username,
         active=view.is_active,
-        status=view.status if view.is_active else "paused",
-        last_error=view.last_error if view.is_active else "",
+        status=view.shown_status,
+        last_error=view.shown_error,
         restarts=view.restart_count,
         lease_owner=view.lease_owner,
         connected_since=_when(view.connected_at) if view.status == "connected" else "",
@@ -163,14 +165,11 @@ class ConnectionsState(AuthState):
             self, action, (auth.AuthError, InvalidConnection), success, in_dialog=in_dialog
         )
 
-    def _authorize(self, connection_id: int, what: str) -> int | None:
-        """The instance id the supervisor knows, once the role is checked and audited."""
-        found: list[int] = []
+    def _authorize(self, check: Callable[[Session, AdminUser], T]) -> T | None:
+        """What the supervisor is to be asked, once the service checked and audited it."""
+        found: list[T] = []
         ok = self._run(
-            lambda s, me: found.append(
-                connections.authorize_pool_call(s, me, connection_id, what).id or 0
-            ),
-            in_dialog=bool(self.tg_for or self.wa_for),
+            lambda s, me: found.append(check(s, me)), in_dialog=bool(self.tg_for or self.wa_for)
         )
         return found[0] if ok else None
 
@@ -203,7 +202,9 @@ class ConnectionsState(AuthState):
 
     @rx.event
     async def restart(self, connection_id: int) -> None:
-        instance_id = self._authorize(connection_id, "restart")
+        instance_id = self._authorize(
+            lambda s, me: connections.authorize_restart(s, me, connection_id)
+        )
         if instance_id is None:
             return
         try:
@@ -294,10 +295,14 @@ class ConnectionsState(AuthState):
         self._open(connection_id)
         self.tg_for, self.tg_step, self.tg_hint, self.tg_account = connection_id, "phone", "", ""
 
-    async def _telegram_step(self, step: str, body: dict[str, str]) -> None:
-        instance_id = self._authorize(self.tg_for, "login")
-        if instance_id is None:
+    async def _telegram_step(self, step: str, value: str) -> None:
+        connection_id = self.tg_for
+        checked = self._authorize(
+            lambda s, me: connections.authorize_telegram_login(s, me, connection_id, step, value)
+        )
+        if checked is None:
             return
+        instance_id, body = checked
         try:
             result = await pool_client.telegram_login(instance_id, step, body)
         except ActionError as exc:
@@ -316,28 +321,23 @@ class ConnectionsState(AuthState):
 
     @rx.event
     async def telegram_send_code(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
-        try:
-            phone = connections.validate_phone(form.get("phone", ""))
-        except InvalidConnection as exc:
-            self.dialog_error = str(exc)
-            return
         self.busy = True
         yield
-        await self._telegram_step("send_code", {"phone": phone})
+        await self._telegram_step("send_code", str(form.get("phone", "")))
         self.busy = False
 
     @rx.event
     async def telegram_submit_code(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
         self.busy = True
         yield
-        await self._telegram_step("submit_code", {"code": form.get("code", "")})
+        await self._telegram_step("submit_code", str(form.get("code", "")))
         self.busy = False
 
     @rx.event
     async def telegram_submit_password(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
         self.busy = True
         yield
-        await self._telegram_step("submit_password", {"password": form.get("password", "")})
+        await self._telegram_step("submit_password", str(form.get("password", "")))
         self.busy = False
 
     # -- WhatsApp: QR codes from the bus, or a pairing code ---------------------------------
@@ -356,14 +356,13 @@ class ConnectionsState(AuthState):
 
     @rx.event
     async def whatsapp_pair(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
-        try:
-            phone = connections.validate_phone(form.get("phone", ""))
-        except InvalidConnection as exc:
-            self.dialog_error = str(exc)
+        connection_id, typed = self.wa_for, str(form.get("phone", ""))
+        checked = self._authorize(
+            lambda s, me: connections.authorize_whatsapp_pairing(s, me, connection_id, typed)
+        )
+        if checked is None:
             return
-        instance_id = self._authorize(self.wa_for, "pairing")
-        if instance_id is None:
-            return
+        instance_id, phone = checked
         self.busy = True
         yield
         try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from engine.api.v1 import errors, executions, nodes, tokens
+from engine.api.v1 import connections, errors, executions, nodes, tokens, webhooks
 
-RESOURCES = (tokens, executions, nodes)
+RESOURCES = (tokens, connections, webhooks, executions, nodes)
 
 
 def install(api: FastAPI) -> None:
