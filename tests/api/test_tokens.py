@@ -3,9 +3,14 @@ idempotency, rate limit)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+from sqlmodel import select
 
+from engine.db import session_scope
+from engine.models import ApiIdempotentAnswer
 from engine.settings import get_settings
 from tests.api.conftest import Tokens
 
@@ -88,6 +93,9 @@ async def test_an_idempotency_key_creates_once(api: httpx.AsyncClient, tokens: T
     again = await api.post("/api/v1/tokens", json={"name": "once"}, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    with session_scope() as session:  # the kept answer holds the secret sealed, not readable
+        (kept,) = session.exec(select(ApiIdempotentAnswer)).all()
+        assert first.json()["token"] not in json.dumps(kept.body)
     names = [
         t["name"] for t in (await api.get("/api/v1/tokens", headers=tokens.editor)).json()["items"]
     ]

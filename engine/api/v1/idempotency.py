@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
+from engine import crypto
 from engine.api.v1.caller import Caller
 from engine.api.v1.errors import ApiError
 from engine.db import session_scope
@@ -33,6 +35,7 @@ IdempotencyKey = Annotated[
 ]
 KEPT = timedelta(hours=24)
 IN_PROGRESS = 0
+SEALED = "sealed"
 
 
 async def fingerprint(request: Request) -> str:
@@ -87,8 +90,13 @@ def _settle(
         if status is None or status >= 500:
             session.delete(row)
         else:
-            row.status_code, row.body = status, body
+            # Sealed: the answer may carry a secret shown once (a new token, a webhook secret).
+            row.status_code, row.body = status, {SEALED: crypto.encrypt(json.dumps(body))}
             session.add(row)
+
+
+def _unsealed(stored: dict[str, Any]) -> Any:
+    return json.loads(crypto.decrypt(stored[SEALED])) if SEALED in stored else stored
 
 
 async def once(
@@ -109,7 +117,9 @@ async def once(
         if earlier.status_code == IN_PROGRESS:
             raise ApiError(409, "A request with this Idempotency-Key is still in progress.")
         return JSONResponse(
-            earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"}
+            _unsealed(earlier.body),
+            status_code=earlier.status_code,
+            headers={"Idempotent-Replayed": "true"},
         )
     try:
         status, body = await produce()
