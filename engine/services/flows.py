@@ -8,9 +8,9 @@ everywhere.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -34,8 +34,10 @@ from engine.models import (
 from engine.nodes import REGISTRY
 from engine.services import audit
 from engine.services.auth import require_role
+from engine.services.errors import Conflict, NotFound
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
+ROOT: Literal["root"] = "root"  # the top level, where flows outside any folder live
 
 
 class FlowError(ValueError):
@@ -46,6 +48,14 @@ class StaleRevision(FlowError):
     """Someone else saved the flow since this copy was loaded."""
 
 
+class FlowNotFound(FlowError, NotFound):
+    """The flow, folder or version named does not exist (any more)."""
+
+
+class FlowConflict(FlowError, Conflict):
+    """The flow or folder is not in a state that allows this (yet)."""
+
+
 def validate(session: Session, graph: dict[str, Any]) -> ValidatedFlow:
     """Validate a graph against the node registry and the flows that exist."""
     return build_graph(
@@ -54,15 +64,13 @@ def validate(session: Session, graph: dict[str, Any]) -> ValidatedFlow:
 
 
 def valid_draft(session: Session, flow_id: int) -> FlowDefinition:
-    """The flow whose draft is about to be frozen (published or test-run); FlowError names
-    the first problems when the draft has errors."""
-    flow = session.get(FlowDefinition, flow_id)
-    if flow is None:
-        raise FlowError(f"Flow {flow_id} does not exist.")
+    """The flow whose draft is about to be frozen (published or test-run); FlowConflict
+    names the first problems when the draft has errors (fix the draft, then retry)."""
+    flow = get_flow(session, flow_id)
     checked = validate(session, flow.graph)
     if not checked.ok:
         problems = "; ".join(issue.message for issue in checked.errors[:5])
-        raise FlowError(f"The flow has {len(checked.errors)} problem(s): {problems}")
+        raise FlowConflict(f"The flow has {len(checked.errors)} problem(s): {problems}")
     return flow
 
 
@@ -89,7 +97,7 @@ def create_flow(
     flow = FlowDefinition(
         name=name.strip(),
         description=description,
-        folder_id=folder_id,
+        folder_id=_folder_id(session, folder_id),
         graph=graph,
         trigger_type=_trigger_type(graph),
         created_by=actor.username,
@@ -127,18 +135,25 @@ def save_draft(
         )
     )
     if result.rowcount == 0:
-        if session.get(FlowDefinition, flow_id) is None:
-            raise FlowError(f"Flow {flow_id} does not exist.")
+        get_flow(session, flow_id)
         raise StaleRevision("Someone else saved this flow meanwhile; reload to merge.")
     flow = session.get(FlowDefinition, flow_id)
     session.refresh(flow)
     return flow
 
 
-def publish(session: Session, actor: AdminUser, flow_id: int, note: str = "") -> FlowVersion:
-    """Freeze the draft as the next version; refused while the graph has errors."""
+def publish(
+    session: Session,
+    actor: AdminUser,
+    flow_id: int,
+    note: str = "",
+    expected_revision: int | None = None,
+) -> FlowVersion:
+    """Freeze the draft as the next version; refused while the graph has errors, and with
+    ``expected_revision`` when the draft changed since the publisher looked at it."""
     require_role(actor, Role.editor)
     flow = valid_draft(session, flow_id)
+    _expect_revision(flow, expected_revision)
     last = session.exec(
         select(sa.func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow_id)
     ).one()
@@ -170,11 +185,9 @@ def publish(session: Session, actor: AdminUser, flow_id: int, note: str = "") ->
 
 def set_status(session: Session, actor: AdminUser, flow_id: int, status: FlowStatus) -> None:
     require_role(actor, Role.editor)
-    flow = session.get(FlowDefinition, flow_id)
-    if flow is None:
-        raise FlowError(f"Flow {flow_id} does not exist.")
+    flow = get_flow(session, flow_id)
     if status == FlowStatus.active and flow.published_version_id is None:
-        raise FlowError("Publish the flow before activating it.")
+        raise FlowConflict("Publish the flow before activating it.")
     flow.status = status
     flow.updated_at = utcnow()
     session.add(flow)
@@ -225,16 +238,30 @@ class FlowSummary:
         return self.succeeded / self.runs if self.runs else None
 
 
-def _flow(session: Session, flow_id: int) -> FlowDefinition:
+def get_flow(session: Session, flow_id: int) -> FlowDefinition:
+    """The flow, or FlowNotFound (every face answers a missing flow alike)."""
     flow = session.get(FlowDefinition, flow_id)
     if flow is None:
-        raise FlowError(f"Flow {flow_id} does not exist.")
+        raise FlowNotFound(f"Flow {flow_id} does not exist.")
     return flow
 
 
+def _expect_revision(flow: FlowDefinition, expected_revision: int | None) -> None:
+    """StaleRevision when the caller's copy is older than the stored draft."""
+    if expected_revision is not None and flow.revision != expected_revision:
+        raise StaleRevision("Someone else saved this flow meanwhile; reload to merge.")
+
+
+def get_folder(session: Session, folder_id: int) -> FlowFolder:
+    folder = session.get(FlowFolder, folder_id)
+    if folder is None:
+        raise FlowNotFound(f"Folder {folder_id} does not exist.")
+    return folder
+
+
 def _folder_id(session: Session, folder_id: int | None) -> int | None:
-    if folder_id is not None and session.get(FlowFolder, folder_id) is None:
-        raise FlowError(f"Folder {folder_id} does not exist.")
+    if folder_id is not None:
+        get_folder(session, folder_id)
     return folder_id
 
 
@@ -255,6 +282,72 @@ def create_folder(session: Session, actor: AdminUser, name: str) -> FlowFolder:
     return folder
 
 
+def rename_folder(session: Session, actor: AdminUser, folder_id: int, name: str) -> FlowFolder:
+    require_role(actor, Role.editor)
+    if not name.strip():
+        raise FlowError("A folder needs a name.")
+    folder = get_folder(session, folder_id)
+    old, folder.name = folder.name, name.strip()[:128]
+    session.add(folder)
+    audit.record(
+        session, actor.username, "folder_renamed", target_type="folder", target_id=folder_id,
+        old=old,
+    )  # fmt: skip
+    return folder
+
+
+def folder_counts(session: Session, folder_ids: list[int]) -> dict[int, int]:
+    """How many flows each folder holds (folders without flows are left out)."""
+    if not folder_ids:
+        return {}
+    rows = session.exec(
+        select(FlowDefinition.folder_id, sa.func.count())
+        .where(FlowDefinition.folder_id.in_(folder_ids))
+        .group_by(FlowDefinition.folder_id)
+    ).all()
+    return {folder_id: int(count) for folder_id, count in rows}
+
+
+def delete_folder(
+    session: Session,
+    actor: AdminUser,
+    folder_id: int,
+    move_to: int | Literal["root"] | None = None,
+) -> None:
+    """Delete a folder; its flows and sub-folders go to ``move_to`` (a folder or ROOT).
+
+    Without ``move_to`` a folder that still holds anything is refused: deleting flows
+    with it would be a surprise, and leaving them pointing at nothing a broken link.
+    """
+    require_role(actor, Role.editor)
+    folder = get_folder(session, folder_id)
+    flows_in = FlowDefinition.folder_id == folder_id
+    children = FlowFolder.parent_id == folder_id
+    held = session.exec(select(sa.func.count()).select_from(FlowDefinition).where(flows_in)).one()
+    held += session.exec(select(sa.func.count()).select_from(FlowFolder).where(children)).one()
+    if held and move_to is None:
+        raise FlowConflict(
+            f"Folder {folder.name!r} is not empty; move what it holds first (or pass a "
+            "folder to move it to)."
+        )
+    target = None if move_to in (None, ROOT) else int(move_to)
+    _folder_id(session, target)
+    seen, above = set(), target
+    while above is not None and above not in seen:  # no folder moved inside itself
+        if above == folder_id:
+            raise FlowError("The folder's contents cannot move into the folder being deleted.")
+        seen.add(above)
+        above = get_folder(session, above).parent_id
+    session.exec(sa.update(FlowDefinition).where(flows_in).values(folder_id=target))
+    session.exec(sa.update(FlowFolder).where(children).values(parent_id=target))
+    session.delete(folder)
+    session.flush()
+    audit.record(
+        session, actor.username, "folder_deleted", target_type="folder", target_id=folder_id,
+        name=folder.name, moved_to=target, moved=held,
+    )  # fmt: skip
+
+
 def list_flows(
     session: Session, *, search: str = "", folder_id: int | None = None, all_folders: bool = True
 ) -> list[FlowSummary]:
@@ -262,7 +355,25 @@ def list_flows(
 
     ``all_folders=False`` keeps only the flows in ``folder_id`` (None: the top level).
     """
-    query = select(FlowDefinition).order_by(FlowDefinition.updated_at.desc(), FlowDefinition.id)
+    query = flow_query(search=search, folder_id=folder_id, all_folders=all_folders)
+    query = query.order_by(FlowDefinition.updated_at.desc(), FlowDefinition.id)
+    return summarize(session, list(session.exec(query).all()))
+
+
+def flow_query(
+    *,
+    search: str = "",
+    folder_id: int | None = None,
+    all_folders: bool = True,
+    status: FlowStatus | None = None,
+) -> Any:
+    """The flows matching the flows page's (and the API's) filters, unordered.
+
+    ``search`` matches name or description, case-insensitively.
+    """
+    query = select(FlowDefinition)
+    if status is not None:
+        query = query.where(FlowDefinition.status == status)
     if search.strip():
         needle = f"%{search.strip().lower()}%"
         query = query.where(
@@ -277,7 +388,11 @@ def list_flows(
             if folder_id is None
             else FlowDefinition.folder_id == folder_id
         )
-    flows = list(session.exec(query).all())
+    return query
+
+
+def summarize(session: Session, flows: list[FlowDefinition]) -> list[FlowSummary]:
+    """The flows as rows of the flows page, with their run statistics."""
     stats = _run_stats(session, [f.id for f in flows])
     return [
         FlowSummary(
@@ -328,7 +443,7 @@ def rename_flow(session: Session, actor: AdminUser, flow_id: int, name: str) -> 
     require_role(actor, Role.editor)
     if not name.strip():
         raise FlowError("A flow needs a name.")
-    flow = _flow(session, flow_id)
+    flow = get_flow(session, flow_id)
     old, flow.name, flow.updated_at = flow.name, name.strip()[:128], utcnow()
     session.add(flow)
     audit.record(
@@ -339,7 +454,7 @@ def rename_flow(session: Session, actor: AdminUser, flow_id: int, name: str) -> 
 
 def duplicate_flow(session: Session, actor: AdminUser, flow_id: int) -> FlowDefinition:
     """A new draft with the same graph; versions and runs stay with the original."""
-    source = _flow(session, flow_id)
+    source = get_flow(session, flow_id)
     copy = create_flow(
         session,
         actor,
@@ -359,7 +474,7 @@ def move_flow(
     session: Session, actor: AdminUser, flow_id: int, folder_id: int | None
 ) -> FlowDefinition:
     require_role(actor, Role.editor)
-    flow = _flow(session, flow_id)
+    flow = get_flow(session, flow_id)
     flow.folder_id = _folder_id(session, folder_id)
     flow.updated_at = utcnow()
     session.add(flow)
@@ -370,20 +485,53 @@ def move_flow(
     return flow
 
 
+def edit_flow(
+    session: Session,
+    actor: AdminUser,
+    flow_id: int,
+    *,
+    expected_revision: int | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    folder: int | Literal["root"] | None = None,
+) -> FlowDefinition:
+    """Rename, describe and move in one go (None: unchanged; ROOT: out of any folder).
+
+    ``expected_revision`` refuses a caller whose copy is stale; these details do not bump
+    the revision, so an editor open on the graph keeps saving.
+    """
+    require_role(actor, Role.editor)
+    _expect_revision(get_flow(session, flow_id), expected_revision)
+    if name is not None:
+        rename_flow(session, actor, flow_id, name)
+    if folder is not None:
+        move_flow(session, actor, flow_id, None if folder == ROOT else int(folder))
+    flow = get_flow(session, flow_id)
+    if description is not None and description != flow.description:
+        flow.description, flow.updated_at = description, utcnow()
+        session.add(flow)
+        audit.record(
+            session, actor.username, "flow_described", target_type="flow", target_id=flow_id
+        )
+    return flow
+
+
 def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
     """Delete a flow with its versions, runs and stored variables.
 
     Refused while webhooks start it: deleting those silently would break their callers.
     """
     require_role(actor, Role.editor)
-    flow = _flow(session, flow_id)
+    flow = get_flow(session, flow_id)
     hooks = session.exec(
         select(sa.func.count())
         .select_from(WebhookEndpoint)
         .where(WebhookEndpoint.flow_id == flow_id)
     ).one()
     if hooks:
-        raise FlowError(f"{hooks} webhook(s) start {flow.name!r}; delete or re-point them first.")
+        raise FlowConflict(
+            f"{hooks} webhook(s) start {flow.name!r}; delete or re-point them first."
+        )
     executions = select(FlowExecution.id).where(FlowExecution.flow_id == flow_id)
     session.exec(sa.delete(FlowExecutionStep).where(FlowExecutionStep.execution_id.in_(executions)))
     # Sub-flow runs started by this flow's runs point at them: detach, do not delete.
@@ -415,7 +563,7 @@ def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
 
 def export_flow(session: Session, flow_id: int) -> dict[str, Any]:
     """The draft as a portable document (no ids of this install besides node ids)."""
-    flow = _flow(session, flow_id)
+    flow = get_flow(session, flow_id)
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -469,13 +617,21 @@ def import_flow(
 
 def list_versions(session: Session, flow_id: int) -> list[FlowVersion]:
     """Published versions, newest first (test-run snapshots, numbered <= 0, left out)."""
-    return list(
-        session.exec(
-            select(FlowVersion)
-            .where(FlowVersion.flow_id == flow_id, FlowVersion.version > 0)
-            .order_by(FlowVersion.version.desc())
-        ).all()
-    )
+    return list(session.exec(versions_query(flow_id).order_by(FlowVersion.version.desc())).all())
+
+
+def versions_query(flow_id: int) -> Any:
+    """The flow's published versions, unordered (test-run snapshots left out)."""
+    return select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.version > 0)
+
+
+def get_version(session: Session, flow_id: int, number: int) -> FlowVersion:
+    """Published version ``number`` of the flow, or FlowNotFound."""
+    found = session.exec(versions_query(flow_id).where(FlowVersion.version == number)).first()
+    if found is None:
+        get_flow(session, flow_id)
+        raise FlowNotFound(f"Flow {flow_id} has no version {number}.")
+    return found
 
 
 def restore_version(
@@ -488,10 +644,123 @@ def restore_version(
     """Put a published version's graph back into the draft (publish to make it live)."""
     version = session.get(FlowVersion, version_id)
     if version is None or version.flow_id != flow_id:
-        raise FlowError(f"Version {version_id} is not a version of flow {flow_id}.")
+        raise FlowNotFound(f"Version {version_id} is not a version of flow {flow_id}.")
     flow = save_draft(session, actor, flow_id, version.graph, expected_revision)
     audit.record(
         session, actor.username, "flow_restored", target_type="flow", target_id=flow_id,
         version=version.version,
     )  # fmt: skip
     return flow
+
+
+# --------------------------------------------------------------------------- version diffs
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class NodeChange:
+    """A node in both graphs that differs: its changed parameter names, type, position."""
+
+    id: str
+    type: str
+    params: list[str]
+    type_changed: bool = False
+    moved: bool = False
+
+
+@dataclass(frozen=True)
+class EdgeRef:
+    """An edge by what it connects (ids differ between copies of the same wire)."""
+
+    source: str
+    handle: str
+    target: str
+
+
+@dataclass
+class GraphDiff:
+    """What changed from one graph to another, node by node and wire by wire."""
+
+    nodes_added: list[NodeRef] = field(default_factory=list)
+    nodes_removed: list[NodeRef] = field(default_factory=list)
+    nodes_changed: list[NodeChange] = field(default_factory=list)
+    edges_added: list[EdgeRef] = field(default_factory=list)
+    edges_removed: list[EdgeRef] = field(default_factory=list)
+
+
+def _nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    return {str(n["id"]): n for n in nodes or [] if isinstance(n, dict) and n.get("id") is not None}
+
+
+def _params(node: dict[str, Any]) -> dict[str, Any]:
+    params = node.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+def _edges(graph: dict[str, Any]) -> list[EdgeRef]:
+    edges = graph.get("edges") if isinstance(graph, dict) else None
+    found = {
+        EdgeRef(
+            str(e.get("source")),
+            str(e.get("sourceHandle") or e.get("source_handle") or "next"),
+            str(e.get("target")),
+        )
+        for e in edges or []
+        if isinstance(e, dict)
+    }
+    return sorted(found, key=lambda e: (e.source, e.handle, e.target))
+
+
+def graph_diff(old: dict[str, Any], new: dict[str, Any]) -> GraphDiff:
+    """The structured difference from ``old`` to ``new`` (order of nodes and edges aside)."""
+    before, after = _nodes(old), _nodes(new)
+    diff = GraphDiff(
+        nodes_added=[NodeRef(i, str(after[i].get("type"))) for i in sorted(after.keys() - before)],
+        nodes_removed=[
+            NodeRef(i, str(before[i].get("type"))) for i in sorted(before.keys() - after)
+        ],
+    )
+    for node_id in sorted(before.keys() & after):
+        was, now = before[node_id], after[node_id]
+        was_params, now_params = _params(was), _params(now)
+        params = sorted(
+            k
+            for k in was_params.keys() | now_params.keys()
+            if was_params.get(k, ...) != now_params.get(k, ...)
+        )
+        retyped = was.get("type") != now.get("type")
+        moved = (was.get("position") or {}) != (now.get("position") or {})
+        if params or retyped or moved:
+            diff.nodes_changed.append(
+                NodeChange(node_id, str(now.get("type")), params, retyped, moved)
+            )
+    old_edges, new_edges = _edges(old), _edges(new)
+    diff.edges_added = [e for e in new_edges if e not in old_edges]
+    diff.edges_removed = [e for e in old_edges if e not in new_edges]
+    return diff
+
+
+def diff_version(
+    session: Session, flow_id: int, number: int, base: int | Literal["draft"] | None = None
+) -> GraphDiff:
+    """What version ``number`` changed from ``base``: another version, the current draft
+    (what restoring it would change), or by default the version before it."""
+    version = get_version(session, flow_id, number)
+    if base == "draft":
+        old = get_flow(session, flow_id).graph
+    elif base is not None:
+        old = get_version(session, flow_id, base).graph
+    else:
+        previous = session.exec(
+            versions_query(flow_id)
+            .where(FlowVersion.version < number)
+            .order_by(FlowVersion.version.desc())
+        ).first()
+        old = previous.graph if previous is not None else EMPTY_GRAPH
+    return graph_diff(old, version.graph)

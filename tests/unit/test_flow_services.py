@@ -14,12 +14,14 @@ from engine.models import (
     FlowDefinition,
     FlowExecution,
     FlowExecutionStep,
+    FlowStatus,
     FlowVersion,
     Role,
     StepStatus,
 )
 from engine.services import flows
 from engine.services.auth import PermissionDenied
+from engine.services.errors import Conflict, NotFound
 from tests.flow_helpers import five_node_graph
 
 
@@ -179,3 +181,84 @@ def test_viewers_cannot_change_flows(
     ):
         with pytest.raises(PermissionDenied):
             call()
+
+
+def test_refusals_say_what_kind_they_are(sqlite_session: Session, admin: AdminUser) -> None:
+    """Missing things are NotFound, wrong states Conflict: every face answers them alike."""
+    flow = flows.create_flow(sqlite_session, admin, "Greeter")
+    for missing in (
+        lambda: flows.rename_flow(sqlite_session, admin, 999, "x"),
+        lambda: flows.create_flow(sqlite_session, admin, "x", folder_id=999),
+        lambda: flows.get_version(sqlite_session, flow.id, 1),
+        lambda: flows.rename_folder(sqlite_session, admin, 999, "x"),
+    ):
+        with pytest.raises(NotFound):
+            missing()
+    with pytest.raises(Conflict):
+        flows.set_status(sqlite_session, admin, flow.id, FlowStatus.active)  # not published
+    flows.save_draft(sqlite_session, admin, flow.id, {"nodes": [{"id": "a", "type": "?"}]})
+    with pytest.raises(Conflict):
+        flows.publish(sqlite_session, admin, flow.id)  # the draft has errors
+
+
+def test_edit_flow_checks_the_revision(sqlite_session: Session, admin: AdminUser) -> None:
+    folder = flows.create_folder(sqlite_session, admin, "Mod")
+    flow = flows.create_flow(sqlite_session, admin, "Greeter")
+    edited = flows.edit_flow(
+        sqlite_session, admin, flow.id, expected_revision=0, name="Hi", folder=folder.id
+    )
+    assert (edited.name, edited.folder_id, edited.revision) == ("Hi", folder.id, 0)
+    flows.edit_flow(sqlite_session, admin, flow.id, description="d", folder=flows.ROOT)
+    assert edited.folder_id is None and edited.description == "d" and edited.name == "Hi"
+    with pytest.raises(flows.StaleRevision):
+        flows.edit_flow(sqlite_session, admin, flow.id, expected_revision=3, name="x")
+
+
+def test_delete_folder_moves_its_contents_or_refuses(
+    sqlite_session: Session, admin: AdminUser, viewer: AdminUser
+) -> None:
+    old = flows.create_folder(sqlite_session, admin, "Old")
+    new = flows.create_folder(sqlite_session, admin, "New")
+    child = flows.create_folder(sqlite_session, admin, "Child")
+    child.parent_id = old.id
+    flow = flows.create_flow(sqlite_session, admin, "Greeter", folder_id=old.id)
+    with pytest.raises(PermissionDenied):
+        flows.delete_folder(sqlite_session, viewer, old.id)
+    with pytest.raises(flows.FlowConflict):
+        flows.delete_folder(sqlite_session, admin, old.id)
+    with pytest.raises(flows.FlowError, match="into the folder being deleted"):
+        flows.delete_folder(sqlite_session, admin, old.id, child.id)
+    flows.delete_folder(sqlite_session, admin, old.id, new.id)
+    sqlite_session.refresh(flow)
+    sqlite_session.refresh(child)
+    assert flow.folder_id == new.id and child.parent_id == new.id
+    assert flows.folder_counts(sqlite_session, [new.id, child.id]) == {new.id: 1}
+    flows.delete_folder(sqlite_session, admin, child.id)  # empty: no move_to needed
+    flows.delete_folder(sqlite_session, admin, new.id, flows.ROOT)
+    sqlite_session.refresh(flow)
+    assert flow.folder_id is None and not flows.list_folders(sqlite_session)
+
+
+def test_graph_diff_names_what_changed() -> None:
+    old = five_node_graph()
+    new = json.loads(json.dumps(old))
+    new["nodes"][1]["params"]["values"] = ["go"]
+    new["nodes"][1]["params"]["ignore_case"] = True
+    new["nodes"][2]["position"] = {"x": 10, "y": 0}
+    new["nodes"][4]["type"] = "dc_send_message"
+    del new["nodes"][3]
+    new["edges"] = [e for e in new["edges"] if "m" not in (e["source"], e["target"])]
+    new["edges"].append({"id": "e9", "source": "v", "target": "s"})
+    diff = flows.graph_diff(old, new)
+    assert diff.nodes_added == [] and diff.nodes_removed == [flows.NodeRef("m", "template")]
+    assert diff.nodes_changed == [
+        flows.NodeChange("c", "text_contains", ["ignore_case", "values"]),
+        flows.NodeChange("s", "dc_send_message", [], type_changed=True),
+        flows.NodeChange("v", "set_variable", [], moved=True),
+    ]
+    assert diff.edges_added == [flows.EdgeRef("v", "next", "s")]
+    assert diff.edges_removed == [
+        flows.EdgeRef("m", "next", "s"),
+        flows.EdgeRef("v", "next", "m"),
+    ]
+    assert flows.graph_diff(old, json.loads(json.dumps(old))) == flows.GraphDiff()

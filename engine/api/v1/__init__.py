@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from engine.api.v1 import connections, errors, executions, nodes, tokens, webhooks
+from engine.api.v1 import connections, errors, executions, flows, folders, nodes, tokens, webhooks
 
-RESOURCES = (tokens, connections, webhooks, executions, nodes)
+RESOURCES = (tokens, connections, webhooks, executions, nodes, flows, folders)
 
 
 def install(api: FastAPI) -> None:
