@@ -46,10 +46,12 @@ def create_api() -> FastAPI:
     return api
 
 
-def unavailable(_: Request, exc: Exception) -> JSONResponse:
+def unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503 with Retry-After: nothing was recorded, so sending the request again is safe."""
-    return JSONResponse(
-        {"detail": "Temporarily unavailable (database or message broker): try again later."},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    message = "Temporarily unavailable (database or message broker): try again later."
+    content = (
+        v1.errors.body("unavailable", message)
+        if request.url.path.startswith(v1.errors.PREFIX)
+        else {"detail": message}
     )
+    return JSONResponse(content, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -7,8 +7,10 @@ import json
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
+from engine.api.v1 import caller
 from engine.db import session_scope
 from engine.models import ApiIdempotentAnswer
 from engine.settings import get_settings
@@ -138,3 +140,15 @@ async def test_an_id_past_the_database_range_is_not_a_server_error(
     answer = await api.delete(f"/api/v1/tokens/{2**40}", headers=tokens.editor)
     assert answer.status_code in (404, 422), answer.text
     assert answer.json()["error"]["code"] in ("not_found", "invalid")
+
+
+async def test_a_database_outage_is_503_in_the_envelope(
+    api: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_down(_authorization: str) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError())
+
+    monkeypatch.setattr(caller, "_resolve", database_down)
+    answer = await api.get("/api/v1/tokens", headers=tokens.viewer)
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+    assert answer.json()["error"]["code"] == "unavailable"
