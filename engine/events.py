@@ -8,8 +8,13 @@ gives an async iterator of :class:`BusEvent` for topics matching a glob pattern
 (``execution.42``, ``flow.*``).
 
 Delivery is best effort, as pub/sub is: a subscriber that falls behind loses the oldest
-events, and nothing is replayed. Durable state is in the database; the bus only says
-"look again".
+events. Durable state is in the database; the bus only says "look again".
+
+Each event gets an ``id`` that grows with every publish, and the executions', the
+connections' and each flow's events are also kept in a bounded replay log (the last
+``REPLAY_SIZE``; in Redis when scaled, so any process can read them), so a client that
+lost its connection (the SSE stream of ``/api/v1/events``) can ask for what came after
+the last id it saw: :func:`replay`.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import itertools
 import json
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -34,12 +42,33 @@ log = logging.getLogger("flowbot.events")
 
 SUBSCRIBER_BUFFER = 1000
 """Events a slow subscriber may lag behind before the oldest are dropped."""
+REPLAY_SIZE = 1000
+"""Events each replay log keeps."""
+REPLAY_TTL_SECONDS = 24 * 3600
+"""A replay log nobody wrote to for this long is forgotten (Redis)."""
+MEMORY_REPLAY_LOGS = 10_000
+"""Replay logs kept in memory (one per flow that ran); the least recently written go."""
+_REPLAYED_WHOLE = ("execution.*", "connection.*")  # one log for all these topics
+_REPLAYED_EACH = ("flow.*",)  # one log per topic
 
 
 @dataclass(frozen=True)
 class BusEvent:
     topic: str
     payload: dict[str, Any]
+    id: int | None = None  # grows with each publish; None from a bus that predates ids
+
+
+def replay_logs(topic: str) -> list[str]:
+    """The replay logs an event on ``topic`` is kept in, each named by the subscription
+    pattern that reads it back (``execution.*``, ``flow.7``)."""
+    logs = [p for p in _REPLAYED_WHOLE if fnmatch.fnmatchcase(topic, p)]
+    logs += [topic for p in _REPLAYED_EACH if fnmatch.fnmatchcase(topic, p)]
+    return logs
+
+
+def _after(events: Iterable[BusEvent], after: int) -> list[BusEvent]:
+    return sorted((e for e in events if (e.id or 0) > after), key=lambda e: e.id or 0)
 
 
 class Subscription(Protocol):
@@ -55,14 +84,15 @@ class Subscription(Protocol):
 
 class EventBus(Protocol):
     def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
-    def subscribe(self, topic_pattern: str) -> Subscription: ...
+    def subscribe(self, topic_pattern: str, *more: str) -> Subscription: ...
+    def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]: ...
 
 
 class _QueueSubscription:
     """A subscriber's buffer, fed from any thread through its event loop."""
 
-    def __init__(self, bus: MemoryBus, pattern: str) -> None:
-        self.pattern = pattern
+    def __init__(self, bus: MemoryBus, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
         self._bus = bus
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[BusEvent] = asyncio.Queue(SUBSCRIBER_BUFFER)
@@ -102,19 +132,39 @@ class MemoryBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: list[_QueueSubscription] = []
+        # Ids start at the clock (µs), so those of a restarted process are above the last run's.
+        self._ids = itertools.count(time.time_ns() // 1000)
+        self._last_id = 0
+        self._logs: OrderedDict[str, deque[BusEvent]] = OrderedDict()
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        event = BusEvent(topic, to_jsonable_python(payload))
-        with self._lock:
-            targets = [s for s in self._subscribers if fnmatch.fnmatchcase(topic, s.pattern)]
-        for subscription in targets:
-            subscription.deliver(event)
+        with self._lock:  # ids, logs and deliveries in one order, whatever the thread
+            self._last_id = next(self._ids)
+            event = BusEvent(topic, to_jsonable_python(payload), self._last_id)
+            for name in replay_logs(topic):
+                log_ = self._logs.pop(name, None) or deque(maxlen=REPLAY_SIZE)
+                log_.append(event)
+                self._logs[name] = log_  # now the most recently written
+                if len(self._logs) > MEMORY_REPLAY_LOGS:
+                    self._logs.popitem(last=False)
+            for subscription in self._subscribers:
+                if any(fnmatch.fnmatchcase(topic, p) for p in subscription.patterns):
+                    subscription.deliver(event)
 
-    def subscribe(self, topic_pattern: str) -> _QueueSubscription:
-        subscription = _QueueSubscription(self, topic_pattern)
+    def subscribe(self, topic_pattern: str, *more: str) -> _QueueSubscription:
+        """Events on topics matching any of the patterns, each once, in publishing order."""
+        subscription = _QueueSubscription(self, (topic_pattern, *more))
         with self._lock:
             self._subscribers.append(subscription)
         return subscription
+
+    def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]:
+        """The kept events of these logs with an id above ``after``, oldest first (all of
+        them when ``after`` is from another run: above any id given out)."""
+        with self._lock:
+            kept = [e for p in set(patterns) for e in self._logs.get(p, ())]
+            last = self._last_id
+        return _after(kept, 0 if after > last else after)
 
     def _remove(self, subscription: _QueueSubscription) -> None:
         with self._lock:
@@ -123,18 +173,20 @@ class MemoryBus:
 
 
 class _RedisSubscription:
-    def __init__(self, url: str, prefix: str, pattern: str) -> None:
+    """Redis sends a message once per pattern it matches: give disjoint patterns."""
+
+    def __init__(self, url: str, prefix: str, patterns: tuple[str, ...]) -> None:
         import redis.asyncio as aioredis
 
         self._client = aioredis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        self._pattern = prefix + pattern
+        self._patterns = [prefix + pattern for pattern in patterns]
         self._subscribed = False
 
     async def started(self) -> None:
         """Wait until Redis confirmed the subscription: later publishes are then seen."""
         if not self._subscribed:
-            await self._pubsub.psubscribe(self._pattern)
+            await self._pubsub.psubscribe(*self._patterns)
             self._subscribed = True
 
     async def close(self) -> None:
@@ -151,11 +203,10 @@ class _RedisSubscription:
             message = await self._pubsub.get_message(timeout=None)
             if message is None or message.get("type") != "pmessage":
                 continue
-            try:
-                body = json.loads(message["data"])
-                return BusEvent(body["topic"], body["payload"])
-            except (ValueError, KeyError, TypeError):
-                log.warning("ignoring a malformed bus message on %s", message.get("channel"))
+            event = _decoded(message["data"])
+            if event is not None:
+                return event
+            log.warning("ignoring a malformed bus message on %s", message.get("channel"))
 
     async def __aenter__(self) -> _RedisSubscription:
         await self.started()
@@ -163,6 +214,29 @@ class _RedisSubscription:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _decoded(data: bytes | str) -> BusEvent | None:
+    try:
+        body = json.loads(data)
+        return BusEvent(body["topic"], body["payload"], body.get("id"))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# One step, so ids, logs and deliveries keep one order across every publishing process.
+# KEYS: id counter, channel, replay logs...; ARGV: topic (JSON), payload (JSON), size, ttl.
+_PUBLISH_SCRIPT = """
+local id = redis.call('incr', KEYS[1])
+local body = '{"id":' .. id .. ',"topic":' .. ARGV[1] .. ',"payload":' .. ARGV[2] .. '}'
+for i = 3, #KEYS do
+    redis.call('rpush', KEYS[i], body)
+    redis.call('ltrim', KEYS[i], -tonumber(ARGV[3]), -1)
+    redis.call('expire', KEYS[i], tonumber(ARGV[4]))
+end
+redis.call('publish', KEYS[2], body)
+return id
+"""
 
 
 class RedisBus:
@@ -175,14 +249,16 @@ class RedisBus:
         self.url = url
         # Channels share the namespace of Flowbot's other Redis keys: installs can share Redis.
         self.prefix = f"{namespace}:bus:"
+        self._ids_key = f"{namespace}:bus-id"
+        self._log_prefix = f"{namespace}:bus-log:"
         self._client = redis.Redis.from_url(url)
+        self._script = self._client.register_script(_PUBLISH_SCRIPT)
         self._outbox: queue.SimpleQueue[tuple[str, str] | threading.Event] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._send, name="flowbot-bus", daemon=True)
         self._thread.start()
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        body = json.dumps({"topic": topic, "payload": payload}, default=to_jsonable_python)
-        self._outbox.put((self.prefix + topic, body))
+        self._outbox.put((topic, json.dumps(payload, default=to_jsonable_python)))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far was handed to Redis (tests, shutdown)."""
@@ -190,8 +266,19 @@ class RedisBus:
         self._outbox.put(done)  # a marker: when the thread reaches it, all before are sent
         done.wait(timeout)
 
-    def subscribe(self, topic_pattern: str) -> _RedisSubscription:
-        return _RedisSubscription(self.url, self.prefix, topic_pattern)
+    def subscribe(self, topic_pattern: str, *more: str) -> _RedisSubscription:
+        return _RedisSubscription(self.url, self.prefix, (topic_pattern, *more))
+
+    def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]:
+        """As :meth:`MemoryBus.replay`, from the logs every process writes to."""
+        names = sorted(set(patterns))
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.get(self._ids_key)
+            for name in names:
+                pipe.lrange(self._log_prefix + name, 0, -1)
+            last, *logs = pipe.execute()
+        kept = [e for entries in logs for e in map(_decoded, entries) if e is not None]
+        return _after(kept, 0 if after > int(last or 0) else after)
 
     def _send(self) -> None:
         while True:
@@ -199,11 +286,15 @@ class RedisBus:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            channel, body = item
+            topic, payload = item
+            logs = [self._log_prefix + name for name in replay_logs(topic)]
             try:
-                self._client.publish(channel, body)
+                self._script(
+                    keys=[self._ids_key, self.prefix + topic, *logs],
+                    args=[json.dumps(topic), payload, REPLAY_SIZE, REPLAY_TTL_SECONDS],
+                )
             except Exception:  # the bus is best effort: never kill the publisher thread
-                log.warning("could not publish on %s", channel, exc_info=True)
+                log.warning("could not publish on %s", topic, exc_info=True)
 
 
 @lru_cache(maxsize=4)
@@ -225,5 +316,12 @@ def publish(topic: str, payload: dict[str, Any]) -> None:
         log.warning("could not publish on %s", topic, exc_info=True)
 
 
-def subscribe(topic_pattern: str) -> Subscription:
-    return get_bus().subscribe(topic_pattern)
+def subscribe(topic_pattern: str, *more: str) -> Subscription:
+    """Events on topics matching any of the patterns (glob), in publishing order."""
+    return get_bus().subscribe(topic_pattern, *more)
+
+
+def replay(patterns: Iterable[str], after: int) -> list[BusEvent]:
+    """Kept events after the id ``after`` in the replay logs of these patterns (see
+    :func:`replay_logs`), oldest first; may raise when Redis is unreachable."""
+    return get_bus().replay(patterns, after)

@@ -16,12 +16,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from engine.models import AdminUser, ApiToken, Role, utcnow
 from engine.services import audit, login_throttle, sessions
+from engine.services.errors import Conflict, NotFound
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MIN_PASSWORD_LENGTH = 10
@@ -136,6 +139,73 @@ def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) ->
         target_id=user.id,
         role=str(role),
     )
+
+
+# --- people: what an admin does to other accounts (Settings page, /api/v1/people) ---------
+
+
+def people_query(actor: AdminUser) -> SelectOfScalar[AdminUser]:
+    """Every account, for an admin to page through (the caller adds order and paging)."""
+    require_role(actor, Role.admin)
+    return select(AdminUser)
+
+
+def get_person(session: Session, actor: AdminUser, user_id: int) -> AdminUser:
+    require_role(actor, Role.admin)
+    user = session.get(AdminUser, user_id)
+    if user is None:
+        raise NotFound(f"Account {user_id} does not exist.")
+    return user
+
+
+def reset_password(session: Session, actor: AdminUser, user: AdminUser, new: str) -> None:
+    """An admin sets a new password (a forgotten one); every session of the account ends,
+    so whoever knew the old one is signed out. API tokens stay: they are not passwords."""
+    require_role(actor, Role.admin)
+    validate_new_account(user.username, new)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    ended = sessions.revoke_all(session, user)
+    audit.record(
+        session,
+        actor.username,
+        "password_reset",
+        target_type="admin_user",
+        target_id=user.id,
+        sessions_ended=ended,
+    )
+
+
+def set_active(session: Session, actor: AdminUser, user: AdminUser, active: bool) -> None:
+    """Deactivate (sessions end and API tokens are revoked, for good) or reactivate an
+    account; never yourself, never the last active admin, so someone can always sign in."""
+    require_role(actor, Role.admin)
+    if bool(user.is_active) == active:
+        return
+    if not active:
+        if user.id == actor.id:
+            raise PermissionDenied("You cannot deactivate yourself; ask another admin.")
+        if Role(user.role) is Role.admin and not _other_active_admins(session, user):
+            raise Conflict("This is the last active admin: make someone else admin first.")
+        sessions.revoke_all(session, user)
+        session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.admin_id == user.id, ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            .values(revoked_at=utcnow())
+        )
+    user.is_active = active
+    session.add(user)
+    action = "user_reactivated" if active else "user_deactivated"
+    audit.record(session, actor.username, action, target_type="admin_user", target_id=user.id)
+
+
+def _other_active_admins(session: Session, user: AdminUser) -> bool:
+    query = select(AdminUser.id).where(
+        AdminUser.role == Role.admin,
+        AdminUser.is_active.is_(True),  # type: ignore[attr-defined]
+        AdminUser.id != user.id,
+    )
+    return session.exec(query.limit(1)).first() is not None
 
 
 # While an API call runs, the rights of the token it came with (never above its owner's).
@@ -260,13 +330,28 @@ def user_for_api_token(session: Session, plaintext: str) -> tuple[AdminUser, Api
     token = session.exec(
         select(ApiToken).where(ApiToken.token_hash == _token_hash(plaintext))
     ).first()
+    user = _owner_if_usable(session, token)
+    if token is None or user is None:
+        return None
+    token.last_used_at = utcnow()
+    session.add(token)
+    return user, token
+
+
+def api_token_role(session: Session, token_id: int) -> Role | None:
+    """What a token may do now (the lesser of token and owner), None once it is revoked,
+    expired or its owner deactivated: long requests (the event stream) check again."""
+    token = session.get(ApiToken, token_id)
+    user = _owner_if_usable(session, token)
+    if token is None or user is None:
+        return None
+    return min(Role(user.role), Role(token.role), key=lambda r: r.rank)
+
+
+def _owner_if_usable(session: Session, token: ApiToken | None) -> AdminUser | None:
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= utcnow():
         return None
     user = session.get(AdminUser, token.admin_id)
-    if user is None or not user.is_active:
-        return None
-    token.last_used_at = utcnow()
-    session.add(token)
-    return user, token
+    return user if user is not None and user.is_active else None

@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -23,8 +21,8 @@ from engine.db import get_engine, session_scope
 from engine.models import AdminUser, Role
 from engine.services import auth, flows
 from tests.api.schemathesis_hooks import FUZZER_ID
-from tests.e2e.server import free_port
 from tests.flow_helpers import five_node_graph
+from tests.live_api import served_in_process
 
 pytestmark = pytest.mark.postgres
 
@@ -65,30 +63,11 @@ def admin_token(migrated_db: str) -> str:
 @pytest.fixture
 def live_api(admin_token: str, tmp_path: Path) -> Iterator[str]:
     """create_api() behind granian (what serves `flowbot web`), on the test's database."""
-    port = free_port()
-    env = os.environ | {"FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000"}
-    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
-    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    log = (tmp_path / "granian.log").open("wb")
-    server = subprocess.Popen(
-        [*command, "engine.api.app:create_api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "granian did not start"
-            time.sleep(0.1)
+    with (
+        (tmp_path / "granian.log").open("wb") as log,
+        served_in_process({"FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000"}, log) as base,
+    ):
         yield base
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 def test_the_whole_api_holds_to_its_openapi(

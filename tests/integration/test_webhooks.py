@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from engine.db import session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
 from engine.services import executions, flows, webhooks
 from tests.api_client import api_client
-from tests.e2e.server import free_port
 from tests.flow_helpers import api_token, chain, execution_count, make_admin, make_flow
+from tests.live_api import served_in_process
 from tests.webhook_signing import signed_headers
 
 SECRET = "s3cret"
@@ -191,26 +190,8 @@ JSON = {"content-type": "application/json"}
 def served_api(sqlite_session: Any) -> Iterator[str]:
     """The API behind a real granian server (what serves `flowbot web`), reading bodies with
     a 1 s timeout; it shares the test's database and data directory through the environment."""
-    port = free_port()
-    env = os.environ | {"FLOWBOT_WEBHOOK_READ_TIMEOUT_SECONDS": "1"}
-    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
-    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen([*command, "engine.api.app:create_api"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "granian did not start"
-            time.sleep(0.1)
+    with served_in_process({"FLOWBOT_WEBHOOK_READ_TIMEOUT_SECONDS": "1"}) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_a_trickled_body_is_cut_after_the_read_timeout(served_api: str) -> None:

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from engine.api.v1 import connections, errors, executions, flows, folders, nodes, tokens, webhooks
+from engine.api.v1 import (
+    audit,
+    connections,
+    errors,
+    events,
+    executions,
+    flows,
+    folders,
+    nodes,
+    people,
+    system,
+    tokens,
+    webhooks,
+)
 
-RESOURCES = (tokens, connections, webhooks, executions, nodes, flows, folders)
+RESOURCES = (
+    tokens,
+    connections,
+    webhooks,
+    executions,
+    nodes,
+    flows,
+    folders,
+    people,
+    audit,
+    system,
+    events,
+)
 
 
 def install(api: FastAPI) -> None:

@@ -1,0 +1,152 @@
+"""/api/v1/system/status: database, Redis, workers, the flow queue, supervisors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import dramatiq
+import httpx
+import pytest
+import redis
+
+from engine import actors, broker
+from engine.broker import QUEUE
+from engine.db import session_scope
+from engine.models import BotInstance, ConnectionStatus, PlatformConnection, utcnow
+from engine.services import system_status
+from engine.settings import get_settings
+from engine.worker import start_embedded_worker, stop_embedded_worker
+from tests.api.conftest import Tokens
+from tests.services import redis_url_or_skip
+
+EXPECTED_ROLES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/system/status"): "viewer",
+}
+
+
+def _message(actor: str = "no_such_actor") -> dramatiq.Message:
+    return dramatiq.Message(queue_name=QUEUE, actor_name=actor, args=(), kwargs={}, options={})
+
+
+def _leases() -> None:
+    """Supervisor "a" holds two instances, "b" one whose lease ran out; one is unheld."""
+    now = utcnow()
+    with session_scope() as session:
+        for n, (owner, expires) in enumerate(
+            [("a", now + timedelta(seconds=60)), ("a", now + timedelta(seconds=60)),
+             ("b", now - timedelta(seconds=5)), (None, None)]
+        ):  # fmt: skip
+            instance = BotInstance(name=f"bot{n}", kind="telegram_bot")
+            session.add(instance)
+            session.flush()
+            session.add(
+                PlatformConnection(
+                    bot_instance_id=instance.id or 0,
+                    is_active=True,
+                    status=ConnectionStatus.connected if owner == "a" else ConnectionStatus.stopped,
+                    lease_owner=owner,
+                    lease_expires_at=expires,
+                    heartbeat_at=expires and expires - timedelta(seconds=60),
+                    details={"pool_url": "http://10.0.0.1:3010"} if owner == "a" else {},
+                )
+            )
+
+
+async def test_embedded_status(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    _leases()
+    actors.broker.flush_all()
+    worker = start_embedded_worker(threads=2)
+    try:
+        answer = await api.get("/api/v1/system/status", headers=tokens.viewer)
+    finally:
+        stop_embedded_worker(worker)
+    assert answer.status_code == 200, answer.text
+    status = answer.json()
+    assert status["mode"] == "embedded" and status["redis"] is None
+    assert status["database"]["ok"] and status["database"]["latency_ms"] >= 0
+    assert [(w["threads"], w["alive"]) for w in status["workers"]] == [(2, True)]
+    a, b = status["supervisors"]
+    assert (a["owner"], a["alive"], a["pool_url"], len(a["instances"])) == (
+        "a",
+        True,
+        "http://10.0.0.1:3010",
+        2,
+    )
+    assert a["instances"][0]["status"] == "connected" and a["last_heartbeat_at"]
+    assert (b["owner"], b["alive"]) == ("b", False)
+    assert sorted(i["name"] for i in status["unheld"]) == ["bot2", "bot3"]
+
+    try:  # no worker now: what is sent waits
+        actors.broker.enqueue(_message())
+        actors.broker.enqueue(_message())
+        actors.broker.enqueue(_message(), delay=60_000)
+        queue = (await api.get("/api/v1/system/status", headers=tokens.read_only)).json()["queue"]
+    finally:
+        actors.broker.flush_all()
+    assert (queue["name"], queue["depth"], queue["waiting"], queue["delayed"]) == (QUEUE, 2, 2, 1)
+    assert 0 <= queue["oldest_age_seconds"] < 30
+
+
+@pytest.fixture
+def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[dramatiq.Broker]:
+    """The Redis broker of a scaled install (own namespace), as get_broker() gives it."""
+    monkeypatch.setenv("REDIS_URL", redis_url_or_skip())
+    monkeypatch.setenv("FLOWBOT_REDIS_NAMESPACE", f"flowbot_t_{uuid.uuid4().hex[:10]}")
+    get_settings.cache_clear()
+    scaled = broker.build_broker(get_settings())
+    scaled.declare_queue(QUEUE)
+    monkeypatch.setattr(broker, "get_broker", lambda: scaled)
+    monkeypatch.setattr(system_status, "get_broker", lambda: scaled)
+    yield scaled
+    client = redis.Redis.from_url(get_settings().redis_url or "")
+    keys = list(client.scan_iter(match=f"{get_settings().redis_namespace}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    scaled.close()
+
+
+async def test_scaled_status(
+    api: httpx.AsyncClient, tokens: Tokens, redis_broker: dramatiq.Broker
+) -> None:
+    redis_broker.enqueue(_message())
+    redis_broker.enqueue(_message(), delay=60_000)
+    heartbeats = f"{redis_broker.namespace}:__heartbeats__"  # type: ignore[attr-defined]
+    redis_broker.client.zadd(heartbeats, {"gone-worker": 1_000})  # type: ignore[attr-defined]
+    answer = await api.get("/api/v1/system/status", headers=tokens.viewer)
+    assert answer.status_code == 200, answer.text
+    status = answer.json()
+    assert status["mode"] == "scaled" and status["redis"]["ok"]
+    beats = {w["id"]: w for w in status["workers"]}
+    me = beats[redis_broker.broker_id]  # type: ignore[attr-defined]
+    assert me["alive"] and me["this_process"]
+    assert not beats["gone-worker"]["alive"]
+    queue = status["queue"]
+    assert (queue["depth"], queue["waiting"], queue["delayed"], queue["dead_lettered"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    assert queue["oldest_age_seconds"] >= 0
+
+
+async def test_redis_down_is_reported_not_fatal(
+    api: httpx.AsyncClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    unreachable = broker.build_broker(get_settings())
+    monkeypatch.setattr(system_status, "get_broker", lambda: unreachable)
+    status = (await api.get("/api/v1/system/status", headers=tokens.viewer)).json()
+    assert status["redis"] == {"ok": False, "latency_ms": None, "error": "ConnectionError"}
+    assert status["workers"] is None and status["queue"] is None and status["database"]["ok"]
+
+
+async def test_refusals(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    anonymous = await api.get("/api/v1/system/status")
+    assert anonymous.status_code == 401
+    bad = await api.get("/api/v1/system/status", headers={"Authorization": "Bearer fbt_nope"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthenticated"
