@@ -25,6 +25,7 @@ from flowbot_ui.state.flow_graph import canvas_view
 from flowbot_ui.state.steps import StepRow, duration, step_rows
 
 PAGE_SIZE = 100
+UNFINISHED = [s.value for s in executions.UNFINISHED]
 PERIODS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "all": None}
 ANY = "any"
 
@@ -62,28 +63,26 @@ class ExecutionsState(AuthState):
         self._reload()
 
     def _reload(self) -> None:
-        query = select(FlowExecution, FlowDefinition.name).join(
-            FlowDefinition, FlowDefinition.id == FlowExecution.flow_id
+        since = PERIODS.get(self.period)
+        matching = executions.executions_query(
+            flow_id=None if self.flow_filter == ANY else int(self.flow_filter),
+            status=None if self.status_filter == ANY else ExecutionStatus(self.status_filter),
+            started_after=utcnow() - since if since is not None else None,
         )
-        if self.flow_filter != ANY:
-            query = query.where(FlowExecution.flow_id == int(self.flow_filter))
-        if self.status_filter != ANY:
-            query = query.where(FlowExecution.status == ExecutionStatus(self.status_filter))
-        if PERIODS.get(self.period) is not None:
-            query = query.where(FlowExecution.started_at >= utcnow() - PERIODS[self.period])
-        query = query.order_by(sa.desc(FlowExecution.id)).limit(PAGE_SIZE)
+        latest = matching.order_by(sa.desc(FlowExecution.id)).limit(PAGE_SIZE)
         with session_scope() as session:
-            found = session.exec(query).all()
+            found = session.exec(latest).all()
             names = session.exec(
                 select(FlowDefinition.id, FlowDefinition.name).order_by(FlowDefinition.name)
             ).all()
         self.flow_options = [Option(value=ANY, label="All flows")] + [
             Option(value=str(i), label=n) for i, n in names
         ]
+        flow_names = dict(names)
         self.rows = [
             ExecutionRow(
                 id=e.id or 0,
-                flow=name,
+                flow=flow_names.get(e.flow_id, f"flow {e.flow_id}"),
                 status=str(e.status),
                 trigger=e.trigger_type,
                 started=_when(e.started_at),
@@ -92,7 +91,7 @@ class ExecutionsState(AuthState):
                 else "…",
                 error=(e.error or "")[:140],
             )
-            for e, name in found
+            for e in found
         ]
 
     @rx.event
@@ -218,6 +217,22 @@ class DebugState(AuthState):
             self.message = str(exc)
             return None
         return rx.redirect(f"/executions/{new_id}")
+
+    @rx.var
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED
+
+    @rx.event
+    def cancel(self) -> None:
+        """Stop this run (and the flows it started): the same service as the REST API's."""
+        try:
+            with session_scope() as session:
+                executions.cancel(session, self._current_user(session), self.execution_id)
+        except (executions.AlreadyFinished, auth.AuthError) as exc:
+            self.message = str(exc)
+        else:
+            self.message = "Cancelled: no further step runs."
+        self._load(self.execution_id)
 
 
 # --------------------------------------------------------------------------- list view
@@ -412,6 +427,18 @@ def execution_page() -> rx.Component:
                         spacing="0",
                     ),
                     status_badge(DebugState.status, data_testid="execution-status"),
+                    rx.cond(
+                        DebugState.unfinished,
+                        rx.button(
+                            rx.icon("square", size=14),
+                            "Cancel run",
+                            variant="soft",
+                            color_scheme="red",
+                            disabled=~DebugState.can_edit,
+                            on_click=DebugState.cancel,
+                            data_testid="cancel-run",
+                        ),
+                    ),
                     rx.spacer(),
                     rx.button(
                         rx.icon("chevron-left", size=16),

@@ -134,3 +134,56 @@ def test_flows_page_import_and_debugging_a_failed_run(browser: Browser, app_url:
     page.get_by_test_id("delete-confirm").click()
     expect(page.get_by_test_id("flow-row")).to_have_count(1)
     page.context.close()
+
+
+WAITING_FLOW = {
+    "format": "flowbot.flow",
+    "version": 1,
+    "name": "Reminder",
+    "description": "Waits an hour, then logs",
+    "graph": {
+        "nodes": [
+            {"id": "manual1", "type": "manual", "params": {}, "position": {"x": 0, "y": 0}},
+            {
+                "id": "wait1",
+                "type": "delay",
+                "params": {"seconds": 3600},
+                "position": {"x": 300, "y": 0},
+            },
+            {
+                "id": "log1",
+                "type": "log",
+                "params": {"message": "later"},
+                "position": {"x": 600, "y": 0},
+            },
+        ],
+        "edges": [
+            {"source": "manual1", "target": "wait1"},
+            {"source": "wait1", "target": "log1"},
+        ],
+    },
+}
+
+
+def test_a_waiting_run_is_cancelled_from_the_debugger(browser: Browser, app_url: str) -> None:
+    page = new_page(browser, app_url)
+    page.goto(f"{app_url}/flows")
+    page.get_by_role("button", name="Import").click()
+    page.get_by_test_id("import-text").fill(json.dumps(WAITING_FLOW))
+    page.get_by_test_id("import-confirm").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Flow imported")
+    page.get_by_role("link", name="Reminder", exact=True).click()
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+    page.get_by_test_id("test-run").click()
+    page.get_by_test_id("run-start").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("waiting")
+    page.get_by_role("link", name="Debug").click()
+    page.wait_for_url(re.compile(r"/executions/\d+/?$"))
+    expect(page.get_by_test_id("execution-status")).to_have_text("waiting")
+
+    page.get_by_test_id("cancel-run").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("stopped")
+    expect(page.get_by_test_id("cancel-run")).to_have_count(0)
+    expect(page.get_by_text("Cancelled: no further step runs.")).to_be_visible()
+    page.context.close()
