@@ -52,8 +52,8 @@ async def list_audit(
     )
 
     def action_(session: Session, me: AdminUser) -> paging.Page[AuditEntry]:
-        query = paging.keyset(audit.entries_query(me, filters), AuditLog.id, limit, cursor)
-        rows, after = paging.page_of(session.exec(query).all(), limit, lambda e: e.id)
+        query = audit.entries_query(me, filters)
+        rows, after = paging.fetch(session, query, AuditLog.id, limit, cursor)
         return paging.Page(items=[AuditEntry.model_validate(e) for e in rows], next_cursor=after)
 
     return await run(caller, action_)

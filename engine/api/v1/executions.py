@@ -107,8 +107,7 @@ async def list_executions(
     )
 
     def action(session: Session, _: AdminUser) -> paging.Page[ExecutionOut]:
-        found = session.exec(paging.keyset(query, FlowExecution.id, limit, cursor)).all()
-        rows, after = paging.page_of(found, limit, lambda e: e.id)
+        rows, after = paging.fetch(session, query, FlowExecution.id, limit, cursor)
         return paging.Page(items=[ExecutionOut.of(e) for e in rows], next_cursor=after)
 
     return await run(caller, action)

@@ -276,8 +276,7 @@ async def list_flows(
     )
 
     def action(session: Session, _: AdminUser) -> paging.Page[FlowListItem]:
-        page = paging.keyset(query, FlowDefinition.id, limit, cursor)
-        rows, after = paging.page_of(session.exec(page).all(), limit, lambda f: f.id)
+        rows, after = paging.fetch(session, query, FlowDefinition.id, limit, cursor)
         items = [FlowListItem.model_validate(row) for row in flows.summarize(session, rows)]
         return paging.Page(items=items, next_cursor=after)
 
@@ -500,8 +499,8 @@ async def list_versions(
 ) -> paging.Page[VersionOut]:
     def action(session: Session, _: AdminUser) -> paging.Page[VersionOut]:
         flows.get_flow(session, flow_id)
-        query = paging.keyset(flows.versions_query(flow_id), FlowVersion.id, limit, cursor)
-        rows, after = paging.page_of(session.exec(query).all(), limit, lambda v: v.id)
+        query = flows.versions_query(flow_id)
+        rows, after = paging.fetch(session, query, FlowVersion.id, limit, cursor)
         return paging.Page(items=[VersionOut.model_validate(v) for v in rows], next_cursor=after)
 
     return await run(caller, action)

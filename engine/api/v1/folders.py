@@ -55,8 +55,7 @@ async def list_folders(
     caller: Viewer, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> paging.Page[FolderOut]:
     def action(session: Session, _: AdminUser) -> paging.Page[FolderOut]:
-        query = paging.keyset(select(FlowFolder), FlowFolder.id, limit, cursor)
-        rows, after = paging.page_of(session.exec(query).all(), limit, lambda f: f.id)
+        rows, after = paging.fetch(session, select(FlowFolder), FlowFolder.id, limit, cursor)
         counts = flows.folder_counts(session, [f.id for f in rows])
         items = [FolderOut.of(f, counts.get(f.id, 0)) for f in rows]
         return paging.Page(items=items, next_cursor=after)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import sqlalchemy as sa
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from engine.api.v1.errors import ApiError
 
@@ -67,3 +68,11 @@ def page_of(rows: Sequence[Any], limit: int, item_id: Any) -> tuple[list[Any], s
         return rows, None
     rows = rows[:limit]
     return rows, encode(item_id(rows[-1]))
+
+
+def fetch(
+    session: Session, query: Any, id_column: Any, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """The rows of ``query`` on the page after ``cursor``, and the cursor after them."""
+    rows = session.exec(keyset(query, id_column, limit, cursor)).all()
+    return page_of(rows, limit, lambda row: getattr(row, id_column.key))

@@ -75,8 +75,7 @@ async def list_people(
             query = query.where(AdminUser.role == role)
         if active is not None:
             query = query.where(AdminUser.is_active == active)
-        rows = session.exec(paging.keyset(query, AdminUser.id, limit, cursor)).all()
-        page, after = paging.page_of(rows, limit, lambda u: u.id)
+        page, after = paging.fetch(session, query, AdminUser.id, limit, cursor)
         return paging.Page(items=[PersonOut.model_validate(u) for u in page], next_cursor=after)
 
     return await run(caller, action)

@@ -65,10 +65,8 @@ async def list_tokens(
     caller: Viewer, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> paging.Page[TokenOut]:
     def action(session: Session, me: AdminUser) -> paging.Page[TokenOut]:
-        query = paging.keyset(
-            select(ApiToken).where(ApiToken.admin_id == me.id), ApiToken.id, limit, cursor
-        )
-        rows, after = paging.page_of(session.exec(query).all(), limit, lambda t: t.id)
+        mine = select(ApiToken).where(ApiToken.admin_id == me.id)
+        rows, after = paging.fetch(session, mine, ApiToken.id, limit, cursor)
         return paging.Page(items=[TokenOut.of(t) for t in rows], next_cursor=after)
 
     return await run(caller, action)
