@@ -26,7 +26,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.engine import BURST, ROOT, TIMEOUT, configure, free_port, measure, wait_port
+from bench.engine import (
+    BURST,
+    ROOT,
+    TIMEOUT,
+    configure,
+    free_port,
+    measure,
+    print_figures,
+    wait_port,
+)
 
 FLOWS = 1_000
 EXECUTIONS = 100_000
@@ -197,12 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=500, help="requests per measurement")
     args = parser.parse_args(argv)
     rows = asyncio.run(main_async(args.n))
-    print(f"\n{'request':38} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'seq/s':>8} {'burst/s':>8}")
-    for title, figures in rows:
-        print(
-            f"{title:38} {figures['n']:>5} {figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} "
-            f"{figures['sequential_per_s']:>8.1f} {figures['burst_per_s']:>8.1f}"
-        )
+    print_figures("request", "n", rows)
     print(f"\nFirst page of 50 items; seq/s: one request at a time; burst/s: {BURST} in flight.")
     return 0
 

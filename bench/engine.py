@@ -399,9 +399,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"({name}) failed:\n{child.stdout[-2000:]}\n{child.stderr[-4000:]}")
             continue
         rows.append((name, json.loads(line.removeprefix("RESULT "))))
-    print(f"\n{'scenario':42} {'runs':>5} {'p50 ms':>8} {'p99 ms':>8} {'seq/s':>8} {'burst/s':>8}")
-    for name, figures in rows:
-        title = f"({name}) {TITLES[name]}"
+    table = [(f"({name}) {TITLES[name]}", figures) for name, figures in rows]
+    print_figures("scenario", "runs", table)
+    print(f"\nseq/s: one execution at a time; burst/s: {BURST} in flight.")
+    return 0
+
+
+def print_figures(what: str, count: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """The figures :func:`measure` returns, a row each (or why a row was skipped)."""
+    print(f"\n{what:42} {count:>5} {'p50 ms':>8} {'p99 ms':>8} {'seq/s':>8} {'burst/s':>8}")
+    for title, figures in rows:
         if "skipped" in figures:
             print(f"{title:42} skipped: {figures['skipped']}")
             continue
@@ -409,8 +416,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{title:42} {figures['n']:>5} {figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} "
             f"{figures['sequential_per_s']:>8.1f} {figures['burst_per_s']:>8.1f}"
         )
-    print(f"\nseq/s: one execution at a time; burst/s: {BURST} in flight.")
-    return 0
 
 
 if __name__ == "__main__":
