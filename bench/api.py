@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,14 +25,12 @@ from typing import Any
 
 from bench.engine import (
     BURST,
-    ROOT,
     TIMEOUT,
     configure,
-    free_port,
     measure,
     print_figures,
-    wait_port,
 )
+from tests.live_api import served_in_process
 
 FLOWS = 1_000
 EXECUTIONS = 100_000
@@ -173,26 +168,12 @@ async def main_async(n: int) -> list[tuple[str, dict[str, float]]]:
         "FLOWBOT_SECRET_KEY": "bench-secret-key",
         "FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000000",  # measure the lists, not the limit
     }
-    server: subprocess.Popen[bytes] | None = None
     try:
         configure(**env)
         token = seed(url)
-        port = free_port()
-        with (tmp / "web.log").open("wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-log"]
-                + ["--host", "127.0.0.1", "--port", str(port), "engine.api.app:create_api"],
-                cwd=ROOT,
-                env=os.environ | env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        await wait_port(port, "the web server")
-        return await bench(f"http://127.0.0.1:{port}", token, n)
+        with (tmp / "web.log").open("wb") as log, served_in_process(env, log) as base:
+            return await bench(base, token, n)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
         from engine.db import get_engine
 
         get_engine().dispose()
