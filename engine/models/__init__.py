@@ -1,18 +1,16 @@
 """All SQLModel tables; importing this package registers them on the metadata."""
 
 from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
-from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationScore
+from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationEvent, ReputationScore
 from engine.models.api import ApiIdempotentAnswer
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
 from engine.models.broadcast import BroadcastMessage, BroadcastStatus, CrossPostTemplate
 from engine.models.communities import (
+    Chat,
     Community,
     CommunityConfig,
-    CommunityDiscordConfig,
     CommunityMember,
-    CommunityTelegramConfig,
-    CommunityWhatsAppConfig,
     MemberRole,
 )
 from engine.models.connections import (
@@ -56,13 +54,11 @@ __all__ = [
     "BotResponse",
     "BroadcastMessage",
     "BroadcastStatus",
+    "Chat",
     "Community",
     "CommunityAnalyticsSnapshot",
     "CommunityConfig",
-    "CommunityDiscordConfig",
     "CommunityMember",
-    "CommunityTelegramConfig",
-    "CommunityWhatsAppConfig",
     "ConnectionStatus",
     "ConnectorKind",
     "CrossPostTemplate",
@@ -81,6 +77,7 @@ __all__ = [
     "PlatformAccount",
     "PlatformConnection",
     "PlatformConnectionLog",
+    "ReputationEvent",
     "ReputationScore",
     "Role",
     "ScheduledMessage",

@@ -43,3 +43,22 @@ class ReputationScore(SQLModel, table=True):
     given_up: int = 0
     given_down: int = 0
     updated_at: datetime = created_at_field()
+
+
+class ReputationEvent(SQLModel, table=True):
+    """One change of a member's reputation: its history, and what daily caps count."""
+
+    __tablename__ = "reputation_event"
+    __table_args__ = (
+        sa.Index("ix_reputation_event_member", "community_id", "platform_account_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = fk("community.id", index=False)
+    platform_account_id: int = fk("platform_account.id")
+    delta: int
+    reason: str = Field(default="", sa_type=sa.Text)
+    actor: str = Field(default="", sa_type=sa.String(128))
+    # The earning rule that gave it (its index in the community's rules), None if manual.
+    rule: str | None = Field(default=None, sa_type=sa.String(64))
+    created_at: datetime = created_at_field()

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from engine.models.base import created_at_field, enum_field, fk, json_field
+from engine.models.base import Platform, created_at_field, enum_field, fk, json_field
 
 
 class MemberRole(StrEnum):
@@ -32,71 +32,58 @@ class Community(SQLModel, table=True):
 
 
 class CommunityConfig(SQLModel, table=True):
-    """Moderation and engagement rules that apply on every platform of a community."""
+    """A community's rules: one JSON document validated by ``engine.community_rules``.
+
+    One document rather than a column per setting, so per-platform overrides have the same
+    shape as the rules they override and a new rule needs no migration.
+    """
 
     __tablename__ = "community_config"
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", ondelete="CASCADE", unique=True)
-    language: str = Field(default="en", sa_type=sa.String(16))
-    welcome_enabled: bool = False
-    welcome_message: str = Field(default="", sa_type=sa.Text)
-    rules: str = Field(default="", sa_type=sa.Text)
-    warn_threshold_mute: int = 3
-    warn_threshold_ban: int = 5
-    mute_minutes: int = 60
-    warning_expiry_days: int = 30
-    antispam_enabled: bool = False
-    antilink_enabled: bool = False
-    reputation_enabled: bool = True
-    banned_words: list[str] = json_field(list)
-    extra: dict[str, Any] = json_field()
+    rules: dict[str, Any] = json_field()
+    updated_at: datetime = created_at_field()
 
 
-class CommunityTelegramConfig(SQLModel, table=True):
-    __tablename__ = "community_telegram_config"
-    __table_args__ = (sa.UniqueConstraint("community_id", "chat_id"),)
+class Chat(SQLModel, table=True):
+    """A chat a connection is in, discovered from the platform and never typed by hand.
+
+    Telegram groups and channels, Discord guilds and their text channels (a channel names
+    its guild in ``parent_chat_id``), WhatsApp groups. A chat belongs to at most one
+    community; ``gone_at`` is set when the bot or account leaves it.
+    """
+
+    __tablename__ = "chat"
+    __table_args__ = (sa.UniqueConstraint("platform", "platform_chat_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    community_id: int = fk("community.id")
-    chat_id: str = Field(sa_type=sa.String(32), index=True)
-    chat_type: str = Field(default="supergroup", sa_type=sa.String(16))
+    platform: Platform = enum_field(Platform.telegram)
+    platform_chat_id: str = Field(sa_type=sa.String(64))
+    bot_instance_id: int | None = fk("bot_instance.id", nullable=True)
+    parent_chat_id: str | None = Field(default=None, sa_type=sa.String(64), index=True)
+    type: str = Field(default="group", sa_type=sa.String(32))
     title: str = Field(default="", sa_type=sa.String(256))
     username: str | None = Field(default=None, sa_type=sa.String(128))
-    log_chat_id: str | None = Field(default=None, sa_type=sa.String(32))
-    delete_service_messages: bool = False
-
-
-class CommunityDiscordConfig(SQLModel, table=True):
-    __tablename__ = "community_discord_config"
-    __table_args__ = (sa.UniqueConstraint("community_id", "guild_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = fk("community.id")
-    guild_id: str = Field(sa_type=sa.String(32), index=True)
-    guild_name: str = Field(default="", sa_type=sa.String(256))
-    announcement_channel_id: str | None = Field(default=None, sa_type=sa.String(32))
-    log_channel_id: str | None = Field(default=None, sa_type=sa.String(32))
-    welcome_channel_id: str | None = Field(default=None, sa_type=sa.String(32))
-    moderator_role_id: str | None = Field(default=None, sa_type=sa.String(32))
-    muted_role_id: str | None = Field(default=None, sa_type=sa.String(32))
-
-
-class CommunityWhatsAppConfig(SQLModel, table=True):
-    """WhatsApp groups of a community (the reference system had none; Flowbot does)."""
-
-    __tablename__ = "community_whatsapp_config"
-    __table_args__ = (sa.UniqueConstraint("community_id", "group_jid"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = fk("community.id")
-    group_jid: str = Field(sa_type=sa.String(64), index=True)
-    subject: str = Field(default="", sa_type=sa.String(256))
+    member_count: int | None = None
+    bot_is_admin: bool = False
+    bot_rights: dict[str, Any] = json_field()
+    community_id: int | None = fk("community.id", nullable=True)
+    gone_at: datetime | None = None
+    first_seen_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
 
 
 class CommunityMember(SQLModel, table=True):
+    """One platform account in one community: recorded from joins, leaves and messages."""
+
     __tablename__ = "community_member"
-    __table_args__ = (sa.UniqueConstraint("community_id", "platform_account_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "platform_account_id"),
+        # The Members page sorts and pages by these within one community.
+        sa.Index("ix_community_member_recent", "community_id", "last_active_at", "id"),
+        sa.Index("ix_community_member_joined", "community_id", "joined_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = fk("community.id")

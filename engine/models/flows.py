@@ -59,6 +59,9 @@ class FlowDefinition(SQLModel, table=True):
     published_version_id: int | None = Field(default=None, nullable=True)
     trigger_type: str | None = Field(default=None, sa_type=sa.String(64))
     bot_instance_id: int | None = fk("bot_instance.id", nullable=True)
+    # Set on flows Flowbot runs by itself (a community's rules): not drawn, not editable,
+    # but their executions are traced and debugged like any other.
+    system_kind: str | None = Field(default=None, sa_type=sa.String(32))
     created_by: str = Field(default="", sa_type=sa.String(64))
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()

@@ -19,18 +19,17 @@ from croniter import croniter
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
+from engine.community_rules import CommunityRules, parse_rules
 from engine.db import session_scope
 from engine.expressions import Scope, render_text
 from engine.models import (
     BotInstance,
     BroadcastMessage,
     BroadcastStatus,
+    Chat,
     Community,
     CommunityConfig,
-    CommunityDiscordConfig,
     CommunityMember,
-    CommunityTelegramConfig,
-    CommunityWhatsAppConfig,
     CrossPostTemplate,
     MemberRole,
     ModerationAction,
@@ -256,12 +255,12 @@ def account_of(
     return account
 
 
-def config_of(session: Session, community_id: int) -> CommunityConfig:
+def config_of(session: Session, community_id: int) -> CommunityRules:
     """The community's rules, or the defaults when none were saved."""
     found = session.exec(
-        select(CommunityConfig).where(CommunityConfig.community_id == community_id)
+        select(CommunityConfig.rules).where(CommunityConfig.community_id == community_id)
     ).first()
-    return found or CommunityConfig(community_id=community_id)
+    return parse_rules(found)
 
 
 def active_warnings(session: Session, community_id: int, account_id: int) -> int:
@@ -298,39 +297,27 @@ Purpose = Literal["post", "moderate", "log"]
 def community_targets(
     session: Session, community: Community, purpose: Purpose, trigger: Mapping[str, Any]
 ) -> list[Target]:
-    """Where a community posts, moderates members (Discord: its guilds) or logs."""
-    chats: dict[str, list[str | None]] = {
-        "telegram": [
-            c.log_chat_id if purpose == "log" else c.chat_id
-            for c in session.exec(
-                select(CommunityTelegramConfig).where(
-                    CommunityTelegramConfig.community_id == community.id
-                )
+    """Where a community posts (its chats; on Discord its attached text channels),
+    moderates members (its chats; on Discord its guilds) or logs (its log chat)."""
+    if purpose == "log":  # the log chat may be outside the community (a private mod chat)
+        log = session.get(Chat, config_of(session, community.id or 0).log_chat_id or 0)
+        chats = [log] if log and log.gone_at is None else []
+    else:
+        chats = list(
+            session.exec(
+                select(Chat).where(Chat.community_id == community.id, col(Chat.gone_at).is_(None))
             )
-        ],
-        "discord": [
-            {"post": d.announcement_channel_id, "moderate": d.guild_id, "log": d.log_channel_id}[
-                purpose
-            ]
-            for d in session.exec(
-                select(CommunityDiscordConfig).where(
-                    CommunityDiscordConfig.community_id == community.id
-                )
-            )
-        ],
-        "whatsapp": [
-            None if purpose == "log" else w.group_jid
-            for w in session.exec(
-                select(CommunityWhatsAppConfig).where(
-                    CommunityWhatsAppConfig.community_id == community.id
-                )
-            )
-        ],
-    }
+        )
+        moderating = purpose == "moderate"
+        chats = [  # a Discord guild is moderated, its text channels are posted to
+            c for c in chats if (c.parent_chat_id is None) == moderating or c.platform != "discord"
+        ]
     targets = []
-    for platform, ids in chats.items():
-        kind, instance_id = _connector_for(session, community, platform, trigger)
-        targets += [Target(platform, kind, instance_id, i, community.id) for i in ids if i]
+    for chat in chats:
+        kind, instance_id = _connector_for(session, community, chat.platform, trigger)
+        targets.append(
+            Target(chat.platform, kind, instance_id, chat.platform_chat_id, community.id)
+        )
     return targets
 
 
@@ -434,12 +421,8 @@ def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[s
     community = require_community(session, ctx.trigger)
     account = account_of(session, ctx.trigger, p.user_id, create=True)
     assert community.id and account and account.id
-    config = config_of(session, community.id)
-    expires = (
-        utcnow() + timedelta(days=config.warning_expiry_days)
-        if config.warning_expiry_days
-        else None
-    )
+    config = config_of(session, community.id).for_platform(account.platform).warnings
+    expires = utcnow() + timedelta(days=config.expire_days) if config.expire_days else None
     warning = Warning(
         community_id=community.id,
         platform_account_id=account.id,
@@ -452,9 +435,9 @@ def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[s
     moderation_log(session, ctx, ModerationAction.warn, community.id, account, p.reason)
     count = active_warnings(session, community.id, account.id)
     action = "none"
-    if config.warn_threshold_ban and count >= config.warn_threshold_ban:
+    if config.ban_at and count >= config.ban_at:
         action = "ban"
-    elif config.warn_threshold_mute and count >= config.warn_threshold_mute:
+    elif config.mute_at and count >= config.mute_at:
         action = "mute"
     return {
         "warning_id": warning.id,
@@ -462,8 +445,8 @@ def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[s
         "account_id": account.id,
         "user_id": account.platform_user_id,
         "active_warnings": count,
-        "threshold_mute": config.warn_threshold_mute,
-        "threshold_ban": config.warn_threshold_ban,
+        "threshold_mute": config.mute_at,
+        "threshold_ban": config.ban_at,
         "mute_minutes": config.mute_minutes,
         "action_taken": action,
     }
@@ -647,7 +630,7 @@ def _add_score(
 def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dict[str, Any]:
     community = require_community(session, ctx.trigger)
     assert community.id
-    if not config_of(session, community.id).reputation_enabled:
+    if not config_of(session, community.id).reputation.enabled:
         return {"applied": False, "reason": "reputation is disabled in this community"}
     account = account_of(session, ctx.trigger, p.user_id, create=True)
     assert account and account.id

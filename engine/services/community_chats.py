@@ -1,7 +1,8 @@
 """Which community an event's chat belongs to: the one rule, per platform.
 
-A Telegram chat, a Discord guild (any of its channels) or a WhatsApp group is linked to
-a community through its platform config row.
+A chat is linked to a community through its discovered :class:`Chat` row. A Discord
+event belongs to the community of its guild (any of its channels); a Telegram chat and a
+WhatsApp group to their own row's community.
 """
 
 from __future__ import annotations
@@ -9,24 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.models import CommunityDiscordConfig, CommunityTelegramConfig, CommunityWhatsAppConfig
-
-_CONFIGS = {
-    "telegram": (CommunityTelegramConfig, CommunityTelegramConfig.chat_id),
-    "discord": (CommunityDiscordConfig, CommunityDiscordConfig.guild_id),
-    "whatsapp": (CommunityWhatsAppConfig, CommunityWhatsAppConfig.group_jid),
-}
+from engine.models import Chat
 
 ChatKey = tuple[str, str]  # (platform, chat id / guild id / group JID)
+PLATFORMS = ("telegram", "discord", "whatsapp")
 
 
 def chat_key(event: Mapping[str, Any]) -> ChatKey | None:
     """The key that links an event (a trigger dict) to a community, if it has one."""
     chat = event.get("chat") or {}
     platform = event.get("platform")
-    if platform not in _CONFIGS or not chat:
+    if platform not in PLATFORMS or not chat:
         return None
     value = (chat.get("guild_id") or chat.get("id")) if platform == "discord" else chat.get("id")
     return (platform, str(value)) if value is not None else None
@@ -36,14 +32,16 @@ def community_id_of(session: Session, event: Mapping[str, Any]) -> int | None:
     key = chat_key(event)
     if key is None:
         return None
-    model, column = _CONFIGS[key[0]]
-    return session.exec(select(model.community_id).where(column == key[1])).first()
+    return session.exec(
+        select(Chat.community_id).where(Chat.platform == key[0], Chat.platform_chat_id == key[1])
+    ).first()
 
 
 def community_ids_by_chat(session: Session) -> dict[ChatKey, int]:
     """Every linked chat at once, for jobs that look at many events."""
-    found: dict[ChatKey, int] = {}
-    for platform, (model, column) in _CONFIGS.items():
-        for value, community_id in session.exec(select(column, model.community_id)).all():
-            found[(platform, str(value))] = community_id
-    return found
+    rows = session.exec(
+        select(Chat.platform, Chat.platform_chat_id, Chat.community_id).where(
+            col(Chat.community_id).is_not(None)
+        )
+    ).all()
+    return {(str(platform), chat_id): cid for platform, chat_id, cid in rows if cid is not None}

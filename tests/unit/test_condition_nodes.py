@@ -17,10 +17,10 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.models import (
+    Chat,
     Community,
     CommunityConfig,
     CommunityMember,
-    CommunityTelegramConfig,
     FlowDefinition,
     MemberRole,
     PlatformAccount,
@@ -89,7 +89,7 @@ class World:
     flow_id: int
 
 
-def make_world(session: Session, **config: Any) -> World:
+def make_world(session: Session, **rules: Any) -> World:
     community = Community(name="Makers")
     flow = FlowDefinition(name="f")
     account = PlatformAccount(platform="telegram", platform_user_id="42", username="alice")
@@ -97,10 +97,14 @@ def make_world(session: Session, **config: Any) -> World:
     session.flush()
     assert community.id and account.id and flow.id
     member = CommunityMember(community_id=community.id, platform_account_id=account.id)
+    log_chat = Chat(platform="telegram", platform_chat_id="-999", title="Mod log")
+    session.add_all(
+        [Chat(platform="telegram", platform_chat_id="-100", community_id=community.id), log_chat]
+    )
+    session.flush()
     session.add_all(
         [
-            CommunityTelegramConfig(community_id=community.id, chat_id="-100", log_chat_id="-999"),
-            CommunityConfig(community_id=community.id, **config),
+            CommunityConfig(community_id=community.id, rules={**rules, "log_chat_id": log_chat.id}),
             member,
         ]
     )

@@ -10,10 +10,9 @@ from sqlmodel import Session, select
 from engine.models import (
     BotInstance,
     BroadcastMessage,
+    Chat,
     Community,
-    CommunityDiscordConfig,
     CommunityMember,
-    CommunityWhatsAppConfig,
     CrossPostTemplate,
     MemberRole,
     ModerationLog,
@@ -45,15 +44,18 @@ def add_discord_and_whatsapp(session: Session, world: World) -> None:
     community = session.get(Community, world.community_id)
     assert community
     community.bot_instance_id = bot.id
+    cid = world.community_id
     session.add_all(
         [
-            CommunityDiscordConfig(
-                community_id=world.community_id,
-                guild_id="G1",
-                announcement_channel_id="C-ann",
-                log_channel_id="C-log",
+            Chat(platform="discord", platform_chat_id="G1", type="guild", community_id=cid),
+            Chat(
+                platform="discord",
+                platform_chat_id="C-ann",
+                type="text",
+                parent_chat_id="G1",
+                community_id=cid,
             ),
-            CommunityWhatsAppConfig(community_id=world.community_id, group_jid="g@g.us"),
+            Chat(platform="whatsapp", platform_chat_id="g@g.us", community_id=cid),
         ]
     )
     session.commit()
@@ -112,7 +114,7 @@ async def test_reply_in_place_without_quoting() -> None:
 
 
 async def test_warn_user_mutes_then_bans_at_thresholds(sqlite_session: Session) -> None:
-    world = make_world(sqlite_session, warn_threshold_mute=2, warn_threshold_ban=3, mute_minutes=10)
+    world = make_world(sqlite_session, warnings={"mute_at": 2, "ban_at": 3, "mute_minutes": 10})
     ctx = FakeContext(event(instance_id=3), flow_id=world.flow_id)
     first = await run("warn_user", ctx, reason="spam")
     assert first.output["active_warnings"] == 1 and first.output["action_taken"] == "none"
@@ -138,7 +140,7 @@ async def test_warn_user_mutes_then_bans_at_thresholds(sqlite_session: Session) 
 
 
 async def test_warn_user_records_a_failed_sanction(sqlite_session: Session) -> None:
-    world = make_world(sqlite_session, warn_threshold_mute=1)
+    world = make_world(sqlite_session, warnings={"mute_at": 1})
     ctx = FakeContext(event(), flow_id=world.flow_id)
     ctx.responses[("telegram_bot", "mute_member")] = RuntimeError("not enough rights")
     result = await run("warn_user", ctx, user_id="77")
@@ -244,7 +246,7 @@ async def test_adjust_reputation_upserts_atomically(sqlite_session: Session) -> 
 
 
 async def test_adjust_reputation_respects_the_community_switch(sqlite_session: Session) -> None:
-    make_world(sqlite_session, reputation_enabled=False)
+    make_world(sqlite_session, reputation={"enabled": False})
     result = await run("adjust_reputation", FakeContext(event()), delta=1)
     assert result.output["applied"] is False
     assert sqlite_session.exec(select(ReputationScore)).all() == []
@@ -273,11 +275,10 @@ async def test_notify_admins_in_log_chats_and_directly(sqlite_session: Session) 
     sqlite_session.commit()
     ctx = FakeContext(event(), flow_id=world.flow_id)
     out = (await run("notify_admins", ctx, text="raid!", direct=True)).output
-    assert out["sent"] == 3 and out["failed"] == 0
+    assert out["sent"] == 2 and out["failed"] == 0
     sent = {(c[0], c[1], tuple(sorted(c[2].items()))) for c in ctx.calls}
-    assert sent == {
+    assert sent == {  # the community's one log chat, and the owner directly
         ("telegram_bot", "send_message", (("chat_id", "-999"), ("text", "raid!"))),
-        ("discord_bot", "send_message", (("channel_id", "C-log"), ("content", "raid!"))),
         ("telegram_bot", "send_message", (("chat_id", "42"), ("text", "raid!"))),
     }
 

@@ -9,10 +9,10 @@ from sqlmodel import Session, select
 
 from engine import actors, broker, maintenance, worker
 from engine.models import (
+    Chat,
     Community,
     CommunityAnalyticsSnapshot,
     CommunityMember,
-    CommunityTelegramConfig,
     ExecutionStatus,
     FlowDefinition,
     FlowEvent,
@@ -204,7 +204,7 @@ def test_snapshot_figures_for_a_small_community(sqlite_session: Session) -> None
     s.add(Warning(community_id=c, platform_account_id=spammer, created_at=NOON - timedelta(days=1)))
     s.add(ModerationLog(community_id=c, action=ModerationAction.ban, created_at=NOON))
     s.add(ModerationLog(community_id=c, action=ModerationAction.mute, created_at=NOON))
-    s.add(CommunityTelegramConfig(community_id=c, chat_id="-100"))
+    s.add(Chat(platform="telegram", platform_chat_id="-100", community_id=c))
     for n, (kind, chat, user, when) in enumerate(
         [
             ("tg_message", "-100", "1", NOON),
