@@ -166,6 +166,39 @@ def upgrade() -> None:
         batch_op.create_index('ix_reputation_event_member', ['community_id', 'platform_account_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reputation_event_platform_account_id'), ['platform_account_id'], unique=False)
 
+    op.create_table(
+        "link_suggestion_dismissal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_low_id", sa.Integer(), nullable=False),
+        sa.Column("account_high_id", sa.Integer(), nullable=False),
+        sa.Column("dismissed_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_high_id"],
+            ["platform_account.id"],
+            name=op.f("fk_link_suggestion_dismissal_account_high_id_platform_account"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_low_id"],
+            ["platform_account.id"],
+            name=op.f("fk_link_suggestion_dismissal_account_low_id_platform_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_suggestion_dismissal")),
+        sa.UniqueConstraint(
+            "account_low_id",
+            "account_high_id",
+            name=op.f("uq_link_suggestion_dismissal_account_low_id_account_high_id"),
+        ),
+    )
+    with op.batch_alter_table("link_suggestion_dismissal", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_link_suggestion_dismissal_account_high_id"),
+            ["account_high_id"],
+            unique=False,
+        )
+
     _carry_chats_and_rules()
 
     with op.batch_alter_table('community_whatsapp_config', schema=None) as batch_op:
@@ -289,6 +322,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reputation_event_member')
 
     op.drop_table('reputation_event')
+    op.drop_table('link_suggestion_dismissal')
     with op.batch_alter_table('chat', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_chat_parent_chat_id'))
         batch_op.drop_index(batch_op.f('ix_chat_community_id'))

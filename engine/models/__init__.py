@@ -32,7 +32,7 @@ from engine.models.flows import (
     StepStatus,
     UserFlowContext,
 )
-from engine.models.identity import PlatformAccount, UserIdentity
+from engine.models.identity import LinkSuggestionDismissal, PlatformAccount, UserIdentity
 from engine.models.moderation import (
     ModerationAction,
     ModerationLog,
@@ -71,6 +71,7 @@ __all__ = [
     "FlowStatus",
     "FlowVersion",
     "MemberRole",
+    "LinkSuggestionDismissal",
     "ModerationAction",
     "ModerationLog",
     "Platform",

@@ -41,3 +41,17 @@ class PlatformAccount(SQLModel, table=True):
     is_bot: bool = False
     first_seen_at: datetime = created_at_field()
     last_seen_at: datetime = created_at_field()
+
+
+class LinkSuggestionDismissal(SQLModel, table=True):
+    """An admin said two accounts are not the same person: never suggest the pair again."""
+
+    __tablename__ = "link_suggestion_dismissal"
+    __table_args__ = (sa.UniqueConstraint("account_low_id", "account_high_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The pair in id order, so (a, b) and (b, a) are one row.
+    account_low_id: int = fk("platform_account.id", index=False)
+    account_high_id: int = fk("platform_account.id")
+    dismissed_by: str = Field(default="", sa_type=sa.String(128))
+    created_at: datetime = created_at_field()
