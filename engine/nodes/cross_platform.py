@@ -35,7 +35,6 @@ from engine.models import (
     ModerationAction,
     ModerationLog,
     PlatformAccount,
-    ReputationScore,
     ScheduledMessage,
     UserIdentity,
     Warning,
@@ -49,7 +48,8 @@ from engine.nodes.base import (
     RunContext,
 )
 from engine.nodes.registry import runner_declarer
-from engine.nodes.utility import insert_ignore, stored_time, valid_timezone
+from engine.nodes.utility import stored_time, valid_timezone
+from engine.services import reputation
 from engine.services.community_chats import community_id_of
 
 P = ParamSpec("P")
@@ -614,19 +614,6 @@ class AdjustReputationParams(NodeParams):
     reason: str = REASON_FIELD
 
 
-def _add_score(
-    session: Session, community_id: int, account_id: int, changes: dict[str, int]
-) -> int:
-    """Atomic ``column = column + n`` on the (community, account) row, created at 0."""
-    table = ReputationScore.__table__
-    keys = {"community_id": community_id, "platform_account_id": account_id}
-    insert_ignore(session, table, {**keys, "updated_at": utcnow()}, list(keys))
-    where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
-    values = {name: table.c[name] + n for name, n in changes.items()}
-    session.execute(sa.update(table).where(where).values(updated_at=utcnow(), **values))
-    return session.execute(sa.select(table.c.score).where(where)).scalar_one()
-
-
 def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dict[str, Any]:
     community = require_community(session, ctx.trigger)
     assert community.id
@@ -634,11 +621,16 @@ def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dic
         return {"applied": False, "reason": "reputation is disabled in this community"}
     account = account_of(session, ctx.trigger, p.user_id, create=True)
     assert account and account.id
-    score = _add_score(session, community.id, account.id, {"score": p.delta})
     giver = account_of(session, ctx.trigger, None, create=True) if p.user_id else None
-    if giver and giver.id and giver.id != account.id:
-        given = "given_up" if p.delta > 0 else "given_down"
-        _add_score(session, community.id, giver.id, {given: 1})
+    score = reputation.adjust(
+        session,
+        f"flow:{ctx.flow_id}",
+        community.id,
+        account.id,
+        p.delta,
+        p.reason,
+        giver_account_id=giver.id if giver else None,
+    )
     moderation_log(
         session,
         ctx,
