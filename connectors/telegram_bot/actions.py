@@ -28,7 +28,9 @@ from pydantic import BaseModel
 
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import declared_actions, node_action
+from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import chat_ref, seconds_from_now, to_int, url_or_file_id
+from connectors.telegram_bot import discovery
 from engine.nodes import NodePlatform
 
 KIND = "telegram_bot"
@@ -168,12 +170,15 @@ def _handler(action: str):  # type: ignore[no-untyped-def]
 
 
 def _register_all() -> None:
-    """One handler per declared tg_* action node; a node without a Bot method fails here."""
+    """One handler per declared tg_* action node (a node without a Bot method fails here),
+    and the pool's chat discovery actions."""
     declared = declared_actions(NodePlatform.telegram_bot)
     if missing := declared - METHODS.keys():
         raise RuntimeError(f"tg actions without a Bot method: {sorted(missing)}")
     for action in sorted(declared):
         ACTIONS.action(*node_action(f"tg_{action}"))(_handler(action))
+    ACTIONS.action(LIST_MEMBERS, ListMembersParams)(discovery.list_members)
+    ACTIONS.action(LIST_CHATS, ListChatsParams)(discovery.list_chats)
 
 
 _register_all()

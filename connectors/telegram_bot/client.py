@@ -30,11 +30,13 @@ from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
 from aiohttp import ClientError
 
+from connectors.kit.chats import CHAT_SEEN
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind, redact
 from connectors.kit.retry import RetryPolicy, call_with_retries, retry_after_attribute
 from connectors.telegram_bot.actions import ACTIONS, KIND
 from connectors.telegram_bot.commands import CommandSync
+from connectors.telegram_bot.discovery import enrich_chat_seen
 from connectors.telegram_bot.mapper import ALLOWED_UPDATES, map_update
 from engine.settings import get_settings
 
@@ -143,6 +145,8 @@ class TelegramBotConnector(Connector):
             polls=self._polls,
         )
         for event in events:
+            if event.kind == CHAT_SEEN:
+                event = await enrich_chat_seen(self._bot, event)
             await self.emit(event)
 
     # -- internals --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from aiogram.types import (
     User,
 )
 
+from connectors.kit.chats import chat_seen
 from connectors.kit.event_builder import platform_event
 from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
 
@@ -251,8 +252,38 @@ def _member(env: _Envelope, change: ChatMemberUpdated) -> list[PlatformEvent]:
     return [env.about(kind, change, change.new_chat_member.user, data=_statuses(change))]
 
 
+def bot_rights(member: Any) -> dict[str, bool]:
+    """The bot's ``can_*`` rights in a chat (an administrator's; empty for anyone else)."""
+    if _value(member.status) != "administrator":
+        return {}
+    return {
+        name: value
+        for name, value in member.model_dump().items()
+        if name.startswith("can_") and isinstance(value, bool)
+    }
+
+
 def _bot_status(env: _Envelope, change: ChatMemberUpdated) -> list[PlatformEvent]:
-    return [env.about("tg_bot_status_changed", change, change.from_user, data=_statuses(change))]
+    """The trigger's event, and the chat as the bot now sees it (``gone`` when it left).
+
+    The chat_seen event carries only what the update says; the connector fills in the
+    title, username and member count from getChat and getChatMemberCount."""
+    member = change.new_chat_member
+    seen = chat_seen(
+        KIND,
+        env.instance_id,
+        map_chat(change.chat),
+        f"{env.instance_id}:{env.update.update_id}",
+        username=change.chat.username,
+        bot_is_admin=_value(member.status) in ("creator", "administrator"),
+        bot_rights=bot_rights(member),
+        gone=not _is_member(member),
+        user=map_user(change.from_user),
+        occurred_at=change.date,
+        raw=env.raw,
+    )
+    status = env.about("tg_bot_status_changed", change, change.from_user, data=_statuses(change))
+    return [status, seen]
 
 
 def _join_request(env: _Envelope, request: ChatJoinRequest) -> list[PlatformEvent]:

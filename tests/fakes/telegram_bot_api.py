@@ -111,6 +111,7 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         self.commands: dict[str, list[Json]] = {}
         self.allowed_updates: list[str] | None = None
         self.members: dict[tuple[int, int], Json] = {}
+        self.member_counts: dict[int, int] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._results: dict[str, Any] = {}
 
@@ -163,6 +164,10 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
     def set_member(self, chat_id: int, user_id: int, status: str = "member", **fields: Any) -> None:
         """What getChatMember reports for ``user_id`` in ``chat_id``."""
         self.members[(chat_id, user_id)] = tg.chat_member(self.user(user_id), status, **fields)
+
+    def set_member_count(self, chat_id: int, count: int) -> None:
+        """What getChatMemberCount reports for ``chat_id``."""
+        self.member_counts[self.chat(chat_id)["id"]] = count
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -334,6 +339,15 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
             return self.members[(chat_id, user_id)]
         status = "administrator" if user_id == self.me["id"] else "member"
         return tg.chat_member(self.user(user_id), status)
+
+    def _api_getChatMemberCount(self, p: Json) -> int:
+        """The count set for the chat, else the members the fake knows there and the bot."""
+        chat_id = self.chat(p["chat_id"])["id"]
+        if chat_id in self.member_counts:
+            return self.member_counts[chat_id]
+        return 1 + sum(
+            1 for c, user_id in self.members if c == chat_id and user_id != self.me["id"]
+        )
 
     def _api_getChatAdministrators(self, p: Json) -> list[Json]:
         chat_id = self.chat(p["chat_id"])["id"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connectors.kit.chats import POOL_ACTIONS
 from connectors.kit.connector import InstanceConfig
 from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_bot.actions import ACTIONS
@@ -139,7 +140,8 @@ def test_the_table_covers_every_tg_action() -> None:
         for node in REGISTRY
         if node.platform is NodePlatform.telegram_bot and node.category is NodeCategory.action
     }
-    assert {case[0] for case in CASES} == declared == ACTIONS.names()
+    assert {case[0] for case in CASES} == declared == ACTIONS.names() - POOL_ACTIONS
+    assert ACTIONS.names() >= POOL_ACTIONS  # tested below
 
 
 @pytest.mark.parametrize(
@@ -207,3 +209,42 @@ async def test_rate_limit_is_waited_out_then_succeeds() -> None:
     assert result["message_id"]
     assert time.monotonic() - started >= 0.9
     assert len(fake.calls_to("sendMessage")) == 2
+
+
+async def test_list_members_answers_the_administrators_with_their_roles() -> None:
+    async with FakeTelegramBotAPI() as fake:
+        fake.add_user(TELEGRAM_USER_ID, first_name="Ada", username="ada_l")
+        fake.set_member(TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, "creator")
+        fake.set_member(TELEGRAM_CHAT_ID, int(fake.me["id"]), "administrator")
+        fake.set_member(TELEGRAM_CHAT_ID, 5151, "member")
+        connector = _connector(fake)
+        try:
+            answer = await connector.execute("list_members", {"chat_id": CHAT})
+            chats = await connector.execute("list_chats", {})
+        finally:
+            await connector.client.session.close()
+    (call,) = fake.calls_to("getChatAdministrators")
+    assert call.params["chat_id"] == TELEGRAM_CHAT_ID
+    by_id = {member["user"]["id"]: member for member in answer["members"]}
+    assert set(by_id) == {USER, str(fake.me["id"])}  # plain members: the Bot API lists none
+    assert by_id[USER]["role"] == "owner" and by_id[USER]["phone"] is None
+    assert by_id[USER]["user"]["username"] == "ada_l"
+    assert by_id[USER]["user"]["first_name"] == "Ada"
+    assert by_id[str(fake.me["id"])]["role"] == "admin"
+    assert by_id[str(fake.me["id"])]["user"]["is_bot"] is True
+    assert chats == {"chats": []}  # a bot cannot list its chats: the engine knows them
+
+
+async def test_list_members_of_an_unknown_chat_is_a_platform_error() -> None:
+    async with FakeTelegramBotAPI() as fake:
+        fake.fail_next("getChatAdministrators", 400, description="Bad Request: chat not found")
+        connector = _connector(fake)
+        try:
+            with pytest.raises(ActionError) as refused:
+                await connector.execute("list_members", {"chat_id": CHAT})
+            with pytest.raises(ActionError) as missing:
+                await connector.execute("list_members", {})
+        finally:
+            await connector.client.session.close()
+    assert refused.value.kind is ErrorKind.platform and "chat not found" in refused.value.message
+    assert missing.value.kind is ErrorKind.validation and "chat_id" in missing.value.message

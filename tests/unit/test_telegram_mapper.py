@@ -157,10 +157,47 @@ def test_bot_status_changed() -> None:
     change = tg.chat_member_updated(
         GROUP, ADA, tg.chat_member(BOT, "left"), tg.chat_member(BOT, "administrator")
     )
-    event = _one({"my_chat_member": change})
+    event, _ = _map({"my_chat_member": change})
     assert event.kind == "tg_bot_status_changed"
     _assert_ada_in_group(event)  # who added the bot
     assert event.data == {"old_status": "left", "new_status": "administrator"}
+
+
+def test_bot_made_admin_is_a_chat_seen_with_its_rights() -> None:
+    admin = tg.chat_member(BOT, "administrator", can_restrict_members=False)
+    change = tg.chat_member_updated(GROUP, ADA, tg.chat_member(BOT, "left"), admin)
+    _, seen = _map({"my_chat_member": change})
+    assert seen.kind == "chat_seen" and seen.event_id == "telegram_bot:chat_seen:7:804512377"
+    _assert_ada_in_group(seen)
+    assert seen.data["bot_is_admin"] is True and seen.data["gone"] is False
+    rights = seen.data["bot_rights"]
+    assert rights["can_delete_messages"] is True and rights["can_restrict_members"] is False
+    assert "can_be_edited" in rights and all(name.startswith("can_") for name in rights)
+    assert seen.data["member_count"] is None  # the connector asks getChatMemberCount
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "is_admin", "gone"),
+    [
+        ("left", "member", False, False),
+        ("member", "restricted", False, False),  # restricted, still in the chat
+        ("administrator", "member", False, False),
+        ("member", "kicked", False, True),
+        ("member", "left", False, True),
+    ],
+)
+def test_bot_status_as_chat_seen(old: str, new: str, is_admin: bool, gone: bool) -> None:
+    change = tg.chat_member_updated(
+        GROUP, ADA, tg.chat_member(BOT, old), tg.chat_member(BOT, new)
+    )
+    _, seen = _map({"my_chat_member": change})
+    assert seen.data == {
+        "username": None,
+        "member_count": None,
+        "bot_is_admin": is_admin,
+        "bot_rights": {},
+        "gone": gone,
+    }
 
 
 def test_chat_join_request() -> None:
