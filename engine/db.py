@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.settings import get_settings, private_dir
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -58,3 +63,16 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+async def in_session(
+    fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``fn(session, ...)`` in a worker thread inside one committed transaction, so
+    async code (node runners, the moderation service) never blocks its event loop on SQL."""
+
+    def work() -> T:
+        with session_scope() as session:
+            return fn(session, *args, **kwargs)
+
+    return await asyncio.to_thread(work)
