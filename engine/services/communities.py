@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, chat_seen
 from connectors.kit.errors import ActionError
 from engine import pool_client
 from engine.community_rules import CommunityRules, parse_rules
@@ -36,6 +37,7 @@ from engine.models import (
     CommunityConfig,
     CommunityMember,
     ModerationLog,
+    Platform,
     PlatformConnection,
     ReputationEvent,
     ReputationScore,
@@ -44,7 +46,7 @@ from engine.models import (
     utcnow,
 )
 from engine.platform_event import EventChat, PlatformEvent
-from engine.services import audit
+from engine.services import audit, member_ingest
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
 
@@ -455,11 +457,12 @@ def attach_chats(
         raise InvalidCommunity("Pick at least one chat to attach.")
     attached: list[int] = []
     for chat_id in dict.fromkeys(chat_ids):
-        for chat in _unit_of(session, _live_chat(session, chat_id)):
+        picked = _live_chat(session, chat_id)
+        for chat in _unit_of(session, picked):
             if chat.community_id not in (None, community_id):
                 other = session.get(Community, chat.community_id)
                 raise ChatTaken(
-                    f"{_label(chat)} belongs to the community "
+                    f"{_label(picked)} belongs to the community "
                     f"{other.name if other else chat.community_id!r}; detach it there first."
                 )
             if chat.community_id is None:
@@ -578,7 +581,7 @@ def _validated(session: Session, document: Any) -> CommunityRules:
     try:
         rules = CommunityRules.model_validate(document)
     except ValidationError as error:
-        raise InvalidRules(field_errors(error)) from None
+        raise InvalidRules(_with_platforms(field_errors(error), document)) from None
     if rules.log_chat_id is not None:
         chat = session.get(Chat, rules.log_chat_id)
         if chat is None or chat.gone_at is not None:
@@ -586,6 +589,27 @@ def _validated(session: Session, document: Any) -> CommunityRules:
                 {"log_chat_id": f"chat {rules.log_chat_id} is not a discovered chat"}
             )
     return rules
+
+
+def _with_platforms(errors: dict[str, str], document: dict[str, Any]) -> dict[str, str]:
+    """An override's error names its platform ("overrides.discord.welcome.nope"): pydantic
+    reports them under "overrides" alone, so each platform's overrides are checked apart."""
+    if not any(name.startswith("overrides.") for name in errors):
+        return errors
+    found = {k: v for k, v in errors.items() if not k.startswith("overrides.")}
+    overrides = document.get("overrides")
+    for platform, changes in overrides.items() if isinstance(overrides, dict) else ():
+        if platform not in set(Platform):
+            found[f"overrides.{platform}"] = "not a platform: telegram, discord or whatsapp"
+            continue
+        try:
+            CommunityRules.model_validate({"overrides": {platform: changes}})
+        except ValidationError as error:
+            for name, problem in field_errors(error).items():
+                rest = name.removeprefix("overrides").lstrip(".")
+                where = f"overrides.{platform}" + (f".{rest}" if rest else "")
+                found.setdefault(where, problem)
+    return found
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:
@@ -636,7 +660,7 @@ async def refresh_chats(actor: AdminUser, connection_id: int) -> Refresh:
         kind, instance_id = authorize_refresh(session, actor, connection_id)
     try:
         answer = await pool_client.execute(
-            kind, "list_chats", {}, instance_id=instance_id, idempotency_key=_key("list_chats")
+            kind, LIST_CHATS, {}, instance_id=instance_id, idempotency_key=_key(LIST_CHATS)
         )
     except ActionError as error:
         return Refresh(connection_id, error=error.message)
@@ -646,48 +670,19 @@ async def refresh_chats(actor: AdminUser, connection_id: int) -> Refresh:
 
 
 def _record_chats(kind: str, instance_id: int, chats: list[dict[str, Any]]) -> list[int]:
-    from engine.services import member_ingest  # the ingest owner's module (contract 3)
-
-    platform = platform_of(kind)
     ids = []
     with session_scope() as session:
         for chat in chats:
-            observed = member_ingest.observe(session, _chat_seen(kind, platform, instance_id, chat))
+            observed = member_ingest.observe(session, _chat_seen(kind, instance_id, chat))
             if observed.chat_id is not None:
                 ids.append(observed.chat_id)
     return ids
-
-
-def _chat_seen(kind: str, platform: str, instance_id: int, chat: dict[str, Any]) -> PlatformEvent:
-    """A "list_chats" entry as the chat discovery event connectors emit (contract 1)."""
-    return PlatformEvent(
-        event_id=_key("chat_seen"),
-        kind="chat_seen",
-        platform=platform,
-        connector=kind,
-        instance_id=instance_id,
-        chat=EventChat(
-            id=str(chat["id"]),
-            type=str(chat.get("type") or "group"),
-            title=chat.get("title"),
-            guild_id=None if chat.get("guild_id") is None else str(chat["guild_id"]),
-        ),
-        data={
-            "username": chat.get("username"),
-            "member_count": chat.get("member_count"),
-            "bot_is_admin": chat.get("bot_is_admin"),
-            "bot_rights": chat.get("bot_rights") or {},
-            "gone": False,
-        },
-    )
 
 
 async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backfill]:
     """After attaching: record the members each chat's platform lists (a Discord guild's
     members, a Telegram group's administrators, a WhatsApp group's participants). Best
     effort: a chat the pool cannot list is reported with the reason."""
-    from engine.services import member_ingest  # the ingest owner's module (contract 3)
-
     with session_scope() as session:
         targets = [
             (chat.id or 0, _label(chat), str(chat.platform), chat.platform_chat_id, kind, iid)
@@ -702,10 +697,10 @@ async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backf
         try:
             answer = await pool_client.execute(
                 str(kind),
-                "list_members",
+                LIST_MEMBERS,
                 {"chat_id": platform_chat_id},
                 instance_id=instance_id,
-                idempotency_key=_key("list_members"),
+                idempotency_key=_key(LIST_MEMBERS),
             )
         except ActionError as error:
             done.append(Backfill(chat_id, label, error=error.message))
@@ -717,9 +712,23 @@ async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backf
     return done
 
 
-def platform_of(kind: str) -> str:
-    """telegram_bot and telegram_user → telegram, discord_bot → discord..."""
-    return kind.split("_", 1)[0]
+def _chat_seen(kind: str, instance_id: int, chat: dict[str, Any]) -> PlatformEvent:
+    """A "list_chats" entry as the discovery event connectors emit (contract 1)."""
+    guild_id = chat.get("guild_id")
+    return chat_seen(
+        kind,
+        instance_id,
+        EventChat(
+            id=str(chat["id"]),
+            type=str(chat.get("type") or "group"),
+            title=chat.get("title"),
+            guild_id=None if guild_id is None else str(guild_id),
+        ),
+        _key("refresh"),
+        username=chat.get("username"),
+        member_count=chat.get("member_count"),
+        bot_is_admin=chat.get("bot_is_admin"),
+    )
 
 
 def _key(what: str) -> str:
