@@ -15,13 +15,17 @@ from typing import Any
 import hikari
 from hikari.api import RESTClient
 
+from connectors.discord_bot import discovery
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
+from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import invalid, seconds_from_now, to_datetime, to_int
 from connectors.kit.errors import ActionError, ErrorKind
 from engine.nodes import discord_bot as p
 
 actions: ActionRegistry[RESTClient] = ActionRegistry("discord_bot")
+actions.action(LIST_MEMBERS, ListMembersParams)(discovery.list_members)
+actions.action(LIST_CHATS, ListChatsParams)(discovery.list_chats)
 UNDEFINED = hikari.UNDEFINED
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import hikari
 from sqlmodel import Session, select
 
-from connectors.discord_bot import mapper
+from connectors.discord_bot import discovery, mapper
 from connectors.discord_bot.actions import actions, execute_action
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
@@ -117,6 +117,8 @@ class DiscordBotConnector(Connector):
         self._tasks: set[asyncio.Task[None]] = set()
         for event_type in mapper.SUBSCRIBED:
             self.bot.subscribe(event_type, self._on_event)
+        for event_type in discovery.SUBSCRIBED:
+            self.bot.subscribe(event_type, self._on_discovery)
 
     @property
     def client(self) -> hikari.api.RESTClient:
@@ -164,6 +166,11 @@ class DiscordBotConnector(Connector):
             assert isinstance(event, hikari.InteractionCreateEvent)
             self._spawn(self._ack_later(event.interaction))  # type: ignore[arg-type]
         await self.emit(mapped)
+
+    async def _on_discovery(self, event: hikari.Event) -> None:
+        me = self.bot.get_me()
+        for seen in discovery.map_discovery(event, self.config.instance_id, me.id if me else None):
+            await self.emit(seen)
 
     def _is_own(self, event: hikari.Event) -> bool:
         """The bot's own messages start no flow: a reply would otherwise trigger itself."""

@@ -156,6 +156,17 @@ class FakeDiscord(DiscordREST, FakeGateway, FakeServer):
         fault = _Fault(method, template, status, {"message": message, "code": code}, {})
         self._faults.extend([fault] * times)
 
+    async def join_guild(self, guild_id: int | str, name: str, **fields: Any) -> Json:
+        """The bot is added to a guild: GUILD_CREATE without ``unavailable`` (a join)."""
+        guild = self.add_guild(guild_id, name, **fields)
+        await self.dispatch("GUILD_CREATE", {k: v for k, v in guild.items() if k != "unavailable"})
+        return guild
+
+    async def leave_guild(self, guild_id: int | str) -> None:
+        """The bot is removed from a guild: GUILD_DELETE without ``unavailable``."""
+        self.guilds.pop(str(guild_id), None)
+        await self.dispatch("GUILD_DELETE", {"id": str(guild_id)})
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def build_app(self) -> web.Application:

@@ -265,6 +265,21 @@ def guild(guild_id: int | str, name: str, owner_id: int | str, **fields: Any) ->
     return obj
 
 
+def own_guild(guild_obj: Json, user_id: str, permissions: int) -> Json:
+    """A guild as ``GET /users/@me/guilds?with_counts=true`` lists it."""
+    return {
+        "id": guild_obj["id"],
+        "name": guild_obj["name"],
+        "icon": guild_obj["icon"],
+        "banner": None,
+        "owner": guild_obj["owner_id"] == user_id,
+        "permissions": str(permissions),
+        "features": guild_obj["features"],
+        "approximate_member_count": len(guild_obj["members"]),
+        "approximate_presence_count": 1,
+    }
+
+
 def invite(channel_obj: Json, inviter: Json, **fields: Any) -> Json:
     max_age = int(fields.pop("max_age", 86400))
     obj: Json = {

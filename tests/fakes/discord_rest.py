@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 Handler = Callable[["DiscordCall"], Any]
+ADMINISTRATOR = 1 << 3
 
 DEFAULT_GUILD_ID = "900000000000000001"
 DEFAULT_CHANNEL_ID = "900000000000000010"
@@ -26,6 +27,7 @@ DEFAULT_USER_ID = "900000000000000100"
 # More specific templates come first: the first match wins.
 _ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/users/@me", "_my_user"),
+    ("GET", "/users/@me/guilds", "_my_guilds"),
     ("POST", "/users/@me/channels", "_create_dm"),
     ("GET", "/users/{user}", "_get_user"),
     ("GET", "/applications/@me", "_my_application"),
@@ -58,6 +60,8 @@ _ROUTES: list[tuple[str, str, str]] = [
     ("PUT", "/guilds/{guild}/members/{user}/roles/{role}", "_no_content"),
     ("DELETE", "/guilds/{guild}/members/{user}/roles/{role}", "_no_content"),
     ("GET", "/guilds/{guild}/members/{user}", "_get_member"),
+    ("GET", "/guilds/{guild}/members", "_list_members"),
+    ("GET", "/guilds/{guild}/channels", "_guild_channels"),
     ("PATCH", "/guilds/{guild}/members/{user}", "_edit_member"),
     ("DELETE", "/guilds/{guild}/members/{user}", "_no_content"),
     ("PUT", "/guilds/{guild}/bans/{user}", "_no_content"),
@@ -132,13 +136,20 @@ class DiscordREST:
         *,
         channel_ids: tuple[int | str, ...] = (DEFAULT_CHANNEL_ID,),
         member_ids: tuple[int | str, ...] = (DEFAULT_USER_ID,),
+        admin_ids: tuple[int | str, ...] = (),
     ) -> Json:
-        """A guild the bot is in: sent as GUILD_CREATE after every READY."""
+        """A guild the bot is in: sent as GUILD_CREATE after every READY. The first member
+        owns it; ``admin_ids`` (the bot's id too, if given) hold a role with ADMINISTRATOR."""
         guild_id = str(guild_id)
         channels = [
             self.add_channel(c, guild_id=guild_id, name=f"general-{c}") for c in channel_ids
         ]
-        members = [dc.member(self.user(u)) for u in (*member_ids, self.me["id"])]
+        admin_role = dc.role(dc.snowflake(), "Admin", permissions=str(ADMINISTRATOR))
+        admins = {str(a) for a in admin_ids}
+        members = [
+            dc.member(self.user(u), roles=[admin_role["id"]] if str(u) in admins else [])
+            for u in (*member_ids, self.me["id"])
+        ]
         guild = dc.guild(
             guild_id,
             name,
@@ -147,6 +158,7 @@ class DiscordREST:
             members=members,
             member_count=len(members),
         )
+        guild["roles"].append(admin_role)
         self.guilds[guild_id] = guild
         return guild
 
@@ -344,6 +356,34 @@ class DiscordREST:
     def _edit_webhook_message(self, call: DiscordCall) -> Json:
         body = call.json or {}
         return dc.message("0", self.me, body.get("content") or "", edited_timestamp=dc.iso_now())
+
+    def _list_members(self, call: DiscordCall) -> list[Json]:
+        """Members by ascending user id after ``after``, ``limit`` (1 to 1000, default 1)."""
+        guild = self._get_guild(call)
+        after = int(call.query.get("after") or 0)
+        limit = min(max(int(call.query.get("limit") or 1), 1), 1000)
+        members = sorted(guild["members"], key=lambda m: int(m["user"]["id"]))
+        return [m for m in members if int(m["user"]["id"]) > after][:limit]
+
+    def _guild_channels(self, call: DiscordCall) -> list[Json]:
+        guild_id = self._get_guild(call)["id"]
+        return [c for c in self.channels.values() if c.get("guild_id") == guild_id]
+
+    def _my_guilds(self, call: DiscordCall) -> list[Json]:
+        """The bot's guilds as partial guilds with its permissions (``with_counts``)."""
+        return [
+            dc.own_guild(guild, self.me["id"], self._permissions(guild, self.me["id"]))
+            for guild in sorted(self.guilds.values(), key=lambda g: int(g["id"]))
+            if int(guild["id"]) > int(call.query.get("after") or 0)
+        ]
+
+    def _permissions(self, guild: Json, user_id: str) -> int:
+        member = next(m for m in guild["members"] if m["user"]["id"] == user_id)
+        roles = {role["id"]: int(role["permissions"]) for role in guild["roles"]}
+        granted = 0
+        for role_id in (guild["id"], *member["roles"]):
+            granted |= roles.get(role_id, 0)
+        return granted
 
     def _get_member(self, call: DiscordCall) -> Json:
         return dc.member(self.user(call.params["user"]))

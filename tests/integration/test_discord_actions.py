@@ -15,6 +15,7 @@ import pytest
 
 from connectors.discord_bot.actions import actions, execute_action
 from connectors.kit.catalogue import declared_actions
+from connectors.kit.chats import POOL_ACTIONS
 from connectors.kit.errors import ActionError, ErrorKind
 from engine.nodes.base import NodePlatform
 from tests.fakes import DISCORD_CHANNEL_ID as CHANNEL
@@ -539,8 +540,8 @@ def _matches(expected: Any, actual: Any) -> bool:
 
 
 def test_every_declared_discord_action_is_implemented_and_tested() -> None:
-    assert actions.names() == declared_actions(NodePlatform.discord_bot)
-    assert {case[0] for case in CASES} == actions.names()
+    assert actions.names() == declared_actions(NodePlatform.discord_bot) | POOL_ACTIONS
+    assert {case[0] for case in CASES} == actions.names() - POOL_ACTIONS  # pool ones: below
 
 
 @pytest.mark.parametrize(
@@ -665,3 +666,64 @@ async def test_bad_ids_fail_validation_before_any_request(
     assert caught.value.kind is ErrorKind.validation
     assert "channel_id" in caught.value.message
     assert len(discord.calls) == before
+
+
+async def test_list_members_pages_through_the_guild_with_roles(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    many = tuple(str(1_200_000_000_000_000_000 + n) for n in range(1005))  # two pages
+    discord.add_guild(
+        "910000000000000001", "Big", channel_ids=("910000000000000010",),
+        member_ids=many, admin_ids=(many[7],),
+    )  # fmt: skip
+    by_guild = await execute_action(rest, "list_members", {"chat_id": "910000000000000001"})
+    by_channel = await execute_action(rest, "list_members", {"chat_id": "910000000000000010"})
+
+    pages = discord.calls_to("GET", "/guilds/{guild}/members")
+    # 1,000 a page by ascending id: the bot's (smaller) id and the first 999 of ``many``
+    assert [call.query.get("after", "0") for call in pages[:2]] == ["0", many[998]]
+    members = by_guild["members"]
+    assert len(members) == 1006  # and the bot
+    roles = {member["user"]["id"]: member["role"] for member in members}
+    assert roles[many[0]] == "owner" and roles[many[7]] == "admin" and roles[many[8]] == "member"
+    assert roles[discord.me["id"]] == "member"
+    assert members[0]["user"]["first_name"] and members[0]["phone"] is None
+    assert by_channel == by_guild  # a text channel stands for its guild
+
+
+async def test_list_members_of_an_unknown_guild_is_a_platform_error(
+    rest: hikari.api.RESTClient,
+) -> None:
+    with pytest.raises(ActionError) as unknown:
+        await execute_action(rest, "list_members", {"chat_id": "999"})
+    assert unknown.value.kind is ErrorKind.platform
+
+
+async def test_list_chats_answers_guilds_and_their_text_channels(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    discord.add_guild(
+        "910000000000000001", "Ops", channel_ids=("910000000000000010", "910000000000000011"),
+        admin_ids=(discord.me["id"],),
+    )  # fmt: skip
+    discord.add_channel("910000000000000012", 2, guild_id="910000000000000001", name="voice")
+
+    answer = await execute_action(rest, "list_chats", {})
+
+    chats = {chat["id"]: chat for chat in answer["chats"]}
+    assert set(chats) == {
+        GUILD,
+        CHANNEL,
+        "910000000000000001",
+        "910000000000000010",
+        "910000000000000011",
+    }  # the voice channel is no chat
+    assert chats[GUILD] == {
+        "id": GUILD, "type": "guild", "title": "Flowbot Test Guild", "username": None,
+        "member_count": 2, "bot_is_admin": False, "guild_id": None,
+    }  # fmt: skip
+    assert chats["910000000000000010"]["type"] == "text"
+    assert chats["910000000000000010"]["guild_id"] == "910000000000000001"
+    assert chats["910000000000000010"]["title"] == "general-910000000000000010"
+    assert chats["910000000000000001"]["bot_is_admin"] is True
+    assert chats["910000000000000011"]["bot_is_admin"] is True

@@ -28,16 +28,21 @@ from tests.fakes import discord_objects as dc
 
 
 class Running:
-    """A started connector plus what it emitted and reported."""
+    """A started connector plus what it emitted (trigger events and chat_seen discoveries
+    apart) and reported."""
 
     def __init__(self, connector: DiscordBotConnector, fake: FakeDiscord) -> None:
         self.connector = connector
         self.fake = fake
         self.events: asyncio.Queue[PlatformEvent] = asyncio.Queue()
+        self.seen: asyncio.Queue[PlatformEvent] = asyncio.Queue()
         self.reports: list[tuple[str, str, dict[str, Any]]] = []
 
     async def next_event(self, timeout: float = 5.0) -> PlatformEvent:
         return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def next_seen(self, count: int, timeout: float = 5.0) -> list[PlatformEvent]:
+        return [await asyncio.wait_for(self.seen.get(), timeout) for _ in range(count)]
 
 
 @pytest.fixture
@@ -78,7 +83,8 @@ async def running(instance_id: int) -> AsyncIterator[Running]:
         holder: list[Running] = []
 
         async def emit(event: PlatformEvent) -> None:
-            await holder[0].events.put(event)
+            queue = holder[0].seen if event.kind == "chat_seen" else holder[0].events
+            await queue.put(event)
 
         async def report(status: str, message: str, details: Any) -> None:
             holder[0].reports.append((status, message, dict(details)))
@@ -340,3 +346,69 @@ async def test_a_rejected_token_is_a_credential_problem_not_a_crash() -> None:
 
         with pytest.raises(CredentialRejected, match="token"):
             await asyncio.wait_for(DiscordBotConnector(config, ignore, ignore).run(), 15)
+
+
+# -- chat discovery ---------------------------------------------------------------------------
+
+
+def _chats(events: list[PlatformEvent]) -> dict[str, PlatformEvent]:
+    assert all(e.kind == "chat_seen" and e.event_id.startswith("discord_bot:chat_seen:")
+               for e in events)  # fmt: skip
+    return {e.chat.id: e for e in events if e.chat is not None}
+
+
+async def test_guilds_seen_on_connect_are_discovered_with_their_text_channels(
+    running: Running,
+) -> None:
+    seen = _chats(await running.next_seen(2))
+    guild, channel = seen[GUILD], seen[CHANNEL]
+    assert guild.chat is not None and channel.chat is not None
+    assert (guild.chat.type, guild.chat.title, guild.chat.guild_id) == (
+        "guild", "Flowbot Test Guild", None,
+    )  # fmt: skip
+    assert guild.data["member_count"] == 2 and guild.data["gone"] is False
+    assert guild.data["bot_is_admin"] is False  # @everyone's rights only
+    assert guild.data["bot_rights"]["manage_messages"] is False
+    assert (channel.chat.type, channel.chat.title, channel.chat.guild_id) == (
+        "text", f"general-{CHANNEL}", GUILD,
+    )  # fmt: skip
+    assert channel.data["member_count"] is None
+    assert channel.instance_id == running.connector.config.instance_id
+    assert channel.platform == "discord"
+
+
+async def test_joining_a_guild_as_admin_and_leaving_it(running: Running) -> None:
+    fake = running.fake
+    await running.next_seen(2)  # the guild of the fixture
+    await fake.join_guild(
+        "910000000000000001", "Ops", channel_ids=("910000000000000010",),
+        admin_ids=(fake.me["id"],),
+    )  # fmt: skip
+    joined = _chats(await running.next_seen(2))
+    assert joined["910000000000000001"].data["bot_is_admin"] is True
+    assert all(joined["910000000000000001"].data["bot_rights"].values())
+    assert joined["910000000000000010"].data["bot_is_admin"] is True
+
+    await fake.leave_guild("910000000000000001")
+    (left,) = await running.next_seen(1)
+    assert left.chat is not None and left.chat.id == "910000000000000001"
+    assert left.chat.title == "Ops" and left.data["gone"] is True
+
+
+async def test_text_channel_created_renamed_and_deleted(running: Running) -> None:
+    fake = running.fake
+    await running.next_seen(2)
+    voice = fake.add_channel("910000000000000013", 2, guild_id=GUILD, name="voice")
+    await fake.dispatch("CHANNEL_CREATE", voice)  # not a chat: nothing
+    text = fake.add_channel("910000000000000014", 0, guild_id=GUILD, name="news")
+    await fake.dispatch("CHANNEL_CREATE", text)
+    await fake.dispatch("CHANNEL_UPDATE", {**text, "name": "announcements"})
+    await fake.dispatch("CHANNEL_DELETE", text)
+
+    created, renamed, deleted = await running.next_seen(3)
+    assert running.seen.empty()
+    assert created.chat is not None and renamed.chat is not None and deleted.chat is not None
+    assert (created.chat.id, created.chat.title) == ("910000000000000014", "news")
+    assert created.chat.guild_id == GUILD and created.data["bot_is_admin"] is False
+    assert renamed.chat.title == "announcements" and renamed.data["gone"] is False
+    assert deleted.data["gone"] is True
