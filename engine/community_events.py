@@ -68,7 +68,7 @@ def notices(event: PlatformEvent, observed: ObservedEvent) -> list[tuple[str, di
         )
     if observed.member_id is not None and (observed.joined or observed.left):
         user = event.user
-        name = (user.display_name or user.first_name or user.username or user.id) if user else None
+        name = (member_ingest.display_name(user) or user.id) if user else None
         found.append(
             (
                 MEMBER_JOINED if observed.joined else MEMBER_LEFT,

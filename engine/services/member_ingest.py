@@ -263,7 +263,7 @@ def _insert_chat(session: Session, event: PlatformEvent, chat_id: str, said: dic
         "platform": event.platform,
         "platform_chat_id": chat_id,
         "bot_instance_id": event.instance_id,
-        "type": "group",
+        "type": "text" if "parent_chat_id" in said else "group",  # a guild's channel, or not
         "title": "",
         "bot_is_admin": False,
         "bot_rights": {},
@@ -316,15 +316,20 @@ def _phone(platform: str, user_id: str) -> str | None:
     return f"+{number}"
 
 
+def display_name(user: EventUser) -> str:
+    """The name people see, whatever the platform gave; empty when it gave none."""
+    name = user.display_name or " ".join(filter(None, [user.first_name, user.last_name]))
+    return name or user.username or ""
+
+
 def _account_values(
     platform: str, user: EventUser, seen_at: datetime, phone: str | None = None
 ) -> dict[str, Any]:
-    name = user.display_name or " ".join(filter(None, [user.first_name, user.last_name]))
     return {
         "platform": platform,
         "platform_user_id": user.id[:64],
         "username": user.username,
-        "display_name": (name or user.username or "")[:256],
+        "display_name": display_name(user)[:256],
         "language": user.language,
         "phone": phone or _phone(platform, user.id),
         "is_bot": user.is_bot,
