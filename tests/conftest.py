@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine import db
+from engine import db, pool_client
 from engine.api.v1.caller import _windows as api_request_counts
 from engine.broker import _claims as broker_claims
 from engine.migrations import upgrade
 from engine.settings import get_settings
+from tests.fakes.pool import FakePool
 from tests.services import fresh_postgres_database
 
 
@@ -83,3 +84,14 @@ def sqlite_session(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     with Session(db.get_engine(), expire_on_commit=False) as s:
         yield s
     sa.orm.close_all_sessions()
+
+
+@pytest.fixture
+async def fake_pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePool]:
+    """The recording pool API fake (tests/fakes/pool.py), which engine.pool_client calls."""
+    async with FakePool(token="fake-pool-token") as fake:
+        monkeypatch.setenv("FLOWBOT_POOL_URL", fake.url)
+        monkeypatch.setenv("FLOWBOT_POOL_TOKEN", "fake-pool-token")
+        get_settings.cache_clear()
+        yield fake
+        await pool_client.aclose()

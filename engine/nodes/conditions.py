@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from sqlmodel import Session
 from sqlmodel import select as sql_select
 
+from engine.db import in_session
 from engine.models import CommunityMember, MemberRole, ReputationScore, utcnow
 from engine.nodes.base import (
     NodeCategory,
@@ -35,7 +36,7 @@ from engine.nodes.base import (
     NodeResult,
     RunContext,
 )
-from engine.nodes.cross_platform import account_of, active_warnings, community_of_chat, in_session
+from engine.nodes.cross_platform import account_of, community_of_chat
 from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import (
     MISSING,
@@ -48,6 +49,7 @@ from engine.nodes.utility import (
     update_flow_value,
     valid_timezone,
 )
+from engine.services import moderation
 
 HANDLES = ("true", "false")
 
@@ -525,7 +527,7 @@ def _member_facts(session: Session, trigger: Mapping[str, Any]) -> dict[str, Any
         "known": True,
         "role": member.role if member else None,
         "joined_at": member.joined_at if member and member.left_at is None else None,
-        "warnings": active_warnings(session, community.id, account.id),  # type: ignore[arg-type]
+        "warnings": moderation.active_warnings(session, community.id, account.id),  # type: ignore[arg-type]
         "score": score or 0,
     }
 

@@ -1,26 +1,25 @@
 """Cross-platform nodes: Flowbot's own services acting on whichever platforms a community has.
 
 Also the one place that knows how a trigger maps to Flowbot's records (the platform
-account of its user, the community of its chat, the chats of a community) and how each
-connector kind spells the calls these nodes make through the pool API.
+account of its user, the community of its chat, the chats of a community). How each
+connector kind spells a call is engine/platform_calls.py's; warnings and sanctions are the
+moderation service's (engine/services/moderation.py), which these nodes call as
+``flow:<id>``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from croniter import croniter
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
-from engine.community_rules import CommunityRules, parse_rules
-from engine.db import session_scope
+from engine.db import in_session
 from engine.expressions import Scope, render_text
 from engine.models import (
     BotInstance,
@@ -28,7 +27,6 @@ from engine.models import (
     BroadcastStatus,
     Chat,
     Community,
-    CommunityConfig,
     CommunityMember,
     CrossPostTemplate,
     MemberRole,
@@ -37,7 +35,6 @@ from engine.models import (
     PlatformAccount,
     ScheduledMessage,
     UserIdentity,
-    Warning,
     utcnow,
 )
 from engine.nodes.base import (
@@ -49,71 +46,11 @@ from engine.nodes.base import (
 )
 from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import stored_time, valid_timezone
-from engine.services import reputation
+from engine.platform_calls import CONNECTORS, DEFAULT_KIND, PLATFORMS, Delivery, message_call
+from engine.services import moderation, reputation
 from engine.services.community_chats import community_id_of
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-# --- how each connector kind spells the calls ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Connector:
-    """Action names and parameter keys of one connector kind, for the calls made here.
-
-    They match the connector actions declared in the platform node modules
-    (tg_send_message, dc_reply, wa_send_text, ...).
-    """
-
-    platform: str
-    send: str  # post a text to a chat
-    chat_key: str
-    text_key: str
-    reply: str  # answer a message: its id goes in reply_key
-    reply_key: str
-    dm: str  # message one user directly
-    dm_key: str
-    ban: str | None
-    unban: str | None
-    mute: str | None
-
-
-CONNECTORS: dict[str, Connector] = {
-    "telegram_bot": Connector(
-        "telegram", "send_message", "chat_id", "text", "send_message", "reply_to_message_id",
-        "send_message", "chat_id", "ban_member", "unban_member", "mute_member",
-    ),
-    "telegram_user": Connector(
-        "telegram", "send_message", "chat_id", "text", "send_message", "reply_to_message_id",
-        "send_message", "chat_id", "kick_member", None, None,
-    ),
-    "discord_bot": Connector(
-        "discord", "send_message", "channel_id", "content", "reply", "message_id",
-        "send_dm", "user_id", "ban_member", "unban_member", "timeout_member",
-    ),
-    "whatsapp_user": Connector(
-        "whatsapp", "send_text", "chat_id", "text", "send_text", "reply_to_message_id",
-        "send_text", "chat_id", "remove_participants", None, None,
-    ),
-}  # fmt: skip
-DEFAULT_KIND = {"telegram": "telegram_bot", "discord": "discord_bot", "whatsapp": "whatsapp_user"}
-PLATFORMS = tuple(DEFAULT_KIND)
 PlatformName = Literal["telegram", "discord", "whatsapp"]
-Delivery = Literal["chat", "reply", "dm"]
-
-
-def message_call(
-    kind: str, to: str, text: str, how: Delivery = "chat", reply_to: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """Action and parameters that post ``text`` to a chat, as a reply, or to a user."""
-    c = CONNECTORS[kind]
-    if how == "dm":
-        return c.dm, {c.dm_key: to, c.text_key: text}
-    params: dict[str, Any] = {c.chat_key: to, c.text_key: text}
-    if how == "reply" and reply_to:
-        return c.reply, {**params, c.reply_key: reply_to}
-    return c.send, params
 
 
 def interaction_answer(
@@ -132,37 +69,9 @@ def interaction_answer(
     }
 
 
-def member_call(
-    kind: str,
-    op: Literal["ban", "unban", "mute"],
-    where: str,
-    user_id: str,
-    reason: str,
-    seconds: int | None = None,
-) -> tuple[str, dict[str, Any]] | None:
-    """Action and parameters of a ban, unban or mute; None where the platform has none.
-
-    Discord acts per guild, WhatsApp per group, Telegram per chat.
-    """
-    action = getattr(CONNECTORS[kind], op)
-    if action is None:
-        return None
-    if kind == "discord_bot":
-        params: dict[str, Any] = {"guild_id": where, "user_id": user_id, "reason": reason}
-    elif kind == "whatsapp_user":
-        params = {"group_id": where, "participants": [user_id]}
-    else:
-        params = {"chat_id": where, "user_id": user_id}
-    if kind == "telegram_user":
-        params["ban"] = True
-    if seconds:
-        params["duration_seconds"] = seconds
-    return action, params
-
-
 @dataclass(frozen=True)
 class Target:
-    """A chat (or, for Discord moderation, a guild) and the connector that reaches it."""
+    """A chat and the connector that reaches it."""
 
     platform: str
     kind: str
@@ -255,29 +164,6 @@ def account_of(
     return account
 
 
-def config_of(session: Session, community_id: int) -> CommunityRules:
-    """The community's rules, or the defaults when none were saved."""
-    found = session.exec(
-        select(CommunityConfig.rules).where(CommunityConfig.community_id == community_id)
-    ).first()
-    return parse_rules(found)
-
-
-def active_warnings(session: Session, community_id: int, account_id: int) -> int:
-    """Warnings neither revoked nor expired."""
-    now = utcnow()
-    return session.exec(
-        select(sa.func.count())
-        .select_from(Warning)
-        .where(
-            Warning.community_id == community_id,
-            Warning.platform_account_id == account_id,
-            col(Warning.revoked_at).is_(None),
-            sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
-        )
-    ).one()
-
-
 def _connector_for(
     session: Session, community: Community, platform: str, trigger: Mapping[str, Any]
 ) -> tuple[str, int | None]:
@@ -291,16 +177,16 @@ def _connector_for(
     return DEFAULT_KIND[platform], None
 
 
-Purpose = Literal["post", "moderate", "log"]
+Purpose = Literal["post", "log"]
 
 
 def community_targets(
     session: Session, community: Community, purpose: Purpose, trigger: Mapping[str, Any]
 ) -> list[Target]:
-    """Where a community posts (its chats; on Discord its attached text channels),
-    moderates members (its chats; on Discord its guilds) or logs (its log chat)."""
+    """Where a community posts (its chats; on Discord its attached text channels) or logs
+    (its log chat)."""
     if purpose == "log":  # the log chat may be outside the community (a private mod chat)
-        log = session.get(Chat, config_of(session, community.id or 0).log_chat_id or 0)
+        log = session.get(Chat, moderation.rules_of(session, community.id or 0).log_chat_id or 0)
         chats = [log] if log and log.gone_at is None else []
     else:
         chats = list(
@@ -308,9 +194,8 @@ def community_targets(
                 select(Chat).where(Chat.community_id == community.id, col(Chat.gone_at).is_(None))
             )
         )
-        moderating = purpose == "moderate"
-        chats = [  # a Discord guild is moderated, its text channels are posted to
-            c for c in chats if (c.parent_chat_id is None) == moderating or c.platform != "discord"
+        chats = [  # Discord is posted to in the attached text channels, not the guild
+            c for c in chats if c.parent_chat_id is not None or c.platform != "discord"
         ]
     targets = []
     for chat in chats:
@@ -342,18 +227,6 @@ def moderation_log(
     session.add(entry)
     session.flush()
     return entry
-
-
-async def in_session(
-    fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
-) -> T:
-    """Run ``fn(session, ...)`` in a worker thread inside one committed transaction."""
-
-    def work() -> T:
-        with session_scope() as session:
-            return fn(session, *args, **kwargs)
-
-    return await asyncio.to_thread(work)
 
 
 cross_platform = runner_declarer(NodeCategory.action, NodePlatform.cross_platform)
@@ -417,56 +290,36 @@ class WarnUserParams(NodeParams):
     user_id: str | None = USER_FIELD
 
 
-def _add_warning(session: Session, ctx: RunContext, p: WarnUserParams) -> dict[str, Any]:
-    community = require_community(session, ctx.trigger)
-    account = account_of(session, ctx.trigger, p.user_id, create=True)
-    assert community.id and account and account.id
-    config = config_of(session, community.id).for_platform(account.platform).warnings
-    expires = utcnow() + timedelta(days=config.expire_days) if config.expire_days else None
-    warning = Warning(
-        community_id=community.id,
-        platform_account_id=account.id,
-        reason=p.reason,
-        issued_by=f"flow:{ctx.flow_id}",
-        expires_at=expires,
-    )
-    session.add(warning)
-    session.flush()
-    moderation_log(session, ctx, ModerationAction.warn, community.id, account, p.reason)
-    count = active_warnings(session, community.id, account.id)
-    action = "none"
-    if config.ban_at and count >= config.ban_at:
-        action = "ban"
-    elif config.mute_at and count >= config.mute_at:
-        action = "mute"
+def _flow_actor(ctx: RunContext) -> moderation.Actor:
+    return moderation.Actor.system(f"flow:{ctx.flow_id}")
+
+
+def _outcome_output(outcome: moderation.Outcome) -> dict[str, Any]:
     return {
-        "warning_id": warning.id,
-        "community_id": community.id,
-        "account_id": account.id,
-        "user_id": account.platform_user_id,
-        "active_warnings": count,
-        "threshold_mute": config.mute_at,
-        "threshold_ban": config.ban_at,
-        "mute_minutes": config.mute_minutes,
-        "action_taken": action,
+        "ok": outcome.ok,
+        "log_id": outcome.log_id,
+        "results": [asdict(r) for r in outcome.results],
     }
 
 
-def _record_sanction(session: Session, ctx: RunContext, out: dict[str, Any], reason: str) -> None:
-    account = session.get(PlatformAccount, out["account_id"])
-    details = {"automatic": True, "warnings": out["active_warnings"], "result": out["sanction"]}
-    action = ModerationAction(out["action_taken"])
-    moderation_log(session, ctx, action, out["community_id"], account, reason, details)
-    member = session.exec(
-        select(CommunityMember).where(
-            CommunityMember.community_id == out["community_id"],
-            CommunityMember.platform_account_id == out["account_id"],
-        )
-    ).first()
-    if member and out["action_taken"] == "ban":
-        member.is_banned = True
-    elif member:
-        member.muted_until = utcnow() + timedelta(minutes=out["mute_minutes"])
+def _warn_subject(
+    session: Session, trigger: Mapping[str, Any], user_id: str | None
+) -> dict[str, Any]:
+    """The community and account a warning is for (recorded as a member: they are in its
+    chat), and the thresholds it counts towards."""
+    community = require_community(session, trigger)
+    account = account_of(session, trigger, user_id, create=True)
+    assert community.id and account and account.id
+    moderation.member_row(session, community.id, account.id)
+    config = moderation.rules_of(session, community.id).for_platform(account.platform).warnings
+    return {
+        "community_id": community.id,
+        "account_id": account.id,
+        "user_id": account.platform_user_id,
+        "threshold_mute": config.mute_at,
+        "threshold_ban": config.ban_at,
+        "mute_minutes": config.mute_minutes,
+    }
 
 
 @cross_platform(
@@ -476,22 +329,15 @@ def _record_sanction(session: Session, ctx: RunContext, out: dict[str, Any], rea
     WarnUserParams,
 )
 async def warn_user(ctx: RunContext, p: WarnUserParams) -> NodeResult:
-    out = await in_session(_add_warning, ctx, p)
-    if out["action_taken"] != "none":
-        kind, instance_id = trigger_kind(ctx.trigger)
-        chat = ctx.trigger.get("chat") or {}
-        where = chat.get("guild_id") if kind == "discord_bot" else chat.get("id")
-        op = out["action_taken"]
-        seconds = out["mute_minutes"] * 60 if op == "mute" else None
-        call = member_call(kind, op, str(where), out["user_id"], p.reason, seconds)
-        if call and where:
-            target = Target(
-                CONNECTORS[kind].platform, kind, instance_id, str(where), out["community_id"]
-            )
-            out["sanction"] = await call_recorded(ctx, target, *call)
-        else:
-            out["sanction"] = {"ok": False, "error": f"{kind} cannot {out['action_taken']} here"}
-        await in_session(_record_sanction, ctx, out, p.reason)
+    out = await in_session(_warn_subject, ctx.trigger, p.user_id)
+    made = await moderation.warn(_flow_actor(ctx), out["community_id"], out["account_id"], p.reason)
+    out |= {
+        "warning_id": made.warning_id,
+        "active_warnings": made.active_warnings,
+        "action_taken": made.sanction,
+    }
+    if made.outcome is not None:
+        out["sanction"] = _outcome_output(made.outcome)
     return NodeResult(output=out)
 
 
@@ -503,82 +349,27 @@ class EverywhereParams(NodeParams):
     user_id: str | None = USER_FIELD
 
 
-def _plan_everywhere(session: Session, ctx: RunContext, user_id: str | None, ban: bool):
-    """Every linked account of the person and every moderated chat of their communities."""
-    account = account_of(session, ctx.trigger, user_id, create=True)
-    assert account is not None
-    accounts = [account]
-    if account.identity_id:
-        accounts = list(
-            session.exec(
-                select(PlatformAccount).where(PlatformAccount.identity_id == account.identity_id)
-            )
-        )
-    ids = [a.id for a in accounts]
-    members = list(
-        session.exec(
-            select(CommunityMember).where(col(CommunityMember.platform_account_id).in_(ids))
-        )
-    )
-    community_ids = {m.community_id for m in members}
-    here = community_of_chat(session, ctx.trigger)
+def _everywhere_subject(session: Session, trigger: Mapping[str, Any], user_id: str | None) -> int:
+    """The account, recorded as a member of the trigger's community: they are in its chat."""
+    account = account_of(session, trigger, user_id, create=True)
+    assert account and account.id
+    here = community_of_chat(session, trigger)
     if here is not None and here.id is not None:
-        community_ids.add(here.id)
-    for member in members:
-        member.is_banned = ban
-    calls = []
-    for community in session.exec(select(Community).where(col(Community.id).in_(community_ids))):
-        for target in community_targets(session, community, "moderate", ctx.trigger):
-            calls += [
-                (target, a.platform_user_id) for a in accounts if a.platform == target.platform
-            ]
-    return calls, sorted(community_ids), ids
-
-
-def _log_everywhere(
-    session: Session,
-    ctx: RunContext,
-    action: ModerationAction,
-    community_ids: list[int],
-    account_ids: list[int],
-    reason: str,
-    results: list[dict[str, Any]],
-) -> None:
-    """One log entry per community and account, with the outcome of its calls."""
-    for community_id in community_ids:
-        for account in session.exec(
-            select(PlatformAccount).where(col(PlatformAccount.id).in_(account_ids))
-        ):
-            mine = [
-                r
-                for r in results
-                if (r["community_id"], r["platform"], r["user_id"])
-                == (community_id, account.platform, account.platform_user_id)
-            ]
-            details = {"everywhere": True, "results": mine}
-            moderation_log(session, ctx, action, community_id, account, reason, details)
+        moderation.member_row(session, here.id, account.id)
+    return account.id
 
 
 async def _everywhere(ctx: RunContext, p: EverywhereParams, ban: bool) -> NodeResult:
-    calls, community_ids, account_ids = await in_session(_plan_everywhere, ctx, p.user_id, ban)
-    op: Literal["ban", "unban"] = "ban" if ban else "unban"
-    results = []
-    for target, user_id in calls:
-        call = member_call(target.kind, op, target.chat_id, user_id, p.reason)
-        if call is None:
-            outcome = {**target.describe(), "ok": False, "error": f"{target.kind} cannot {op}"}
-        else:
-            outcome = await call_recorded(ctx, target, *call)
-        results.append({**outcome, "user_id": user_id})
-    action = ModerationAction(op)
-    await in_session(_log_everywhere, ctx, action, community_ids, account_ids, p.reason, results)
-    done = sum(r["ok"] for r in results)
+    account_id = await in_session(_everywhere_subject, ctx.trigger, p.user_id)
+    outcome = await moderation.ban_everywhere(_flow_actor(ctx), account_id, p.reason, unban=not ban)
+    done = sum(r.ok for r in outcome.results)
     return NodeResult(
         output={
             "succeeded": done,
-            "failed": len(results) - done,
-            "communities": community_ids,
-            "results": results,
+            "failed": len(outcome.results) - done,
+            "communities": sorted({r.community_id for r in outcome.results if r.community_id}),
+            "log_ids": list(outcome.log_ids),
+            "results": [asdict(r) for r in outcome.results],
         }
     )
 
@@ -617,7 +408,7 @@ class AdjustReputationParams(NodeParams):
 def _adjust(session: Session, ctx: RunContext, p: AdjustReputationParams) -> dict[str, Any]:
     community = require_community(session, ctx.trigger)
     assert community.id
-    if not config_of(session, community.id).reputation.enabled:
+    if not moderation.rules_of(session, community.id).reputation.enabled:
         return {"applied": False, "reason": "reputation is disabled in this community"}
     account = account_of(session, ctx.trigger, p.user_id, create=True)
     assert account and account.id

@@ -435,9 +435,9 @@ def _line(
 # --- finishing: the log row, the member's flags, the bus --------------------------------------
 
 
-def _member(session: Session, community_id: int, account_id: int) -> CommunityMember:
-    """The member row, recorded now if ingest has not seen them yet (a sanction on someone
-    known only from a flow's trigger still shows on the Members page)."""
+def member_row(session: Session, community_id: int, account_id: int) -> CommunityMember:
+    """The member row, recorded now if ingest has not seen them yet: for someone a flow's
+    trigger shows in the community's chat, so their sanctions show on the Members page."""
     # Imported here: the node catalogue imports this service (engine/nodes/cross_platform.py).
     from engine.nodes.utility import insert_ignore
 
@@ -493,8 +493,14 @@ def _finish(
     entry.details = details
     attempted = [r for r in results if not r.skipped]
     # The flags say what holds on the platforms: unchanged when every attempt was refused.
-    if action in SANCTIONS and plan.account_id and (not attempted or any(r.ok for r in attempted)):
-        member = _member(session, plan.community_id, plan.account_id)
+    applied = not attempted or any(r.ok for r in attempted)
+    member = session.exec(
+        select(CommunityMember).where(
+            CommunityMember.community_id == plan.community_id,
+            CommunityMember.platform_account_id == plan.account_id,
+        )
+    ).first()
+    if action in SANCTIONS and member is not None and applied:
         _apply_flags(member, action, minutes)
     _announce_after_commit(
         session, plan, action, actor_label=entry.actor, ok=all(r.ok for r in results)
@@ -674,29 +680,48 @@ def revoke_warning(session: Session, actor: Actor, warning_id: int, reason: str)
 # --- everywhere -------------------------------------------------------------------------------
 
 
-def _memberships(session: Session, account_id: int) -> list[tuple[int, int]]:
-    """(community, account) for every account linked to this one's person and every
-    community each is a member of."""
-    ids = linked_account_ids(session, _account(session, account_id))
-    rows = session.exec(
-        select(CommunityMember.community_id, CommunityMember.platform_account_id)
-        .where(col(CommunityMember.platform_account_id).in_(ids))
-        .order_by(col(CommunityMember.community_id), col(CommunityMember.platform_account_id))
-    ).all()
-    return [(community_id, member_account) for community_id, member_account in rows]
+def _everywhere(session: Session, account_id: int) -> list[tuple[int, int]]:
+    """(community, account) pairs to act on: every community any account of the person is a
+    member of, with each of their accounts that is a member there or whose platform the
+    community has chats on (a ban keeps them out before they ever join)."""
+    account = _account(session, account_id)
+    ids = linked_account_ids(session, account)
+    accounts = session.exec(select(PlatformAccount).where(col(PlatformAccount.id).in_(ids))).all()
+    members = set(
+        session.exec(
+            select(CommunityMember.community_id, CommunityMember.platform_account_id).where(
+                col(CommunityMember.platform_account_id).in_(ids)
+            )
+        ).all()
+    )
+    communities = {community_id for community_id, _ in members}
+    platforms = set(
+        session.exec(
+            select(Chat.community_id, Chat.platform)
+            .where(col(Chat.community_id).in_(communities), col(Chat.gone_at).is_(None))
+            .distinct()
+        ).all()
+    )
+    return sorted(
+        (community_id, a.id)
+        for community_id in communities
+        for a in accounts
+        if a.id is not None
+        and ((community_id, a.id) in members or (community_id, a.platform) in platforms)
+    )
 
 
 async def ban_everywhere(
     actor: Actor, account_id: int, reason: str, *, unban: bool = False
 ) -> Outcome:
-    """Ban (or lift the bans of) the person behind the account: each linked account in
-    each community it is a member of, one log row per (community, account)."""
+    """Ban (or lift the bans of) the person behind the account in every community they are
+    in, on each of their linked accounts: one log row per (community, account)."""
     actor.check()
     reason = _clean_reason(reason)
     action = ModerationAction.unban if unban else ModerationAction.ban
     outcomes = [
         await _act(actor, community_id, member_account, action, reason, None, {"everywhere": True})
-        for community_id, member_account in await in_session(_memberships, account_id)
+        for community_id, member_account in await in_session(_everywhere, account_id)
     ]
     log_ids = tuple(i for o in outcomes for i in o.log_ids)
     results = [r for o in outcomes for r in o.results]

@@ -24,6 +24,7 @@ from engine.models import (
 )
 from engine.nodes import REGISTRY, NodePlatform
 from engine.nodes.utility import as_utc
+from tests.fakes.pool import FakePool
 from tests.unit.test_condition_nodes import FakeContext, World, event, make_world, run
 
 
@@ -113,45 +114,92 @@ async def test_reply_in_place_without_quoting() -> None:
 # --- warn_user ---
 
 
-async def test_warn_user_mutes_then_bans_at_thresholds(sqlite_session: Session) -> None:
+def sanctions(pool: FakePool) -> list[tuple[str, str, dict, int | None]]:
+    """The pool calls asked to act on members (not the lines posted to the log chat -999)."""
+    return [
+        (c.kind, c.action, c.params, c.instance_id)
+        for c in pool.requests.calls
+        if c.params.get("chat_id") != "-999"
+    ]
+
+
+def log_lines(pool: FakePool) -> list[str]:
+    return [c.params["text"] for c in pool.executions.calls if c.params.get("chat_id") == "-999"]
+
+
+async def test_warn_user_mutes_then_bans_at_thresholds(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
     world = make_world(sqlite_session, warnings={"mute_at": 2, "ban_at": 3, "mute_minutes": 10})
     ctx = FakeContext(event(instance_id=3), flow_id=world.flow_id)
     first = await run("warn_user", ctx, reason="spam")
     assert first.output["active_warnings"] == 1 and first.output["action_taken"] == "none"
-    assert ctx.calls == []
+    assert "sanction" not in first.output and sanctions(fake_pool) == []
     second = await run("warn_user", ctx, reason="spam")
-    assert second.output["action_taken"] == "mute"
-    assert ctx.calls[-1] == (
+    assert second.output["action_taken"] == "mute" and second.output["sanction"]["ok"]
+    assert sanctions(fake_pool)[-1] == (
         "telegram_bot",
         "mute_member",
         {"chat_id": "-100", "user_id": "42", "duration_seconds": 600},
-        3,
+        None,
     )
     third = await run("warn_user", ctx, reason="spam")
     assert third.output["action_taken"] == "ban" and third.output["sanction"]["ok"]
-    assert ctx.calls[-1] == ("telegram_bot", "ban_member", {"chat_id": "-100", "user_id": "42"}, 3)
+    assert sanctions(fake_pool)[-1] == (
+        "telegram_bot",
+        "ban_member",
+        {"chat_id": "-100", "user_id": "42"},
+        None,
+    )
     sqlite_session.expire_all()
     warnings = sqlite_session.exec(select(Warning)).all()
     assert len(warnings) == 3 and all(w.expires_at for w in warnings)
-    actions = [log.action for log in sqlite_session.exec(select(ModerationLog))]
-    assert actions == ["warn", "warn", "mute", "warn", "ban"]
+    logs = sqlite_session.exec(select(ModerationLog).order_by(ModerationLog.id)).all()
+    assert [log.action for log in logs] == ["warn", "warn", "mute", "warn", "ban"]
+    flow = f"flow:{world.flow_id}"
+    assert [log.actor for log in logs] == [
+        flow,
+        flow,
+        f"{flow} (threshold)",
+        flow,
+        f"{flow} (threshold)",
+    ]
     member = sqlite_session.get(CommunityMember, world.member_id)
     assert member and member.is_banned and member.muted_until
+    assert log_lines(fake_pool)[2] == (
+        f"🔇 42 (@alice) muted for 10 min by {flow} (threshold) — reason: 2 active warnings: spam"
+    )
 
 
-async def test_warn_user_records_a_failed_sanction(sqlite_session: Session) -> None:
+async def test_warn_user_records_a_failed_sanction(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
     world = make_world(sqlite_session, warnings={"mute_at": 1})
+    fake_pool.fail("mute_member", "platform", "not enough rights")
     ctx = FakeContext(event(), flow_id=world.flow_id)
-    ctx.responses[("telegram_bot", "mute_member")] = RuntimeError("not enough rights")
     result = await run("warn_user", ctx, user_id="77")
-    assert result.output["user_id"] == "77"
-    assert result.output["sanction"] == {
-        "platform": "telegram",
-        "chat_id": "-100",
-        "community_id": world.community_id,
-        "ok": False,
-        "error": "not enough rights",
-    }
+    assert result.output["user_id"] == "77" and result.output["action_taken"] == "mute"
+    sanction = result.output["sanction"]
+    assert sanction["ok"] is False and sanction["results"] == [
+        {
+            "platform": "telegram",
+            "chat_id": "-100",
+            "ok": False,
+            "error": "not enough rights",
+            "community_id": world.community_id,
+            "user_id": "77",
+            "skipped": False,
+        }
+    ]
+    sqlite_session.expire_all()
+    entry = sqlite_session.get(ModerationLog, sanction["log_id"])
+    assert entry and entry.details["results"][0]["error"] == "not enough rights"
+    member = sqlite_session.exec(
+        select(CommunityMember).where(
+            CommunityMember.platform_account_id == entry.target_account_id
+        )
+    ).one()  # recorded from the trigger, and not marked muted: Telegram refused
+    assert member.muted_until is None
 
 
 async def test_warn_user_needs_a_community(sqlite_session: Session) -> None:
@@ -164,7 +212,7 @@ async def test_warn_user_needs_a_community(sqlite_session: Session) -> None:
 # --- ban_everywhere / unban_everywhere ---
 
 
-async def test_ban_and_unban_everywhere(sqlite_session: Session) -> None:
+async def test_ban_and_unban_everywhere(sqlite_session: Session, fake_pool: FakePool) -> None:
     world = make_world(sqlite_session)
     add_discord_and_whatsapp(sqlite_session, world)
     person = UserIdentity(display_name="Alice")
@@ -178,31 +226,39 @@ async def test_ban_and_unban_everywhere(sqlite_session: Session) -> None:
     sqlite_session.commit()
 
     ctx = FakeContext(event(), flow_id=world.flow_id)
-    ctx.responses[("discord_bot", "ban_member")] = RuntimeError("missing permissions")
+    fake_pool.fail("ban_member", "platform", "not enough rights")  # the first: Telegram's
     banned = await run("ban_everywhere", ctx, reason="raid")
-    calls = {(kind, action): (params, instance) for kind, action, params, instance in ctx.calls}
+    calls = {
+        (kind, action): (params, instance)
+        for kind, action, params, instance in sanctions(fake_pool)
+    }
+    dc_instance = sqlite_session.get(Community, world.community_id).bot_instance_id  # type: ignore[union-attr]
     assert calls == {
         ("telegram_bot", "ban_member"): ({"chat_id": "-100", "user_id": "42"}, None),
         ("discord_bot", "ban_member"): (
             {"guild_id": "G1", "user_id": "D42", "reason": "raid"},
-            sqlite_session.get(Community, world.community_id).bot_instance_id,  # type: ignore[union-attr]
+            dc_instance,
         ),
     }
     assert banned.output["succeeded"] == 1 and banned.output["failed"] == 1
+    assert banned.output["communities"] == [world.community_id]
+    assert [r["error"] for r in banned.output["results"]] == ["not enough rights", None]
     sqlite_session.expire_all()
     member = sqlite_session.get(CommunityMember, world.member_id)
-    assert member and member.is_banned
+    assert member and not member.is_banned  # Telegram refused: the flag says what holds
     logs = sqlite_session.exec(select(ModerationLog)).all()
     assert {(log.action, log.platform) for log in logs} == {("ban", "telegram"), ("ban", "discord")}
+    assert all(log.details["everywhere"] for log in logs)
 
-    ctx.calls.clear()
+    fake_pool.requests.calls.clear()
     unbanned = await run("unban_everywhere", ctx)
-    assert {c[1] for c in ctx.calls} == {"unban_member"} and unbanned.output["succeeded"] == 2
-    sqlite_session.expire_all()
-    assert not sqlite_session.get(CommunityMember, world.member_id).is_banned  # type: ignore[union-attr]
+    assert {c[1] for c in sanctions(fake_pool)} == {"unban_member"}
+    assert unbanned.output["succeeded"] == 2
 
 
-async def test_ban_everywhere_on_whatsapp_removes_from_groups(sqlite_session: Session) -> None:
+async def test_ban_everywhere_on_whatsapp_removes_from_groups(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
     world = make_world(sqlite_session)
     add_discord_and_whatsapp(sqlite_session, world)
     trigger = event(
@@ -213,7 +269,7 @@ async def test_ban_everywhere_on_whatsapp_removes_from_groups(sqlite_session: Se
     )
     ctx = FakeContext(trigger, flow_id=world.flow_id)
     await run("ban_everywhere", ctx)
-    assert ctx.calls == [
+    assert sanctions(fake_pool) == [
         (
             "whatsapp_user",
             "remove_participants",
@@ -221,11 +277,11 @@ async def test_ban_everywhere_on_whatsapp_removes_from_groups(sqlite_session: Se
             None,
         )
     ]
-    ctx.calls.clear()
+    fake_pool.requests.calls.clear()
     unbanned = await run("unban_everywhere", ctx)
-    assert (
-        ctx.calls == [] and unbanned.output["results"][0]["error"] == "whatsapp_user cannot unban"
-    )
+    assert sanctions(fake_pool) == []
+    [result] = unbanned.output["results"]
+    assert result["skipped"] and result["error"] == "Unban is not supported on WhatsApp"
 
 
 # --- adjust_reputation ---
