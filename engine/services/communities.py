@@ -636,8 +636,17 @@ def _config(session: Session, community_id: int) -> CommunityConfig:
 # --- through the connector pool: refresh and backfill -----------------------------------------
 
 
-def authorize_refresh(session: Session, actor: AdminUser, connection_id: int) -> tuple[str, int]:
-    """The connector kind and instance to ask for its chats, once the role is checked."""
+@dataclass(frozen=True)
+class RefreshTarget:
+    """A connection an editor may ask for its chats (made only by :func:`authorize_refresh`)."""
+
+    connection_id: int
+    kind: str
+    instance_id: int
+
+
+def authorize_refresh(session: Session, actor: AdminUser, connection_id: int) -> RefreshTarget:
+    """Role check and audit before asking a connection for its chats."""
     require_role(actor, Role.editor)
     connection = session.get(PlatformConnection, connection_id)
     instance = connection and session.get(BotInstance, connection.bot_instance_id)
@@ -650,23 +659,25 @@ def authorize_refresh(session: Session, actor: AdminUser, connection_id: int) ->
         target_type="connection",
         target_id=connection_id,
     )
-    return str(instance.kind), instance.id or 0
+    return RefreshTarget(connection_id, str(instance.kind), instance.id or 0)
 
 
-async def refresh_chats(actor: AdminUser, connection_id: int) -> Refresh:
+async def refresh_chats(target: RefreshTarget) -> Refresh:
     """Ask a connection for every chat it is in and record each (title, type, bot rights);
     a platform's refusal or an unreachable pool is reported, not raised."""
-    with session_scope() as session:
-        kind, instance_id = authorize_refresh(session, actor, connection_id)
     try:
         answer = await pool_client.execute(
-            kind, LIST_CHATS, {}, instance_id=instance_id, idempotency_key=_key(LIST_CHATS)
+            target.kind,
+            LIST_CHATS,
+            {},
+            instance_id=target.instance_id,
+            idempotency_key=_key(LIST_CHATS),
         )
     except ActionError as error:
-        return Refresh(connection_id, error=error.message)
+        return Refresh(target.connection_id, error=error.message)
     chats = [c for c in answer.get("chats") or [] if isinstance(c, dict) and c.get("id")]
-    ids = _record_chats(kind, instance_id, chats)
-    return Refresh(connection_id, seen=len(ids), chat_ids=ids)
+    ids = _record_chats(target.kind, target.instance_id, chats)
+    return Refresh(target.connection_id, seen=len(ids), chat_ids=ids)
 
 
 def _record_chats(kind: str, instance_id: int, chats: list[dict[str, Any]]) -> list[int]:
@@ -680,9 +691,9 @@ def _record_chats(kind: str, instance_id: int, chats: list[dict[str, Any]]) -> l
 
 
 async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backfill]:
-    """After attaching: record the members each chat's platform lists (a Discord guild's
-    members, a Telegram group's administrators, a WhatsApp group's participants). Best
-    effort: a chat the pool cannot list is reported with the reason."""
+    """After :func:`attach_chats` (which checked the role): record the members each chat's
+    platform lists (a Discord guild's members, a Telegram group's administrators, a WhatsApp
+    group's participants). Best effort: a chat the pool cannot list says why."""
     with session_scope() as session:
         targets = [
             (chat.id or 0, _label(chat), str(chat.platform), chat.platform_chat_id, kind, iid)

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from engine import pool_client
+from engine.db import session_scope
 from engine.models import (
     AdminUser,
     AuditLog,
@@ -37,6 +38,7 @@ from engine.services.communities import (
     InvalidCommunity,
     InvalidRules,
 )
+from engine.services.errors import NotFound
 from engine.settings import get_settings
 from tests.fakes.pool import FakePool
 from tests.flow_helpers import make_admin
@@ -357,7 +359,9 @@ async def test_refresh_records_what_the_connection_lists(
              "member_count": None, "bot_is_admin": True, "username": None},
         ]
     }  # fmt: skip
-    done = await communities.refresh_chats(make_admin(), conn)
+    with session_scope() as session:
+        target = communities.authorize_refresh(session, make_admin(), conn)
+    done = await communities.refresh_chats(target)
     assert done.error is None and done.seen == 2
     [call] = pool.executions.calls
     assert (call.kind, call.action, call.instance_id) == ("discord_bot", "list_chats", instance)
@@ -366,10 +370,12 @@ async def test_refresh_records_what_the_connection_lists(
     assert rows["c1"].parent_chat_id == "g1" and rows["g1"].bot_instance_id == instance
 
     pool.fail("list_chats", "platform", "Missing Access")
-    refused = await communities.refresh_chats(make_admin(), conn)
+    refused = await communities.refresh_chats(target)
     assert refused.error == "Missing Access" and refused.seen == 0
     with pytest.raises(auth.PermissionDenied):
-        await communities.refresh_chats(user(sqlite_session, Role.viewer), conn)
+        communities.authorize_refresh(sqlite_session, user(sqlite_session, Role.viewer), conn)
+    with pytest.raises(NotFound, match="Connection 999 does not exist"):
+        communities.authorize_refresh(sqlite_session, make_admin(), 999)
 
 
 async def test_backfill_records_members_and_reports_refusals(
