@@ -44,14 +44,13 @@ from engine.models import (
     Warning,
     utcnow,
 )
+from engine.services import moderation
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
 
 MAX_PAGE = 200
 MAX_SEARCH = 128
 MAX_JOINED_WITHIN_DAYS = 3650
-MAX_MUTE_MINUTES = 40_320  # 28 days: Discord's longest timeout
-MAX_REASON = 1000
 HISTORY_LIMIT = 100
 
 
@@ -242,6 +241,7 @@ class TargetView:
     chat_id: str
     ok: bool
     error: str | None
+    skipped: bool  # the platform has no such action (muting on WhatsApp): nothing was tried
 
 
 @dataclass(frozen=True)
@@ -757,21 +757,6 @@ def warning_target(session: Session, actor: AdminUser, warning_id: int) -> int:
     return warning_id
 
 
-def _reason(reason: str) -> str:
-    cleaned = reason.strip()
-    if len(cleaned) > MAX_REASON:
-        raise InvalidMemberAction(f"A reason holds at most {MAX_REASON} characters.")
-    return cleaned
-
-
-def _minutes(action: MemberAction, minutes: int | None) -> int | None:
-    if action is not MemberAction.mute:
-        return None
-    if minutes is None or not 1 <= minutes <= MAX_MUTE_MINUTES:
-        raise InvalidMemberAction(f"Mute for 1 to {MAX_MUTE_MINUTES} minutes (28 days).")
-    return minutes
-
-
 async def act(
     actor: AdminUser,
     target: Target,
@@ -780,42 +765,32 @@ async def act(
     reason: str = "",
     minutes: int | None = None,
 ) -> ActionResult:
-    """Mute, unmute, kick, ban, unban or ban everywhere, on every platform target, through
-    the moderation service (which logs it and posts it to the log chat)."""
-    from engine.services import moderation
-
-    require_role(actor, Role.editor)
-    why, duration = _reason(reason), _minutes(action, minutes)
+    """Mute (for ``minutes``), unmute, kick, ban, unban or ban everywhere, on every platform
+    target, through the moderation service (which checks, logs and posts to the log chat)."""
     who = moderation.Actor.of_user(actor)
     if action is MemberAction.ban_everywhere:
-        outcome = await moderation.ban_everywhere(who, target.account_id, why)
+        outcome = await moderation.ban_everywhere(who, target.account_id, reason)
     else:
         outcome = await moderation.act(
             who,
             target.community_id,
             target.account_id,
             ModerationAction(action.value),
-            reason=why,
-            minutes=duration,
+            reason=reason,
+            minutes=minutes,
         )
     return _result(action.value, target.name, outcome)
 
 
 async def warn(actor: AdminUser, target: Target, reason: str) -> ActionResult:
     """A warning; the community's thresholds may mute or ban (shown as the sanction)."""
-    from engine.services import moderation
-
-    require_role(actor, Role.editor)
-    why = _reason(reason)
-    if not why:
-        raise InvalidMemberAction("Say why: a warning needs a reason the member can be told.")
     made = await moderation.warn(
-        moderation.Actor.of_user(actor), target.community_id, target.account_id, why
+        moderation.Actor.of_user(actor), target.community_id, target.account_id, reason
     )
     base = (
         _result("warn", target.name, made.outcome)
         if made.outcome is not None
-        else ActionResult("warn", True, "", None, [])
+        else ActionResult("warn", True, "", made.log_id, [])
     )
     sanction = f", {made.sanction} applied" if made.sanction != "none" else ""
     summary = f"Warned {target.name}: {made.active_warnings} active warning(s){sanction}."
@@ -823,7 +798,7 @@ async def warn(actor: AdminUser, target: Target, reason: str) -> ActionResult:
         action="warn",
         ok=base.ok,
         summary=summary if base.ok else f"{summary} {base.summary}",
-        log_id=base.log_id,
+        log_id=made.log_id,
         targets=base.targets,
         warning_id=made.warning_id,
         active_warnings=made.active_warnings,
@@ -833,13 +808,10 @@ async def warn(actor: AdminUser, target: Target, reason: str) -> ActionResult:
 
 def revoke_warning(session: Session, actor: AdminUser, warning_id: int, reason: str) -> None:
     """Revoke a warning with a reason (required: the log keeps it)."""
-    from engine.services import moderation
-
     warning_target(session, actor, warning_id)
-    why = _reason(reason)
-    if not why:
-        raise InvalidMemberAction("Say why the warning is revoked.")
-    moderation.revoke_warning(session, moderation.Actor.of_user(actor), warning_id, why)
+    if not reason.strip():
+        raise InvalidMemberAction("Say why the warning is revoked: the log keeps the reason.")
+    moderation.revoke_warning(session, moderation.Actor.of_user(actor), warning_id, reason)
 
 
 _DONE = {
@@ -853,9 +825,15 @@ _DONE = {
 }
 
 
-def _result(action: str, name: str, outcome: Any) -> ActionResult:
+def _result(action: str, name: str, outcome: moderation.Outcome) -> ActionResult:
     targets = [
-        TargetView(platform=str(t.platform), chat_id=str(t.chat_id), ok=t.ok, error=t.error)
+        TargetView(
+            platform=str(t.platform),
+            chat_id=str(t.chat_id),
+            ok=t.ok,
+            error=t.error,
+            skipped=t.skipped,
+        )
         for t in outcome.results
     ]
     refused = [t for t in targets if not t.ok]

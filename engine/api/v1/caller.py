@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -174,6 +174,21 @@ async def run(caller: Caller, action: Callable[[Session, AdminUser], T]) -> T:
     refusal becomes the matching API error."""
     try:
         return await asyncio.to_thread(_in_transaction, caller, action)
+    except Exception as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
+async def run_async(caller: Caller, action: Callable[[AdminUser], Awaitable[T]]) -> T:
+    """Run an async service action (one that opens its own sessions and calls the pool,
+    like engine/services/moderation.py) as the caller, capped by the token's role; a
+    refusal becomes the matching API error."""
+    user = await run(caller, lambda _, me: me)
+    try:
+        with auth.capped_by_token(caller.token_role):
+            return await action(user)
     except Exception as exc:
         refusal = _refusal(exc)
         if refusal is None:
