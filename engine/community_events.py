@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from engine import events
+from engine.community_automation import run_rules
 from engine.db import session_scope
 from engine.platform_event import PlatformEvent
 from engine.services import member_ingest
@@ -85,10 +86,6 @@ def notices(event: PlatformEvent, observed: ObservedEvent) -> list[tuple[str, di
 
 
 def _run_rules(event: PlatformEvent, observed: ObservedEvent) -> None:
-    try:
-        from engine.community_automation import run_rules
-    except ImportError:  # the rules actor has not landed yet
-        return
     try:
         run_rules.send(event.as_trigger(), observed.community_id, observed.member_id)
     except Exception:

@@ -7,10 +7,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dramatiq
 import pytest
+from dramatiq.common import iter_queue
 from sqlmodel import Session, select
 
 from engine import actors, community_events, events
+from engine.broker import QUEUE
+from engine.community_automation import run_rules
 from engine.db import session_scope
 from engine.models import BotInstance, Chat, Community, CommunityMember, PlatformAccount
 from engine.nodes.utility import as_utc
@@ -396,3 +400,24 @@ def test_a_failure_to_record_never_fails_the_routing(
     route(orphan.model_copy(update={"instance_id": 999}))
     assert sqlite_session.exec(select(Chat)).all() == []
     assert "not recorded for communities" in caplog.text
+
+
+def sent_messages() -> list[dramatiq.Message]:
+    """What route_event sent, taken off the in-process broker's queue."""
+    queue = actors.broker.queues[QUEUE]  # type: ignore[attr-defined]
+    return [dramatiq.Message.decode(data) for data in iter_queue(queue)]
+
+
+def test_an_event_in_a_community_is_handed_to_its_rules_once(sqlite_session: Session) -> None:
+    actors.broker.flush_all()
+    route(event("tg_message", "m0", chat=TG_GROUP, user=ADA, text="outside"))
+    assert [m.actor_name for m in sent_messages()] == []  # no community: no rules
+
+    community_id = in_community(sqlite_session, "-1001")
+    message = event("tg_message", "m1", chat=TG_GROUP, user=ADA, text="inside")
+    route(message)
+    route(message)  # redelivered: the rules ran (or will) on the first delivery
+    (sent,) = sent_messages()
+    assert sent.actor_name == run_rules.actor_name
+    member_id = member(sqlite_session, "42").id
+    assert sent.args == (message.as_trigger(), community_id, member_id)
