@@ -7,7 +7,8 @@ viewer's right. A person with linked accounts (one identity) is one offender: th
 accounts' warnings and sanctions are counted together.
 
 A log row's per-target results are the ``results`` list the moderation service writes in
-``details`` (``{"platform", "chat_id", "ok", "error"}`` per chat it acted on).
+``details`` (``{"platform", "chat_id", "ok", "error", "skipped"}`` per chat it acted on;
+skipped: the platform has no such action, so nothing was attempted there).
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ class TargetOutcome:
     chat_id: str
     ok: bool
     error: str | None
+    skipped: bool = False
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return "ok"
+        return f"{'skipped' if self.skipped else 'failed'} ({self.error or 'refused'})"
 
 
 @dataclass(frozen=True)
@@ -110,11 +118,13 @@ class LogEntry:
 
     @property
     def result(self) -> str:
-        """ "ok", "failed" (every target refused), "partial", or "" (nothing to act on)."""
-        if not self.targets:
-            return ""
-        oks = sum(t.ok for t in self.targets)
-        if oks == len(self.targets):
+        """Of the chats where the action was attempted: "ok" (all), "failed" (none),
+        "partial"; "skipped" when no platform could attempt it, "" when there was no chat."""
+        attempted = [t for t in self.targets if not t.skipped]
+        if not attempted:
+            return "skipped" if self.targets else ""
+        oks = sum(t.ok for t in attempted)
+        if oks == len(attempted):
             return "ok"
         return "failed" if oks == 0 else "partial"
 
@@ -208,10 +218,7 @@ def safe_cell(value: object) -> str:
 
 
 def _csv_row(entry: LogEntry) -> list[object]:
-    targets = "; ".join(
-        f"{t.platform} {t.chat_id}: " + ("ok" if t.ok else f"failed ({t.error or 'refused'})")
-        for t in entry.targets
-    )
+    targets = "; ".join(f"{t.platform} {t.chat_id}: {t.summary}" for t in entry.targets)
     return [
         entry.log_id,
         entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -308,6 +315,7 @@ def _targets(details: dict[str, Any]) -> tuple[TargetOutcome, ...]:
             chat_id=str(r.get("chat_id") or ""),
             ok=bool(r.get("ok")),
             error=str(r["error"]) if r.get("error") else None,
+            skipped=bool(r.get("skipped")),
         )
         for r in found
         if isinstance(r, dict)
