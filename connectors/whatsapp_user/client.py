@@ -37,7 +37,7 @@ from neonize.aioze.events import (
 from neonize.exc import NeonizeError
 
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
-from connectors.whatsapp_user import mapper
+from connectors.whatsapp_user import discovery, mapper
 from connectors.whatsapp_user.actions import WhatsAppContext, actions, execute_action, jid_str
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
@@ -138,6 +138,13 @@ class WhatsAppConnector(Connector):
         me = client.me
         details = {"jid": jid_str(me.JID), "push_name": me.PushName} if me else {}
         await self.report("connected", "connected to WhatsApp", details)
+        try:
+            groups = await discovery.joined_groups(client, self.config.instance_id)
+        except NeonizeError as error:  # discovery waits for the next connect
+            log.warning("joined groups not listed: %s", type(error).__name__)
+            return
+        for seen in groups:
+            await self.emit(seen)
 
     async def on_logged_out(self, _: NewAClient, event: LoggedOutEv) -> None:
         reason = LoggedOutEv.DESCRIPTOR.fields_by_name["Reason"].enum_type.values_by_number.get(
@@ -164,9 +171,10 @@ class WhatsAppConnector(Connector):
     async def on_receipt(self, _: NewAClient, event: ReceiptEv) -> None:
         await self._emit(mapper.map_receipt(event, self.config.instance_id))
 
-    async def on_group_info(self, _: NewAClient, event: GroupInfoEv) -> None:
+    async def on_group_info(self, client: NewAClient, event: GroupInfoEv) -> None:
         for mapped in mapper.map_group_info(event, self.config.instance_id):
             await self._emit(mapped)
+        await self.emit(await discovery.group_changed(client, event, self.config.instance_id))
 
     async def _emit(self, event: PlatformEvent | None) -> None:
         if event is not None:
