@@ -491,9 +491,9 @@ def _finish(
     if posted is not None:
         details["log_chat"] = posted
     entry.details = details
-    attempted = [r for r in results if not r.skipped]
-    # The flags say what holds on the platforms: unchanged when every attempt was refused.
-    applied = not attempted or any(r.ok for r in attempted)
+    # The flags say what holds on the platforms: unchanged when every place refused or lacks
+    # the action (a mute on WhatsApp); set when it worked somewhere or there is no place yet.
+    applied = not results or any(r.ok for r in results)
     member = session.exec(
         select(CommunityMember).where(
             CommunityMember.community_id == plan.community_id,
