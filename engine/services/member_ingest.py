@@ -97,8 +97,9 @@ def observe(session: Session, event: PlatformEvent) -> ObservedEvent:
     own, community_chat = _chat_keys(event)
     chat = rows.get(own) if own else None
     community_id = rows[community_chat].community_id if community_chat in rows else None
-    accounts = {
-        user.id: _upsert_account(session, event.platform, user, at) for user in _users(event)
+    accounts = {  # in one order everywhere: two workers never wait on each other's rows
+        user.id: _upsert_account(session, event.platform, user, at)
+        for user in sorted(_users(event), key=lambda user: user.id)
     }
     account_id = accounts.get(event.user.id) if event.user else None
     observed = ObservedEvent(
