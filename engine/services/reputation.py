@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,7 +205,7 @@ def _capped(
 ) -> bool:
     if cap is None:
         return False
-    midnight = datetime.combine(utcnow().date(), time.min)
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)  # UTC days
     given_today = session.exec(
         select(sa.func.count())
         .select_from(ReputationEvent)
