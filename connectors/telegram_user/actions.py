@@ -11,11 +11,15 @@ from pyrogram import enums, errors, types
 
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
+from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import chat_ref, to_int, to_ints, url_or_file_id
 from connectors.kit.errors import ActionError, ErrorKind
+from connectors.telegram_user import discovery
 from engine.nodes import telegram_user as p
 
 actions: ActionRegistry[pyrogram.Client] = ActionRegistry("telegram_user")
+actions.action(LIST_MEMBERS, ListMembersParams)(discovery.list_members)
+actions.action(LIST_CHATS, ListChatsParams)(discovery.list_chats)
 
 _PARSE_MODES = {
     "default": enums.ParseMode.DEFAULT,
