@@ -211,13 +211,14 @@ def _described(event: PlatformEvent) -> dict[str, dict[str, Any]]:
 
 
 def _seen_facts(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What a chat_seen says; an unknown member count or admin flag keeps the known one."""
-    facts: dict[str, Any] = {
-        "username": data.get("username"),
-        "bot_rights": dict(data.get("bot_rights") or {}),
-        "gone_at": stored_time(utcnow()) if data.get("gone") else None,
-    }
-    return facts | {k: data[k] for k in ("member_count", "bot_is_admin") if data.get(k) is not None}
+    """What a chat_seen says. What it leaves out (None; no rights, as a ``list_chats``
+    refresh gives none) keeps the known value; a chat the bot left keeps no rights."""
+    gone = bool(data.get("gone"))
+    facts: dict[str, Any] = {"gone_at": stored_time(utcnow()) if gone else None}
+    if data.get("bot_rights") or gone:
+        facts["bot_rights"] = dict(data.get("bot_rights") or {})
+    known = ("username", "member_count", "bot_is_admin")
+    return facts | {name: data[name] for name in known if data.get(name) is not None}
 
 
 def _upsert_chats(session: Session, event: PlatformEvent) -> dict[str, _ChatRow]:

@@ -146,11 +146,15 @@ def test_chat_seen_updates_what_changed_and_marks_the_chat_gone_and_back(
     )  # fmt: skip
     assert chat.bot_rights == rights and chat.bot_instance_id == instance_id
     assert chat.gone_at is None
+    # A refresh from list_chats says nothing of rights or the username: both are kept.
+    ingest(seen(TG_GROUP, "s1b", member_count=121))
+    chat = chat_row(sqlite_session, "-1001")
+    assert (chat.bot_rights, chat.username, chat.member_count) == (rights, "adas_group", 121)
 
     ingest(seen(TG_GROUP, "s2", gone=True, bot_is_admin=False))
     gone = chat_row(sqlite_session, "-1001")
-    assert gone.gone_at is not None and not gone.bot_is_admin
-    assert gone.member_count == 120  # not said again: kept
+    assert gone.gone_at is not None and not gone.bot_is_admin and gone.bot_rights == {}
+    assert gone.member_count == 121  # not said again: kept
     ingest(seen(TG_GROUP, "s3", gone=True))
     assert chat_row(sqlite_session, "-1001").gone_at == gone.gone_at  # keeps when it went
 
