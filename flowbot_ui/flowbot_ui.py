@@ -18,12 +18,16 @@ from flowbot_ui.pages.executions import (
 )
 from flowbot_ui.pages.flows import FlowsState, flows_page
 from flowbot_ui.pages.login import login_page, setup_page
+from flowbot_ui.pages.members import member_page, members_page
+from flowbot_ui.pages.moderation import moderation_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
+from flowbot_ui.state.members import MembersState, MemberState
+from flowbot_ui.state.moderation import ModerationState
 from flowbot_ui.state.session_guard import SessionGuard
 from flowbot_ui.state.webhooks import WebhooksState
 
@@ -52,5 +56,8 @@ protected(editor_page, "/flows/[flow_ref]", "Flow editor", EditorState.load)
 protected(webhooks_page, "/webhooks", "Webhooks", WebhooksState.load)
 protected(executions_page, "/executions", "Executions", ExecutionsState.load)
 protected(execution_page, "/executions/[execution_ref]", "Execution", DebugState.load)
+protected(moderation_page, "/moderation", "Moderation", ModerationState.load)
+protected(members_page, "/communities/[community_ref]/members", "Members", MembersState.load)
+protected(member_page, "/members/[member_ref]", "Member", MemberState.load)
 for section, view in SECTION_VIEWS:
     protected(view, section.route, section.title, SectionState.load)

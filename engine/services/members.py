@@ -132,7 +132,7 @@ class MemberRow:
         )
 
     def is_muted(self, now: datetime) -> bool:
-        return self.muted_until is not None and _aware(self.muted_until) > now
+        return muted_at(self.muted_until, now)
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,9 @@ class Membership:
     muted_until: datetime | None
     left_at: datetime | None
     last_active_at: datetime | None
+
+    def is_muted(self, now: datetime) -> bool:
+        return muted_at(self.muted_until, now)
 
 
 @dataclass(frozen=True)
@@ -379,9 +382,8 @@ def member_page(
     if after is None or not after.unranked:
         ranked = base.where(sort_by.is_not(None))
         if after is not None:
-            ranked = ranked.where(
-                sa.or_(sort_by < after.value, sa.and_(sort_by == after.value, member_id < after.id))
-            )
+            # A row comparison PostgreSQL turns into an index bound: a deep page starts there.
+            ranked = ranked.where(sa.tuple_(sort_by, member_id) < sa.tuple_(after.value, after.id))
         # NULLS FIRST (none are left) lets PostgreSQL walk the ascending index backwards.
         order = (sort_by.desc().nulls_first(), member_id.desc())
         found = list(session.exec(ranked.order_by(*order).limit(limit + 1)).all())
@@ -497,6 +499,11 @@ def _decode(cursor: str | None, sort: MemberSort) -> _After | None:
     return _After(value=value, id=member_id, unranked=False)
 
 
+def muted_at(muted_until: datetime | None, now: datetime) -> bool:
+    """Whether a mute lasting until ``muted_until`` still holds at ``now``."""
+    return muted_until is not None and _aware(muted_until) > now
+
+
 def _aware(value: datetime) -> datetime:
     """SQLite hands times back without their zone; they are UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -510,6 +517,10 @@ def _community(session: Session, community_id: int) -> Community:
     if community is None:
         raise MemberNotFound(f"Community {community_id} does not exist.")
     return community
+
+
+def community_name(session: Session, community_id: int) -> str:
+    return _community(session, community_id).name
 
 
 def _member(session: Session, member_id: int) -> tuple[CommunityMember, PlatformAccount]:
