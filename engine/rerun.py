@@ -19,7 +19,14 @@ from sqlmodel import Session, select
 
 from engine.db import session_scope
 from engine.execution_store import create_execution
-from engine.models import AdminUser, FlowExecution, FlowExecutionStep, Role, StepStatus
+from engine.models import (
+    AdminUser,
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    Role,
+    StepStatus,
+)
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
@@ -39,6 +46,12 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
     source = session.get(FlowExecution, execution_id)
     if source is None:
         raise RerunSourceMissing(f"Execution {execution_id} does not exist.")
+    flow = session.get(FlowDefinition, source.flow_id)
+    if flow is not None and flow.system_kind is not None:
+        raise RerunError(
+            f"Execution {execution_id} is a built-in run of {flow.name!r}: rules act on "
+            "events as they happen and are not re-run."
+        )
     steps = list(
         session.exec(
             select(FlowExecutionStep)

@@ -21,7 +21,7 @@ def chat_for_messages(session: Session, event: PlatformEvent, community_id: int)
     whose chat is the server: then the server's first text channel in the community."""
     if event.chat is None:
         return None
-    if event.platform != "discord" or event.chat.type != "guild":
+    if event.platform != "discord" or event.chat.id != event.chat.guild_id:
         return event.chat.id
     return session.exec(
         select(Chat.platform_chat_id)

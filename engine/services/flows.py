@@ -66,7 +66,7 @@ def validate(session: Session, graph: dict[str, Any]) -> ValidatedFlow:
 def valid_draft(session: Session, flow_id: int) -> FlowDefinition:
     """The flow whose draft is about to be frozen (published or test-run); FlowConflict
     names the first problems when the draft has errors (fix the draft, then retry)."""
-    flow = get_flow(session, flow_id)
+    flow = editable_flow(session, flow_id)
     checked = validate(session, flow.graph)
     if not checked.ok:
         problems = "; ".join(issue.message for issue in checked.errors[:5])
@@ -121,6 +121,7 @@ def save_draft(
     cannot both win.
     """
     require_role(actor, Role.editor)
+    editable_flow(session, flow_id)
     conditions = [FlowDefinition.id == flow_id]
     if expected_revision is not None:
         conditions.append(FlowDefinition.revision == expected_revision)
@@ -185,7 +186,7 @@ def publish(
 
 def set_status(session: Session, actor: AdminUser, flow_id: int, status: FlowStatus) -> None:
     require_role(actor, Role.editor)
-    flow = get_flow(session, flow_id)
+    flow = editable_flow(session, flow_id)
     if status == FlowStatus.active and flow.published_version_id is None:
         raise FlowConflict("Publish the flow before activating it.")
     flow.status = status
@@ -243,6 +244,18 @@ def get_flow(session: Session, flow_id: int) -> FlowDefinition:
     flow = session.get(FlowDefinition, flow_id)
     if flow is None:
         raise FlowNotFound(f"Flow {flow_id} does not exist.")
+    return flow
+
+
+def editable_flow(session: Session, flow_id: int) -> FlowDefinition:
+    """The flow, unless Flowbot runs it by itself (a community's rules): those are changed
+    through what they serve, never edited, published, paused or deleted by hand."""
+    flow = get_flow(session, flow_id)
+    if flow.system_kind is not None:
+        raise FlowConflict(
+            f"{flow.name!r} is built in: it runs a community's rules. Change the rules on "
+            "the community instead."
+        )
     return flow
 
 
@@ -367,11 +380,12 @@ def flow_query(
     all_folders: bool = True,
     status: FlowStatus | None = None,
 ) -> Any:
-    """The flows matching the flows page's (and the API's) filters, unordered.
+    """The flows matching the flows page's (and the API's) filters, unordered; built-in
+    flows (a community's rules) are left out: nobody edits them.
 
     ``search`` matches name or description, case-insensitively.
     """
-    query = select(FlowDefinition)
+    query = select(FlowDefinition).where(FlowDefinition.system_kind.is_(None))
     if status is not None:
         query = query.where(FlowDefinition.status == status)
     if search.strip():
@@ -443,7 +457,7 @@ def rename_flow(session: Session, actor: AdminUser, flow_id: int, name: str) -> 
     require_role(actor, Role.editor)
     if not name.strip():
         raise FlowError("A flow needs a name.")
-    flow = get_flow(session, flow_id)
+    flow = editable_flow(session, flow_id)
     old, flow.name, flow.updated_at = flow.name, name.strip()[:128], utcnow()
     session.add(flow)
     audit.record(
@@ -454,7 +468,7 @@ def rename_flow(session: Session, actor: AdminUser, flow_id: int, name: str) -> 
 
 def duplicate_flow(session: Session, actor: AdminUser, flow_id: int) -> FlowDefinition:
     """A new draft with the same graph; versions and runs stay with the original."""
-    source = get_flow(session, flow_id)
+    source = editable_flow(session, flow_id)
     copy = create_flow(
         session,
         actor,
@@ -474,7 +488,7 @@ def move_flow(
     session: Session, actor: AdminUser, flow_id: int, folder_id: int | None
 ) -> FlowDefinition:
     require_role(actor, Role.editor)
-    flow = get_flow(session, flow_id)
+    flow = editable_flow(session, flow_id)
     flow.folder_id = _folder_id(session, folder_id)
     flow.updated_at = utcnow()
     session.add(flow)
@@ -501,7 +515,7 @@ def edit_flow(
     the revision, so an editor open on the graph keeps saving.
     """
     require_role(actor, Role.editor)
-    _expect_revision(get_flow(session, flow_id), expected_revision)
+    _expect_revision(editable_flow(session, flow_id), expected_revision)
     if name is not None:
         rename_flow(session, actor, flow_id, name)
     if folder is not None:
@@ -522,7 +536,7 @@ def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
     Refused while webhooks start it: deleting those silently would break their callers.
     """
     require_role(actor, Role.editor)
-    flow = get_flow(session, flow_id)
+    flow = editable_flow(session, flow_id)
     hooks = session.exec(
         select(sa.func.count())
         .select_from(WebhookEndpoint)

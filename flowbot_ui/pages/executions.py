@@ -33,6 +33,7 @@ ANY = "any"
 class ExecutionRow(BaseModel):
     id: int
     flow: str
+    built_in: bool = False  # a run of a flow Flowbot runs by itself (a community's rules)
     status: str
     trigger: str
     started: str
@@ -73,16 +74,20 @@ class ExecutionsState(AuthState):
         with session_scope() as session:
             found = session.exec(latest).all()
             names = session.exec(
-                select(FlowDefinition.id, FlowDefinition.name).order_by(FlowDefinition.name)
+                select(FlowDefinition.id, FlowDefinition.name, FlowDefinition.system_kind).order_by(
+                    FlowDefinition.name
+                )
             ).all()
         self.flow_options = [Option(value=ANY, label="All flows")] + [
-            Option(value=str(i), label=n) for i, n in names
+            Option(value=str(i), label=n) for i, n, _ in names
         ]
-        flow_names = dict(names)
+        flow_names = {i: n for i, n, _ in names}
+        built_in = {i for i, _, kind in names if kind is not None}
         self.rows = [
             ExecutionRow(
                 id=e.id or 0,
                 flow=flow_names.get(e.flow_id, f"flow {e.flow_id}"),
+                built_in=e.flow_id in built_in,
                 status=str(e.status),
                 trigger=e.trigger_type,
                 started=_when(e.started_at),
@@ -116,6 +121,7 @@ class DebugState(AuthState):
     execution_id: int = 0
     flow_id: int = 0
     flow_name: str = ""
+    built_in: bool = False
     version_label: str = ""
     status: str = ""
     failure: str = ""
@@ -163,6 +169,7 @@ class DebugState(AuthState):
             )
             self.execution_id, self.flow_id = execution_id, execution.flow_id
             self.flow_name = flow.name if flow else f"flow {execution.flow_id}"
+            self.built_in = flow is not None and flow.system_kind is not None
             self.version_label = (
                 "draft test run"
                 if version and version.version <= 0
@@ -257,12 +264,18 @@ def _filter_select(
     )
 
 
+def _built_in_badge() -> rx.Component:
+    return rx.badge(
+        "Built-in", color_scheme="violet", variant="surface", data_testid="built-in-badge"
+    )
+
+
 def _execution_row(row: ExecutionRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.link("#", row.id, href="/executions/" + row.id.to_string(), weight="medium")
         ),
-        rx.table.cell(row.flow),
+        rx.table.cell(rx.hstack(rx.text(row.flow), rx.cond(row.built_in, _built_in_badge()))),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.code(row.trigger, size="1", variant="ghost")),
         rx.table.cell(rx.text(row.started, size="2", color=rx.color("gray", 11))),
@@ -387,7 +400,7 @@ def _current_step() -> rx.Component:
                 size="2",
                 variant="soft",
                 on_click=DebugState.rerun_from(step.node_id),
-                disabled=~DebugState.can_edit,
+                disabled=~DebugState.can_edit | DebugState.built_in,
                 data_testid="rerun",
             ),
             spacing="2",
@@ -411,9 +424,13 @@ def execution_page() -> rx.Component:
                     rx.vstack(
                         rx.heading("Execution #", DebugState.execution_id, size="4"),
                         rx.text(
-                            rx.link(
-                                DebugState.flow_name,
-                                href="/flows/" + DebugState.flow_id.to_string(),
+                            rx.cond(
+                                DebugState.built_in,
+                                rx.text.span(DebugState.flow_name),
+                                rx.link(
+                                    DebugState.flow_name,
+                                    href="/flows/" + DebugState.flow_id.to_string(),
+                                ),
                             ),
                             " · ",
                             DebugState.version_label,
@@ -427,6 +444,7 @@ def execution_page() -> rx.Component:
                         spacing="0",
                     ),
                     status_badge(DebugState.status, data_testid="execution-status"),
+                    rx.cond(DebugState.built_in, _built_in_badge()),
                     rx.cond(
                         DebugState.unfinished,
                         rx.button(

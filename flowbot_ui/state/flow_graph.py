@@ -94,12 +94,18 @@ def canvas_node(node: Mapping[str, Any]) -> dict[str, Any]:
         "data": {
             "nodeId": node["id"],
             "typeId": node.get("type", ""),
-            "label": node_type.label if node_type else f"Unknown: {node.get('type')}",
+            "label": node_type.label if node_type else _unregistered_label(node),
             "category": str(node_type.category) if node_type else "advanced",
             "platform": PLATFORM_LABELS.get(str(node_type.platform), "") if node_type else "",
             "handles": node_handles(node),
         },
     }
+
+
+def _unregistered_label(node: Mapping[str, Any]) -> str:
+    """A built-in flow's nodes (a community's rules) carry their own label; any other
+    type missing from the registry is shown as unknown."""
+    return str(node.get("label") or f"Unknown: {node.get('type')}")
 
 
 def edge_id(edge: Mapping[str, Any]) -> str:
