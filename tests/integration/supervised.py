@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from connectors.kit.forwarder import EventForwarder
 from connectors.pool_api import start_api
+from connectors.registry import ConnectorFactory, connector_factory
 from connectors.supervisor import Supervisor
 from engine.db import session_scope
 from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep
@@ -27,20 +28,43 @@ async def supervised_instance(
     monkeypatch: pytest.MonkeyPatch, kind: ConnectorKind, credential: str, settings: dict[str, Any]
 ) -> AsyncIterator[Supervisor]:
     """An active connection of ``kind``, its supervisor, and the engine pointed at its pool."""
-    with session_scope() as session:
-        bot = BotInstance(name="e2e", kind=kind, credential=credential, settings=settings)
-        session.add(bot)
-        session.flush()
-        session.add(PlatformConnection(bot_instance_id=bot.id, is_active=True))
+    async with supervised_instances(monkeypatch, [(kind, credential, settings)]) as (supervisor, _):
+        yield supervisor
 
-    supervisor = Supervisor(forwarder=EventForwarder(), reconcile_seconds=1, listen_bus=False)
+
+Instance = tuple[ConnectorKind, str | None, dict[str, Any]]  # kind, credential, settings
+
+
+@contextlib.asynccontextmanager
+async def supervised_instances(
+    monkeypatch: pytest.MonkeyPatch,
+    instances: list[Instance],
+    factories: Callable[[str], ConnectorFactory] = connector_factory,
+) -> AsyncIterator[tuple[Supervisor, list[int]]]:
+    """Active connections (their ids, in order) run by one supervisor, built by
+    ``factories``, and the engine pointed at its pool."""
+    ids = []
+    with session_scope() as session:
+        for kind, credential, settings in instances:
+            bot = BotInstance(
+                name=f"e2e-{kind}", kind=kind, credential=credential, settings=settings
+            )
+            session.add(bot)
+            session.flush()
+            session.add(PlatformConnection(bot_instance_id=bot.id, is_active=True))
+            assert bot.id is not None
+            ids.append(bot.id)
+
+    supervisor = Supervisor(
+        factories=factories, forwarder=EventForwarder(), reconcile_seconds=1, listen_bus=False
+    )
     runner = await start_api(supervisor, POOL_TOKEN, "127.0.0.1", 0)
     monkeypatch.setenv("FLOWBOT_POOL_URL", f"http://127.0.0.1:{runner.addresses[0][1]}")
     monkeypatch.setenv("FLOWBOT_POOL_TOKEN", POOL_TOKEN)
     get_settings.cache_clear()
     task = asyncio.create_task(supervisor.run())
     try:
-        yield supervisor
+        yield supervisor, ids
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
