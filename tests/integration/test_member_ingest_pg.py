@@ -1,19 +1,25 @@
 """Workers observing at the same moment (threads released together, each in its own
 session), on SQLite and PostgreSQL (the ``session`` fixture): one row per chat, account and
-member, every message counted, one event counted once, no deadlock between group changes."""
+member, every message counted, one event counted once, no deadlock between group changes;
+and end to end from the fake Telegram through the connector and route_event."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.db import session_scope
 from engine.models import Chat, Community, CommunityMember, PlatformAccount
+from engine.models.connections import ConnectorKind
 from engine.platform_event import EventChat, EventUser, PlatformEvent
 from engine.services.member_ingest import ObservedEvent, observe
+from tests.fakes import TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, FakeTelegramBotAPI
+from tests.integration.supervised import supervised_instance
 
 WORKERS = 8
 GROUP = EventChat(id="-100777", type="supergroup", title="Busy group")
@@ -134,3 +140,61 @@ def test_group_changes_naming_the_same_people_in_any_order_do_not_deadlock(
     ).all()
     assert sorted(accounts) == [f"+49151000000{n}" for n in range(6)]
     assert len(session.exec(select(CommunityMember)).all()) == len(jids)
+
+
+# --- end to end: the fake Telegram → connector → route_event → rows ------------------------------
+
+
+async def eventually(check: Callable[[Session], Any], timeout: float = 20) -> Any:
+    """``check``'s first truthy answer on a fresh session, polled until ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with session_scope() as session:
+            if answer := check(session):
+                return answer
+        assert asyncio.get_running_loop().time() < deadline, "not recorded in time"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.usefixtures("pg_worker")
+async def test_telegram_bot_added_discovers_the_chat_and_joins_and_messages_make_members(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        fake.add_chat(TELEGRAM_CHAT_ID, chat_type="supergroup", title="Flowbot fans")
+        fake.add_user(TELEGRAM_USER_ID, first_name="Ada", username="ada_l")
+        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
+        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
+                                       settings):  # fmt: skip
+            await fake.wait_for_call("getUpdates", timeout=10)
+            fake.push_chat_member(fake.me["id"], new_status="administrator", actor_id=1)
+
+            def discovered(session: Session) -> Chat | None:
+                return session.exec(
+                    select(Chat).where(Chat.platform_chat_id == str(TELEGRAM_CHAT_ID))
+                ).first()
+
+            chat = await eventually(discovered)
+            assert (chat.type, chat.title, chat.bot_is_admin) == (
+                "supergroup",
+                "Flowbot fans",
+                True,
+            )
+            with session_scope() as session:
+                community_id = attach(session, str(TELEGRAM_CHAT_ID))
+
+            fake.push_chat_member(TELEGRAM_USER_ID, new_status="member")
+            fake.push_message("hello all", user_id=TELEGRAM_USER_ID)
+
+            def counted(session: Session) -> CommunityMember | None:
+                row = session.exec(select(CommunityMember)).first()
+                return row if row is not None and row.message_count == 1 else None
+
+            member = await eventually(counted)
+
+    assert member.community_id == community_id and member.left_at is None
+    with session_scope() as session:
+        account = session.get(PlatformAccount, member.platform_account_id)
+        assert account is not None
+        assert (account.platform_user_id, account.username) == (str(TELEGRAM_USER_ID), "ada_l")
