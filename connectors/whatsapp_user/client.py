@@ -29,6 +29,7 @@ from neonize.aioze.events import (
     ConnectedEv,
     ConnectFailureEv,
     GroupInfoEv,
+    JoinedGroupEv,
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
@@ -86,6 +87,7 @@ class WhatsAppConnector(Connector):
         client.event(MessageEv)(self.on_message)
         client.event(ReceiptEv)(self.on_receipt)
         client.event(GroupInfoEv)(self.on_group_info)
+        client.event(JoinedGroupEv)(self.on_joined_group)
 
     async def run(self) -> None:
         await self.report("connecting", "connecting to WhatsApp", {})
@@ -175,6 +177,9 @@ class WhatsAppConnector(Connector):
         for mapped in mapper.map_group_info(event, self.config.instance_id):
             await self._emit(mapped)
         await self.emit(await discovery.group_changed(client, event, self.config.instance_id))
+
+    async def on_joined_group(self, client: NewAClient, event: JoinedGroupEv) -> None:
+        await self.emit(discovery.joined_group(client, event, self.config.instance_id))
 
     async def _emit(self, event: PlatformEvent | None) -> None:
         if event is not None:

@@ -1,8 +1,9 @@
 """The WhatsApp groups the account is in: chat_seen events and the list_* pool actions.
 
 whatsmeow lists the joined groups (with their participants) on request, so the connector
-discovers them all after each connect, and again for one group when its info changes (a
-new subject, people added, the account promoted or removed). Group superadmins are the
+discovers them all after each connect, a group the account is added to from the JoinedGroup
+event (which carries the group's info), and a group again when its info changes (a new
+subject, people added, the account promoted or removed). Group superadmins are the
 groups' owners (the creator, or whoever the creator made one), admins are admins.
 
 Importing this module registers ``list_members`` and ``list_chats`` with the WhatsApp
@@ -17,7 +18,13 @@ from typing import Any
 
 from neonize.aioze.client import NewAClient
 from neonize.exc import NeonizeError
-from neonize.proto.Neonize_pb2 import JID, GroupInfo, GroupInfoEvent, GroupParticipant
+from neonize.proto.Neonize_pb2 import (
+    JID,
+    GroupInfo,
+    GroupInfoEvent,
+    GroupParticipant,
+    JoinedGroup,
+)
 
 from connectors.kit.chats import (
     LIST_CHATS,
@@ -86,6 +93,11 @@ def group_seen(info: GroupInfo, instance_id: int | None, own: set[str]) -> Platf
         bot_is_admin=is_admin,
         bot_rights={"admin": bool(is_admin)},
     )
+
+
+def joined_group(client: NewAClient, event: JoinedGroup, instance_id: int | None) -> PlatformEvent:
+    """The group the account was just added to (or created, or joined by link)."""
+    return group_seen(event.GroupInfo, instance_id, _own_ids(client))
 
 
 async def joined_groups(client: NewAClient, instance_id: int | None) -> list[PlatformEvent]:

@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from neonize.events import EVENT_TO_INT
 from neonize.exc import NeonizeError
 from neonize.proto.Neonize_pb2 import Message as MessageEv
 from neonize.proto.Neonize_pb2 import MessageInfo, MessageSource, PairStatus
@@ -39,6 +38,7 @@ from connectors.kit.connector import InstanceConfig
 from connectors.whatsapp_user.client import WhatsAppConnector, session_store
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
+from tests.fakes.whatsapp_core import deliver
 
 QR_CODE = "2@Zm9vYmFy,T0+cXNrZXk=,aWRrZXk=,YWR2c2VjcmV0"
 
@@ -118,34 +118,6 @@ async def test_each_qr_code_neonize_delivers_is_reported_for_the_ui(
         await asyncio.gather(task, return_exceptions=True)
 
 
-def _complete(message: Any) -> Any:
-    """Give every unset required (proto2) field its zero value, as Go's encoder sends them."""
-    for field in message.DESCRIPTOR.fields:
-        if field.is_repeated:
-            continue
-        if field.message_type is not None:
-            if field.is_required or message.HasField(field.name):
-                _complete(getattr(message, field.name))
-                if field.is_required and not message.HasField(field.name):
-                    getattr(message, field.name).SetInParent()
-        elif field.is_required and not message.HasField(field.name):
-            setattr(message, field.name, field.default_value)
-    return message
-
-
-def _deliver(wa: WhatsAppConnector, event: Any) -> None:
-    """Hand an event protobuf to neonize's dispatcher exactly as the Go side does."""
-    payload = _complete(event).SerializeToString()
-    buffer = ctypes.create_string_buffer(payload, len(payload))
-    _from_go_thread(
-        wa.client.client.event.execute,
-        0,
-        ctypes.addressof(buffer),
-        len(payload),
-        EVENT_TO_INT[type(event)],
-    )
-
-
 async def test_pairing_and_messages_arrive_through_neonizes_dispatch(
     connector: tuple[WhatsAppConnector, Recorder],
 ) -> None:
@@ -153,8 +125,8 @@ async def test_pairing_and_messages_arrive_through_neonizes_dispatch(
     task = asyncio.create_task(wa.run())
     await recorder.next_report("connecting", 5)
     try:
-        _deliver(
-            wa,
+        deliver(
+            wa.client.client,
             PairStatus(
                 ID=build_jid("4915112345678"),
                 Platform="android",
@@ -176,7 +148,7 @@ async def test_pairing_and_messages_arrive_through_neonizes_dispatch(
             ),
             Message=Message(conversation="Hi, are you open today?"),
         )
-        _deliver(wa, incoming)
+        deliver(wa.client.client, incoming)
         event = await asyncio.wait_for(recorder.events.get(), 5)
 
         assert (event.kind, event.text) == ("wa_message", "Hi, are you open today?")

@@ -1,27 +1,27 @@
 """WhatsApp group discovery and the list_* pool actions, at neonize's own client object.
 
 The client is a real ``NewAClient``; only its Go core (whatsmeow behind neonize's FFI) is
-replaced, by :class:`GoCore`, which answers ``GetJoinedGroups``/``GetGroupInfo`` with the
-serialised protobufs the Go side returns and records the JID protobuf neonize sent.
+replaced (tests/fakes/whatsapp_core.py): ``GetJoinedGroups``/``GetGroupInfo`` answer with the
+serialised protobufs the Go side returns, and events arrive through neonize's own dispatch.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
+from neonize.aioze import events as neonize_events
 from neonize.aioze.client import NewAClient
-from neonize.aioze.events import ConnectedEv
 from neonize.proto.Neonize_pb2 import (
     JID,
+    Connected,
     Device,
-    GetGroupInfoReturnFunction,
-    GetJoinedGroupsReturnFunction,
     GroupInfo,
     GroupInfoEvent,
     GroupName,
     GroupParticipant,
+    JoinedGroup,
 )
 from neonize.utils.jid import build_jid
 
@@ -31,6 +31,7 @@ from connectors.whatsapp_user.actions import execute_action
 from connectors.whatsapp_user.client import WhatsAppConnector
 from connectors.whatsapp_user.discovery import group_changed, joined_groups
 from engine.platform_event import PlatformEvent
+from tests.fakes.whatsapp_core import GoCore, deliver
 
 ME = build_jid("4915100000001")
 ME_LID = build_jid("81234567890123", "lid")
@@ -60,70 +61,45 @@ GROUPS = [
 ]
 
 
-def as_go_sends(message: Message) -> Message:
-    """``message`` with every proto2 required field set, as whatsmeow's answers always have
-    them (zero values where a test does not care), so it serialises like the real thing."""
-    for field in message.DESCRIPTOR.fields:
-        value = getattr(message, field.name)
-        if field.message_type is None:
-            if field.is_required and not message.HasField(field.name):
-                setattr(message, field.name, value)
-        elif field.is_repeated:
-            for item in value:
-                as_go_sends(item)
-        elif field.is_required or message.HasField(field.name):
-            value.SetInParent()
-            as_go_sends(value)
-    return message
-
-
-def _copy(group: GroupInfo) -> GroupInfo:
-    copied = GroupInfo()
-    copied.CopyFrom(group)
-    return copied
-
-
-class GoCore:
-    """neonize's Go library as far as these calls go: protobuf bytes in and out."""
-
-    def __init__(self, groups: list[GroupInfo]) -> None:
-        self.groups = {group.JID.User: as_go_sends(_copy(group)) for group in groups}
-        self.calls: list[tuple[str, Any]] = []
-
-    async def GetJoinedGroups(self, uuid: bytes) -> bytes:  # noqa: N802 (the FFI's name)
-        self.calls.append(("GetJoinedGroups", uuid))
-        return GetJoinedGroupsReturnFunction(Group=self.groups.values()).SerializeToString()
-
-    async def GetGroupInfo(self, uuid: bytes, jid: bytes, size: int) -> bytes:  # noqa: N802
-        asked = JID.FromString(jid[:size])
-        self.calls.append(("GetGroupInfo", asked))
-        if asked.User not in self.groups:
-            return GetGroupInfoReturnFunction(
-                Error="info query returned status 404"
-            ).SerializeToString()
-        return GetGroupInfoReturnFunction(GroupInfo=self.groups[asked.User]).SerializeToString()
-
-
 @pytest.fixture
 def core() -> GoCore:
     return GoCore(GROUPS)
 
 
+class Running:
+    """The connector with neonize's dispatch pointed at the test's loop, and what it emitted."""
+
+    def __init__(self, wa: WhatsAppConnector) -> None:
+        self.wa = wa
+        self.emitted: asyncio.Queue[PlatformEvent] = asyncio.Queue()
+
+    @property
+    def client(self) -> NewAClient:
+        return self.wa.context.client
+
+    async def deliver(self, event: Any, count: int) -> list[PlatformEvent]:
+        """``event`` from the Go side; the ``count`` events the connector then emitted."""
+        await asyncio.to_thread(deliver, self.client, event)
+        return [await asyncio.wait_for(self.emitted.get(), 5) for _ in range(count)]
+
+
 @pytest.fixture
-def connector(core: GoCore) -> tuple[WhatsAppConnector, list[PlatformEvent]]:
-    emitted: list[PlatformEvent] = []
-
-    async def emit(event: PlatformEvent) -> None:
-        emitted.append(event)
-
+async def running(core: GoCore, monkeypatch: pytest.MonkeyPatch) -> Running:
     async def report(*_: Any) -> None:
         return None
 
     config = InstanceConfig(instance_id=4, kind="whatsapp_user", credential=None)
-    wa = WhatsAppConnector(config, emit, report)
-    wa.context.client._NewAClient__client = core  # type: ignore[attr-defined]
-    wa.context.client.me = Device(JID=ME, LID=ME_LID, PushName="Flowbot")
-    return wa, emitted
+    holder: list[Running] = []
+
+    async def emit(event: PlatformEvent) -> None:
+        await holder[0].emitted.put(event)
+
+    holder.append(Running(WhatsAppConnector(config, emit, report)))
+    core.install(holder[0].client)
+    holder[0].client.me = Device(JID=ME, LID=ME_LID, PushName="Flowbot")
+    # what WhatsAppConnector.run does before connecting: neonize dispatches onto this loop
+    monkeypatch.setattr(neonize_events, "event_global_loop", asyncio.get_running_loop())
+    return holder[0]
 
 
 def _by_chat(events: list[PlatformEvent]) -> dict[str, PlatformEvent]:
@@ -131,14 +107,10 @@ def _by_chat(events: list[PlatformEvent]) -> dict[str, PlatformEvent]:
     return {e.chat.id: e for e in events if e.chat is not None}
 
 
-async def test_connecting_discovers_every_joined_group(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]], core: GoCore
-) -> None:
-    wa, emitted = connector
-    await wa.on_connected(wa.context.client, ConnectedEv())
+async def test_connecting_discovers_every_joined_group(running: Running, core: GoCore) -> None:
+    seen = _by_chat(await running.deliver(Connected(), 2))
 
     assert core.calls == [("GetJoinedGroups", b"flowbot-wa-4")]
-    seen = _by_chat(emitted)
     assert set(seen) == {BOOK_CLUB_ID, "120363099999999999@g.us"}
     book = seen[BOOK_CLUB_ID]
     assert book.chat is not None and (book.chat.type, book.chat.title) == ("group", "Book club")
@@ -148,11 +120,16 @@ async def test_connecting_discovers_every_joined_group(
     assert seen["120363099999999999@g.us"].data["bot_is_admin"] is False
 
 
-async def test_list_members_maps_roles_and_phones(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]], core: GoCore
-) -> None:
-    wa, _ = connector
-    answer = await wa.execute("list_members", {"chat_id": BOOK_CLUB_ID})
+async def test_added_to_a_group_discovers_it_from_the_event(running: Running, core: GoCore) -> None:
+    added = JoinedGroup(GroupInfo=GROUPS[1], Sender=ADA, Type="invite")
+    (seen,) = await running.deliver(added, 1)
+    assert seen.chat is not None and seen.chat.title == "Bin day"
+    assert seen.data["member_count"] == 2 and seen.data["bot_is_admin"] is False
+    assert core.calls == []  # the event carries the group's info
+
+
+async def test_list_members_maps_roles_and_phones(running: Running, core: GoCore) -> None:
+    answer = await running.wa.execute("list_members", {"chat_id": BOOK_CLUB_ID})
 
     assert core.calls == [("GetGroupInfo", BOOK_CLUB)]
     members = {m["user"]["id"]: m for m in answer["members"]}
@@ -169,10 +146,8 @@ async def test_list_members_maps_roles_and_phones(
     assert (eve["role"], eve["phone"]) == ("member", None)  # a LID hides the number
 
 
-async def test_list_chats_and_an_unknown_group(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]],
-) -> None:
-    wa, _ = connector
+async def test_list_chats_and_an_unknown_group(running: Running) -> None:
+    wa = running.wa
     answer = await wa.execute("list_chats", {})
     assert answer["chats"][0] == {
         "id": BOOK_CLUB_ID, "type": "group", "title": "Book club", "username": None,
@@ -186,36 +161,27 @@ async def test_list_chats_and_an_unknown_group(
     assert bad.value.kind is ErrorKind.validation
 
 
-async def test_group_changes_rediscover_the_group(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]], core: GoCore
-) -> None:
-    wa, emitted = connector
+async def test_group_changes_rediscover_the_group(running: Running, core: GoCore) -> None:
     core.groups[BOOK_CLUB.User].GroupName.Name = "Book club (Tuesdays)"
     renamed = GroupInfoEvent(JID=BOOK_CLUB, Name=GroupName(Name="Book club (Tuesdays)"))
-    await wa.on_group_info(wa.context.client, renamed)
+    (seen,) = await running.deliver(renamed, 1)
 
-    (seen,) = emitted
     assert core.calls == [("GetGroupInfo", BOOK_CLUB)]
     assert seen.chat is not None and seen.chat.title == "Book club (Tuesdays)"
     assert seen.data["member_count"] == 4 and seen.data["gone"] is False
 
 
-async def test_removed_from_a_group_is_gone_without_asking(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]], core: GoCore
-) -> None:
-    wa, _ = connector
+async def test_removed_from_a_group_is_gone_without_asking(running: Running, core: GoCore) -> None:
     removed = GroupInfoEvent(JID=BIN_DAY, Sender=ADA, Leave=[ME])
-    seen = await group_changed(wa.context.client, removed, 4)
-    assert seen.data["gone"] is True and core.calls == []
+    left, seen = await running.deliver(removed, 2)
+    assert left.kind == "wa_group_left"  # the trigger's event, as before
+    assert seen.kind == "chat_seen" and seen.data["gone"] is True and core.calls == []
 
 
-async def test_group_info_failure_still_reports_what_the_event_said(
-    connector: tuple[WhatsAppConnector, list[PlatformEvent]], core: GoCore
-) -> None:
-    wa, _ = connector
+async def test_group_info_failure_still_reports_what_the_event_said(running: Running) -> None:
     unknown = build_jid("120363000000000000", "g.us")
     seen = await group_changed(
-        wa.context.client, GroupInfoEvent(JID=unknown, Name=GroupName(Name="Renamed")), 4
+        running.client, GroupInfoEvent(JID=unknown, Name=GroupName(Name="Renamed")), 4
     )
     assert seen.chat is not None and seen.chat.title == "Renamed"
     assert seen.data["member_count"] is None and seen.data["gone"] is False
@@ -223,6 +189,6 @@ async def test_group_info_failure_still_reports_what_the_event_said(
 
 async def test_before_login_whether_the_account_is_admin_is_unknown(core: GoCore) -> None:
     client = NewAClient("unused", uuid="flowbot-wa-9")  # no ``me`` yet
-    client._NewAClient__client = core  # type: ignore[attr-defined]
+    core.install(client)
     events = await joined_groups(client, 9)
     assert {e.data["bot_is_admin"] for e in events} == {None}
