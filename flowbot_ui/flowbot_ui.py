@@ -7,6 +7,7 @@ import reflex as rx
 from connectors.service import run_embedded
 from engine.api.app import create_api
 from engine.worker import embedded_worker
+from flowbot_ui.pages.accounts import accounts_page
 from flowbot_ui.pages.connections import connections_page
 from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
 from flowbot_ui.pages.editor import editor_page
@@ -20,14 +21,17 @@ from flowbot_ui.pages.flows import FlowsState, flows_page
 from flowbot_ui.pages.login import login_page, setup_page
 from flowbot_ui.pages.members import member_page, members_page
 from flowbot_ui.pages.moderation import moderation_page
+from flowbot_ui.pages.reputation import reputation_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
+from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.members import MembersState, MemberState
 from flowbot_ui.state.moderation import ModerationState
+from flowbot_ui.state.reputation import ReputationState
 from flowbot_ui.state.session_guard import SessionGuard
 from flowbot_ui.state.webhooks import WebhooksState
 
@@ -59,5 +63,7 @@ protected(execution_page, "/executions/[execution_ref]", "Execution", DebugState
 protected(moderation_page, "/moderation", "Moderation", ModerationState.load)
 protected(members_page, "/communities/[community_ref]/members", "Members", MembersState.load)
 protected(member_page, "/members/[member_ref]", "Member", MemberState.load)
+protected(accounts_page, "/accounts", "Accounts", AccountsState.load)
+protected(reputation_page, "/reputation", "Leaderboard", ReputationState.load)
 for section, view in SECTION_VIEWS:
     protected(view, section.route, section.title, SectionState.load)
