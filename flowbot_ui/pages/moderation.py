@@ -123,7 +123,7 @@ def _counts(title: str, rows: rx.Var, test_id: str) -> rx.Component:
         muted(title),
         rx.cond(
             rows.length() > 0,
-            rx.flex(rx.foreach(rows, _count_badge), wrap="wrap", gap="2"),
+            rx.flex(rx.foreach(rows, _count_badge), wrap="wrap", spacing="2"),
             muted("none"),
         ),
         spacing="1",
@@ -167,37 +167,34 @@ def _filters() -> rx.Component:
     actions = [(ALL, "Any action")] + [
         (a.value, a.value.replace("_", " ").capitalize()) for a in ModerationAction
     ]
-    return rx.vstack(
+    return rx.form(
         rx.flex(
             _select(S.pick_platform, S.platform, platforms, "Platform", "filter-platform"),
             _select(S.pick_action, S.action, actions, "Action", "filter-action"),
             _select(S.pick_actor, S.actor, S.actor_options, "Actor", "filter-actor"),
-            wrap="wrap",
-            gap="3",
-        ),
-        rx.form(
-            rx.flex(
-                rx.input(
-                    name="member",
-                    default_value=S.member,
-                    placeholder="Member: name, @username or id",
-                    min_width="240px",
-                    data_testid="filter-member",
-                ),
-                rx.hstack(
-                    muted("From"), rx.input(name="since", type="date", default_value=S.since)
-                ),
-                rx.hstack(muted("to"), rx.input(name="until", type="date", default_value=S.until)),
-                rx.button(rx.icon("search", size=14), "Apply", type="submit", variant="soft"),
-                rx.button("Clear", type="button", variant="ghost", on_click=S.clear_filters),
-                wrap="wrap",
-                gap="3",
-                align="center",
+            rx.input(
+                name="member",
+                default_value=S.member,
+                placeholder="Member: name, @username or id",
+                width="240px",
+                data_testid="filter-member",
             ),
-            on_submit=S.search,
-            reset_on_submit=False,
+            rx.hstack(
+                muted("From"),
+                rx.input(name="since", type="date", default_value=S.since, aria_label="From"),
+                muted("to"),
+                rx.input(name="until", type="date", default_value=S.until, aria_label="To"),
+                align="center",
+                spacing="2",
+            ),
+            rx.button(rx.icon("search", size=14), "Apply", type="submit", variant="soft"),
+            rx.button("Clear", type="button", variant="ghost", on_click=S.clear_filters),
+            wrap="wrap",
+            spacing="3",
+            align="center",
         ),
-        spacing="3",
+        on_submit=S.search,
+        reset_on_submit=False,
         width="100%",
     )
 

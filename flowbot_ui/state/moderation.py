@@ -24,7 +24,7 @@ from engine.services.moderation_log import LogEntry, LogFilters, Overview
 from flowbot_ui.state.auth import AuthState
 
 ALL = "all"
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 EXPORT_MAX_ROWS = 20_000
 REFUSALS = (auth.AuthError, moderation_log.InvalidFilter, NotFound)
 T = TypeVar("T")
