@@ -73,6 +73,7 @@ SANCTIONS = frozenset(
 )
 MAX_MUTE_MINUTES = 40_320  # 28 days: Discord's longest timeout, so a mute means one thing
 MAX_REASON = 1000
+MAX_LINE = 2000  # a log chat line fits in one message everywhere (Discord's limit is lowest)
 PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "whatsapp": "WhatsApp"}
 _LINE = {  # what the log chat reads: an emoji and a past participle per action
     ModerationAction.warn: ("⚠️", "warned"),
@@ -386,17 +387,23 @@ def _unsupported(what: str, place: Place) -> str:
     return f"{what} is not supported on {where}"
 
 
-async def _sanction(plan: _Plan, place: Place, op: Sanction, reason: str, minutes: int | None):
-    assert plan.user_id is not None
+async def _sanction(
+    plan: _Plan, place: Place, op: Sanction, reason: str, minutes: int | None
+) -> TargetResult:
+    user_id = plan.user_id
+    assert user_id is not None
     seconds = minutes * 60 if minutes else None
-    calls = sanction_calls(place.kind, op, place.chat_id, plan.user_id, reason, seconds)
-    common = {"community_id": plan.community_id, "user_id": plan.user_id}
+    calls = sanction_calls(place.kind, op, place.chat_id, user_id, reason, seconds)
     if calls is None:
         error = _unsupported(op.capitalize(), place)
-        return TargetResult(place.platform, place.chat_id, False, error, skipped=True, **common)
+        return TargetResult(
+            place.platform, place.chat_id, False, error, plan.community_id, user_id, skipped=True
+        )
     key = f"moderation:{plan.log_id}:{place.platform}:{place.chat_id}"
     error = await _run_calls(place, calls, key)
-    return TargetResult(place.platform, place.chat_id, error is None, error, **common)
+    return TargetResult(
+        place.platform, place.chat_id, error is None, error, plan.community_id, user_id
+    )
 
 
 async def _post_line(plan: _Plan, text: str) -> dict[str, Any] | None:
@@ -404,7 +411,7 @@ async def _post_line(plan: _Plan, text: str) -> dict[str, Any] | None:
     if plan.log_place is None:
         return None
     place = plan.log_place
-    action, params = message_call(place.kind, place.chat_id, text)
+    action, params = message_call(place.kind, place.chat_id, text[:MAX_LINE])
     error = await _run_calls(place, [(action, params)], f"moderation:{plan.log_id}:log")
     if error:
         log.warning("moderation log chat %s refused line %s: %s", place.chat_id, plan.log_id, error)
@@ -783,14 +790,17 @@ async def delete_message(
         _begin_delete, actor, community_id, chat_id, message_id, reason, account_id
     )
     call = delete_call(place.kind, place.chat_id, message_id, sender)
-    common = {"community_id": community_id, "user_id": sender}
     if call is None:
         error = _unsupported("Deleting a message without its sender", place)
-        result = TargetResult(place.platform, place.chat_id, False, error, skipped=True, **common)
+        result = TargetResult(
+            place.platform, place.chat_id, False, error, community_id, sender, skipped=True
+        )
     else:
         key = f"moderation:{plan.log_id}:{place.platform}:{place.chat_id}"
         error = await _run_calls(place, [call], key)
-        result = TargetResult(place.platform, place.chat_id, error is None, error, **common)
+        result = TargetResult(
+            place.platform, place.chat_id, error is None, error, community_id, sender
+        )
     line = _line(ModerationAction.delete_message, plan.who, actor, reason, [result])
     posted = await _post_line(plan, line)
     await in_session(_finish, plan, ModerationAction.delete_message, None, [result], posted)
