@@ -14,6 +14,7 @@ members the platform lists.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -676,7 +677,7 @@ async def refresh_chats(target: RefreshTarget) -> Refresh:
     except ActionError as error:
         return Refresh(target.connection_id, error=error.message)
     chats = [c for c in answer.get("chats") or [] if isinstance(c, dict) and c.get("id")]
-    ids = _record_chats(target.kind, target.instance_id, chats)
+    ids = await asyncio.to_thread(_record_chats, target.kind, target.instance_id, chats)
     return Refresh(target.connection_id, seen=len(ids), chat_ids=ids)
 
 
@@ -694,15 +695,7 @@ async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backf
     """After :func:`attach_chats` (which checked the role): record the members each chat's
     platform lists (a Discord guild's members, a Telegram group's administrators, a WhatsApp
     group's participants). Best effort: a chat the pool cannot list says why."""
-    with session_scope() as session:
-        targets = [
-            (chat.id or 0, _label(chat), str(chat.platform), chat.platform_chat_id, kind, iid)
-            for chat, kind, iid in session.exec(
-                select(Chat, BotInstance.kind, BotInstance.id)
-                .join(BotInstance, col(BotInstance.id) == Chat.bot_instance_id)
-                .where(col(Chat.id).in_(chat_ids), _not_a_channel())
-            ).all()
-        ]
+    targets = await asyncio.to_thread(_backfill_targets, chat_ids)
     done = []
     for chat_id, label, platform, platform_chat_id, kind, instance_id in targets:
         try:
@@ -717,8 +710,7 @@ async def backfill_members(community_id: int, chat_ids: list[int]) -> list[Backf
             done.append(Backfill(chat_id, label, error=error.message))
             continue
         members = [m for m in answer.get("members") or [] if isinstance(m, dict)]
-        with session_scope() as session:
-            recorded = member_ingest.record_members(session, community_id, platform, members)
+        recorded = await asyncio.to_thread(_record_members, community_id, platform, members)
         done.append(Backfill(chat_id, label, recorded=recorded))
     return done
 
@@ -740,6 +732,25 @@ def _chat_seen(kind: str, instance_id: int, chat: dict[str, Any]) -> PlatformEve
         member_count=chat.get("member_count"),
         bot_is_admin=chat.get("bot_is_admin"),
     )
+
+
+def _backfill_targets(chat_ids: list[int]) -> list[tuple[int, str, str, str, str, int]]:
+    """(chat id, label, platform, platform chat id, connector kind, instance) of each chat
+    that lists members: Discord guilds, not their channels."""
+    with session_scope() as session:
+        return [
+            (chat.id or 0, _label(chat), str(chat.platform), chat.platform_chat_id, str(kind), iid)
+            for chat, kind, iid in session.exec(
+                select(Chat, BotInstance.kind, BotInstance.id)
+                .join(BotInstance, col(BotInstance.id) == Chat.bot_instance_id)
+                .where(col(Chat.id).in_(chat_ids), _not_a_channel())
+            ).all()
+        ]
+
+
+def _record_members(community_id: int, platform: str, members: list[dict[str, Any]]) -> int:
+    with session_scope() as session:
+        return member_ingest.record_members(session, community_id, platform, members)
 
 
 def _key(what: str) -> str:

@@ -3,13 +3,11 @@ rules with per-field errors, deleting with or without moving, and the pool's cha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
-from engine import pool_client
 from engine.db import session_scope
 from engine.models import (
     AdminUser,
@@ -39,11 +37,8 @@ from engine.services.communities import (
     InvalidRules,
 )
 from engine.services.errors import NotFound
-from engine.settings import get_settings
 from tests.fakes.pool import FakePool
 from tests.flow_helpers import make_admin
-
-POOL_TOKEN = "pool-token"
 
 
 def user(session: Session, role: Role) -> AdminUser:
@@ -337,21 +332,11 @@ def test_deleting_into_another_merges_members(sqlite_session: Session) -> None:
     assert deleted.details == {"name": "Old club", "moved_to": target}
 
 
-@pytest.fixture
-async def pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePool]:
-    async with FakePool(token=POOL_TOKEN) as fake:
-        monkeypatch.setenv("FLOWBOT_POOL_URL", fake.url)
-        monkeypatch.setenv("FLOWBOT_POOL_TOKEN", POOL_TOKEN)
-        get_settings.cache_clear()
-        yield fake
-        await pool_client.aclose()
-
-
 async def test_refresh_records_what_the_connection_lists(
-    sqlite_session: Session, pool: FakePool
+    sqlite_session: Session, fake_pool: FakePool
 ) -> None:
     conn, instance = connection(sqlite_session, ConnectorKind.discord_bot, "Discord bot")
-    pool.results["list_chats"] = {
+    fake_pool.results["list_chats"] = {
         "chats": [
             {"id": "g1", "type": "guild", "title": "Server", "member_count": 40,
              "bot_is_admin": True, "guild_id": None, "username": None},
@@ -363,13 +348,13 @@ async def test_refresh_records_what_the_connection_lists(
         target = communities.authorize_refresh(session, make_admin(), conn)
     done = await communities.refresh_chats(target)
     assert done.error is None and done.seen == 2
-    [call] = pool.executions.calls
+    [call] = fake_pool.executions.calls
     assert (call.kind, call.action, call.instance_id) == ("discord_bot", "list_chats", instance)
     rows = {c.platform_chat_id: c for c in sqlite_session.exec(select(Chat)).all()}
     assert rows["g1"].title == "Server" and rows["g1"].member_count == 40
     assert rows["c1"].parent_chat_id == "g1" and rows["g1"].bot_instance_id == instance
 
-    pool.fail("list_chats", "platform", "Missing Access")
+    fake_pool.fail("list_chats", "platform", "Missing Access")
     refused = await communities.refresh_chats(target)
     assert refused.error == "Missing Access" and refused.seen == 0
     with pytest.raises(auth.PermissionDenied):
@@ -379,7 +364,7 @@ async def test_refresh_records_what_the_connection_lists(
 
 
 async def test_backfill_records_members_and_reports_refusals(
-    sqlite_session: Session, pool: FakePool
+    sqlite_session: Session, fake_pool: FakePool
 ) -> None:
     admin = make_admin()
     club = communities.create_community(sqlite_session, admin, "Club").id or 0
@@ -392,11 +377,15 @@ async def test_backfill_records_members_and_reports_refusals(
     sqlite_session.commit()
     owner = {"id": "7", "username": "ann", "first_name": "Ann", "last_name": None,
              "display_name": "Ann", "is_bot": False, "language": "en"}  # fmt: skip
-    pool.results["list_members"] = {"members": [{"user": owner, "role": "owner", "phone": None}]}
-    pool.fail("list_members", "platform", "not logged in")  # the first chat asked only
+    fake_pool.results["list_members"] = {
+        "members": [{"user": owner, "role": "owner", "phone": None}]
+    }
+    fake_pool.fail("list_members", "platform", "not logged in")  # the first chat asked only
 
     done = {b.title: b for b in await communities.backfill_members(club, chat_ids)}
-    asked = sorted(c.params["chat_id"] for c in pool.requests.calls if c.action == "list_members")
+    asked = sorted(
+        c.params["chat_id"] for c in fake_pool.requests.calls if c.action == "list_members"
+    )
     assert asked == ["-100", "1@g.us"]
     refused = [b for b in done.values() if b.error]
     recorded = [b for b in done.values() if not b.error]
