@@ -18,6 +18,7 @@ from aiogram.types import (
     Chat,
     ChatBoostUpdated,
     ChatJoinRequest,
+    ChatMemberAdministrator,
     ChatMemberUpdated,
     InlineQuery,
     Message,
@@ -64,6 +65,9 @@ _SERVICE_FIELDS = (
     "pinned_message",
 )
 _MEMBER_STATUSES = {"creator", "administrator", "member"}
+_ADMIN_RIGHTS = tuple(
+    name for name in ChatMemberAdministrator.model_fields if name.startswith("can_")
+)
 
 
 def _value(item: Any) -> Any:
@@ -163,6 +167,14 @@ class _Envelope:
         unique = f"{self.instance_id}:{self.update.update_id}"  # update ids are per bot
         return platform_event(KIND, self.instance_id, kind, unique, raw=self.raw, **fields)
 
+    def seen(self, chat: EventChat, source: Any, user: User | None, **data: Any) -> PlatformEvent:
+        """A chat_seen of ``chat`` (one update may speak of two chats: ids name the chat)."""
+        unique = f"{self.instance_id}:{self.update.update_id}:{chat.id}"
+        return chat_seen(
+            KIND, self.instance_id, chat, unique,
+            user=map_user(user), occurred_at=source.date, raw=self.raw, **data,
+        )  # fmt: skip
+
     def about(self, kind: str, source: Any, user: User | None, **fields: Any) -> PlatformEvent:
         """An event on something with a ``chat`` and a ``date`` (member change, reaction…)."""
         return self.event(
@@ -189,9 +201,27 @@ def _message_fields(msg: Message) -> dict[str, Any]:
     }
 
 
+def _chat_changes(env: _Envelope, msg: Message) -> list[PlatformEvent]:
+    """Service messages that change the chat itself: a new title, or a group upgraded to a
+    supergroup (a new chat id: the group's is gone). Whether the bot is an admin there is
+    left out (None): the connector asks."""
+    chat = map_chat(msg.chat)
+    assert chat is not None
+    if msg.new_chat_title:
+        renamed = chat.model_copy(update={"title": msg.new_chat_title})
+        return [env.seen(renamed, msg, msg.from_user)]
+    if msg.migrate_to_chat_id:
+        upgraded = EventChat(id=str(msg.migrate_to_chat_id), type="supergroup", title=chat.title)
+        return [
+            env.seen(chat, msg, msg.from_user, gone=True),
+            env.seen(upgraded, msg, msg.from_user),
+        ]
+    return []
+
+
 def _message(env: _Envelope, msg: Message) -> list[PlatformEvent]:
     if any(getattr(msg, name, None) for name in _SERVICE_FIELDS):
-        return []
+        return _chat_changes(env, msg)
     fields = _message_fields(msg)
     events = [env.event("tg_message", **fields)]
     if (command := parse_command(msg.text, env.bot_username)) is not None:
@@ -253,14 +283,12 @@ def _member(env: _Envelope, change: ChatMemberUpdated) -> list[PlatformEvent]:
 
 
 def bot_rights(member: Any) -> dict[str, bool]:
-    """The bot's ``can_*`` rights in a chat (an administrator's; empty for anyone else)."""
-    if _value(member.status) != "administrator":
-        return {}
-    return {
-        name: value
-        for name, value in member.model_dump().items()
-        if name.startswith("can_") and isinstance(value, bool)
-    }
+    """The bot's administrator rights in a chat, each named: all off for a member (so a
+    demoted bot's old rights are not kept), all on for the chat's creator."""
+    status = _value(member.status)
+    if status != "administrator":
+        return dict.fromkeys(_ADMIN_RIGHTS, status == "creator")
+    return {name: bool(getattr(member, name)) for name in _ADMIN_RIGHTS}
 
 
 def _bot_status(env: _Envelope, change: ChatMemberUpdated) -> list[PlatformEvent]:
@@ -269,18 +297,16 @@ def _bot_status(env: _Envelope, change: ChatMemberUpdated) -> list[PlatformEvent
     The chat_seen event carries only what the update says; the connector fills in the
     title, username and member count from getChat and getChatMemberCount."""
     member = change.new_chat_member
-    seen = chat_seen(
-        KIND,
-        env.instance_id,
-        map_chat(change.chat),
-        f"{env.instance_id}:{env.update.update_id}",
+    chat = map_chat(change.chat)
+    assert chat is not None
+    seen = env.seen(
+        chat,
+        change,
+        change.from_user,
         username=change.chat.username,
         bot_is_admin=_value(member.status) in ("creator", "administrator"),
         bot_rights=bot_rights(member),
         gone=not _is_member(member),
-        user=map_user(change.from_user),
-        occurred_at=change.date,
-        raw=env.raw,
     )
     status = env.about("tg_bot_status_changed", change, change.from_user, data=_statuses(change))
     return [status, seen]

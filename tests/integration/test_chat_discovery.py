@@ -133,6 +133,26 @@ async def test_failed_enrichment_still_discovers_the_chat(monkeypatch: pytest.Mo
     assert seen["data"]["member_count"] is None and seen["data"]["bot_is_admin"] is False
 
 
+async def test_a_renamed_group_is_rediscovered_with_the_bots_status_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        fake.add_chat(GROUP, "supergroup", "Old name")
+        fake.set_member(GROUP, fake.me["id"], "administrator", can_delete_messages=False)
+        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
+        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
+                                       settings):  # fmt: skip
+            await fake.wait_for_call("getUpdates", timeout=10)
+            fake.chats[GROUP]["title"] = "New name"
+            fake.push_message(chat_id=GROUP, new_chat_title="New name")
+            row = await eventually(_chat(str(GROUP), lambda c: c.title == "New name"), 20)
+
+    (asked,) = fake.calls_to("getChatMember")
+    assert asked.params == {"chat_id": GROUP, "user_id": fake.me["id"]}
+    assert row.bot_is_admin and row.bot_rights["can_delete_messages"] is False
+    assert row.bot_rights["can_restrict_members"] is True
+
+
 async def test_discord_guilds_and_text_channels_discovered_and_left(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
