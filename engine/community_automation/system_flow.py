@@ -64,11 +64,19 @@ def flow_name(community: Community) -> str:
 
 
 def find_rules_flow(session: Session, community_id: int) -> FlowDefinition | None:
+    """The community's rules flow. One made before the community was belonged to a
+    deleted community whose id SQLite gave again: it keeps its runs, and is not this one's."""
+    community = session.get(Community, community_id)
+    if community is None:
+        return None
     return session.exec(
-        select(FlowDefinition).where(
+        select(FlowDefinition)
+        .where(
             FlowDefinition.system_kind == SYSTEM_KIND,
             FlowDefinition.created_by == owner_tag(community_id),
+            FlowDefinition.created_at >= community.created_at,
         )
+        .order_by(FlowDefinition.id)
     ).first()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -472,3 +472,24 @@ def test_rules_flow_version_lists_every_rule_in_order() -> None:
     graph = system_flow.rules_graph()
     assert [n["id"] for n in graph["nodes"]] == [rule for rule, _ in system_flow.RULES]
     assert len(graph["edges"]) == len(graph["nodes"]) - 1
+
+
+async def test_a_new_community_given_a_deleted_one_s_id_gets_its_own_flow(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
+    community_id = community(sqlite_session, welcome={"enabled": True})
+    await run(event("tg_member_joined", "j1"), community_id)
+    with session_scope() as session:  # deleted, then a new community took the same id
+        reused = session.get(Community, community_id)
+        old_flow = system_flow.find_rules_flow(session, community_id)
+        assert reused is not None and old_flow is not None
+        reused.name = "Newcomer"
+        old_flow.created_at = reused.created_at - timedelta(minutes=5)
+
+    await run(event("tg_member_joined", "j2", user=BOB), community_id)
+
+    with session_scope() as session:
+        names = sorted(f.name for f in session.exec(select(FlowDefinition)))
+        assert names == ["Rules · Ada's community", "Rules · Newcomer"]
+        flow = system_flow.find_rules_flow(session, community_id)
+        assert flow is not None and flow.name == "Rules · Newcomer"
