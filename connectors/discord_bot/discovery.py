@@ -1,9 +1,10 @@
 """The guilds and text channels the bot is in: chat_seen events and the list_* pool actions.
 
 The gateway says where the bot is: GUILD_CREATE (on connect and when it is added) carries
-the guild with its channels, roles and the bot's own member, so the bot's rights come from
-the event itself; channel create/update/delete keep the channels current, reading the
-bot's rights from hikari's cache, which is updated before an event is dispatched. Only text
+the guild with its channels, roles and the bot's own member; GUILD_UPDATE, role changes and
+the bot's own member updates may change its title or the bot's rights; channel
+create/update/delete keep the channels current. Everything is read from hikari's cache,
+which hikari updates before it dispatches an event. Only text
 channels (and announcement channels, which are text channels too) are chats: voice
 channels, categories and threads are not.
 """
@@ -88,21 +89,20 @@ def _seen(instance_id: int | None, chat: EventChat, rights: Rights, **data: Any)
     )
 
 
-def guild_visible(
-    event: hikari.GuildAvailableEvent | hikari.GuildJoinEvent,
+def guild_seen(
+    app: hikari.CacheAware,
+    guild_id: hikari.Snowflake,
     instance_id: int | None,
     me_id: hikari.Snowflake | None,
 ) -> list[PlatformEvent]:
-    """The guild (with its member count) and each of its text channels."""
-    guild = event.guild
-    me = event.members.get(me_id) if me_id is not None else None
-    rights: Rights = (None, {})
-    if me is not None:
-        rights = rights_of(
-            guild_permissions(guild.owner_id, guild.id, event.roles, me.id, me.role_ids)
-        )
+    """The guild (with its member count) and each of its text channels, as cached."""
+    guild = app.cache.get_guild(guild_id)
+    if guild is None:
+        return []
+    rights = cached_rights(app, guild_id, me_id)
     events = [_seen(instance_id, _guild_chat(guild), rights, member_count=guild.member_count)]
-    for channel in sorted(event.channels.values(), key=lambda c: (getattr(c, "position", 0), c.id)):
+    channels = app.cache.get_guild_channels_view_for_guild(guild_id).values()
+    for channel in sorted(channels, key=lambda c: (getattr(c, "position", 0), c.id)):
         if channel.type in TEXT_CHANNELS:
             events.append(_seen(instance_id, _channel_chat(channel), rights))
     return events
@@ -142,24 +142,42 @@ def channel_changed(
 def map_discovery(
     event: hikari.Event, instance_id: int | None, me_id: hikari.Snowflake | None
 ) -> list[PlatformEvent]:
-    """The chat_seen events of one gateway event (empty for events that say nothing)."""
+    """The chat_seen events of one gateway event (empty for events that say nothing).
+
+    A guild is (re)discovered whole when it becomes visible, is renamed, or when the bot's
+    rights there may have changed (its roles, or any role's permissions)."""
+    app = event.app
+    assert isinstance(app, hikari.CacheAware)
     match event:
-        case hikari.GuildAvailableEvent() | hikari.GuildJoinEvent():
-            return guild_visible(event, instance_id, me_id)
         case hikari.GuildLeaveEvent():
             return guild_left(event, instance_id)
         case hikari.GuildChannelEvent():
             return channel_changed(event, instance_id, me_id)
+        case hikari.MemberUpdateEvent() if event.user_id != me_id:
+            return []
+        case (
+            hikari.GuildAvailableEvent()
+            | hikari.GuildJoinEvent()
+            | hikari.GuildUpdateEvent()
+            | hikari.MemberUpdateEvent()
+            | hikari.RoleEvent()
+        ):
+            return guild_seen(app, event.guild_id, instance_id, me_id)
     return []
 
 
 SUBSCRIBED: tuple[type[hikari.Event], ...] = (
     hikari.GuildAvailableEvent,
     hikari.GuildJoinEvent,
+    hikari.GuildUpdateEvent,
     hikari.GuildLeaveEvent,
     hikari.GuildChannelCreateEvent,
     hikari.GuildChannelUpdateEvent,
     hikari.GuildChannelDeleteEvent,
+    hikari.MemberUpdateEvent,
+    hikari.RoleCreateEvent,
+    hikari.RoleUpdateEvent,
+    hikari.RoleDeleteEvent,
 )
 
 

@@ -412,3 +412,38 @@ async def test_text_channel_created_renamed_and_deleted(running: Running) -> Non
     assert created.chat.guild_id == GUILD and created.data["bot_is_admin"] is False
     assert renamed.chat.title == "announcements" and renamed.data["gone"] is False
     assert deleted.data["gone"] is True
+
+
+async def test_a_renamed_guild_is_rediscovered_with_its_channels(running: Running) -> None:
+    fake = running.fake
+    await running.next_seen(2)
+    renamed = {k: v for k, v in fake.guilds[GUILD].items() if k not in ("channels", "members")}
+    await fake.dispatch("GUILD_UPDATE", {**renamed, "name": "Flowbot Friends"})
+
+    seen = _chats(await running.next_seen(2))
+    assert seen[GUILD].chat is not None and seen[GUILD].chat.title == "Flowbot Friends"
+    assert seen[CHANNEL].chat is not None and seen[CHANNEL].chat.guild_id == GUILD
+
+
+async def test_the_bots_rights_follow_its_roles(running: Running) -> None:
+    fake = running.fake
+    await running.next_seen(2)
+    guild = fake.guilds[GUILD]
+    admin_role = next(role for role in guild["roles"] if role["name"] == "Admin")
+
+    someone = {**dc.member(fake.user(USER), roles=[admin_role["id"]]), "guild_id": GUILD}
+    await fake.dispatch("GUILD_MEMBER_UPDATE", someone)  # not the bot: its rights stand
+    await running.next_event()  # the dc_member_update trigger's event
+    me = {**dc.member(fake.me, roles=[admin_role["id"]]), "guild_id": GUILD}
+    await fake.dispatch("GUILD_MEMBER_UPDATE", me)
+    promoted = _chats(await running.next_seen(2))
+    assert promoted[GUILD].data["bot_is_admin"] is True
+    assert promoted[CHANNEL].data["bot_is_admin"] is True
+
+    demoted = {**admin_role, "permissions": str(1 << 13)}  # MANAGE_MESSAGES only
+    await fake.dispatch("GUILD_ROLE_UPDATE", {"guild_id": GUILD, "role": demoted})
+    seen = _chats(await running.next_seen(2))
+    assert seen[GUILD].data["bot_is_admin"] is False
+    assert seen[GUILD].data["bot_rights"]["manage_messages"] is True
+    assert seen[GUILD].data["bot_rights"]["ban_members"] is False
+    assert running.seen.empty()
