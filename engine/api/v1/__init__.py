@@ -6,14 +6,20 @@ from fastapi import APIRouter, FastAPI
 
 from engine.api.v1 import (
     audit,
+    chats,
+    communities,
     connections,
     errors,
     events,
     executions,
     flows,
     folders,
+    identities,
+    members,
+    moderation,
     nodes,
     people,
+    reputation,
     system,
     tokens,
     webhooks,
@@ -23,6 +29,8 @@ RESOURCES = (
     tokens,
     connections,
     webhooks,
+    communities,
+    chats,
     executions,
     nodes,
     flows,
@@ -31,6 +39,10 @@ RESOURCES = (
     audit,
     system,
     events,
+    moderation,
+    identities,
+    reputation,
+    members,
 )
 
 
