@@ -30,20 +30,28 @@ import sqlalchemy as sa
 from reflex.state import BaseState, State
 from reflex_base import constants
 from reflex_base.event import Event
+from sqlmodel import Session
 
 import flowbot_ui.flowbot_ui as app_module
 from engine import actors
 from engine.db import get_engine, session_scope
 from engine.models import (
+    Community,
+    CommunityMember,
     FlowDefinition,
     FlowExecution,
     FlowExecutionStep,
+    Platform,
+    PlatformAccount,
     Role,
     StepStatus,
+    UserIdentity,
 )
-from engine.services import auth, connections, flows, sessions, webhooks
+from engine.services import auth, connections, flows, reputation, sessions, webhooks
 from flowbot_ui.pages.settings import SettingsState
+from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.members import MemberState
 from flowbot_ui.state.room import FlowRoom, room_token
 from flowbot_ui.state.session_guard import PUBLIC_HANDLERS, SessionGuard
 
@@ -61,6 +69,7 @@ class World:
     admin_token_id: int
     admin_id: int
     cookies: dict[str, str]
+    member_id: int = 0
 
 
 def _seed() -> World:
@@ -94,6 +103,15 @@ def _seed() -> World:
             session, admin, "telegram_bot", "PRIVATE-CONN", credential="123456:" + "A" * 35
         )
         token = auth.create_api_token(session, admin, "PRIVATE-ADMIN-TOKEN", Role.admin)
+        _seed_people(session)
+        community = Community(name="Makers")
+        account = PlatformAccount(platform_user_id="4242", display_name="Ada")
+        session.add_all([community, account])
+        session.flush()
+        member = CommunityMember(
+            community_id=community.id or 0, platform_account_id=account.id or 0
+        )
+        session.add(member)
         signed_out = sessions.issue(session, admin)
         session.flush()
         cookies = {
@@ -111,7 +129,25 @@ def _seed() -> World:
             admin_token_id=token.record.id or 0,
             admin_id=admin.id or 0,
             cookies=cookies,
+            member_id=member.id or 0,
         )
+
+
+def _seed_people(session: Session) -> None:
+    """Accounts a forged id reaches (ids 1 and 2, as the flow's): one person holding the
+    first, the second a likely match of it, both with reputation in a community."""
+    community = Community(name="Chess")
+    person = UserIdentity(display_name="Sam")
+    session.add_all([community, person])
+    session.flush()
+    for platform, uid, identity_id in (("telegram", "1", person.id), ("discord", "2", None)):
+        account = PlatformAccount(
+            platform=Platform(platform), platform_user_id=uid, username="sam",
+            identity_id=identity_id,
+        )  # fmt: skip
+        session.add(account)
+        session.flush()
+        reputation.adjust(session, "seed", community.id or 0, account.id or 0, 3, "seed")
 
 
 def _state_classes() -> Iterator[type[BaseState]]:
@@ -222,6 +258,7 @@ def _router_data(cookie: str, world: World) -> dict[str, Any]:
         constants.RouteVar.QUERY: {
             "flow_ref": str(world.flow_id),
             "execution_ref": str(world.execution_id),
+            "member_ref": str(world.member_id),
             "flow": str(world.flow_id),
         },
         constants.RouteVar.CLIENT_TOKEN: "attacker-token",
@@ -385,3 +422,30 @@ async def test_only_admins_list_people(world: World) -> None:
         ran, root = await _call(SettingsState, "load", world.cookies[who], world)
         settings = await root.get_state(SettingsState)
         assert ran and [u.username for u in settings.users] == expected
+
+
+async def test_only_editors_moderate_from_the_member_page(world: World) -> None:
+    """The member page's actions need a dialog opened first, so the table above never
+    reaches them with an action chosen: a viewer with one forged open is refused, and an
+    editor's goes through (the check can fail)."""
+    for who, changes in (("viewer", False), ("editor", True)):
+        root = await _root(world.cookies[who], world)
+        page = await root.get_state(MemberState)
+        page.member_id, page.action_open = world.member_id, "ban"
+        before = _fingerprint("community_member", "moderation_log")
+        await _consume(MemberState.event_handlers["confirm_action"].fn(page, {"reason": "spam"}))
+        assert (_fingerprint("community_member", "moderation_log") != before) == changes, who
+        assert ("editor role" in page.dialog_error) == (not changes), page.dialog_error
+
+
+async def test_only_editors_link_accounts(world: World) -> None:
+    """Linking needs accounts selected first, so the table above calls it with none: a
+    viewer with a forged selection is refused, an editor's goes through (it can fail)."""
+    for who, changes in (("viewer", False), ("editor", True)):
+        root = await _root(world.cookies[who], world)
+        page = await root.get_state(AccountsState)
+        page.selected = [1, 2]
+        before = _fingerprint("platform_account")
+        await _consume(AccountsState.event_handlers["link_selected"].fn(page, {"name": "Sam"}))
+        assert (_fingerprint("platform_account") != before) == changes, who
+        assert ("editor role" in page.dialog_error) == (not changes), page.dialog_error
