@@ -8,6 +8,7 @@ from connectors.service import run_embedded
 from engine.api.app import create_api
 from engine.worker import embedded_worker
 from flowbot_ui.pages.accounts import accounts_page
+from flowbot_ui.pages.communities import communities_page, community_page
 from flowbot_ui.pages.connections import connections_page
 from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
 from flowbot_ui.pages.editor import editor_page
@@ -27,6 +28,7 @@ from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.communities import CommunitiesState, CommunityState
 from flowbot_ui.state.connections import ConnectionsState
 from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.members import MembersState, MemberState
@@ -60,6 +62,8 @@ protected(editor_page, "/flows/[flow_ref]", "Flow editor", EditorState.load)
 protected(webhooks_page, "/webhooks", "Webhooks", WebhooksState.load)
 protected(executions_page, "/executions", "Executions", ExecutionsState.load)
 protected(execution_page, "/executions/[execution_ref]", "Execution", DebugState.load)
+protected(communities_page, "/communities", "Communities", CommunitiesState.load)
+protected(community_page, "/communities/[community_ref]", "Community", CommunityState.load)
 protected(moderation_page, "/moderation", "Moderation", ModerationState.load)
 protected(members_page, "/communities/[community_ref]/members", "Members", MembersState.load)
 protected(member_page, "/members/[member_ref]", "Member", MemberState.load)

@@ -407,12 +407,18 @@ def chat_page(
 
 
 def community_chats(session: Session, community_id: int) -> list[ChatView]:
-    """A community's chats: each platform's, guilds before their channels, by title."""
+    """A community's chats by platform, each Discord guild followed by its channels."""
     _get(session, community_id)
     rows = session.exec(
         _chat_query()
         .where(Chat.community_id == community_id)
-        .order_by(col(Chat.platform), sa.func.lower(col(Chat.title)), col(Chat.id))
+        .order_by(
+            col(Chat.platform),
+            sa.func.coalesce(col(Chat.parent_chat_id), col(Chat.platform_chat_id)),
+            col(Chat.parent_chat_id).is_not(None),
+            sa.func.lower(col(Chat.title)),
+            col(Chat.id),
+        )
     ).all()
     return [_chat_view(*row) for row in rows]
 

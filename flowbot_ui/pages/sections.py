@@ -12,7 +12,6 @@ from engine.db import session_scope
 from engine.models import (
     BotCommand,
     BroadcastMessage,
-    Community,
     CommunityAnalyticsSnapshot,
     ScheduledMessage,
 )
@@ -33,15 +32,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/communities",
-        "Communities",
-        "Chats grouped across platforms, with members.",
-        Community,
-        "communities",
-        "users",
-        "Group your chats into communities to share warnings, reputation and logs.",
-    ),
     SectionPage(
         "/broadcast",
         "Broadcast",

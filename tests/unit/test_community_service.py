@@ -156,7 +156,7 @@ def test_a_chat_belongs_to_one_community_and_a_guild_goes_whole(sqlite_session: 
         "telegram": 1,
     }
     listed = communities.community_chats(sqlite_session, club)
-    assert {c.title for c in listed} == {"Server", "general", "memes", "Group"}
+    assert [c.title for c in listed] == ["Server", "general", "memes", "Group"]
 
     detached = communities.detach_chat(sqlite_session, admin, club, general.id or 0)
     assert sorted(detached) == sorted([guild.id, general.id, memes.id])
