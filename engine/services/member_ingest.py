@@ -58,8 +58,6 @@ _LISTED_ROLES = {"owner": MemberRole.owner, "admin": MemberRole.admin}
 # route_event drops a message older than an hour (EVENT_MAX_AGE_MS), so a redelivery
 # can only come within that time: the "counted once" claim lasts as long.
 INGEST_CLAIM_MS = 3_600_000
-# Rows per multi-row upsert in a backfill: well under SQLite's bound-parameter limit.
-BACKFILL_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -138,28 +136,28 @@ def record_members(
         listed[user.id] = (user, entry.get("phone"), role)
     now = stored_time(utcnow())
     entries = list(listed.values())
-    for start in range(0, len(entries), BACKFILL_CHUNK):
-        chunk = entries[start : start + BACKFILL_CHUNK]
-        ids = _upsert_accounts(
-            session,
-            [_account_values(platform, user, now, phone) for user, phone, _ in chunk],
-            seen=False,  # listed is not seen active: last_seen_at is left as it was
-        )
-        _upsert_listed_members(
-            session,
-            [
-                {
-                    "community_id": community_id,
-                    "platform_account_id": ids[user.id],
-                    "role": role.value,
-                    "joined_at": now,
-                    "left_at": None,
-                    "message_count": 0,
-                    "is_banned": False,
-                }
-                for user, _, role in chunk
-            ],
-        )
+    if not entries:
+        return 0
+    ids = _upsert_accounts(
+        session,
+        [_account_values(platform, user, now, phone) for user, phone, _ in entries],
+        seen=False,  # listed is not seen active: last_seen_at is left as it was
+    )
+    _upsert_listed_members(
+        session,
+        [
+            {
+                "community_id": community_id,
+                "platform_account_id": ids[user.id[:64]],
+                "role": role.value,
+                "joined_at": now,
+                "left_at": None,
+                "message_count": 0,
+                "is_banned": False,
+            }
+            for user, _, role in entries
+        ],
+    )
     return len(entries)
 
 
@@ -351,7 +349,7 @@ def _upsert_accounts(
     WhatsApp participant has only a JID) keeps its known value; last seen only moves on,
     and only when they were ``seen`` (not merely listed)."""
     table = PlatformAccount.__table__
-    statement = _insert(session, table).values(rows)
+    statement = _insert(session, table)
     new = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["platform", "platform_user_id"],
@@ -366,7 +364,8 @@ def _upsert_accounts(
         }
         | ({"last_seen_at": _later(table.c.last_seen_at, new.last_seen_at)} if seen else {}),
     )
-    returned = session.execute(statement.returning(table.c.id, table.c.platform_user_id))
+    # Executemany: SQLAlchemy batches the rows into few statements, compiled once.
+    returned = session.execute(statement.returning(table.c.id, table.c.platform_user_id), rows)
     return {platform_user_id: account_id for account_id, platform_user_id in returned}
 
 
@@ -442,12 +441,13 @@ def _messaged(
 
 def _upsert_listed_members(session: Session, rows: list[dict[str, Any]]) -> None:
     table = CommunityMember.__table__
-    statement = _insert(session, table).values(rows)
+    statement = _insert(session, table)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["community_id", "platform_account_id"],
             set_={"role": statement.excluded.role, "left_at": None},
-        )
+        ),
+        rows,
     )
 
 

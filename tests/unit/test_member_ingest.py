@@ -338,7 +338,7 @@ def test_record_members_backfills_roles_without_duplicates(sqlite_session: Sessi
     assert ada.last_seen_at == seen_at  # listed is not seen
 
 
-def test_record_members_of_a_large_guild_goes_in_chunks(sqlite_session: Session) -> None:
+def test_record_members_of_a_large_guild_spans_insert_batches(sqlite_session: Session) -> None:
     ingest(seen(DC_GUILD.model_copy(update={"guild_id": None}), "s1", platform="discord"))
     community_id = in_community(sqlite_session, GUILD)
     listed = [{"user": {"id": str(10_000 + n)}, "role": "member"} for n in range(1_234)]
