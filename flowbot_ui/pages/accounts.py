@@ -46,7 +46,7 @@ def _person_link(row: AccountItem) -> rx.Component:
             on_click=S.open_person(row.person_id),
             data_testid="person-badge",
         ),
-        _small("not linked"),
+        muted("not linked"),
     )
 
 
@@ -68,7 +68,7 @@ def _row(row: AccountItem) -> rx.Component:
             rx.cond(
                 row.warnings > 0,
                 rx.badge(row.warnings, color_scheme="orange", variant="soft", radius="full"),
-                _small("0"),
+                muted("0"),
             )
         ),
         rx.table.cell(row.reputation),
@@ -95,6 +95,7 @@ def _filters() -> rx.Component:
                 spacing="2",
             ),
             on_submit=S.search_accounts,
+            width="auto",
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Platform", data_testid="filter-platform"),
@@ -318,6 +319,7 @@ def _drawer() -> rx.Component:
                 ),
                 top="0",
                 right="0",
+                left="auto",
                 height="100%",
                 width="min(440px, 100vw)",
                 padding="24px",
