@@ -84,7 +84,11 @@ def message_created(event: hikari.MessageCreateEvent, instance_id: int | None) -
         text=message.content or "",
         reply_to_message_id=str(reference.id) if reference else None,
         occurred_at=message.timestamp,
-        data={"attachments": [a.url for a in message.attachments]},
+        data={
+            "attachments": [a.url for a in message.attachments],
+            # whom the message answers (reputation rules credit them)
+            **({"reply_to_user": event_user(reference.author).model_dump()} if reference else {}),
+        },
     )
 
 

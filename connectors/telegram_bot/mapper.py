@@ -186,6 +186,8 @@ def _message_fields(msg: Message) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if msg.message_thread_id is not None:
         data["message_thread_id"] = str(msg.message_thread_id)
+    if replied := _replied_to(msg):
+        data["reply_to_user"] = replied.model_dump()
     return {
         "at": msg.date,
         "chat": map_chat(msg.chat),
@@ -199,6 +201,15 @@ def _message_fields(msg: Message) -> dict[str, Any]:
         "media": map_media(msg),
         "data": data,
     }
+
+
+def _replied_to(msg: Message) -> EventUser | None:
+    """Whom the message answers (reputation rules credit them); a message in a forum
+    topic is not an answer to the topic's opening."""
+    quoted = msg.reply_to_message
+    if quoted is None or quoted.forum_topic_created is not None:
+        return None
+    return map_user(quoted.from_user)
 
 
 def _chat_changes(env: _Envelope, msg: Message) -> list[PlatformEvent]:

@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiogram.types import Update
 from sqlmodel import Session, select
 
+from connectors.telegram_bot.mapper import map_update
 from engine.community_rules import parse_rules
 from engine.models import (
     AuditLog,
@@ -23,7 +25,10 @@ from engine.models import (
 from engine.platform_event import EventChat, EventUser, PlatformEvent
 from engine.services import auth, reputation
 from engine.services.reputation import InvalidAdjustment
+from tests.fakes import DISCORD_CHANNEL_ID as CHANNEL
+from tests.fakes import telegram_objects as tg
 from tests.flow_helpers import make_admin
+from tests.unit.test_discord_mapper import Running, instance_id, running  # noqa: F401 - fixtures
 
 THANKS = {"reputation": {"earning": [{"keywords": ["thanks", "спасибо", "thank you"]}]}}
 
@@ -209,3 +214,49 @@ def test_leaderboard_sums_a_persons_linked_accounts(session: Session) -> None:
     assert [(x.name, x.score) for x in overall] == [("Bo", 5)]
     history = reputation.history(session, 10, identity_id=person.id)
     assert [h.account_id for h in history] == [dc, tg]
+
+
+# --- the connectors name the replied-to user ---------------------------------------------------
+
+
+def test_a_telegram_reply_earns_through_the_mapper(sqlite_session: Session) -> None:
+    """From the Bot API update as aiogram parses it to the points, nothing hand-built."""
+    chess = community(sqlite_session)
+    group = tg.chat(-1001234567890, title="Chess")
+    helper = tg.user(42, first_name="Helga", username="helga")
+    asker = tg.user(7, first_name="Ada")
+    question = tg.message(10, group, from_user=helper, text="Try e4")
+    update = {
+        "update_id": 1,
+        "message": tg.message(11, group, from_user=asker, text="Danke!", reply_to_message=question),
+    }
+    [event] = map_update(Update.model_validate(update), instance_id=1, bot_username="bot")
+    assert event.data["reply_to_user"]["id"] == "42"
+    given = reputation.earn(sqlite_session, chess, event, parse_rules({}))  # default keywords
+    assert [g["points"] for g in given] == [1]
+    topic_opening = tg.message(
+        3, group, from_user=helper, forum_topic_created={"name": "Openings", "icon_color": 1}
+    )
+    in_topic = {
+        "update_id": 2,
+        "message": tg.message(
+            12, group, from_user=asker, text="thanks", reply_to_message=topic_opening
+        ),
+    }
+    [event] = map_update(Update.model_validate(in_topic), instance_id=1, bot_username="bot")
+    assert "reply_to_user" not in event.data  # a topic's messages answer no one
+
+
+async def test_a_discord_reply_names_the_replied_to_author(running: Running) -> None:  # noqa: F811
+    question = running.fake.user_message("Which opening?", user_id="5550001")
+    answer = running.fake.user_message(
+        "thanks!",
+        message_reference={"type": 0, "message_id": question["id"], "channel_id": CHANNEL},
+        referenced_message=question,
+        type=19,
+    )
+    await running.fake.dispatch("MESSAGE_CREATE", answer)
+    event = await running.next_event()
+    assert event.reply_to_message_id == question["id"]
+    assert event.data["reply_to_user"]["id"] == "5550001"
+    assert event.data["reply_to_user"]["is_bot"] is False
