@@ -544,8 +544,10 @@ def _label(chat: Chat) -> str:
 
 
 def get_rules(session: Session, community_id: int) -> CommunityRules:
+    """The saved rules (the defaults for a community whose rules were never saved)."""
     _get(session, community_id)
-    return parse_rules(_config(session, community_id).rules)
+    config = _stored_config(session, community_id)
+    return parse_rules(config.rules if config else None)
 
 
 def save_rules(
@@ -629,11 +631,16 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return found
 
 
-def _config(session: Session, community_id: int) -> CommunityConfig:
-    config = session.exec(
+def _stored_config(session: Session, community_id: int) -> CommunityConfig | None:
+    return session.exec(
         select(CommunityConfig).where(CommunityConfig.community_id == community_id)
     ).first()
-    if config is None:  # a community made before configs were created with it
+
+
+def _config(session: Session, community_id: int) -> CommunityConfig:
+    """The row to save rules in, made on first save for a community that has none."""
+    config = _stored_config(session, community_id)
+    if config is None:
         config = CommunityConfig(community_id=community_id, rules={})
         session.add(config)
         session.flush()
