@@ -6,6 +6,7 @@ entities exactly as it would real traffic. Ids are snowflakes minted from the cu
 
 from __future__ import annotations
 
+import copy
 import datetime
 import itertools
 import secrets
@@ -122,7 +123,22 @@ def message(
     if guild_id is not None:
         obj["guild_id"] = str(guild_id)
     obj.update({key: value for key, value in fields.items() if value is not None})
+    obj["components"] = numbered(obj["components"])
     return obj
+
+
+def numbered(rows: list[Json]) -> list[Json]:
+    """Components as Discord returns them: each row and component with an ``id`` (numbered
+    in order where the sender gave none), which hikari requires."""
+    rows = copy.deepcopy(rows)
+    counter = 0
+    for row in rows:
+        counter += 1
+        row.setdefault("id", counter)
+        for component in row.get("components", []):
+            counter += 1
+            component.setdefault("id", counter)
+    return rows
 
 
 def attachment(filename: str, size: int, content_type: str | None = None) -> Json:
@@ -361,17 +377,14 @@ def interaction_callback(interaction_id: str, callback_type: int, message_obj: J
     resource: Json = {"type": callback_type}
     if message_obj is not None:
         resource["message"] = message_obj
-    return {
-        "interaction": {
-            "id": interaction_id,
-            "type": 2,
-            "activity_instance_id": None,
-            "response_message_id": message_obj["id"] if message_obj else None,
-            "response_message_loading": callback_type == 5,
-            "response_message_ephemeral": bool(message_obj and message_obj["flags"] & 64),
-        },
-        "resource": resource,
-    }
+    interaction: Json = {"id": interaction_id, "type": 2}
+    if message_obj is not None:  # Discord leaves the message fields out when there is none
+        interaction.update(
+            response_message_id=message_obj["id"],
+            response_message_loading=callback_type == 5,
+            response_message_ephemeral=bool(message_obj["flags"] & 64),
+        )
+    return {"interaction": interaction, "resource": resource}
 
 
 def gateway_bot(url: str) -> Json:

@@ -4,7 +4,6 @@ for that operation, and the result is built from Discord's answer."""
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -30,51 +29,10 @@ MSG2 = "<message2>"
 INTERACTION = "<interaction>"
 
 
-# Two gaps of the shared fake, closed here until tests/fakes gets them (reported):
-
-
-def _with_component_ids(fake: FakeDiscord) -> None:
-    """Discord gives every component of a sent message an ``id``; the fake echoes what was
-    sent without them, which hikari cannot deserialise. Add them as Discord does."""
-    create = fake._create_message
-
-    def create_message(call: Any) -> dict[str, Any]:
-        message = create(call)
-        message["components"] = copy.deepcopy(message.get("components", []))
-        counter = 0
-        for row in message.get("components", []):
-            counter += 1
-            row.setdefault("id", counter)
-            for component in row.get("components", []):
-                counter += 1
-                component.setdefault("id", counter)
-        return message
-
-    fake._create_message = create_message  # type: ignore[method-assign]
-
-
-def _without_null_response_ids(fake: FakeDiscord) -> None:
-    """Discord omits ``response_message_id`` when an interaction callback made no message
-    (deferred update); the fake sends null, which hikari cannot deserialise."""
-    callback = fake._interaction_callback
-
-    def interaction_callback(call: Any) -> dict[str, Any] | None:
-        answer = callback(call)
-        if answer is not None:
-            answer["interaction"] = {
-                k: v for k, v in answer["interaction"].items() if v is not None
-            }
-        return answer
-
-    fake._interaction_callback = interaction_callback  # type: ignore[method-assign]
-
-
 @pytest.fixture
 async def discord() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as fake:
         fake.add_guild()
-        _with_component_ids(fake)
-        _without_null_response_ids(fake)
         yield fake
 
 
