@@ -305,11 +305,12 @@ def _filtered(community_id: int, filters: MemberFilter, now: datetime) -> list[A
     if len(term) > MAX_SEARCH:
         raise InvalidMemberQuery(f"Search for at most {MAX_SEARCH} characters.")
     if term:
-        bare = term.removeprefix("@")
+        # lower() LIKE rather than ILIKE: the same on SQLite, and faster on PostgreSQL.
+        bare, lowered = term.removeprefix("@").lower(), term.lower()
         conditions.append(
             sa.or_(
-                col(PlatformAccount.username).icontains(bare, autoescape=True),
-                col(PlatformAccount.display_name).icontains(term, autoescape=True),
+                sa.func.lower(col(PlatformAccount.username)).contains(bare, autoescape=True),
+                sa.func.lower(col(PlatformAccount.display_name)).contains(lowered, autoescape=True),
                 col(PlatformAccount.platform_user_id) == term,
             )
         )

@@ -36,6 +36,7 @@ import flowbot_ui.flowbot_ui as app_module
 from engine import actors
 from engine.db import get_engine, session_scope
 from engine.models import (
+    Chat,
     Community,
     CommunityMember,
     FlowDefinition,
@@ -51,6 +52,7 @@ from engine.services import auth, connections, flows, reputation, sessions, webh
 from flowbot_ui.pages.settings import SettingsState
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.communities import CommunityState
 from flowbot_ui.state.members import MemberState
 from flowbot_ui.state.room import FlowRoom, room_token
 from flowbot_ui.state.session_guard import PUBLIC_HANDLERS, SessionGuard
@@ -70,6 +72,8 @@ class World:
     admin_id: int
     cookies: dict[str, str]
     member_id: int = 0
+    community_id: int = 0
+    chat_id: int = 0
 
 
 def _seed() -> World:
@@ -111,7 +115,8 @@ def _seed() -> World:
         member = CommunityMember(
             community_id=community.id or 0, platform_account_id=account.id or 0
         )
-        session.add(member)
+        chat = Chat(platform="telegram", platform_chat_id="-100777", title="Free group")
+        session.add_all([member, chat])
         signed_out = sessions.issue(session, admin)
         session.flush()
         cookies = {
@@ -130,6 +135,8 @@ def _seed() -> World:
             admin_id=admin.id or 0,
             cookies=cookies,
             member_id=member.id or 0,
+            community_id=community.id or 0,
+            chat_id=chat.id or 0,
         )
 
 
@@ -192,6 +199,8 @@ def _argument(name: str, annotation: Any, world: World) -> Any:
             ("connection", world.connection_id),
             ("token", world.admin_token_id),
             ("user", world.admin_id),
+            ("chat", world.chat_id),
+            ("community", world.community_id),
         ):
             if hint in name:
                 return value
@@ -259,6 +268,7 @@ def _router_data(cookie: str, world: World) -> dict[str, Any]:
             "flow_ref": str(world.flow_id),
             "execution_ref": str(world.execution_id),
             "member_ref": str(world.member_id),
+            "community_ref": str(world.community_id),
             "flow": str(world.flow_id),
         },
         constants.RouteVar.CLIENT_TOKEN: "attacker-token",
@@ -449,3 +459,23 @@ async def test_only_editors_link_accounts(world: World) -> None:
         await _consume(AccountsState.event_handlers["link_selected"].fn(page, {"name": "Sam"}))
         assert (_fingerprint("platform_account") != before) == changes, who
         assert ("editor role" in page.dialog_error) == (not changes), page.dialog_error
+
+
+async def test_only_editors_attach_chats_and_only_admins_delete_communities(world: World) -> None:
+    """Attaching needs chats picked first, deleting a typed name: the table above calls
+    them with neither. With both forged, a viewer attaches nothing and an editor does (the
+    check can fail); an editor's delete is refused (deleting is an admin's)."""
+    for who, changes in (("viewer", False), ("editor", True)):
+        root = await _root(world.cookies[who], world)
+        page = await root.get_state(CommunityState)
+        page.picker_selected = [world.chat_id]
+        before = _fingerprint("chat")
+        await _consume(CommunityState.event_handlers["attach"].fn(page))
+        assert (_fingerprint("chat") != before) == changes, who
+        assert ("editor role" in page.dialog_error) == (not changes), page.dialog_error
+    root = await _root(world.cookies["editor"], world)
+    page = await root.get_state(CommunityState)
+    await _consume(CommunityState.event_handlers["confirm_delete"].fn(page, {"confirm": "Makers"}))
+    assert "admin role" in page.dialog_error
+    with session_scope() as session:
+        assert session.get(Community, world.community_id) is not None
