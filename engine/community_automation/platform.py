@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.models import Chat
@@ -16,13 +17,17 @@ HOLD_PREFIX = "flowbot-hold:"
 hold's id. Flows see the press too, and can tell it apart by the prefix."""
 
 
-def chat_for_messages(session: Session, event: PlatformEvent, community_id: int) -> str | None:
+def chat_for_messages(
+    session: Session, event: PlatformEvent, community_id: int, log_chat_id: int | None
+) -> str | None:
     """Where a message about ``event`` goes: its own chat, except a Discord member event,
-    whose chat is the server: then the server's first text channel in the community."""
+    whose chat is the server: then the server's oldest text channel in the community (the
+    smallest snowflake, usually #general), not the moderation log's."""
     if event.chat is None:
         return None
     if event.platform != "discord" or event.chat.id != event.chat.guild_id:
         return event.chat.id
+    snowflake = sa.cast(Chat.platform_chat_id, sa.Numeric)
     return session.exec(
         select(Chat.platform_chat_id)
         .where(
@@ -31,8 +36,9 @@ def chat_for_messages(session: Session, event: PlatformEvent, community_id: int)
             Chat.community_id == community_id,
             Chat.type == "text",
             Chat.gone_at.is_(None),  # type: ignore[union-attr]
+            Chat.id != (log_chat_id or 0),
         )
-        .order_by(Chat.id)
+        .order_by(snowflake)
     ).first()
 
 

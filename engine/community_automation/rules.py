@@ -101,15 +101,16 @@ def situation(
                 Chat.platform == event.platform, Chat.platform_chat_id == event.chat.id
             )
         ).first()
+    rules = parse_rules(config.rules if config else None).for_platform(event.platform)
     return Situation(
         event=event,
         community_id=community_id,
         community_name=community.name,
-        rules=parse_rules(config.rules if config else None).for_platform(event.platform),
+        rules=rules,
         kind=event.connector or DEFAULT_KIND.get(event.platform, ""),
         member=member,
         chat_row_id=chat_row,
-        message_chat=platform.chat_for_messages(session, event, community_id),
+        message_chat=platform.chat_for_messages(session, event, community_id, rules.log_chat_id),
     )
 
 

@@ -493,3 +493,34 @@ async def test_a_new_community_given_a_deleted_one_s_id_gets_its_own_flow(
         assert names == ["Rules · Ada's community", "Rules · Newcomer"]
         flow = system_flow.find_rules_flow(session, community_id)
         assert flow is not None and flow.name == "Rules · Newcomer"
+
+
+async def test_a_discord_join_is_welcomed_in_the_server_s_oldest_channel_but_the_log_s(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
+    guild = Community(name="Server")
+    sqlite_session.add(guild)
+    sqlite_session.flush()
+    rows = [  # discovered in any order; the smallest snowflake is the oldest channel
+        Chat(platform="discord", platform_chat_id="900", type="guild", community_id=guild.id),
+        Chat(platform="discord", platform_chat_id="12000", parent_chat_id="900", type="text",
+             community_id=guild.id),
+        Chat(platform="discord", platform_chat_id="9000", parent_chat_id="900", type="text",
+             community_id=guild.id),
+        Chat(platform="discord", platform_chat_id="700", parent_chat_id="900", type="text",
+             community_id=guild.id),
+    ]  # fmt: skip
+    sqlite_session.add_all(rows)
+    sqlite_session.flush()
+    sqlite_session.add(CommunityConfig(community_id=guild.id, rules={
+        "welcome": {"enabled": True}, "log_chat_id": rows[3].id}))  # fmt: skip
+    sqlite_session.commit()
+    server = EventChat(id="900", type="guild", guild_id="900")
+    join = PlatformEvent(
+        event_id="dj1", kind="dc_member_join", platform="discord", connector="discord_bot",
+        chat=server, user=EventUser(id="5", username="eve"),
+    )  # fmt: skip
+
+    await run(join, guild.id or 0)
+
+    assert calls(fake_pool, "send_message") == [{"channel_id": "9000", "content": "Welcome, eve!"}]
