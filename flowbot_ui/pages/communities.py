@@ -790,7 +790,7 @@ def _rules_tab() -> rx.Component:
                 "scroll",
                 "What members are told the rules are (e.g. with /rules).",
                 _text("rules_text", "Rules", rows="4"),
-                rx.input(type="hidden", name="language", value=_value("language")),
+                rx.el.input(type="hidden", name="language", value=_value("language")),
             ),
             _welcome(),
             _warnings(),
