@@ -150,3 +150,45 @@ async def test_welcome_then_links_deleted_warned_logged_and_the_third_warning_mu
     ]
     thresholds = sorted(s["output"]["sanction"]["warned"]["sanction"] for s in link_steps)
     assert thresholds == ["mute", "none", "none"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_new_member_held_until_they_press_the_button(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        fake.add_user(TELEGRAM_USER_ID, first_name="Ada")
+        fake.add_chat(TELEGRAM_CHAT_ID, "supergroup", "Ada's group")
+        fake.add_chat(LOG_CHAT_ID, "group", "Moderators")
+        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
+        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
+                                       settings):  # fmt: skip
+            await fake.wait_for_call("getUpdates", timeout=10)
+            for chat_id in (TELEGRAM_CHAT_ID, LOG_CHAT_ID):
+                fake.push_chat_member(fake.me["id"], chat_id=chat_id, new_status="administrator")
+            chats = await eventually(chat_rows)
+            admin = make_admin()
+            with session_scope() as session:
+                community = communities.create_community(session, admin, "Held")
+                assert community.id is not None
+                communities.attach_chats(
+                    session, admin, community.id, [chats[str(TELEGRAM_CHAT_ID)]]
+                )
+                communities.save_rules(session, admin, community.id, {"hold": {"enabled": True}})
+
+            fake.push_chat_member(TELEGRAM_USER_ID, chat_id=TELEGRAM_CHAT_ID)
+            held = await fake.wait_for_call("restrictChatMember", timeout=20)
+            prompt = await fake.wait_for_call("sendMessage", timeout=20)
+            button = prompt.params["reply_markup"]["inline_keyboard"][0][0]
+            fake.push_callback_query(button["callback_data"], chat_id=TELEGRAM_CHAT_ID)
+            lifted = await fake.wait_for_call("restrictChatMember", count=2, timeout=20)
+            answer = await fake.wait_for_call("answerCallbackQuery", timeout=20)
+
+    assert held.params["permissions"]["can_send_messages"] is False
+    assert "until_date" not in held.params  # held until they press
+    assert prompt.params["chat_id"] == TELEGRAM_CHAT_ID
+    assert prompt.params["text"] == "Welcome, Ada! Press the button within 10 minutes."
+    assert button["text"] == "I'm not a robot"
+    assert lifted.params["permissions"]["can_send_messages"] is True
+    assert answer.params["text"] == "Thanks, you can write now."
+    assert fake.calls_to("banChatMember") == []
