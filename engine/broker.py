@@ -92,6 +92,10 @@ def pending_messages(queue_name: str = QUEUE) -> list[dramatiq.Message] | None:
 
 _claims: dict[str, float] = {}
 _claims_lock = threading.Lock()
+# Expired claims are swept at most this often: a sweep on every call costs as much as
+# there are live claims, and member ingest claims every routed message for an hour.
+_SWEEP_SECONDS = 1.0
+_next_sweep = 0.0
 
 
 def claim_once(key: str, ttl_ms: int) -> bool:
@@ -105,11 +109,14 @@ def claim_once(key: str, ttl_ms: int) -> bool:
     if isinstance(broker, RedisBroker):
         name = f"{settings.redis_namespace}:once:{key}"
         return bool(broker.client.set(name, b"1", nx=True, px=max(ttl_ms, 1)))
+    global _next_sweep
     now = time.monotonic()
     with _claims_lock:
-        for stale in [k for k, until in _claims.items() if until <= now]:
-            del _claims[stale]
-        if key in _claims:
+        if now >= _next_sweep:
+            for stale in [k for k, until in _claims.items() if until <= now]:
+                del _claims[stale]
+            _next_sweep = now + _SWEEP_SECONDS
+        if _claims.get(key, now) > now:
             return False
         _claims[key] = now + ttl_ms / 1000
         return True

@@ -4,6 +4,7 @@ route_event's hook (engine/community_events.py), on a real SQLite database."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from dramatiq.common import iter_queue
 from sqlmodel import Session, select
 
-from engine import actors, community_events, events
+from engine import actors, broker, community_events, events
 from engine.broker import QUEUE
 from engine.community_automation import run_rules
 from engine.db import session_scope
@@ -425,3 +426,14 @@ def test_an_event_in_a_community_is_handed_to_its_rules_once(sqlite_session: Ses
     assert sent.actor_name == run_rules.actor_name
     member_id = member(sqlite_session, "42").id
     assert sent.args == (message.as_trigger(), community_id, member_id)
+
+
+def test_the_in_process_claim_expires_between_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embedded claims (no Redis) are swept only now and then; an expired one must still
+    be free to take again before the next sweep, and a live one must stay taken."""
+    monkeypatch.setattr(broker, "_claims", {})
+    monkeypatch.setattr(broker, "_SWEEP_SECONDS", 3600.0)
+    assert broker.claim_once("sweep:a", 50) and broker.claim_once("sweep:b", 60_000)
+    time.sleep(0.06)
+    assert broker.claim_once("sweep:a", 50)  # expired, not yet swept
+    assert not broker.claim_once("sweep:b", 60_000)
