@@ -1,5 +1,6 @@
-"""The moderation service on SQLite with the recording pool fake: the calls each connector
-gets, the rows written, the flags, the log chat line, the role checks and the refusals."""
+"""The moderation service with the recording pool fake (SQLite; PostgreSQL too where the SQL
+is more than a lookup): the calls each connector gets, the rows written, the flags, the log
+chat line, the role checks and the refusals."""
 
 from __future__ import annotations
 
@@ -206,17 +207,17 @@ async def test_telegram_kick_is_a_ban_lifted_at_once_in_each_live_group(
 
 
 async def test_a_refusal_is_a_failed_target_and_leaves_the_flags(
-    sqlite_session: Session, fake_pool: FakePool
+    session: Session, fake_pool: FakePool
 ) -> None:
-    world = make_world(sqlite_session)
+    world = make_world(session)
     fake_pool.fail("ban_member", "forbidden", "Bad Request: not enough rights to restrict/ban")
     outcome = await moderation.act(
         ADA, world.community_id, world.members["telegram"], ModerationAction.ban, reason="raid"
     )
     assert not outcome.ok
     assert outcome.results[0].error == "Bad Request: not enough rights to restrict/ban"
-    assert not member(sqlite_session, world, "telegram").is_banned
-    entry = sqlite_session.get(ModerationLog, outcome.log_id)
+    assert not member(session, world, "telegram").is_banned
+    entry = session.get(ModerationLog, outcome.log_id)
     assert entry and entry.details["results"][0]["error"] == outcome.results[0].error
     assert lines(fake_pool) == [
         "⛔ Ann (@ann) banned by Ada — reason: raid — failed: Telegram -100: "
@@ -385,21 +386,21 @@ async def test_warnings_expire_per_platform_and_ban_before_mute(
 
 
 async def test_linked_accounts_count_together_and_expired_ones_do_not(
-    sqlite_session: Session, fake_pool: FakePool
+    session: Session, fake_pool: FakePool
 ) -> None:
-    world = make_world(sqlite_session, warnings={"mute_at": 3, "ban_at": None, "mute_minutes": 15})
+    world = make_world(session, warnings={"mute_at": 3, "ban_at": None, "mute_minutes": 15})
     person = UserIdentity(display_name="Ann")
-    sqlite_session.add(person)
-    sqlite_session.flush()
+    session.add(person)
+    session.flush()
     for account_id in (world.members["telegram"], world.members["discord"]):
-        sqlite_session.get(PlatformAccount, account_id).identity_id = person.id  # type: ignore[union-attr]
+        session.get(PlatformAccount, account_id).identity_id = person.id  # type: ignore[union-attr]
     old = Warning(
         community_id=world.community_id,
         platform_account_id=world.members["discord"],
         expires_at=utcnow() - timedelta(days=1),
     )
-    sqlite_session.add(old)
-    sqlite_session.commit()
+    session.add(old)
+    session.commit()
     await moderation.warn(ADA, world.community_id, world.members["discord"], "one")
     await moderation.warn(ADA, world.community_id, world.members["telegram"], "two")
     third = await moderation.warn(ADA, world.community_id, world.members["telegram"], "three")
@@ -444,25 +445,25 @@ async def test_revoke_warning(sqlite_session: Session, fake_pool: FakePool) -> N
 
 
 async def test_ban_everywhere_once_per_chat_and_linked_account(
-    sqlite_session: Session, fake_pool: FakePool
+    session: Session, fake_pool: FakePool
 ) -> None:
-    world = make_world(sqlite_session)
+    world = make_world(session)
     other = Community(name="Other")
-    sqlite_session.add(other)
-    sqlite_session.flush()
-    sqlite_session.add(Chat(platform="telegram", platform_chat_id="-300", community_id=other.id))
+    session.add(other)
+    session.flush()
+    session.add(Chat(platform="telegram", platform_chat_id="-300", community_id=other.id))
     person = UserIdentity(display_name="Ann")
-    sqlite_session.add(person)
-    sqlite_session.flush()
+    session.add(person)
+    session.flush()
     for account_id in (world.members["telegram"], world.members["discord"]):
-        sqlite_session.get(PlatformAccount, account_id).identity_id = person.id  # type: ignore[union-attr]
+        session.get(PlatformAccount, account_id).identity_id = person.id  # type: ignore[union-attr]
     # A member of the other community on Discord only: their Telegram account is banned on its
     # Telegram chat all the same, and their Discord membership flagged (no Discord chat there).
     assert other.id
-    sqlite_session.add(
+    session.add(
         CommunityMember(community_id=other.id, platform_account_id=world.members["discord"])
     )
-    sqlite_session.commit()
+    session.commit()
     outcome = await moderation.ban_everywhere(ADA, world.members["discord"], "raid")
     calls = sorted(
         (c.action, c.params.get("chat_id") or c.params.get("guild_id"), c.params["user_id"])
@@ -474,7 +475,7 @@ async def test_ban_everywhere_once_per_chat_and_linked_account(
         ("ban_member", "G1", "D42"),
     ]
     assert outcome.ok and len(outcome.results) == 3 and len(outcome.log_ids) == 4
-    logs = sqlite_session.exec(select(ModerationLog)).all()
+    logs = session.exec(select(ModerationLog)).all()
     assert sorted((log.community_id or 0, str(log.platform)) for log in logs) == [
         (world.community_id, "discord"),
         (world.community_id, "telegram"),
@@ -483,13 +484,12 @@ async def test_ban_everywhere_once_per_chat_and_linked_account(
     ]
     assert all(log.details["everywhere"] and log.action == "ban" for log in logs)
     assert (
-        member(sqlite_session, world, "telegram").is_banned
-        and member(sqlite_session, world, "discord").is_banned
+        member(session, world, "telegram").is_banned and member(session, world, "discord").is_banned
     )
     fake_pool.requests.calls.clear()
     lifted = await moderation.ban_everywhere(ADA, world.members["telegram"], "appeal", unban=True)
     assert lifted.ok and sorted(c.action for c in acts(fake_pool)) == ["unban_member"] * 3
-    assert not member(sqlite_session, world, "discord").is_banned
+    assert not member(session, world, "discord").is_banned
 
 
 async def test_ban_everywhere_of_someone_in_no_community(
