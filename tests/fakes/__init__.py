@@ -4,15 +4,20 @@
   (``Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))``):
   getMe, long-polling getUpdates with injected updates (``push_message``, ``push_command``,
   ``push_callback_query``, ``push_chat_member``, ``push_join_request``), webhooks and commands,
-  and every method the Telegram actions call. Records calls (``calls_to``, ``wait_for_call``),
+  every method the Telegram actions call, and what chat discovery asks (getChat,
+  getChatMemberCount with ``set_member_count``, getChatMember and getChatAdministrators
+  from ``set_member``). Records calls (``calls_to``, ``wait_for_call``),
   injects errors (``fail_next``: 429 with retry_after, 400…), rejects unknown tokens (401) and
   simulates outages (``set_down``, ``stop``/``start`` on the same port).
 - ``FakeDiscord`` (discord.py): Discord REST v10 (``fake.rest_url``) and gateway websocket for
   hikari (``GatewayBot(fake.token, rest_url=fake.rest_url)``): HELLO, IDENTIFY, READY,
-  GUILD_CREATE, heartbeats, RESUME and ``dispatch(event, data)``; the REST endpoints the Discord
-  actions call, recorded by route template; 429s (``rate_limit_next``), errors (``fail_next``)
-  and outages.
+  GUILD_CREATE, heartbeats, RESUME and ``dispatch(event, data)``, the bot added to and removed
+  from guilds (``join_guild``, ``leave_guild``); the REST endpoints the Discord actions and
+  chat discovery call (the guild member list, the bot's guilds, a guild's channels), recorded
+  by route template; 429s (``rate_limit_next``), errors (``fail_next``) and outages.
 - telegram_objects.py and discord_objects.py build the platforms' objects for tests.
+- whatsapp_core.py stands in for neonize's Go core (``GoCore``: joined groups and group info
+  as serialised protobufs) and delivers events through neonize's own dispatch (``deliver``).
 """
 
 from importlib import import_module
