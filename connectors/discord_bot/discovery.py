@@ -4,9 +4,9 @@ The gateway says where the bot is: GUILD_CREATE (on connect and when it is added
 the guild with its channels, roles and the bot's own member; GUILD_UPDATE, role changes and
 the bot's own member updates may change its title or the bot's rights; channel
 create/update/delete keep the channels current. Everything is read from hikari's cache,
-which hikari updates before it dispatches an event. Only text
-channels (and announcement channels, which are text channels too) are chats: voice
-channels, categories and threads are not.
+which hikari updates before it dispatches an event. Only text channels (and announcement
+channels, which are text channels too) are chats: voice channels, categories and threads
+are not.
 """
 
 from __future__ import annotations
