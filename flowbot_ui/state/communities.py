@@ -455,6 +455,18 @@ def _lines(value: Any) -> list[str]:
     ]
 
 
+def _platform_texts(form: dict[str, Any], platform: str) -> dict[str, Any]:
+    """A platform's own welcome message and rules text, where they differ from the rest."""
+    texts: dict[str, Any] = {}
+    welcome = str(form.get(f"overrides.{platform}.welcome", ""))
+    if welcome != str(form.get("welcome.message", "")):
+        texts["welcome"] = {"message": welcome}
+    rules_text = str(form.get(f"overrides.{platform}.rules_text", ""))
+    if rules_text != str(form.get("rules_text", "")):
+        texts["rules_text"] = rules_text
+    return texts
+
+
 def rules_document(
     form: dict[str, Any], earning_rows: int, overrides: dict[str, Any]
 ) -> dict[str, Any]:
@@ -474,10 +486,7 @@ def rules_document(
         for i in range(earning_rows)
     ]
     texts = {
-        platform: {
-            "welcome": {"message": str(form.get(f"overrides.{platform}.welcome", ""))},
-            "rules_text": str(form.get(f"overrides.{platform}.rules_text", "")),
-        }
+        platform: _platform_texts(form, platform)
         for platform in PLATFORMS
         if on(f"overrides.{platform}.enabled")
     }
