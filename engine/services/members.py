@@ -264,31 +264,32 @@ class ActionResult:
 # --- the list -------------------------------------------------------------------------------
 
 
-def _sort_column(sort: MemberSort, now: datetime) -> Any:
-    """The expression a sort orders by (None for members it cannot rank, e.g. never active)."""
+def _sorted_by(base: Any, sort: MemberSort, community_id: int, now: datetime) -> tuple[Any, Any]:
+    """``base`` joined to what ``sort`` needs, and the expression it orders by (NULL for
+    members it cannot rank: never active). Warnings and reputation come from one aggregate
+    joined by hash, not a count per member."""
     if sort is MemberSort.last_active:
-        return col(CommunityMember.last_active_at)
+        return base, col(CommunityMember.last_active_at)
     if sort is MemberSort.joined:
-        return col(CommunityMember.joined_at)
+        return base, col(CommunityMember.joined_at)
     if sort is MemberSort.messages:
-        return col(CommunityMember.message_count)
+        return base, col(CommunityMember.message_count)
     if sort is MemberSort.warnings:
-        return sa.func.coalesce(_active_warning_count(now), 0)
-    return sa.func.coalesce(col(ReputationScore.score), 0)
-
-
-def _active_warning_count(now: datetime) -> Any:
-    return (
-        select(sa.func.count())
-        .select_from(Warning)
-        .where(
-            col(Warning.community_id) == col(CommunityMember.community_id),
-            col(Warning.platform_account_id) == col(CommunityMember.platform_account_id),
-            *_active(now),
+        counted = (
+            select(Warning.platform_account_id, sa.func.count().label("value"))
+            .where(col(Warning.community_id) == community_id, *_active(now))
+            .group_by(col(Warning.platform_account_id))
+            .subquery("active_warnings")
         )
-        .correlate(CommunityMember)
-        .scalar_subquery()
-    )
+    else:
+        counted = (
+            select(ReputationScore.platform_account_id, col(ReputationScore.score).label("value"))
+            .where(col(ReputationScore.community_id) == community_id)
+            .subquery("reputation")
+        )
+    account = counted.c.platform_account_id
+    joined = base.outerjoin(counted, account == col(CommunityMember.platform_account_id))
+    return joined, sa.func.coalesce(counted.c.value, 0)
 
 
 def _active(now: datetime) -> list[Any]:
@@ -362,21 +363,14 @@ def member_page(
     _community(session, community_id)
     now = utcnow()
     after = _decode(cursor, sort)
-    sort_by = _sort_column(sort, now)
-    base = (
+    base, sort_by = _sorted_by(
         select(CommunityMember, PlatformAccount)
         .join(PlatformAccount, col(PlatformAccount.id) == col(CommunityMember.platform_account_id))
-        .where(*_filtered(community_id, filters, now))
+        .where(*_filtered(community_id, filters, now)),
+        sort,
+        community_id,
+        now,
     )
-    if sort is MemberSort.reputation:
-        base = base.outerjoin(
-            ReputationScore,
-            sa.and_(
-                col(ReputationScore.community_id) == col(CommunityMember.community_id),
-                col(ReputationScore.platform_account_id)
-                == col(CommunityMember.platform_account_id),
-            ),
-        )
     base = base.add_columns(sort_by.label("sort_value"))
     member_id = col(CommunityMember.id)
     found: list[Any] = []

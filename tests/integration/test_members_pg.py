@@ -61,7 +61,7 @@ def seed_members(connection: sa.Connection, count: int, prefix: str = "u") -> in
         sa.text(
             "INSERT INTO warning (community_id, platform_account_id, reason, issued_by, "
             "created_at) SELECT :c, platform_account_id, 'spam', 'bench', now() "
-            "FROM community_member WHERE community_id = :c AND id % 100 = 0"
+            "FROM community_member WHERE community_id = :c AND id % 100 = 1"
         ),
         {"c": community_id},
     )
