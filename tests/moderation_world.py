@@ -30,20 +30,20 @@ class World:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.cats = self._add(Community(name="Cats"))
-        self.dogs = self._add(Community(name="Dogs"))
-        ann = self._add(UserIdentity(display_name="Ann"))
-        self.ann_tg = self._account("telegram", "100", "ann_tg", "Ann T", ann.id)
-        self.ann_dc = self._account("discord", "200", "ann_dc", "Ann D", ann.id)
-        self.bob = self._account("telegram", "300", "bobby", "", None)
-        self.eve = self._account("whatsapp", "49170", None, "=cmd|' /C calc'!A0", None)
+        self.cats = self.add(Community(name="Cats"))
+        self.dogs = self.add(Community(name="Dogs"))
+        ann = self.add(UserIdentity(display_name="Ann"))
+        self.ann_tg = self.account("telegram", "100", "ann_tg", "Ann T", ann.id)
+        self.ann_dc = self.account("discord", "200", "ann_dc", "Ann D", ann.id)
+        self.bob = self.account("telegram", "300", "bobby", "", None)
+        self.eve = self.account("whatsapp", "49170", None, "=cmd|' /C calc'!A0", None)
 
-    def _add(self, row):  # type: ignore[no-untyped-def]
+    def add(self, row):  # type: ignore[no-untyped-def]
         self.session.add(row)
         self.session.flush()
         return row
 
-    def _account(
+    def account(
         self, platform: str, user_id: str, username: str | None, name: str, identity: int | None
     ) -> PlatformAccount:
         account = PlatformAccount(
@@ -53,7 +53,7 @@ class World:
             display_name=name,
             identity_id=identity,
         )
-        return self._add(account)
+        return self.add(account)
 
     def log(
         self,
@@ -66,7 +66,7 @@ class World:
         reason: str = "",
         results: list[dict] | None = None,
     ) -> ModerationLog:
-        return self._add(
+        return self.add(
             ModerationLog(
                 community_id=community.id if community else None,
                 action=action,
@@ -88,7 +88,7 @@ class World:
         expires: datetime | None = None,
         revoked: bool = False,
     ) -> Warning:
-        return self._add(
+        return self.add(
             Warning(
                 community_id=community.id,
                 platform_account_id=account.id,
