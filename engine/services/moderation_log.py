@@ -45,7 +45,13 @@ TOP_OFFENDERS = 10
 CSV_BATCH = 500
 MAX_SEARCH = 128
 MAX_CHOICES = 200
-SANCTIONS = (ModerationAction.mute, ModerationAction.kick, ModerationAction.ban)
+# The sanctions the overview counts, and their series in its per-day figures.
+SANCTION_SERIES = {
+    ModerationAction.mute: "mutes",
+    ModerationAction.kick: "kicks",
+    ModerationAction.ban: "bans",
+}
+SANCTIONS = tuple(SANCTION_SERIES)
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = (
@@ -392,14 +398,12 @@ def _days(session: Session, community_id: int | None, since: datetime) -> list[D
     ).all():
         counts[_as_date(value)]["warnings"] = n
     day = _day_of(session, ModerationLog.created_at)
-    sanction_names = {ModerationAction.mute: "mutes", ModerationAction.kick: "kicks"}
-    sanction_names[ModerationAction.ban] = "bans"
     for value, action, n in session.exec(
         select(day, ModerationLog.action, sa.func.count())
         .where(*_scope(community_id, since), col(ModerationLog.action).in_(SANCTIONS))
         .group_by(day, ModerationLog.action)
     ).all():
-        counts[_as_date(value)][sanction_names[ModerationAction(action)]] = n
+        counts[_as_date(value)][SANCTION_SERIES[ModerationAction(action)]] = n
     first = since.date()
     return [
         DayCount(day=first + timedelta(days=i), **counts.get(first + timedelta(days=i), {}))
