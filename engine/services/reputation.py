@@ -162,6 +162,9 @@ def earn(
         if keyword is None:
             continue
         receiver_id = receiver_id or _account_for(session, event.platform, receiver)
+        # The receiver's score row is locked first, so workers crediting them at once
+        # count the day's events one after another and a cap is never overshot.
+        _add(session, community_id, receiver_id, {})
         if _capped(session, community_id, receiver_id, str(index), rule.daily_cap):
             continue
         score = adjust(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 
 from connectors.telegram_bot.mapper import map_update
 from engine.community_rules import parse_rules
+from engine.db import session_scope
 from engine.models import (
     AuditLog,
     Community,
@@ -260,3 +263,23 @@ async def test_a_discord_reply_names_the_replied_to_author(running: Running) -> 
     assert event.reply_to_message_id == question["id"]
     assert event.data["reply_to_user"]["id"] == "5550001"
     assert event.data["reply_to_user"]["is_bot"] is False
+
+
+def test_workers_crediting_one_member_at_once_never_overshoot_the_cap(session: Session) -> None:
+    """Eight workers thank the same member at the same moment, each in its own transaction:
+    the score row is locked before the day's events are counted, so the cap of 3 holds."""
+    chess = community(session)
+    session.commit()
+    rules = parse_rules({"reputation": {"earning": [{"keywords": ["thanks"], "daily_cap": 3}]}})
+    start = threading.Barrier(8)
+
+    def thank(n: int) -> None:
+        start.wait()
+        with session_scope() as own:
+            reputation.earn(own, chess, reply("thanks", author=str(100 + n)), rules)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(thank, range(8)))
+    session.expire_all()
+    assert len(session.exec(select(ReputationEvent)).all()) == 3
+    assert scores(session, chess)["2"][0] == 3
