@@ -223,7 +223,8 @@ def _upsert_chats(session: Session, event: PlatformEvent) -> dict[str, _ChatRow]
     """Insert the chats not known yet, update the known ones where the event says something
     new; one SELECT when nothing changed."""
     described = _described(event)
-    if not described:
+    own, _ = _chat_keys(event)
+    if not described or own is None:
         return {}
     columns = sorted({name for said in described.values() for name in said})
     found = _chat_rows(session, event.platform, list(described), columns)
@@ -237,6 +238,9 @@ def _upsert_chats(session: Session, event: PlatformEvent) -> dict[str, _ChatRow]
     for chat_id, said in described.items():
         if chat_id not in inserted:
             _update_chat(session, event, found[chat_id], said)
+    guild_gone = event.platform == "discord" and _guild_of(event) is None
+    if guild_gone and described[own].get("gone_at") is not None:
+        _channels_gone(session, own, described[own]["gone_at"])
     return {
         chat_id: _ChatRow(row.id, row.community_id, chat_id in inserted)
         for chat_id, row in found.items()
@@ -289,6 +293,20 @@ def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict) -
             .where(table.c.id == row.id)
             .values(**changes, updated_at=stored_time(utcnow()))
         )
+
+
+def _channels_gone(session: Session, guild_id: str, gone_at: datetime) -> None:
+    """A guild the bot left takes its channels with it (Discord says so only of the guild)."""
+    table = Chat.__table__
+    session.execute(
+        sa.update(table)
+        .where(
+            table.c.platform == "discord",
+            table.c.parent_chat_id == guild_id,
+            table.c.gone_at.is_(None),
+        )
+        .values(gone_at=gone_at, updated_at=gone_at)
+    )
 
 
 # --- accounts ----------------------------------------------------------------------------------

@@ -207,6 +207,11 @@ def test_discord_channels_are_recorded_under_their_guild_which_holds_the_communi
     ingest(seen(EventChat(id="903", type="guild", title="Other"), "s2", platform="discord"))
     assert chat_row(sqlite_session, "903").parent_chat_id is None
 
+    # The bot leaves the guild: Discord says so of the guild; its channels go with it.
+    ingest(seen(EventChat(id=GUILD, type="guild"), "s3", platform="discord", gone=True))
+    assert all(chat_row(sqlite_session, c).gone_at is not None for c in (GUILD, "901", "902"))
+    assert chat_row(sqlite_session, "903").gone_at is None
+
 
 # --- members -------------------------------------------------------------------------------------
 
