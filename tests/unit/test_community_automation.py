@@ -524,3 +524,40 @@ async def test_a_discord_join_is_welcomed_in_the_server_s_oldest_channel_but_the
     await run(join, guild.id or 0)
 
     assert calls(fake_pool, "send_message") == [{"channel_id": "9000", "content": "Welcome, eve!"}]
+
+
+async def test_on_discord_a_hold_is_a_timeout_lifted_by_the_member_s_click(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
+    server = Community(name="Server")
+    sqlite_session.add(server)
+    sqlite_session.flush()
+    sqlite_session.add_all([
+        Chat(platform="discord", platform_chat_id="900", type="guild", community_id=server.id),
+        Chat(platform="discord", platform_chat_id="901", parent_chat_id="900", type="text",
+             community_id=server.id),
+        CommunityConfig(community_id=server.id, rules={"hold": {"enabled": True, "minutes": 2}}),
+    ])  # fmt: skip
+    sqlite_session.commit()
+    eve = EventUser(id="5", username="eve")
+
+    def discord(kind: str, event_id: str, chat: EventChat, **fields: Any) -> PlatformEvent:
+        return PlatformEvent(event_id=event_id, kind=kind, platform="discord",
+                             connector="discord_bot", chat=chat, user=eve, **fields)  # fmt: skip
+
+    await run(discord("dc_member_join", "j", EventChat(id="900", type="guild", guild_id="900")),
+              server.id or 0)  # fmt: skip
+    (timeout,) = calls(fake_pool, "timeout_member")
+    assert timeout == {"guild_id": "900", "user_id": "5", "reason": "new-member hold",
+                       "duration_seconds": 180}  # fmt: skip
+    (prompt,) = calls(fake_pool, "send_buttons")
+    assert prompt["channel_id"] == "901"
+    custom_id = prompt["buttons"][0][0]["custom_id"]
+    click = {"custom_id": custom_id, "interaction_id": "i1", "interaction_token": "tok"}
+    channel = EventChat(id="901", type="guild", guild_id="900")
+
+    await run(discord("dc_button_click", "c", channel, data=click), server.id or 0)
+
+    assert [c["guild_id"] for c in calls(fake_pool, "remove_timeout")] == ["900"]
+    (answer,) = calls(fake_pool, "respond_interaction")
+    assert (answer["interaction_id"], answer["ephemeral"]) == ("i1", True)
