@@ -419,65 +419,84 @@ def _as_date(value: Any) -> date:
 def _offenders(
     session: Session, community_id: int | None, since: datetime, now: datetime
 ) -> list[Offender]:
-    """The people with the most active warnings and sanctions (in the window) against them."""
+    """The people with the most active warnings and sanctions (in the window) against them,
+    ranked in SQL: only the top ones' accounts are read."""
+    per_account = _against(community_id, since, now)
+    # One key per person: an identity (negated, so it never meets an account id) or an account.
+    person = sa.func.coalesce(-col(PlatformAccount.identity_id), col(PlatformAccount.id))
+    warnings, sanctions = sa.func.sum(per_account.c.warnings), sa.func.sum(per_account.c.sanctions)
+    top = session.exec(
+        select(person)
+        .select_from(per_account)
+        .join(PlatformAccount, col(PlatformAccount.id) == per_account.c.account_id)
+        .group_by(person)
+        .order_by((warnings + sanctions).desc(), warnings.desc(), person)
+        .limit(TOP_OFFENDERS)
+    ).all()
+    if not top:
+        return []
+    rows = session.exec(
+        select(
+            PlatformAccount,
+            UserIdentity.display_name,
+            per_account.c.warnings,
+            per_account.c.sanctions,
+        )
+        .select_from(per_account)
+        .join(PlatformAccount, col(PlatformAccount.id) == per_account.c.account_id)
+        .outerjoin(UserIdentity, col(UserIdentity.id) == PlatformAccount.identity_id)
+        .where(person.in_(top))
+    ).all()
+    people: dict[int, list[tuple[PlatformAccount, str | None, int, int]]] = defaultdict(list)
+    for account, identity_name, warned, sanctioned in rows:
+        key = -account.identity_id if account.identity_id else account.id or 0
+        people[key].append((account, identity_name, int(warned), int(sanctioned)))
+    return [_offender(people[key]) for key in top]
+
+
+def _against(community_id: int | None, since: datetime, now: datetime) -> Any:
+    """Per account: its active warnings and its sanctions in the window (a subquery)."""
     warning_terms: list[Any] = [
         col(Warning.revoked_at).is_(None),
         sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
     ]
     if community_id is not None:
         warning_terms.append(Warning.community_id == community_id)
-    warnings = dict(
-        session.exec(
-            select(Warning.platform_account_id, sa.func.count())
-            .where(*warning_terms)
-            .group_by(Warning.platform_account_id)
-        ).all()
+    one, zero = sa.literal(1), sa.literal(0)
+    against = sa.union_all(
+        select(
+            col(Warning.platform_account_id).label("account_id"),
+            one.label("warning"),
+            zero.label("sanction"),
+        ).where(*warning_terms),
+        select(col(ModerationLog.target_account_id), zero, one).where(
+            *_scope(community_id, since),
+            col(ModerationLog.action).in_(SANCTIONS),
+            col(ModerationLog.target_account_id).is_not(None),
+        ),
+    ).subquery()
+    return (
+        select(
+            against.c.account_id,
+            sa.func.sum(against.c.warning).label("warnings"),
+            sa.func.sum(against.c.sanction).label("sanctions"),
+        )
+        .group_by(against.c.account_id)
+        .subquery()
     )
-    sanctions = dict(
-        session.exec(
-            select(ModerationLog.target_account_id, sa.func.count())
-            .where(
-                *_scope(community_id, since),
-                col(ModerationLog.action).in_(SANCTIONS),
-                col(ModerationLog.target_account_id).is_not(None),
-            )
-            .group_by(ModerationLog.target_account_id)
-        ).all()
-    )
-    ids = set(warnings) | set(sanctions)
-    if not ids:
-        return []
-    accounts = session.exec(
-        select(PlatformAccount, UserIdentity.display_name)
-        .outerjoin(UserIdentity, col(UserIdentity.id) == PlatformAccount.identity_id)
-        .where(col(PlatformAccount.id).in_(ids))
-    ).all()
-    people: dict[object, list[tuple[PlatformAccount, str | None]]] = defaultdict(list)
-    for account, identity_name in accounts:
-        key = ("identity", account.identity_id) if account.identity_id else ("account", account.id)
-        people[key].append((account, identity_name))
-    found = [_offender(members, warnings, sanctions) for members in people.values()]
-    found.sort(key=lambda o: (-(o.active_warnings + o.sanctions), -o.active_warnings, o.name))
-    return found[:TOP_OFFENDERS]
 
 
-def _offender(
-    members: list[tuple[PlatformAccount, str | None]],
-    warnings: dict[int, int],
-    sanctions: dict[int, int],
-) -> Offender:
-    def weight(account: PlatformAccount) -> int:
-        return warnings.get(account.id or 0, 0) + sanctions.get(account.id or 0, 0)
-
-    main, identity_name = max(members, key=lambda m: (weight(m[0]), -(m[0].id or 0)))
+def _offender(accounts: list[tuple[PlatformAccount, str | None, int, int]]) -> Offender:
+    """One person from their accounts that have something against them."""
+    main, identity_name, _, _ = max(accounts, key=lambda a: (a[2] + a[3], -(a[0].id or 0)))
     return Offender(
         account_id=main.id or 0,
         identity_id=main.identity_id,
         name=identity_name or account_name(main),
-        platforms=tuple(sorted({str(a.platform) for a, _ in members})),
-        accounts=len(members),
-        active_warnings=sum(warnings.get(a.id or 0, 0) for a, _ in members),
-        sanctions=sum(sanctions.get(a.id or 0, 0) for a, _ in members),
+        platforms=tuple(sorted({str(a[0].platform) for a in accounts})),
+        accounts=len(accounts),
+        active_warnings=sum(a[2] for a in accounts),
+        sanctions=sum(a[3] for a in accounts),
     )
 
 
