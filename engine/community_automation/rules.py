@@ -10,7 +10,7 @@ and log chat in one place.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -61,7 +61,7 @@ class Situation:
     message_chat: str | None  # where messages about the event go
     run: RulesRun | None = None
     calls: int = 0
-    removed_by: str | None = field(default=None)
+    removed_by: str | None = None  # the rule that deleted the message, if one did
 
     @property
     def account_id(self) -> int | None:
@@ -206,16 +206,11 @@ async def welcome(s: Situation) -> dict[str, Any]:
     if seconds and sent.get("message_id") and removal is not None:
         from . import delayed_call  # the actors live in the package's __init__
 
+        assert s.run is not None
+        key = f"rules:{s.run.execution_id}:unwelcome"
         action, params = removal
         delayed_call.send_with_options(
-            args=(
-                s.kind,
-                s.event.instance_id,
-                action,
-                params,
-                f"rules:{s.run.execution_id}:unwelcome",
-            ),  # type: ignore[union-attr]
-            delay=seconds * 1000,
+            args=(s.kind, s.event.instance_id, action, params, key), delay=seconds * 1000
         )
         out["delete_after_seconds"] = seconds
     return out
