@@ -306,15 +306,25 @@ def _filtered(community_id: int, filters: MemberFilter, now: datetime) -> list[A
     if len(term) > MAX_SEARCH:
         raise InvalidMemberQuery(f"Search for at most {MAX_SEARCH} characters.")
     if term:
-        # lower() LIKE rather than ILIKE: the same on SQLite, and faster on PostgreSQL.
+        # The matching accounts first, in one pass (lower() LIKE: the same on SQLite, faster
+        # than ILIKE on PostgreSQL), then the members among them: never a LIKE per member
+        # while walking the sort's index.
         bare, lowered = term.removeprefix("@").lower(), term.lower()
-        conditions.append(
-            sa.or_(
-                sa.func.lower(col(PlatformAccount.username)).contains(bare, autoescape=True),
-                sa.func.lower(col(PlatformAccount.display_name)).contains(lowered, autoescape=True),
-                col(PlatformAccount.platform_user_id) == term,
+        matching = (
+            select(PlatformAccount.id)
+            .where(
+                sa.or_(
+                    sa.func.lower(col(PlatformAccount.username)).contains(bare, autoescape=True),
+                    sa.func.lower(col(PlatformAccount.display_name)).contains(
+                        lowered, autoescape=True
+                    ),
+                    col(PlatformAccount.platform_user_id) == term,
+                )
             )
+            .cte("matching_accounts")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
+        conditions.append(col(CommunityMember.platform_account_id).in_(select(matching.c.id)))
     if filters.platform is not None:
         conditions.append(col(PlatformAccount.platform) == filters.platform)
     if filters.role is not None:
