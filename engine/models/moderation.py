@@ -27,6 +27,15 @@ class Warning(SQLModel, table=True):  # noqa: A001 - the domain's own word
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
 
+    @staticmethod
+    def active_at(now: datetime) -> sa.ColumnElement[bool]:
+        """The one definition of an active warning: it counts until revoked or expired."""
+        columns = Warning.__table__.c  # type: ignore[attr-defined]  # SQLModel's table
+        return sa.and_(
+            columns.revoked_at.is_(None),
+            sa.or_(columns.expires_at.is_(None), columns.expires_at > now),
+        )
+
 
 class ModerationAction(StrEnum):
     warn = "warn"

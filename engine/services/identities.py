@@ -155,8 +155,7 @@ def _stats_query() -> Any:
         sa.select(sa.func.count())
         .where(
             warnings.platform_account_id == account,
-            warnings.revoked_at.is_(None),
-            sa.or_(warnings.expires_at.is_(None), warnings.expires_at > now),
+            Warning.active_at(now),
         )
         .scalar_subquery()
     )

@@ -277,7 +277,7 @@ def _sorted_by(base: Any, sort: MemberSort, community_id: int, now: datetime) ->
     if sort is MemberSort.warnings:
         counted = (
             select(Warning.platform_account_id, sa.func.count().label("value"))
-            .where(col(Warning.community_id) == community_id, *_active(now))
+            .where(col(Warning.community_id) == community_id, Warning.active_at(now))
             .group_by(col(Warning.platform_account_id))
             .subquery("active_warnings")
         )
@@ -290,14 +290,6 @@ def _sorted_by(base: Any, sort: MemberSort, community_id: int, now: datetime) ->
     account = counted.c.platform_account_id
     joined = base.outerjoin(counted, account == col(CommunityMember.platform_account_id))
     return joined, sa.func.coalesce(counted.c.value, 0)
-
-
-def _active(now: datetime) -> list[Any]:
-    """A warning counts until it is revoked or expires."""
-    return [
-        col(Warning.revoked_at).is_(None),
-        sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
-    ]
 
 
 def _filtered(community_id: int, filters: MemberFilter, now: datetime) -> list[Any]:
@@ -334,7 +326,7 @@ def _filtered(community_id: int, filters: MemberFilter, now: datetime) -> list[A
             select(Warning.id).where(
                 col(Warning.community_id) == col(CommunityMember.community_id),
                 col(Warning.platform_account_id) == col(CommunityMember.platform_account_id),
-                *_active(now),
+                Warning.active_at(now),
             )
         )
         conditions.append(has if filters.warned else ~has)
@@ -421,7 +413,7 @@ def _rows(
             .where(
                 col(Warning.community_id) == community_id,
                 col(Warning.platform_account_id).in_(account_ids),
-                *_active(now),
+                Warning.active_at(now),
             )
             .group_by(col(Warning.platform_account_id))
         ).all()

@@ -232,8 +232,7 @@ def active_warnings(session: Session, community_id: int, account_id: int) -> int
         .where(
             Warning.community_id == community_id,
             col(Warning.platform_account_id).in_(ids),
-            col(Warning.revoked_at).is_(None),
-            sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
+            Warning.active_at(now),
         )
     ).one()
 

@@ -456,10 +456,7 @@ def _offenders(
 
 def _against(community_id: int | None, since: datetime, now: datetime) -> Any:
     """Per account: its active warnings and its sanctions in the window (a subquery)."""
-    warning_terms: list[Any] = [
-        col(Warning.revoked_at).is_(None),
-        sa.or_(col(Warning.expires_at).is_(None), col(Warning.expires_at) > now),
-    ]
+    warning_terms: list[Any] = [Warning.active_at(now)]
     if community_id is not None:
         warning_terms.append(Warning.community_id == community_id)
     one, zero = sa.literal(1), sa.literal(0)
