@@ -36,6 +36,7 @@ from engine.actors import (
     snapshot_communities,
 )
 from engine.broker import claim_once, get_broker
+from engine.community_automation import expire_overdue_holds
 from engine.models import utcnow
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
@@ -43,7 +44,11 @@ from engine.settings import get_settings
 log = logging.getLogger(__name__)
 
 # Sent once per sweep period, by whichever process wins the tick.
-PERIODIC: tuple[dramatiq.Actor, ...] = (fire_schedules, deliver_scheduled_messages)
+PERIODIC: tuple[dramatiq.Actor, ...] = (
+    fire_schedules,
+    deliver_scheduled_messages,
+    expire_overdue_holds,
+)
 # Lost messages are looked for this often, so those lost with Redis run soon after it is back.
 RECOVER_SECONDS = 5.0
 # Longest wait of an idle consumer between polls (the in-memory broker wakes at once).

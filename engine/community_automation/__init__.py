@@ -43,6 +43,18 @@ def hold_expired(hold_id: int, community_id: int) -> None:
     _run(expire_hold(hold_id, community_id))
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
+def expire_overdue_holds() -> None:
+    """The periodic sweep: expire every hold past its deadline whose own delayed message
+    never ran (``hold_expired`` is one execution per hold, so a double send is harmless)."""
+    from engine.models import utcnow
+
+    from .hold import overdue
+
+    for held in overdue(utcnow()):
+        hold_expired.send(held.id, held.community_id)
+
+
 @dramatiq.actor(queue_name=QUEUE)
 def delayed_call(
     kind: str, instance_id: int | None, action: str, params: dict[str, Any], key: str
@@ -55,4 +67,4 @@ def delayed_call(
     _run(pool_client.execute(kind, action, params, instance_id=instance_id, idempotency_key=key))
 
 
-__all__ = ["delayed_call", "hold_expired", "run_rules"]
+__all__ = ["delayed_call", "expire_overdue_holds", "hold_expired", "run_rules"]

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine.db import session_scope
 from engine.models import UserFlowContext
@@ -82,3 +82,19 @@ def settle(hold_id: int) -> bool:
             )
         )
         return result.rowcount == 1
+
+
+def overdue(now: datetime, limit: int = 500) -> list[Hold]:
+    """Holds whose deadline has passed and that nobody settled: their delayed message was
+    lost (an embedded worker restarted), so the sweep expires them instead."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(UserFlowContext)
+            .where(
+                UserFlowContext.scope == SCOPE,
+                col(UserFlowContext.expires_at) <= now + KEEP_AFTER_DEADLINE,
+            )
+            .order_by(col(UserFlowContext.id))
+            .limit(limit)
+        ).all()
+        return [Hold(row.id, **row.value) for row in rows if row.id is not None]

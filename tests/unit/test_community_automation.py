@@ -8,13 +8,14 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import dramatiq
 import pytest
 from sqlmodel import Session, select
 
-from engine import actors, pool_client
-from engine.community_automation import rules, system_flow
+from engine import actors, community_automation, pool_client
+from engine.community_automation import hold, rules, system_flow
 from engine.community_automation.checks import banned_word, forbidden_link, invites, links
 from engine.community_rules import AntiLink, BannedWord, BannedWords, parse_rules
 from engine.db import session_scope
@@ -30,6 +31,7 @@ from engine.models import (
     ModerationLog,
     StepStatus,
     Warning,
+    utcnow,
 )
 from engine.platform_event import EventChat, EventUser, PlatformEvent
 from engine.rerun import RerunError, seed_rerun
@@ -423,6 +425,30 @@ async def test_a_held_member_who_does_not_press_is_removed_when_the_time_is_up(
         assert kick.actor == "rules:hold"
         execution = session.get(FlowExecution, expired)
         assert execution is not None and execution.trigger_type == "rules_hold_expired"
+
+
+async def test_the_sweep_expires_a_hold_whose_deadline_message_was_lost(
+    sqlite_session: Session, fake_pool: FakePool
+) -> None:
+    community_id = community(sqlite_session, hold={"enabled": True, "minutes": 5})
+    joined = await run(event("tg_member_joined", "j1"), community_id)
+    hold_id = steps_of(joined)["hold"].output["hold_id"]
+    actors.broker.flush_all()  # the delayed deadline is lost (an embedded worker restarted)
+
+    def swept() -> list[Any]:
+        actors.broker.flush_all()
+        community_automation.expire_overdue_holds()
+        return [decoded(m) for ms in actors.broker.queues.values() for m in ms.queue]
+
+    assert swept() == []  # not yet due
+    later = utcnow() + timedelta(minutes=6)
+    assert [h.id for h in hold.overdue(later)] == [hold_id]
+    with patch("engine.models.utcnow", return_value=later):
+        (sent,) = swept()
+    assert sent.actor_name == "hold_expired" and sent.args == (hold_id, community_id)
+    await rules.expire_hold(hold_id, community_id)
+    assert calls(fake_pool, "ban_member") == [{"chat_id": GROUP.id, "user_id": "42"}]
+    assert hold.overdue(later) == []  # settled: the next sweep sends nothing
 
 
 # --- the built-in flow is nobody's to edit -------------------------------------------------------
