@@ -79,3 +79,13 @@ def state_dialog(
         open=open,
         on_open_change=state.on_dialog_change,
     )
+
+
+def dialog_footer(action: rx.Component) -> rx.Component:
+    """A dialog's bottom row: Cancel (closes it) and the dialog's own action, right-aligned."""
+    return rx.hstack(
+        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+        action,
+        justify="end",
+        width="100%",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from flowbot_ui.components.cards import feedback, muted, state_dialog
+from flowbot_ui.components.cards import dialog_footer, feedback, muted, state_dialog
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.pages.members import platform_icon
@@ -200,14 +200,7 @@ def _link_dialog() -> rx.Component:
                     width="100%",
                     size="3",
                 ),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button(rx.icon("link", size=16), "Link", type="submit"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button(rx.icon("link", size=16), "Link", type="submit")),
                 spacing="4",
                 width="100%",
             ),

@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from flowbot_ui.components.cards import card_grid, feedback, muted, state_dialog
+from flowbot_ui.components.cards import card_grid, dialog_footer, feedback, muted, state_dialog
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.pages.members import platform_icon
@@ -136,13 +136,8 @@ def _create_dialog() -> rx.Component:
                     spacing="1",
                     width="100%",
                 ),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button(rx.icon("plus", size=16), "Create community", type="submit"),
-                    justify="end",
-                    width="100%",
+                dialog_footer(
+                    rx.button(rx.icon("plus", size=16), "Create community", type="submit")
                 ),
                 spacing="4",
                 width="100%",
@@ -379,10 +374,7 @@ def _picker_dialog() -> rx.Component:
             align="center",
             width="100%",
         ),
-        rx.hstack(
-            rx.dialog.close(
-                rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-            ),
+        dialog_footer(
             rx.button(
                 rx.icon("link", size=16),
                 "Attach " + C.picker_selected.length().to_string() + " chats",
@@ -390,8 +382,6 @@ def _picker_dialog() -> rx.Component:
                 disabled=C.picker_selected.length() == 0,
                 data_testid="attach-chats",
             ),
-            justify="end",
-            width="100%",
         ),
         open=C.picker_open,
         max_width="820px",
@@ -914,14 +904,7 @@ def _delete_dialog() -> rx.Component:
                     auto_complete="off",
                     data_testid="confirm-name",
                 ),  # fmt: skip
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button("Delete", color_scheme="red", type="submit"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button("Delete", color_scheme="red", type="submit")),
                 spacing="3",
                 width="100%",
             ),

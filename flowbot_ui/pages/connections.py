@@ -6,7 +6,14 @@ from functools import partial
 
 import reflex as rx
 
-from flowbot_ui.components.cards import card_grid, fact, feedback, muted, state_dialog
+from flowbot_ui.components.cards import (
+    card_grid,
+    dialog_footer,
+    fact,
+    feedback,
+    muted,
+    state_dialog,
+)
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.connections import ConnectionRow, ConnectionsState, LogRow
@@ -213,12 +220,7 @@ def _card(row: ConnectionRow) -> rx.Component:
 
 
 def _buttons(submit: str, *, icon: str = "check") -> rx.Component:
-    return rx.hstack(
-        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-        rx.button(rx.icon(icon, size=16), submit, type="submit", loading=S.busy),
-        justify="end",
-        width="100%",
-    )
+    return dialog_footer(rx.button(rx.icon(icon, size=16), submit, type="submit", loading=S.busy))
 
 
 def _kind_picker() -> rx.Component:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from flowbot_ui.components.cards import fact, feedback, muted, state_dialog
+from flowbot_ui.components.cards import dialog_footer, fact, feedback, muted, state_dialog
 from flowbot_ui.components.layout import empty_state, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.state.members import (
@@ -514,14 +514,7 @@ def _action_dialog() -> rx.Component:
                     width="100%",
                     data_testid="action-reason",
                 ),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button("Confirm", type="submit", data_testid="action-confirm"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button("Confirm", type="submit", data_testid="action-confirm")),
                 spacing="3",
                 width="100%",
             ),
@@ -546,14 +539,7 @@ def _revoke_dialog() -> rx.Component:
                     width="100%",
                     data_testid="revoke-reason",
                 ),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button("Revoke", type="submit", data_testid="revoke-confirm"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button("Revoke", type="submit", data_testid="revoke-confirm")),
                 spacing="3",
                 width="100%",
             ),

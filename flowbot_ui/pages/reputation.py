@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from flowbot_ui.components.cards import feedback, muted, state_dialog
+from flowbot_ui.components.cards import dialog_footer, feedback, muted, state_dialog
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
@@ -174,14 +174,7 @@ def _adjust_dialog() -> rx.Component:
                 ),
                 field("Change", "delta", placeholder="e.g. 5 or -2", type="number"),
                 field("Reason", "reason", placeholder="e.g. helped a newcomer"),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button("Apply", type="submit", data_testid="adjust-apply"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button("Apply", type="submit", data_testid="adjust-apply")),
                 spacing="3",
                 width="100%",
             ),

@@ -7,7 +7,14 @@ from functools import partial
 import reflex as rx
 
 from engine.services import webhooks as webhook_service
-from flowbot_ui.components.cards import card_grid, fact, feedback, muted, state_dialog
+from flowbot_ui.components.cards import (
+    card_grid,
+    dialog_footer,
+    fact,
+    feedback,
+    muted,
+    state_dialog,
+)
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.webhooks import FlowChoice, WebhookRow, WebhooksState
@@ -350,14 +357,7 @@ def _create_dialog() -> rx.Component:
                     spacing="1",
                     width="100%",
                 ),
-                rx.hstack(
-                    rx.dialog.close(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button(rx.icon("plus", size=16), "Create webhook", type="submit"),
-                    justify="end",
-                    width="100%",
-                ),
+                dialog_footer(rx.button(rx.icon("plus", size=16), "Create webhook", type="submit")),
                 spacing="4",
                 width="100%",
             ),
