@@ -17,7 +17,6 @@ import asyncio
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -147,39 +146,28 @@ async def bench(base: str, token: str, n: int) -> list[tuple[str, dict[str, floa
 
 
 async def main_async(n: int) -> list[tuple[str, dict[str, float]]]:
-    import sqlalchemy as sa
+    from tests.services import PostgresUnreachable, scratch_postgres_database
 
-    from tests.services import PG_ADMIN_URL
-
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        raise SystemExit(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from None
-    name = f"flowbot_bench_api_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-api-"))
-    env = {
-        "DATABASE_URL": url,
-        "FLOWBOT_DATA_DIR": str(tmp),
-        "FLOWBOT_SECRET_KEY": "bench-secret-key",
-        "FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000000",  # measure the lists, not the limit
-    }
-    try:
-        configure(**env)
-        token = seed(url)
-        with (tmp / "web.log").open("wb") as log, served_in_process(env, log) as base:
-            return await bench(base, token, n)
-    finally:
-        from engine.db import get_engine
+        with scratch_postgres_database("flowbot_bench_api") as url:
+            tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-api-"))
+            env = {
+                "DATABASE_URL": url,
+                "FLOWBOT_DATA_DIR": str(tmp),
+                "FLOWBOT_SECRET_KEY": "bench-secret-key",
+                "FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000000",  # measure the lists, not the limit
+            }
+            try:
+                configure(**env)
+                token = seed(url)
+                with (tmp / "web.log").open("wb") as log, served_in_process(env, log) as base:
+                    return await bench(base, token, n)
+            finally:
+                from engine.db import get_engine
 
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+                get_engine().dispose()
+    except PostgresUnreachable as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -212,39 +212,34 @@ async def scenario_b(n: int) -> dict[str, float]:
     import dramatiq
     import sqlalchemy as sa
 
-    from tests.services import PG_ADMIN_URL, REDIS_TEST_URL
+    from tests.services import REDIS_TEST_URL, PostgresUnreachable, scratch_postgres_database
 
     try:
         import redis
 
         redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect():
-            pass
     except Exception as exc:
         raise Skip(f"PostgreSQL or Redis unavailable: {exc}") from None
-    name = f"flowbot_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
     port = free_port()
     try:
-        base = sqlite_env(Path(tempfile.mkdtemp(prefix="flowbot-bench-b-")), port)
-        configure(
-            **base | {"DATABASE_URL": url, "REDIS_URL": REDIS_TEST_URL},
-            FLOWBOT_REDIS_NAMESPACE=name,
-        )
-        flow_id = published_five_node_flow(url)
-        with processes() as spawn:
-            start_pool(spawn, port)
-            spawn("worker", "-m", "dramatiq", "engine.worker", "--processes", "1")
-            await wait_port(port, "the fake pool")
-            return await _through_redis(flow_id, n, dramatiq)
-    finally:
-        _drop_redis_keys(REDIS_TEST_URL, name)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with scratch_postgres_database("flowbot_bench") as url:
+            namespace = sa.engine.make_url(url).database
+            try:
+                base = sqlite_env(Path(tempfile.mkdtemp(prefix="flowbot-bench-b-")), port)
+                configure(
+                    **base | {"DATABASE_URL": url, "REDIS_URL": REDIS_TEST_URL},
+                    FLOWBOT_REDIS_NAMESPACE=namespace,
+                )
+                flow_id = published_five_node_flow(url)
+                with processes() as spawn:
+                    start_pool(spawn, port)
+                    spawn("worker", "-m", "dramatiq", "engine.worker", "--processes", "1")
+                    await wait_port(port, "the fake pool")
+                    return await _through_redis(flow_id, n, dramatiq)
+            finally:
+                _drop_redis_keys(REDIS_TEST_URL, namespace)
+    except PostgresUnreachable as exc:
+        raise Skip(f"PostgreSQL or Redis unavailable: {exc}") from None
 
 
 async def _through_redis(flow_id: int, n: int, dramatiq: Any) -> dict[str, float]:

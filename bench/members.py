@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -157,36 +156,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--joins", type=int, default=4000, help="ingest events (both kinds)")
     args = parser.parse_args(argv)
 
-    import sqlalchemy as sa
-
     from engine.migrations import upgrade
-    from tests.services import PG_ADMIN_URL
+    from tests.services import PostgresUnreachable, scratch_postgres_database
 
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        raise SystemExit(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from None
-    name = f"flowbot_bench_members_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        configure(
-            DATABASE_URL=url,
-            FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-members-"),
-            FLOWBOT_SECRET_KEY="bench-secret-key",
-        )
-        upgrade(url)
-        rows = asyncio.run(_rows(args.n, args.joins))
-    finally:
-        from engine.db import get_engine
+        with scratch_postgres_database("flowbot_bench_members") as url:
+            try:
+                configure(
+                    DATABASE_URL=url,
+                    FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-members-"),
+                    FLOWBOT_SECRET_KEY="bench-secret-key",
+                )
+                upgrade(url)
+                rows = asyncio.run(_rows(args.n, args.joins))
+            finally:
+                from engine.db import get_engine
 
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+                get_engine().dispose()
+    except PostgresUnreachable as exc:
+        raise SystemExit(str(exc)) from None
     print_figures("members (PostgreSQL)", "n", rows)
     print(
         f"\nIngest: one event per transaction (seq/s: one at a time; burst/s: 16 in flight). "

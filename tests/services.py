@@ -28,17 +28,24 @@ def unavailable(what: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
+class PostgresUnreachable(Exception):
+    """The PostgreSQL server at PG_ADMIN_URL could not be reached."""
+
+
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test module; dropped afterwards."""
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty database ``<prefix>_<random>``, yielded as its URL; dropped on exit.
+
+    Raises PostgresUnreachable when the server does not answer.
+    """
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"flowbot_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        unavailable("PostgreSQL at " + PG_ADMIN_URL, exc)
+        raise PostgresUnreachable(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from exc
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
     try:
         yield url
@@ -46,6 +53,16 @@ def fresh_postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test module; dropped afterwards."""
+    try:
+        with scratch_postgres_database("flowbot_t") as url:
+            yield url
+    except PostgresUnreachable as exc:
+        unavailable("PostgreSQL at " + PG_ADMIN_URL, exc.__cause__)
 
 
 def redis_url_or_skip() -> str:
