@@ -19,12 +19,11 @@ from engine.community_automation.system_flow import find_rules_flow
 from engine.db import session_scope
 from engine.models import Chat, CommunityMember, ExecutionStatus, PlatformAccount, Warning
 from engine.models.connections import ConnectorKind
-from engine.services import communities, executions
+from engine.services import executions
 from tests.fakes import DISCORD_GUILD_ID, DISCORD_USER_ID, FakeDiscord
 from tests.fakes import discord_objects as dc
-from tests.flow_helpers import make_admin
 from tests.integration.supervised import supervised_instance
-from tests.integration.test_community_rules_telegram import eventually
+from tests.integration.test_community_rules_telegram import community_of, eventually
 
 GENERAL, MODS = "700000000000000001", "700000000000000002"
 ADA_ID = "800000000000000042"
@@ -37,26 +36,19 @@ def chat_rows() -> dict[str, int] | None:
 
 
 def community_with_rules(chats: dict[str, int]) -> int:
-    admin = make_admin()
-    with session_scope() as session:
-        community = communities.create_community(session, admin, "Ada's server")
-        assert community.id is not None
-        communities.attach_chats(session, admin, community.id, [chats[str(DISCORD_GUILD_ID)]])
-        communities.save_rules(
-            session,
-            admin,
-            community.id,
-            {
-                "welcome": {
-                    "enabled": True,
-                    "message": "Welcome to {{ chat.title }}, {{ member.name }}!",
-                },
-                "antilink": {"enabled": True},
-                "warnings": {"mute_at": 3, "mute_minutes": 30},
-                "log_chat_id": chats[MODS],
+    return community_of(
+        "Ada's server",
+        chats[str(DISCORD_GUILD_ID)],
+        {
+            "welcome": {
+                "enabled": True,
+                "message": "Welcome to {{ chat.title }}, {{ member.name }}!",
             },
-        )
-        return community.id
+            "antilink": {"enabled": True},
+            "warnings": {"mute_at": 3, "mute_minutes": 30},
+            "log_chat_id": chats[MODS],
+        },
+    )
 
 
 def ada_member() -> CommunityMember | None:

@@ -9,7 +9,8 @@ hears of each, and the third warning mutes (restrictChatMember).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -47,24 +48,47 @@ def chat_rows() -> dict[str, int] | None:
     return rows if wanted <= rows.keys() else None
 
 
-def community_with_rules(chats: dict[str, int]) -> int:
+def community_of(name: str, chat_id: int, rules: dict[str, Any]) -> int:
+    """A new community (its id) with the chat (a Chat row id) attached and these rules saved."""
     admin = make_admin()
     with session_scope() as session:
-        community = communities.create_community(session, admin, "Ada's community")
+        community = communities.create_community(session, admin, name)
         assert community.id is not None
-        communities.attach_chats(session, admin, community.id, [chats[str(TELEGRAM_CHAT_ID)]])
-        communities.save_rules(
-            session,
-            admin,
-            community.id,
-            {
-                "welcome": {"enabled": True, "message": "Welcome, {{ member.name }}!"},
-                "antilink": {"enabled": True, "allowed_domains": ["flowbot.dev"]},
-                "warnings": {"mute_at": 3, "mute_minutes": 60, "ban_at": 5},
-                "log_chat_id": chats[str(LOG_CHAT_ID)],
-            },
-        )
+        communities.attach_chats(session, admin, community.id, [chat_id])
+        communities.save_rules(session, admin, community.id, rules)
         return community.id
+
+
+def community_with_rules(chats: dict[str, int]) -> int:
+    return community_of(
+        "Ada's community",
+        chats[str(TELEGRAM_CHAT_ID)],
+        {
+            "welcome": {"enabled": True, "message": "Welcome, {{ member.name }}!"},
+            "antilink": {"enabled": True, "allowed_domains": ["flowbot.dev"]},
+            "warnings": {"mute_at": 3, "mute_minutes": 60, "ban_at": 5},
+            "log_chat_id": chats[str(LOG_CHAT_ID)],
+        },
+    )
+
+
+@asynccontextmanager
+async def bot_in_group_and_log_chat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[FakeTelegramBotAPI]:
+    """The fake Telegram with Ada, her group and the log chat; the bot polling under the
+    supervisor and made administrator in both chats."""
+    async with FakeTelegramBotAPI() as fake:
+        fake.add_user(TELEGRAM_USER_ID, first_name="Ada")
+        fake.add_chat(TELEGRAM_CHAT_ID, "supergroup", "Ada's group")
+        fake.add_chat(LOG_CHAT_ID, "group", "Moderators")
+        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
+        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
+                                       settings):  # fmt: skip
+            await fake.wait_for_call("getUpdates", timeout=10)
+            for chat_id in (TELEGRAM_CHAT_ID, LOG_CHAT_ID):
+                fake.push_chat_member(fake.me["id"], chat_id=chat_id, new_status="administrator")
+            yield fake
 
 
 def ada_member() -> CommunityMember | None:
@@ -97,29 +121,20 @@ def logged_about(fake: FakeTelegramBotAPI, what: str) -> list[str] | None:
 async def test_welcome_then_links_deleted_warned_logged_and_the_third_warning_mutes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with FakeTelegramBotAPI() as fake:
-        fake.add_user(TELEGRAM_USER_ID, first_name="Ada")
-        fake.add_chat(TELEGRAM_CHAT_ID, "supergroup", "Ada's group")
-        fake.add_chat(LOG_CHAT_ID, "group", "Moderators")
-        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
-        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
-                                       settings):  # fmt: skip
-            await fake.wait_for_call("getUpdates", timeout=10)
-            for chat_id in (TELEGRAM_CHAT_ID, LOG_CHAT_ID):  # the bot is added to both
-                fake.push_chat_member(fake.me["id"], chat_id=chat_id, new_status="administrator")
-            community_id = community_with_rules(await eventually(chat_rows))
+    async with bot_in_group_and_log_chat(monkeypatch) as fake:
+        community_id = community_with_rules(await eventually(chat_rows))
 
-            fake.push_chat_member(TELEGRAM_USER_ID, chat_id=TELEGRAM_CHAT_ID)
-            welcome = await eventually(lambda: sent_to(fake, TELEGRAM_CHAT_ID))
-            member = await eventually(ada_member)
+        fake.push_chat_member(TELEGRAM_USER_ID, chat_id=TELEGRAM_CHAT_ID)
+        welcome = await eventually(lambda: sent_to(fake, TELEGRAM_CHAT_ID))
+        member = await eventually(ada_member)
 
-            links = [
-                fake.push_message(f"cheap at https://spam{n}.example.com", chat_id=TELEGRAM_CHAT_ID)
-                for n in (1, 2, 3)
-            ]
-            mute = await fake.wait_for_call("restrictChatMember", timeout=30)
-            deleted = await fake.wait_for_call("deleteMessage", count=3, timeout=30)
-            log_lines = await eventually(lambda: logged_about(fake, "spam3.example.com"))
+        links = [
+            fake.push_message(f"cheap at https://spam{n}.example.com", chat_id=TELEGRAM_CHAT_ID)
+            for n in (1, 2, 3)
+        ]
+        mute = await fake.wait_for_call("restrictChatMember", timeout=30)
+        deleted = await fake.wait_for_call("deleteMessage", count=3, timeout=30)
+        log_lines = await eventually(lambda: logged_about(fake, "spam3.example.com"))
 
     assert [(m["chat_id"], m["text"]) for m in welcome] == [(TELEGRAM_CHAT_ID, "Welcome, Ada!")]
     assert member.community_id == community_id and member.left_at is None
@@ -156,33 +171,17 @@ async def test_welcome_then_links_deleted_warned_logged_and_the_third_warning_mu
 async def test_a_new_member_held_until_they_press_the_button(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with FakeTelegramBotAPI() as fake:
-        fake.add_user(TELEGRAM_USER_ID, first_name="Ada")
-        fake.add_chat(TELEGRAM_CHAT_ID, "supergroup", "Ada's group")
-        fake.add_chat(LOG_CHAT_ID, "group", "Moderators")
-        settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
-        async with supervised_instance(monkeypatch, ConnectorKind.telegram_bot, fake.token,
-                                       settings):  # fmt: skip
-            await fake.wait_for_call("getUpdates", timeout=10)
-            for chat_id in (TELEGRAM_CHAT_ID, LOG_CHAT_ID):
-                fake.push_chat_member(fake.me["id"], chat_id=chat_id, new_status="administrator")
-            chats = await eventually(chat_rows)
-            admin = make_admin()
-            with session_scope() as session:
-                community = communities.create_community(session, admin, "Held")
-                assert community.id is not None
-                communities.attach_chats(
-                    session, admin, community.id, [chats[str(TELEGRAM_CHAT_ID)]]
-                )
-                communities.save_rules(session, admin, community.id, {"hold": {"enabled": True}})
+    async with bot_in_group_and_log_chat(monkeypatch) as fake:
+        chats = await eventually(chat_rows)
+        community_of("Held", chats[str(TELEGRAM_CHAT_ID)], {"hold": {"enabled": True}})
 
-            fake.push_chat_member(TELEGRAM_USER_ID, chat_id=TELEGRAM_CHAT_ID)
-            held = await fake.wait_for_call("restrictChatMember", timeout=20)
-            prompt = await fake.wait_for_call("sendMessage", timeout=20)
-            button = prompt.params["reply_markup"]["inline_keyboard"][0][0]
-            fake.push_callback_query(button["callback_data"], chat_id=TELEGRAM_CHAT_ID)
-            lifted = await fake.wait_for_call("restrictChatMember", count=2, timeout=20)
-            answer = await fake.wait_for_call("answerCallbackQuery", timeout=20)
+        fake.push_chat_member(TELEGRAM_USER_ID, chat_id=TELEGRAM_CHAT_ID)
+        held = await fake.wait_for_call("restrictChatMember", timeout=20)
+        prompt = await fake.wait_for_call("sendMessage", timeout=20)
+        button = prompt.params["reply_markup"]["inline_keyboard"][0][0]
+        fake.push_callback_query(button["callback_data"], chat_id=TELEGRAM_CHAT_ID)
+        lifted = await fake.wait_for_call("restrictChatMember", count=2, timeout=20)
+        answer = await fake.wait_for_call("answerCallbackQuery", timeout=20)
 
     assert held.params["permissions"]["can_send_messages"] is False
     assert "until_date" not in held.params  # held until they press
