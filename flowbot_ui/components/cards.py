@@ -1,4 +1,4 @@
-"""Pieces of the card-list pages (connections, webhooks): one look, one behaviour."""
+"""Pieces of the card-list pages (connections, webhooks, communities): one look, one behaviour."""
 
 from __future__ import annotations
 
@@ -12,6 +12,19 @@ from flowbot_ui.components.forms import error_callout
 
 def muted(text: rx.Var | str, **props: Any) -> rx.Component:
     return rx.text(text, size="2", color=rx.color("gray", 11), **props)
+
+
+def card_icon(icon: rx.Component) -> rx.Component:
+    """The tinted square that opens every card of a card-list page."""
+    return rx.center(
+        icon,
+        width="40px",
+        height="40px",
+        border_radius="10px",
+        background=rx.color("accent", 3),
+        color=rx.color("accent", 11),
+        flex_shrink="0",
+    )
 
 
 def fact(label: str, value: rx.Component) -> rx.Component:

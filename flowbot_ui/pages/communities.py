@@ -7,7 +7,14 @@ from typing import Any
 
 import reflex as rx
 
-from flowbot_ui.components.cards import card_grid, dialog_footer, feedback, muted, state_dialog
+from flowbot_ui.components.cards import (
+    card_grid,
+    card_icon,
+    dialog_footer,
+    feedback,
+    muted,
+    state_dialog,
+)
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.pages.members import platform_icon
@@ -72,15 +79,7 @@ def _community_card(row: CommunityCard) -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    rx.center(
-                        rx.icon("users", size=20),
-                        width="40px",
-                        height="40px",
-                        border_radius="10px",
-                        background=rx.color("accent", 3),
-                        color=rx.color("accent", 11),
-                        flex_shrink="0",
-                    ),
+                    card_icon(rx.icon("users", size=20)),
                     rx.vstack(
                         rx.heading(row.name, size="4", data_testid="community-name"),
                         muted(rx.cond(row.description != "", row.description, "No description")),

@@ -8,6 +8,7 @@ import reflex as rx
 
 from flowbot_ui.components.cards import (
     card_grid,
+    card_icon,
     dialog_footer,
     fact,
     feedback,
@@ -148,15 +149,7 @@ def _card(row: ConnectionRow) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.center(
-                    _kind_icon(row.kind),
-                    width="40px",
-                    height="40px",
-                    border_radius="10px",
-                    background=rx.color("accent", 3),
-                    color=rx.color("accent", 11),
-                    flex_shrink="0",
-                ),
+                card_icon(_kind_icon(row.kind)),
                 rx.vstack(
                     rx.heading(row.name, size="4", data_testid="connection-name"),
                     muted(

@@ -9,6 +9,7 @@ import reflex as rx
 from engine.services import webhooks as webhook_service
 from flowbot_ui.components.cards import (
     card_grid,
+    card_icon,
     dialog_footer,
     fact,
     feedback,
@@ -178,15 +179,7 @@ def _card(row: WebhookRow) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.center(
-                    rx.icon("webhook", size=20),
-                    width="40px",
-                    height="40px",
-                    border_radius="10px",
-                    background=rx.color("accent", 3),
-                    color=rx.color("accent", 11),
-                    flex_shrink="0",
-                ),
+                card_icon(rx.icon("webhook", size=20)),
                 rx.vstack(
                     rx.heading(row.name, size="4", data_testid="webhook-name"),
                     rx.hstack(
