@@ -5,7 +5,16 @@ from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationEvent,
 from engine.models.api import ApiIdempotentAnswer
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
-from engine.models.broadcast import BroadcastMessage, BroadcastStatus, CrossPostTemplate
+from engine.models.broadcast import (
+    BroadcastMessage,
+    BroadcastStatus,
+    BroadcastTarget,
+    CrossPostAction,
+    CrossPostDelivery,
+    CrossPostRule,
+    CrossPostTemplate,
+    TargetStatus,
+)
 from engine.models.communities import (
     Chat,
     Community,
@@ -36,13 +45,18 @@ from engine.models.identity import LinkSuggestionDismissal, PlatformAccount, Use
 from engine.models.moderation import (
     ModerationAction,
     ModerationLog,
-    ScheduledMessage,
-    ScheduledStatus,
     Warning,
 )
+from engine.models.scheduled import ScheduledDelivery, ScheduledMessage, ScheduledStatus
 from engine.models.webhooks import WebhookEndpoint, WebhookSignatureSeen
 
 __all__ = [
+    "ScheduledDelivery",
+    "TargetStatus",
+    "CrossPostRule",
+    "CrossPostDelivery",
+    "CrossPostAction",
+    "BroadcastTarget",
     "AdminUser",
     "ApiIdempotentAnswer",
     "ApiToken",

@@ -1,4 +1,4 @@
-"""Warnings, the moderation log and messages scheduled for later."""
+"""Warnings and the moderation log."""
 
 from __future__ import annotations
 
@@ -64,32 +64,4 @@ class ModerationLog(SQLModel, table=True):
     actor: str = Field(default="", sa_type=sa.String(128))
     reason: str = Field(default="", sa_type=sa.Text)
     details: dict[str, Any] = json_field()
-    created_at: datetime = created_at_field()
-
-
-class ScheduledStatus(StrEnum):
-    pending = "pending"
-    sent = "sent"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class ScheduledMessage(SQLModel, table=True):
-    __tablename__ = "scheduled_message"
-    __table_args__ = (sa.Index("ix_scheduled_message_due", "status", "send_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int | None = fk("community.id", nullable=True)
-    bot_instance_id: int | None = fk("bot_instance.id", nullable=True)
-    chat_id: str = Field(sa_type=sa.String(64))
-    text: str = Field(sa_type=sa.Text)
-    media_url: str | None = Field(default=None, sa_type=sa.Text)
-    send_at: datetime
-    # Cron expression for repeating messages (croniter), evaluated in ``timezone``.
-    repeat_cron: str | None = Field(default=None, sa_type=sa.String(64))
-    timezone: str = Field(default="UTC", sa_type=sa.String(64))
-    status: ScheduledStatus = enum_field(ScheduledStatus.pending)
-    last_sent_at: datetime | None = None
-    last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_by: str = Field(default="", sa_type=sa.String(128))
     created_at: datetime = created_at_field()

@@ -27,6 +27,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Leaderboard", "/reputation", "trophy"),
     Section("Moderation", "/moderation", "shield"),
     Section("Broadcast", "/broadcast", "megaphone"),
+    Section("Cross-post", "/cross-post", "repeat"),
     Section("Scheduled", "/scheduled", "calendar-clock"),
     Section("Webhooks", "/webhooks", "webhook"),
     Section("Bot config", "/bot-config", "bot"),
