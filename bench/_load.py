@@ -1,0 +1,188 @@
+"""The HTTP load generator the webhook benches share, and what a server process tree costs.
+
+One round keeps ``concurrency`` requests in flight for a fixed time, checks every answer
+with the caller's check, and reads the server's CPU time and memory from /proc before and
+after: CPU per request is the server tree's user+system time divided by the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.processes import children
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+MIB = 1024 * 1024
+
+Body = Callable[[int], dict[str, Any]]
+Check = Callable[[int, httpx.Response], str | None]  # the problem with an answer, or None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under load: where to POST, what to send, how to check the answer, and the
+    process whose tree pays for it (None: not on this machine, no CPU or memory figures)."""
+
+    name: str
+    url: str
+    body: Body
+    check: Check
+    pid: int | None
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (Linux), so forked workers count too."""
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children(found[-1])
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process tree under ``pid`` so far."""
+    total = 0
+    for member in tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of a process tree: RSS summed (counts shared pages once per process)
+    and PSS summed (shares them out: the tree's real footprint)."""
+
+    processes: int
+    rss_mib: float
+    pss_mib: float
+
+
+def memory(pid: int) -> Memory:
+    rss = pss = 0
+    members = tree(pid)
+    for member in members:
+        try:
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except (FileNotFoundError, PermissionError):
+            continue
+        for line in rollup.splitlines():
+            name, _, rest = line.partition(":")
+            if name == "Rss":
+                rss += int(rest.split()[0]) * 1024
+            elif name == "Pss":
+                pss += int(rest.split()[0]) * 1024
+    return Memory(len(members), rss / MIB, pss / MIB)
+
+
+@dataclass
+class Round:
+    """What one round measured."""
+
+    target: str
+    concurrency: int
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str | None = None
+    server_cpu_s: float | None = None
+    client_cpu_s: float = 0.0
+    memory: Memory | None = None
+
+    @property
+    def answered(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def per_second(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+    @property
+    def server_cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu_s is None or not self.answered:
+            return None
+        return self.server_cpu_s * 1000 / self.answered
+
+
+async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
+    """``concurrency`` clients POST to the target back to back for ``seconds``."""
+    measured, server_pid = Round(target.name, concurrency), target.pid
+    counter = iter(range(1 << 62))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60.0, limits=limits) as client:
+
+        async def client_loop(deadline: float) -> None:
+            while time.perf_counter() < deadline:
+                i = next(counter)
+                started = time.perf_counter()
+                try:
+                    answer = await client.post(target.url, json=target.body(i))
+                    problem = target.check(i, answer)
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                if problem is None:
+                    measured.latencies_ms.append((time.perf_counter() - started) * 1000)
+                else:
+                    measured.errors += 1
+                    measured.first_error = measured.first_error or problem
+
+        cpu_before = cpu_seconds(server_pid) if server_pid else None
+        own_before = time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(started + seconds) for _ in range(concurrency)))
+        measured.seconds = time.perf_counter() - started
+        measured.client_cpu_s = time.process_time() - own_before
+        if server_pid and cpu_before is not None:
+            measured.server_cpu_s = cpu_seconds(server_pid) - cpu_before
+            measured.memory = memory(server_pid)
+    return measured
+
+
+def header() -> str:
+    return (
+        f"{'target':24} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'cpu ms/req':>10} {'gen ms/req':>10} {'RSS MiB':>8} {'PSS MiB':>8}"
+    )
+
+
+def row(measured: Round) -> str:
+    cpu = measured.server_cpu_ms_per_request
+    gen = measured.client_cpu_s * 1000 / measured.answered if measured.answered else float("nan")
+    mem = measured.memory
+    line = (
+        f"{measured.target:24} {measured.concurrency:>4} {measured.per_second:>8.1f} "
+        f"{measured.percentile(0.5):>8.1f} {measured.percentile(0.99):>8.1f} "
+        f"{measured.errors:>6} {_or_na(cpu, 10, 3)} {gen:>10.3f} "
+        f"{_or_na(mem and mem.rss_mib, 8, 0)} {_or_na(mem and mem.pss_mib, 8, 0)}"
+    )
+    if measured.first_error:
+        line += f"\n    first error: {measured.first_error[:300]}"
+    return line
+
+
+def _or_na(value: float | None, width: int, digits: int) -> str:
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def median_of(rounds: list[Round], read: Callable[[Round], float | None]) -> float | None:
+    values = [v for v in map(read, rounds) if v is not None]
+    return statistics.median(values) if values else None

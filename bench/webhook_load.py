@@ -1,0 +1,190 @@
+"""Webhook load benchmark: a 5-node flow answering HTTP calls, at concurrency 1, 16 and 64.
+
+    python -m bench.webhook_load                    # starts Flowbot embedded, 10 s a round
+    python -m bench.webhook_load --seconds 30 --concurrency 16
+    python -m bench.webhook_load --url http://127.0.0.1:3000 --token <API token> --pid <PID>
+
+The flow (made through the REST API, then published): webhook -> set variable `doubled` to
+`n * 2` -> compare `doubled > 0` -> template -> stop with the text as the result, which the
+webhook (waiting for the result) answers. Every answer is checked against the `n` sent.
+
+Embedded: granian serves create_api() with the embedded worker (SQLite, in-process broker),
+as `flowbot run` does; with --url, a running Flowbot instead (--pid: its process, for the
+CPU and memory figures). Printed per round: requests/s, p50/p99, errors, the server
+process tree's CPU per request and its memory (/proc), and the generator's own CPU per
+request. Figures only, no assertions. Needs only the default install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._load import Round, Target, header, memory, row, run_round
+from bench.engine import configure, free_port, processes, wait_port
+
+CONCURRENCY = (1, 16, 64)
+WARMUP_SECONDS = 2.0
+
+
+def five_node_graph() -> dict[str, Any]:
+    """webhook -> set variable -> compare -> template -> response (stop with the text)."""
+    nodes = [
+        ("hook", "webhook", {"endpoint_name": "bench", "wait_for_result": True}),
+        ("double", "set_variable", {"name": "doubled", "value": "{{trigger.data.body.n * 2}}"}),
+        ("positive", "variable_compare", {"name": "doubled", "op": ">", "value": 0}),
+        ("text", "template", {"text": "doubled: {{context.doubled}}"}),
+        ("respond", "stop", {"status": "succeeded", "message": "{{node.text.text}}"}),
+    ]
+    edges = [
+        {"source": "hook", "target": "double"},
+        {"source": "double", "target": "positive"},
+        {"source": "positive", "sourceHandle": "true", "target": "text"},
+        {"source": "text", "target": "respond"},
+    ]
+    return {
+        "nodes": [
+            {"id": node_id, "type": kind, "params": params, "position": {"x": 200 * i, "y": 0}}
+            for i, (node_id, kind, params) in enumerate(nodes)
+        ],
+        "edges": edges,
+    }
+
+
+def body(i: int) -> dict[str, Any]:
+    return {"n": i + 1}
+
+
+def expected(i: int) -> str:
+    """The text the flow (and the Node-RED copy in bench/peers.py) answers for body(i)."""
+    return f"doubled: {2 * (i + 1)}"
+
+
+def check(i: int, answer: httpx.Response) -> str | None:
+    if answer.status_code != 200:
+        return f"HTTP {answer.status_code}: {answer.text[:200]}"
+    found = answer.json()
+    message = (found.get("result") or {}).get("message")
+    if found.get("status") != "succeeded" or message != expected(i):
+        return f"unexpected answer for n={i + 1}: {answer.text[:200]}"
+    return None
+
+
+async def webhook_url(base: str, token: str) -> str:
+    """Create, publish and hook up the flow through the REST API; the URL to call."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30.0) as api:
+
+        async def call(path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
+            answer = await api.post(f"/api/v1{path}", json=json)
+            if answer.status_code >= 300:
+                raise SystemExit(f"POST /api/v1{path} answered {answer.status_code}: {answer.text}")
+            return answer.json()
+
+        flow = await call("/flows", {"name": "Webhook load bench", "graph": five_node_graph()})
+        await call(f"/flows/{flow['id']}/publish")
+        hook = {"name": "bench", "flow_id": flow["id"], "wait_for_result": True}
+        hook = await call("/webhooks", hook | {"timeout_seconds": 60})
+    return base + httpx.URL(hook["url"]).path
+
+
+def admin_token() -> str:
+    """A fresh install's first admin and an API token of theirs (the configured database)."""
+    from engine.db import session_scope
+    from engine.migrations import upgrade
+    from engine.models import Role
+    from engine.services import auth
+
+    upgrade()
+    with session_scope() as session:
+        admin = auth.create_user(session, "bench", "a-long-password", Role.admin, actor=None)
+        return auth.create_api_token(session, admin, "bench", Role.admin).plaintext
+
+
+@asynccontextmanager
+async def embedded_flowbot() -> AsyncIterator[Target]:
+    """Flowbot embedded in a temp data directory, served by granian on a free port."""
+    tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-webhook-"))
+    configure(
+        DATABASE_URL=f"sqlite:///{tmp / 'flowbot.db'}",
+        FLOWBOT_DATA_DIR=str(tmp),
+        FLOWBOT_SECRET_KEY="bench-secret-key",
+    )
+    token, port = admin_token(), free_port()
+    with processes() as spawn:
+        server = spawn(
+            "web", "-m", "granian", "--interface", "asgi", "--factory", "--no-log",
+            "--host", "127.0.0.1", "--port", str(port), "bench.engine:webhook_app",
+        )  # fmt: skip
+        await wait_port(port, "the web server")
+        base = f"http://127.0.0.1:{port}"
+        yield Target("flowbot embedded", await webhook_url(base, token), body, check, server.pid)
+
+
+@asynccontextmanager
+async def running_flowbot(base: str, token: str, pid: int | None) -> AsyncIterator[Target]:
+    yield Target("flowbot " + base, await webhook_url(base.rstrip("/"), token), body, check, pid)
+
+
+async def warm_up(target: Target) -> None:
+    """First calls pay for imports, caches and connections: not measured."""
+    warm = await run_round(target, 4, WARMUP_SECONDS)
+    if not warm.answered:
+        raise SystemExit(f"{target.name} answered no call correctly: {warm.first_error}")
+
+
+async def main_async(args: argparse.Namespace) -> list[Round]:
+    started = running_flowbot(args.url, args.token, args.pid) if args.url else embedded_flowbot()
+    async with started as target:
+        if target.pid:
+            idle = memory(target.pid)
+            print(
+                f"{target.name}: idle, {idle.processes} processes, RSS {idle.rss_mib:.0f} MiB, "
+                f"PSS {idle.pss_mib:.0f} MiB",
+                flush=True,
+            )
+        await warm_up(target)
+        print(header(), flush=True)
+        rounds = []
+        for concurrency in args.concurrency:
+            rounds.append(await run_round(target, concurrency, args.seconds))
+            print(row(rounds[-1]), flush=True)
+        return rounds
+
+
+def concurrency_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each round")
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency_list,
+        default=list(CONCURRENCY),
+        help="requests in flight, comma-separated (default 1,16,64)",
+    )
+    parser.add_argument("--url", help="a running Flowbot (default: start one embedded)")
+    parser.add_argument("--token", help="an editor's API token for --url")
+    parser.add_argument("--pid", type=int, help="the --url server's process, for CPU and memory")
+    args = parser.parse_args(argv)
+    if args.url and not args.token:
+        parser.error("--url needs --token (an editor's API token)")
+    asyncio.run(main_async(args))
+    print(
+        "\ncpu ms/req: the server's process tree (user+system, /proc) per answered request; "
+        "gen ms/req: this load generator's own CPU (it shares the machine)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
