@@ -5,6 +5,7 @@ from engine.nodes import (  # noqa: F401  (each module registers its node types)
     conditions,
     cross_platform,
     discord_bot,
+    scheduling,
     telegram_bot,
     telegram_user,
     triggers,

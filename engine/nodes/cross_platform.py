@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo
 
-from croniter import croniter
-from pydantic import Field, field_validator
+from pydantic import Field
 from sqlmodel import Session, col, select
 
 from engine.db import in_session
@@ -33,7 +30,6 @@ from engine.models import (
     ModerationAction,
     ModerationLog,
     PlatformAccount,
-    ScheduledMessage,
     UserIdentity,
     utcnow,
 )
@@ -45,10 +41,9 @@ from engine.nodes.base import (
     RunContext,
 )
 from engine.nodes.registry import runner_declarer
-from engine.nodes.utility import stored_time, valid_timezone
 from engine.platform_calls import CONNECTORS, DEFAULT_KIND, PLATFORMS, Delivery, message_call
 from engine.services import moderation, reputation
-from engine.services.community_chats import community_id_of
+from engine.services.community_chats import community_id_of, postable_chats
 
 PlatformName = Literal["telegram", "discord", "whatsapp"]
 
@@ -189,14 +184,7 @@ def community_targets(
         log = session.get(Chat, moderation.rules_of(session, community.id or 0).log_chat_id or 0)
         chats = [log] if log and log.gone_at is None else []
     else:
-        chats = list(
-            session.exec(
-                select(Chat).where(Chat.community_id == community.id, col(Chat.gone_at).is_(None))
-            )
-        )
-        chats = [  # Discord is posted to in the attached text channels, not the guild
-            c for c in chats if c.parent_chat_id is not None or c.platform != "discord"
-        ]
+        chats = postable_chats(session, [community.id or 0])
     targets = []
     for chat in chats:
         kind, instance_id = _connector_for(session, community, chat.platform, trigger)
@@ -594,93 +582,6 @@ async def send_to_identity(ctx: RunContext, p: SendToIdentityParams) -> NodeResu
     if not result["ok"]:
         raise RuntimeError(f"sending to {target.platform} failed: {result['error']}")
     return NodeResult(output={"identity_id": identity_id, "user_id": target.chat_id, **result})
-
-
-# --- schedule_message ----------------------------------------------------------------------------
-
-
-class ScheduleMessageParams(NodeParams):
-    text: str = TEXT_FIELD
-    chat_id: str | None = Field(
-        default=None,
-        description="Chat to post in; empty means the trigger's chat",
-        examples=["-1001234567890"],
-    )
-    delay_seconds: int | None = Field(
-        default=None,
-        ge=0,
-        le=366 * 24 * 3600,
-        description="Send this long from now",
-        examples=[3600],
-    )
-    send_at: datetime | None = Field(
-        default=None,
-        description="Or send at this moment (ISO 8601; naive means in the time zone)",
-        examples=["2026-12-24T18:00:00"],
-    )
-    repeat_cron: str | None = Field(
-        default=None, description="Repeat on this cron schedule", examples=["0 9 * * MON"]
-    )
-    timezone: str = Field(
-        default="UTC", description="Time zone of send_at and the cron", examples=["Europe/Berlin"]
-    )
-    media_url: str | None = Field(
-        default=None, description="Optional media to attach", examples=["https://example.com/a.png"]
-    )
-
-    @field_validator("repeat_cron")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value and not croniter.is_valid(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
-        return value
-
-    _zone = field_validator("timezone")(valid_timezone)
-
-
-def _first_send(p: ScheduleMessageParams) -> datetime:
-    """UTC time of the first send."""
-    zone = ZoneInfo(p.timezone)
-    if p.send_at is not None:
-        return stored_time(p.send_at if p.send_at.tzinfo else p.send_at.replace(tzinfo=zone))
-    if p.delay_seconds is not None or not p.repeat_cron:
-        return utcnow() + timedelta(seconds=p.delay_seconds or 0)
-    return stored_time(croniter(p.repeat_cron, datetime.now(zone)).get_next(datetime))
-
-
-def _schedule(session: Session, ctx: RunContext, p: ScheduleMessageParams) -> dict[str, Any]:
-    chat_id = p.chat_id or (ctx.trigger.get("chat") or {}).get("id")
-    if not chat_id:
-        raise ValueError("no chat to post in: give chat_id")
-    community = community_of_chat(session, ctx.trigger)
-    row = ScheduledMessage(
-        community_id=community.id if community else None,
-        bot_instance_id=ctx.trigger.get("instance_id"),
-        chat_id=str(chat_id),
-        text=p.text,
-        media_url=p.media_url,
-        send_at=_first_send(p),
-        repeat_cron=p.repeat_cron,
-        timezone=p.timezone,
-        created_by=f"flow:{ctx.flow_id}",
-    )
-    session.add(row)
-    session.flush()
-    return {
-        "scheduled_message_id": row.id,
-        "chat_id": row.chat_id,
-        "send_at": row.send_at.isoformat(),
-    }
-
-
-@cross_platform(
-    "schedule_message",
-    "Schedule message",
-    "Send a message later, once or repeatedly; cancel it by its id.",
-    ScheduleMessageParams,
-)
-async def schedule_message(ctx: RunContext, p: ScheduleMessageParams) -> NodeResult:
-    return NodeResult(output=await in_session(_schedule, ctx, p))
 
 
 # --- broadcast -------------------------------------------------------------------------------
