@@ -7,9 +7,10 @@ WhatsApp group to their own row's community.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.models import Chat
@@ -45,3 +46,16 @@ def community_ids_by_chat(session: Session) -> dict[ChatKey, int]:
         )
     ).all()
     return {(str(platform), chat_id): cid for platform, chat_id, cid in rows if cid is not None}
+
+
+def postable_chats(session: Session, community_ids: Collection[int]) -> list[Chat]:
+    """Where communities post: their linked chats that are still there; on Discord the
+    attached text channels, not the guild (a guild takes no messages)."""
+    if not community_ids:
+        return []
+    query = select(Chat).where(
+        col(Chat.community_id).in_(list(community_ids)),
+        col(Chat.gone_at).is_(None),
+        sa.or_(col(Chat.platform) != "discord", col(Chat.parent_chat_id).is_not(None)),
+    )
+    return list(session.exec(query.order_by(col(Chat.id))))
