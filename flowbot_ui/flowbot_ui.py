@@ -8,8 +8,10 @@ from connectors.service import run_embedded
 from engine.api.app import create_api
 from engine.worker import embedded_worker
 from flowbot_ui.pages.accounts import accounts_page
+from flowbot_ui.pages.broadcasts import broadcasts_page, composer_page, report_page
 from flowbot_ui.pages.communities import communities_page, community_page
 from flowbot_ui.pages.connections import connections_page
+from flowbot_ui.pages.cross_posting import cross_post_page, cross_post_rule_page
 from flowbot_ui.pages.dashboard import DashboardState, dashboard_page
 from flowbot_ui.pages.editor import editor_page
 from flowbot_ui.pages.executions import (
@@ -28,8 +30,10 @@ from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.broadcasts import BroadcastsState, ComposerState, ReportState
 from flowbot_ui.state.communities import CommunitiesState, CommunityState
 from flowbot_ui.state.connections import ConnectionsState
+from flowbot_ui.state.cross_posting import CrossPostRuleState, CrossPostState
 from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.members import MembersState, MemberState
 from flowbot_ui.state.moderation import ModerationState
@@ -69,5 +73,13 @@ protected(members_page, "/communities/[community_ref]/members", "Members", Membe
 protected(member_page, "/members/[member_ref]", "Member", MemberState.load)
 protected(accounts_page, "/accounts", "Accounts", AccountsState.load)
 protected(reputation_page, "/reputation", "Leaderboard", ReputationState.load)
+protected(broadcasts_page, "/broadcast", "Broadcast", BroadcastsState.load)
+protected(composer_page, "/broadcast/new", "New broadcast", ComposerState.load)
+protected(composer_page, "/broadcast/[broadcast_ref]/edit", "Edit broadcast", ComposerState.load)
+protected(report_page, "/broadcast/[broadcast_ref]", "Broadcast report", ReportState.load)
+protected(cross_post_page, "/cross-post", "Cross-post", CrossPostState.load)
+protected(
+    cross_post_rule_page, "/cross-post/rules/[rule_ref]", "Cross-post rule", CrossPostRuleState.load
+)
 for section, view in SECTION_VIEWS:
     protected(view, section.route, section.title, SectionState.load)
