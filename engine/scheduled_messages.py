@@ -1,4 +1,5 @@
-"""Delivers the messages the ``schedule_message`` node scheduled, from the worker's sweep.
+"""Delivers scheduled messages (the Scheduled page's, the API's, the ``schedule_message``
+node's) from the worker's sweep.
 
 A due row is claimed by a conditional UPDATE that moves its ``send_at`` forward by
 ``LEASE`` while it is still due: of several workers sweeping at once, exactly one moves
@@ -6,9 +7,13 @@ it, and only that one sends. The result then replaces the lease: ``sent``, ``fai
 with the platform's message, or (repeating messages) pending at the next cron time
 after now, so missed repetitions are not sent in a burst after downtime. A worker that
 dies while sending leaves the lease to expire, and the message is tried again then.
+A paused or cancelled message is never claimed, and a pause or cancel while it is being
+sent is not undone by the result (the conditional update finds the lease gone).
 
-A ``media_url`` is sent as a link on its own line under the text: every platform shows
-a preview of it, and no connector needs a separate media action for that.
+The text is Flowbot markdown, posted as each platform reads it with its media
+(engine/message_format.py). Every attempt is kept as a ScheduledDelivery row (the due
+time, the platform's error or message id), and ``scheduled.<id>`` is published on the bus
+so an open Scheduled page shows it.
 """
 
 from __future__ import annotations
@@ -16,18 +21,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from croniter import croniter
 from sqlmodel import Session, select
 
 from connectors.kit.errors import ActionError
-from engine import pool_client
+from engine import events, pool_client
 from engine.db import session_scope
-from engine.models import BotInstance, ScheduledMessage, ScheduledStatus
-from engine.nodes.cross_platform import CONNECTORS, message_call
+from engine.message_format import OutgoingMessage, message_calls, render, sent_message_id
+from engine.models import BotInstance, ScheduledDelivery, ScheduledMessage, ScheduledStatus
 from engine.nodes.utility import as_utc
+from engine.platform_calls import CONNECTORS
+from engine.services.scheduled_messages import next_runs
 
 # Longer than one pool call may take (120 s read timeout, retried): a lease that ran
 # out while its sender still waits would let a second worker send the message too.
@@ -54,16 +59,31 @@ class Claimed:
     delivery: str
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What one attempt gave: the platform's error, or the id of the message it made."""
+
+    error: str | None = None
+    message_id: str | None = None
+
+
+TOPIC = "scheduled.{id}"
+
+
 async def deliver_due_messages(now: datetime) -> dict[int, str | None]:
     """Send the messages due at ``now``; each claimed id with its error (None: sent)."""
     now = as_utc(now)
     claimed = claim_due(now)
-    errors = await asyncio.gather(*(send(message) for message in claimed))
-    outcome = dict(zip((m.id for m in claimed), errors, strict=True))
+    results = await asyncio.gather(*(send(message) for message in claimed))
     with session_scope() as session:
-        for message, error in zip(claimed, errors, strict=True):
-            _record(session, message, error, now)
-    return outcome
+        for message, result in zip(claimed, results, strict=True):
+            _record(session, message, result, now)
+    for message, result in zip(claimed, results, strict=True):
+        events.publish(
+            TOPIC.format(id=message.id),
+            {"scheduled_message_id": message.id, "ok": result.error is None},
+        )
+    return {m.id: r.error for m, r in zip(claimed, results, strict=True)}
 
 
 def claim_due(now: datetime) -> list[Claimed]:
@@ -101,32 +121,44 @@ def claim_due(now: datetime) -> list[Claimed]:
     return claimed
 
 
-async def send(message: Claimed) -> str | None:
-    """Post the message; the platform's error message if it did not happen."""
+async def send(message: Claimed) -> Sent:
+    """Post the message, each of its calls once per delivery (one idempotency key each)."""
     if message.kind not in CONNECTORS:
-        return "no bot or account to send it with"
-    text = f"{message.text}\n{message.media_url}" if message.media_url else message.text
-    action, params = message_call(message.kind, message.chat_id, text)
+        return Sent(error="no bot or account to send it with")
+    platform = CONNECTORS[message.kind].platform
+    outgoing = OutgoingMessage(text=message.text, media_url=message.media_url)
+    calls = message_calls(message.kind, message.chat_id, outgoing, render(message.text, platform))
+    key = f"scheduled:{message.id}:after:{message.delivery}"
+    message_id = None
     try:
-        await pool_client.execute(
-            message.kind,
-            action,
-            params,
-            instance_id=message.instance_id,
-            idempotency_key=f"scheduled:{message.id}:after:{message.delivery}",
-        )
+        for index, (action, params) in enumerate(calls):
+            result = await pool_client.execute(
+                message.kind,
+                action,
+                params,
+                instance_id=message.instance_id,
+                idempotency_key=f"{key}:{index}" if index else key,
+            )
+            if index == 0 and isinstance(result, dict):
+                message_id = sent_message_id(result)
     except ActionError as exc:
-        return exc.message
-    return None
+        return Sent(error=exc.message, message_id=message_id)
+    return Sent(message_id=message_id)
 
 
-def next_send(cron: str, timezone: str, after: datetime) -> datetime:
-    """The first cron time strictly after ``after``, read in ``timezone``; aware UTC."""
-    return as_utc(croniter(cron, after.astimezone(ZoneInfo(timezone))).get_next(datetime))
-
-
-def _record(session: Session, message: Claimed, error: str | None, now: datetime) -> None:
-    """Replace the lease with the result, unless the row changed meanwhile (cancelled)."""
+def _record(session: Session, message: Claimed, sent: Sent, now: datetime) -> None:
+    """Keep the attempt; replace the lease with the result, unless the row changed meanwhile
+    (paused, cancelled, edited)."""
+    error = sent.error
+    session.add(
+        ScheduledDelivery(
+            scheduled_message_id=message.id,
+            due_at=message.due,
+            ok=error is None,
+            error=error,
+            platform_message_id=sent.message_id,
+        )
+    )
     held = sa.and_(
         ScheduledMessage.status == ScheduledStatus.pending,
         ScheduledMessage.send_at == message.lease,
@@ -135,9 +167,9 @@ def _record(session: Session, message: Claimed, error: str | None, now: datetime
         _update(session, message.id, held, status=ScheduledStatus.failed, send_at=message.due,
                 last_error=error)  # fmt: skip
     elif message.repeat_cron:
-        after = max(message.due, now)
+        [after] = next_runs(message.repeat_cron, message.timezone, 1, max(message.due, now))
         _update(session, message.id, held, last_sent_at=now, last_error=None,
-                send_at=next_send(message.repeat_cron, message.timezone, after))  # fmt: skip
+                send_at=as_utc(after))  # fmt: skip
     else:
         _update(session, message.id, held, status=ScheduledStatus.sent, send_at=message.due,
                 last_sent_at=now, last_error=None)  # fmt: skip

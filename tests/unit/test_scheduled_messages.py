@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from engine.models import BotInstance, ScheduledMessage, ScheduledStatus
+from engine import events
+from engine.models import BotInstance, ScheduledDelivery, ScheduledMessage, ScheduledStatus
 from engine.models.connections import ConnectorKind
 from engine.nodes.utility import as_utc
 from engine.scheduled_messages import LEASE, claim_due, deliver_due_messages, send
@@ -60,7 +62,7 @@ async def test_a_due_message_is_sent_once_however_often_swept(
         "send_message",
         row.bot_instance_id,
     )
-    assert call.params == {"chat_id": "-100", "text": "Good morning"}
+    assert call.params == {"chat_id": "-100", "text": "Good morning", "parse_mode": "HTML"}
     assert call.idempotency_key == f"scheduled:{row.id}:after:first"
     sent = reloaded(sqlite_session, row)
     assert sent.status == ScheduledStatus.sent and sent.last_error is None
@@ -69,17 +71,55 @@ async def test_a_due_message_is_sent_once_however_often_swept(
     assert reloaded(sqlite_session, later).status == ScheduledStatus.pending
 
 
-async def test_media_goes_under_the_text_in_each_platforms_own_call(
+async def test_markdown_and_media_are_posted_as_each_platform_reads_them(
     sqlite_session: Session,
     pool: FakePool,
 ) -> None:
-    scheduled(
-        sqlite_session, ConnectorKind.discord_bot, chat_id="42", media_url="https://x.org/a.png"
-    )
+    text = "**Call** at _six_"
+    scheduled(sqlite_session, ConnectorKind.discord_bot, chat_id="42", text=text,
+              media_url="https://x.org/a.png")  # fmt: skip
+    scheduled(sqlite_session, chat_id="-7", text=text, media_url="https://x.org/talk.pdf")
     await deliver_due_messages(NOW)
-    (call,) = pool.executions.calls
-    assert (call.kind, call.action) == ("discord_bot", "send_message")
-    assert call.params == {"channel_id": "42", "content": "Good morning\nhttps://x.org/a.png"}
+
+    calls = {(c.kind, c.action): c.params for c in pool.executions.calls}
+    assert calls == {
+        ("discord_bot", "send_message"): {
+            "channel_id": "42",
+            "content": "**Call** at _six_",
+            "embed": {"image_url": "https://x.org/a.png"},
+        },
+        ("telegram_bot", "send_document"): {
+            "chat_id": "-7",
+            "parse_mode": "HTML",
+            "document": "https://x.org/talk.pdf",
+            "caption": "<b>Call</b> at <i>six</i>",
+        },
+    }
+
+
+async def test_each_attempt_is_kept_with_the_platforms_message_id_or_error(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    sent = scheduled(sqlite_session, ConnectorKind.discord_bot, chat_id="42")
+    refused = scheduled(sqlite_session, ConnectorKind.whatsapp_user, chat_id="9@g.us")
+    pool.results["send_message"] = {"message_id": "777"}
+    pool.fail("send_text", "platform", "not a participant of this group")
+
+    async with events.subscribe("scheduled.*") as bus:
+        await deliver_due_messages(NOW)
+        topics = {(await asyncio.wait_for(anext(bus), 2)).topic for _ in range(2)}
+
+    assert topics == {f"scheduled.{sent.id}", f"scheduled.{refused.id}"}
+    rows = {
+        d.scheduled_message_id: (as_utc(d.due_at), d.ok, d.error, d.platform_message_id)
+        for d in sqlite_session.exec(select(ScheduledDelivery))
+    }
+    due = NOW - timedelta(minutes=1)
+    assert rows == {
+        sent.id: (due, True, None, "777"),
+        refused.id: (due, False, "not a participant of this group", None),
+    }
 
 
 async def test_a_repeating_message_is_rescheduled_in_its_time_zone(
@@ -160,3 +200,34 @@ async def test_a_message_cancelled_while_sending_stays_cancelled(
     pool.results["send_message"] = cancel
     await deliver_due_messages(NOW)
     assert reloaded(sqlite_session, row).status == ScheduledStatus.cancelled
+
+
+async def test_a_pause_while_sending_is_not_undone_by_the_result(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    row = scheduled(sqlite_session, repeat_cron="0 9 * * *")
+
+    def pause(params: dict[str, Any]) -> dict[str, Any]:
+        row.status = ScheduledStatus.paused
+        sqlite_session.add(row)
+        sqlite_session.commit()
+        return {"message_id": "1"}
+
+    pool.results["send_message"] = pause
+    await deliver_due_messages(NOW)
+    assert reloaded(sqlite_session, row).status == ScheduledStatus.paused
+    # Kept paused: later sweeps do not send it, whatever time it holds.
+    assert await deliver_due_messages(NOW + LEASE + timedelta(days=2)) == {}
+    assert len(pool.executions.calls) == 1
+    assert len(sqlite_session.exec(select(ScheduledDelivery)).all()) == 1
+
+
+async def test_paused_and_cancelled_messages_are_never_sent(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    scheduled(sqlite_session, status=ScheduledStatus.paused)
+    scheduled(sqlite_session, status=ScheduledStatus.cancelled, repeat_cron="* * * * *")
+    assert await deliver_due_messages(NOW) == {}
+    assert pool.requests.calls == []
