@@ -35,6 +35,7 @@ from engine.actors import (
     requeue_lost,
     snapshot_communities,
 )
+from engine.broadcast_delivery import resume_broadcasts
 from engine.broker import claim_once, get_broker
 from engine.community_automation import expire_overdue_holds
 from engine.models import utcnow
@@ -48,6 +49,7 @@ PERIODIC: tuple[dramatiq.Actor, ...] = (
     fire_schedules,
     deliver_scheduled_messages,
     expire_overdue_holds,
+    resume_broadcasts,
 )
 # Lost messages are looked for this often, so those lost with Redis run soon after it is back.
 RECOVER_SECONDS = 5.0
