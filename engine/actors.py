@@ -22,7 +22,14 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from engine import community_events, maintenance, runtime, scheduled_messages, schedules
+from engine import (
+    community_events,
+    cross_post_delivery,
+    maintenance,
+    runtime,
+    scheduled_messages,
+    schedules,
+)
 from engine.broker import QUEUE, claim_once, get_broker, pending_messages
 from engine.db import session_scope
 from engine.execution_store import ExecutionNotFound, interrupt_running_steps
@@ -65,6 +72,7 @@ def route_event(event: dict) -> None:
         if claim_once(f"send:{execution_id}", SEND_CLAIM_MS):
             execute_flow.send(execution_id)
     community_events.handle(parsed)  # never raises: best effort, like the sample below
+    cross_post_delivery.handle(parsed)  # never raises either
     maintenance.record_event(parsed)
 
 

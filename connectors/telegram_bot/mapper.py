@@ -41,6 +41,7 @@ ALLOWED_UPDATES = [
     "message",
     "edited_message",
     "channel_post",
+    "edited_channel_post",
     "callback_query",
     "inline_query",
     "poll",
@@ -244,8 +245,12 @@ def _message(env: _Envelope, msg: Message) -> list[PlatformEvent]:
 
 
 def _edited(env: _Envelope, msg: Message) -> list[PlatformEvent]:
+    """An edited message, or channel post (signed by the channel: no user); cross-post
+    rules mirror the edit."""
     fields = _message_fields(msg)
     fields["data"]["edit_date"] = _iso_z(msg.edit_date)
+    if msg.chat.type == "channel":
+        fields["user"] = None
     return [env.event("tg_edited_message", **fields)]
 
 
@@ -391,6 +396,7 @@ _MAPPERS: dict[str, Callable[[_Envelope, Any], list[PlatformEvent]]] = {
     "message": _message,
     "edited_message": _edited,
     "channel_post": _channel_post,
+    "edited_channel_post": _edited,
     "callback_query": _callback,
     "chat_member": _member,
     "my_chat_member": _bot_status,

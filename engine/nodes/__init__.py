@@ -4,6 +4,7 @@ from engine.nodes import (  # noqa: F401  (each module registers its node types)
     advanced,
     conditions,
     cross_platform,
+    cross_posting,
     discord_bot,
     scheduling,
     telegram_bot,

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from sqlmodel import Session, col, select
 
 from engine.db import in_session
-from engine.expressions import Scope, render_text
 from engine.models import (
     BotInstance,
     BroadcastMessage,
@@ -25,7 +24,6 @@ from engine.models import (
     Chat,
     Community,
     CommunityMember,
-    CrossPostTemplate,
     MemberRole,
     ModerationAction,
     ModerationLog,
@@ -645,74 +643,3 @@ async def broadcast(ctx: RunContext, p: BroadcastParams) -> NodeResult:
     results = await send_each(ctx, ((t, p.text) for t in targets))
     status = await in_session(_broadcast_done, broadcast_id, results)
     return NodeResult(output={"broadcast_id": broadcast_id, "status": status, **_summary(results)})
-
-
-# --- cross_post --------------------------------------------------------------------------------
-
-
-class CrossPostParams(NodeParams):
-    # The formats are the flow author's templates; the message is the text of whoever
-    # wrote in the chat, so it is only ever substituted as a value, never rendered.
-    template_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {"formats": ("text", "author")}
-
-    text: str = TEXT_FIELD
-    template_id: int | None = Field(
-        default=None,
-        description="Cross-post template (targets and per-platform formats); "
-        "empty means every linked chat of the trigger's community",
-        examples=[3],
-    )
-    formats: dict[PlatformName, str] = Field(
-        default_factory=dict,
-        description="Per-platform format with {{ text }}; overrides the template's",
-        examples=[{"telegram": "<b>{{ text }}</b>", "discord": "**{{ text }}**"}],
-    )
-
-
-def _cross_post_plan(
-    session: Session, ctx: RunContext, p: CrossPostParams
-) -> tuple[list[Target], dict[str, str]]:
-    if p.template_id is None:
-        targets = community_targets(
-            session, require_community(session, ctx.trigger), "post", ctx.trigger
-        )
-        formats: dict[str, str] = {}
-    else:
-        template = session.get(CrossPostTemplate, p.template_id)
-        if template is None or not template.is_active:
-            raise ValueError(f"no active cross-post template {p.template_id}")
-        targets = [
-            Target(
-                t["platform"],
-                t.get("kind") or DEFAULT_KIND[t["platform"]],
-                t.get("instance_id"),
-                str(t["chat_id"]),
-                template.source_community_id,
-            )
-            for t in template.targets
-        ]
-        formats = dict(template.formats)
-    source = (ctx.trigger.get("platform"), str((ctx.trigger.get("chat") or {}).get("id")))
-    return [t for t in targets if (t.platform, t.chat_id) != source], {**formats, **p.formats}
-
-
-@cross_platform(
-    "cross_post",
-    "Cross-post",
-    "Post a message to the linked chats, formatted per platform.",
-    CrossPostParams,
-)
-async def cross_post(ctx: RunContext, p: CrossPostParams) -> NodeResult:
-    targets, formats = await in_session(_cross_post_plan, ctx, p)
-    author = (ctx.trigger.get("user") or {}).get("display_name") or ""
-
-    scope = Scope(trigger=ctx.trigger, node=ctx.node_outputs, context=ctx.variables)
-
-    def render(platform: str) -> str:
-        fmt = formats.get(platform)
-        if not fmt:
-            return p.text
-        return render_text(fmt, scope, names={"text": p.text, "author": author})
-
-    results = await send_each(ctx, ((t, render(t.platform)) for t in targets))
-    return NodeResult(output=_summary(results))

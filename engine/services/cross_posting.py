@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from engine.expressions import ExpressionError, Scope, check_syntax, render_text
 from engine.models import (
     AdminUser,
+    BotInstance,
     Chat,
     CrossPostDelivery,
     CrossPostRule,
@@ -35,7 +36,8 @@ from engine.models import (
     Role,
     utcnow,
 )
-from engine.platform_calls import PLATFORMS
+from engine.platform_calls import DEFAULT_KIND, PLATFORMS
+from engine.platform_event import PlatformEvent
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.communities import field_errors
@@ -168,17 +170,67 @@ def plain_text(message: SourceMessage) -> str:
     return f"{message.author}:\n{message.text}" if message.text else message.author
 
 
+def source_message(event: PlatformEvent, source: Chat | None = None) -> SourceMessage:
+    """What a template reads about ``event``'s message (``source``: its chat's row, which
+    knows a Telegram chat's public username for the link)."""
+    chat = event.chat
+    user = event.user
+    title = (source.title if source else "") or (chat.title if chat else "") or ""
+    author = (
+        (user.display_name or user.first_name or user.username or user.id)
+        if user
+        else str(event.data.get("author_signature") or title)
+    )
+    return SourceMessage(
+        text=event.text or "",
+        author=author or "",
+        chat=title,
+        link=_link(event, source),
+        media=media_url(event) or "",
+        platform=event.platform,
+    )
+
+
+def _link(event: PlatformEvent, source: Chat | None) -> str:
+    chat, message_id = event.chat, event.message_id
+    if chat is None or not message_id:
+        return ""
+    if event.platform == "telegram" and source is not None and source.username:
+        return f"https://t.me/{source.username}/{message_id}"
+    if event.platform == "discord" and chat.guild_id:
+        return f"https://discord.com/channels/{chat.guild_id}/{chat.id}/{message_id}"
+    return ""
+
+
+def media_url(event: PlatformEvent) -> str | None:
+    attachments = event.data.get("attachments") or []
+    if attachments and isinstance(attachments[0], str):
+        return attachments[0]
+    return event.media.url if event.media is not None else None
+
+
+def connector_of(session: Session, chat: Chat) -> tuple[str, int | None]:
+    """The connector kind and instance that reach a discovered chat: the one that found it,
+    else the platform's default connector on any instance."""
+    instance = session.get(BotInstance, chat.bot_instance_id) if chat.bot_instance_id else None
+    if instance is None:
+        return DEFAULT_KIND[str(chat.platform)], None
+    return str(instance.kind), instance.id
+
+
 def render_format(
     formats: Mapping[str, str],
     platform: str,
     message: SourceMessage,
     scope: Scope | None = None,
+    fallback: str | None = None,
 ) -> str:
-    """``message`` through the platform's format (else ``default``, else as plain text).
-    ``scope`` adds what a flow's node may read besides (its trigger, node outputs)."""
+    """``message`` through the platform's format (else ``default``; else ``fallback``, or
+    the message as plain text). ``scope`` adds what a flow's node may read besides (its
+    trigger, node outputs)."""
     fmt = formats.get(platform) or formats.get(DEFAULT)
     if not fmt:
-        return plain_text(message)
+        return plain_text(message) if fallback is None else fallback
     return render_text(fmt, scope or Scope(), names=message.names())
 
 

@@ -13,7 +13,6 @@ from engine.models import (
     Chat,
     Community,
     CommunityMember,
-    CrossPostTemplate,
     MemberRole,
     ModerationLog,
     PlatformAccount,
@@ -397,7 +396,7 @@ async def test_schedule_message_rows(sqlite_session: Session) -> None:
         REGISTRY.get("schedule_message").params(text="x", timezone="Nowhere/Land")
 
 
-# --- broadcast / cross_post ---
+# --- broadcast ---
 
 
 async def test_broadcast_records_per_target_results(sqlite_session: Session) -> None:
@@ -415,33 +414,3 @@ async def test_broadcast_records_per_target_results(sqlite_session: Session) -> 
     assert only["status"] == "sent" and ctx.calls == [
         ("telegram_bot", "send_message", {"chat_id": "-100", "text": "tg only"}, None)
     ]
-
-
-async def test_cross_post_to_linked_chats_with_formats(sqlite_session: Session) -> None:
-    world = make_world(sqlite_session)
-    add_discord_and_whatsapp(sqlite_session, world)
-    ctx = FakeContext(event(user={"id": "42", "display_name": "Alice"}), flow_id=world.flow_id)
-    out = (
-        await run("cross_post", ctx, text="hi", formats={"discord": "**{{ author }}**: {{ text }}"})
-    ).output
-    assert out["sent"] == 2  # the source Telegram chat is skipped
-    texts = {c[0]: c[2].get("content") or c[2].get("text") for c in ctx.calls}
-    assert texts == {"discord_bot": "**Alice**: hi", "whatsapp_user": "hi"}
-
-
-async def test_cross_post_with_a_template(sqlite_session: Session) -> None:
-    world = make_world(sqlite_session)
-    template = CrossPostTemplate(
-        name="t",
-        targets=[{"platform": "discord", "instance_id": 9, "chat_id": "C9"}],
-        formats={"discord": "> {{ text }}"},
-    )
-    sqlite_session.add(template)
-    sqlite_session.commit()
-    ctx = FakeContext(event(), flow_id=world.flow_id)
-    await run("cross_post", ctx, text="hello", template_id=template.id)
-    assert ctx.calls == [
-        ("discord_bot", "send_message", {"channel_id": "C9", "content": "> hello"}, 9)
-    ]
-    with pytest.raises(ValueError, match="no active cross-post template"):
-        await run("cross_post", ctx, text="x", template_id=999)

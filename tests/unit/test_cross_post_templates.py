@@ -1,4 +1,5 @@
-"""cross_post: the per-platform format is the flow author's template, the message is data.
+"""cross_post node: a template (or the node's formats) shapes the message per platform, the
+message is data, and ``template_id`` must name a template.
 
 Chat text reaches the node already rendered (``text: "{{ trigger.text }}"``); rendering
 it again would run whatever a chat member typed as a template (second-order injection).
@@ -16,9 +17,11 @@ from sqlmodel import Session
 from engine.control_nodes import StepFailed
 from engine.expressions import ExpressionError, Scope
 from engine.graph import build_graph
+from engine.message_format import render
+from engine.models import BotInstance, Chat, CrossPostTemplate
 from engine.nodes import REGISTRY
 from engine.step_params import prepare_params
-from tests.unit.test_condition_nodes import FakeContext, event, make_world
+from tests.unit.test_condition_nodes import FakeContext, event, make_world, run
 from tests.unit.test_cross_platform_nodes import add_discord_and_whatsapp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,26 +51,64 @@ async def test_chat_text_in_a_format_is_not_rendered_again(sqlite_session: Sessi
             "formats": {"whatsapp": "{{ trigger.user.id }} wrote: {{ trigger.text }}"},
         },
     )
-    assert sent == {"discord_bot": INJECTION, "whatsapp_user": f"42 wrote: {INJECTION}"}
+    assert sent == {
+        "discord_bot": render(INJECTION, "discord"),
+        "whatsapp_user": render(f"42 wrote: {INJECTION}", "whatsapp"),
+    }
+    assert not any("49" in text for text in sent.values())
 
 
-async def test_the_documented_format_example_works(sqlite_session: Session) -> None:
-    """``<b>{{ text }}</b>``: the message and its author are substituted as values."""
+async def test_the_template_formats_read_the_message_as_values(sqlite_session: Session) -> None:
+    """A saved template's formats: the message, its author and chat are substituted as
+    values, then rendered per platform from Flowbot markdown; the source chat is skipped."""
     world = make_world(sqlite_session)
     add_discord_and_whatsapp(sqlite_session, world)
-    trigger = event(text=INJECTION, user={"id": "42", "display_name": "{{ 6*7 }}"})
-    ctx = FakeContext(trigger, flow_id=world.flow_id)
-    sent = await cross_post(
-        ctx,
-        {
-            "text": "{{ trigger.text }}",
-            "formats": {"discord": "<b>{{ text }}</b> by {{ author }}", "whatsapp": "{{ text }}"},
-        },
+    template = CrossPostTemplate(
+        name="t", formats={"default": "{{ text }}", "discord": "**{{ author }}** in {{ chat }}"}
     )
-    assert sent == {
-        "discord_bot": f"<b>{INJECTION}</b> by {{{{ 6*7 }}}}",
-        "whatsapp_user": INJECTION,
-    }
+    sqlite_session.add(template)
+    sqlite_session.commit()
+    trigger = event(text="hi <b>", user={"id": "42", "display_name": "{{ 6*7 }}"})
+    ctx = FakeContext(trigger, flow_id=world.flow_id)
+    out = (await run("cross_post", ctx, text="hi <b>", template_id=template.id)).output
+    assert out["sent"] == 2 and out["failed"] == 0
+    assert [(kind, action) for kind, action, _, _ in ctx.calls] == [
+        ("discord_bot", "send_message"),
+        ("whatsapp_user", "send_text"),
+    ]
+    discord, whatsapp = (params for _, _, params, _ in ctx.calls)
+    assert discord["content"] == "**{{ 6\\*7 }}** in Group"
+    assert whatsapp["text"] == "hi <b>"
+
+
+async def test_picked_chats_through_their_own_connection(sqlite_session: Session) -> None:
+    world = make_world(sqlite_session)
+    bot = BotInstance(name="tg", kind="telegram_bot")
+    sqlite_session.add(bot)
+    sqlite_session.flush()
+    channel = Chat(platform="telegram", platform_chat_id="-200", bot_instance_id=bot.id)
+    gone = Chat(platform="telegram", platform_chat_id="-300")
+    gone.gone_at = gone.first_seen_at
+    sqlite_session.add_all([channel, gone])
+    sqlite_session.commit()
+    ctx = FakeContext(event(), flow_id=world.flow_id)
+    await run("cross_post", ctx, text="_news_", chat_ids=[channel.id, gone.id])
+    assert ctx.calls == [
+        (
+            "telegram_bot",
+            "send_message",
+            {"chat_id": "-200", "parse_mode": "HTML", "text": "<i>news</i>"},
+            bot.id,
+        )
+    ]
+
+
+async def test_a_template_id_must_name_a_template(sqlite_session: Session) -> None:
+    world = make_world(sqlite_session)
+    ctx = FakeContext(event(), flow_id=world.flow_id)
+    with pytest.raises(ValueError, match="cross-post template 999 does not exist"):
+        await run("cross_post", ctx, text="x", template_id=999)
+    assert ctx.calls == []
 
 
 async def test_a_format_is_rendered_by_the_engine_sandbox(sqlite_session: Session) -> None:
@@ -85,7 +126,7 @@ async def test_a_format_is_rendered_by_the_engine_sandbox(sqlite_session: Sessio
         await cross_post(ctx, {"text": "{{ text }}"})
 
 
-def test_validation_accepts_text_and_author_in_formats_only() -> None:
+def test_validation_accepts_the_message_names_in_formats_only() -> None:
     graph = {
         "nodes": [
             {"id": "t", "type": "tg_message", "params": {}},
@@ -94,7 +135,7 @@ def test_validation_accepts_text_and_author_in_formats_only() -> None:
                 "type": "cross_post",
                 "params": {
                     "text": "{{ trigger.text }}",
-                    "formats": {"telegram": "<b>{{ text }}</b>", "discord": "{{ txet }}"},
+                    "formats": {"telegram": "{{ link }} {{ media }}", "discord": "{{ txet }}"},
                 },
             },
             {"id": "other", "type": "cross_post", "params": {"text": "{{ author }}"}},
