@@ -51,8 +51,9 @@ from engine.platform_calls import PLATFORMS
 log = logging.getLogger(__name__)
 
 TOPIC = "broadcast.{id}"
-# A worker that stops renewing for this long is taken for dead, and another resumes.
-LEASE = timedelta(seconds=60)
+# A worker that stops renewing for this long is taken for dead, and another resumes. Short
+# is safe: were the holder only slow, both would send under the same keys, once each.
+LEASE = timedelta(seconds=10)
 # Results are written, the lease renewed and cancellation noticed this often.
 FLUSH_SECONDS = 0.25
 CHUNK = 200  # targets claimed at once; at most this many wait claimed in memory

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +82,35 @@ class RecordedCall:
         return f"{self.method}({self.params}) -> {self.status}"
 
 
+@dataclass
+class _Limits:
+    """Telegram's flood limits, enforced like the API does: sliding windows of accepted
+    sends per bot token and per chat; a send over either is answered 429 with the seconds
+    until the window frees (at least 1, as Telegram rounds up)."""
+
+    per_second: int
+    per_chat_per_minute: int
+    by_token: defaultdict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    by_chat: defaultdict[tuple[str, str], deque[float]] = field(
+        default_factory=lambda: defaultdict(deque)
+    )
+
+    def wait(self, token: str, chat_id: str, now: float) -> int | None:
+        """Seconds to retry after, or None after counting the send as accepted."""
+        windows = (
+            (self.by_token[token], self.per_second, 1.0),
+            (self.by_chat[(token, chat_id)], self.per_chat_per_minute, 60.0),
+        )
+        for sent, count, seconds in windows:
+            while sent and sent[0] <= now - seconds:
+                sent.popleft()
+            if len(sent) >= count:
+                return max(1, math.ceil(sent[0] + seconds - now))
+        for sent, _, _ in windows:
+            sent.append(now)
+        return None
+
+
 @dataclass(frozen=True)
 class _Fault:
     status: int
@@ -114,6 +145,9 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         self.member_counts: dict[int, int] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._results: dict[str, Any] = {}
+        self._limits: _Limits | None = None
+        self._limits_clock: Callable[[], float] = time.monotonic
+        self.rate_limited = 0  # sends answered 429 by the enforced limits
 
     # -- public API -------------------------------------------------------------------------
 
@@ -156,6 +190,17 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         text = description or _ERROR_DESCRIPTIONS.get(status, "Error")
         fault = _Fault(status, text.format(retry_after=retry_after), params or None)
         self._faults[canonical_method(method)].extend([fault] * times)
+
+    def enforce_limits(
+        self,
+        per_second: int = 30,
+        per_chat_per_minute: int = 20,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """From now on, answer sends over Telegram's flood limits with 429 and retry_after."""
+        self._limits = _Limits(per_second, per_chat_per_minute)
+        self._limits_clock = clock
 
     def set_result(self, method: str, result: Any) -> None:
         """Answer ``method`` with ``result`` (a value, or a callable taking the params)."""
@@ -201,6 +246,12 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         if self._faults[call.method]:
             fault = self._faults[call.method].popleft()
             raise BotAPIError(fault.status, fault.description, fault.parameters)
+        if self._limits is not None and call.method in _MEDIA and "chat_id" in call.params:
+            wait = self._limits.wait(call.token, str(call.params["chat_id"]), self._limits_clock())
+            if wait is not None:
+                self.rate_limited += 1
+                description = _ERROR_DESCRIPTIONS[429].format(retry_after=wait)
+                raise BotAPIError(429, description, {"retry_after": wait})
         if missing := missing_params(call.method, call.params):
             raise BotAPIError(400, f"Bad Request: parameter {missing!r} is required")
         if call.method in self._results:
