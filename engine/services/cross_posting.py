@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from engine.expressions import ExpressionError, Scope, check_syntax, render_text
+from engine.message_format import render
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -40,7 +41,6 @@ from engine.platform_calls import DEFAULT_KIND, PLATFORMS
 from engine.platform_event import PlatformEvent
 from engine.services import audit
 from engine.services.auth import require_role
-from engine.services.communities import field_errors
 from engine.services.errors import Conflict, NotFound
 
 MAX_NAME = 128
@@ -237,11 +237,15 @@ def render_format(
 def render_preview(
     formats: Mapping[str, str], sample: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Each platform's text for a sample message (the one given, else :data:`SAMPLE`);
-    refused like a save when a format does not render."""
+    """What each platform is sent for a sample message (the one given, else :data:`SAMPLE`):
+    Telegram HTML, Discord markdown, WhatsApp markup. Refused like a save when a format
+    does not render."""
     message = SourceMessage(**{**SAMPLE.names(), **dict(sample or {})})
     cleaned = _valid_formats(formats)
-    return {platform: render_format(cleaned, platform, message) for platform in PLATFORMS}
+    return {
+        platform: render(render_format(cleaned, platform, message), platform)
+        for platform in PLATFORMS
+    }
 
 
 def _valid_formats(formats: Mapping[str, str]) -> dict[str, str]:
@@ -524,8 +528,9 @@ def update_rule(
         try:
             draft = RuleDraft.model_validate({**_draft_of(rule), **changes})
         except ValidationError as exc:
-            listed = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
-            raise InvalidCrossPost(f"The rule is not valid: {listed}") from None
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InvalidCrossPost(f"The rule is not valid: {where}: {first['msg']}") from None
         changed = sorted(changes)
     _apply(session, rule, draft)
     _audit(session, actor, "cross_post_rule_updated", rule_id, changed=changed)

@@ -82,10 +82,14 @@ def test_a_template_is_checked_by_rendering_a_sample(sqlite_session: Session) ->
 def test_preview_substitutes_the_message_as_data() -> None:
     sample = {"text": "{{ 7*7 }}", "author": "Eve"}
     shown = cross_posting.render_preview({"default": "{{ author }}: {{ text }}"}, sample)
-    assert shown == {p: "Eve: {{ 7*7 }}" for p in ("telegram", "discord", "whatsapp")}
-    plain = cross_posting.render_preview({"whatsapp": "> {{ text }}"})
-    assert plain["whatsapp"] == f"> {cross_posting.SAMPLE.text}"
-    assert plain["discord"] == f"Ada:\n{cross_posting.SAMPLE.text}"  # no format: as is
+    assert shown == {
+        "telegram": "Eve: {{ 7*7 }}",
+        "discord": "Eve: {{ 7\\*7 }}",  # escaped: shown as typed, not as markdown
+        "whatsapp": "Eve: {{ 7*7 }}",
+    }
+    plain = cross_posting.render_preview({"whatsapp": "> _{{ text }}_"}, {"text": "hi"})
+    assert plain["whatsapp"] == "> _hi_"
+    assert plain["telegram"] == "Ada:\nhi"  # no format: the text under an author line
 
 
 def test_a_rule_is_checked_against_its_chats_and_template(

@@ -9,6 +9,7 @@ from engine.api.v1 import (
     chats,
     communities,
     connections,
+    cross_posting,
     errors,
     events,
     executions,
@@ -43,6 +44,7 @@ RESOURCES = (
     identities,
     reputation,
     members,
+    cross_posting,
 )
 
 
