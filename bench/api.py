@@ -22,13 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.engine import (
-    BURST,
-    TIMEOUT,
-    configure,
-    measure,
-    print_figures,
-)
+from bench._services import bench_database
+from bench.engine import BURST, TIMEOUT, measure, print_figures
 from tests.live_api import served_in_process
 
 FLOWS = 1_000
@@ -37,17 +32,15 @@ CHUNK = 10_000
 WARMUP = 20
 
 
-def seed(url: str) -> str:
-    """Migrate and fill the database; the plaintext of an admin's API token."""
+def seed() -> str:
+    """Fill the database; the plaintext of an admin's API token."""
     import sqlalchemy as sa
 
     from engine.db import get_engine, session_scope
-    from engine.migrations import upgrade
     from engine.models import FlowDefinition, FlowExecution, Role, utcnow
     from engine.services import auth
     from tests.flow_helpers import five_node_graph
 
-    upgrade(url)
     with session_scope() as session:
         admin = auth.create_user(session, "bench", "a-long-password", Role.admin, actor=None)
         token = auth.create_api_token(session, admin, "bench", Role.admin).plaintext
@@ -146,28 +139,16 @@ async def bench(base: str, token: str, n: int) -> list[tuple[str, dict[str, floa
 
 
 async def main_async(n: int) -> list[tuple[str, dict[str, float]]]:
-    from tests.services import PostgresUnreachable, scratch_postgres_database
-
-    try:
-        with scratch_postgres_database("flowbot_bench_api") as url:
-            tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-api-"))
-            env = {
-                "DATABASE_URL": url,
-                "FLOWBOT_DATA_DIR": str(tmp),
-                "FLOWBOT_SECRET_KEY": "bench-secret-key",
-                "FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000000",  # measure the lists, not the limit
-            }
-            try:
-                configure(**env)
-                token = seed(url)
-                with (tmp / "web.log").open("wb") as log, served_in_process(env, log) as base:
-                    return await bench(base, token, n)
-            finally:
-                from engine.db import get_engine
-
-                get_engine().dispose()
-    except PostgresUnreachable as exc:
-        raise SystemExit(str(exc)) from None
+    tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-api-"))
+    env = {
+        "FLOWBOT_DATA_DIR": str(tmp),
+        "FLOWBOT_SECRET_KEY": "bench-secret-key",
+        "FLOWBOT_API_REQUESTS_PER_MINUTE": "1000000000",  # measure the lists, not the limit
+    }
+    with bench_database("flowbot_bench_api", **env):  # DATABASE_URL: in os.environ now
+        token = seed()
+        with (tmp / "web.log").open("wb") as log, served_in_process(env, log) as base:
+            return await bench(base, token, n)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ browser sends, and what the server answers to this client).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import tempfile
@@ -189,6 +190,11 @@ def main() -> None:
     parser.add_argument("--url", help="a running Flowbot (else one is started)")
     parser.add_argument("--data-dir", type=Path, help="that server's FLOWBOT_DATA_DIR")
     args = parser.parse_args()
+    if importlib.util.find_spec("playwright") is None:
+        raise SystemExit(
+            "bench.editor drives Chromium through Playwright, which the default install "
+            "leaves out: pip install playwright"
+        )
     with server(args.url, args.data_dir) as (url, flow_id):
         measure(url, flow_id)
 

@@ -212,7 +212,7 @@ async def scenario_b(n: int) -> dict[str, float]:
     import dramatiq
     import sqlalchemy as sa
 
-    from tests.services import REDIS_TEST_URL, PostgresUnreachable, scratch_postgres_database
+    from bench._services import REDIS_TEST_URL, PostgresUnreachable, scratch_postgres_database
 
     try:
         import redis

@@ -8,8 +8,9 @@ Ingest: join and message events of a Telegram group attached to a community go t
 engine/services/member_ingest.observe, one transaction per event as route_event runs it
 (the join creates the account and the member, a message counts on an existing member).
 Queries: engine/services/members.member_page (the page and the REST API call it) on a
-community of 100,000 members generated inside PostgreSQL (tests/integration/test_members_pg),
-first page, a page 50,000 members deep (by cursor), a search, filters and each sort.
+community of 100,000 members generated inside PostgreSQL (seed_members, which
+tests/integration/test_members_pg.py uses too): first page, a page 50,000 members deep
+(by cursor), a search, filters and each sort.
 A fresh scratch database is created and dropped. Figures only, no assertions.
 """
 
@@ -22,11 +23,70 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.engine import configure, measure, print_figures
+import sqlalchemy as sa
+
+from bench._services import bench_database
+from bench.engine import measure, print_figures
 
 MEMBERS = 100_000
 DEEP_PAGES = 250  # of 200: the cursor 50,000 members in
 WARMUP = 10
+
+
+def seed_members(connection: sa.Connection, count: int, prefix: str = "u") -> int:
+    """A community of ``count`` members, generated inside PostgreSQL: platforms in turn,
+    every 10th never active, every 50th left, every 200th banned, every 100th warned, every
+    3rd with a reputation score. Returns the community's id."""
+    community_id = connection.execute(
+        sa.text(
+            "INSERT INTO community (name, description, is_active, created_at, updated_at) "
+            "VALUES (:name, '', true, now(), now()) RETURNING id"
+        ),
+        {"name": f"Big {prefix}"},
+    ).scalar_one()
+    connection.execute(
+        sa.text(
+            "INSERT INTO platform_account (platform, platform_user_id, username, display_name,"
+            " is_bot, first_seen_at, last_seen_at) "
+            "SELECT (ARRAY['telegram','discord','whatsapp'])[1 + g % 3], :p || g, "
+            "'user' || :p || g, 'Person ' || g, false, now(), now() "
+            "FROM generate_series(1, :n) g"
+        ),
+        {"p": prefix, "n": count},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO community_member (community_id, platform_account_id, role, joined_at,"
+            " left_at, last_active_at, message_count, is_banned, muted_until) "
+            "SELECT :c, a.id, CASE WHEN g % 500 = 0 THEN 'admin' ELSE 'member' END, "
+            "now() - ((g * 7919) % 525600) * interval '1 minute', "
+            "CASE WHEN g % 50 = 0 THEN now() END, "
+            "CASE WHEN g % 10 = 0 THEN NULL "
+            "ELSE now() - ((g * 104729) % 43200) * interval '1 minute' END, "
+            "(g * 31) % 997, g % 200 = 0, NULL "
+            "FROM platform_account a, LATERAL substr(a.platform_user_id, length(:p) + 1) s, "
+            "LATERAL CAST(s AS bigint) g WHERE a.platform_user_id LIKE :p || '%'"
+        ),
+        {"c": community_id, "p": prefix},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO warning (community_id, platform_account_id, reason, issued_by, "
+            "created_at) SELECT :c, platform_account_id, 'spam', 'bench', now() "
+            "FROM community_member WHERE community_id = :c AND id % 100 = 1"
+        ),
+        {"c": community_id},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO reputation_score (community_id, platform_account_id, score, given_up,"
+            " given_down, updated_at) SELECT :c, platform_account_id, (id * 13) % 41 - 10, 0, "
+            "0, now() FROM community_member WHERE community_id = :c AND id % 3 = 0"
+        ),
+        {"c": community_id},
+    )
+    connection.execute(sa.text("ANALYZE"))
+    return int(community_id)
 
 
 def _event(kind: str, i: int, user: int) -> Any:
@@ -107,7 +167,6 @@ def _deep_cursor(community_id: int, sort: Any) -> str | None:
 async def _rows(n: int, joins: int) -> list[tuple[str, dict[str, Any]]]:
     from engine.db import get_engine
     from engine.services.members import MemberFilter, MemberSort
-    from tests.integration.test_members_pg import seed_members
 
     _attach_group()
     rows: list[tuple[str, dict[str, Any]]] = [
@@ -155,26 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=30, help="calls per query measurement")
     parser.add_argument("--joins", type=int, default=4000, help="ingest events (both kinds)")
     args = parser.parse_args(argv)
-
-    from engine.migrations import upgrade
-    from tests.services import PostgresUnreachable, scratch_postgres_database
-
-    try:
-        with scratch_postgres_database("flowbot_bench_members") as url:
-            try:
-                configure(
-                    DATABASE_URL=url,
-                    FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-members-"),
-                    FLOWBOT_SECRET_KEY="bench-secret-key",
-                )
-                upgrade(url)
-                rows = asyncio.run(_rows(args.n, args.joins))
-            finally:
-                from engine.db import get_engine
-
-                get_engine().dispose()
-    except PostgresUnreachable as exc:
-        raise SystemExit(str(exc)) from None
+    with bench_database(
+        "flowbot_bench_members",
+        FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-members-"),
+        FLOWBOT_SECRET_KEY="bench-secret-key",
+    ):
+        rows = asyncio.run(_rows(args.n, args.joins))
     print_figures("members (PostgreSQL)", "n", rows)
     print(
         f"\nIngest: one event per transaction (seq/s: one at a time; burst/s: 16 in flight). "

@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bench.engine import configure, measure, print_figures
+from bench._services import bench_database
+from bench.engine import measure, print_figures
 
 COMMUNITIES = 10
 ACCOUNTS = 20_000
@@ -144,22 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=30, help="calls per measurement")
     args = parser.parse_args(argv)
 
-    from engine.migrations import upgrade
-    from tests.services import fresh_postgres_database
-
-    with fresh_postgres_database() as url:
-        configure(
-            DATABASE_URL=url,
-            FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-moderation-"),
-            FLOWBOT_SECRET_KEY="bench-secret-key",
-        )
-        upgrade(url)
-        try:
-            rows = asyncio.run(_rows(args.n))
-        finally:
-            from engine.db import get_engine
-
-            get_engine().dispose()
+    with bench_database(
+        "flowbot_bench_moderation",
+        FLOWBOT_DATA_DIR=tempfile.mkdtemp(prefix="flowbot-bench-moderation-"),
+        FLOWBOT_SECRET_KEY="bench-secret-key",
+    ):
+        rows = asyncio.run(_rows(args.n))
     print_figures("moderation log (PostgreSQL)", "n", rows)
     print(
         f"\n{LOG_ROWS:,} log rows, {WARNINGS:,} warnings, {ACCOUNTS:,} accounts; p50/p99 of one "

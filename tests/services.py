@@ -1,23 +1,24 @@
 """Reaching the PostgreSQL and Redis servers the integration tests need.
 
 Locally a missing server skips those tests with the reason; with CI=true it fails
-them, so a broken CI machine can never pass by skipping.
+them, so a broken CI machine can never pass by skipping. The servers' addresses and the
+scratch databases are bench/_services.py's, which the benches use without pytest.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get(
-    "FLOWBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench._services import (
+    PG_ADMIN_URL,
+    REDIS_TEST_URL,
+    PostgresUnreachable,
+    scratch_postgres_database,
 )
-REDIS_TEST_URL = os.environ.get("FLOWBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def unavailable(what: str, exc: Exception) -> None:
@@ -26,33 +27,6 @@ def unavailable(what: str, exc: Exception) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: integration services are required)")
     pytest.skip(message)
-
-
-class PostgresUnreachable(Exception):
-    """The PostgreSQL server at PG_ADMIN_URL could not be reached."""
-
-
-@contextmanager
-def scratch_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, empty database ``<prefix>_<random>``, yielded as its URL; dropped on exit.
-
-    Raises PostgresUnreachable when the server does not answer.
-    """
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        raise PostgresUnreachable(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from exc
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from bench.members import seed_members
 from engine.db import get_engine
 from engine.migrations import upgrade
 from engine.services import members
@@ -19,62 +20,6 @@ from engine.settings import get_settings
 from tests.services import fresh_postgres_database
 
 MEMBERS = 100_000
-
-
-def seed_members(connection: sa.Connection, count: int, prefix: str = "u") -> int:
-    """A community of ``count`` members, generated inside PostgreSQL: platforms in turn,
-    every 10th never active, every 50th left, every 200th banned, every 100th warned, every
-    3rd with a reputation score. Returns the community's id."""
-    community_id = connection.execute(
-        sa.text(
-            "INSERT INTO community (name, description, is_active, created_at, updated_at) "
-            "VALUES (:name, '', true, now(), now()) RETURNING id"
-        ),
-        {"name": f"Big {prefix}"},
-    ).scalar_one()
-    connection.execute(
-        sa.text(
-            "INSERT INTO platform_account (platform, platform_user_id, username, display_name,"
-            " is_bot, first_seen_at, last_seen_at) "
-            "SELECT (ARRAY['telegram','discord','whatsapp'])[1 + g % 3], :p || g, "
-            "'user' || :p || g, 'Person ' || g, false, now(), now() "
-            "FROM generate_series(1, :n) g"
-        ),
-        {"p": prefix, "n": count},
-    )
-    connection.execute(
-        sa.text(
-            "INSERT INTO community_member (community_id, platform_account_id, role, joined_at,"
-            " left_at, last_active_at, message_count, is_banned, muted_until) "
-            "SELECT :c, a.id, CASE WHEN g % 500 = 0 THEN 'admin' ELSE 'member' END, "
-            "now() - ((g * 7919) % 525600) * interval '1 minute', "
-            "CASE WHEN g % 50 = 0 THEN now() END, "
-            "CASE WHEN g % 10 = 0 THEN NULL "
-            "ELSE now() - ((g * 104729) % 43200) * interval '1 minute' END, "
-            "(g * 31) % 997, g % 200 = 0, NULL "
-            "FROM platform_account a, LATERAL substr(a.platform_user_id, length(:p) + 1) s, "
-            "LATERAL CAST(s AS bigint) g WHERE a.platform_user_id LIKE :p || '%'"
-        ),
-        {"c": community_id, "p": prefix},
-    )
-    connection.execute(
-        sa.text(
-            "INSERT INTO warning (community_id, platform_account_id, reason, issued_by, "
-            "created_at) SELECT :c, platform_account_id, 'spam', 'bench', now() "
-            "FROM community_member WHERE community_id = :c AND id % 100 = 1"
-        ),
-        {"c": community_id},
-    )
-    connection.execute(
-        sa.text(
-            "INSERT INTO reputation_score (community_id, platform_account_id, score, given_up,"
-            " given_down, updated_at) SELECT :c, platform_account_id, (id * 13) % 41 - 10, 0, "
-            "0, now() FROM community_member WHERE community_id = :c AND id % 3 = 0"
-        ),
-        {"c": community_id},
-    )
-    connection.execute(sa.text("ANALYZE"))
-    return int(community_id)
 
 
 @pytest.fixture(scope="module")
