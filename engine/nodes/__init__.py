@@ -2,6 +2,7 @@
 
 from engine.nodes import (  # noqa: F401  (each module registers its node types)
     advanced,
+    broadcasting,
     conditions,
     cross_platform,
     cross_posting,

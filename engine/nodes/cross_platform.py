@@ -19,8 +19,6 @@ from sqlmodel import Session, col, select
 from engine.db import in_session
 from engine.models import (
     BotInstance,
-    BroadcastMessage,
-    BroadcastStatus,
     Chat,
     Community,
     CommunityMember,
@@ -29,7 +27,6 @@ from engine.models import (
     ModerationLog,
     PlatformAccount,
     UserIdentity,
-    utcnow,
 )
 from engine.nodes.base import (
     NodeCategory,
@@ -580,66 +577,3 @@ async def send_to_identity(ctx: RunContext, p: SendToIdentityParams) -> NodeResu
     if not result["ok"]:
         raise RuntimeError(f"sending to {target.platform} failed: {result['error']}")
     return NodeResult(output={"identity_id": identity_id, "user_id": target.chat_id, **result})
-
-
-# --- broadcast -------------------------------------------------------------------------------
-
-
-class BroadcastParams(NodeParams):
-    text: str = TEXT_FIELD
-    community_ids: list[int] = Field(
-        default_factory=list,
-        description="Communities to post to; empty means the trigger's community",
-        examples=[[1, 2]],
-    )
-    platforms: list[PlatformName] = Field(
-        default_factory=list,
-        description="Only these platforms; empty means all",
-        examples=[["telegram", "discord"]],
-    )
-
-
-def _broadcast_targets(
-    session: Session, ctx: RunContext, p: BroadcastParams
-) -> tuple[int, list[Target]]:
-    ids = p.community_ids or [require_community(session, ctx.trigger).id]
-    targets = [
-        t
-        for c in session.exec(select(Community).where(col(Community.id).in_(ids)))
-        for t in community_targets(session, c, "post", ctx.trigger)
-        if not p.platforms or t.platform in p.platforms
-    ]
-    row = BroadcastMessage(
-        text=p.text, community_ids=ids, platforms=list(p.platforms), status=BroadcastStatus.sending
-    )
-    session.add(row)
-    session.flush()
-    return row.id, targets
-
-
-def _broadcast_done(session: Session, broadcast_id: int, results: list[dict[str, Any]]) -> str:
-    row = session.get(BroadcastMessage, broadcast_id)
-    assert row is not None
-    sent = sum(r["ok"] for r in results)
-    row.status = (
-        BroadcastStatus.sent
-        if sent == len(results)
-        else BroadcastStatus.failed
-        if not sent
-        else BroadcastStatus.partial
-    )
-    row.results, row.sent_at = results, utcnow()
-    return str(row.status)
-
-
-@cross_platform(
-    "broadcast",
-    "Broadcast",
-    "Post a message to chosen communities on all their platforms.",
-    BroadcastParams,
-)
-async def broadcast(ctx: RunContext, p: BroadcastParams) -> NodeResult:
-    broadcast_id, targets = await in_session(_broadcast_targets, ctx, p)
-    results = await send_each(ctx, ((t, p.text) for t in targets))
-    status = await in_session(_broadcast_done, broadcast_id, results)
-    return NodeResult(output={"broadcast_id": broadcast_id, "status": status, **_summary(results)})

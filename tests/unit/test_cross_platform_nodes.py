@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
+from engine import broadcast_delivery
 from engine.models import (
+    AuditLog,
     BotInstance,
-    BroadcastMessage,
+    BroadcastTarget,
     Chat,
     Community,
     CommunityMember,
@@ -23,6 +25,8 @@ from engine.models import (
 )
 from engine.nodes import REGISTRY, NodePlatform
 from engine.nodes.utility import as_utc
+from engine.platform_calls import DEFAULT_KIND
+from engine.services.broadcasts import InvalidBroadcast
 from tests.fakes.pool import FakePool
 from tests.unit.test_condition_nodes import FakeContext, World, event, make_world, run
 
@@ -399,18 +403,37 @@ async def test_schedule_message_rows(sqlite_session: Session) -> None:
 # --- broadcast ---
 
 
-async def test_broadcast_records_per_target_results(sqlite_session: Session) -> None:
+async def test_broadcast_hands_a_broadcast_to_the_delivery_job(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(broadcast_delivery, "start", started.append)
     world = make_world(sqlite_session)
     add_discord_and_whatsapp(sqlite_session, world)
+    for chat in sqlite_session.exec(select(Chat)).all():  # each seen by a connection
+        instance = BotInstance(name=chat.platform_chat_id, kind=DEFAULT_KIND[chat.platform])
+        sqlite_session.add(instance)
+        sqlite_session.flush()
+        chat.bot_instance_id = instance.id
+    sqlite_session.commit()
     ctx = FakeContext(event(), flow_id=world.flow_id)
-    ctx.responses[("whatsapp_user", "send_text")] = RuntimeError("logged out")
-    out = (await run("broadcast", ctx, text="news", community_ids=[world.community_id])).output
-    assert out["sent"] == 2 and out["failed"] == 1 and out["status"] == "partial"
-    assert {c[1] for c in ctx.calls} == {"send_message", "send_text"}
-    row = sqlite_session.get(BroadcastMessage, out["broadcast_id"])
-    assert row and row.status == "partial" and len(row.results) == 3
-    ctx.calls.clear()
-    only = (await run("broadcast", ctx, text="tg only", platforms=["telegram"])).output
-    assert only["status"] == "sent" and ctx.calls == [
-        ("telegram_bot", "send_message", {"chat_id": "-100", "text": "tg only"}, None)
-    ]
+    out = (await run("broadcast", ctx, text="**news**")).output  # the trigger's community
+    assert out == {"broadcast_id": out["broadcast_id"], "targets": 3, "status": "sending"}
+    assert ctx.calls == [] and started == [out["broadcast_id"]]  # the job posts, not the flow
+    sqlite_session.expire_all()
+    targets = sqlite_session.exec(
+        select(BroadcastTarget.platform_chat_id).where(
+            BroadcastTarget.broadcast_id == out["broadcast_id"]
+        )
+    ).all()
+    assert sorted(targets) == ["-100", "C-ann", "g@g.us"]  # not the guild, not the log chat
+    actor = sqlite_session.exec(
+        select(AuditLog.actor).where(AuditLog.target_id == str(out["broadcast_id"]))
+    ).one()
+    assert actor == f"flow:{world.flow_id}"
+    only = await run(
+        "broadcast", ctx, text="tg", community_ids=[world.community_id], platforms=["telegram"]
+    )
+    assert only.output["targets"] == 1
+    with pytest.raises(InvalidBroadcast, match="Discord version"):
+        await run("broadcast", ctx, text="a" * 2001)
