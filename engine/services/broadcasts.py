@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -176,6 +176,13 @@ class BroadcastView:
     updated_at: datetime
     created_by_name: str  # "" when a flow sent it
     progress: Progress
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long delivery took, once it finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return as_utc(self.finished_at) - as_utc(self.started_at)
 
 
 @dataclass(frozen=True)
@@ -572,7 +579,13 @@ def _fill(row: BroadcastMessage, draft: BroadcastDraft) -> None:
     row.scheduled_at = stored_time(draft.scheduled_at) if draft.scheduled_at else None
 
 
+def draft_of(session: Session, broadcast_id: int) -> BroadcastDraft:
+    """What a broadcast says, as the draft it was composed from (to change a few fields)."""
+    return _draft_of(_get(session, broadcast_id))
+
+
 def _draft_of(row: BroadcastMessage) -> BroadcastDraft:
+    planned = row.scheduled_at if row.scheduled_at and as_utc(row.scheduled_at) > utcnow() else None
     return BroadcastDraft(
         title=row.title,
         text=row.text,
@@ -582,6 +595,7 @@ def _draft_of(row: BroadcastMessage) -> BroadcastDraft:
         community_ids=row.community_ids,
         chat_ids=row.chat_ids,
         platforms=row.platforms,
+        scheduled_at=planned,
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from engine.api.v1 import (
     audit,
+    broadcasts,
     chats,
     communities,
     connections,
