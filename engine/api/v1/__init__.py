@@ -46,6 +46,7 @@ RESOURCES = (
     reputation,
     members,
     cross_posting,
+    broadcasts,
 )
 
 
