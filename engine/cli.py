@@ -25,6 +25,9 @@ def _reflex_env() -> dict[str, str]:
     env["FLOWBOT_DATA_DIR"] = str(get_settings().data_dir.resolve())
     # Reflex's per-browser state pickles belong with the other private data.
     env.setdefault("REFLEX_STATES_WORKDIR", str(get_settings().data_dir.resolve() / "states"))
+    # Reflex would start 2 × CPUs + 1 backend processes with Redis; Flowbot's setting decides.
+    env["REFLEX_USE_GRANIAN"] = "true"
+    env["GRANIAN_WORKERS"] = str(get_settings().effective_web_workers)
     return env
 
 

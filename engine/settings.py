@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="URL users open (printed at start); default from host/port."
     )
+    web_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Backend processes `flowbot web` starts in scaled mode (embedded mode runs "
+        "one); unset: the CPU count, at most 2 (flows run in the workers, and each backend "
+        "process holds about 200 MiB).",
+    )
     pool_url: str = Field(
         default="http://127.0.0.1:3010", description="Where the engine reaches the pool API."
     )
@@ -200,6 +207,13 @@ class Settings(BaseSettings):
         if self.pool_token:
             return self.pool_token
         return derive_key(self.effective_secret_key, "pool-token").hex()
+
+    @property
+    def effective_web_workers(self) -> int:
+        """One process in embedded mode (its broker, bus and sessions live in it)."""
+        if self.is_embedded_broker:
+            return 1
+        return self.web_workers or min(os.cpu_count() or 1, 2)
 
     @property
     def effective_public_url(self) -> str:

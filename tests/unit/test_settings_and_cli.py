@@ -42,6 +42,22 @@ def test_explicit_secret_key_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not (get_settings().data_dir / "secret.key").exists()
 
 
+def test_web_backend_processes_follow_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reflex alone would start 2 × CPUs + 1 backend processes once Redis is set."""
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert cli._reflex_env()["GRANIAN_WORKERS"] == "1"  # embedded: broker and bus in-process
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    get_settings.cache_clear()
+    assert cli._reflex_env()["GRANIAN_WORKERS"] == "2"  # the default: CPUs, at most 2
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    get_settings.cache_clear()
+    assert cli._reflex_env()["GRANIAN_WORKERS"] == "1"
+    monkeypatch.setenv("FLOWBOT_WEB_WORKERS", "3")
+    get_settings.cache_clear()
+    assert cli._reflex_env()["GRANIAN_WORKERS"] == "3"
+    assert cli._reflex_env()["REFLEX_USE_GRANIAN"] == "true"  # the only server that reads it
+
+
 def test_cli_creates_first_admin_then_more_users(monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade()
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password 1\n"))
