@@ -114,20 +114,14 @@ def _rule_card(rule: RuleCard) -> rx.Component:
                         wrap="wrap",
                     ),
                 ),
+                fact("Last mirrored", rx.text(rule.last_mirrored, size="2")),
                 fact(
-                    "Last mirrored",
-                    rx.vstack(
-                        rx.text(rule.last_mirrored, size="2"),
-                        rx.cond(
-                            rule.last_error != "",
-                            rx.text(
-                                "Failed: " + rule.last_error,
-                                size="1",
-                                color=rx.color("red", 11),
-                                data_testid="rule-last-error",
-                            ),
-                        ),
-                        spacing="0",
+                    "Failures",
+                    rx.badge(
+                        rule.failures,
+                        color_scheme=rx.cond(rule.failures > 0, "red", "gray"),
+                        variant="soft",
+                        data_testid="rule-failures",
                     ),
                 ),
                 size="1",

@@ -57,7 +57,7 @@ class RuleCard(BaseModel):
     include_media: bool
     active: bool
     last_mirrored: str
-    last_error: str  # the platform's refusal, when the last copy failed
+    failures: int  # copies that failed, in the rule's whole history
 
 
 class TemplateRow(BaseModel):
@@ -147,10 +147,7 @@ class CrossPostState(AuthState):
         with session_scope() as session:
             self._current_user(session)
             templates = cross_posting.list_templates(session)
-            self.rows = [
-                _rule_card(v, cross_posting.history(session, v.rule_id, limit=1))
-                for v in cross_posting.list_rules(session)
-            ]
+            self.rows = [_rule_card(v) for v in cross_posting.list_rules(session)]
         self.templates = [
             TemplateRow(id=t.template_id, name=t.name, formats=t.formats, rules=len(t.rule_names))
             for t in templates
@@ -196,8 +193,8 @@ class CrossPostState(AuthState):
             except REFUSALS as refused:
                 self.error, self.message = str(refused), ""
                 return
-        self.rule_id, self.source_id = rule_id, view.source.chat_id
-        self.target_ids = [t.chat_id for t in view.targets]
+        self.rule_id, self.source_id = rule_id, view.source_chat_id
+        self.target_ids = view.target_chat_ids
         self.rule_form = {
             "name": view.name,
             "template": str(view.template_id) if view.template_id else AS_IS,
@@ -312,6 +309,9 @@ class CrossPostState(AuthState):
 
     @rx.event
     def set_format(self, name: str, text: str) -> None:
+        self._set_format(name, text)
+
+    def _set_format(self, name: str, text: str) -> None:
         if name in FORMATS:
             self.formats = {**self.formats, name: text}
             self._preview()
@@ -322,7 +322,7 @@ class CrossPostState(AuthState):
         if name in FORMATS and value in VALUES:
             current = self.formats.get(name, "")
             spacer = "" if current == "" or current.endswith((" ", "\n")) else " "
-            self.set_format(name, f"{current}{spacer}{{{{ {value} }}}}")
+            self._set_format(name, f"{current}{spacer}{{{{ {value} }}}}")
 
     def _preview(self) -> None:
         with session_scope() as session:
@@ -369,21 +369,21 @@ class CrossPostState(AuthState):
             self._close_all()
 
 
-def _rule_card(view: RuleView, last: list[DeliveryView]) -> RuleCard:
+def _rule_card(view: RuleView) -> RuleCard:
     return RuleCard(
         id=view.rule_id,
         name=view.name,
-        source=view.source.title,
-        source_platform=view.source.platform,
+        source=view.source_title,
+        source_platform=view.source_platform,
         targets=[ChatChip(platform=t.platform, title=t.title) for t in view.targets],
         template=view.template_name or "As is",
         filter=filter_words(view.filter),
         mirror_edits=view.mirror_edits,
         mirror_deletes=view.mirror_deletes,
         include_media=view.include_media,
-        active=view.active,
-        last_mirrored=_when(last[0].created_at if last else None),
-        last_error=(last[0].error or "") if last and not last[0].ok else "",
+        active=view.is_active,
+        last_mirrored=_when(view.last_mirrored_at),
+        failures=view.failures,
     )
 
 
@@ -452,7 +452,7 @@ class CrossPostRuleState(AuthState):
             found = cross_posting.history(session, rule_id, limit=HISTORY_SIZE + 1, before=before)
         self.name, self.missing = view.name, False
         targets = ", ".join(t.title for t in view.targets)
-        self.summary = f"From {view.source.title} to {targets}"
+        self.summary = f"From {view.source_title} to {targets}"
         self.has_older = len(found) > HISTORY_SIZE
         shown = found[:HISTORY_SIZE]
         self._older = shown[-1].delivery_id if shown else 0
@@ -478,8 +478,8 @@ def _delivery_row(view: DeliveryView) -> DeliveryRow:
         when=_when(view.created_at),
         action=view.action,
         source_message=view.source_message_id,
-        target=view.target.title,
-        target_platform=view.target.platform,
+        target=view.target_title,
+        target_platform=view.target_platform,
         target_message=view.target_message_id or "",
         ok=view.ok,
         error=view.error or "",
