@@ -3,10 +3,14 @@ chats, templates and each other (loops refused, named by chat), filters, roles, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlmodel import Session
 
+from engine import cross_post_delivery
 from engine.models import AdminUser, Chat, CrossPostDelivery, Role
+from engine.platform_event import PlatformEvent
 from engine.services import auth, cross_posting
 from engine.services.auth import PermissionDenied
 from engine.services.cross_posting import (
@@ -20,6 +24,7 @@ from engine.services.cross_posting import (
     SourceMessage,
     TemplateInUse,
 )
+from tests.fakes.pool import FakePool
 from tests.flow_helpers import make_admin
 
 
@@ -192,3 +197,92 @@ def test_plain_text_keeps_the_author_line() -> None:
     message = SourceMessage("hi", "Ada", "News", "", "", "telegram")
     assert cross_posting.plain_text(message) == "Ada:\nhi"
     assert cross_posting.plain_text(SourceMessage("hi", "", "", "", "", "")) == "hi"
+
+
+# --- mirroring (engine/cross_post_delivery.py) ------------------------------------------------
+
+
+def posted(chat_id: str, message_id: str, kind: str = "tg_channel_post", **fields: Any) -> Any:
+    platform = {"tg": "telegram", "dc": "discord", "wa": "whatsapp"}[kind[:2]]
+    chat = {"id": chat_id, "type": "channel" if platform == "telegram" else "guild"}
+    return PlatformEvent.model_validate(
+        {
+            "event_id": f"{kind}:{chat_id}:{message_id}",
+            "kind": kind,
+            "platform": platform,
+            "chat": chat | ({"guild_id": "G1"} if platform == "discord" else {}),
+            "message_id": message_id,
+            "text": "Hello",
+        }
+        | fields
+    )
+
+
+async def test_a_message_is_mirrored_once_and_copies_are_not_mirrored_back(
+    sqlite_session: Session, chats: dict[str, int], fake_pool: FakePool
+) -> None:
+    editor = user(sqlite_session, Role.editor)
+    s = sqlite_session
+    cross_posting.create_rule(s, editor, draft(chats["news"], chats["general"], chats["group"]))
+    cross_posting.create_rule(s, editor, draft(chats["general"], chats["group"], name="chain"))
+    s.commit()
+    photo = {"media": {"type": "photo", "file_id": "AgAD"}}
+    rows = await cross_post_delivery.mirror(posted("-1001", "5", **photo))
+    assert [(r.target_platform_chat_id, r.ok) for r in rows] == [("C1", True), ("g@g.us", True)]
+    discord = fake_pool.executions.calls[0]
+    assert (discord.kind, discord.action) == ("discord_bot", "send_message")
+    assert discord.params["content"] == "News:\nHello\n\n(media not carried)"
+    assert await cross_post_delivery.mirror(posted("-1001", "5", **photo)) == []  # redelivered
+    assert len(fake_pool.executions.calls) == 2
+
+    copy = posted("C1", rows[0].target_message_id or "", kind="dc_message")
+    assert await cross_post_delivery.mirror(copy) == []
+    bot = posted("C1", "77", kind="dc_message", user={"id": "9", "is_bot": True})
+    assert await cross_post_delivery.mirror(bot) == []
+    human = await cross_post_delivery.mirror(
+        posted("C1", "78", kind="dc_message", user={"id": "8", "display_name": "Bo"})
+    )
+    assert [(r.rule_id, r.target_platform_chat_id) for r in human] == [(2, "g@g.us")]
+    assert fake_pool.executions.calls[-1].params == {"chat_id": "g@g.us", "text": "Bo:\nHello"}
+
+
+async def test_deletions_and_failures_follow_the_rule(
+    sqlite_session: Session, chats: dict[str, int], fake_pool: FakePool
+) -> None:
+    editor = user(sqlite_session, Role.editor)
+    s = sqlite_session
+    cross_posting.create_rule(
+        s, editor, draft(chats["general"], chats["news"], chats["group"], mirror_deletes=True)
+    )
+    s.commit()
+    rows = await cross_post_delivery.mirror(posted("C1", "5", kind="dc_message"))
+    assert [r.ok for r in rows] == [True, True]
+    gone = await cross_post_delivery.mirror(posted("C1", "5", kind="dc_message_delete"))
+    assert [(r.action, r.target_platform_chat_id, r.ok, r.error) for r in gone] == [
+        ("delete", "-1001", True, None),
+        ("delete", "g@g.us", False, "A copy on whatsapp cannot be deleted by Flowbot."),
+    ]
+    delete = fake_pool.executions.calls[-1]
+    assert (delete.action, delete.params) == (
+        "delete_message",
+        {"chat_id": "-1001", "message_id": rows[0].target_message_id},
+    )
+    fake_pool.fail("send_text", "platform", "not logged in")
+    failed = await cross_post_delivery.mirror(posted("C1", "6", kind="dc_message"))
+    assert [(r.ok, r.error) for r in failed] == [(True, None), (False, "not logged in")]
+    only = await cross_post_delivery.mirror(posted("C1", "6", kind="dc_message_delete"))
+    assert [r.target_platform_chat_id for r in only] == ["-1001"]  # no copy where it failed
+
+
+def test_only_watched_chats_are_handed_to_the_actor(
+    sqlite_session: Session, chats: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(cross_post_delivery.mirror_message, "send", sent.append)
+    editor = user(sqlite_session, Role.editor)
+    cross_posting.create_rule(sqlite_session, editor, draft(chats["news"], chats["general"]))
+    sqlite_session.commit()
+    cross_post_delivery.handle(posted("-1001", "1"))
+    cross_post_delivery.handle(posted("-1002", "1"))
+    cross_post_delivery.handle(posted("-1001", "1", kind="tg_chat_boost"))
+    assert [e["chat"]["id"] for e in sent] == ["-1001"]
