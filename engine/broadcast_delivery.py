@@ -34,7 +34,7 @@ from sqlmodel import Session, func, select
 from connectors.kit.dedupe import RETRYABLE
 from connectors.kit.errors import ActionError, ErrorKind
 from engine import events, pool_client
-from engine.broker import QUEUE, claim_once
+from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope
 from engine.message_format import LinkButton, OutgoingMessage, message_calls, render
 from engine.message_format import sent_message_id as message_id_of
@@ -49,6 +49,7 @@ from engine.pacing import Lane, Pacer
 from engine.platform_calls import PLATFORMS
 
 log = logging.getLogger(__name__)
+broker = get_broker()  # installed globally: the actors below are declared on it
 
 TOPIC = "broadcast.{id}"
 # A worker that stops renewing for this long is taken for dead, and another resumes. Short
