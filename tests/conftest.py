@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine import db, pool_client
+from engine import broadcast_delivery, db, pool_client
 from engine.api.v1.caller import _windows as api_request_counts
 from engine.broker import _claims as broker_claims
 from engine.migrations import upgrade
@@ -95,3 +95,12 @@ async def fake_pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePool]:
         get_settings.cache_clear()
         yield fake
         await pool_client.aclose()
+
+
+@pytest.fixture
+def delivery_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Broadcasts handed to the delivery job (engine.broadcast_delivery.start), recorded
+    instead of queued: the tests of what starts delivery, not of delivery itself."""
+    calls: list[int] = []
+    monkeypatch.setattr(broadcast_delivery, "start", calls.append)
+    return calls

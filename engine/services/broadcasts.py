@@ -240,7 +240,7 @@ def get(session: Session, broadcast_id: int) -> BroadcastView:
 
 
 def progress(session: Session, broadcast_id: int) -> Progress:
-    return _progress(session, [broadcast_id]).get(broadcast_id, Progress())
+    return _progress(session, [broadcast_id])[broadcast_id]
 
 
 def targets(
@@ -287,15 +287,13 @@ def _get(session: Session, broadcast_id: int) -> BroadcastMessage:
 
 
 def _progress(session: Session, ids: Collection[int]) -> dict[int, Progress]:
-    counts: dict[int, dict[TargetStatus, int]] = {}
+    counts = {broadcast_id: dict.fromkeys(TargetStatus, 0) for broadcast_id in ids}
     for broadcast_id, status, count in session.exec(
         select(BroadcastTarget.broadcast_id, BroadcastTarget.status, sa.func.count())
         .where(col(BroadcastTarget.broadcast_id).in_(list(ids)))
         .group_by(col(BroadcastTarget.broadcast_id), col(BroadcastTarget.status))
     ).all():
-        counts.setdefault(broadcast_id, dict.fromkeys(TargetStatus, 0))[TargetStatus(status)] = (
-            count
-        )
+        counts[broadcast_id][TargetStatus(status)] = count
     return {broadcast_id: _progress_of(by) for broadcast_id, by in counts.items()}
 
 
@@ -332,7 +330,7 @@ def _views(session: Session, rows: list[BroadcastMessage]) -> list[BroadcastView
             created_at=row.created_at,
             updated_at=row.updated_at,
             created_by_name=names.get(row.created_by, "") if row.created_by else "",
-            progress=totals.get(row.id or 0, Progress()),
+            progress=totals[row.id or 0],
         )
         for row in rows
     ]

@@ -9,7 +9,6 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from engine import broadcast_delivery
 from engine.db import session_scope
 from engine.models import BotInstance, BroadcastTarget, Chat, ConnectorKind, TargetStatus, utcnow
 from tests.api.conftest import Tokens
@@ -27,13 +26,6 @@ EXPECTED_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/broadcasts/{broadcast_id}/targets"): "viewer",
 }
 ROOT = "/api/v1/broadcasts"
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    monkeypatch.setattr(broadcast_delivery, "start", calls.append)
-    return calls
 
 
 @pytest.fixture
@@ -68,7 +60,7 @@ async def _draft(api: httpx.AsyncClient, tokens: Tokens, **body: Any) -> dict[st
 
 
 async def test_compose_preview_edit_send_and_read_results(
-    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], started: list[int]
+    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], delivery_started: list[int]
 ) -> None:
     body = {
         "text": "**Meetup** <Friday>",
@@ -93,7 +85,7 @@ async def test_compose_preview_edit_send_and_read_results(
     sent = await api.post(f"{path}/send", headers=tokens.editor)
     assert sent.status_code == 200, sent.text
     assert sent.json()["status"] == "sending" and sent.json()["progress"]["pending"] == 2
-    assert started == [made["id"]]
+    assert delivery_started == [made["id"]]
     again = await api.post(f"{path}/send", headers=tokens.editor)
     assert again.status_code == 409 and "sent already" in again.json()["error"]["message"]
     changed = await api.patch(path, json={"text": "late"}, headers=tokens.editor)
@@ -117,7 +109,7 @@ async def test_compose_preview_edit_send_and_read_results(
 
 
 async def test_schedule_cancel_retry_and_delete(
-    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], started: list[int]
+    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], delivery_started: list[int]
 ) -> None:
     made = await _draft(api, tokens, chat_ids=[chats["group"]])
     path = f"{ROOT}/{made['id']}"
@@ -126,7 +118,7 @@ async def test_schedule_cancel_retry_and_delete(
     assert refused.status_code == 422 and "in the past" in refused.json()["error"]["message"]
     at = (utcnow() + timedelta(days=1)).isoformat()
     scheduled = await api.post(f"{path}/send", json={"at": at}, headers=tokens.editor)
-    assert scheduled.json()["status"] == "scheduled" and started == []
+    assert scheduled.json()["status"] == "scheduled" and delivery_started == []
     busy = await api.delete(path, headers=tokens.editor)
     assert busy.status_code == 409 and "cancel it first" in busy.json()["error"]["message"]
     cancelled = await api.post(f"{path}/cancel", headers=tokens.editor)
@@ -139,7 +131,7 @@ async def test_schedule_cancel_retry_and_delete(
 
 
 async def test_refusals_say_what_is_wrong(
-    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], started: list[int]
+    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], delivery_started: list[int]
 ) -> None:
     bad_button = await api.post(
         ROOT,
@@ -159,11 +151,11 @@ async def test_refusals_say_what_is_wrong(
     assert no_chats.status_code == 422 and "No chat to send to" in no_chats.text
     viewer = await api.post(ROOT, json={"text": "x"}, headers=tokens.viewer)
     assert viewer.status_code == 403
-    assert started == []
+    assert delivery_started == []
 
 
 async def test_history_pages_and_filters(
-    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], started: list[int]
+    api: httpx.AsyncClient, tokens: Tokens, chats: dict[str, int], delivery_started: list[int]
 ) -> None:
     first = await _draft(api, tokens, chat_ids=[chats["group"]])
     second = await _draft(api, tokens, chat_ids=[chats["group"], chats["channel"]])
@@ -179,7 +171,7 @@ async def test_history_pages_and_filters(
 
 
 async def test_create_is_idempotent(
-    api: httpx.AsyncClient, tokens: Tokens, started: list[int]
+    api: httpx.AsyncClient, tokens: Tokens, delivery_started: list[int]
 ) -> None:
     headers = {**tokens.editor, "Idempotency-Key": "compose-1"}
     one = await api.post(ROOT, json={"text": "once"}, headers=headers)

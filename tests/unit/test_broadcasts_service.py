@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from engine import broadcast_delivery, events
+from engine import events
 from engine.models import (
     AdminUser,
     AuditLog,
@@ -87,14 +87,6 @@ class World:
 @pytest.fixture
 def world(sqlite_session: Session) -> World:
     return World(sqlite_session)
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Broadcasts handed to the delivery job."""
-    calls: list[int] = []
-    monkeypatch.setattr(broadcast_delivery, "start", calls.append)
-    return calls
 
 
 @pytest.fixture
@@ -225,7 +217,7 @@ def test_text_too_long_for_a_target_platform_names_it(world: World) -> None:
 
 
 def test_send_fixes_targets_and_starts_delivery_after_commit(
-    world: World, started: list[int], published: list[tuple[str, dict[str, Any]]]
+    world: World, delivery_started: list[int], published: list[tuple[str, dict[str, Any]]]
 ) -> None:
     made = broadcasts.create_draft(
         world.session, world.editor, world.draft(community_ids=[world.community_id])
@@ -234,9 +226,9 @@ def test_send_fixes_targets_and_starts_delivery_after_commit(
     view = broadcasts.send(world.session, world.editor, made.id)
     assert view.status == BroadcastStatus.sending and view.started_at is not None
     assert view.progress == broadcasts.Progress(total=2, pending=2)
-    assert started == []  # the job must find the targets: not before the commit
+    assert delivery_started == []  # the job must find the targets: not before the commit
     world.session.commit()
-    assert started == [made.id]
+    assert delivery_started == [made.id]
     assert published[-1] == (
         f"broadcast.{made.id}",
         {
@@ -271,18 +263,18 @@ def test_send_fixes_targets_and_starts_delivery_after_commit(
     ],
 )
 def test_send_refuses_an_incomplete_broadcast(
-    world: World, started: list[int], fields: dict[str, Any], problem: str
+    world: World, delivery_started: list[int], fields: dict[str, Any], problem: str
 ) -> None:
     draft = world.draft(**{"community_ids": [world.community_id], **fields})
     made = broadcasts.create_draft(world.session, world.editor, draft)
     with pytest.raises(InvalidBroadcast, match=problem):
         broadcasts.send(world.session, world.editor, made.id)
     world.session.commit()
-    assert started == [] and target_rows(world.session, made.id) == []
+    assert delivery_started == [] and target_rows(world.session, made.id) == []
 
 
 def test_scheduled_waits_and_goes_back_to_draft_when_edited(
-    world: World, started: list[int]
+    world: World, delivery_started: list[int]
 ) -> None:
     made = broadcasts.create_draft(world.session, world.editor, world.draft(chat_ids=[world.news]))
     with pytest.raises(InvalidBroadcast, match="in the past"):
@@ -291,13 +283,15 @@ def test_scheduled_waits_and_goes_back_to_draft_when_edited(
     view = broadcasts.send(world.session, world.editor, made.id, at=at)
     world.session.commit()
     assert view.status == BroadcastStatus.scheduled and view.started_at is None
-    assert view.progress.total == 1 and started == []  # resume_broadcasts starts it on time
+    assert (
+        view.progress.total == 1 and delivery_started == []
+    )  # resume_broadcasts starts it on time
     edited = broadcasts.update_draft(world.session, world.editor, made.id, world.draft(text="new"))
     world.session.commit()
     assert edited.status == BroadcastStatus.draft and edited.progress.total == 0
 
 
-def test_cancel_stops_what_is_not_sent_yet(world: World, started: list[int]) -> None:
+def test_cancel_stops_what_is_not_sent_yet(world: World, delivery_started: list[int]) -> None:
     made = broadcasts.create_draft(
         world.session, world.editor, world.draft(community_ids=[world.community_id])
     )
@@ -311,7 +305,9 @@ def test_cancel_stops_what_is_not_sent_yet(world: World, started: list[int]) -> 
         broadcasts.cancel(world.session, world.editor, made.id)
 
 
-def test_retry_sends_again_to_the_failed_chats_only(world: World, started: list[int]) -> None:
+def test_retry_sends_again_to_the_failed_chats_only(
+    world: World, delivery_started: list[int]
+) -> None:
     made = broadcasts.create_draft(
         world.session, world.editor, world.draft(community_ids=[world.community_id])
     )
@@ -329,7 +325,7 @@ def test_retry_sends_again_to_the_failed_chats_only(world: World, started: list[
     world.session.commit()
     assert view.status == BroadcastStatus.sending
     assert view.progress == broadcasts.Progress(total=2, sent=1, pending=1)
-    assert started == [made.id, made.id]
+    assert delivery_started == [made.id, made.id]
     set_target_status(world.session, made.id, TargetStatus.sent, TargetStatus.sent)
     row.status = BroadcastStatus.sent
     world.session.add(row)
@@ -338,11 +334,11 @@ def test_retry_sends_again_to_the_failed_chats_only(world: World, started: list[
         broadcasts.retry_failed(world.session, world.editor, made.id)
 
 
-def test_a_flow_sends_in_its_own_name(world: World, started: list[int]) -> None:
+def test_a_flow_sends_in_its_own_name(world: World, delivery_started: list[int]) -> None:
     view = broadcasts.send_as(world.session, "flow:7", world.draft(chat_ids=[world.news]))
     world.session.commit()
     assert view.status == BroadcastStatus.sending and view.created_by_name == ""
-    assert started == [view.id]
+    assert delivery_started == [view.id]
     actor = world.session.exec(
         select(AuditLog.actor).where(AuditLog.action == "broadcast_sent")
     ).one()
@@ -352,7 +348,9 @@ def test_a_flow_sends_in_its_own_name(world: World, started: list[int]) -> None:
 # --- the history ---------------------------------------------------------------------------------
 
 
-def test_history_newest_first_with_totals_and_filters(world: World, started: list[int]) -> None:
+def test_history_newest_first_with_totals_and_filters(
+    world: World, delivery_started: list[int]
+) -> None:
     first = broadcasts.create_draft(world.session, world.editor, world.draft(chat_ids=[world.news]))
     second = broadcasts.create_draft(
         world.session, world.editor, world.draft(community_ids=[world.community_id])

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, select
 
-from engine import broadcast_delivery
 from engine.models import (
     AuditLog,
     BotInstance,
@@ -404,10 +403,8 @@ async def test_schedule_message_rows(sqlite_session: Session) -> None:
 
 
 async def test_broadcast_hands_a_broadcast_to_the_delivery_job(
-    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+    sqlite_session: Session, delivery_started: list[int]
 ) -> None:
-    started: list[int] = []
-    monkeypatch.setattr(broadcast_delivery, "start", started.append)
     world = make_world(sqlite_session)
     add_discord_and_whatsapp(sqlite_session, world)
     for chat in sqlite_session.exec(select(Chat)).all():  # each seen by a connection
@@ -419,7 +416,9 @@ async def test_broadcast_hands_a_broadcast_to_the_delivery_job(
     ctx = FakeContext(event(), flow_id=world.flow_id)
     out = (await run("broadcast", ctx, text="**news**")).output  # the trigger's community
     assert out == {"broadcast_id": out["broadcast_id"], "targets": 3, "status": "sending"}
-    assert ctx.calls == [] and started == [out["broadcast_id"]]  # the job posts, not the flow
+    assert ctx.calls == [] and delivery_started == [
+        out["broadcast_id"]
+    ]  # the job posts, not the flow
     sqlite_session.expire_all()
     targets = sqlite_session.exec(
         select(BroadcastTarget.platform_chat_id).where(
