@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from flowbot_ui.components.cards import (
+    card_grid,
     card_icon,
     dialog_footer,
     fact,
@@ -17,6 +18,7 @@ from flowbot_ui.components.cards import (
 from flowbot_ui.components.forms import error_callout
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
+from flowbot_ui.pages.communities import _choice as choice_item
 from flowbot_ui.pages.communities import _viewer_note as viewer_note
 from flowbot_ui.pages.members import platform_icon
 from flowbot_ui.state.communities import ANY, PLATFORMS, ChatItem
@@ -25,7 +27,6 @@ from flowbot_ui.state.cross_posting import (
     FORMATS,
     VALUES,
     ChatChip,
-    Choice,
     CrossPostRuleState,
     CrossPostState,
     DeliveryRow,
@@ -46,6 +47,7 @@ VALUE_HINTS = {
     "chat": "the source chat's title",
     "link": "a link to the original",
     "media": "the photo or file's address",
+    "platform": "where it was posted",
 }
 
 
@@ -58,6 +60,16 @@ def _chat_badge(chat: ChatChip) -> rx.Component:
         radius="full",
         data_testid="rule-target",
     )
+
+
+def _edit_delete(edit: rx.EventSpec, delete: rx.EventSpec) -> rx.Component:
+    """A rule's or template's two changes, for editors only."""
+    return rx.fragment(
+        rx.button(rx.icon("pencil", size=14), "Edit", variant="soft", size="1", on_click=edit,
+                  disabled=~S.can_edit),
+        rx.button(rx.icon("trash-2", size=14), "Delete", variant="soft", size="1",
+                  color_scheme="red", on_click=delete, disabled=~S.can_edit),
+    )  # fmt: skip
 
 
 def _flag(on: rx.Var, text: str) -> rx.Component:
@@ -136,23 +148,7 @@ def _rule_card(rule: RuleCard) -> rx.Component:
                     rx.button(rx.icon("history", size=14), "History", variant="soft", size="1"),
                     href="/cross-post/rules/" + rule.id.to_string(),
                 ),
-                rx.button(
-                    rx.icon("pencil", size=14),
-                    "Edit",
-                    variant="soft",
-                    size="1",
-                    on_click=S.open_edit_rule(rule.id),
-                    disabled=~S.can_edit,
-                ),
-                rx.button(
-                    rx.icon("trash-2", size=14),
-                    "Delete",
-                    variant="soft",
-                    size="1",
-                    color_scheme="red",
-                    on_click=S.open_delete_rule(rule.id),
-                    disabled=~S.can_edit,
-                ),
+                _edit_delete(S.open_edit_rule(rule.id), S.open_delete_rule(rule.id)),
                 align="center",
                 width="100%",
             ),
@@ -164,26 +160,12 @@ def _rule_card(rule: RuleCard) -> rx.Component:
     )
 
 
-def _rules_tab() -> rx.Component:
-    return rx.cond(
-        S.rows.length() > 0,
-        rx.grid(
-            rx.foreach(S.rows, _rule_card),
-            columns=rx.breakpoints(initial="1", lg="2"),
-            align="start",
-            spacing="4",
-            width="100%",
-        ),
-        rx.cond(
-            S.loaded,
-            empty_state(
-                "repeat",
-                "No cross-post rules yet",
-                "A rule copies what is posted in one chat to others, on any platform: a "
-                "Telegram channel to a Discord channel, a Discord channel to WhatsApp groups.",
-            ),
-        ),
-    )
+_NO_RULES = empty_state(
+    "repeat",
+    "No cross-post rules yet",
+    "A rule copies what is posted in one chat to others, on any platform: a Telegram "
+    "channel to a Discord channel, a Discord channel to WhatsApp groups.",
+)
 
 
 def _picker_row(chat: ChatItem) -> rx.Component:
@@ -316,10 +298,6 @@ def _labelled(label: str, hint: str, control: rx.Component) -> rx.Component:
     )
 
 
-def _template_choice(choice: Choice) -> rx.Component:
-    return rx.select.item(choice.name, value=choice.id)
-
-
 def _rule_form() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -341,7 +319,7 @@ def _rule_form() -> rx.Component:
                     rx.select.trigger(width="100%", data_testid="rule-template"),
                     rx.select.content(
                         rx.select.item("As is", value=AS_IS),
-                        rx.foreach(S.template_choices, _template_choice),
+                        rx.foreach(S.template_choices, choice_item),
                     ),
                     name="template",
                     default_value=S.rule_form["template"],
@@ -418,25 +396,7 @@ def _template_row(row: TemplateRow) -> rx.Component:
         ),
         rx.table.cell(rx.text(row.rules, size="2")),
         rx.table.cell(
-            rx.hstack(
-                rx.button(
-                    rx.icon("pencil", size=14),
-                    "Edit",
-                    variant="soft",
-                    size="1",
-                    on_click=S.open_edit_template(row.id),
-                    disabled=~S.can_edit,
-                ),
-                rx.button(
-                    rx.icon("trash-2", size=14),
-                    "Delete",
-                    variant="soft",
-                    size="1",
-                    color_scheme="red",
-                    on_click=S.open_delete_template(row.id),
-                    disabled=~S.can_edit,
-                ),
-            )
+            rx.hstack(_edit_delete(S.open_edit_template(row.id), S.open_delete_template(row.id)))
         ),
         align="center",
         data_testid="template-row",
@@ -594,6 +554,17 @@ def _delete_dialog(open_: rx.Var, what: str, confirm: rx.EventHandler) -> rx.Com
     )
 
 
+def _new_button(what: str, on_click: rx.EventHandler) -> rx.Component:
+    return rx.button(
+        rx.icon("plus", size=16),
+        f"New {what}",
+        size="3",
+        on_click=on_click,
+        disabled=~S.can_edit,
+        data_testid=f"new-{what}",
+    )
+
+
 def cross_post_page() -> rx.Component:
     return shell(
         page_header(
@@ -601,22 +572,8 @@ def cross_post_page() -> rx.Component:
             "Mirror what is posted in one chat to others, on any platform.",
             rx.cond(
                 S.tab == "templates",
-                rx.button(
-                    rx.icon("plus", size=16),
-                    "New template",
-                    size="3",
-                    on_click=S.open_new_template,
-                    disabled=~S.can_edit,
-                    data_testid="new-template",
-                ),
-                rx.button(
-                    rx.icon("plus", size=16),
-                    "New rule",
-                    size="3",
-                    on_click=S.open_new_rule,
-                    disabled=~S.can_edit,
-                    data_testid="new-rule",
-                ),
+                _new_button("template", S.open_new_template),
+                _new_button("rule", S.open_new_rule),
             ),
         ),
         rx.vstack(
@@ -627,7 +584,9 @@ def cross_post_page() -> rx.Component:
                     rx.tabs.trigger("Rules", value="rules", data_testid="tab-rules"),
                     rx.tabs.trigger("Templates", value="templates", data_testid="tab-templates"),
                 ),
-                rx.tabs.content(_rules_tab(), value="rules", padding_top="16px"),
+                rx.tabs.content(
+                    card_grid(S, _rule_card, _NO_RULES), value="rules", padding_top="16px"
+                ),
                 rx.tabs.content(_templates_tab(), value="templates", padding_top="16px"),
                 value=S.tab,
                 on_change=S.pick_tab,

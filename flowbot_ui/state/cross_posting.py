@@ -9,7 +9,6 @@ into rows and its refusals into the message shown where the admin is looking.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -26,14 +25,15 @@ from engine.services.cross_posting import (
 )
 from engine.services.errors import Conflict
 from flowbot_ui.state.auth import AuthState
-from flowbot_ui.state.communities import ANY, PICKER_SIZE, PLATFORMS, ChatItem
+from flowbot_ui.state.communities import ANY, PICKER_SIZE, PLATFORMS, ChatItem, Choice
 from flowbot_ui.state.communities import _chat_item as chat_item
 from flowbot_ui.state.service_calls import Action, run_as_signed_in
+from flowbot_ui.state.webhooks import _when as when
 
 REFUSALS = (auth.AuthError, ValueError, LookupError, Conflict)
 AS_IS = "as-is"  # a select's value cannot be empty: the rule posts the text as it is
-FORMATS = ("default", *PLATFORMS)
-VALUES = ("text", "author", "chat", "link", "media")  # what a template may insert
+FORMATS = cross_posting.FORMAT_KEYS  # "default", then each platform
+VALUES = cross_posting.VARIABLES  # what a template may insert
 HISTORY_SIZE = 50
 FILTER_FLAGS = ("media_only", "skip_bots")
 RULE_FLAGS = ("include_media", "mirror_edits", "mirror_deletes")
@@ -67,11 +67,6 @@ class TemplateRow(BaseModel):
     rules: int  # how many rules use it
 
 
-class Choice(BaseModel):
-    id: str  # a select's value is a string
-    name: str
-
-
 class DeliveryRow(BaseModel):
     when: str
     action: str
@@ -81,10 +76,6 @@ class DeliveryRow(BaseModel):
     target_message: str
     ok: bool
     error: str
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
 def filter_words(view: CrossPostFilter) -> str:
@@ -179,8 +170,7 @@ class CrossPostState(AuthState):
         self._close_all()
         self.rule_id, self.source_id, self.target_ids = 0, 0, []
         self.rule_form = {"name": "", "template": AS_IS, "contains": "", "regex": ""}
-        starting = RuleDraft(name="-", source_chat_id=0, target_chat_ids=[0])
-        self.rule_flags = _flags(starting)
+        self.rule_flags = _flags(CrossPostFilter(), None)
         self._open_rule()
 
     @rx.event
@@ -201,7 +191,7 @@ class CrossPostState(AuthState):
             "contains": ", ".join(view.filter.contains),
             "regex": view.filter.regex or "",
         }
-        self.rule_flags = _flags(view)
+        self.rule_flags = _flags(view.filter, view)
         self._open_rule()
 
     def _open_rule(self) -> None:
@@ -225,7 +215,12 @@ class CrossPostState(AuthState):
         wanted = [self.source_id, *self.target_ids]
         with session_scope() as session:
             self._current_user(session)
-            chats = [communities.get_chat(session, i) for i in wanted if i]
+            chats = []
+            for chat_id in (i for i in wanted if i):
+                try:
+                    chats.append(communities.get_chat(session, chat_id))
+                except LookupError:  # deleted since; the service says so on save
+                    continue
         self.picked = [ChatChip(platform=c.platform, title=c.title) for c in chats]
 
     @rx.event
@@ -382,16 +377,19 @@ def _rule_card(view: RuleView) -> RuleCard:
         mirror_deletes=view.mirror_deletes,
         include_media=view.include_media,
         active=view.is_active,
-        last_mirrored=_when(view.last_mirrored_at),
+        last_mirrored=when(view.last_mirrored_at),
         failures=view.failures,
     )
 
 
-def _flags(view: RuleView | RuleDraft) -> dict[str, bool]:
-    """The rule dialog's switches, by their field names."""
+def _flags(chosen: CrossPostFilter, rule: RuleView | None) -> dict[str, bool]:
+    """The rule dialog's switches by their field names: the rule's, or a new rule's defaults."""
     return {
-        **{name: bool(getattr(view.filter, name)) for name in FILTER_FLAGS},
-        **{name: bool(getattr(view, name)) for name in RULE_FLAGS},
+        **{name: bool(getattr(chosen, name)) for name in FILTER_FLAGS},
+        **{
+            name: bool(getattr(rule, name) if rule else RuleDraft.model_fields[name].default)
+            for name in RULE_FLAGS
+        },
     }
 
 
@@ -432,16 +430,14 @@ class CrossPostRuleState(AuthState):
     rows: list[DeliveryRow] = []
     page: int = 1
     has_older: bool = False
-    _cursors: list[int] = []  # the ``before`` of each page shown so far (page 1: none)
-    _older: int = 0
 
     @rx.event
     def load(self) -> None:
-        self._cursors = []
+        self.page = 1
         self._reload()
 
     def _reload(self) -> None:
-        rule_id, before = _route_id(self), (self._cursors[-1] if self._cursors else None)
+        rule_id, skipped = _route_id(self), (self.page - 1) * HISTORY_SIZE
         with session_scope() as session:
             self._current_user(session)
             try:
@@ -449,33 +445,30 @@ class CrossPostRuleState(AuthState):
             except LookupError:
                 self.missing, self.loaded = True, True
                 return
-            found = cross_posting.history(session, rule_id, limit=HISTORY_SIZE + 1, before=before)
+            found = cross_posting.history(session, rule_id, limit=HISTORY_SIZE + 1, offset=skipped)
         self.name, self.missing = view.name, False
         targets = ", ".join(t.title for t in view.targets)
         self.summary = f"From {view.source_title} to {targets}"
         self.has_older = len(found) > HISTORY_SIZE
-        shown = found[:HISTORY_SIZE]
-        self._older = shown[-1].delivery_id if shown else 0
-        self.rows = [_delivery_row(d) for d in shown]
-        self.page = len(self._cursors) + 1
+        self.rows = [_delivery_row(d) for d in found[:HISTORY_SIZE]]
         self.loaded = True
 
     @rx.event
     def older_page(self) -> None:
         if self.has_older:
-            self._cursors = [*self._cursors, self._older]
+            self.page += 1
             self._reload()
 
     @rx.event
     def newer_page(self) -> None:
-        if self._cursors:
-            self._cursors = self._cursors[:-1]
+        if self.page > 1:
+            self.page -= 1
             self._reload()
 
 
 def _delivery_row(view: DeliveryView) -> DeliveryRow:
     return DeliveryRow(
-        when=_when(view.created_at),
+        when=when(view.created_at),
         action=view.action,
         source_message=view.source_message_id,
         target=view.target_title,
