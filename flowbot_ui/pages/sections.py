@@ -11,7 +11,6 @@ import reflex as rx
 from engine.db import session_scope
 from engine.models import (
     BotCommand,
-    BroadcastMessage,
     CommunityAnalyticsSnapshot,
     ScheduledMessage,
 )
@@ -32,15 +31,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/broadcast",
-        "Broadcast",
-        "One message to many communities at once.",
-        BroadcastMessage,
-        "broadcasts",
-        "megaphone",
-        "Messages sent to several communities and platforms will appear here.",
-    ),
     SectionPage(
         "/scheduled",
         "Scheduled",
