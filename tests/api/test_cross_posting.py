@@ -3,13 +3,12 @@ refused, activate/pause, history paged; viewers read, editors write."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from engine.db import session_scope
-from engine.models import Chat, CrossPostDelivery
+from engine.models import CrossPostDelivery
 from tests.api.conftest import Tokens
+from tests.api.test_communities import discovered
 
 EXPECTED_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/cross-post/templates"): "viewer",
@@ -29,14 +28,6 @@ EXPECTED_ROLES: dict[tuple[str, str], str] = {
 }
 TEMPLATES = "/api/v1/cross-post/templates"
 RULES = "/api/v1/cross-post/rules"
-
-
-def discovered(platform: str, chat_id: str, title: str, **fields: Any) -> int:
-    with session_scope() as session:
-        chat = Chat(platform=platform, platform_chat_id=chat_id, title=title, **fields)
-        session.add(chat)
-        session.flush()
-        return chat.id or 0
 
 
 async def test_templates(api: httpx.AsyncClient, tokens: Tokens) -> None:

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from engine import cross_post_delivery
-from engine.models import AdminUser, Chat, CrossPostDelivery, Role
+from engine.models import Chat, CrossPostDelivery, Role
 from engine.platform_event import PlatformEvent
-from engine.services import auth, cross_posting
+from engine.services import cross_posting
 from engine.services.auth import PermissionDenied
 from engine.services.cross_posting import (
     ChatNotFound,
@@ -25,13 +25,7 @@ from engine.services.cross_posting import (
     TemplateInUse,
 )
 from tests.fakes.pool import FakePool
-from tests.flow_helpers import make_admin
-
-
-def user(session: Session, role: Role) -> AdminUser:
-    made = auth.create_user(session, f"u_{role.value}", "a-long-password", role, actor=make_admin())
-    session.commit()
-    return made
+from tests.unit.test_community_service import user
 
 
 def chat(session: Session, platform: str, chat_id: str, title: str, **fields: object) -> int:
