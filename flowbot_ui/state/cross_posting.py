@@ -89,7 +89,8 @@ def filter_words(view: CrossPostFilter) -> str:
         said.append(f"matching the pattern {view.regex}")
     if view.skip_bots:
         said.append("not from bots")
-    return "; ".join(said).capitalize() if said else "Every message"
+    text = "; ".join(said)
+    return text[:1].upper() + text[1:] if said else "Every message"
 
 
 class CrossPostState(AuthState):
