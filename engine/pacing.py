@@ -10,7 +10,9 @@ N s" blocks the key it named for N s (:meth:`Pacer.block`); the caller tries aga
 Windows are measured when a send leaves here, but enforced where it arrives: a send held
 up on the way arrives late, and the next one may arrive early. ``SLACK`` widens every
 window a little so that jitter does not turn into 429s, which cost far more (a second or
-more of waiting) than the slack does.
+more of waiting) than the slack does. For the same reason a connection's sends are spread
+evenly over its window rather than let out in bursts of a whole window at once: a burst
+arrives spread by the way, the next one bunched, and the platform counts a window too many.
 """
 
 from __future__ import annotations
@@ -106,21 +108,25 @@ class Lane:
 
 
 class _Window:
-    """The recent sends of one key, and until when a 429 blocks it."""
+    """The recent sends of one key, and until when a 429 blocks it; an ``even`` window
+    also keeps its sends at least a window's share apart."""
 
-    __slots__ = ("limit", "sent", "blocked_until", "lock")
+    __slots__ = ("limit", "sent", "blocked_until", "lock", "gap")
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, *, even: bool = False) -> None:
         self.limit = limit
         self.sent: deque[float] = deque(maxlen=limit.count)
         self.blocked_until = 0.0
         self.lock = asyncio.Lock()
+        self.gap = (limit.seconds + SLACK) / limit.count if even else 0.0
 
     def ready_at(self) -> float:
         """The earliest time one more send fits the window (and no block holds)."""
+        if not self.sent:
+            return self.blocked_until
         full = len(self.sent) == self.limit.count
         window_end = self.sent[0] + self.limit.seconds + SLACK if full else 0.0
-        return max(window_end, self.blocked_until)
+        return max(window_end, self.sent[-1] + self.gap, self.blocked_until)
 
 
 class Pacer:
@@ -139,16 +145,16 @@ class Pacer:
         self._sleep = sleep
         self._windows: dict[Key, _Window] = {}
 
-    def _window(self, key: Key, limit: Limit) -> _Window:
+    def _window(self, key: Key, limit: Limit, *, even: bool = False) -> _Window:
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = _Window(limit)
+            window = self._windows[key] = _Window(limit, even=even)
         return window
 
     async def acquire(self, lane: Lane) -> None:
         """Return once a send on ``lane`` is allowed, counting it as sent now."""
         chat = self._window(lane.chat, lane.chat_limit)
-        connection = self._window(lane.connection, lane.connection_limit)
+        connection = self._window(lane.connection, lane.connection_limit, even=True)
         async with chat.lock:
             while True:
                 await self._wait_for(chat)
@@ -172,12 +178,12 @@ class Pacer:
         if lane.whole_connection_on_429:
             keys.append((lane.connection, lane.connection_limit))
         for key, limit in keys:
-            window = self._window(key, limit)
+            window = self._window(key, limit, even=key == lane.connection)
             window.blocked_until = max(window.blocked_until, until)
 
     def block_connection(self, lane: Lane, seconds: float) -> None:
         """Hold every send of the connection (a global limit, an outage) for ``seconds``."""
-        window = self._window(lane.connection, lane.connection_limit)
+        window = self._window(lane.connection, lane.connection_limit, even=True)
         window.blocked_until = max(window.blocked_until, self._clock() + seconds)
 
 

@@ -66,16 +66,15 @@ def max_in_window(times: list[float], seconds: float) -> int:
     return max(sum(1 for t in times if start <= t < start + seconds) for start in times)
 
 
-async def test_a_bot_sends_30_per_second_across_chats() -> None:
+async def test_a_bot_sends_30_per_second_across_chats_evenly() -> None:
     pacer, clock = pacer_and_clock()
     lanes = [Lane.of("telegram_bot", 1, f"-100{i}") for i in range(95)]
 
     times = sorted(await send_times(pacer, clock, lanes))
 
-    assert max_in_window(times, 1.0) == 30
-    assert times[29] == 0.0  # the first 30 at once
-    assert times[30] == pytest.approx(1.0 + SLACK)  # then each waits for its window
-    assert times[-1] == pytest.approx(3 * (1.0 + SLACK))
+    gap = (1.0 + SLACK) / 30  # spread over the window, not 30 at once then a pause
+    assert times == pytest.approx([i * gap for i in range(95)])
+    assert max_in_window(times, 1.0) <= 30
 
 
 async def test_a_group_gets_20_per_minute_while_other_chats_go_on() -> None:
@@ -86,9 +85,9 @@ async def test_a_group_gets_20_per_minute_while_other_chats_go_on() -> None:
     times = await send_times(pacer, clock, [group] * 21 + others)
 
     group_times, other_times = sorted(times[:21]), times[21:]
-    assert group_times[:20] == [0.0] * 20
+    assert group_times[19] < 1.0
     assert group_times[20] == pytest.approx(60.0 + SLACK)  # the 21st waits for the window
-    assert other_times == [0.0] * 5  # not held up behind it
+    assert max(other_times) < 1.0  # not held up behind it
 
 
 async def test_private_chats_get_one_per_second() -> None:
@@ -106,7 +105,7 @@ async def test_connections_are_paced_apart() -> None:
 
     times = await send_times(pacer, clock, lanes)
 
-    assert max(times) == pytest.approx(1.0 + SLACK)  # 60 per bot: two windows, not four
+    assert max(times) == pytest.approx(59 * (1.0 + SLACK) / 30)  # 60 each, side by side
 
 
 async def test_a_429_blocks_the_chat_for_retry_after_and_others_go_on() -> None:
