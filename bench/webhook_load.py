@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bench._load import Round, Target, header, memory, row, run_round
+from bench._load import Answer, Round, Target, header, memory, row, run_round
 from bench.engine import configure, free_port, processes, wait_port
 
 CONCURRENCY = (1, 16, 64)
@@ -67,7 +67,7 @@ def expected(i: int) -> str:
     return f"doubled: {2 * (i + 1)}"
 
 
-def check(i: int, answer: httpx.Response) -> str | None:
+def check(i: int, answer: Answer) -> str | None:
     if answer.status_code != 200:
         return f"HTTP {answer.status_code}: {answer.text[:200]}"
     found = answer.json()
