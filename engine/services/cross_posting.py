@@ -203,6 +203,8 @@ def _link(event: PlatformEvent, source: Chat | None) -> str:
 
 
 def media_url(event: PlatformEvent) -> str | None:
+    """A media URL any platform can fetch (a Discord attachment's, or one the event carries);
+    a Telegram file id is not one."""
     attachments = event.data.get("attachments") or []
     if attachments and isinstance(attachments[0], str):
         return attachments[0]
