@@ -152,10 +152,6 @@ class Progress:
     pending: int = 0  # not sent yet, or handed to the platform without an answer yet
     cancelled: int = 0
 
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.cancelled
-
 
 @dataclass(frozen=True)
 class BroadcastView:
