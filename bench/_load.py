@@ -11,6 +11,7 @@ httpx request's CPU), and its own CPU per request is printed next to the server'
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -224,6 +225,16 @@ async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
         measured.server_cpu_s = cpu_seconds(server_pid) - cpu_before
         measured.memory = memory(server_pid)
     return measured
+
+
+def add_round_options(parser: argparse.ArgumentParser, seconds: float) -> None:
+    parser.add_argument("--seconds", type=float, default=seconds, help="length of each round")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(part) for part in text.split(",") if part.strip()],
+        default=[1, 16, 64],
+        help="requests in flight, comma-separated (default 1,16,64)",
+    )
 
 
 def header() -> str:

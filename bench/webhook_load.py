@@ -27,10 +27,18 @@ from typing import Any
 
 import httpx
 
-from bench._load import Answer, Round, Target, header, memory, row, run_round
+from bench._load import (
+    Answer,
+    Round,
+    Target,
+    add_round_options,
+    header,
+    memory,
+    row,
+    run_round,
+)
 from bench.engine import configure, free_port, processes, wait_port
 
-CONCURRENCY = (1, 16, 64)
 WARMUP_SECONDS = 2.0
 
 
@@ -134,7 +142,15 @@ async def running_flowbot(base: str, token: str, pid: int | None) -> AsyncIterat
 
 
 async def warm_up(target: Target) -> None:
-    """First calls pay for imports, caches and connections: not measured."""
+    """Print the server's idle memory, then make the first calls, which pay for imports,
+    caches and connections (not measured)."""
+    if target.pid:
+        idle = memory(target.pid)
+        print(
+            f"{target.name}: idle, {idle.processes} processes, RSS {idle.rss_mib:.0f} MiB, "
+            f"PSS {idle.pss_mib:.0f} MiB",
+            flush=True,
+        )
     warm = await run_round(target, 4, WARMUP_SECONDS)
     if not warm.answered:
         raise SystemExit(f"{target.name} answered no call correctly: {warm.first_error}")
@@ -143,13 +159,6 @@ async def warm_up(target: Target) -> None:
 async def main_async(args: argparse.Namespace) -> list[Round]:
     started = running_flowbot(args.url, args.token, args.pid) if args.url else embedded_flowbot()
     async with started as target:
-        if target.pid:
-            idle = memory(target.pid)
-            print(
-                f"{target.name}: idle, {idle.processes} processes, RSS {idle.rss_mib:.0f} MiB, "
-                f"PSS {idle.pss_mib:.0f} MiB",
-                flush=True,
-            )
         await warm_up(target)
         print(header(), flush=True)
         rounds = []
@@ -159,19 +168,9 @@ async def main_async(args: argparse.Namespace) -> list[Round]:
         return rounds
 
 
-def concurrency_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each round")
-    parser.add_argument(
-        "--concurrency",
-        type=concurrency_list,
-        default=list(CONCURRENCY),
-        help="requests in flight, comma-separated (default 1,16,64)",
-    )
+    add_round_options(parser, seconds=10.0)
     parser.add_argument("--url", help="a running Flowbot (default: start one embedded)")
     parser.add_argument("--token", help="an editor's API token for --url")
     parser.add_argument("--pid", type=int, help="the --url server's process, for CPU and memory")
