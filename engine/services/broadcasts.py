@@ -404,7 +404,7 @@ def _connector_kinds(session: Session, instance_ids: set[int]) -> dict[int, str]
     return {instance_id: str(kind) for instance_id, kind in rows if instance_id is not None}
 
 
-def platform_text(draft: BroadcastDraft | BroadcastMessage, platform: str) -> str:
+def platform_text(draft: BroadcastDraft, platform: str) -> str:
     """The markdown shown on ``platform``: its override, else the text."""
     return draft.overrides.get(platform) or draft.text
 
