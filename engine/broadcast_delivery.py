@@ -47,6 +47,7 @@ from engine.models import (
 )
 from engine.pacing import Lane, Pacer
 from engine.platform_calls import PLATFORMS
+from engine.services import broadcasts  # it starts this job: imported as a module
 
 log = logging.getLogger(__name__)
 broker = get_broker()  # installed globally: the actors below are declared on it
@@ -190,7 +191,7 @@ def _messages(broadcast_id: int) -> dict[str, _Message]:
     )
     return {
         platform: _Message(
-            outgoing, render(broadcast.overrides.get(platform) or broadcast.text, platform)
+            outgoing, render(broadcasts.platform_text(broadcast, platform), platform)
         )
         for platform in PLATFORMS
     }

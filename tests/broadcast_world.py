@@ -1,11 +1,10 @@
-"""Broadcasts ready for delivery, made in a few lines, for the delivery tests and bench.
-
-Rows are written as ``engine.services.broadcasts.send`` leaves them: the broadcast
-``sending`` (or ``scheduled``) with one ``pending`` target per chat.
-"""
+"""Broadcasts composed and sent through engine/services/broadcasts.py in a line, for the
+delivery tests and the benchmark: one community holds a chat per target, and the admin
+sends a draft to it (now, or at a time)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from sqlmodel import select
@@ -16,12 +15,17 @@ from engine.models import (
     BroadcastMessage,
     BroadcastStatus,
     BroadcastTarget,
-    Platform,
+    Chat,
+    Community,
     TargetStatus,
 )
 from engine.models.connections import ConnectorKind
+from engine.services import broadcasts
+from engine.services.broadcasts import BroadcastDraft
+from tests.flow_helpers import make_admin
 
-Target = tuple[str, int | None, str]  # connector kind, bot instance id, platform chat id
+Target = tuple[str, int, str]  # connector kind, bot instance id, platform chat id
+_communities = itertools.count(1)
 
 
 def bot_instance(kind: str = "telegram_bot", name: str = "broadcaster") -> int:
@@ -39,32 +43,36 @@ def broadcast(
     text: str = "**Hello** everyone",
     buttons: list[list[dict[str, str]]] | None = None,
     overrides: dict[str, str] | None = None,
-    status: BroadcastStatus = BroadcastStatus.sending,
-    scheduled_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> int:
+    """A broadcast sent (or scheduled ``at``) to these chats, in the order given."""
+    admin = make_admin()
     with session_scope() as session:
-        message = BroadcastMessage(
+        community = Community(name=f"Audience {next(_communities)}")
+        session.add(community)
+        session.flush()
+        session.add_all(
+            Chat(
+                platform=kind.split("_")[0],
+                platform_chat_id=chat_id,
+                title=f"chat {index:06d}",
+                bot_instance_id=instance_id,
+                community_id=community.id,
+                # A Discord chat with no parent is a guild, which takes no messages.
+                parent_chat_id="guild" if kind == "discord_bot" else None,
+            )
+            for index, (kind, instance_id, chat_id) in enumerate(targets)
+        )
+        draft = BroadcastDraft(
             title="Announcement",
             text=text,
             overrides=overrides or {},
             buttons=buttons or [],
-            status=status,
-            scheduled_at=scheduled_at,
+            community_ids=[community.id or 0],
         )
-        session.add(message)
-        session.flush()
-        assert message.id is not None
-        session.add_all(
-            BroadcastTarget(
-                broadcast_id=message.id,
-                platform=Platform(kind.split("_")[0]),
-                connector_kind=kind,
-                bot_instance_id=instance_id,
-                platform_chat_id=chat_id,
-            )
-            for kind, instance_id, chat_id in targets
-        )
-        return message.id
+        view = broadcasts.create_draft(session, admin, draft)
+        broadcasts.send(session, admin, view.id, at=at)
+        return view.id
 
 
 def targets_of(broadcast_id: int) -> list[BroadcastTarget]:
@@ -73,7 +81,7 @@ def targets_of(broadcast_id: int) -> list[BroadcastTarget]:
             session.exec(
                 select(BroadcastTarget)
                 .where(BroadcastTarget.broadcast_id == broadcast_id)
-                .order_by(BroadcastTarget.id)
+                .order_by(BroadcastTarget.title)
             ).all()
         )
 

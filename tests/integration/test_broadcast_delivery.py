@@ -25,6 +25,8 @@ from tests.integration.test_worker_redis import Scaled, start_pool
 from tests.integration.test_worker_redis import scaled as scaled  # fixture
 from tests.processes import kill_group, wait_until
 
+pytestmark = pytest.mark.usefixtures("delivery_started")  # the tests run the job themselves
+
 SECOND_GROUP = -1_001_000_000_888
 BUTTONS = [[{"text": "Read more", "url": "https://example.org/news"}]]
 

@@ -9,16 +9,17 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine import broadcast_delivery, events, pool_client
 from engine.broadcast_delivery import TOPIC, deliver, due_broadcasts, idempotency_key
 from engine.db import session_scope
 from engine.models import BroadcastMessage, BroadcastStatus, BroadcastTarget, TargetStatus, utcnow
+from engine.services import broadcasts
 from tests.broadcast_world import bot_instance, broadcast, status_of, statuses, targets_of
 from tests.fakes.pool import FakePool
+from tests.flow_helpers import make_admin
 
-pytestmark = pytest.mark.usefixtures("sqlite_session")
+pytestmark = pytest.mark.usefixtures("sqlite_session", "delivery_started")
 
 
 def _set(model: type, row_id: int, **values: object) -> None:
@@ -111,10 +112,12 @@ async def test_a_refusal_fails_the_target_with_the_platform_message(fake_pool: F
     assert len(fake_pool.executions.calls) == 1
 
 
-async def test_a_target_without_a_connection_fails_and_nothing_else_is_tried(
+async def test_a_target_whose_connection_is_gone_fails_and_is_not_tried(
     fake_pool: FakePool,
 ) -> None:
-    broadcast_id = broadcast([("telegram_bot", None, "-1001")])
+    broadcast_id = broadcast([("telegram_bot", bot_instance(), "-1001")])
+    (target,) = targets_of(broadcast_id)
+    _set(BroadcastTarget, target.id, bot_instance_id=None)  # the connection was deleted
 
     assert await deliver(broadcast_id) == BroadcastStatus.failed
 
@@ -132,15 +135,8 @@ async def test_retrying_failed_targets_sends_only_those_under_a_new_key(
     await deliver(broadcast_id)
     failed = next(t for t in targets_of(broadcast_id) if t.status == TargetStatus.failed)
 
-    with session_scope() as session:  # what "retry failed" leaves for the job
-        session.execute(
-            sa.update(BroadcastTarget).where(BroadcastTarget.id == failed.id)
-            .values(status=TargetStatus.pending, error=None)
-        )  # fmt: skip
-        session.execute(
-            sa.update(BroadcastMessage).where(BroadcastMessage.id == broadcast_id)
-            .values(status=BroadcastStatus.sending)
-        )  # fmt: skip
+    with session_scope() as session:
+        broadcasts.retry_failed(session, make_admin(), broadcast_id)
     assert await deliver(broadcast_id) == BroadcastStatus.sent
 
     retried = fake_pool.requests.calls[-1]
@@ -188,7 +184,8 @@ async def test_cancel_in_flight_stops_the_rest(fake_pool: FakePool) -> None:
 
     job = asyncio.create_task(deliver(broadcast_id))
     await fake_pool.executions.wait_for(lambda call: True, count=1, timeout=5)
-    _set(BroadcastMessage, broadcast_id, status=BroadcastStatus.cancelled)
+    with session_scope() as session:
+        broadcasts.cancel(session, make_admin(), broadcast_id)
     assert await asyncio.wait_for(job, 5) == BroadcastStatus.cancelled
 
     assert statuses(broadcast_id) == [TargetStatus.sent] + [TargetStatus.cancelled] * 4
@@ -196,13 +193,15 @@ async def test_cancel_in_flight_stops_the_rest(fake_pool: FakePool) -> None:
     assert status_of(broadcast_id) == BroadcastStatus.cancelled
 
 
-def test_resume_starts_due_schedules_and_orphans_once(sqlite_session: Session) -> None:
+def test_resume_starts_due_schedules_and_orphans_once() -> None:
     now = utcnow()
-    due = broadcast([], status=BroadcastStatus.scheduled, scheduled_at=now - timedelta(seconds=1))
-    later = broadcast([], status=BroadcastStatus.scheduled, scheduled_at=now + timedelta(hours=1))
-    orphan = broadcast([])
+    bot = bot_instance()
+    due, later, orphan, held = (
+        broadcast([("telegram_bot", bot, f"-100{i}")], at=at)
+        for i, at in enumerate([now + timedelta(hours=1)] * 2 + [None] * 2)
+    )
+    _set(BroadcastMessage, due, scheduled_at=now - timedelta(seconds=1))
     _set(BroadcastMessage, orphan, lease_until=now - timedelta(seconds=1))
-    held = broadcast([])
     _set(BroadcastMessage, held, lease_until=now + timedelta(seconds=30))
 
     assert due_broadcasts(now) == [due, orphan]
