@@ -75,8 +75,11 @@ class Connection:
             )
             if headers.get(b"transfer-encoding") == b"chunked":
                 content = await _chunks(reader)
-            else:
-                content = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+            elif b"content-length" in headers:
+                content = await reader.readexactly(int(headers[b"content-length"]))
+            else:  # the body ends with the connection
+                content = await reader.read()
+                headers[b"connection"] = b"close"
             if headers.get(b"connection") == b"close":
                 self.close()
             return Answer(int(status_line.split()[1]), content)
