@@ -35,7 +35,7 @@ from connectors.kit.dedupe import RETRYABLE
 from connectors.kit.errors import ActionError, ErrorKind
 from engine import events, pool_client
 from engine.broker import QUEUE, claim_once, get_broker
-from engine.db import session_scope
+from engine.db import session_scope, update_row
 from engine.message_format import LinkButton, OutgoingMessage, message_calls, render
 from engine.message_format import sent_message_id as message_id_of
 from engine.models import (
@@ -497,11 +497,4 @@ def final_status(counts: dict[TargetStatus, int]) -> BroadcastStatus:
 def _update(
     session: Session, broadcast_id: int, condition: sa.ColumnElement[bool], **values: Any
 ) -> bool:
-    """One conditional UPDATE of the broadcast; whether it matched."""
-    result = session.execute(
-        sa.update(BroadcastMessage)
-        .where(BroadcastMessage.id == broadcast_id, condition)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return update_row(session, BroadcastMessage, broadcast_id, condition, **values)

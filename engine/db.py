@@ -76,3 +76,17 @@ async def in_session(
             return fn(session, *args, **kwargs)
 
     return await asyncio.to_thread(work)
+
+
+def update_row(
+    session: Session, table: type, row_id: int, condition: sa.ColumnElement[bool], **values: object
+) -> bool:
+    """One conditional UPDATE of the row ``row_id`` of ``table``; whether it matched. Of two
+    workers claiming a row at once, exactly one matches (PostgreSQL re-checks after the lock)."""
+    result = session.execute(
+        sa.update(table)
+        .where(table.id == row_id, condition)  # type: ignore[attr-defined]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

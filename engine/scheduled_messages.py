@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from connectors.kit.errors import ActionError
 from engine import events, pool_client
-from engine.db import session_scope
+from engine.db import session_scope, update_row
 from engine.message_format import OutgoingMessage, message_calls, render, sent_message_id
 from engine.models import BotInstance, ScheduledDelivery, ScheduledMessage, ScheduledStatus
 from engine.nodes.utility import as_utc
@@ -176,11 +176,4 @@ def _record(session: Session, message: Claimed, sent: Sent, now: datetime) -> No
 
 
 def _update(session: Session, row_id: int, condition: sa.ColumnElement[bool], **values) -> bool:
-    """One conditional UPDATE of a row; whether it matched."""
-    result = session.execute(
-        sa.update(ScheduledMessage)
-        .where(ScheduledMessage.id == row_id, condition)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return update_row(session, ScheduledMessage, row_id, condition, **values)
