@@ -22,6 +22,7 @@ from engine.api.v1 import (
     nodes,
     people,
     reputation,
+    scheduled_messages,
     system,
     tokens,
     webhooks,
@@ -47,6 +48,7 @@ RESOURCES = (
     members,
     cross_posting,
     broadcasts,
+    scheduled_messages,
 )
 
 
