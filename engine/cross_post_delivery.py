@@ -13,10 +13,12 @@ is never mirrored, and (unless a rule's filter says otherwise) neither is a bot'
 
 Media: a URL the target can fetch is carried (Discord attachments, media events that carry
 a URL). A Telegram file id only works for the bot that received it and the Bot API
-connector has no ``getFile`` action, so a Telegram photo or file is not carried: the copy
-says "(media not carried)". Edits: Telegram ``edit_message`` changes a copy's text (a
-copy posted as a photo with a caption cannot be edited so: the platform's refusal is
-recorded), Discord and WhatsApp edit their copies (WhatsApp within its 15 minutes).
+connector has no ``getFile`` action, so a Telegram photo is carried only to chats of the
+same bot; elsewhere, and for other Telegram files, the copy says "(media not carried)".
+
+Edits: Telegram ``edit_message`` changes a copy's text (a copy posted as a photo with a
+caption cannot be edited so: the platform's refusal is recorded), Discord and WhatsApp
+edit their copies (WhatsApp within its 15 minutes).
 Deletions: Discord message deletions delete the copies; WhatsApp copies cannot be deleted
 without the account's own id (recorded as such). Telegram bots are not told of deletions.
 """
@@ -180,7 +182,6 @@ def _posts(
         return []
     done = _recorded_targets(session, event, rule.id or 0)
     formats = _formats(session, rule)
-    media = message.media if rule.include_media else ""
     copies = []
     for target in _targets(session, rule):
         if target.id in done:
@@ -192,6 +193,7 @@ def _posts(
             copy.error = f"The template did not render: {exc}"
             copies.append(copy)
             continue
+        media = _media_for(event, copy, message) if rule.include_media else ""
         if rule.include_media and _has_media(event) and not media:
             text = f"{text}\n\n{MEDIA_NOT_CARRIED}"
         outgoing = OutgoingMessage(text=text, media_url=media or None)
@@ -199,6 +201,16 @@ def _posts(
         copy.calls = message_calls(copy.kind, copy.target_platform_chat_id, outgoing, platform_text)
         copies.append(copy)
     return copies
+
+
+def _media_for(event: PlatformEvent, copy: Copy, message: SourceMessage) -> str:
+    """The media a copy can carry: a fetchable URL, or a Telegram photo's file id when the
+    same bot posts the copy (file ids only work for the bot that received them)."""
+    if message.media:
+        return message.media
+    photo = event.media if event.media is not None and event.media.type == "photo" else None
+    same_bot = copy.kind == event.connector and copy.instance_id == event.instance_id
+    return (photo.file_id or "") if photo is not None and same_bot else ""
 
 
 def _edits(

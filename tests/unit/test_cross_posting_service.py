@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from engine import cross_post_delivery
-from engine.models import Chat, CrossPostDelivery, Role
+from engine.models import BotInstance, Chat, CrossPostDelivery, Role
 from engine.platform_event import PlatformEvent
 from engine.services import cross_posting
 from engine.services.auth import PermissionDenied
@@ -280,3 +280,31 @@ def test_only_watched_chats_are_handed_to_the_actor(
     cross_post_delivery.handle(posted("-1002", "1"))
     cross_post_delivery.handle(posted("-1001", "1", kind="tg_chat_boost"))
     assert [e["chat"]["id"] for e in sent] == ["-1001"]
+
+
+async def test_a_telegram_photo_travels_only_with_the_bot_that_received_it(
+    sqlite_session: Session, chats: dict[str, int], fake_pool: FakePool
+) -> None:
+    s = sqlite_session
+    bot = BotInstance(name="tg", kind="telegram_bot")
+    s.add(bot)
+    s.commit()
+    news = s.get(Chat, chats["news"])
+    assert news is not None
+    news.bot_instance_id = bot.id
+    archive = chat(s, "telegram", "-1002", "Archive", bot_instance_id=bot.id)
+    editor = user(s, Role.editor)
+    cross_posting.create_rule(s, editor, draft(chats["news"], archive, chats["general"]))
+    s.commit()
+    photo = posted(
+        "-1001",
+        "5",
+        connector="telegram_bot",
+        instance_id=bot.id,
+        media={"type": "photo", "file_id": "AgAD"},
+    )
+    await cross_post_delivery.mirror(photo)
+    same_bot, discord = fake_pool.executions.calls
+    assert (same_bot.instance_id, same_bot.action) == (bot.id, "send_photo")
+    assert (same_bot.params["photo"], same_bot.params["caption"]) == ("AgAD", "News:\nHello")
+    assert discord.params["content"].endswith(cross_post_delivery.MEDIA_NOT_CARRIED)
