@@ -629,7 +629,7 @@ def _delivery_row(row: DeliveryRow) -> rx.Component:
                 align="center",
             )
         ),
-        rx.table.cell(rx.code(row.target_message, size="1")),
+        rx.table.cell(rx.cond(row.target_message != "", rx.code(row.target_message, size="1"))),
         rx.table.cell(_result(row)),
         align="center",
         data_testid="delivery-row",

@@ -1,7 +1,7 @@
 """The Cross-post page in the browser: a template written with the value menu and checked
 by its live preview (a broken expression reported), a Telegram → Discord rule made with the
-chat picker, the reverse rule refused as a loop with the form kept, the rule paused, and its
-history showing a platform's refusal."""
+chat picker, the reverse rule refused as a loop with the form kept, the rule paused, its
+history showing a platform's refusal, and a viewer who only looks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 from sqlmodel import select
 
-from engine.models import Chat, CrossPostDelivery, CrossPostRule, CrossPostTemplate
+from engine.models import (
+    AdminUser,
+    Chat,
+    CrossPostDelivery,
+    CrossPostRule,
+    CrossPostTemplate,
+    Role,
+)
+from engine.services import auth
 from tests.e2e.conftest import screenshot
-from tests.e2e.flow_ui import new_page, server_db
+from tests.e2e.flow_ui import ADMIN, PASSWORD, new_page, server_db
 
 
 def seed(data_dir: Path) -> None:
@@ -167,3 +175,14 @@ def test_template_rule_loop_and_pause(browser: Browser, app_url: str, server_dat
     expect(page.get_by_role("dialog").get_by_test_id("form-error")).to_contain_text(
         "used by the rules News to Discord"
     )
+
+    # -- a viewer looks and changes nothing ------------------------------------------------
+    with server_db(server_data) as session:
+        admin = session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
+        auth.create_user(session, "victor", PASSWORD, Role.viewer, actor=admin)
+    viewer = new_page(browser, app_url, "victor")
+    viewer.goto(f"{app_url}/cross-post")
+    expect(viewer.get_by_test_id("rule-card")).to_have_count(1)
+    expect(viewer.get_by_test_id("new-rule")).to_be_disabled()
+    expect(viewer.get_by_test_id("rule-active")).to_be_disabled()
+    expect(viewer.get_by_test_id("rule-card").get_by_role("button", name="Edit")).to_be_disabled()
