@@ -1,10 +1,12 @@
 """Persistence of executions and their steps, kept apart from the executor's logic.
 
-Every write is its own short transaction, committed before the executor goes on: a
-worker that dies leaves exactly the steps it finished as ``succeeded`` and the one it
-was in as ``running``, which is what a re-run needs (see engine/runtime.py). For a step
-with external effects that ``running`` row is its claim: inserted (never reused) and
-committed before the effect, so a redelivery can tell it was started.
+A step with external effects is written durably: its ``running`` row is its claim,
+inserted (never reused) and committed before the effect, and its outcome committed right
+after, so a redelivery can tell it was started and never repeats it (see
+engine/runtime.py). The steps of side-effect-free nodes are kept in a :class:`StepBatch`
+and written in one statement with the run's next durable write (a claim, the finish): a
+pure flow costs two commits (create, finish), and a worker that dies only loses steps
+that a re-run may run again without harm.
 
 Everything written here goes through one :class:`~engine.redaction.Redactor`: secrets
 are masked in what viewers read, and sealed where the engine reads them back.
@@ -12,8 +14,9 @@ are masked in what viewers read, and sealed where the engine reads them back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from threading import Lock
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,9 +68,9 @@ def jsonable(value: Any) -> Any:
 
 @dataclass
 class StepRecord:
-    """A step as the executor sees it; ``id`` is its row."""
+    """A step as the executor sees it; ``id`` is its row (None until a batch writes it)."""
 
-    id: int
+    id: int | None
     seq: int
     step_key: str
     status: StepStatus
@@ -168,12 +171,29 @@ class LoadedExecution:
     flow_stack: list[int]  # the flows of the run_flow chain, outermost first
 
 
+def runnable(execution: FlowExecution, now: datetime) -> bool:
+    """Whether a run should go on with the execution: not finished, and not parked until
+    a later moment."""
+    status = ExecutionStatus(execution.status)
+    if status in TERMINAL:
+        return False
+    resume_at = execution.resume_at
+    if status is not ExecutionStatus.waiting or resume_at is None:
+        return True
+    return (resume_at if resume_at.tzinfo else resume_at.replace(tzinfo=now.tzinfo)) <= now
+
+
 def load(execution_id: int) -> LoadedExecution:
+    """The execution with its version's graph (one read) and its recorded steps."""
     with session_scope() as session:
-        execution = session.get(FlowExecution, execution_id)
-        if execution is None:
+        found = session.exec(
+            select(FlowExecution, FlowVersion)
+            .join(FlowVersion, FlowVersion.id == FlowExecution.version_id, isouter=True)
+            .where(FlowExecution.id == execution_id)
+        ).first()
+        if found is None:
             raise ExecutionNotFound(f"execution {execution_id} does not exist")
-        version = session.get(FlowVersion, execution.version_id) if execution.version_id else None
+        execution, version = found
         if version is None:
             raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
         rows = session.exec(
@@ -197,18 +217,23 @@ def load(execution_id: int) -> LoadedExecution:
         )
 
 
-def set_running(execution_id: int) -> None:
-    """Mark the run started; a cancelled (``stopped``) row stays stopped, and the run's
-    first step then finds it so (:func:`start_step`)."""
-    with session_scope() as session:
-        session.exec(
-            sa.update(FlowExecution)
-            .where(
-                FlowExecution.id == execution_id,
-                FlowExecution.status != ExecutionStatus.stopped,
-            )
-            .values(status=ExecutionStatus.running, resume_at=None, finished_at=None)
+def set_running(session: Session, execution_id: int) -> None:
+    """Mark the run started, in the transaction of its first durable write (or after
+    a while, engine/runtime.py); a cancelled (``stopped``) row stays stopped."""
+    session.exec(
+        sa.update(FlowExecution)
+        .where(
+            FlowExecution.id == execution_id,
+            FlowExecution.status != ExecutionStatus.stopped,
         )
+        .values(status=ExecutionStatus.running, resume_at=None, finished_at=None)
+    )
+
+
+def mark_running(execution_id: int) -> None:
+    """:func:`set_running` in a transaction of its own."""
+    with session_scope() as session:
+        set_running(session, execution_id)
 
 
 def interrupt_running_steps(session: Session, execution_id: int, error: str) -> None:
@@ -233,10 +258,13 @@ def finish(
     resume_at: datetime | None,
     variables: dict[str, Any],
     redactor: Redactor,
+    batch: StepBatch | None = None,
+    step_count: int | None = None,
 ) -> ExecutionStatus:
-    """Record how the run ended; returns the status recorded. An execution cancelled
-    meanwhile (its row already ``stopped``) stays stopped with the canceller's reason,
-    so a run that parked or got past its last step cannot revive it."""
+    """Record how the run ended, with the ``batch`` of steps not written yet; returns the
+    status recorded. An execution cancelled meanwhile (its row already ``stopped``) stays
+    stopped with the canceller's reason, so a run that parked or got past its last step
+    cannot revive it. ``step_count``: the steps the run knows of (else counted here)."""
     with session_scope() as session:
         recorded = session.exec(
             select(FlowExecution.status).where(FlowExecution.id == execution_id).with_for_update()
@@ -244,18 +272,21 @@ def finish(
         cancelled = recorded == ExecutionStatus.stopped
         if cancelled:
             status, resume_at = ExecutionStatus.stopped, None
+        if batch is not None:
+            batch.write(session)
         if status in TERMINAL:  # steps cut short (a failed sibling branch, the time budget)
             interrupt_running_steps(session, execution_id, "interrupted: the execution ended first")
-        count = session.exec(
-            select(sa.func.count())
-            .select_from(FlowExecutionStep)
-            .where(FlowExecutionStep.execution_id == execution_id)
-        ).one()
+        if step_count is None:
+            step_count = session.exec(
+                select(sa.func.count())
+                .select_from(FlowExecutionStep)
+                .where(FlowExecutionStep.execution_id == execution_id)
+            ).one()
         values: dict[str, Any] = {
             "result": redactor.seal(jsonable(result)) if result is not None else None,
             "resume_at": resume_at,
             "context": redactor.redact(jsonable(variables)),
-            "step_count": count,
+            "step_count": step_count,
             "finished_at": None if status is ExecutionStatus.waiting else utcnow(),
         }
         if not cancelled:
@@ -269,6 +300,125 @@ def finish(
 # --------------------------------------------------------------------------- steps
 
 
+def running_values(
+    node_id: str, node_type: str, params: dict[str, Any], redactor: Redactor
+) -> dict[str, Any]:
+    """A step's row as it starts: running, with its params (redacted) as input."""
+    return {
+        "node_id": node_id,
+        "node_type": node_type,
+        "status": StepStatus.running,
+        "input": redactor.redact(jsonable(params)),
+        "output": None,
+        "error": None,
+        "handle": None,
+        "started_at": utcnow(),
+        "duration_ms": None,
+    }
+
+
+def _outcome_values(
+    step: StepRecord,
+    redactor: Redactor,
+    rendered: dict[str, Any] | None,
+    duration_ms: float | None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": step.status,
+        "output": redactor.seal(jsonable(step.output)) if step.output is not None else None,
+        "error": redactor.scrub(step.error),
+        "handle": step.handle,
+    }
+    if rendered is not None:
+        values["input"] = redactor.redact(jsonable(rendered))
+    if duration_ms is not None:
+        values["duration_ms"] = duration_ms
+    return values
+
+
+@dataclass
+class StepBatch:
+    """The steps of side-effect-free nodes a run has not written yet: new rows by step key,
+    and changes to rows already written by id. :meth:`write` sends them with the run's
+    next durable write, in its transaction."""
+
+    execution_id: int
+    new: dict[str, tuple[StepRecord, dict[str, Any]]] = field(default_factory=dict)
+    changed: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def start(
+        self, seq: int, step_key: str, existing: StepRecord | None, values: dict[str, Any]
+    ) -> StepRecord:
+        """The step as running (``values``: :func:`running_values`): a new row, or a reset
+        of one an earlier run left running."""
+        if existing is not None and existing.id is not None:
+            self.changed[existing.id] = values
+            return StepRecord(
+                existing.id, existing.seq, step_key, StepStatus.running, None, None, None
+            )
+        record = StepRecord(None, seq, step_key, StepStatus.running, None, None, None)
+        self.new[step_key] = (record, values)
+        return record
+
+    def note(self, step: StepRecord, values: dict[str, Any]) -> None:
+        """A step's outcome, to be written with the rest."""
+        if step.id is None:
+            self.new[step.step_key][1].update(values)
+        else:
+            self.changed.setdefault(step.id, {}).update(values)
+
+    def write(self, session: Session) -> None:
+        """Insert the new rows in one statement and apply the changes. Rows another run
+        of the execution wrote meanwhile (same step key) are updated instead, and taken
+        sequence numbers move past the last one."""
+        if self.new:
+            try:
+                with session.begin_nested():
+                    self._insert(session)
+            except sa.exc.IntegrityError:
+                self._make_room(session)
+                if self.new:
+                    with session.begin_nested():
+                        self._insert(session)
+        for row_id, values in self.changed.items():
+            session.exec(
+                sa.update(FlowExecutionStep).where(FlowExecutionStep.id == row_id).values(**values)
+            )
+        self.changed.clear()
+
+    def _insert(self, session: Session) -> None:
+        rows = [
+            {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
+            for key, (record, values) in self.new.items()
+        ]
+        inserted = session.exec(
+            sa.insert(FlowExecutionStep)
+            .values(rows)
+            .returning(FlowExecutionStep.step_key, FlowExecutionStep.id)
+        ).all()
+        for key, row_id in inserted:
+            self.new[key][0].id = row_id
+        self.new.clear()
+
+    def _make_room(self, session: Session) -> None:
+        taken = dict(
+            session.exec(
+                select(FlowExecutionStep.step_key, FlowExecutionStep.id).where(
+                    FlowExecutionStep.execution_id == self.execution_id
+                )
+            ).all()
+        )
+        seq = _max_seq(session, self.execution_id)
+        for key, (record, values) in list(self.new.items()):
+            if key in taken:
+                record.id = taken[key]
+                self.changed[record.id] = values
+                del self.new[key]
+            else:
+                seq += 1
+                record.seq = seq
+
+
 def start_step(
     execution_id: int,
     seq: int,
@@ -280,33 +430,28 @@ def start_step(
     redactor: Redactor,
     *,
     claim: bool = False,
+    batch: StepBatch | None = None,
+    mark_running: bool = False,
 ) -> StepRecord:
-    """Insert the step as running, or reset a row a crashed run left running; refuse
-    (ExecutionCancelled) once the execution is cancelled: the check between steps.
+    """Insert the step as running, or reset a row a crashed run left running, and commit,
+    with the ``batch`` of steps before it (and the execution's ``running`` mark when
+    asked); refuse (ExecutionCancelled) once the execution is cancelled: the check before
+    every durable step.
 
     A unique violation means another run of the same execution wrote this step (or
     took this sequence number) meanwhile: the row found by key is reused, else the
     next free sequence number is tried. A ``claim`` (a step with external effects) is
     never reused: a row found by key raises ClaimTaken, so at most one run acts.
     """
-    started = utcnow()
-    values = {
-        "node_id": node_id,
-        "node_type": node_type,
-        "status": StepStatus.running,
-        "input": redactor.redact(jsonable(params)),
-        "output": None,
-        "error": None,
-        "handle": None,
-        "started_at": started,
-        "duration_ms": None,
-    }
+    values = running_values(node_id, node_type, params, redactor)
     for _ in range(5):
         with session_scope() as session:
             if _cancelled(session, execution_id):
                 raise ExecutionCancelled(f"execution {execution_id} was cancelled")
-            if existing is None:
-                existing = _step_by_key(session, execution_id, step_key)
+            if mark_running:
+                set_running(session, execution_id)
+            if batch is not None:
+                batch.write(session)
             if existing is not None and claim:
                 raise ClaimTaken(existing)
             if existing is not None:
@@ -323,7 +468,8 @@ def start_step(
                 with session.begin_nested():
                     session.add(row)
                 return _record(row)
-            except sa.exc.IntegrityError:
+            except sa.exc.IntegrityError:  # looked up only now: a new step is rarely taken
+                existing = _step_by_key(session, execution_id, step_key)
                 seq = _max_seq(session, execution_id) + 1
     raise RuntimeError(f"could not record step {step_key} of execution {execution_id}")
 
@@ -335,24 +481,55 @@ def finish_step(
     rendered: dict[str, Any] | None = None,
     duration_ms: float | None = None,
     only_running: bool = False,
+    batch: StepBatch | None = None,
 ) -> None:
     """Write the step's outcome (status, output, error, handle) and, once known, the
-    rendered params as its input; ``only_running`` leaves a row another run finished."""
-    values: dict[str, Any] = {
-        "status": step.status,
-        "output": redactor.seal(jsonable(step.output)) if step.output is not None else None,
-        "error": redactor.scrub(step.error),
-        "handle": step.handle,
-    }
-    if rendered is not None:
-        values["input"] = redactor.redact(jsonable(rendered))
-    if duration_ms is not None:
-        values["duration_ms"] = duration_ms
+    rendered params as its input: into the ``batch`` when given, else committed now;
+    ``only_running`` leaves a row another run finished."""
+    values = _outcome_values(step, redactor, rendered, duration_ms)
+    if batch is not None:
+        batch.note(step, values)
+        return
     where = [FlowExecutionStep.id == step.id]
     if only_running:
         where.append(FlowExecutionStep.status == StepStatus.running)
     with session_scope() as session:
         session.exec(sa.update(FlowExecutionStep).where(*where).values(**values))
+
+
+# --------------------------------------------------------------------------- cancellation
+
+# The executions running in this process, each with whether someone here cancelled it:
+# such a run learns it before its next step without reading its row.
+_running_here: dict[int, bool] = {}
+_running_lock = Lock()
+
+
+def track(execution_id: int, running: bool) -> None:
+    """Note a run of the execution starting (``running``) or ending in this process."""
+    with _running_lock:
+        if running:
+            _running_here.setdefault(execution_id, False)
+        else:
+            _running_here.pop(execution_id, None)
+
+
+def note_cancelled(execution_id: int) -> None:
+    """A cancellation committed in this process (engine/services/executions.py)."""
+    with _running_lock:
+        if execution_id in _running_here:
+            _running_here[execution_id] = True
+
+
+def cancelled(execution_id: int, *, read_row: bool) -> bool:
+    """Whether the execution was cancelled in this process, or (``read_row``) at all."""
+    with _running_lock:
+        if _running_here.get(execution_id):
+            return True
+    if not read_row:
+        return False
+    with session_scope() as session:
+        return _cancelled(session, execution_id)
 
 
 def _cancelled(session: Session, execution_id: int) -> bool:

@@ -18,9 +18,14 @@ running a step, the executor looks its key up among the execution's recorded ste
 A durable delay records when to go on and parks the execution (``waiting``); the
 re-run at that time replays everything before it and continues after it.
 
+Steps of side-effect-free nodes are written in one batch with the run's next durable
+write (a side-effecting step's claim, or the end): see engine/execution_store.py.
+
 A cancelled execution (engine/services/executions.py ``cancel``) is ``stopped`` in its
-row; the step in flight finishes, and the next one refuses to start (checked where each
-step is recorded, engine/execution_store.py ``start_step``), which ends the run.
+row; the step in flight finishes, and the next one refuses to start, which ends the run.
+A cancellation made in this process is known at once; one made elsewhere is read before
+every side-effecting step, and before a side-effect-free one at most every
+``CANCEL_READ_SECONDS`` (such steps change nothing outside, so running one more is harmless).
 
 Limits hold for the whole tree one trigger starts (run_flow children run in their
 caller's process and share its :class:`TreeBudget`): steps, wall-clock time, and the
@@ -55,7 +60,6 @@ from engine.control_nodes import (
 from engine.db import session_scope
 from engine.execution_store import (
     OUTCOME_UNKNOWN,
-    TERMINAL,
     ClaimTaken,
     ExecutionCancelled,
     StepRecord,
@@ -76,6 +80,9 @@ __all__ = ["ExecutionOutcome", "TreeBudget", "create_execution", "run_execution"
 log = logging.getLogger("flowbot.runtime")
 
 GRAPH_CACHE_SIZE = 256
+CANCEL_READ_SECONDS = 0.25
+# A run with no durable write by then records that it is running (else its end does).
+MARK_RUNNING_SECONDS = 1.0
 VARIABLES_KEY = "_variables"  # in a step's recorded output: the variables it set
 
 StepBody = Callable[[Any, dict[str, Any], "StepContext"], Awaitable[NodeResult]]
@@ -140,12 +147,7 @@ async def run_execution(execution_id: int, budget: TreeBudget | None = None) -> 
     """
     loaded = execution_store.load(execution_id)
     execution = loaded.execution
-    status = ExecutionStatus(execution.status)
-    if status in TERMINAL or (
-        status is ExecutionStatus.waiting
-        and execution.resume_at is not None
-        and _aware(execution.resume_at) > datetime.now(UTC)
-    ):
+    if not execution_store.runnable(execution, datetime.now(UTC)):
         return _outcome(execution)
     assert execution.version_id is not None
     flow = _validated(execution.version_id, loaded.version_created_at, loaded.graph)
@@ -252,11 +254,34 @@ class Run:
         self.owns_budget = self.caller_budget is None
         self.budget = self.caller_budget or TreeBudget.start(self.settings.max_seconds)
         self.last: tuple[str, dict[str, Any]] | None = None
+        self.batch = execution_store.StepBatch(self.execution_id)
+        self.row_read_at = time.monotonic()  # when the row was last read (cancellation)
+        self.marked_running = False
 
     # -- the execution
 
     async def execute(self) -> ExecutionOutcome:
-        execution_store.set_running(self.execution_id)
+        """Run it to its end. Its row says ``running`` from its first durable write on, or
+        after MARK_RUNNING_SECONDS: a quick run of side-effect-free steps writes only its
+        end (the workers' sweep of lost queued executions waits far longer than that)."""
+        execution_store.track(self.execution_id, running=True)
+        timer = asyncio.get_running_loop().call_later(MARK_RUNNING_SECONDS, self._mark_running)
+        try:
+            return await self._run_to_end()
+        finally:
+            timer.cancel()
+            execution_store.track(self.execution_id, running=False)
+
+    def _mark_running(self) -> None:
+        if self.marked_running:
+            return
+        try:
+            execution_store.mark_running(self.execution_id)
+            self.marked_running = True
+        except Exception:  # the end is recorded anyway; a sweep may send it again meanwhile
+            log.warning("execution %s: could not mark it running", self.execution_id, exc_info=True)
+
+    async def _run_to_end(self) -> ExecutionOutcome:
         self._publish_status(ExecutionStatus.running)
         status, result, error, resume_at = ExecutionStatus.succeeded, None, None, None
         try:
@@ -315,6 +340,8 @@ class Run:
             resume_at=resume_at,
             variables=self.variables,
             redactor=self.redactor,
+            batch=self.batch,
+            step_count=len(self.steps),
         )
         self._publish_status(status, error=error, resume_at=resume_at)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
@@ -435,13 +462,22 @@ class Run:
     ) -> NodeResult:
         data = self.flow.graph.nodes[node_id]
         node_type: NodeType | None = data["node_type"]
-        try:
-            record = execution_store.start_step(
-                self.execution_id, self.seq, key, node_id, data["type"], data["params"], prior,
-                self.redactor, claim=self._external(node_id),
-            )  # fmt: skip
-        except ClaimTaken as taken:
-            self._outcome_unknown(node_id, taken.step)
+        if self._external(node_id):
+            try:
+                record = execution_store.start_step(
+                    self.execution_id, self.seq, key, node_id, data["type"], data["params"],
+                    prior, self.redactor, claim=True, batch=self.batch,
+                    mark_running=not self.marked_running,
+                )  # fmt: skip
+            except ClaimTaken as taken:
+                self._outcome_unknown(node_id, taken.step)
+            self.row_read_at, self.marked_running = time.monotonic(), True
+        else:
+            self._refuse_if_cancelled()
+            values = execution_store.running_values(
+                node_id, data["type"], data["params"], self.redactor
+            )
+            record = self.batch.start(self.seq, key, prior, values)
         self.seq = max(self.seq, record.seq) + 1
         self.steps[key] = record
         self._publish_step(record, node_id, data["type"])
@@ -481,6 +517,14 @@ class Run:
                      handle=result.handle)  # fmt: skip
         return NodeResult(output, result.handle)
 
+    def _refuse_if_cancelled(self) -> None:
+        """The check before a side-effect-free step (see the module's docstring)."""
+        read_row = time.monotonic() - self.row_read_at >= CANCEL_READ_SECONDS
+        if read_row:
+            self.row_read_at = time.monotonic()
+        if execution_store.cancelled(self.execution_id, read_row=read_row):
+            raise ExecutionCancelled(f"execution {self.execution_id} was cancelled")
+
     def _finish(
         self,
         record: StepRecord,
@@ -498,8 +542,9 @@ class Run:
         record.output, record.handle = output, handle or None
         record.error = self.redactor.scrub(error)
         duration_ms = (time.perf_counter() - started) * 1000
+        batch = None if self._external(node_id) else self.batch  # an effect's outcome: now
         execution_store.finish_step(
-            record, self.redactor, rendered=rendered, duration_ms=duration_ms
+            record, self.redactor, rendered=rendered, duration_ms=duration_ms, batch=batch
         )
         self._publish_step(record, node_id, type_id, duration_ms)
 
@@ -508,7 +553,7 @@ class Run:
         record = self.steps.get(frame.prefix + node_id)
         if record is not None and record.handle != "error":
             record.output, record.handle = {"error": caught}, "error"
-            execution_store.finish_step(record, self.redactor)
+            execution_store.finish_step(record, self.redactor, batch=self.batch)
 
     # -- events
 

@@ -25,7 +25,7 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from engine import events
+from engine import events, execution_store
 from engine.db import session_scope
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
@@ -332,6 +332,7 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
 
     def announce(_: Session) -> None:
         for row_id, flow_id in stopped:
+            execution_store.note_cancelled(row_id)  # a run in this process stops at once
             announce_status(row_id, flow_id, ExecutionStatus.stopped, reason)
 
     sa.event.listen(session, "after_commit", announce, once=True)  # not before: watchers reload
