@@ -30,7 +30,9 @@ def display_html(platform: str, text: str) -> str:
     if platform == "telegram":
         return text  # Telegram HTML from the renderer: user text escaped, its tags only
     if platform == "discord":
-        return _DISCORD.render(text)
+        # Shown with line breaks kept: drop the newlines markdown-it puts after its tags
+        # (escaped text holds no literal ">", so only tags end that way).
+        return _DISCORD.render(text).replace(">\n", ">")
     shown = html.escape(text, quote=False)
     for pattern, tag in _WHATSAPP_MARKS:
         shown = pattern.sub(tag, shown)
@@ -49,5 +51,11 @@ def message_bubble(shown_html: rx.Var, **props: object) -> rx.Component:
         overflow_wrap="anywhere",
         width="100%",
         font_size="14px",
+        style={
+            "& a": {"color": rx.color("accent", 11), "text_decoration": "underline"},
+            "& p": {"margin": "0 0 6px"},
+            "& pre": {"margin": "4px 0", "white_space": "pre-wrap"},
+            "& code": {"font_family": "monospace", "background": rx.color("gray", 4)},
+        },
         **props,
     )

@@ -322,7 +322,9 @@ def _message() -> rx.Component:
 
 
 def _check(label: rx.Var | str, checked: rx.Var, on_change, test_id: str) -> rx.Component:  # type: ignore[no-untyped-def]
-    return rx.checkbox(label, checked=checked, on_change=on_change, data_testid=test_id)
+    return rx.checkbox(
+        label, checked=checked, on_change=on_change, aria_label=label, data_testid=test_id
+    )
 
 
 def _community_choice(option: Option) -> rx.Component:
@@ -590,7 +592,9 @@ def _progress() -> rx.Component:
             ),
             rx.hstack(
                 _small("Created " + R.created + rx.cond(R.by != "", " by " + R.by, "")),
-                rx.cond(R.scheduled != "", _small("· for " + R.scheduled)),
+                rx.cond(
+                    R.scheduled != "", _small("· for " + R.scheduled, data_testid="scheduled-for")
+                ),
                 rx.cond(R.started != "", _small("· started " + R.started)),
                 rx.cond(R.finished != "", _small("· finished " + R.finished)),
                 spacing="1",

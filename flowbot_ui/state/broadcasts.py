@@ -112,6 +112,8 @@ def duration(started: datetime | None, finished: datetime | None) -> str:
     if started is None or finished is None:
         return ""
     seconds = max(0, int((finished - started).total_seconds()))
+    if not seconds:
+        return "under a second"
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
@@ -124,7 +126,7 @@ def chats_summary(platforms: list[str]) -> str:
     if not platforms:
         return "No chats chosen yet"
     counts = Counter(platforms)
-    parts = ", ".join(f"{n} {PLATFORM_NAMES.get(p, p)}" for p, n in counts.most_common())
+    parts = ", ".join(f"{counts[p]} {name}" for p, name in PLATFORM_NAMES.items() if counts[p])
     noun = "chat" if len(platforms) == 1 else "chats"
     return f"{len(platforms)} {noun}: {parts}"
 
