@@ -25,6 +25,7 @@ from flowbot_ui.pages.login import login_page, setup_page
 from flowbot_ui.pages.members import member_page, members_page
 from flowbot_ui.pages.moderation import moderation_page
 from flowbot_ui.pages.reputation import reputation_page
+from flowbot_ui.pages.scheduled import scheduled_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
@@ -38,6 +39,7 @@ from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.members import MembersState, MemberState
 from flowbot_ui.state.moderation import ModerationState
 from flowbot_ui.state.reputation import ReputationState
+from flowbot_ui.state.scheduled import ScheduledState
 from flowbot_ui.state.session_guard import SessionGuard
 from flowbot_ui.state.webhooks import WebhooksState
 
@@ -73,6 +75,7 @@ protected(members_page, "/communities/[community_ref]/members", "Members", Membe
 protected(member_page, "/members/[member_ref]", "Member", MemberState.load)
 protected(accounts_page, "/accounts", "Accounts", AccountsState.load)
 protected(reputation_page, "/reputation", "Leaderboard", ReputationState.load)
+protected(scheduled_page, "/scheduled", "Scheduled", ScheduledState.load)
 protected(broadcasts_page, "/broadcast", "Broadcast", BroadcastsState.load)
 protected(composer_page, "/broadcast/new", "New broadcast", ComposerState.load)
 protected(composer_page, "/broadcast/[broadcast_ref]/edit", "Edit broadcast", ComposerState.load)

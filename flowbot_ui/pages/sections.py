@@ -12,7 +12,6 @@ from engine.db import session_scope
 from engine.models import (
     BotCommand,
     CommunityAnalyticsSnapshot,
-    ScheduledMessage,
 )
 from engine.services.overview import count_rows
 from flowbot_ui.components.layout import empty_state, page_header, shell
@@ -31,15 +30,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/scheduled",
-        "Scheduled",
-        "Messages that go out later or repeat.",
-        ScheduledMessage,
-        "scheduled messages",
-        "calendar-clock",
-        "Messages you schedule, once or on a repeating schedule, will appear here.",
-    ),
     SectionPage(
         "/bot-config",
         "Bot config",
