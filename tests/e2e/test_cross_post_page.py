@@ -1,7 +1,7 @@
 """The Cross-post page in the browser: a template written with the value menu and checked
 by its live preview (a broken expression reported), a Telegram → Discord rule made with the
 chat picker, the reverse rule refused as a loop with the form kept, the rule paused, its
-history showing a platform's refusal, and a viewer who only looks."""
+history showing a platform's refusal, a viewer who only looks, and both deleted."""
 
 from __future__ import annotations
 
@@ -186,3 +186,17 @@ def test_template_rule_loop_and_pause(browser: Browser, app_url: str, server_dat
     expect(viewer.get_by_test_id("new-rule")).to_be_disabled()
     expect(viewer.get_by_test_id("rule-active")).to_be_disabled()
     expect(viewer.get_by_test_id("rule-card").get_by_role("button", name="Edit")).to_be_disabled()
+
+    # -- deleted: the rule with its history, then the template it no longer holds ----------
+    page.goto(f"{app_url}/cross-post")
+    page.get_by_test_id("rule-card").get_by_role("button", name="Delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Deleted News to Discord")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No cross-post rules yet")
+    page.get_by_test_id("tab-templates").click()
+    page.get_by_test_id("template-row").get_by_role("button", name="Delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Deleted template Announcement")
+    with server_db(server_data) as session:
+        assert session.exec(select(CrossPostDelivery)).all() == []
+        assert session.exec(select(CrossPostTemplate)).all() == []
