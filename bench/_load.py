@@ -104,13 +104,14 @@ async def _chunks(reader: asyncio.StreamReader) -> bytes:
 @dataclass(frozen=True)
 class Target:
     """A server under load: where to POST, what to send, how to check the answer, and the
-    process whose tree pays for it (None: not on this machine, no CPU or memory figures)."""
+    processes whose trees pay for it, by part (none: not on this machine, no CPU or memory
+    figures; several, e.g. web and workers: each part's CPU per request is shown too)."""
 
     name: str
     url: str
     body: Body
     check: Check
-    pid: int | None
+    processes: dict[str, int]
 
 
 def tree(pid: int) -> list[int]:
@@ -144,9 +145,9 @@ class Memory:
     pss_mib: float
 
 
-def memory(pid: int) -> Memory:
+def memory(*pids: int) -> Memory:
     rss = pss = 0
-    members = tree(pid)
+    members = [member for pid in pids for member in tree(pid)]
     for member in members:
         try:
             rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
@@ -171,7 +172,7 @@ class Round:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
-    server_cpu_s: float | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by part of the server
     client_cpu_s: float = 0.0
     memory: Memory | None = None
 
@@ -191,14 +192,14 @@ class Round:
 
     @property
     def server_cpu_ms_per_request(self) -> float | None:
-        if self.server_cpu_s is None or not self.answered:
+        if not self.cpu_s or not self.answered:
             return None
-        return self.server_cpu_s * 1000 / self.answered
+        return sum(self.cpu_s.values()) * 1000 / self.answered
 
 
 async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
     """``concurrency`` clients POST to the target back to back for ``seconds``."""
-    measured, server_pid = Round(target.name, concurrency), target.pid
+    measured = Round(target.name, concurrency)
     counter = iter(range(1 << 62))
 
     async def client_loop(deadline: float) -> None:
@@ -218,15 +219,16 @@ async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
                 measured.first_error = measured.first_error or problem
         connection.close()
 
-    cpu_before = cpu_seconds(server_pid) if server_pid else None
+    cpu_before = {part: cpu_seconds(pid) for part, pid in target.processes.items()}
     own_before = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(client_loop(started + seconds) for _ in range(concurrency)))
     measured.seconds = time.perf_counter() - started
     measured.client_cpu_s = time.process_time() - own_before
-    if server_pid and cpu_before is not None:
-        measured.server_cpu_s = cpu_seconds(server_pid) - cpu_before
-        measured.memory = memory(server_pid)
+    for part, pid in target.processes.items():
+        measured.cpu_s[part] = cpu_seconds(pid) - cpu_before[part]
+    if target.processes:
+        measured.memory = memory(*target.processes.values())
     return measured
 
 
@@ -257,6 +259,10 @@ def row(measured: Round) -> str:
         f"{measured.errors:>6} {_or_na(cpu, 10, 3)} {gen:>10.3f} "
         f"{_or_na(mem and mem.rss_mib, 8, 0)} {_or_na(mem and mem.pss_mib, 8, 0)}"
     )
+    if len(measured.cpu_s) > 1 and measured.answered:
+        per_part = measured.cpu_s.items()
+        parts = (f"{part} {cpu * 1000 / measured.answered:.3f}" for part, cpu in per_part)
+        line += f"\n    cpu ms/req by part: {', '.join(parts)}"
     if measured.first_error:
         line += f"\n    first error: {measured.first_error[:300]}"
     return line

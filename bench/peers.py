@@ -122,7 +122,8 @@ async def node_red() -> AsyncIterator[Target]:
         try:
             url = f"http://127.0.0.1:{port}/bench"
             await wait_answering(url, server)
-            yield Target(f"node-red {node_red_version(red)}", url, body, node_red_check, server.pid)
+            name = f"node-red {node_red_version(red)}"
+            yield Target(name, url, body, node_red_check, {"node": server.pid})
         finally:
             server.terminate()
             server.wait(10)

@@ -2,6 +2,7 @@
 
     python -m bench.webhook_load                    # starts Flowbot embedded, 10 s a round
     python -m bench.webhook_load --seconds 30 --concurrency 16
+    python -m bench.webhook_load --scaled 2              # PostgreSQL + Redis, 2 workers
     python -m bench.webhook_load --url http://127.0.0.1:3000 --token <API token> --pid <PID>
 
 The flow (made through the REST API, then published): webhook -> set variable `doubled` to
@@ -9,16 +10,21 @@ The flow (made through the REST API, then published): webhook -> set variable `d
 webhook (waiting for the result) answers. Every answer is checked against the `n` sent.
 
 Embedded: granian serves create_api() with the embedded worker (SQLite, in-process broker),
-as `flowbot run` does; with --url, a running Flowbot instead (--pid: its process, for the
-CPU and memory figures). Printed per round: requests/s, p50/p99, errors, the server
-process tree's CPU per request and its memory (/proc), and the generator's own CPU per
-request. Figures only, no assertions. Needs only the default install.
+as `flowbot run` does. --scaled N: a web process serving create_api() and `flowbot worker
+--processes N` on a scratch PostgreSQL database and Redis (FLOWBOT_TEST_PG_URL,
+FLOWBOT_TEST_REDIS_URL), with the web's and the workers' CPU per request apart. --url: a
+running Flowbot instead (--pid: its process, for the CPU and memory figures).
+
+Printed per round: requests/s, p50/p99, errors, the server process trees' CPU per request
+and their memory (/proc), and the generator's own CPU per request. Figures only, no
+assertions. Needs only the default install.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -133,19 +139,56 @@ async def embedded_flowbot() -> AsyncIterator[Target]:
         )  # fmt: skip
         await wait_port(port, "the web server")
         base = f"http://127.0.0.1:{port}"
-        yield Target("flowbot embedded", await webhook_url(base, token), body, check, server.pid)
+        url = await webhook_url(base, token)
+        yield Target("flowbot embedded", url, body, check, {"web": server.pid})
+
+
+@asynccontextmanager
+async def scaled_flowbot(workers: int) -> AsyncIterator[Target]:
+    """Scaled: a web process (granian, create_api) and `flowbot worker --processes N` on a
+    scratch PostgreSQL database and Redis (keys under a namespace of their own, dropped)."""
+    import redis
+
+    from bench._services import REDIS_TEST_URL, bench_database
+    from bench.engine import _drop_redis_keys
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        raise SystemExit(f"Redis unavailable at {REDIS_TEST_URL}: {exc}") from None
+    namespace = f"flowbot_bench_webhook_{os.getpid()}"
+    env = {"REDIS_URL": REDIS_TEST_URL, "FLOWBOT_REDIS_NAMESPACE": namespace}
+    tmp = tempfile.mkdtemp(prefix="flowbot-bench-webhook-")
+    with bench_database(
+        "flowbot_bench_webhook", FLOWBOT_DATA_DIR=tmp, FLOWBOT_SECRET_KEY="bench-key", **env
+    ):
+        token, port = admin_token(), free_port()
+        try:
+            with processes() as spawn:
+                web = spawn(
+                    "web", "-m", "granian", "--interface", "asgi", "--factory", "--no-log",
+                    "--host", "127.0.0.1", "--port", str(port), "engine.api.app:create_api",
+                )  # fmt: skip
+                worker = spawn("worker", "-m", "engine.cli", "worker", "--processes", str(workers))
+                await wait_port(port, "the web server")
+                url = await webhook_url(f"http://127.0.0.1:{port}", token)
+                parts = {"web": web.pid, "workers": worker.pid}
+                yield Target(f"flowbot scaled x{workers}", url, body, check, parts)
+        finally:
+            _drop_redis_keys(REDIS_TEST_URL, namespace)
 
 
 @asynccontextmanager
 async def running_flowbot(base: str, token: str, pid: int | None) -> AsyncIterator[Target]:
-    yield Target("flowbot " + base, await webhook_url(base.rstrip("/"), token), body, check, pid)
+    url = await webhook_url(base.rstrip("/"), token)
+    yield Target("flowbot " + base, url, body, check, {"web": pid} if pid else {})
 
 
 async def warm_up(target: Target) -> None:
     """Print the server's idle memory, then make the first calls, which pay for imports,
     caches and connections (not measured)."""
-    if target.pid:
-        idle = memory(target.pid)
+    if target.processes:
+        idle = memory(*target.processes.values())
         print(
             f"{target.name}: idle, {idle.processes} processes, RSS {idle.rss_mib:.0f} MiB, "
             f"PSS {idle.pss_mib:.0f} MiB",
@@ -157,7 +200,10 @@ async def warm_up(target: Target) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> list[Round]:
-    started = running_flowbot(args.url, args.token, args.pid) if args.url else embedded_flowbot()
+    if args.url:
+        started = running_flowbot(args.url, args.token, args.pid)
+    else:
+        started = scaled_flowbot(args.scaled) if args.scaled else embedded_flowbot()
     async with started as target:
         await warm_up(target)
         print(header(), flush=True)
@@ -171,6 +217,12 @@ async def main_async(args: argparse.Namespace) -> list[Round]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_round_options(parser, seconds=10.0)
+    parser.add_argument(
+        "--scaled",
+        type=int,
+        metavar="N",
+        help="start Flowbot scaled instead: PostgreSQL, Redis, a web process and N workers",
+    )
     parser.add_argument("--url", help="a running Flowbot (default: start one embedded)")
     parser.add_argument("--token", help="an editor's API token for --url")
     parser.add_argument("--pid", type=int, help="the --url server's process, for CPU and memory")
