@@ -237,9 +237,11 @@ class _Job:
         senders = [asyncio.create_task(self._sender(queue)) for _ in range(IN_FLIGHT)]
         ticker = asyncio.create_task(self._tick())
         try:
-            for target in self._claim(TargetStatus.sending):  # in flight when a worker died
+            for target in await self._claimed(TargetStatus.sending):  # in flight at a death
                 await queue.put(target)
-            while not self.stopped.is_set() and (chunk := self._claim(TargetStatus.pending)):
+            while not self.stopped.is_set() and (
+                chunk := await self._claimed(TargetStatus.pending)
+            ):
                 for target in chunk:
                     await queue.put(target)
             for _ in senders:
@@ -247,7 +249,7 @@ class _Job:
             await asyncio.gather(*senders)
         finally:
             ticker.cancel()
-        self._flush()
+        await self._flush()
         if self.lease is None:
             return None
         if self.cancelled:
@@ -256,6 +258,12 @@ class _Job:
         return self._finish()
 
     # -- claiming and sending --------------------------------------------------------------
+
+    async def _claimed(self, status: TargetStatus) -> list[_Target]:
+        """:meth:`_claim` off the event loop, which keeps pacing the sends meanwhile."""
+        targets = await asyncio.to_thread(self._claim, status)
+        self.unsent.update((target.id, target) for target in targets)
+        return targets
 
     def _claim(self, status: TargetStatus) -> list[_Target]:
         """Resumed ``sending`` targets (as they are), or a chunk of pending ones, now
@@ -285,7 +293,6 @@ class _Job:
                 for row in rows
                 if row.id is not None
             ]  # fmt: skip
-        self.unsent.update((target.id, target) for target in targets)
         return targets
 
     async def _sender(self, queue: asyncio.Queue[_Target | None]) -> None:
@@ -362,12 +369,19 @@ class _Job:
     async def _tick(self) -> None:
         while not self.stopped.is_set():
             await asyncio.sleep(FLUSH_SECONDS)
-            self._flush()
+            await self._flush()
 
-    def _flush(self) -> None:
-        """Write the results so far, renew the lease, and publish progress if it moved;
-        stop when the broadcast was cancelled or the lease lost."""
+    async def _flush(self) -> None:
+        """Write the results so far, renew the lease, and publish progress if it moved, off
+        the event loop; stop when the broadcast was cancelled or the lease lost."""
         results, self.results = self.results, []
+        renew = self.lease is not None and not self.stopped.is_set()
+        if not await asyncio.to_thread(self._write, results, renew=renew):
+            self.stopped.set()
+
+    def _write(self, results: list[_Result], *, renew: bool) -> bool:
+        """Whether the lease is still held (or was not to be renewed)."""
+        held = True
         with session_scope() as session:
             if results:
                 session.execute(
@@ -379,12 +393,13 @@ class _Job:
                         for r in results
                     ],
                 )  # fmt: skip
-            if self.lease is not None and not self.stopped.is_set():
-                self._renew(session)
+            if renew:
+                held = self._renew(session)
         if results:
             self.publish()
+        return held
 
-    def _renew(self, session: Session) -> None:
+    def _renew(self, session: Session) -> bool:
         lease = utcnow() + LEASE
         held = sa.and_(
             BroadcastMessage.status == BroadcastStatus.sending,
@@ -392,7 +407,7 @@ class _Job:
         )
         if _update(session, self.broadcast_id, held, lease_until=lease):
             self.lease = lease
-            return
+            return True
         status = session.exec(
             select(BroadcastMessage.status).where(BroadcastMessage.id == self.broadcast_id)
         ).first()
@@ -400,7 +415,7 @@ class _Job:
         if not self.cancelled:
             log.warning("broadcast %s: lease lost to another worker", self.broadcast_id)
             self.lease = None
-        self.stopped.set()
+        return False
 
     def _abandon_unsent(self) -> None:
         """Cancelled: the targets claimed here that never reached the pool did not go out."""
