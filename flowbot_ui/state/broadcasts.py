@@ -10,7 +10,6 @@ each event only says "look again"; the figures are read from the database.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,6 @@ import reflex as rx
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from engine import events
 from engine.broadcast_delivery import TOPIC
 from engine.db import session_scope
 from engine.models import AdminUser, BroadcastStatus, Platform, Role, TargetStatus
@@ -30,6 +28,7 @@ from engine.services.communities import ChatFilters, ChatView
 from engine.services.errors import Conflict
 from flowbot_ui.components.message_preview import display_html
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.bus_follow import follow
 
 REFUSALS = (auth.AuthError, ValueError, LookupError, Conflict)
 ALL = "all"
@@ -40,9 +39,6 @@ PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "whatsapp": "Wha
 STATUSES = tuple(s.value for s in BroadcastStatus)
 TARGET_STATUSES = tuple(s.value for s in TargetStatus)
 UNFINISHED = (BroadcastStatus.sending.value, BroadcastStatus.scheduled.value)
-WATCH_SECONDS = 3600
-"""A report left open stops following after an hour (reloading it follows again)."""
-WATCH_POLL_SECONDS = 15
 ASK_TIME_ZONE = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 
@@ -593,30 +589,11 @@ class ReportState(ViewerTime, AuthState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """Follow the delivery job on the bus while this report is open; the newest watcher
-        replaces older ones."""
+        """Follow the delivery job while this report is open (it publishes its progress on
+        ``broadcast.<id>``); the figures are read again at each event."""
         async with self:
-            self._watching += 1
-            mine, topic = self._watching, TOPIC.format(id=route_id(self))
-            path = self.current_path
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WATCH_SECONDS
-        async with events.subscribe(topic) as subscription:
-            await subscription.started()
-            async with self:  # what happened between the page's load and the subscription
-                self._reload()
-            while loop.time() < deadline:
-                try:
-                    event = await asyncio.wait_for(anext(subscription), WATCH_POLL_SECONDS)
-                except TimeoutError:
-                    event = None
-                async with self:
-                    if self._watching != mine or self.current_path != path:
-                        return
-                    if event is not None:
-                        if self._resolve() is None:  # signed out (or revoked) meanwhile
-                            return
-                        self._reload()
+            topic = TOPIC.format(id=route_id(self))
+        await follow(self, topic, lambda _: self._reload(), on_start=self._reload)
 
     @rx.event
     def pick_target_status(self, value: str) -> None:
