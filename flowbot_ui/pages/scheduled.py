@@ -4,6 +4,7 @@ each message's delivery history."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
 import reflex as rx
@@ -50,67 +51,40 @@ def _status(item: AgendaItem) -> rx.Component:
     )
 
 
+def _action(icon: str, label: str, event: Any, name: str, **props: Any) -> rx.Component:
+    """One small action button of a card (``name``-scheduled is its test id)."""
+    return rx.button(rx.icon(icon, size=14), label, size="1", variant="soft", on_click=event,
+                     data_testid=f"{name}-scheduled", **props)  # fmt: skip
+
+
 def _actions(item: AgendaItem) -> rx.Component:
     paused, pending = item.status == "paused", item.status == "pending"
+    locked = ~S.can_edit
     return rx.hstack(
-        rx.cond(
-            pending,
-            rx.button(
-                rx.icon("pause", size=14),
-                "Pause",
-                size="1",
-                variant="soft",
-                on_click=S.pause(item.id),
-                disabled=~S.can_edit,
-                data_testid="pause-scheduled",
-            ),  # fmt: skip
-        ),
-        rx.cond(
-            paused,
-            rx.button(
-                rx.icon("play", size=14),
-                "Resume",
-                size="1",
-                variant="soft",
-                on_click=S.resume(item.id),
-                disabled=~S.can_edit,
-                data_testid="resume-scheduled",
-            ),  # fmt: skip
-        ),
+        rx.cond(pending, _action("pause", "Pause", S.pause(item.id), "pause", disabled=locked)),
+        rx.cond(paused, _action("play", "Resume", S.resume(item.id), "resume", disabled=locked)),
         rx.cond(
             pending | paused,
             rx.fragment(
-                rx.button(
-                    rx.icon("pencil", size=14),
+                _action(
+                    "pencil",
                     "Edit",
-                    size="1",
-                    variant="soft",
+                    S.open_edit(item.id),
+                    "edit",
                     color_scheme="gray",
-                    on_click=S.open_edit(item.id),
-                    disabled=~S.can_edit,
-                    data_testid="edit-scheduled",
+                    disabled=locked,
                 ),
-                rx.button(
-                    rx.icon("x", size=14),
+                _action(
+                    "x",
                     "Cancel",
-                    size="1",
-                    variant="soft",
+                    S.ask_cancel(item.id),
+                    "cancel",
                     color_scheme="red",
-                    on_click=S.ask_cancel(item.id),
-                    disabled=~S.can_edit,
-                    data_testid="cancel-scheduled",
+                    disabled=locked,
                 ),
-            ),  # fmt: skip
-        ),
-        rx.button(
-            rx.icon("history", size=14),
-            "History",
-            size="1",
-            variant="ghost",
-            color_scheme="gray",
-            on_click=S.open_history(item.id),
-            data_testid="history-scheduled",
+            ),
         ),  # fmt: skip
+        _action("history", "History", S.open_history(item.id), "history", color_scheme="gray"),
         spacing="2",
         wrap="wrap",
     )
@@ -432,7 +406,10 @@ def scheduled_page() -> rx.Component:
                     list(VIEWS), value=S.view, on_change=S.set_view, data_testid="scheduled-view"
                 ),  # fmt: skip
                 rx.spacer(),
-                muted(rx.text.span("Times in ", S.time_zone), data_testid="viewer-zone"),
+                muted(
+                    rx.text.span("Times in ", rx.cond(S.time_zone != "", S.time_zone, "UTC")),
+                    data_testid="viewer-zone",
+                ),
                 width="100%",
                 align="center",
             ),

@@ -9,7 +9,6 @@ each delivery, and the open page reloads on it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,8 +16,8 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from pydantic import BaseModel
 
-from engine import events
 from engine.db import session_scope
+from engine.message_format import render
 from engine.models import ScheduledStatus
 from engine.scheduled_messages import TOPIC
 from engine.services import auth, communities, scheduled_messages
@@ -26,18 +25,16 @@ from engine.services.communities import GUILD, ChatFilters
 from engine.services.errors import Conflict
 from engine.services.scheduled_messages import InvalidSchedule, ScheduledView
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.broadcasts import ASK_TIME_ZONE, ViewerTime, zone_of
+from flowbot_ui.state.bus_follow import follow
 from flowbot_ui.state.service_calls import run_as_signed_in
 
 REFUSALS = (auth.AuthError, ValueError, LookupError, Conflict)
-ROUTE = "/scheduled"
 UPCOMING = "upcoming"
 VIEWS = (UPCOMING, "sent", "failed", "cancelled")
 ONCE, REPEAT = "once", "repeat"
-ASK_TIME_ZONE = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 PICKER_SIZE = 500
 PREVIEW_CHARS = 140
-WATCH_SECONDS = 3600
-WATCH_POLL_SECONDS = 15
 
 
 class AgendaItem(BaseModel):
@@ -72,13 +69,6 @@ class DeliveryItem(BaseModel):
     detail: str  # the platform's error, or its message id
 
 
-def _viewer_zone(name: str) -> ZoneInfo:
-    try:
-        return scheduled_messages.zone(name or "UTC")
-    except InvalidSchedule:
-        return ZoneInfo("UTC")
-
-
 def _day_label(moment: datetime, today: datetime) -> str:
     days = (moment.date() - today.date()).days
     return {0: "Today", 1: "Tomorrow"}.get(days, f"{moment:%a %d %b %Y}")
@@ -86,7 +76,7 @@ def _day_label(moment: datetime, today: datetime) -> str:
 
 def _item(view: ScheduledView, zone: ZoneInfo, with_date: bool) -> AgendaItem:
     local = view.next_at.astimezone(zone)
-    text = " ".join(view.text.split())
+    text = " ".join(render(view.text, "plain").split())  # what a reader sees
     return AgendaItem(
         id=view.scheduled_id,
         title=view.title,
@@ -94,7 +84,7 @@ def _item(view: ScheduledView, zone: ZoneInfo, with_date: bool) -> AgendaItem:
         media=view.media_url is not None,
         status=view.status,
         time=f"{local:%a %d %b %Y %H:%M}" if with_date else f"{local:%H:%M}",
-        repeats=f"Repeats: {view.repeats}" if view.repeats else "Once",
+        repeats=f"Repeats: {view.repeats} ({view.timezone})" if view.repeats else "Once",
         chat=view.chat_title,
         platform=view.platform,
         community=view.community_name,
@@ -115,13 +105,12 @@ def agenda_days(views: list[ScheduledView], zone: ZoneInfo, now: datetime) -> li
     return [DayGroup(label=label, messages=items) for label, items in groups.items()]
 
 
-class ScheduledState(AuthState):
+class ScheduledState(ViewerTime, AuthState):
     days: list[DayGroup] = []
     loaded: bool = False
     message: str = ""
     dialog_error: str = ""
     view: str = UPCOMING
-    time_zone: str = "UTC"
     _watching: int = 0
 
     # the create/edit dialog
@@ -161,17 +150,12 @@ class ScheduledState(AuthState):
         ]
 
     @rx.event
-    def set_time_zone(self, name: str) -> None:
-        self.time_zone = str(_viewer_zone(str(name)[:64]))
-        self._reload()
-
-    @rx.event
     def set_view(self, value: str) -> None:
         self.view = value if value in VIEWS else UPCOMING
         self._reload()
 
     def _reload(self) -> None:
-        zone = _viewer_zone(self.time_zone)
+        zone = zone_of(self.time_zone)
         status = None if self.view == UPCOMING else ScheduledStatus(self.view)
         with session_scope() as session:
             self._current_user(session)
@@ -185,26 +169,8 @@ class ScheduledState(AuthState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """Follow deliveries while this page is open; the newest watcher replaces older ones."""
-        async with self:
-            self._watching += 1
-            mine = self._watching
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WATCH_SECONDS
-        async with events.subscribe(TOPIC.format(id="*")) as subscription:
-            await subscription.started()
-            while loop.time() < deadline:
-                try:
-                    event = await asyncio.wait_for(anext(subscription), WATCH_POLL_SECONDS)
-                except TimeoutError:
-                    event = None
-                async with self:
-                    if self._watching != mine or self.current_path != ROUTE:
-                        return
-                    if event is not None:
-                        if self._resolve() is None:  # signed out (or revoked) meanwhile
-                            return
-                        self._reload()
+        """Show each delivery the worker reports while this page is open."""
+        await follow(self, TOPIC.format(id="*"), lambda _: self._reload())
 
     # -- the create/edit dialog ------------------------------------------------------------
 
@@ -234,7 +200,7 @@ class ScheduledState(AuthState):
             for c in chats
             if c.type != GUILD  # a Discord server is posted to in its channels
         ]
-        zone_name = view.timezone if view else self.time_zone
+        zone_name = view.timezone if view else str(zone_of(self.time_zone))
         self.editing_id = view.scheduled_id if view else 0
         self.f_title = view.title if view else ""
         self.f_chat = str(view.chat_id or "") if view else ""
@@ -245,7 +211,7 @@ class ScheduledState(AuthState):
         self.f_zone = zone_name
         now = datetime.now(ZoneInfo("UTC"))
         when = view.next_at if view and not view.repeat_cron else now + timedelta(hours=1)
-        self.f_once = f"{when.astimezone(_viewer_zone(zone_name)):%Y-%m-%dT%H:%M}"
+        self.f_once = f"{when.astimezone(zone_of(zone_name)):%Y-%m-%dT%H:%M}"
         self._preview()
         self.form_key += 1
         self.dialog_error, self.editor_open = "", True
@@ -279,7 +245,7 @@ class ScheduledState(AuthState):
         except InvalidSchedule as refused:
             self.cron_description, self.cron_error = "", str(refused)
             return
-        viewer = _viewer_zone(self.time_zone)
+        viewer = zone_of(self.time_zone)
         self.cron_runs = [self._both_zones(run, viewer) for run in runs]
 
     def _both_zones(self, run: datetime, viewer: ZoneInfo) -> str:
@@ -346,7 +312,7 @@ class ScheduledState(AuthState):
 
     @rx.event
     def open_history(self, scheduled_id: int) -> None:
-        zone = _viewer_zone(self.time_zone)
+        zone = zone_of(self.time_zone)
         with session_scope() as session:
             self._current_user(session)
             view = scheduled_messages.get(session, int(scheduled_id))
