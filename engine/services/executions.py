@@ -48,7 +48,7 @@ from engine.services.errors import Conflict, NotFound
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
 UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
 MAX_WAIT_SECONDS = 60.0
-# The bus only says "look again"; the row is the truth, so it is also read this often.
+# The bus says when an execution ended; it is best effort, so the row is also read this often.
 POLL_SECONDS = 0.5
 TEST_RUN_NOTE = "editor test run"
 
@@ -186,20 +186,35 @@ async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | 
 
 
 async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
+    """The row is read once subscribed (it may have ended already), then again only when
+    the bus announces an end, or every POLL_SECONDS in case the announcement was lost:
+    not on each step's event."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
     subscription = events.subscribe(f"execution.{execution_id}")
     try:
         await asyncio.wait_for(subscription.started(), timeout=2)
-        while True:
-            execution = await asyncio.to_thread(load, execution_id)
+        read_after = loop.time() + POLL_SECONDS
+        execution = await asyncio.to_thread(load, execution_id)
+        while execution is not None and execution.status not in TERMINAL:
             remaining = deadline - loop.time()
-            if execution is None or execution.status in TERMINAL or remaining <= 0:
+            if remaining <= 0:
                 return execution
-            with contextlib.suppress(TimeoutError):  # a bus event, or time to look again
-                await asyncio.wait_for(anext(subscription), min(POLL_SECONDS, remaining))
+            with contextlib.suppress(TimeoutError):
+                event = await asyncio.wait_for(
+                    anext(subscription), min(read_after - loop.time(), remaining)
+                )
+                if not _announces_end(event.payload):
+                    continue
+            read_after = loop.time() + POLL_SECONDS
+            execution = await asyncio.to_thread(load, execution_id)
+        return execution
     finally:
         await subscription.close()
+
+
+def _announces_end(payload: dict[str, Any]) -> bool:
+    return payload.get("type") == "execution" and payload.get("status") in TERMINAL
 
 
 def execution_view(execution: FlowExecution, *, steps: bool = False) -> dict[str, Any]:
