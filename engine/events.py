@@ -26,10 +26,11 @@ import itertools
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -59,11 +60,21 @@ class BusEvent:
     id: int | None = None  # grows with each publish; None from a bus that predates ids
 
 
+@lru_cache(maxsize=1024)
+def _matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """The compiled test of a glob pattern (what ``fnmatch.fnmatchcase`` does each call)."""
+    return re.compile(fnmatch.translate(pattern)).match
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")
+
+
 def replay_logs(topic: str) -> list[str]:
     """The replay logs an event on ``topic`` is kept in, each named by the subscription
     pattern that reads it back (``execution.*``, ``flow.7``)."""
-    logs = [p for p in _REPLAYED_WHOLE if fnmatch.fnmatchcase(topic, p)]
-    logs += [topic for p in _REPLAYED_EACH if fnmatch.fnmatchcase(topic, p)]
+    logs = [p for p in _REPLAYED_WHOLE if _matcher(p)(topic)]
+    logs += [topic for p in _REPLAYED_EACH if _matcher(p)(topic)]
     return logs
 
 
@@ -93,6 +104,8 @@ class _QueueSubscription:
 
     def __init__(self, bus: MemoryBus, patterns: tuple[str, ...]) -> None:
         self.patterns = patterns
+        self.exact = frozenset(p for p in patterns if not _is_glob(p))
+        self.globs = tuple(_matcher(p) for p in patterns if _is_glob(p))
         self._bus = bus
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[BusEvent] = asyncio.Queue(SUBSCRIBER_BUFFER)
@@ -127,11 +140,13 @@ class _QueueSubscription:
 
 
 class MemoryBus:
-    """Pub/sub within one process (embedded mode and tests)."""
+    """Pub/sub within one process (embedded mode and tests). Subscribers are found by
+    topic in a dict; only those with glob patterns are matched against each topic."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: list[_QueueSubscription] = []
+        self._by_topic: dict[str, list[_QueueSubscription]] = {}
+        self._globbing: list[_QueueSubscription] = []
         # Ids start at the clock (µs), so those of a restarted process are above the last run's.
         self._ids = itertools.count(time.time_ns() // 1000)
         self._last_id = 0
@@ -147,15 +162,21 @@ class MemoryBus:
                 self._logs[name] = log_  # now the most recently written
                 if len(self._logs) > MEMORY_REPLAY_LOGS:
                     self._logs.popitem(last=False)
-            for subscription in self._subscribers:
-                if any(fnmatch.fnmatchcase(topic, p) for p in subscription.patterns):
+            exact = self._by_topic.get(topic, ())
+            for subscription in exact:
+                subscription.deliver(event)
+            for subscription in self._globbing:
+                if subscription not in exact and any(m(topic) for m in subscription.globs):
                     subscription.deliver(event)
 
     def subscribe(self, topic_pattern: str, *more: str) -> _QueueSubscription:
         """Events on topics matching any of the patterns, each once, in publishing order."""
         subscription = _QueueSubscription(self, (topic_pattern, *more))
         with self._lock:
-            self._subscribers.append(subscription)
+            for topic in subscription.exact:
+                self._by_topic.setdefault(topic, []).append(subscription)
+            if subscription.globs:
+                self._globbing.append(subscription)
         return subscription
 
     def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]:
@@ -168,8 +189,14 @@ class MemoryBus:
 
     def _remove(self, subscription: _QueueSubscription) -> None:
         with self._lock:
-            if subscription in self._subscribers:
-                self._subscribers.remove(subscription)
+            for topic in subscription.exact:
+                listeners = self._by_topic.get(topic, [])
+                if subscription in listeners:
+                    listeners.remove(subscription)
+                if not listeners:
+                    self._by_topic.pop(topic, None)
+            if subscription in self._globbing:
+                self._globbing.remove(subscription)
 
 
 class _RedisSubscription:
