@@ -18,6 +18,17 @@ from engine.settings import get_settings, private_dir
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# Threads of the embedded process that use the database, beyond asyncio.to_thread's
+# (min(32, cpus + 4)): the embedded worker's 4 (engine/worker.py) and its timers.
+OTHER_SQLITE_THREADS = 8
+
+
+def sqlite_pool_size() -> int:
+    """Connections kept for SQLite: one per thread that may use the database at once. A
+    pool smaller than that closes the extra connections when they are given back, and
+    each new one pays for opening the file and its pragmas."""
+    return min(32, (os.cpu_count() or 1) + 4) + OTHER_SQLITE_THREADS
+
 
 def make_engine(url: str) -> sa.Engine:
     """An engine tuned for the backend: SQLite gets WAL and foreign keys."""
@@ -25,7 +36,11 @@ def make_engine(url: str) -> sa.Engine:
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             _private_file(Path(database))
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=sqlite_pool_size(),
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
