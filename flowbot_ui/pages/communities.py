@@ -304,39 +304,46 @@ def _choice(choice: Choice) -> rx.Component:
     return rx.select.item(choice.name, value=choice.id)
 
 
+def chat_search_bar(
+    search: rx.Var, on_search: Any, platform: rx.Var, on_platform: Any
+) -> rx.Component:
+    """The chat pickers' narrowing: a search over titles, usernames and ids, and a platform."""
+    return rx.hstack(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="search",
+                    placeholder="Search by title, @username or id",
+                    default_value=search,
+                    width="100%",
+                    data_testid="picker-search",
+                ),
+                rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
+                width="100%",
+            ),
+            on_submit=on_search,
+            flex="1",
+        ),
+        rx.select.root(
+            rx.select.trigger(width="150px", data_testid="picker-platform"),
+            rx.select.content(
+                rx.select.item("All platforms", value=ANY),
+                *[rx.select.item(p.capitalize(), value=p) for p in PLATFORMS],
+            ),
+            value=platform,
+            on_change=on_platform,
+        ),
+        width="100%",
+    )
+
+
 def _picker_dialog() -> rx.Component:
     return state_dialog(
         C,
         "Add chats",
         "Chats your connections are in. Pick any from any platform; a chat belongs to one "
         "community at a time.",
-        rx.hstack(
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="search",
-                        placeholder="Search by title, @username or id",
-                        default_value=C.picker_search,
-                        width="100%",
-                        data_testid="picker-search",
-                    ),
-                    rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
-                    width="100%",
-                ),
-                on_submit=C.search_picker,
-                flex="1",
-            ),
-            rx.select.root(
-                rx.select.trigger(width="150px", data_testid="picker-platform"),
-                rx.select.content(
-                    rx.select.item("All platforms", value=ANY),
-                    *[rx.select.item(p.capitalize(), value=p) for p in PLATFORMS],
-                ),
-                value=C.picker_platform,
-                on_change=C.pick_platform,
-            ),
-            width="100%",
-        ),
+        chat_search_bar(C.picker_search, C.search_picker, C.picker_platform, C.pick_platform),
         rx.box(
             rx.cond(
                 C.picker_rows.length() > 0,

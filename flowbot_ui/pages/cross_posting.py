@@ -20,8 +20,9 @@ from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.pages.communities import _choice as choice_item
 from flowbot_ui.pages.communities import _viewer_note as viewer_note
+from flowbot_ui.pages.communities import chat_search_bar
 from flowbot_ui.pages.members import platform_icon
-from flowbot_ui.state.communities import ANY, PLATFORMS, ChatItem
+from flowbot_ui.state.communities import PLATFORMS, ChatItem
 from flowbot_ui.state.cross_posting import (
     AS_IS,
     FORMATS,
@@ -235,33 +236,7 @@ def _picked() -> rx.Component:
 def _chat_picker() -> rx.Component:
     return rx.vstack(
         _picked(),
-        rx.hstack(
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="search",
-                        placeholder="Search chats by title, @username or id",
-                        default_value=S.chat_search,
-                        width="100%",
-                        data_testid="chat-search",
-                    ),
-                    rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
-                    width="100%",
-                ),
-                on_submit=S.search_chats,
-                flex="1",
-            ),
-            rx.select.root(
-                rx.select.trigger(width="150px"),
-                rx.select.content(
-                    rx.select.item("All platforms", value=ANY),
-                    *[rx.select.item(p.capitalize(), value=p) for p in PLATFORMS],
-                ),
-                value=S.chat_platform,
-                on_change=S.pick_chat_platform,
-            ),
-            width="100%",
-        ),
+        chat_search_bar(S.chat_search, S.search_chats, S.chat_platform, S.pick_chat_platform),
         rx.box(
             rx.cond(
                 S.chat_rows.length() > 0,
@@ -298,20 +273,21 @@ def _labelled(label: str, hint: str, control: rx.Component) -> rx.Component:
     )
 
 
+def _name_field(saved: rx.Var, example: str) -> rx.Component:
+    """A dialog's name, starting as saved (the dialog's content is new each time it opens)."""
+    return _labelled(
+        "Name",
+        "",
+        rx.input(
+            name="name", default_value=saved, required=True, width="100%", placeholder=example
+        ),
+    )
+
+
 def _rule_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _labelled(
-                "Name",
-                "",
-                rx.input(
-                    name="name",
-                    default_value=S.rule_form["name"],
-                    required=True,
-                    width="100%",
-                    placeholder="e.g. Announcements to Discord",
-                ),
-            ),
+            _name_field(S.rule_form["name"], "e.g. Announcements to Discord"),
             _labelled(
                 "How it looks",
                 "A template formats it per platform; as is copies the text with its author.",
@@ -500,17 +476,7 @@ def _template_dialog() -> rx.Component:
         "where a platform needs it.",
         rx.form(
             rx.vstack(
-                _labelled(
-                    "Name",
-                    "",
-                    rx.input(
-                        name="name",
-                        default_value=S.template_name,
-                        required=True,
-                        width="100%",
-                        placeholder="e.g. Announcement",
-                    ),
-                ),
+                _name_field(S.template_name, "e.g. Announcement"),
                 rx.grid(
                     rx.vstack(*[_format_field(name) for name in FORMATS], width="100%"),
                     rx.vstack(

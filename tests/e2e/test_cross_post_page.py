@@ -94,7 +94,7 @@ def test_template_rule_loop_and_pause(browser: Browser, app_url: str, server_dat
     dialog = page.get_by_test_id("rule-dialog")
     expect(dialog.get_by_test_id("picker-chat")).to_have_count(3)
     dialog.get_by_role("button", name="From Club news").click()
-    dialog.get_by_test_id("chat-search").fill("announce")
+    dialog.get_by_test_id("picker-search").fill("announce")
     dialog.get_by_role("button", name="Search").click()
     expect(dialog.get_by_test_id("picker-chat")).to_have_count(1)
     dialog.get_by_role("checkbox", name="To announcements").click()
