@@ -99,16 +99,19 @@ def create_execution(
     parent: FlowExecution | None = None,
     version_id: int | None = None,
     max_tree: int | None = None,
+    known_new: bool = False,
 ) -> FlowExecution:
     """A queued execution of the flow's published version (or ``version_id``).
 
     With an idempotency key, a second call (a redelivered event, a racing worker) returns
     the row the first one made: the insert runs in a savepoint and a unique violation
-    falls back to reading the winner, on SQLite and PostgreSQL alike. A child joins its
+    falls back to reading the winner, on SQLite and PostgreSQL alike. ``known_new``: the
+    caller knows no row has the key (it made the key up, or just looked), so it is not
+    looked up first; the savepoint still catches a race. A child joins its
     parent's tree (``root_execution_id``); with ``max_tree``, a tree that already holds
     that many executions gets no new one (TreeFull). The trigger is stored sealed.
     """
-    if idempotency_key is not None:
+    if idempotency_key is not None and not known_new:
         existing = _by_key(session, idempotency_key)
         if existing is not None:
             return existing

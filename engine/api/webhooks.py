@@ -58,9 +58,10 @@ async def receive(token: str, request: Request) -> JSONResponse:
         request, endpoint.max_body_bytes, get_settings().webhook_read_timeout_seconds
     )
     signed = _verified_signature(endpoint, request, body)
-    event = _event(endpoint, request, body)
+    key = _idempotency_key(request)
+    event = _event(endpoint, request, body, key)
     try:
-        execution_id = await asyncio.to_thread(_launch_once, endpoint, event, signed)
+        execution_id = await asyncio.to_thread(_launch_once, endpoint, event, signed, not key)
     except (executions.NotRunnable, webhooks.ReplayedSignature) as exc:
         raise HTTPException(409, str(exc)) from None
     if not endpoint.wait_for_result:
@@ -91,13 +92,20 @@ def _count_call(endpoint_id: int | None) -> Callable[[Session], None]:
     return count
 
 
-def _launch_once(endpoint: WebhookEndpoint, event: PlatformEvent, signed: str | None) -> int:
+def _launch_once(
+    endpoint: WebhookEndpoint, event: PlatformEvent, signed: str | None, new_event: bool
+) -> int:
     """Start the flow; a signed request first uses up its signature, in a transaction of its
     own that commits before anything starts, so of two copies sent at once only one gets
     through. If the start is then refused (flow not published, database or broker down),
-    the signature is given back: the sender's retry of that very request still works."""
+    the signature is given back: the sender's retry of that very request still works.
+    ``new_event``: the request has no idempotency key (its event id is made up)."""
     launch = partial(
-        executions.launch, endpoint.flow_id, event, on_created=_count_call(endpoint.id)
+        executions.launch,
+        endpoint.flow_id,
+        event,
+        on_created=_count_call(endpoint.id),
+        new_event=new_event,
     )
     if signed is None:
         return launch()
@@ -174,10 +182,15 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def _event(endpoint: WebhookEndpoint, request: Request, body: bytes) -> PlatformEvent:
+def _idempotency_key(request: Request) -> str:
+    """The sender's Idempotency-Key ("" without one); 400 when it is too long."""
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise HTTPException(400, f"Idempotency-Key: at most {MAX_IDEMPOTENCY_KEY} characters.")
+    return key
+
+
+def _event(endpoint: WebhookEndpoint, request: Request, body: bytes, key: str) -> PlatformEvent:
     return PlatformEvent(
         # Namespaced by endpoint: two senders' keys never collide.
         event_id=f"webhook:{endpoint.id}:{key or uuid.uuid4().hex}",

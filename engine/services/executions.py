@@ -133,10 +133,13 @@ def launch(
     *,
     draft: bool = False,
     on_created: Callable[[Session], None] | None = None,
+    new_event: bool = False,
 ) -> int:
     """Create the execution for ``event`` and send it to the workers, in one transaction.
 
-    ``on_created(session)`` runs in the same transaction (webhook call counters). Either
+    ``on_created(session)`` runs in the same transaction (webhook call counters).
+    ``new_event``: the event id was just made up (no key from the caller), so no earlier
+    execution can have it and none is looked for. Either
     the execution is recorded and will run, or Unavailable is raised and nothing is
     recorded, so a caller retrying after the refusal starts it once: the message is sent
     before the commit, and a send that fails rolls everything back. A worker faster than
@@ -150,7 +153,7 @@ def launch(
         with session_scope() as session:
             pick = draft_snapshot if draft else runnable_version
             version_id = pick(session, flow_id)
-            existed = actors.known_keys(session, [key])
+            existed = set() if new_event else actors.known_keys(session, [key])
             execution = runtime.create_execution(
                 session,
                 flow_id,
@@ -158,6 +161,7 @@ def launch(
                 trigger_type=event.kind,
                 idempotency_key=key,
                 version_id=version_id,
+                known_new=key not in existed,
             )
             if on_created is not None:
                 on_created(session)

@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from engine import actors
 from engine.api.webhooks import MAX_JSON_DEPTH
-from engine.db import session_scope
+from engine.db import get_engine, session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
 from engine.services import executions, flows, webhooks
 from tests.api_client import api_client
@@ -298,6 +299,26 @@ async def test_idempotency_key_starts_one_execution(client: httpx.AsyncClient) -
     second = await client.post(url, json={"order_id": 1}, headers=headers)
     assert first.json() == second.json()
     assert execution_count() == 1
+
+
+async def test_only_a_call_with_an_idempotency_key_looks_it_up(client: httpx.AsyncClient) -> None:
+    """Without a key the event id is made up, so no earlier execution can have it."""
+    url = endpoint(make_flow(webhook_graph()))
+    lookups: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
+        if "idempotency_key" in text.partition("WHERE")[2]:
+            lookups.append(text)
+
+    sa.event.listen(get_engine(), "before_cursor_execute", statement)
+    try:
+        assert (await client.post(url, json={})).status_code == 202
+        assert lookups == []
+        keyed = await client.post(url, json={}, headers={"Idempotency-Key": "order-7"})
+        assert keyed.status_code == 202 and lookups
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", statement)
+    assert execution_count() == 2
 
 
 async def test_wait_for_result_answers_with_the_result(client: httpx.AsyncClient) -> None:
