@@ -23,6 +23,7 @@ from engine.nodes.utility import as_utc
 from engine.services import auth
 from engine.services import scheduled_messages as scheduled
 from engine.services.scheduled_messages import InvalidSchedule, NotChangeable, ScheduleFields
+from flowbot_ui.state.scheduled import agenda_days
 from tests.unit.test_community_service import chat, user
 
 BERLIN = "Europe/Berlin"
@@ -226,3 +227,26 @@ def test_deliveries_newest_first(sqlite_session: Session) -> None:
     ]
     with pytest.raises(scheduled.ScheduledNotFound):
         scheduled.deliveries(sqlite_session, 999)
+
+
+def test_the_page_groups_the_agenda_by_day_in_the_viewers_zone(sqlite_session: Session) -> None:
+    _, _, chat_id = _world(sqlite_session)
+    editor = user(sqlite_session, Role.editor)
+    tokyo = scheduled.zone("Asia/Tokyo")
+    for text, when in [("b", "2030-01-07T23:30:00"), ("a", "2030-01-07T10:00:00"),
+                       ("c", "2030-01-08T00:30:00"), ("d", "2030-01-10T09:00:00")]:  # fmt: skip
+        fields = ScheduleFields(chat_id=chat_id, text=text, send_at=when, timezone="Asia/Tokyo")
+        scheduled.create(sqlite_session, editor, fields)
+    now = datetime(2030, 1, 7, 12, 0, tzinfo=tokyo)
+
+    days = agenda_days(scheduled.agenda(sqlite_session), tokyo, now)
+
+    # "a" is already past in Tokyo (a one-off resumed late): under Today, for the next sweep.
+    assert [(d.label, [(m.preview, m.time) for m in d.messages]) for d in days] == [
+        ("Today", [("a", "10:00"), ("b", "23:30")]),
+        ("Tomorrow", [("c", "00:30")]),
+        ("Thu 10 Jan 2030", [("d", "09:00")]),
+    ]
+    in_utc = agenda_days(scheduled.agenda(sqlite_session), scheduled.zone("UTC"), now)
+    # In UTC it is 03:00 on the 7th: a, b and c fall on that day, d just after midnight.
+    assert [(d.label, len(d.messages)) for d in in_utc] == [("Today", 3), ("Thu 10 Jan 2030", 1)]
