@@ -14,6 +14,7 @@ from flowbot_ui.pages.members import platform_icon
 from flowbot_ui.state.broadcasts import (
     ALL,
     PLATFORM_NAMES,
+    TARGETS_SHOWN,
     BroadcastRow,
     BroadcastsState,
     ButtonItem,
@@ -216,14 +217,14 @@ def _button_row(button: ButtonItem, index: int) -> rx.Component:
     return rx.hstack(
         rx.input(
             value=button.text,
-            on_change=lambda v: C.set_button(index, "text", v).debounce(300),
+            on_change=lambda v: C.set_button(index, "text", v),
             placeholder="Button text",
             aria_label="Button text",
             width="200px",
         ),
         rx.input(
             value=button.url,
-            on_change=lambda v: C.set_button(index, "url", v).debounce(300),
+            on_change=lambda v: C.set_button(index, "url", v),
             placeholder="https://",
             aria_label="Button link",
             flex="1",
@@ -252,7 +253,7 @@ def _override(platform: str) -> rx.Component:
         ),
         rx.text_area(
             value=C.overrides.get(platform, ""),
-            on_change=lambda v: C.set_override(platform, v).debounce(400),
+            on_change=lambda v: C.set_override(platform, v),
             placeholder=f"Leave empty to send the message above on {PLATFORM_NAMES[platform]}",
             rows="3",
             width="100%",
@@ -264,13 +265,16 @@ def _override(platform: str) -> rx.Component:
 
 
 def _message() -> rx.Component:
+    # Controlled fields: Reflex debounces their changes and sends the last one as a field
+    # loses focus, so clicking Save or Send right after typing still sends what was typed
+    # (an extra .debounce() on the handler would delay it past the click).
     return _section(
         "Message",
         "message-square-text",
         _label("Title", "Only for you, in the history. Leave empty to use the first line."),
         rx.input(
             value=C.title,
-            on_change=C.set_title.debounce(300),
+            on_change=C.set_title,
             width="100%",
             aria_label="Title",
             data_testid="broadcast-title-input",
@@ -278,7 +282,7 @@ def _message() -> rx.Component:
         _label("Text"),
         rx.text_area(
             value=C.text,
-            on_change=C.set_text.debounce(400),
+            on_change=C.set_text,
             rows="8",
             width="100%",
             placeholder="What everyone should read…",
@@ -289,7 +293,7 @@ def _message() -> rx.Component:
         _label("Picture or file", "A link to it (optional); it is sent with the message."),
         rx.input(
             value=C.media_url,
-            on_change=C.set_media_url.debounce(400),
+            on_change=C.set_media_url,
             placeholder="https://…/poster.jpg",
             width="100%",
             aria_label="Picture or file link",
@@ -393,7 +397,7 @@ def _targets() -> rx.Component:
         rx.input(
             rx.input.slot(rx.icon("search", size=14)),
             value=C.chat_search,
-            on_change=C.search_chats.debounce(300),
+            on_change=C.search_chats,
             placeholder="Search chats by name",
             width="100%",
             aria_label="Search chats",
@@ -469,6 +473,18 @@ def _actions() -> rx.Component:
             disabled=~C.can_edit,
             data_testid="save-draft",
         ),
+        rx.cond(
+            C.draft_id > 0,
+            rx.button(
+                rx.icon("trash-2", size=16),
+                "Delete…",
+                variant="ghost",
+                color_scheme="red",
+                on_click=C.open_delete,
+                disabled=~C.can_edit,
+                data_testid="delete-draft",
+            ),
+        ),
         rx.spacer(),
         rx.button(
             rx.icon("calendar-clock", size=16),
@@ -521,6 +537,18 @@ def _schedule_dialog() -> rx.Component:
     )
 
 
+def _delete_dialog() -> rx.Component:
+    return state_dialog(
+        C,
+        "Delete this broadcast?",
+        "It has not been sent; it goes from the history. This cannot be undone.",
+        dialog_footer(
+            rx.button("Delete", color_scheme="red", on_click=C.delete, data_testid="confirm-delete")
+        ),
+        open=C.delete_open,
+    )
+
+
 def composer_page() -> rx.Component:
     return shell(
         rx.link(
@@ -552,6 +580,7 @@ def composer_page() -> rx.Component:
             ),
         ),
         _schedule_dialog(),
+        _delete_dialog(),
     )
 
 
@@ -622,6 +651,14 @@ def _target_row(row: TargetRow) -> rx.Component:
 def _report_actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
+            (R.status == "draft") | (R.status == "scheduled"),
+            rx.link(
+                rx.button(rx.icon("pencil", size=16), "Edit", variant="soft"),
+                href="/broadcast/" + R.broadcast_id.to_string() + "/edit",
+                data_testid="edit-broadcast",
+            ),
+        ),
+        rx.cond(
             R.unfinished,
             rx.button(
                 rx.icon("circle-stop", size=16),
@@ -669,6 +706,13 @@ def report_page() -> rx.Component:
                 ),
                 data_table(
                     ("Chat", "Result", "Platform's answer", "Sent at"), R.targets, _target_row
+                ),
+                rx.cond(
+                    R.targets.length() >= TARGETS_SHOWN,
+                    _small(
+                        f"The first {TARGETS_SHOWN} are listed: pick a result above to see "
+                        "the others, e.g. the failed ones."
+                    ),
                 ),
                 spacing="4",
                 width="100%",

@@ -34,6 +34,7 @@ REFUSALS = (auth.AuthError, ValueError, LookupError, Conflict)
 ALL = "all"
 PAGE_SIZE = 50
 PICKER_SIZE = 50
+TARGETS_SHOWN = 200
 PLATFORMS = tuple(p.value for p in Platform)
 PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "whatsapp": "WhatsApp"}
 STATUSES = tuple(s.value for s in BroadcastStatus)
@@ -251,6 +252,7 @@ class ComposerState(ViewerTime, AuthState):
     preview_tab: str = "telegram"
 
     schedule_open: bool = False
+    delete_open: bool = False
 
     @rx.var
     def draft_id(self) -> int:
@@ -265,7 +267,7 @@ class ComposerState(ViewerTime, AuthState):
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         self.error = self.message = self.dialog_error = ""
-        self.schedule_open = self.overrides_open = False
+        self.schedule_open = self.overrides_open = self.delete_open = False
         self.chat_search, self.preview_tab = "", "telegram"
         self._open(route_id(self))
         return rx.call_script(ASK_TIME_ZONE, callback=ComposerState.set_time_zone)
@@ -469,9 +471,26 @@ class ComposerState(ViewerTime, AuthState):
         self.schedule_open, self.dialog_error = True, ""
 
     @rx.event
+    def open_delete(self) -> None:
+        self.delete_open, self.dialog_error = True, ""
+
+    @rx.event
     def on_dialog_change(self, open_: bool) -> None:
         if not open_:
-            self.schedule_open, self.dialog_error = False, ""
+            self.schedule_open = self.delete_open = False
+            self.dialog_error = ""
+
+    @rx.event
+    def delete(self):  # type: ignore[no-untyped-def]
+        try:
+            with session_scope() as session:
+                me = self._current_user(session, Role.editor)
+                broadcasts.delete_draft(session, me, self._draft_id)
+        except REFUSALS as refused:
+            self.dialog_error = str(refused)
+            return None
+        self.delete_open = False
+        return rx.redirect("/broadcast")
 
     @rx.event
     def schedule(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -563,7 +582,7 @@ class ReportState(ViewerTime, AuthState):
             except LookupError:
                 self.missing, self.loaded = True, True
                 return
-            rows = broadcasts.targets(session, broadcast_id, status=status)
+            rows = broadcasts.targets(session, broadcast_id, status=status, limit=TARGETS_SHOWN)
         self.missing = False
         progress = view.progress
         self.title, self.status, self.by = view.title, str(view.status), view.created_by_name

@@ -152,3 +152,24 @@ def test_compose_preview_send_and_report(
     expect(page.get_by_test_id("report-status")).to_have_text("Cancelled")
     expect(page.get_by_test_id("count-cancelled")).to_have_text("2")
     assert len(fakes.discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")) == 1
+
+    # A draft is kept as typed, listed, opened again with its text, and deleted.
+    page.get_by_test_id("nav-broadcast").click()
+    page.get_by_test_id("new-broadcast").click()
+    page.wait_for_url(re.compile(r"/broadcast/new/?$"))
+    page.get_by_test_id("broadcast-text").fill("Ideas for January: _night_ photography")
+    page.get_by_test_id("save-draft").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Draft saved")
+    page.get_by_test_id("nav-broadcast").click()
+    draft = page.get_by_test_id("broadcast-row").filter(has_text="Ideas for January")
+    expect(draft.get_by_test_id("broadcast-status")).to_have_text("Draft")
+    draft.get_by_test_id("broadcast-title").click()
+    page.wait_for_url(re.compile(r"/broadcast/\d+/edit/?$"))
+    expect(page.get_by_test_id("broadcast-text")).to_have_value(
+        "Ideas for January: _night_ photography"
+    )
+    expect(page.get_by_test_id("preview-telegram").locator("i")).to_have_text("night")
+    page.get_by_test_id("delete-draft").click()
+    page.get_by_test_id("confirm-delete").click()
+    page.wait_for_url(re.compile(r"/broadcast/?$"))
+    expect(page.get_by_test_id("broadcast-row")).to_have_count(2)
