@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 # Seconds added to every window (see the module docstring).
 SLACK = 0.04
+# How far behind its timeline an even window may fall and still catch up: a send woken a
+# few milliseconds late (a busy event loop) does not push back all the later ones. Larger
+# catch-ups pack sends against the window's edge, where jitter on the way turns into 429s.
+CATCH_UP = 0.01
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,11 @@ class Lane:
 
 
 class _Window:
-    """The recent sends of one key, and until when a 429 blocks it; an ``even`` window
-    also keeps its sends at least a window's share apart."""
+    """The recent sends of one key, and until when a 429 blocks it. An ``even`` window also
+    hands out its sends on a timeline of equal slots; a send that left late (the event loop
+    was busy) does not push the timeline back, the next ones catch up within the window."""
 
-    __slots__ = ("limit", "sent", "blocked_until", "lock", "gap")
+    __slots__ = ("limit", "sent", "blocked_until", "lock", "gap", "next_slot")
 
     def __init__(self, limit: Limit, *, even: bool = False) -> None:
         self.limit = limit
@@ -119,14 +124,18 @@ class _Window:
         self.blocked_until = 0.0
         self.lock = asyncio.Lock()
         self.gap = (limit.seconds + SLACK) / limit.count if even else 0.0
+        self.next_slot = 0.0
 
     def ready_at(self) -> float:
         """The earliest time one more send fits the window (and no block holds)."""
-        if not self.sent:
-            return self.blocked_until
         full = len(self.sent) == self.limit.count
         window_end = self.sent[0] + self.limit.seconds + SLACK if full else 0.0
-        return max(window_end, self.sent[-1] + self.gap, self.blocked_until)
+        return max(window_end, self.next_slot, self.blocked_until)
+
+    def take(self, now: float) -> None:
+        self.sent.append(now)
+        if self.gap:
+            self.next_slot = max(self.next_slot, now - CATCH_UP) + self.gap
 
 
 class Pacer:
@@ -162,8 +171,8 @@ class Pacer:
                     await self._wait_for(connection)
                     if chat.ready_at() <= self._clock():  # a 429 may have blocked it meanwhile
                         now = self._clock()
-                        chat.sent.append(now)
-                        connection.sent.append(now)
+                        chat.take(now)
+                        connection.take(now)
                         return
 
     async def _wait_for(self, window: _Window) -> None:

@@ -5,6 +5,7 @@ worker killed with SIGKILL in the middle of a broadcast."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import dramatiq
@@ -14,11 +15,14 @@ from neonize.proto.Neonize_pb2 import SendResponse
 
 from engine.broadcast_delivery import deliver
 from engine.broker import QUEUE, build_broker
+from engine.db import session_scope
 from engine.models import BroadcastStatus, TargetStatus
+from engine.services import broadcasts
 from engine.settings import get_settings
-from tests.broadcast_world import bot_instance, broadcast, status_of, targets_of
+from tests.broadcast_world import bot_instance, broadcast, status_of, statuses, targets_of
 from tests.fakes import DISCORD_CHANNEL_ID, TELEGRAM_CHAT_ID, FakeTelegramBotAPI
 from tests.fakes.pool import read_records
+from tests.flow_helpers import make_admin
 from tests.integration.test_moderation_platforms import WA_GROUP, Platforms
 from tests.integration.test_moderation_platforms import platforms as platforms  # fixture
 from tests.integration.test_worker_redis import Scaled, start_pool
@@ -148,3 +152,34 @@ def test_a_killed_worker_is_resumed_and_every_target_gets_it_once(scaled: Scaled
     assert set(per_chat.values()) == {1}
     assert len(requests) > len(done)  # in flight when killed: asked again, not done again
     assert all(t.status == TargetStatus.sent and t.attempts == 1 for t in targets_of(broadcast_id))
+
+
+async def test_cancel_in_flight_stops_and_retry_sends_only_the_failed(
+    platforms: Platforms,
+) -> None:
+    ids, admin = platforms.instances, make_admin()
+    platforms.neonize.send_message.return_value = SendResponse(ID="3EB0AB", Timestamp=1)
+    groups = [f"12036302524612{i:04d}@g.us" for i in range(4)]  # one send every 2 s
+    cancelled = broadcast([("whatsapp_user", ids["whatsapp_user"], g) for g in groups])
+    job = asyncio.create_task(deliver(cancelled))
+    while not platforms.neonize.send_message.await_count:
+        await asyncio.sleep(0.05)
+    with session_scope() as session:
+        broadcasts.cancel(session, admin, cancelled)
+    assert await asyncio.wait_for(job, 10) == BroadcastStatus.cancelled
+    assert statuses(cancelled) == [TargetStatus.sent] + [TargetStatus.cancelled] * 3
+    assert platforms.neonize.send_message.await_count == 1
+
+    platforms.telegram.fail_next("sendMessage", 400, description="Bad Request: chat not found")
+    chats = [str(TELEGRAM_CHAT_ID), str(SECOND_GROUP)]
+    retried = broadcast([("telegram_bot", ids["telegram_bot"], chat) for chat in chats])
+    assert await deliver(retried) == BroadcastStatus.partial
+    (failed,) = [t for t in targets_of(retried) if t.status == TargetStatus.failed]
+    assert failed.error == "Telegram server says - Bad Request: chat not found"
+    with session_scope() as session:
+        broadcasts.retry_failed(session, admin, retried)
+    assert await deliver(retried) == BroadcastStatus.sent
+
+    sends = [c.params["chat_id"] for c in platforms.telegram.calls_to("sendMessage")]
+    assert sorted(sends[:2]) == sorted(int(c) for c in chats)
+    assert sends[2:] == [int(failed.platform_chat_id)]  # only the failed chat again

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from engine.pacing import LIMITS, SLACK, Lane, Pacer, is_group, minimum_seconds
+from engine.pacing import CATCH_UP, LIMITS, SLACK, Lane, Pacer, is_group, minimum_seconds
 
 T = TypeVar("T")
 
@@ -75,6 +75,30 @@ async def test_a_bot_sends_30_per_second_across_chats_evenly() -> None:
     gap = (1.0 + SLACK) / 30  # spread over the window, not 30 at once then a pause
     assert times == pytest.approx([i * gap for i in range(95)])
     assert max_in_window(times, 1.0) <= 30
+
+
+async def test_a_send_woken_a_little_late_does_not_delay_the_next() -> None:
+    pacer, clock = pacer_and_clock()
+    lanes = [Lane.of("telegram_bot", 1, f"-100{i}") for i in range(5)]
+    gap = (1.0 + SLACK) / 30
+
+    await pacer.acquire(lanes[0])
+    clock.now = gap + CATCH_UP / 2  # woken a little late: the next slot stays where it was
+    times = sorted(await send_times(pacer, clock, lanes[1:]))
+
+    assert times == pytest.approx([gap + CATCH_UP / 2, 2 * gap, 3 * gap, 4 * gap])
+
+
+async def test_a_long_pause_is_not_made_up_in_a_burst() -> None:
+    pacer, clock = pacer_and_clock()
+    lanes = [Lane.of("telegram_bot", 1, f"-100{i}") for i in range(4)]
+    gap = (1.0 + SLACK) / 30
+
+    await pacer.acquire(lanes[0])
+    clock.now = 5.0
+    times = sorted(await send_times(pacer, clock, lanes[1:]))
+
+    assert times == pytest.approx([5.0, 5.0 - CATCH_UP + gap, 5.0 - CATCH_UP + 2 * gap])
 
 
 async def test_a_group_gets_20_per_minute_while_other_chats_go_on() -> None:
