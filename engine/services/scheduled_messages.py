@@ -141,6 +141,13 @@ class ScheduleFields(BaseModel):
     )
     timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
 
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_picked(cls, value: Any) -> Any:
+        if value is None or value == "":
+            raise ValueError("Pick the chat to post in.")
+        return value
+
     @field_validator("media_url", "repeat_cron")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -377,8 +384,6 @@ def update(
         changes = {**changes, "send_at": None}
     if changes.get("send_at") is not None and "repeat_cron" not in changes:
         changes = {**changes, "repeat_cron": None}
-    if current["chat_id"] is None and "chat_id" not in changes:
-        raise InvalidSchedule("Pick the chat to post in: this message names no discovered chat.")
     fields = fields_from({**current, **changes})
     schedule_changed = any(
         k in changes and changes[k] != current[k] for k in ("send_at", "repeat_cron", "timezone")

@@ -269,8 +269,6 @@ class ScheduledState(ViewerTime, AuthState):
         editing = self.editing_id
 
         def action(session: Any, me: Any) -> None:
-            if not data["chat_id"]:
-                raise InvalidSchedule("Pick the chat to post in.")
             fields = scheduled_messages.fields_from(data)
             if editing:
                 scheduled_messages.update(session, me, editing, fields.model_dump())

@@ -105,6 +105,8 @@ def test_a_past_time_a_missing_chat_or_no_time_at_all_is_refused(sqlite_session:
     for problem, fields in refused.items():
         with pytest.raises(InvalidSchedule, match=problem):
             scheduled.create(sqlite_session, editor, fields)
+    with pytest.raises(InvalidSchedule, match="chat_id: Pick the chat to post in"):
+        scheduled.fields_from({"chat_id": None, "text": "x", "send_at": LATER})
     with pytest.raises(InvalidSchedule, match="repeat_cron: .* is not a cron schedule"):
         scheduled.fields_from({"chat_id": chat_id, "text": "x", "repeat_cron": "daily"})
 
