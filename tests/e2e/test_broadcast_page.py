@@ -153,11 +153,17 @@ def test_compose_preview_send_and_report(
     expect(page.get_by_test_id("count-cancelled")).to_have_text("2")
     assert len(fakes.discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")) == 1
 
-    # A draft is kept as typed, listed, opened again with its text, and deleted.
+    # A draft: refused when sent without chats, kept as typed, listed, opened again with
+    # its text, and deleted.
     page.get_by_test_id("nav-broadcast").click()
     page.get_by_test_id("new-broadcast").click()
     page.wait_for_url(re.compile(r"/broadcast/new/?$"))
     page.get_by_test_id("broadcast-text").fill("Ideas for January: _night_ photography")
+    page.get_by_test_id("send-now").click()  # no chats yet: refused, nothing typed is lost
+    expect(page.get_by_test_id("form-error")).to_contain_text("No chat to send to")
+    expect(page.get_by_test_id("broadcast-text")).to_have_value(
+        "Ideas for January: _night_ photography"
+    )
     page.get_by_test_id("save-draft").click()
     expect(page.get_by_test_id("form-message")).to_contain_text("Draft saved")
     page.get_by_test_id("nav-broadcast").click()
