@@ -25,6 +25,7 @@ from croniter import croniter
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from engine.message_format import length_error
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -43,7 +44,7 @@ from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
 
 MAX_TITLE = 256
-MAX_TEXT = 4000  # Telegram's limit for one message, the smallest of the three
+MAX_TEXT = 10_000  # a bound; each platform's own limit is message_format.length_error's
 MAX_CRON = 64
 NEXT_RUNS = 5
 _UTC = ZoneInfo("UTC")
@@ -452,9 +453,10 @@ def _apply(
     chat = session.get(Chat, fields.chat_id)
     if chat is None or chat.gone_at is not None:
         raise InvalidSchedule(f"Chat {fields.chat_id} was never discovered, or is gone.")
+    too_long = length_error(fields.text, str(chat.platform))
+    if too_long:
+        raise InvalidSchedule(f"The message is too long: {too_long}.")
     now = _aware(utcnow())
-    if fields.repeat_cron:
-        valid_cron(fields.repeat_cron)
     if reschedule:
         when = first_send(
             None if fields.repeat_cron else fields.send_at,

@@ -92,8 +92,11 @@ def test_an_editor_schedules_for_a_discovered_chat_in_its_time_zone(
     assert [a.action for a in audit] == ["scheduled_message_created"]
 
 
-def test_a_past_time_a_missing_chat_or_no_time_at_all_is_refused(sqlite_session: Session) -> None:
+def test_a_past_time_a_missing_chat_no_time_or_too_long_a_text_is_refused(
+    sqlite_session: Session,
+) -> None:
     _, _, chat_id = _world(sqlite_session)
+    channel = chat(sqlite_session, "discord", "c1", "general", type="text")
     editor = user(sqlite_session, Role.editor)
     refused = {
         "That time has passed": ScheduleFields(
@@ -101,6 +104,9 @@ def test_a_past_time_a_missing_chat_or_no_time_at_all_is_refused(sqlite_session:
         ),
         "was never discovered": ScheduleFields(chat_id=999, text="x", send_at=LATER),
         "Give a time": ScheduleFields(chat_id=chat_id, text="x"),
+        "too long: the Discord version is 2001 characters long; Discord takes at most 2000": (
+            ScheduleFields(chat_id=channel.id, text="x" * 2001, send_at=LATER)
+        ),
     }
     for problem, fields in refused.items():
         with pytest.raises(InvalidSchedule, match=problem):
