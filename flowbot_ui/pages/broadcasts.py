@@ -463,45 +463,45 @@ def _preview() -> rx.Component:
     )
 
 
+def _editor_button(
+    state: type[rx.State],
+    icon: str,
+    label: str,
+    on_click: rx.EventHandler,
+    test_id: str,
+    **props: object,
+) -> rx.Component:
+    """An action that changes something: shown to viewers too, but only editors can click."""
+    return rx.button(
+        rx.icon(icon, size=16),
+        label,
+        on_click=on_click,
+        disabled=~state.can_edit,
+        data_testid=test_id,
+        **props,
+    )
+
+
 def _actions() -> rx.Component:
     return rx.hstack(
-        rx.button(
-            rx.icon("save", size=16),
-            "Save draft",
-            variant="soft",
-            on_click=C.save_draft,
-            disabled=~C.can_edit,
-            data_testid="save-draft",
-        ),
+        _editor_button(C, "save", "Save draft", C.save_draft, "save-draft", variant="soft"),
         rx.cond(
             C.draft_id > 0,
-            rx.button(
-                rx.icon("trash-2", size=16),
+            _editor_button(
+                C,
+                "trash-2",
                 "Delete…",
+                C.open_delete,
+                "delete-draft",
                 variant="ghost",
                 color_scheme="red",
-                on_click=C.open_delete,
-                disabled=~C.can_edit,
-                data_testid="delete-draft",
             ),
         ),
         rx.spacer(),
-        rx.button(
-            rx.icon("calendar-clock", size=16),
-            "Schedule…",
-            variant="soft",
-            on_click=C.open_schedule,
-            disabled=~C.can_edit,
-            data_testid="schedule",
+        _editor_button(
+            C, "calendar-clock", "Schedule…", C.open_schedule, "schedule", variant="soft"
         ),
-        rx.button(
-            rx.icon("send", size=16),
-            "Send now",
-            size="3",
-            on_click=C.send_now,
-            disabled=~C.can_edit,
-            data_testid="send-now",
-        ),
+        _editor_button(C, "send", "Send now", C.send_now, "send-now", size="3"),
         width="100%",
         align="center",
         position="sticky",
@@ -660,25 +660,19 @@ def _report_actions() -> rx.Component:
         ),
         rx.cond(
             R.unfinished,
-            rx.button(
-                rx.icon("circle-stop", size=16),
+            _editor_button(
+                R,
+                "circle-stop",
                 "Cancel",
+                R.cancel,
+                "cancel-broadcast",
                 color_scheme="red",
                 variant="soft",
-                on_click=R.cancel,
-                disabled=~R.can_edit,
-                data_testid="cancel-broadcast",
             ),
         ),
         rx.cond(
             (R.failed > 0) & ~R.unfinished,
-            rx.button(
-                rx.icon("rotate-ccw", size=16),
-                "Retry failed",
-                on_click=R.retry_failed,
-                disabled=~R.can_edit,
-                data_testid="retry-failed",
-            ),
+            _editor_button(R, "rotate-ccw", "Retry failed", R.retry_failed, "retry-failed"),
         ),
     )
 
