@@ -339,6 +339,10 @@ def _outcome_values(
     return values
 
 
+_STEPS = FlowExecutionStep.__table__
+_INSERT_STEPS = sa.insert(_STEPS).returning(_STEPS.c.step_key, _STEPS.c.id)  # in any order
+
+
 @dataclass
 class StepBatch:
     """The steps of side-effect-free nodes a run has not written yet: new rows by step key,
@@ -390,15 +394,13 @@ class StepBatch:
         self.changed.clear()
 
     def _insert(self, session: Session) -> None:
+        """One INSERT of every row (the driver's executemany as multi-row VALUES), its
+        compiled form cached whatever the number of rows."""
         rows = [
             {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
             for key, (record, values) in self.new.items()
         ]
-        inserted = session.exec(
-            sa.insert(FlowExecutionStep)
-            .values(rows)
-            .returning(FlowExecutionStep.step_key, FlowExecutionStep.id)
-        ).all()
+        inserted = session.connection().execute(_INSERT_STEPS, rows).all()
         for key, row_id in inserted:
             self.new[key][0].id = row_id
         self.new.clear()
