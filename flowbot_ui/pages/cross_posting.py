@@ -100,7 +100,8 @@ def _rule_card(rule: RuleCard) -> rx.Component:
                     spacing="1",
                 ),
                 rx.spacer(),
-                rx.tooltip(
+                rx.hstack(
+                    muted(rx.cond(rule.active, "Active", "Paused")),
                     rx.switch(
                         checked=rule.active,
                         on_change=lambda on: S.set_active(rule.id, on),
@@ -108,7 +109,7 @@ def _rule_card(rule: RuleCard) -> rx.Component:
                         aria_label="Active " + rule.name,
                         data_testid="rule-active",
                     ),
-                    content=rx.cond(rule.active, "Active: click to pause", "Paused: click to run"),
+                    align="center",
                 ),
                 align="start",
                 spacing="3",
@@ -142,7 +143,11 @@ def _rule_card(rule: RuleCard) -> rx.Component:
             rx.hstack(
                 rx.cond(
                     ~rule.active,
-                    rx.badge("paused", color_scheme="amber", data_testid="rule-paused"),
+                    rx.badge(
+                        "paused: nothing is mirrored",
+                        color_scheme="amber",
+                        data_testid="rule-paused",
+                    ),
                 ),
                 rx.spacer(),
                 rx.link(

@@ -160,6 +160,7 @@ def test_template_rule_loop_and_pause(browser: Browser, app_url: str, server_dat
     record_deliveries(server_data)
     page.reload()
     expect(page.get_by_test_id("rule-failures")).to_have_text("1")
+    expect(page.get_by_test_id("rule-active")).not_to_be_checked()
     screenshot(page, "cross-post")
     page.get_by_role("button", name="History").click()
     page.wait_for_url(re.compile(r"/cross-post/rules/\d+/?$"))
