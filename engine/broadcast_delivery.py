@@ -230,7 +230,6 @@ class _Job:
     cancelled: bool = False
     results: list[_Result] = field(default_factory=list)
     unsent: dict[int, _Target] = field(default_factory=dict)  # claimed, not yet in the pool
-    rate_limited: int = 0  # 429s seen (the benchmark prints them)
 
     async def run(self) -> BroadcastStatus | None:
         queue: asyncio.Queue[_Target | None] = asyncio.Queue(maxsize=CHUNK)
@@ -348,7 +347,6 @@ class _Job:
     def _wait_out(self, exc: ActionError, lane: Lane, target: _Target) -> bool:
         """Whether the error is one to wait out and try again (the pacer now holds back)."""
         if exc.kind is ErrorKind.rate_limited:
-            self.rate_limited += 1
             self.pacer.block(lane, exc.retry_after or 1.0)
         elif exc.kind in RETRYABLE and target.retries < TRANSIENT_RETRIES:
             self.pacer.block_connection(lane, TRANSIENT_PAUSE)
@@ -432,15 +430,9 @@ class _Job:
         self.publish()
 
     def _finish(self) -> BroadcastStatus | None:
-        """Every target has its result: sent, partial or failed, unless one was sent back
-        to pending meanwhile (retry failed), which the next job delivers."""
+        """Every target has its result: the broadcast is sent, partial or failed."""
         with session_scope() as session:
-            counts = target_counts(session, self.broadcast_id)
-            if counts[TargetStatus.pending] or counts[TargetStatus.sending]:
-                self._release(session)
-                start(self.broadcast_id)
-                return BroadcastStatus.sending
-            status = final_status(counts)
+            status = final_status(target_counts(session, self.broadcast_id))
             held = sa.and_(
                 BroadcastMessage.status == BroadcastStatus.sending,
                 BroadcastMessage.lease_until == self.lease,
