@@ -4,8 +4,9 @@ node's) from the worker's sweep.
 A due row is claimed by a conditional UPDATE that moves its ``send_at`` forward by
 ``LEASE`` while it is still due: of several workers sweeping at once, exactly one moves
 it, and only that one sends. The result then replaces the lease: ``sent``, ``failed``
-with the platform's message, or (repeating messages) pending at the next cron time
-after now, so missed repetitions are not sent in a burst after downtime. A worker that
+with the platform's message, or (repeating messages, sent or not) pending at the next
+cron time after now, so missed repetitions are not sent in a burst after downtime and one
+refusal (the bot briefly removed, a rate limit) does not end a weekly reminder. A worker that
 dies while sending leaves the lease to expire, and the message is tried again then.
 A paused or cancelled message is never claimed, and a pause or cancel while it is being
 sent is not undone by the result (the conditional update finds the lease gone).
@@ -54,9 +55,10 @@ class Claimed:
     timezone: str
     due: datetime  # aware UTC: the send_at it was claimed at
     lease: datetime  # the send_at it holds while sending
-    # Which delivery this is: unchanged until a send succeeds, so a retry after a worker
-    # died mid-send carries the same idempotency key and the pool does not send it twice.
-    delivery: str
+    # Which attempt this is (the attempts recorded so far): unchanged until an attempt ends,
+    # so a retry after a worker died mid-send carries the same idempotency key and the pool
+    # does not send it twice, while the next time after a refusal is a new key.
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def claim_due(now: datetime) -> list[Claimed]:
                 ScheduledMessage.id, BotInstance.kind, ScheduledMessage.bot_instance_id,
                 ScheduledMessage.chat_id, ScheduledMessage.text, ScheduledMessage.media_url,
                 ScheduledMessage.repeat_cron, ScheduledMessage.timezone,
-                ScheduledMessage.last_sent_at, ScheduledMessage.send_at,
+                _attempts_so_far(), ScheduledMessage.send_at,
             )
             .outerjoin(BotInstance, BotInstance.id == ScheduledMessage.bot_instance_id)
             .where(ScheduledMessage.status == ScheduledStatus.pending)
@@ -109,16 +111,18 @@ def claim_due(now: datetime) -> list[Claimed]:
                 ScheduledMessage.status == ScheduledStatus.pending, ScheduledMessage.send_at <= now
             )
             if _update(session, row.id, due_now, send_at=lease):
-                last_sent = row.last_sent_at
                 claimed.append(
-                    Claimed(
-                        *row[:-2],
-                        due=as_utc(row.send_at),
-                        lease=lease,
-                        delivery=as_utc(last_sent).isoformat() if last_sent else "first",
-                    )
+                    Claimed(*row[:-2], due=as_utc(row.send_at), lease=lease, attempt=row[-2])
                 )
     return claimed
+
+
+def _attempts_so_far() -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.count(ScheduledDelivery.id))
+        .where(ScheduledDelivery.scheduled_message_id == ScheduledMessage.id)
+        .scalar_subquery()
+    )
 
 
 async def send(message: Claimed) -> Sent:
@@ -128,7 +132,7 @@ async def send(message: Claimed) -> Sent:
     platform = CONNECTORS[message.kind].platform
     outgoing = OutgoingMessage(text=message.text, media_url=message.media_url)
     calls = message_calls(message.kind, message.chat_id, outgoing, render(message.text, platform))
-    key = f"scheduled:{message.id}:after:{message.delivery}"
+    key = f"scheduled:{message.id}:attempt:{message.attempt}"
     message_id = None
     try:
         for index, (action, params) in enumerate(calls):
@@ -163,13 +167,13 @@ def _record(session: Session, message: Claimed, sent: Sent, now: datetime) -> No
         ScheduledMessage.status == ScheduledStatus.pending,
         ScheduledMessage.send_at == message.lease,
     )
-    if error is not None:
+    if message.repeat_cron:
+        [after] = next_runs(message.repeat_cron, message.timezone, 1, max(message.due, now))
+        sent_now = {"last_sent_at": now} if error is None else {}
+        _update(session, message.id, held, last_error=error, send_at=as_utc(after), **sent_now)
+    elif error is not None:
         _update(session, message.id, held, status=ScheduledStatus.failed, send_at=message.due,
                 last_error=error)  # fmt: skip
-    elif message.repeat_cron:
-        [after] = next_runs(message.repeat_cron, message.timezone, 1, max(message.due, now))
-        _update(session, message.id, held, last_sent_at=now, last_error=None,
-                send_at=as_utc(after))  # fmt: skip
     else:
         _update(session, message.id, held, status=ScheduledStatus.sent, send_at=message.due,
                 last_sent_at=now, last_error=None)  # fmt: skip

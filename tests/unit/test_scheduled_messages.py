@@ -63,7 +63,7 @@ async def test_a_due_message_is_sent_once_however_often_swept(
         row.bot_instance_id,
     )
     assert call.params == {"chat_id": "-100", "text": "Good morning", "parse_mode": "HTML"}
-    assert call.idempotency_key == f"scheduled:{row.id}:after:first"
+    assert call.idempotency_key == f"scheduled:{row.id}:attempt:0"
     sent = reloaded(sqlite_session, row)
     assert sent.status == ScheduledStatus.sent and sent.last_error is None
     assert sent.last_sent_at is not None and as_utc(sent.last_sent_at) == NOW
@@ -138,13 +138,12 @@ async def test_a_repeating_message_is_rescheduled_in_its_time_zone(
     assert again.status == ScheduledStatus.pending
     assert as_utc(again.send_at) == datetime(2025, 3, 15, 8, 0, tzinfo=UTC)
     assert again.last_sent_at is not None and as_utc(again.last_sent_at) > NOW
-    first_sent = as_utc(again.last_sent_at).isoformat()
 
     await deliver_due_messages(NOW + timedelta(minutes=6))
     await deliver_due_messages(datetime(2025, 3, 15, 8, 0, 3, tzinfo=UTC))
     assert [c.idempotency_key for c in pool.executions.calls] == [
-        f"scheduled:{row.id}:after:first",
-        f"scheduled:{row.id}:after:{first_sent}",
+        f"scheduled:{row.id}:attempt:0",
+        f"scheduled:{row.id}:attempt:1",
     ]
     assert reloaded(sqlite_session, row).status == ScheduledStatus.pending
 
@@ -163,11 +162,11 @@ async def test_a_send_cut_short_by_a_dead_worker_is_retried_with_the_same_key(
     assert reloaded(sqlite_session, row).status == ScheduledStatus.sent
 
 
-async def test_a_refusal_marks_the_message_failed_with_its_reason(
+async def test_a_refusal_marks_a_one_off_message_failed_with_its_reason(
     sqlite_session: Session,
     pool: FakePool,
 ) -> None:
-    refused = scheduled(sqlite_session, repeat_cron="0 9 * * *")
+    refused = scheduled(sqlite_session)
     no_bot = scheduled(sqlite_session, kind=None)
     pool.fail("send_message", "platform", "Bad Request: chat not found")
 
@@ -183,6 +182,29 @@ async def test_a_refusal_marks_the_message_failed_with_its_reason(
         assert as_utc(failed.send_at) == NOW - timedelta(minutes=1)
     assert await deliver_due_messages(NOW) == {}
     assert pool.executions.calls == []
+
+
+async def test_a_refused_repetition_keeps_the_schedule_and_the_next_time_is_sent(
+    sqlite_session: Session,
+    pool: FakePool,
+) -> None:
+    row = scheduled(sqlite_session, send_at=datetime(2025, 3, 14, 9, 0, tzinfo=UTC),
+                    repeat_cron="0 9 * * *")  # fmt: skip
+    pool.fail("send_message", "platform", "Forbidden: bot was kicked from the group chat")
+    await deliver_due_messages(datetime(2025, 3, 14, 9, 0, 1, tzinfo=UTC))
+
+    waiting = reloaded(sqlite_session, row)
+    assert (waiting.status, waiting.last_error) == (
+        ScheduledStatus.pending,
+        "Forbidden: bot was kicked from the group chat",
+    )
+    assert as_utc(waiting.send_at) == datetime(2025, 3, 15, 9, 0, tzinfo=UTC)
+    assert waiting.last_sent_at is None
+
+    assert await deliver_due_messages(datetime(2025, 3, 15, 9, 0, 1, tzinfo=UTC)) == {row.id: None}
+    keys = [c.idempotency_key for c in pool.requests.calls]
+    assert keys == [f"scheduled:{row.id}:attempt:0", f"scheduled:{row.id}:attempt:1"]
+    assert reloaded(sqlite_session, row).last_error is None
 
 
 async def test_a_message_cancelled_while_sending_stays_cancelled(
