@@ -38,13 +38,7 @@ from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope, update_row
 from engine.message_format import LinkButton, OutgoingMessage, message_calls, render
 from engine.message_format import sent_message_id as message_id_of
-from engine.models import (
-    BroadcastMessage,
-    BroadcastStatus,
-    BroadcastTarget,
-    TargetStatus,
-    utcnow,
-)
+from engine.models import BroadcastMessage, BroadcastStatus, BroadcastTarget, TargetStatus, utcnow
 from engine.pacing import Lane, Pacer
 from engine.platform_calls import PLATFORMS
 from engine.services import broadcasts  # it starts this job: imported as a module
