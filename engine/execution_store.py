@@ -263,11 +263,13 @@ def finish(
     redactor: Redactor,
     batch: StepBatch | None = None,
     step_count: int | None = None,
+    left_running: bool = True,
 ) -> ExecutionStatus:
     """Record how the run ended, with the ``batch`` of steps not written yet; returns the
     status recorded. An execution cancelled meanwhile (its row already ``stopped``) stays
     stopped with the canceller's reason, so a run that parked or got past its last step
-    cannot revive it. ``step_count``: the steps the run knows of (else counted here)."""
+    cannot revive it. ``step_count``: the steps the run knows of (else counted here);
+    ``left_running``: whether it knows of steps still running (else none are looked for)."""
     with session_scope() as session:
         recorded = session.exec(
             select(FlowExecution.status).where(FlowExecution.id == execution_id).with_for_update()
@@ -277,7 +279,7 @@ def finish(
             status, resume_at = ExecutionStatus.stopped, None
         if batch is not None:
             batch.write(session)
-        if status in TERMINAL:  # steps cut short (a failed sibling branch, the time budget)
+        if status in TERMINAL and left_running:  # cut short (a failed branch, the time budget)
             interrupt_running_steps(session, execution_id, "interrupted: the execution ended first")
         if step_count is None:
             step_count = session.exec(

@@ -342,6 +342,7 @@ class Run:
             redactor=self.redactor,
             batch=self.batch,
             step_count=len(self.steps),
+            left_running=any(step.status is StepStatus.running for step in self.steps.values()),
         )
         self._publish_status(status, error=error, resume_at=resume_at)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
