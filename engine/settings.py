@@ -11,6 +11,7 @@ import hmac
 import os
 import re
 import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -226,9 +227,16 @@ def derive_key(secret_key: str, purpose: str) -> bytes:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` readable by this account only (0700): it holds keys, data, sessions."""
+    """Create ``path`` readable by this account only (0700): it holds keys, data, sessions.
+
+    An existing directory is tightened only when it is this account's own and not a shared
+    one (sticky, like /tmp): a database URL pointing into /tmp must not lock everyone else
+    out of it; the files Flowbot writes there are 0600 by themselves.
+    """
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
+    info = path.stat()
+    shared = info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid()
+    if info.st_mode & 0o077 and not shared:
         path.chmod(0o700)
     return path
 

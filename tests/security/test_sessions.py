@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from engine.api.app import create_api
-from engine.db import session_scope
+from engine.db import make_engine, session_scope
 from engine.models import AdminUser, Role, utcnow
 from engine.services import auth, sessions
 from engine.settings import get_settings
@@ -145,6 +145,21 @@ def test_the_data_directory_and_database_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     database = data_dir / "flowbot.db"
     assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
+
+
+def test_a_database_in_a_shared_directory_leaves_the_directory_as_it_was(
+    tmp_path: Path,
+) -> None:
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)  # like /tmp (mkdir's mode is cut by the umask)
+    own.mkdir()
+    own.chmod(0o755)
+    for directory in (shared, own):
+        make_engine(f"sqlite:///{directory / 'flowbot.db'}").dispose()
+        assert stat.S_IMODE(os.stat(directory / "flowbot.db").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
+    assert stat.S_IMODE(os.stat(own).st_mode) == 0o700
 
 
 def test_flowbot_processes_write_private_files(monkeypatch: pytest.MonkeyPatch) -> None:
