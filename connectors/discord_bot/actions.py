@@ -182,8 +182,40 @@ async def bulk_delete(rest: RESTClient, params: p.BulkDeleteParams) -> dict[str,
     else:
         ids = [m.id async for m in rest.fetch_messages(channel).limit(params.count or 0)]
     if ids:
-        await rest.delete_messages(channel, ids, reason=_reason(params))
+        try:
+            await rest.delete_messages(channel, ids, reason=_reason(params))
+        except hikari.BulkDeleteError as error:
+            raise _bulk_delete_failed(error, ids) from error
     return {"deleted": len(ids), "message_ids": [str(i) for i in ids]}
+
+
+# Discord's code for "You can only bulk delete messages that are under 14 days old".
+TOO_OLD_TO_BULK_DELETE = 50034
+
+
+def _bulk_delete_failed(error: hikari.BulkDeleteError, ids: list[hikari.Snowflake]) -> ActionError:
+    """How many messages stayed and why, in the kind of the refusal behind it.
+
+    hikari raises BulkDeleteError (not an HTTP error) whatever stopped the deletion, so
+    without this a plain refusal such as "older than 14 days" looked like an outage and
+    counted against the circuit breaker.
+    """
+    deleted = {int(m) for m in error.deleted_messages}
+    left = [str(i) for i in ids if int(i) not in deleted]
+    cause = error.__cause__
+    why = map_error(cause) if isinstance(cause, hikari.HTTPError) else None
+    reason = why.message if why else str(cause or error)
+    if isinstance(cause, hikari.HTTPResponseError) and cause.code == TOO_OLD_TO_BULK_DELETE:
+        reason = (
+            "Discord bulk-deletes only messages under 14 days old; "
+            "delete older ones one at a time with Delete message"
+        )
+    return ActionError(
+        why.kind if why else ErrorKind.platform,
+        f"{len(left)} of {len(ids)} messages could not be deleted: {reason}",
+        retry_after=why.retry_after if why else None,
+        details={"deleted": len(deleted), "not_deleted": left},
+    )
 
 
 @actions.action(*node_action("dc_add_reaction"))

@@ -685,3 +685,27 @@ async def test_list_chats_answers_guilds_and_their_text_channels(
     assert chats["910000000000000010"]["title"] == "general-910000000000000010"
     assert chats["910000000000000001"]["bot_is_admin"] is True
     assert chats["910000000000000011"]["bot_is_admin"] is True
+
+
+async def test_a_refused_bulk_delete_says_how_many_stayed_and_why(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    old = [discord.user_message("old")["id"], discord.user_message("older")["id"]]
+    discord.fail_next(
+        "POST /channels/{channel}/messages/bulk-delete",
+        400,
+        50034,
+        "You can only bulk delete messages that are under 14 days old.",
+    )
+
+    with pytest.raises(ActionError) as caught:
+        await execute_action(rest, "bulk_delete", {"channel_id": CHANNEL, "message_ids": old})
+
+    # platform: Discord answered, so the instance's circuit breaker records a success
+    assert caught.value.kind is ErrorKind.platform
+    assert caught.value.message.startswith("2 of 2 messages could not be deleted")
+    assert "under 14 days old" in caught.value.message
+    assert caught.value.details == {"deleted": 0, "not_deleted": old}
+    assert [
+        c.status for c in discord.calls_to("POST", "/channels/{channel}/messages/bulk-delete")
+    ] == [400]
