@@ -82,8 +82,15 @@ def to_jid(value: str, field_name: str) -> JID:
         if user and server:
             return build_jid(user, server)
     elif _PHONE.match(text):
-        return build_jid(re.sub(r"\D", "", text))
+        return build_jid(phone_digits(text, field_name))
     raise invalid(field_name, f"not a WhatsApp JID or phone number: {value!r}")
+
+
+def phone_digits(value: str, field_name: str) -> str:
+    """``+49 30 1234567`` → ``49301234567``: WhatsApp ids (JIDs, a vCard's waid) are digits."""
+    if not _PHONE.match(value.strip()):
+        raise invalid(field_name, f"not a phone number with country code: {value!r}")
+    return re.sub(r"\D", "", value)
 
 
 def is_group(jid: JID) -> bool:
@@ -213,7 +220,10 @@ async def send_location(ctx: WhatsAppContext, params: p.SendLocationParams) -> d
 async def send_contact(ctx: WhatsAppContext, params: p.SendContactParams) -> dict[str, Any]:
     chat = to_jid(params.chat_id, "chat_id")
     response = await ctx.client.send_contact(
-        chat, params.contact_name, params.contact_number, quoted=_quote(ctx, params, chat)
+        chat,
+        params.contact_name,
+        phone_digits(params.contact_number, "contact_number"),
+        quoted=_quote(ctx, params, chat),
     )
     return _sent(response)
 

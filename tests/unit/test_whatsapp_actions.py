@@ -7,6 +7,7 @@ fails. What neonize then hands to whatsmeow (Go) is not exercised: that needs Wh
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from unittest.mock import AsyncMock, call, create_autospec
 
@@ -208,7 +209,7 @@ CASES: list[tuple[str, dict[str, Any], list[Any], dict[str, Any]]] = [
     (
         "send_contact",
         {"chat_id": ADA_ID, "contact_name": "Support desk", "contact_number": "+49 30 1234567"},
-        [call.send_contact(ADA, "Support desk", "+49 30 1234567", quoted=None)],
+        [call.send_contact(ADA, "Support desk", "49301234567", quoted=None)],
         {"message_id": SENT.ID},
     ),
     (
@@ -398,6 +399,30 @@ async def test_neonize_errors_become_platform_errors() -> None:
         await execute_action(context, "send_text", {"chat_id": ADA_ID, "text": "Hi"})
     assert caught.value.kind is ErrorKind.platform
     assert "403" in caught.value.message
+
+
+async def test_contact_card_waid_is_digits_only() -> None:
+    """neonize's own send_contact builds the vCard: its waid must be the bare number."""
+    context, client = _context()
+    client.send_contact.side_effect = partial(NewAClient.send_contact, client)
+    await execute_action(
+        context,
+        "send_contact",
+        {"chat_id": ADA_ID, "contact_name": "Support desk", "contact_number": "+49 30 1234567"},
+    )
+    sent: Message = client.send_message.call_args.args[1]
+    assert "waid=49301234567:+49 30 1234567\n" in sent.contactMessage.vcard
+
+
+async def test_contact_number_that_is_no_phone_number_fails_validation() -> None:
+    context, client = _context()
+    with pytest.raises(ActionError, match="contact_number"):
+        await execute_action(
+            context,
+            "send_contact",
+            {"chat_id": ADA_ID, "contact_name": "Support desk", "contact_number": "call us"},
+        )
+    assert client.mock_calls == []
 
 
 def test_message_cache_is_bounded() -> None:
