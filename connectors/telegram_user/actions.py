@@ -254,11 +254,15 @@ async def get_members(client: pyrogram.Client, params: p.GetMembersParams) -> di
 
 @actions.action(*node_action("tgu_get_history"))
 async def get_history(client: pyrogram.Client, params: p.GetHistoryParams) -> dict[str, Any]:
-    offset_id = to_int(params.offset_id, "offset_id") if params.offset_id else 0
+    """Pages with ``max_id`` (inclusive): kurigram overwrites a given ``offset_id`` with its own,
+    so "the messages before N" is ``max_id=N-1``, and before the first message there are none."""
+    before = to_int(params.offset_id, "offset_id") if params.offset_id else None
+    if before is not None and before <= 1:
+        return {"messages": [], "count": 0}
     messages = [
         message_summary(message)
         async for message in client.get_chat_history(
-            chat_ref(params.chat_id), limit=params.limit, offset_id=offset_id
+            chat_ref(params.chat_id), limit=params.limit, max_id=before - 1 if before else 0
         )
     ]
     return {"messages": messages, "count": len(messages)}

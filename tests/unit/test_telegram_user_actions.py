@@ -263,7 +263,7 @@ CASES: list[tuple[str, dict[str, Any], str, Any, Any, dict[str, Any]]] = [
         "get_history",
         {"chat_id": "-1001234567890", "limit": 2, "offset_id": "4600"},
         "get_chat_history",
-        call(-1001234567890, limit=2, offset_id=4600),
+        call(-1001234567890, limit=2, max_id=4599),
         AsyncItems(_message(4599, "newest"), _message(4598, "older")),
         {"count": 2},
     ),
