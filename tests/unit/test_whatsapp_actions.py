@@ -8,6 +8,7 @@ fails. What neonize then hands to whatsmeow (Go) is not exercised: that needs Wh
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, call, create_autospec
 
@@ -67,6 +68,18 @@ ORIGINAL = MessageEv(
     ),
     Message=Message(conversation="Bin day tomorrow!"),
 )
+
+
+@pytest.fixture(autouse=True)
+def media_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Stand-in ffmpeg/ffprobe on PATH: the video and audio actions check for them first."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):
+        (folder / tool).write_text("#!/bin/sh\nexit 0\n")
+        (folder / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    return folder
 
 
 def _context() -> tuple[WhatsAppContext, Any]:
@@ -422,6 +435,22 @@ async def test_contact_number_that_is_no_phone_number_fails_validation() -> None
             "send_contact",
             {"chat_id": ADA_ID, "contact_name": "Support desk", "contact_number": "call us"},
         )
+    assert client.mock_calls == []
+
+
+@pytest.mark.parametrize(
+    ("action", "missing"), [("send_video", "ffprobe"), ("send_audio", "ffmpeg")]
+)
+async def test_video_and_audio_say_when_ffmpeg_is_missing(
+    media_tools: Path, action: str, missing: str
+) -> None:
+    (media_tools / missing).unlink()
+    context, client = _context()
+    with pytest.raises(ActionError) as caught:
+        await execute_action(context, action, {"chat_id": ADA_ID, "file": URL})
+    assert caught.value.kind is ErrorKind.platform  # not an outage: the breaker stays shut
+    assert f"{missing} is not installed" in caught.value.message
+    assert "apt-get install ffmpeg" in caught.value.message
     assert client.mock_calls == []
 
 
