@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -46,9 +47,14 @@ def _rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-async def _run(targets: int, bots: int, trace: bool) -> dict[str, Any]:
-    import pytest
+class _ProcessEnvironment:
+    """The bench is its own process: the engine is pointed at the pool in its environment."""
 
+    def setenv(self, name: str, value: str) -> None:
+        os.environ[name] = value
+
+
+async def _run(targets: int, bots: int, trace: bool) -> dict[str, Any]:
     from engine.models import BroadcastStatus
     from engine.models.connections import ConnectorKind
     from engine.pacing import minimum_seconds
@@ -61,37 +67,35 @@ async def _run(targets: int, bots: int, trace: bool) -> dict[str, Any]:
         fake.tokens.update(_token(bot) for bot in range(bots))
         settings = {"api_base_url": fake.base_url, "poll_timeout": 1}
         specs = [(ConnectorKind.telegram_bot, _token(bot), settings) for bot in range(bots)]
-        with pytest.MonkeyPatch.context() as env:
-            async with supervised_instances(env, specs) as (_, ids):
-                for token in map(_token, range(bots)):
-                    await fake.log.wait_for(
-                        lambda c, t=token: c.method == "getUpdates" and c.token == t, timeout=30
-                    )
-                chats = [
-                    ("telegram_bot", ids[i % bots], str(-1_000_000_000_000 - i))
-                    for i in range(targets)
-                ]
-                # Sent through the service, which queues the job: it waits for the worker.
-                broadcast_id = await asyncio.to_thread(broadcast, chats)
-                fake.enforce_limits(**TELEGRAM_LIMITS)
-                # Telegram is not in our process: keep the fake's world and the setup out of
-                # the collector's walks, or its pauses stall every sender here at once and
-                # the bunched sends that follow are answered 429.
-                gc.collect()
-                gc.freeze()
-                rss_before = rss_peak = _rss_mb()
-                if trace:
-                    tracemalloc.start()
-                started = time.perf_counter()
-                worker = start_embedded_worker()
-                while await asyncio.to_thread(status_of, broadcast_id) == BroadcastStatus.sending:
-                    rss_peak = max(rss_peak, _rss_mb())
-                    await asyncio.sleep(0.1)
-                wall = time.perf_counter() - started
-                traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
-                tracemalloc.stop()
-                await asyncio.to_thread(stop_embedded_worker, worker)
-                status = await asyncio.to_thread(status_of, broadcast_id)
+        async with supervised_instances(_ProcessEnvironment(), specs) as (_, ids):
+            for token in map(_token, range(bots)):
+                await fake.log.wait_for(
+                    lambda c, t=token: c.method == "getUpdates" and c.token == t, timeout=30
+                )
+            chats = [
+                ("telegram_bot", ids[i % bots], str(-1_000_000_000_000 - i)) for i in range(targets)
+            ]
+            # Sent through the service, which queues the job: it waits for the worker.
+            broadcast_id = await asyncio.to_thread(broadcast, chats)
+            fake.enforce_limits(**TELEGRAM_LIMITS)
+            # Telegram is not in our process: keep the fake's world and the setup out of
+            # the collector's walks, or its pauses stall every sender here at once and
+            # the bunched sends that follow are answered 429.
+            gc.collect()
+            gc.freeze()
+            rss_before = rss_peak = _rss_mb()
+            if trace:
+                tracemalloc.start()
+            started = time.perf_counter()
+            worker = start_embedded_worker()
+            while await asyncio.to_thread(status_of, broadcast_id) == BroadcastStatus.sending:
+                rss_peak = max(rss_peak, _rss_mb())
+                await asyncio.sleep(0.1)
+            wall = time.perf_counter() - started
+            traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
+            tracemalloc.stop()
+            await asyncio.to_thread(stop_embedded_worker, worker)
+            status = await asyncio.to_thread(status_of, broadcast_id)
     per_bot = {("telegram_bot", i): targets // bots + (i < targets % bots) for i in range(bots)}
     minimum = minimum_seconds(per_bot)
     return {

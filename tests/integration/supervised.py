@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
-import pytest
 from sqlmodel import select
 
 from connectors.kit.forwarder import EventForwarder
@@ -23,9 +22,15 @@ from engine.settings import get_settings
 POOL_TOKEN = "e2e-pool-token"
 
 
+class Environment(Protocol):
+    """Where the engine is pointed at the pool: pytest's monkeypatch, or a bench's process."""
+
+    def setenv(self, name: str, value: str) -> None: ...
+
+
 @contextlib.asynccontextmanager
 async def supervised_instance(
-    monkeypatch: pytest.MonkeyPatch, kind: ConnectorKind, credential: str, settings: dict[str, Any]
+    monkeypatch: Environment, kind: ConnectorKind, credential: str, settings: dict[str, Any]
 ) -> AsyncIterator[Supervisor]:
     """An active connection of ``kind``, its supervisor, and the engine pointed at its pool."""
     async with supervised_instances(monkeypatch, [(kind, credential, settings)]) as (supervisor, _):
@@ -37,7 +42,7 @@ Instance = tuple[ConnectorKind, str | None, dict[str, Any]]  # kind, credential,
 
 @contextlib.asynccontextmanager
 async def supervised_instances(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: Environment,
     instances: list[Instance],
     factories: Callable[[str], ConnectorFactory] = connector_factory,
 ) -> AsyncIterator[tuple[Supervisor, list[int]]]:
