@@ -82,9 +82,15 @@ def _actions(row: ConnectionRow) -> rx.Component:
             rx.icon("qr-code", size=14), "Link a phone",
             on_click=S.open_whatsapp(row.id), disabled=locked,
         )),
-        rx.menu.item(
-            rx.icon("key-round", size=14), "Replace token",
-            on_click=S.open_token(row.id), disabled=locked,
+        rx.fragment(
+            rx.menu.item(
+                rx.icon("key-round", size=14), "Replace token",
+                on_click=S.open_token(row.id), disabled=locked,
+            ),
+            rx.menu.item(
+                rx.icon("server", size=14), "API server URL",
+                on_click=S.open_settings(row.id), disabled=locked,
+            ),
         ),
     )  # fmt: skip
     return rx.hstack(
@@ -243,6 +249,25 @@ def _kind_picker() -> rx.Component:
     )
 
 
+def _api_server_field(current: rx.Var | str = "") -> rx.Component:
+    """Optional: a local telegram-bot-api server, a compatible endpoint, a test fake."""
+    return rx.vstack(
+        rx.text("API server URL", size="2", weight="medium", as_="label", html_for="api_base_url"),
+        rx.input(
+            name="api_base_url",
+            id="api_base_url",
+            type="url",
+            default_value=current,
+            placeholder="empty: the platform's own API, e.g. http://127.0.0.1:8081",
+            width="100%",
+            size="3",
+        ),
+        muted("Only for a local Bot API server or another compatible endpoint."),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _kind_fields() -> rx.Component:
     token = field("Bot token", "token", type="password", placeholder="paste the token")
     return rx.match(
@@ -268,6 +293,11 @@ def _kind_fields() -> rx.Component:
                 "Developer Portal → your application → Bot → Reset Token.",
                 "Talk to @BotFather on Telegram: /newbot gives you the token.",
             )),
+            rx.el.details(
+                rx.el.summary(rx.text("Advanced", size="2", as_="span")),
+                _api_server_field(),
+                width="100%",
+            ),
             width="100%",
         ),
     )  # fmt: skip
@@ -308,6 +338,24 @@ def _token_dialog() -> rx.Component:
             on_submit=S.replace_token,
         ),
         open=S.token_for > 0,
+    )
+
+
+def _settings_dialog() -> rx.Component:
+    return _dialog(
+        "API server URL",
+        f"Where {S.dialog_name} sends its API calls; the client restarts with the change.",
+        rx.form(
+            rx.vstack(
+                rx.box(_api_server_field(S.settings_url), key=S.settings_for, width="100%"),
+                _buttons("Save"),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=S.save_settings,
+        ),
+        open=S.settings_for > 0,
+        data_testid="settings-dialog",
     )
 
 
@@ -556,6 +604,7 @@ def connections_page() -> rx.Component:
         rx.vstack(feedback(S), card_grid(S, _card, _EMPTY), spacing="4", width="100%"),
         _add_dialog(),
         _token_dialog(),
+        _settings_dialog(),
         _delete_dialog(),
         _log_dialog(),
         _telegram_wizard(),

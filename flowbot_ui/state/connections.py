@@ -50,6 +50,7 @@ class ConnectionRow(BaseModel):
     lease_owner: str
     connected_since: str
     has_token: bool
+    api_base_url: str  # "" when the client talks to the platform's own API
 
 
 class LogRow(BaseModel):
@@ -79,6 +80,7 @@ def _row(view: connections.ConnectionView) -> ConnectionRow:
         lease_owner=view.lease_owner,
         connected_since=_when(view.connected_at) if view.status == "connected" else "",
         has_token=view.kind in TOKEN_KINDS,
+        api_base_url=str(view.settings.get("api_base_url", "")),
     )
 
 
@@ -92,6 +94,8 @@ class ConnectionsState(AuthState):
     add_open: bool = False
     add_kind: str = "telegram_bot"
     token_for: int = 0
+    settings_for: int = 0
+    settings_url: str = ""
     delete_for: int = 0
     log_for: int = 0
     dialog_name: str = ""
@@ -176,6 +180,7 @@ class ConnectionsState(AuthState):
     def _close_all(self) -> None:
         self.add_open = False
         self.token_for = self.delete_for = self.log_for = self.tg_for = self.wa_for = 0
+        self.settings_for = 0
         self.dialog_error = self.wa_qr = self.wa_pair_code = self.wa_status = ""
         self.busy = False
 
@@ -235,7 +240,7 @@ class ConnectionsState(AuthState):
                 kind,
                 form.get("name", ""),
                 credential=form.get("token", ""),
-                settings={"api_id": form.get("api_id"), "api_hash": form.get("api_hash")},
+                settings={key: form.get(key) for key in ("api_id", "api_hash", "api_base_url")},
             )
             created.append(connection.id or 0)
 
@@ -261,6 +266,24 @@ class ConnectionsState(AuthState):
                 s, me, connection_id, form.get("token", "")
             ),
             "Token replaced; the client restarts with it.",
+            in_dialog=True,
+        ):
+            self._close_all()
+
+    @rx.event
+    def open_settings(self, connection_id: int) -> None:
+        self._open(connection_id)
+        self.settings_for = connection_id
+        self.settings_url = next((r.api_base_url for r in self.rows if r.id == connection_id), "")
+
+    @rx.event
+    def save_settings(self, form: dict[str, Any]) -> None:
+        """An empty API server URL unsets it (back to the platform's own API)."""
+        connection_id = self.settings_for
+        changes = {"api_base_url": str(form.get("api_base_url", "")).strip() or None}
+        if self._run(
+            lambda s, me: connections.update_connection(s, me, connection_id, settings=changes),
+            "Settings saved; the client restarts with them.",
             in_dialog=True,
         ):
             self._close_all()
