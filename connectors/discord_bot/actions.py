@@ -69,11 +69,16 @@ def build_embed(spec: p.DiscordEmbed) -> hikari.Embed:
 
 
 def _body(params: p.MessageBody) -> dict[str, Any]:
-    """content/embed/mentions keyword arguments shared by create, edit and respond."""
+    """content/embed/mentions keyword arguments shared by create, edit and respond.
+
+    hikari sends ``allowed_mentions`` from these: with all False, ``{"parse": []}``.
+    """
     return {
         "content": _or_undefined(params.content),
         "embed": build_embed(params.embed) if params.embed else UNDEFINED,
         "mentions_everyone": params.mentions_everyone,
+        "user_mentions": params.mentions_users,
+        "role_mentions": params.mentions_roles,
     }
 
 
@@ -295,15 +300,12 @@ _RESPONSE_TYPES = {
 async def respond_interaction(
     rest: RESTClient, params: p.RespondInteractionParams
 ) -> dict[str, Any]:
-    body = _body(params)
-    body.pop("mentions_everyone")
     response = await rest.create_interaction_response(
         snowflake(params.interaction_id, "interaction_id"),
         params.interaction_token,
         _RESPONSE_TYPES[params.response_type],
         flags=hikari.MessageFlag.EPHEMERAL if params.ephemeral else UNDEFINED,
-        mentions_everyone=params.mentions_everyone,
-        **body,
+        **_body(params),
     )
     message = response.resource.message if response.resource else None
     return {"ok": True, "message_id": str(message.id) if message else None}

@@ -132,6 +132,13 @@ class MessageBody(NodeParams):
     embed: DiscordEmbed | None = Field(
         default=None, description="A rich card shown with the message", examples=[None]
     )
+    # Discord pings nobody unless told: by default a mention in the text is only a link.
+    mentions_users: bool = Field(
+        default=False, description="Let @user mentions in the text ping them", examples=[True]
+    )
+    mentions_roles: bool = Field(
+        default=False, description="Let @role mentions in the text ping the role", examples=[False]
+    )
     mentions_everyone: bool = Field(
         default=False, description="Let @everyone and @here in the text ping", examples=[False]
     )

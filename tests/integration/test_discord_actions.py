@@ -55,6 +55,11 @@ def _near_now_plus(seconds: float) -> Callable[[Any], bool]:
     return check
 
 
+def unordered(*items: str) -> Callable[[Any], bool]:
+    """A list with exactly these items in any order (hikari builds ``parse`` from a set)."""
+    return lambda value: isinstance(value, list) and sorted(value) == sorted(items)
+
+
 # action, params, (method, route), expected JSON body (None: no body), reason, result keys
 Case = tuple[str, dict[str, Any], tuple[str, str], Any, str | None, set[str]]
 NO_MENTIONS = {"parse": []}
@@ -66,6 +71,32 @@ CASES: list[Case] = [
         {"content": "Hi all", "tts": True, "allowed_mentions": NO_MENTIONS},
         None,
         {"message_id", "channel_id"},
+    ),
+    (
+        "send_message",
+        {
+            "channel_id": CHANNEL,
+            "content": "<@&1111111111111111111> <@42> @everyone: meeting now",
+            "mentions_users": True,
+            "mentions_roles": True,
+            "mentions_everyone": True,
+        },
+        ("POST", "/channels/{channel}/messages"),
+        {
+            "content": "<@&1111111111111111111> <@42> @everyone: meeting now",
+            "tts": False,
+            "allowed_mentions": {"parse": unordered("users", "roles", "everyone")},
+        },
+        None,
+        {"message_id"},
+    ),
+    (
+        "edit_message",
+        {"channel_id": CHANNEL, "message_id": MSG, "content": "<@42>", "mentions_users": True},
+        ("PATCH", "/channels/{channel}/messages/{message}"),
+        {"content": "<@42>", "allowed_mentions": {"parse": ["users"]}},
+        None,
+        {"message_id"},
     ),
     (
         "reply",
@@ -254,6 +285,25 @@ CASES: list[Case] = [
         },
         ("POST", "/interactions/{interaction}/{token}/callback"),
         {"type": 4, "data": {"content": "Done", "flags": 64, "allowed_mentions": NO_MENTIONS}},
+        None,
+        {"ok", "message_id"},
+    ),
+    (
+        "respond_interaction",
+        {
+            "interaction_id": INTERACTION,
+            "interaction_token": "token-from-trigger",
+            "content": "<@&1111111111111111111> help needed",
+            "mentions_roles": True,
+        },
+        ("POST", "/interactions/{interaction}/{token}/callback"),
+        {
+            "type": 4,
+            "data": {
+                "content": "<@&1111111111111111111> help needed",
+                "allowed_mentions": {"parse": ["roles"]},
+            },
+        },
         None,
         {"ok", "message_id"},
     ),
