@@ -26,9 +26,11 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
 from aiohttp import ClientError
+from pydantic import ValidationError
 
 from connectors.kit.chats import CHAT_SEEN
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
@@ -63,6 +65,26 @@ def make_bot(token: str, api_base_url: str | None = None) -> Bot:
         return Bot(token, session=session)
     except TokenValidationError:
         raise CredentialRejected("the bot token is not a Telegram bot token") from None
+
+
+class _GetUpdatesAsJson(GetUpdates):
+    """``getUpdates`` with each update left as JSON: aiogram decodes a batch all or nothing, so
+    one update it cannot read would fail every poll and the offset would never pass it."""
+
+    __returning__ = list[dict[str, Any]]
+
+
+def decode_update(raw: dict[str, Any], bot: Bot) -> Update | None:
+    """One update as aiogram reads it, or None (logged by id and field, no content or token)
+    when it cannot: a new or odd field must cost that update, not the connection."""
+    try:
+        return Update.model_validate(raw, context={"bot": bot})
+    except ValidationError as error:
+        fields = sorted({".".join(map(str, e["loc"])) for e in error.errors(include_input=False)})
+        log.warning(
+            "skipped Telegram update %s: aiogram cannot read %s", raw.get("update_id"), fields
+        )
+        return None
 
 
 def action_error(exc: Exception, token: str | None) -> ActionError | None:
@@ -172,18 +194,19 @@ class TelegramBotConnector(Connector):
         next_refresh = loop.time() + self.refresh_seconds
         while True:
             try:
-                updates = await self._bot.get_updates(
-                    offset=offset,
-                    timeout=self.poll_timeout,
-                    allowed_updates=ALLOWED_UPDATES,
+                updates = await self._bot(
+                    _GetUpdatesAsJson(
+                        offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                    ),
                     request_timeout=self.poll_timeout + 10,
                 )
             except TelegramRetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)
                 continue
-            for update in updates:
-                offset = update.update_id + 1
-                await self.handle_update(update)
+            for raw in updates:
+                offset = int(raw["update_id"]) + 1
+                if (update := decode_update(raw, self._bot)) is not None:
+                    await self.handle_update(update)
             if loop.time() >= next_refresh:
                 await self._commands.sync()
                 next_refresh = loop.time() + self.refresh_seconds
