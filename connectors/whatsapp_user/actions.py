@@ -32,14 +32,20 @@ from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
 from connectors.kit.convert import http_url, invalid
 from connectors.kit.errors import ActionError, ErrorKind
+from connectors.whatsapp_user.senders import SenderRecords
 from engine.nodes import whatsapp_user as p
 
 
 class MessageCache:
-    """The last ``size`` messages seen, by id: what a reply or a quote is built from."""
+    """The last ``size`` messages seen, by id: what a reply or a quote is built from.
 
-    def __init__(self, size: int = 2000) -> None:
+    With ``senders``, who wrote each message is also stored there, for quoting messages
+    the cache no longer holds.
+    """
+
+    def __init__(self, size: int = 2000, senders: SenderRecords | None = None) -> None:
         self.size = size
+        self.senders = senders
         self._messages: OrderedDict[str, MessageEv] = OrderedDict()
 
     def add(self, message: MessageEv) -> None:
@@ -47,9 +53,19 @@ class MessageCache:
         self._messages.move_to_end(message.Info.ID)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
+        source = message.Info.MessageSource
+        if self.senders is not None and source.Sender.User:
+            self.senders.record(jid_str(source.Chat), message.Info.ID, jid_str(source.Sender))
 
     def get(self, message_id: str) -> MessageEv | None:
         return self._messages.get(message_id)
+
+    def sender_of(self, chat: JID, message_id: str) -> JID | None:
+        """Who wrote a message the cache may have dropped (None: never seen here)."""
+        if self.senders is None:
+            return None
+        sender = self.senders.sender_of(jid_str(chat), message_id)
+        return to_jid(sender, "sender") if sender else None
 
 
 @dataclass
@@ -59,11 +75,13 @@ class WhatsAppContext:
 
     def quoted(self, message_id: str, chat: JID, sender: JID | None = None) -> MessageEv:
         """The message as neonize wants it for quoting: the cached original, or (older than
-        the cache) a stub with its id, chat and sender, which WhatsApp shows as a quote too."""
+        the cache) a stub with its id, chat and sender, which WhatsApp shows as a quote too.
+        The sender is the one given, else the stored one, else the chat (right in a DM)."""
         cached = self.messages.get(message_id)
         if cached is not None:
             return cached
-        source = MessageSource(Chat=chat, Sender=sender or chat, IsGroup=is_group(chat))
+        sender = sender or self.messages.sender_of(chat, message_id) or chat
+        source = MessageSource(Chat=chat, Sender=sender, IsGroup=is_group(chat))
         return MessageEv(
             Info=MessageInfo(ID=message_id, MessageSource=source),
             Message=Message(conversation=""),

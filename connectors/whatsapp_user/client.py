@@ -39,7 +39,14 @@ from neonize.exc import NeonizeError
 
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.whatsapp_user import discovery, mapper
-from connectors.whatsapp_user.actions import WhatsAppContext, actions, execute_action, jid_str
+from connectors.whatsapp_user.actions import (
+    MessageCache,
+    WhatsAppContext,
+    actions,
+    execute_action,
+    jid_str,
+)
+from connectors.whatsapp_user.senders import SenderRecords
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
 
@@ -50,12 +57,17 @@ def session_store(config: InstanceConfig) -> str:
     """The whatsmeow store of this instance (see the module docstring)."""
     if custom := config.settings.get("session_db"):
         return str(custom)
+    return str(private_file(f"instance-{config.instance_id}.sqlite3"))
+
+
+def private_file(name: str) -> Path:
+    """``<data_dir>/whatsapp/<name>``, created readable by Flowbot only (0600)."""
     folder = get_settings().data_dir / "whatsapp"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"instance-{config.instance_id}.sqlite3"
+    path = folder / name
     if not path.exists():
         path.touch(mode=0o600)
-    return str(path)
+    return path
 
 
 def qr_details(code: str) -> dict[str, str]:
@@ -71,7 +83,8 @@ class WhatsAppConnector(Connector):
         super().__init__(config, emit, report)
         self.store = session_store(config)
         self._client = NewAClient(self.store, uuid=f"flowbot-wa-{config.instance_id}")
-        self.context = WhatsAppContext(self._client)
+        senders = SenderRecords(private_file(f"instance-{config.instance_id}-senders.sqlite3"))
+        self.context = WhatsAppContext(self._client, MessageCache(senders=senders))
         self._register(self._client)
 
     @property

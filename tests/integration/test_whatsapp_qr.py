@@ -153,6 +153,12 @@ async def test_pairing_and_messages_arrive_through_neonizes_dispatch(
 
         assert (event.kind, event.text) == ("wa_message", "Hi, are you open today?")
         assert wa.client.messages.get("3EB0C431C26A1916E07A") == incoming  # for later replies
+        # and its sender outlives the cache, for quoting it later
+        assert wa.client.messages.senders is not None
+        stored = wa.client.messages.senders.sender_of(
+            "4915112345678@s.whatsapp.net", "3EB0C431C26A1916E07A"
+        )
+        assert stored == "4915112345678@s.whatsapp.net"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -43,13 +43,17 @@ from neonize.utils.jid import build_jid
 from connectors.kit.catalogue import declared_actions
 from connectors.kit.chats import POOL_ACTIONS
 from connectors.kit.errors import ActionError, ErrorKind
-from connectors.whatsapp_user import discovery  # noqa: F401 (registers the pool actions)
+from connectors.whatsapp_user import (
+    discovery,  # noqa: F401 (registers the pool actions)
+    senders,
+)
 from connectors.whatsapp_user.actions import (
     MessageCache,
     WhatsAppContext,
     actions,
     execute_action,
 )
+from connectors.whatsapp_user.senders import SenderRecords
 from engine.nodes.base import NodePlatform
 
 ADA_ID = "4915112345678@s.whatsapp.net"
@@ -452,6 +456,47 @@ async def test_video_and_audio_say_when_ffmpeg_is_missing(
     assert f"{missing} is not installed" in caught.value.message
     assert "apt-get install ffmpeg" in caught.value.message
     assert client.mock_calls == []
+
+
+async def test_quoting_a_message_the_cache_dropped_names_its_stored_sender(
+    tmp_path: Path,
+) -> None:
+    """A group message that left the cache is quoted as Ada's, not as the group's, also
+    after a restart (a new cache on the same sender file)."""
+    path = tmp_path / "senders.sqlite3"
+    MessageCache(size=1, senders=SenderRecords(path)).add(ORIGINAL)
+    _, client = _context()
+    context = WhatsAppContext(client, MessageCache(size=1, senders=SenderRecords(path)))
+    context.messages.add(MessageEv(Info=MessageInfo(ID="NEWER")))  # no sender: not recorded
+
+    await execute_action(
+        context,
+        "send_text",
+        {"chat_id": GROUP_ID, "text": "Yes!", "reply_to_message_id": ORIGINAL.Info.ID},
+    )
+
+    quoted = client.reply_message.call_args.args[1]
+    assert quoted.Info.ID == ORIGINAL.Info.ID
+    assert quoted.Info.MessageSource.Chat == GROUP
+    assert quoted.Info.MessageSource.Sender == ADA
+    assert context.messages.sender_of(GROUP, "NEWER") is None
+
+
+async def test_a_quote_of_a_message_never_seen_falls_back_to_the_chat(tmp_path: Path) -> None:
+    _, client = _context()
+    context = WhatsAppContext(client, MessageCache(senders=SenderRecords(tmp_path / "s.db")))
+    await execute_action(
+        context, "send_text", {"chat_id": ADA_ID, "text": "Hi", "reply_to_message_id": "OLD9"}
+    )
+    assert client.reply_message.call_args.args[1].Info.MessageSource.Sender == ADA
+
+
+def test_sender_records_keep_the_latest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(senders, "PRUNE_EVERY", 2)
+    records = SenderRecords(tmp_path / "s.db", keep=2)
+    for n in range(4):
+        records.record(GROUP_ID, f"M{n}", ADA_ID)
+    assert [records.sender_of(GROUP_ID, f"M{n}") for n in range(4)] == [None, None, ADA_ID, ADA_ID]
 
 
 def test_message_cache_is_bounded() -> None:
