@@ -106,6 +106,7 @@ class ConnectionView:
     connected_at: datetime | None
     updated_at: datetime
     settings: dict[str, Any]  # secret settings (api_hash) masked like the credential
+    next_retry_at: datetime | None = None  # after an error: when the supervisor tries again
 
     @property
     def shown_status(self) -> str:
@@ -117,6 +118,11 @@ class ConnectionView:
         """The last error only while it matters (a paused connection is not failing)."""
         return self.last_error if self.is_active else ""
 
+    @property
+    def error_summary(self) -> str:
+        """The shown error as a sentence an admin can act on (the raw text is the detail)."""
+        return explain_error(self.kind, self.shown_error)
+
 
 @dataclass(frozen=True)
 class LogView:
@@ -125,6 +131,11 @@ class LogView:
     event: str
     message: str
     log_id: int = 0
+
+    @property
+    def label(self) -> str:
+        """What happened, in words: ``status.error`` is an internal name."""
+        return event_label(self.event)
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,86 @@ def connection_page(
     return [_view(connection, instance) for connection, instance in rows]
 
 
+# --- errors in plain words -------------------------------------------------------------------
+
+PLATFORMS = {
+    ConnectorKind.telegram_bot: "Telegram",
+    ConnectorKind.telegram_user: "Telegram",
+    ConnectorKind.discord_bot: "Discord",
+    ConnectorKind.whatsapp_user: "WhatsApp",
+}
+_UNREACHABLE = "Can't reach {platform}: check the server's internet access or the API server URL."
+ERROR_EXPLANATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), sentence)
+    for pattern, sentence in (
+        (r"certificate|\bssl(error|certverification)", "The secure connection to {platform} "
+         "failed its certificate check: check the server's clock and the API server URL."),
+        (r"refused the (bot )?token|rejected the bot token|not a telegram bot token|"
+         r"unauthorized|\b401\b", "{platform} refused the token: paste a fresh one "
+         "(More actions → Replace token)."),
+        (r"session is no longer valid|refused the session|auth_key",
+         "{platform} ended this login: log in again (More actions → Log in again)."),
+        (r"terminated by other getupdates|\bconflict\b", "Another program is reading this "
+         "bot's updates (only one may): stop it, or give this bot its own token."),
+        (r"too many requests|\b429\b|flood|rate.?limit",
+         "{platform} asks Flowbot to slow down: it waits as asked and tries again."),
+        (r"dns|name resolution|name or service not known|nodename|cannot connect|connect call "
+         r"failed|connection ?refused|connectorerror|timed? ?out|timeouterror|network is "
+         r"unreachable|no route to host|server disconnected|connection reset", _UNREACHABLE),
+        (r"\b50[0-4]\b|bad gateway|service unavailable|internal server error",
+         "{platform} had a server error: Flowbot tries again on its own."),
+        (r"webhook mode needs a webhook secret", "Webhook mode needs a webhook secret: set "
+         "one, or switch the bot to polling."),
+    )
+)  # fmt: skip
+"""Common failures, first match wins; anything else is named as the client's own error."""
+
+
+def explain_error(kind: ConnectorKind | str, raw: str) -> str:
+    """One plain sentence for a connection error (UI and API); "" when there is none."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    platform = PLATFORMS[ConnectorKind(kind)]
+    for pattern, sentence in ERROR_EXPLANATIONS:
+        if pattern.search(raw):
+            return sentence.format(platform=platform)
+    return f"The {platform} client stopped with an error; Flowbot restarts it (see Details)."
+
+
+RESTARTS_EXPLAINED = (
+    "How often the client was started again since the connector process took it over: after "
+    "a failure (with a growing wait), a settings or token change, or Restart."
+)
+
+EVENT_LABELS = {
+    "created": "Added",
+    "activated": "Activated",
+    "paused": "Paused",
+    "updated": "Settings changed",
+    "credential_replaced": "Token replaced",
+    "login.succeeded": "Logged in",
+    "status.connecting": "Connecting",
+    "status.connected": "Connected",
+    "status.stopped": "Stopped",
+    "status.error": "Failed",
+    "status.auth_required": "Login or token needed",
+}
+
+
+def event_label(event: str) -> str:
+    """A log event's name in words (an unknown one is readable enough as it is)."""
+    return EVENT_LABELS.get(event, event.removeprefix("status.").replace("_", " ").capitalize())
+
+
+def _next_retry(connection: PlatformConnection) -> datetime | None:
+    """The supervisor's backoff after a failure: the error's report time + ``retry_in``."""
+    retry_in = (connection.details or {}).get("retry_in")
+    if connection.status != ConnectionStatus.error or not connection.is_active or not retry_in:
+        return None
+    return connection.updated_at + timedelta(seconds=float(retry_in))
+
+
 def get_connection(session: Session, connection_id: int) -> ConnectionView:
     return _view(*_get(session, connection_id))
 
@@ -213,6 +304,7 @@ def _view(connection: PlatformConnection, instance: BotInstance) -> ConnectionVi
             for key, value in (instance.settings or {}).items()
             if key in SETTINGS[kind]
         },
+        next_retry_at=_next_retry(connection),
     )
 
 

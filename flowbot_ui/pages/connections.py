@@ -6,6 +6,7 @@ from functools import partial
 
 import reflex as rx
 
+from engine.services.connections import RESTARTS_EXPLAINED
 from flowbot_ui.components.cards import (
     card_grid,
     card_icon,
@@ -151,6 +152,29 @@ def _actions(row: ConnectionRow) -> rx.Component:
     )
 
 
+def _error(row: ConnectionRow) -> rx.Component:
+    """The plain sentence, when the next try is, and the client's own words behind Details."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("triangle-alert", size=16)),
+        rx.vstack(
+            rx.text(row.error_summary, size="2", data_testid="connection-error"),
+            rx.cond(
+                row.next_retry != "",
+                rx.text(f"Next try: {row.next_retry}", size="1", data_testid="connection-retry"),
+            ),
+            rx.el.details(
+                rx.el.summary(rx.text("Details", size="1", as_="span")),
+                rx.code(row.last_error, size="1", data_testid="connection-error-detail"),
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        color_scheme=rx.cond(row.status == "auth_required", "amber", "red"),
+        size="1",
+        width="100%",
+    )
+
+
 def _card(row: ConnectionRow) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -186,7 +210,13 @@ def _card(row: ConnectionRow) -> rx.Component:
                     "Connected since",
                     muted(rx.cond(row.connected_since != "", row.connected_since, "—")),
                 ),
-                fact("Restarts", rx.text(row.restarts, size="2")),
+                fact(
+                    "Restarts",
+                    rx.tooltip(
+                        rx.text(row.restarts, size="2", data_testid="connection-restarts"),
+                        content=RESTARTS_EXPLAINED,
+                    ),
+                ),
                 fact(
                     "Run by",
                     muted(rx.cond(row.lease_owner != "", row.lease_owner, "not running")),
@@ -194,17 +224,7 @@ def _card(row: ConnectionRow) -> rx.Component:
                 size="2",
                 spacing="2",
             ),
-            rx.cond(
-                row.last_error != "",
-                rx.callout(
-                    row.last_error,
-                    icon="triangle-alert",
-                    color_scheme=rx.cond(row.status == "auth_required", "amber", "red"),
-                    size="1",
-                    width="100%",
-                    data_testid="connection-error",
-                ),
-            ),
+            rx.cond(row.last_error != "", _error(row)),
             rx.separator(size="4"),
             _actions(row),
             spacing="3",
@@ -413,6 +433,7 @@ def _log_dialog() -> rx.Component:
         ),
         open=S.log_for > 0,
         max_width="720px",
+        data_testid="log-dialog",
     )
 
 

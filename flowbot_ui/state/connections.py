@@ -45,7 +45,9 @@ class ConnectionRow(BaseModel):
     username: str
     active: bool
     status: str  # what the supervisor last reported; "paused" when not active
-    last_error: str
+    last_error: str  # the raw detail, behind "Details"
+    error_summary: str  # the sentence shown
+    next_retry: str  # "" unless the supervisor waits to try again
     restarts: int
     lease_owner: str
     connected_since: str
@@ -56,12 +58,13 @@ class ConnectionRow(BaseModel):
 class LogRow(BaseModel):
     when: str
     level: str
-    event: str
+    event: str  # in words
     message: str
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def _when(value: datetime | None, *, seconds: bool = False) -> str:
+    fmt = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    return value.strftime(fmt) if value else ""
 
 
 def _row(view: connections.ConnectionView) -> ConnectionRow:
@@ -76,6 +79,8 @@ def _row(view: connections.ConnectionView) -> ConnectionRow:
         active=view.is_active,
         status=view.shown_status,
         last_error=view.shown_error,
+        error_summary=view.error_summary,
+        next_retry=_when(view.next_retry_at, seconds=True),
         restarts=view.restart_count,
         lease_owner=view.lease_owner,
         connected_since=_when(view.connected_at) if view.status == "connected" else "",
@@ -307,7 +312,7 @@ class ConnectionsState(AuthState):
         self.log_for = connection_id
         with session_scope() as session:
             self.log_rows = [
-                LogRow(when=_when(r.created_at), level=r.level, event=r.event, message=r.message)
+                LogRow(when=_when(r.created_at), level=r.level, event=r.label, message=r.message)
                 for r in connections.recent_log(session, connection_id)
             ]
 

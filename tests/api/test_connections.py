@@ -7,6 +7,7 @@ login's recording pyrogram client, as tests/integration/test_login_routes.py run
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from connectors.whatsapp_user.client import qr_details
 from engine.db import session_scope
-from engine.models import PlatformConnectionLog
+from engine.models import ConnectionStatus, PlatformConnection, PlatformConnectionLog
 from tests.api.conftest import Tokens
 from tests.integration.test_login_routes import (  # noqa: F401 (telegram_client: a fixture)
     API_HASH,
@@ -102,6 +103,31 @@ async def test_a_bot_from_creation_to_deletion(api: httpx.AsyncClient, tokens: T
 
     assert (await api.delete(path, headers=tokens.editor)).status_code == 204
     assert (await api.get(path, headers=tokens.viewer)).status_code == 404
+
+
+async def test_an_error_reads_as_a_sentence_with_its_retry_and_detail(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    made = await _add(api, tokens, settings={"api_base_url": "http://127.0.0.1:9"})
+    raw = "TelegramNetworkError: Cannot connect to host 127.0.0.1:9 ssl:default"
+    with session_scope() as session:  # what the supervisor records after a failed start
+        connection = session.get(PlatformConnection, made["id"])
+        assert connection is not None
+        connection.status, connection.last_error = ConnectionStatus.error, raw
+        connection.details = {"retry_in": 4.0}
+        session.add(connection)
+        session.add(PlatformConnectionLog(connection_id=made["id"], level="error",
+                                          event="status.error", message=raw))  # fmt: skip
+
+    got = (await api.get(f"{BASE}/{made['id']}", headers=tokens.viewer)).json()
+    assert got["error_summary"] == (
+        "Can't reach Telegram: check the server's internet access or the API server URL."
+    )
+    assert got["last_error"] == raw
+    retry = datetime.fromisoformat(got["next_retry_at"]) - datetime.fromisoformat(got["updated_at"])
+    assert retry == timedelta(seconds=4)
+    logs = (await api.get(f"{BASE}/{made['id']}/logs", headers=tokens.viewer)).json()
+    assert [(row["event"], row["label"]) for row in logs["items"]][0] == ("status.error", "Failed")
 
 
 async def test_list_filters_and_idempotent_create(api: httpx.AsyncClient, tokens: Tokens) -> None:

@@ -19,6 +19,7 @@ from tests.e2e.test_first_run_and_login import sign_in
 
 ADMIN, PASSWORD = "carol", "connections admin pw"
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+UNREACHABLE_SERVER = "http://127.0.0.1:9"  # the discard port: nothing listens
 
 
 def _create_first_admin(page: Page, url: str) -> None:
@@ -51,6 +52,9 @@ def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
         "@BotFather"
     )
     page.fill("#token", TOKEN)
+    # Advanced: an API server URL nothing listens on (a local Bot API server that is down).
+    page.get_by_test_id("add-dialog").get_by_text("Advanced").click()
+    page.fill("#api_base_url", UNREACHABLE_SERVER)
     page.get_by_test_id("add-dialog").get_by_role("button", name="Add connection").click()
     expect(page.get_by_test_id("add-dialog")).to_have_count(0)
     card = page.get_by_test_id("connection-card")
@@ -58,10 +62,38 @@ def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
     expect(card.get_by_test_id("connection-name")).to_have_text("Support bot")
     expect(card.get_by_test_id("connection-credential")).to_have_text("••••••••" + TOKEN[-4:])
     assert TOKEN not in page.content()
-    # The embedded supervisor picks it up at once and its status arrives live over the bus
-    # (offline, Telegram cannot be reached: connecting, then an error with a retry).
-    expect(card.get_by_test_id("connection-status")).not_to_have_attribute(
-        "data-status", "stopped", timeout=30_000
+    # The embedded supervisor picks it up at once and its status arrives live over the bus:
+    # the server cannot be reached, said in words, with the next try and the raw detail.
+    expect(card.get_by_test_id("connection-error")).to_have_text(
+        "Can't reach Telegram: check the server's internet access or the API server URL.",
+        timeout=30_000,
+    )
+    expect(card.get_by_test_id("connection-retry")).to_contain_text("Next try: ")
+    detail = card.get_by_test_id("connection-error-detail")
+    expect(detail).not_to_be_visible()
+    card.get_by_text("Details").click()
+    expect(detail).to_contain_text("127.0.0.1:9")
+    card.get_by_test_id("connection-restarts").hover()
+    expect(page.get_by_role("tooltip")).to_contain_text("started again")
+    page.get_by_role("button", name="Log").click()
+    log = page.get_by_test_id("log-dialog")
+    expect(log).to_contain_text("Failed")
+    expect(log).not_to_contain_text("status.error")
+    page.keyboard.press("Escape")
+
+    # The URL can be changed (or cleared) later; the dialog shows the current one.
+    card.get_by_role("button", name="More actions").click()
+    page.get_by_role("menuitem", name="API server URL").click()
+    settings = page.get_by_test_id("settings-dialog")
+    expect(settings.locator("#api_base_url")).to_have_value(UNREACHABLE_SERVER)
+    settings.locator("#api_base_url").fill("ftp://nowhere")
+    settings.get_by_role("button", name="Save").click()
+    expect(settings.get_by_test_id("form-error")).to_contain_text("not an http(s) address")
+    settings.locator("#api_base_url").fill(UNREACHABLE_SERVER + "0")
+    settings.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Settings saved")
+    expect(card.get_by_test_id("connection-error-detail")).to_contain_text(
+        "127.0.0.1:90", timeout=30_000
     )
 
     # WhatsApp: adding opens the QR wizard, which waits for the connector's first code.

@@ -59,8 +59,17 @@ class ConnectionOut(BaseModel):
         description="paused, stopped, connecting, connected, auth_required or error.",
         examples=["connected"],
     )
-    last_error: str
-    restart_count: int
+    last_error: str = Field(description="The raw error the client last reported (the detail).")
+    error_summary: str = Field(
+        description="`last_error` as a sentence to act on; empty when there is no error.",
+        examples=[
+            "Can't reach Telegram: check the server's internet access or the API server URL."
+        ],
+    )
+    next_retry_at: datetime | None = Field(
+        description="After an error: when the supervisor starts the client again."
+    )
+    restart_count: int = Field(description=connections.RESTARTS_EXPLAINED)
     settings: Settings = Field(
         description="The settings (`api_hash` masked).",
         examples=[{"api_base_url": "http://127.0.0.1:8081", "mode": "polling"}],
@@ -81,6 +90,8 @@ class ConnectionOut(BaseModel):
             active=view.is_active,
             status=view.shown_status,
             last_error=view.shown_error,
+            error_summary=view.error_summary,
+            next_retry_at=view.next_retry_at,
             restart_count=view.restart_count,
             settings=view.settings,
             connected_at=view.connected_at,
@@ -120,6 +131,7 @@ class LogOut(BaseModel):
     created_at: datetime
     level: str = Field(examples=["info"])
     event: str = Field(examples=["status.connected"])
+    label: str = Field(description="`event` in words.", examples=["Connected"])
     message: str
 
 
@@ -228,7 +240,7 @@ async def connection_logs(
         rows, after = paging.page_of(found, limit, lambda r: r.log_id)
         items = [
             LogOut(id=r.log_id, created_at=r.created_at, level=r.level, event=r.event,
-                   message=r.message)
+                   label=r.label, message=r.message)
             for r in rows
         ]  # fmt: skip
         return paging.Page(items=items, next_cursor=after)
