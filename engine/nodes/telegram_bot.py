@@ -9,7 +9,7 @@ permissions). Durations are seconds from now; the connector turns them into
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -233,14 +233,13 @@ class SendPollParams(SendOptions):
     )
     allows_multiple_answers: bool = Field(
         default=False,
-        description="Let people pick several answers (not in quizzes)",
+        description="Let people pick several answers (needed by a quiz with several right ones)",
         examples=[False],
     )
-    correct_option_id: int | None = Field(
+    correct_option_ids: list[Annotated[int, Field(ge=0)]] | None = Field(
         default=None,
-        ge=0,
-        description="Quiz only: position of the right answer, from 0",
-        examples=[0],
+        description="Quiz only: positions of the right answers, from 0",
+        examples=[None, [0]],
     )
     explanation: str | None = Field(
         default=None,
@@ -252,13 +251,28 @@ class SendPollParams(SendOptions):
         default=None, ge=5, le=600, description="Close it after this many seconds", examples=[300]
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _single_correct_option(cls, data: Any) -> Any:
+        """Flows saved before Bot API 9.6 name one ``correct_option_id`` (deprecated there):
+        it becomes the list, unless the list is given too."""
+        if isinstance(data, dict) and "correct_option_id" in data:
+            data = dict(data)
+            single = data.pop("correct_option_id")
+            if single is not None and not data.get("correct_option_ids"):
+                data["correct_option_ids"] = [single]
+        return data
+
     @model_validator(mode="after")
     def _quiz_has_answer(self) -> Self:
-        if self.type == "quiz":
-            if self.correct_option_id is None or self.correct_option_id >= len(self.options):
-                raise ValueError("a quiz needs correct_option_id, the position of one option")
-            if self.allows_multiple_answers:
-                raise ValueError("a quiz takes a single answer")
+        if self.type != "quiz":
+            return self
+        right = sorted(set(self.correct_option_ids or ()))  # the API wants them increasing
+        if not right or right[-1] >= len(self.options):
+            raise ValueError("a quiz needs correct_option_ids, the positions of its right options")
+        if len(right) > 1 and not self.allows_multiple_answers:
+            raise ValueError("a quiz with several right answers needs allows_multiple_answers")
+        self.correct_option_ids = right
         return self
 
 

@@ -50,10 +50,11 @@ CASES: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
      "sendVoice", {"voice": "https://example.org/hi.ogg", "duration": 3}),
     ("send_sticker", {"chat_id": CHAT, "sticker": FILE_ID, "emoji": "👋"},
      "sendSticker", {"sticker": FILE_ID, "emoji": "👋"}),
-    ("send_poll", {"chat_id": CHAT, "question": "Day?", "options": ["Sat", "Sun"],
-                   "type": "quiz", "correct_option_id": 1, "is_anonymous": False},
-     "sendPoll", {"question": "Day?", "type": "quiz", "correct_option_id": 1,
-                  "is_anonymous": False}),
+    ("send_poll", {"chat_id": CHAT, "question": "Day?", "options": ["Sat", "Sun", "Mon"],
+                   "type": "quiz", "correct_option_ids": [2, 0], "allows_multiple_answers": True,
+                   "is_anonymous": False},
+     "sendPoll", {"question": "Day?", "type": "quiz", "correct_option_ids": [0, 2],
+                  "allows_multiple_answers": True, "is_anonymous": False}),
     ("send_location", {"chat_id": CHAT, "latitude": 52.52, "longitude": 13.405,
                        "live_period": 900},
      "sendLocation", {"latitude": 52.52, "longitude": 13.405, "live_period": 900}),
@@ -175,6 +176,46 @@ async def test_message_results_carry_ids_as_strings() -> None:
     assert sent["chat_id"] == CHAT and sent["message_id"].isdigit()
     assert poll["options"] == ["Sat", "Sun"]
     assert connector.polls[poll["poll_id"]] == ["Sat", "Sun"]
+
+
+async def test_a_quiz_saved_with_the_old_single_correct_option_id_sends_the_list() -> None:
+    """Bot API 9.6 deprecated ``correct_option_id``: flows that still name it send the list."""
+    async with FakeTelegramBotAPI() as fake:
+        connector = _connector(fake)
+        try:
+            await connector.execute(
+                "send_poll",
+                {"chat_id": CHAT, "question": "Day?", "options": ["Sat", "Sun"], "type": "quiz",
+                 "correct_option_id": 1},
+            )  # fmt: skip
+        finally:
+            await connector.client.session.close()
+        call = await fake.wait_for_call("sendPoll", timeout=5)
+    assert call.params["correct_option_ids"] == [1]
+    assert "correct_option_id" not in call.params
+
+
+@pytest.mark.parametrize(
+    ("quiz", "problem"),
+    [
+        ({}, "a quiz needs correct_option_ids"),
+        ({"correct_option_ids": [2]}, "a quiz needs correct_option_ids"),
+        ({"correct_option_ids": [0, 1]}, "needs allows_multiple_answers"),
+    ],
+)
+async def test_a_quiz_without_valid_right_answers_is_refused_before_telegram(
+    quiz: dict[str, Any], problem: str
+) -> None:
+    async with FakeTelegramBotAPI() as fake:
+        connector = _connector(fake)
+        params = {"chat_id": CHAT, "question": "Day?", "options": ["Sat", "Sun"], "type": "quiz"}
+        try:
+            with pytest.raises(ActionError, match=problem) as refused:
+                await connector.execute("send_poll", params | quiz)
+        finally:
+            await connector.client.session.close()
+    assert refused.value.kind is ErrorKind.validation
+    assert not fake.calls_to("sendPoll")
 
 
 async def test_platform_refusal_and_bad_ids_are_structured_errors() -> None:
