@@ -8,11 +8,12 @@ from typing import Any
 
 import pyrogram
 from pyrogram import enums, errors, types
+from pyrogram.file_id import FileId
 
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
 from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
-from connectors.kit.convert import chat_ref, to_int, to_ints, url_or_file_id
+from connectors.kit.convert import chat_ref, invalid, to_int, to_ints, url_or_file_id
 from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_user import discovery
 from engine.nodes import telegram_user as p
@@ -56,6 +57,19 @@ _MEDIA_METHODS = {
     "animation": ("send_animation", "animation"),
     "sticker": ("send_sticker", "sticker"),
 }
+
+
+def _media(value: str) -> str:
+    """An http(s) URL or a file id pyrogram can decode. pyrogram uploads any existing local
+    path and fails with a bare ValueError on an id it cannot read: both stop here."""
+    media = url_or_file_id(value, "media")
+    if media.startswith(("http://", "https://")):
+        return media
+    try:
+        FileId.decode(media)
+    except Exception:  # binascii, struct or value errors, as pyrogram's own check
+        raise invalid("media", f"not a Telegram file id: {value!r}") from None
+    return media
 
 
 def _reply_to(message_id: str | None) -> types.ReplyParameters | None:
@@ -112,7 +126,7 @@ actions.action(*node_action("tgu_reply"))(_send_text)
 async def send_media(client: pyrogram.Client, params: p.SendMediaParams) -> dict[str, Any]:
     method, argument = _MEDIA_METHODS[params.media_type]
     options: dict[str, Any] = {
-        argument: url_or_file_id(params.media, "media"),
+        argument: _media(params.media),
         "reply_parameters": _reply_to(params.reply_to_message_id),
     }
     if params.media_type != "sticker" or params.caption:

@@ -15,6 +15,7 @@ from unittest.mock import MagicMock, call, create_autospec
 import pyrogram
 import pytest
 from pyrogram import enums, errors, types
+from pyrogram.file_id import FileId, FileType
 
 from connectors.kit.catalogue import declared_actions
 from connectors.kit.chats import POOL_ACTIONS
@@ -23,6 +24,9 @@ from connectors.telegram_user.actions import actions, execute_action
 from connectors.telegram_user.client import TelegramLogin
 from engine.nodes.base import NodePlatform
 
+DOCUMENT_ID = FileId(
+    file_type=FileType.DOCUMENT, dc_id=2, media_id=1, access_hash=2, file_reference=b""
+).encode()
 GROUP = types.Chat(id=-1001234567890, type=enums.ChatType.SUPERGROUP, title="Flowbot Community")
 ADA = types.User(id=123456789, first_name="Ada", username="ada_l")
 
@@ -132,14 +136,14 @@ CASES: list[tuple[str, dict[str, Any], str, Any, Any, dict[str, Any]]] = [
         {
             "chat_id": "-1001234567890",
             "media_type": "document",
-            "media": "BQACAgIAAxkBAAIBZ2X_file_id",
+            "media": DOCUMENT_ID,
             "file_name": "rules.pdf",
             "reply_to_message_id": "7",
         },
         "send_document",
         call(
             -1001234567890,
-            document="BQACAgIAAxkBAAIBZ2X_file_id",
+            document=DOCUMENT_ID,
             reply_parameters=_reply(7),
             caption="",
             parse_mode=enums.ParseMode.DEFAULT,
@@ -394,7 +398,16 @@ async def test_kick_is_a_ban_lifted_at_once_unless_banning(ban: bool, unbanned: 
         client.unban_chat_member.assert_called_once_with(-1001234567890, 123456789)
 
 
-@pytest.mark.parametrize("media", ["/etc/passwd", "../data/flowbot.db", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "media",
+    [
+        "/etc/passwd",
+        "../data/flowbot.db",
+        "file:///etc/passwd",
+        "flowbot_database_file",  # shaped like a file id, but pyrogram would upload the file
+        "BQACAgIAAxkBAAIBZ2X_file_id",  # pyrogram cannot decode it: a bare ValueError before
+    ],
+)
 async def test_media_is_never_a_local_file(media: str) -> None:
     client = create_autospec(pyrogram.Client, instance=True)
     with pytest.raises(ActionError) as caught:

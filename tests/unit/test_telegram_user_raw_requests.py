@@ -14,6 +14,7 @@ from typing import Any
 import pyrogram
 import pytest
 from pyrogram import raw
+from pyrogram.file_id import FileId, FileType
 
 from connectors.kit.chats import POOL_ACTIONS
 from connectors.telegram_user.actions import actions, execute_action
@@ -60,6 +61,9 @@ async def first_request(action: str, params: dict[str, Any]) -> raw.core.TLObjec
 
 M, C, A = raw.functions.messages, raw.functions.channels, raw.functions.account
 GROUP = "-1001234567890"
+DOCUMENT_ID = FileId(
+    file_type=FileType.DOCUMENT, dc_id=2, media_id=1, access_hash=2, file_reference=b""
+).encode()
 
 # action, params, raw function, fields it must carry
 CASES: list[tuple[str, dict[str, Any], type, dict[str, Any]]] = [
@@ -80,6 +84,17 @@ CASES: list[tuple[str, dict[str, Any], type, dict[str, Any]]] = [
         {"chat_id": "me", "media_type": "photo", "media": "https://e.org/c.jpg", "caption": "C"},
         M.SendMedia,
         {"peer": SELF, "media": raw.types.InputMediaPhotoExternal(url="https://e.org/c.jpg")},
+    ),
+    (
+        "send_media",
+        {"chat_id": GROUP, "media_type": "document", "media": DOCUMENT_ID},
+        M.SendMedia,
+        {
+            "peer": CHANNEL,
+            "media": raw.types.InputMediaDocument(
+                id=raw.types.InputDocument(id=1, access_hash=2, file_reference=b"")
+            ),
+        },
     ),
     (
         "forward_messages",
