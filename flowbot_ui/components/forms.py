@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex_base.components.component import field as prop
 from reflex_base.vars import Var
@@ -28,7 +30,14 @@ def post_form(
 
 
 def field(
-    label: str, name: str, *, type: str = "text", placeholder: str = "", auto_complete: str = "off"
+    label: str,
+    name: str,
+    *,
+    type: str = "text",
+    placeholder: str = "",
+    auto_complete: str = "off",
+    required: bool = True,
+    **input_props: Any,
 ) -> rx.Component:
     return rx.vstack(
         rx.text(label, size="2", weight="medium", as_="label", html_for=name),
@@ -38,9 +47,10 @@ def field(
             type=type,
             placeholder=placeholder,
             auto_complete=auto_complete,
-            required=True,
+            required=required,
             width="100%",
             size="3",
+            **input_props,
         ),
         spacing="1",
         width="100%",

@@ -272,15 +272,13 @@ def _kind_picker() -> rx.Component:
 def _api_server_field(current: rx.Var | str = "") -> rx.Component:
     """Optional: a local telegram-bot-api server, a compatible endpoint, a test fake."""
     return rx.vstack(
-        rx.text("API server URL", size="2", weight="medium", as_="label", html_for="api_base_url"),
-        rx.input(
-            name="api_base_url",
-            id="api_base_url",
+        field(
+            "API server URL",
+            "api_base_url",
             type="url",
-            default_value=current,
             placeholder="empty: the platform's own API, e.g. http://127.0.0.1:8081",
-            width="100%",
-            size="3",
+            required=False,
+            default_value=current,
         ),
         muted("Only for a local Bot API server or another compatible endpoint."),
         spacing="1",
