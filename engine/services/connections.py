@@ -206,12 +206,12 @@ PLATFORMS = {
     ConnectorKind.discord_bot: "Discord",
     ConnectorKind.whatsapp_user: "WhatsApp",
 }
-_UNREACHABLE = "Can't reach {platform}: check the server's internet access or the API server URL."
+_UNREACHABLE = "Can't reach {platform}: check the server's internet access{or_server_url}."
 ERROR_EXPLANATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), sentence)
     for pattern, sentence in (
         (r"certificate|\bssl(error|certverification)", "The secure connection to {platform} "
-         "failed its certificate check: check the server's clock and the API server URL."),
+         "failed its certificate check: check the server's clock{and_server_url}."),
         (r"refused the (bot )?token|rejected the bot token|not a telegram bot token|"
          r"unauthorized|\b401\b", "{platform} refused the token: paste a fresh one "
          "(More actions → Replace token)."),
@@ -238,10 +238,16 @@ def explain_error(kind: ConnectorKind | str, raw: str) -> str:
     raw = raw.strip()
     if not raw:
         return ""
-    platform = PLATFORMS[ConnectorKind(kind)]
+    kind = ConnectorKind(kind)
+    platform = PLATFORMS[kind]
+    has_url = "api_base_url" in SETTINGS[kind]  # a server of the admin's choosing
     for pattern, sentence in ERROR_EXPLANATIONS:
         if pattern.search(raw):
-            return sentence.format(platform=platform)
+            return sentence.format(
+                platform=platform,
+                or_server_url=" or the API server URL" if has_url else "",
+                and_server_url=" and the API server URL" if has_url else "",
+            )
     return f"The {platform} client stopped with an error; Flowbot restarts it (see Details)."
 
 

@@ -31,6 +31,11 @@ UNREACHABLE = "Can't reach Telegram: check the server's internet access or the A
         ),
         ("telegram_bot", "TimeoutError: ", UNREACHABLE),
         (
+            "whatsapp_user",
+            "ConnectionResetError: Connection reset by peer",
+            "Can't reach WhatsApp: check the server's internet access.",
+        ),
+        (
             "discord_bot",
             "ClientConnectorError: Cannot connect to host discord.com:443",
             "Can't reach Discord: check the server's internet access or the API server URL.",
