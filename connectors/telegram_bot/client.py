@@ -74,9 +74,10 @@ class _GetUpdatesAsJson(GetUpdates):
     __returning__ = list[dict[str, Any]]
 
 
-def decode_update(raw: dict[str, Any], bot: Bot) -> Update | None:
+def decode_update(raw: dict[str, Any], bot: Bot | None = None) -> Update | None:
     """One update as aiogram reads it, or None (logged by id and field, no content or token)
-    when it cannot: a new or odd field must cost that update, not the connection."""
+    when it cannot: a new or odd field must cost that update, not the connection (polling)
+    or Telegram's webhook queue, which re-sends a refused update before any later one."""
     try:
         return Update.model_validate(raw, context={"bot": bot})
     except ValidationError as error:

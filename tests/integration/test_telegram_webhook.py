@@ -126,3 +126,24 @@ async def test_an_update_that_cannot_be_forwarded_is_refused_so_telegram_retries
         )
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
+
+
+async def test_an_update_aiogram_cannot_read_is_skipped_not_refused(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram re-sends a refused update before any later one: refusing it stalls the bot."""
+    received: list[dict[str, Any]] = []
+    monkeypatch.setattr(forwarder, "route_event_sink", received.append)
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_webhook_bot(fake)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    url = f"/api/telegram/{instance_id}/webhook"
+    async with api_client() as api:
+        unreadable = await api.post(
+            url, json={"update_id": 9000, "message": {"message_id": "x"}}, headers=headers
+        )
+        not_an_update = await api.post(url, json=["update_id", 9000], headers=headers)
+        good = await api.post(url, json=command_update("/ping@flowbot_test_bot"), headers=headers)
+    assert unreadable.status_code == good.status_code == 200
+    assert not_an_update.status_code == 400
+    assert [event["kind"] for event in received] == ["tg_message", "tg_command"]
