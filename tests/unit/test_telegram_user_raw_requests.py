@@ -221,3 +221,22 @@ async def test_get_history_before_the_first_message_asks_nothing() -> None:
         offline_client(), "get_history", {"chat_id": GROUP, "offset_id": "1"}
     )
     assert output == {"messages": [], "count": 0}
+
+
+@pytest.mark.parametrize(("ban", "requests"), [(False, 2), (True, 1)])
+async def test_kick_bans_then_lifts_the_ban_unless_banning(ban: bool, requests: int) -> None:
+    client = offline_client()
+    sent: list[Any] = []
+
+    async def invoke(query: raw.core.TLObject, *_: Any, **__: Any) -> raw.types.Updates:
+        sent.append(query)
+        return raw.types.Updates(updates=[], users=[], chats=[], date=0, seq=0)
+
+    client.invoke = invoke  # type: ignore[method-assign]
+    params = {"chat_id": GROUP, "user_id": "123456789", "ban": ban}
+    await execute_action(client, "kick_member", params)
+
+    assert [type(request) for request in sent] == [C.EditBanned] * requests
+    assert sent[0].banned_rights.view_messages
+    if not ban:
+        assert sent[1].participant == ADA and not sent[1].banned_rights.view_messages
