@@ -95,13 +95,18 @@ def _actions(row: ConnectionRow) -> rx.Component:
         ),
     )  # fmt: skip
     return rx.hstack(
+        # The tooltip wraps a box, not the switch: its trigger would overwrite the switch's
+        # data-state, and a paused switch would be drawn as on.
         rx.tooltip(
-            rx.switch(
-                checked=row.active,
-                on_change=lambda on: S.set_active(row.id, on),
-                disabled=locked,
-                aria_label="Active",
-                data_testid="connection-active",
+            rx.box(
+                rx.switch(
+                    checked=row.active,
+                    on_change=lambda on: S.set_active(row.id, on),
+                    disabled=locked,
+                    aria_label="Active",
+                    data_testid="connection-active",
+                ),
+                display="inline-flex",
             ),
             content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
         ),

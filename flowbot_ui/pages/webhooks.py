@@ -119,13 +119,18 @@ def _wait_control(row: WebhookRow) -> rx.Component:
 def _actions(row: WebhookRow) -> rx.Component:
     locked = ~S.can_edit
     return rx.hstack(
+        # The tooltip wraps a box, not the switch: its trigger would overwrite the switch's
+        # data-state, and a paused switch would be drawn as on.
         rx.tooltip(
-            rx.switch(
-                checked=row.active,
-                on_change=lambda on: S.set_active(row.id, on),
-                disabled=locked,
-                aria_label="Active",
-                data_testid="webhook-active",
+            rx.box(
+                rx.switch(
+                    checked=row.active,
+                    on_change=lambda on: S.set_active(row.id, on),
+                    disabled=locked,
+                    aria_label="Active",
+                    data_testid="webhook-active",
+                ),
+                display="inline-flex",
             ),
             content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
         ),

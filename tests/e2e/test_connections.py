@@ -127,6 +127,8 @@ def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
     expect(page.get_by_test_id("connection-status").first).to_have_attribute(
         "data-status", "paused"
     )
+    paused = page.get_by_test_id("connection-card").filter(has_text="Community manager")
+    expect(paused.get_by_test_id("connection-active")).to_have_attribute("data-state", "unchecked")
     page.mouse.move(0, 0)
     screenshot(page, "connections")
 

@@ -123,8 +123,11 @@ def test_create_call_sign_rotate_and_delete(
     assert httpx.post(new_url, content=rotated, headers=signed(secret, rotated)).status_code == 202
 
     # Paused answers 404 like an unknown address.
+    expect(page.get_by_test_id("webhook-active")).to_have_attribute("data-state", "checked")
     page.get_by_test_id("webhook-active").click()
     expect(page.get_by_test_id("webhook-status")).to_have_text("paused")
+    # Drawn as off (a tooltip around the switch used to overwrite its state).
+    expect(page.get_by_test_id("webhook-active")).to_have_attribute("data-state", "unchecked")
     assert httpx.post(new_url, content=BODY, headers=signed(secret)).status_code == 404
 
     # A viewer sees it all but cannot change anything.
