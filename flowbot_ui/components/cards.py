@@ -102,3 +102,35 @@ def dialog_footer(action: rx.Component) -> rx.Component:
         justify="end",
         width="100%",
     )
+
+
+def active_switch(
+    active: rx.Var[bool],
+    on_change: Callable[[bool], Any],
+    *,
+    disabled: rx.Var[bool] | bool,
+    test_id: str,
+) -> rx.Component:
+    """An Active/Paused switch with its label and a tooltip saying what a click does.
+
+    The tooltip wraps a box, not the switch: its trigger would overwrite the switch's
+    data-state, and a paused switch would be drawn as on.
+    """
+    return rx.hstack(
+        rx.tooltip(
+            rx.box(
+                rx.switch(
+                    checked=active,
+                    on_change=on_change,
+                    disabled=disabled,
+                    aria_label="Active",
+                    data_testid=test_id,
+                ),
+                display="inline-flex",
+            ),
+            content=rx.cond(active, "Active: click to pause", "Paused: click to activate"),
+        ),
+        muted(rx.cond(active, "Active", "Paused")),
+        align="center",
+        spacing="2",
+    )

@@ -8,6 +8,7 @@ import reflex as rx
 
 from engine.services import webhooks as webhook_service
 from flowbot_ui.components.cards import (
+    active_switch,
     card_grid,
     card_icon,
     dialog_footer,
@@ -119,22 +120,12 @@ def _wait_control(row: WebhookRow) -> rx.Component:
 def _actions(row: WebhookRow) -> rx.Component:
     locked = ~S.can_edit
     return rx.hstack(
-        # The tooltip wraps a box, not the switch: its trigger would overwrite the switch's
-        # data-state, and a paused switch would be drawn as on.
-        rx.tooltip(
-            rx.box(
-                rx.switch(
-                    checked=row.active,
-                    on_change=lambda on: S.set_active(row.id, on),
-                    disabled=locked,
-                    aria_label="Active",
-                    data_testid="webhook-active",
-                ),
-                display="inline-flex",
-            ),
-            content=rx.cond(row.active, "Active: click to pause", "Paused: click to activate"),
+        active_switch(
+            row.active,
+            lambda on: S.set_active(row.id, on),
+            disabled=locked,
+            test_id="webhook-active",
         ),
-        muted(rx.cond(row.active, "Active", "Paused")),
         rx.spacer(),
         rx.button(
             rx.icon("key-round", size=16),
