@@ -1,7 +1,7 @@
 """The Discord bot connector: one hikari GatewayBot per instance.
 
 Gateway events go through the mapper to ``emit``; actions run on ``bot.rest``. On start the
-instance's slash commands (BotCommand rows) are registered with Discord, and button clicks
+bot's live slash commands are registered with Discord, and button clicks
 no flow answered in time are acknowledged so Discord does not show "interaction failed".
 """
 
@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import hikari
-from sqlmodel import Session, select
 
 from connectors.discord_bot import discovery, mapper
 from connectors.discord_bot.actions import actions, execute_action
+from connectors.kit.bot_answers import live_version
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
-from engine import db
-from engine.models.botconfig import BotCommand
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +49,18 @@ class CommandSpec:
 
 
 def load_commands(instance_id: int) -> list[CommandSpec]:
-    """The instance's enabled BotCommand rows, one spec per command (English first)."""
-    with Session(db.get_engine()) as session:
-        rows = session.exec(
-            select(BotCommand)
-            .where(BotCommand.bot_instance_id == instance_id, BotCommand.is_enabled)
-            .order_by(BotCommand.sort_order, BotCommand.command)
-        ).all()
-    specs: dict[str, CommandSpec] = {}
-    for row in rows:
-        name = row.command.strip().lstrip("/").lower()
-        spec = specs.setdefault(name, CommandSpec(name, ""))
-        if row.language.lower().startswith("en") and not spec.description:
-            spec.description = row.description
-        else:
-            spec.localizations[row.language] = row.description
-    for spec in specs.values():
-        spec.description = spec.description or next(iter(spec.localizations.values()), name)
-    return list(specs.values())
+    """The live configuration's enabled commands, described in the default language."""
+    live = live_version(instance_id)
+    if live is None:
+        return []
+    document = live[1]
+    specs = []
+    for command in (c for c in document.commands if c.enabled):
+        texts = command.description
+        default = texts.get(document.default_language) or next(iter(texts.values()), "")
+        others = {lang: t for lang, t in texts.items() if lang != document.default_language}
+        specs.append(CommandSpec(command.name.lower(), default or command.name, others))
+    return specs
 
 
 def _locale(language: str) -> hikari.Locale | None:
@@ -143,7 +135,7 @@ class DiscordBotConnector(Connector):
                 await self.bot.close()
 
     async def sync_commands(self) -> list[str]:
-        """Register the instance's slash commands (global) from its BotCommand rows."""
+        """Register the live configuration's slash commands (global)."""
         specs = await asyncio.to_thread(load_commands, self.config.instance_id)
         application = await self.bot.rest.fetch_application()
         await self.bot.rest.set_application_commands(

@@ -1,4 +1,4 @@
-"""Push the instance's BotCommand rows to Telegram (``setMyCommands``), per language.
+"""Push the bot's live commands to Telegram (``setMyCommands``), per language.
 
 The default language's commands are also set without a language code, so people
 whose language has no translation see them. Only what changed since the last push
@@ -12,32 +12,26 @@ from collections import defaultdict
 
 from aiogram import Bot
 from aiogram.types import BotCommand as TgCommand
-from sqlmodel import select
 
-from engine.db import session_scope
-from engine.models.botconfig import BotCommand
-from engine.models.connections import BotInstance
+from connectors.kit.bot_answers import live_version
 
 # Language code (None: the default list) → [(command, description)] in menu order.
 CommandSets = dict[str | None, list[tuple[str, str]]]
 
 
 def load_command_sets(instance_id: int) -> CommandSets:
-    """The enabled commands of one instance, grouped as Telegram wants them."""
-    with session_scope() as session:
-        instance = session.get(BotInstance, instance_id)
-        default = instance.default_language if instance else "en"
-        rows = session.exec(
-            select(BotCommand)
-            .where(BotCommand.bot_instance_id == instance_id, BotCommand.is_enabled)
-            .order_by(BotCommand.sort_order, BotCommand.command)
-        ).all()
+    """The enabled commands of the live configuration, grouped as Telegram wants them."""
+    live = live_version(instance_id)
+    if live is None:
+        return {}
+    document = live[1]
     sets: CommandSets = defaultdict(list)
-    for row in rows:
-        entry = (row.command.lstrip("/").lower(), row.description or row.command)
-        sets[row.language].append(entry)
-        if row.language == default:
-            sets[None].append(entry)
+    for command in (c for c in document.commands if c.enabled):
+        for language, text in command.description.items():
+            entry = (command.name.lower(), text or command.name)
+            sets[language].append(entry)
+            if language == document.default_language:
+                sets[None].append(entry)
     return dict(sets)
 
 

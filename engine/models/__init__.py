@@ -4,7 +4,7 @@ from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
 from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationEvent, ReputationScore
 from engine.models.api import ApiIdempotentAnswer
 from engine.models.base import Platform, utcnow
-from engine.models.botconfig import BotCommand, BotMenu, BotMenuButton, BotResponse
+from engine.models.botconfig import BotConfigDraft, BotConfigVersion
 from engine.models.broadcast import (
     BroadcastMessage,
     BroadcastStatus,
@@ -61,11 +61,9 @@ __all__ = [
     "ApiIdempotentAnswer",
     "ApiToken",
     "AuditLog",
-    "BotCommand",
+    "BotConfigDraft",
+    "BotConfigVersion",
     "BotInstance",
-    "BotMenu",
-    "BotMenuButton",
-    "BotResponse",
     "BroadcastMessage",
     "BroadcastStatus",
     "Chat",

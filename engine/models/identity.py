@@ -36,6 +36,8 @@ class PlatformAccount(SQLModel, table=True):
     username: str | None = Field(default=None, sa_type=sa.String(128), index=True)
     display_name: str = Field(default="", sa_type=sa.String(256))
     language: str | None = Field(default=None, sa_type=sa.String(16))
+    # Chosen for the person by a flow (db_query set_member_language); wins over ``language``.
+    language_override: str | None = Field(default=None, sa_type=sa.String(16))
     # Where the platform gives it (WhatsApp, Telegram contacts): a hint for linking accounts.
     phone: str | None = Field(default=None, sa_type=sa.String(32), index=True)
     is_bot: bool = False

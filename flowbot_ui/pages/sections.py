@@ -10,7 +10,7 @@ import reflex as rx
 
 from engine.db import session_scope
 from engine.models import (
-    BotCommand,
+    BotConfigDraft,
     CommunityAnalyticsSnapshot,
 )
 from engine.services.overview import count_rows
@@ -34,7 +34,7 @@ SECTION_PAGES: tuple[SectionPage, ...] = (
         "/bot-config",
         "Bot config",
         "Commands, responses and menus, per language.",
-        BotCommand,
+        BotConfigDraft,
         "bot commands",
         "bot",
         "Commands, canned responses and button menus of your bots, in every language.",

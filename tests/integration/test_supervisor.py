@@ -25,7 +25,7 @@ from connectors.supervisor import Supervisor
 from engine import db, events
 from engine.migrations import upgrade
 from engine.models.base import utcnow
-from engine.models.botconfig import BotCommand
+from engine.models.botconfig import BotConfigVersion
 from engine.models.connections import (
     BotInstance,
     ConnectionStatus,
@@ -137,8 +137,9 @@ async def test_active_connection_runs_the_telegram_client(session: Session) -> N
     sink = Sink()
     async with FakeTelegramBotAPI() as fake:
         connection = add_bot(session, fake)
-        session.add(BotCommand(bot_instance_id=connection.bot_instance_id, command="ping",
-                               description="Answers pong"))  # fmt: skip
+        command = {"name": "ping", "description": {"en": "Answers pong"}}
+        session.add(BotConfigVersion(bot_instance_id=connection.bot_instance_id, version=1,
+                                     document={"commands": [command]}))  # fmt: skip
         session.commit()
         supervisor = make_supervisor(sink)
         async with running(supervisor):

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from connectors.discord_bot.client import DiscordBotConnector
 from connectors.kit.connector import InstanceConfig
 from connectors.kit.errors import CredentialRejected
-from engine.models.botconfig import BotCommand
+from engine.models.botconfig import BotConfigVersion
 from engine.models.connections import BotInstance, ConnectorKind
 from engine.nodes.registry import REGISTRY
 from engine.platform_event import PlatformEvent
@@ -51,19 +51,16 @@ def instance_id(sqlite_session: Session) -> int:
     sqlite_session.add(instance)
     sqlite_session.commit()
     assert instance.id is not None
-    sqlite_session.add_all(
-        [
-            BotCommand(bot_instance_id=instance.id, command="ticket", description="Open a ticket"),
-            BotCommand(
-                bot_instance_id=instance.id,
-                command="ticket",
-                language="de",
-                description="Ticket öffnen",
-            ),
-            BotCommand(
-                bot_instance_id=instance.id, command="old", description="Gone", is_enabled=False
-            ),
-        ]
+    commands = [
+        {"name": "ticket", "description": {"en": "Open a ticket", "de": "Ticket öffnen"}},
+        {"name": "old", "description": {"en": "Gone"}, "enabled": False},
+    ]
+    sqlite_session.add(
+        BotConfigVersion(
+            bot_instance_id=instance.id,
+            version=1,
+            document={"languages": ["en", "de"], "commands": commands},
+        )
     )
     sqlite_session.commit()
     return instance.id
