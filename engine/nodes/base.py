@@ -34,6 +34,19 @@ class NodePlatform(StrEnum):
     flow = "flow"  # control flow: run_flow, parallel, merge, loop, switch, try_catch, stop
 
 
+PLATFORM_LABELS = {
+    "general": "General",
+    "telegram_bot": "Telegram bot",
+    "telegram_user": "Telegram account",
+    "discord_bot": "Discord bot",
+    "whatsapp_user": "WhatsApp",
+    "cross_platform": "Any platform",
+    "utility": "Utility",
+    "flow": "Flow control",
+}
+"""Each platform as people read it (the palette's groups, the re-run confirmation)."""
+
+
 class NodeParams(BaseModel):
     """Base of every params model: unknown keys are errors, not silently dropped.
 

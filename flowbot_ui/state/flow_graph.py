@@ -13,19 +13,9 @@ from typing import Any
 
 from engine.graph import Issue, output_handles
 from engine.nodes import REGISTRY
-from engine.nodes.base import NodeType
+from engine.nodes.base import PLATFORM_LABELS, NodeType
 
 CATEGORY_ORDER = ("trigger", "condition", "action", "advanced")
-PLATFORM_LABELS = {
-    "general": "General",
-    "telegram_bot": "Telegram bot",
-    "telegram_user": "Telegram account",
-    "discord_bot": "Discord bot",
-    "whatsapp_user": "WhatsApp",
-    "cross_platform": "Any platform",
-    "utility": "Utility",
-    "flow": "Flow control",
-}
 LAYER_GAP_X, ROW_GAP_Y = 300, 130
 _ID_SAFE = re.compile(r"[^A-Za-z0-9]")
 
