@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from engine.nodes.base import NodeCategory, NodeParams, NodePlatform, NodeType
+from engine.nodes.base import FlowRef, NodeCategory, NodeParams, NodePlatform, NodeType
 from engine.nodes.registry import REGISTRY
 
 MAX_FLOW_DEPTH = 5
@@ -19,7 +19,7 @@ MAX_MERGE_TIMEOUT = 24 * 3600
 
 
 class RunFlowParams(NodeParams):
-    flow_id: int = Field(gt=0, description="The flow to start", examples=[7])
+    flow_id: FlowRef = Field(gt=0, description="The flow to start", examples=[7])
     input: dict[str, Any] = Field(
         default_factory=dict,
         description="Values the called flow sees as {{trigger.data.<name>}}",

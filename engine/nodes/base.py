@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class NodeCategory(StrEnum):
@@ -61,6 +63,35 @@ class NodeParams(BaseModel):
     (``{"formats": ("text", "author")}``). The executor leaves them unrendered and
     validation checks them with those names: the node substitutes its values as data
     when it renders them (engine.expressions.render ``names``), one pass, never twice."""
+
+
+PICKS_KEY = "x-picks"
+
+
+@dataclass(frozen=True)
+class Picks:
+    """Marks a param whose value names something real the admin has (a connection, a chat,
+    a flow...), so the editor offers a picker of the real ones instead of a typed id.
+
+    It shows in the params' JSON schema as ``"x-picks": <what>``, which the editor, the
+    node catalogue API and the docs read; the value itself validates as before."""
+
+    what: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema[PICKS_KEY] = self.what
+        return schema
+
+
+# The param types that name real things: one marker per kind of thing, used by every node.
+ConnectionRef = Annotated[int, Picks("connection")]  # a bot instance id
+ChatRef = Annotated[str, Picks("chat")]  # a platform chat id (Discord: a channel)
+ServerRef = Annotated[str, Picks("server")]  # a Discord server (guild) id
+CommunityRef = Annotated[int, Picks("community")]
+FlowRef = Annotated[int, Picks("flow")]
 
 
 def acting_instance_field(what: str) -> Any:

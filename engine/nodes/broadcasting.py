@@ -14,14 +14,14 @@ from pydantic import Field
 from sqlmodel import Session
 
 from engine.db import in_session
-from engine.nodes.base import NodeParams, NodeResult, RunContext
+from engine.nodes.base import CommunityRef, NodeParams, NodeResult, RunContext
 from engine.nodes.cross_platform import TEXT_FIELD, PlatformName, cross_platform, require_community
 from engine.services import broadcasts
 
 
 class BroadcastParams(NodeParams):
     text: str = TEXT_FIELD
-    community_ids: list[int] = Field(
+    community_ids: list[CommunityRef] = Field(
         default_factory=list,
         description="Communities to post to; empty means the trigger's community",
         examples=[[1, 2]],

@@ -13,18 +13,25 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
+from engine.nodes.base import (
+    ChatRef,
+    ConnectionRef,
+    NodeParams,
+    NodePlatform,
+    ServerRef,
+    acting_instance_field,
+)
 from engine.nodes.registry import platform_action_declarer
 
 # --- Shared params --------------------------------------------------------------------------
 
 
 class DiscordParams(NodeParams):
-    instance_id: int | None = acting_instance_field("Discord bot")
+    instance_id: ConnectionRef | None = acting_instance_field("Discord bot")
 
 
 class DiscordChannel(DiscordParams):
-    channel_id: str = Field(
+    channel_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="The channel (or thread) id",
         examples=["{{trigger.chat.id}}", "1123456789012345678"],
@@ -40,7 +47,7 @@ class DiscordMessage(DiscordChannel):
 
 
 class DiscordGuild(DiscordParams):
-    guild_id: str = Field(
+    guild_id: ServerRef = Field(
         default="{{trigger.chat.guild_id}}",
         description="The server (guild) id",
         examples=["{{trigger.chat.guild_id}}", "1098765432109876543"],
@@ -518,7 +525,9 @@ class EditChannelParams(ChannelSettings, Audited, DiscordChannel):
 
 class DeleteChannelParams(Audited, DiscordChannel):
     # No default: deleting the channel the flow was started in by accident is not undoable.
-    channel_id: str = Field(description="The channel to delete", examples=["1123456789012345678"])
+    channel_id: ChatRef = Field(
+        description="The channel to delete", examples=["1123456789012345678"]
+    )
 
 
 class CreateInviteParams(Audited, DiscordChannel):

@@ -15,14 +15,14 @@ from sqlmodel import Session
 
 from engine.db import in_session
 from engine.models import utcnow
-from engine.nodes.base import NodeParams, NodeResult, RunContext
+from engine.nodes.base import ChatRef, NodeParams, NodeResult, RunContext
 from engine.nodes.cross_platform import TEXT_FIELD, community_of_chat, cross_platform
 from engine.services import scheduled_messages
 
 
 class ScheduleMessageParams(NodeParams):
     text: str = TEXT_FIELD
-    chat_id: str | None = Field(
+    chat_id: ChatRef | None = Field(
         default=None,
         description="Chat to post in; empty means the trigger's chat",
         examples=["-1001234567890"],

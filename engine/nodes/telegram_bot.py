@@ -13,7 +13,13 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
+from engine.nodes.base import (
+    ChatRef,
+    ConnectionRef,
+    NodeParams,
+    NodePlatform,
+    acting_instance_field,
+)
 from engine.nodes.registry import platform_action_declarer
 
 ParseMode = Literal["HTML", "MarkdownV2", "Markdown"]
@@ -31,11 +37,11 @@ def _parse_mode_field(what: str) -> Any:
 
 
 class TelegramBotParams(NodeParams):
-    instance_id: int | None = acting_instance_field("Telegram bot")
+    instance_id: ConnectionRef | None = acting_instance_field("Telegram bot")
 
 
 class TelegramTarget(TelegramBotParams):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="Chat id, or @username of a public channel or group",
         examples=["{{trigger.chat.id}}", "-1001234567890", "@flowbot_news"],
@@ -325,11 +331,11 @@ class EditMessageParams(TelegramMessageTarget):
 
 
 class ForwardParams(TelegramBotParams):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         description="Where to send it: chat id or @username",
         examples=["-1001234567890", "@flowbot_archive"],
     )
-    from_chat_id: str = Field(
+    from_chat_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="The chat the message is in",
         examples=["{{trigger.chat.id}}"],

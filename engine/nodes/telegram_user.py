@@ -12,7 +12,13 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
+from engine.nodes.base import (
+    ChatRef,
+    ConnectionRef,
+    NodeParams,
+    NodePlatform,
+    acting_instance_field,
+)
 from engine.nodes.registry import platform_action_declarer
 
 # pyrogram.enums.ParseMode, lowercased; "default" reads both Markdown and HTML.
@@ -32,11 +38,11 @@ def _parse_mode_field() -> Any:
 
 
 class TelegramUserParams(NodeParams):
-    instance_id: int | None = acting_instance_field("Telegram account")
+    instance_id: ConnectionRef | None = acting_instance_field("Telegram account")
 
 
 class AccountChat(TelegramUserParams):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="Chat id, @username, or 'me' for Saved Messages",
         examples=["{{trigger.chat.id}}", "@flowbot_news", "me"],
@@ -131,11 +137,11 @@ class SendMediaParams(AccountChat):
 
 
 class ForwardMessagesParams(AccountMessages):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         description="Where to forward them: chat id, @username or 'me'",
         examples=["me", "@flowbot_archive"],
     )
-    from_chat_id: str = Field(
+    from_chat_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="The chat the messages are in",
         examples=["{{trigger.chat.id}}"],
@@ -245,7 +251,7 @@ _action("tgu_pin_message", "Pin message", "Pins a message at the top of the chat
 
 
 class JoinChatParams(TelegramUserParams):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         description="The chat to join: @username, invite link or id",
         examples=["@flowbot_community", "https://t.me/+AbCdEfGhIjK"],
     )

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
-from engine.nodes.base import NodeCategory, NodeParams, NodePlatform, NodeType
+from engine.nodes.base import (
+    ChatRef,
+    ConnectionRef,
+    NodeCategory,
+    NodeParams,
+    NodePlatform,
+    NodeType,
+    ServerRef,
+)
 from engine.nodes.registry import REGISTRY
 from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
 
@@ -24,7 +32,7 @@ from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEven
 class PlatformTrigger(NodeParams):
     """Filters of every platform-bound trigger: which bot or account listens."""
 
-    instance_id: int | None = Field(
+    instance_id: ConnectionRef | None = Field(
         default=None,
         description="Only events seen by this bot or account; empty: any of them",
         examples=[None, 1],
@@ -32,7 +40,7 @@ class PlatformTrigger(NodeParams):
 
 
 class ChatTrigger(PlatformTrigger):
-    chat_id: str | None = Field(
+    chat_id: ChatRef | None = Field(
         default=None,
         description="Only events in this chat, group or channel; empty: any chat",
         examples=[None, "-1001234567890"],
@@ -56,7 +64,7 @@ class EmojiTrigger(ChatTrigger):
 
 
 class DiscordTrigger(PlatformTrigger):
-    guild_id: str | None = Field(
+    guild_id: ServerRef | None = Field(
         default=None,
         description="Only events in this Discord server (guild id); empty: any server",
         examples=[None, "1098765432109876543"],
@@ -64,7 +72,7 @@ class DiscordTrigger(PlatformTrigger):
 
 
 class DiscordChannelTrigger(DiscordTrigger):
-    channel_id: str | None = Field(
+    channel_id: ChatRef | None = Field(
         default=None,
         description="Only events in this channel; empty: any channel",
         examples=[None, "1123456789012345678"],

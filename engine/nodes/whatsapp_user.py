@@ -12,18 +12,24 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from engine.nodes.base import NodeParams, NodePlatform, acting_instance_field
+from engine.nodes.base import (
+    ChatRef,
+    ConnectionRef,
+    NodeParams,
+    NodePlatform,
+    acting_instance_field,
+)
 from engine.nodes.registry import platform_action_declarer
 
 # --- Shared params --------------------------------------------------------------------------
 
 
 class WhatsAppParams(NodeParams):
-    instance_id: int | None = acting_instance_field("WhatsApp account")
+    instance_id: ConnectionRef | None = acting_instance_field("WhatsApp account")
 
 
 class WhatsAppChat(WhatsAppParams):
-    chat_id: str = Field(
+    chat_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="The chat's JID: number@s.whatsapp.net for a person, id@g.us for a group",
         examples=["{{trigger.chat.id}}", "4915112345678@s.whatsapp.net"],
@@ -47,7 +53,7 @@ class WhatsAppMessage(FromSender, WhatsAppChat):
 
 
 class WhatsAppGroup(WhatsAppParams):
-    group_id: str = Field(
+    group_id: ChatRef = Field(
         default="{{trigger.chat.id}}",
         description="The group's JID (ends in @g.us)",
         examples=["{{trigger.chat.id}}", "120363025246125486@g.us"],
