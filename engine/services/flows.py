@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine import events
+from engine.flow_templates import UnknownTemplate, get_template
+from engine.flow_templates.choices import TemplateAnswerError, resolve
 from engine.graph import ValidatedFlow, build_graph
 from engine.models import (
     AdminUser,
@@ -778,3 +780,42 @@ def diff_version(
         ).first()
         old = previous.graph if previous is not None else EMPTY_GRAPH
     return graph_diff(old, version.graph)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def create_from_template(
+    session: Session,
+    actor: AdminUser,
+    template_id: str,
+    picked: dict[str, Any],
+    *,
+    name: str = "",
+    folder_id: int | None = None,
+) -> FlowDefinition:
+    """A draft built from a gallery template with the picked connections, chats and
+    community (engine/flow_templates); refused, naming the picker, when one is missing or
+    was not offered."""
+    require_role(actor, Role.editor)
+    try:
+        template = get_template(template_id)
+        graph = template.build(resolve(session, template, picked))
+    except (UnknownTemplate, TemplateAnswerError) as exc:
+        raise FlowError(str(exc)) from None
+    checked = validate(session, graph)
+    if not checked.ok:  # a template that no longer fits the registry: say so, save nothing
+        raise FlowError(f"Template {template.title!r} is out of date: {checked.errors[0].message}")
+    flow = create_flow(
+        session,
+        actor,
+        name.strip() or template.title,
+        graph=graph,
+        folder_id=folder_id,
+        description=template.description,
+    )
+    audit.record(
+        session, actor.username, "flow_from_template", target_type="flow", target_id=flow.id,
+        template=template_id,
+    )  # fmt: skip
+    return flow
