@@ -31,9 +31,8 @@ import dramatiq
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from connectors.kit.dedupe import RETRYABLE
-from connectors.kit.errors import ActionError, ErrorKind
 from engine import events, pool_client
+from engine.action_errors import RETRYABLE, ActionError, ErrorKind
 from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope, update_row
 from engine.message_format import LinkButton, OutgoingMessage, message_calls, render

@@ -33,8 +33,8 @@ import dramatiq
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from connectors.kit.errors import ActionError
 from engine import pool_client
+from engine.action_errors import ActionError
 from engine.broker import QUEUE, get_broker
 from engine.db import in_session, session_scope
 from engine.expressions import ExpressionError

@@ -6,7 +6,7 @@ and manual runs build it too. Flows read it as ``{{trigger.<field>}}``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,3 +73,35 @@ class PlatformEvent(BaseModel):
     def as_trigger(self) -> dict[str, Any]:
         """The JSON form flows see as ``trigger``."""
         return self.model_dump(mode="json")
+
+
+# Connector kind -> PlatformEvent.platform
+PLATFORMS = {
+    "telegram_bot": "telegram",
+    "telegram_user": "telegram",
+    "discord_bot": "discord",
+    "whatsapp_user": "whatsapp",
+}
+
+
+def platform_event(
+    connector: str, instance_id: int | None, kind: str, unique: str, **fields: Any
+) -> PlatformEvent:
+    """A PlatformEvent whose ``event_id`` is ``connector:kind:unique`` (as the examples show).
+
+    ``unique`` should come from the platform (message id, interaction id) wherever one
+    exists, so that a redelivered update maps to the same id and starts no second execution.
+    """
+    return PlatformEvent(
+        event_id=f"{connector}:{kind}:{unique}",
+        kind=kind,
+        platform=PLATFORMS[connector],
+        connector=connector,
+        instance_id=instance_id,
+        **fields,
+    )
+
+
+def timestamp_key(moment: datetime | None = None) -> str:
+    """A unique-enough key for events the platform gives no id (member left, receipts)."""
+    return str(int((moment or datetime.now(UTC)).timestamp() * 1_000_000))

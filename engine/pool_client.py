@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 from engine.settings import get_settings
 
 TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=10.0)

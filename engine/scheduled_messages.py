@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from connectors.kit.errors import ActionError
 from engine import events, pool_client
+from engine.action_errors import ActionError
 from engine.db import session_scope, update_row
 from engine.message_format import OutgoingMessage, message_calls, render, sent_message_id
 from engine.models import BotInstance, ScheduledDelivery, ScheduledMessage, ScheduledStatus

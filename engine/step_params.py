@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 from engine.control_nodes import StepFailed
 from engine.expressions import ExpressionError, Scope, has_expression, render_params
 from engine.nodes.base import NodeType

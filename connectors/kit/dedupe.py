@@ -14,15 +14,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import RETRYABLE, ActionError, ErrorKind
 
 Outcome = dict[str, Any]  # the /execute answer: {"ok": True, "result": ...} or {"ok": False, ...}
-
-# Errors after which the action certainly did not happen and may be tried again later;
-# other outcomes (done, refused by validation or by the platform) are remembered.
-RETRYABLE = frozenset(
-    {ErrorKind.rate_limited, ErrorKind.breaker_open, ErrorKind.not_held, ErrorKind.unavailable}
-)
 
 
 class IdempotencyCache:

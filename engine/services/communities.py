@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, chat_seen
-from connectors.kit.errors import ActionError
 from engine import pool_client
+from engine.action_errors import ActionError
+from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, chat_seen
 from engine.community_rules import CommunityRules, parse_rules
 from engine.db import session_scope
 from engine.models import (

@@ -28,8 +28,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from connectors.kit.errors import ActionError
 from engine import events, pool_client
+from engine.action_errors import ActionError
 from engine.community_rules import CommunityRules, parse_rules
 from engine.db import in_session
 from engine.models import (

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from connectors.kit.errors import ActionError, ErrorKind
 from engine import pool_client
+from engine.action_errors import ActionError, ErrorKind
 from engine.api.v1 import paging
 from engine.api.v1.caller import Caller, Editor, Viewer, run
 from engine.api.v1.errors import ApiError
