@@ -111,6 +111,8 @@ class DiscordREST:
         self.users: dict[str, Json] = {}
         self.commands: dict[str | None, list[Json]] = {}
         self.interactions: dict[str, Json] = {}
+        # The message each interaction's response created or, for an update, edited.
+        self.interaction_messages: dict[str, Json] = {}
 
     def resolve(self, method: str, path: str) -> tuple[str, dict[str, str], Handler] | None:
         """The route template, path parameters and implementation serving ``method path``."""
@@ -191,8 +193,10 @@ class DiscordREST:
         *,
         channel_id: int | str = DEFAULT_CHANNEL_ID,
         user_id: int | str = DEFAULT_USER_ID,
+        locale: str = "en-US",
     ) -> Json:
-        """An INTERACTION_CREATE payload for slash command ``/name``."""
+        """An INTERACTION_CREATE payload for slash command ``/name`` from a member whose
+        Discord client is in ``locale``."""
         guild_id = self._guild_of(str(channel_id))
         interaction = {
             "id": dc.snowflake(),
@@ -203,7 +207,7 @@ class DiscordREST:
             "data": {"id": dc.snowflake(), "name": name, "type": 1, "options": options or []},
             "channel_id": str(channel_id),
             "channel": self.channels.get(str(channel_id)) or dc.channel(channel_id, 0),
-            "locale": "en-US",
+            "locale": locale,
             "app_permissions": "2248473465835073",
             "entitlements": [],
             "authorizing_integration_owners": {"0": guild_id or "0"},
@@ -220,6 +224,27 @@ class DiscordREST:
         else:
             interaction["user"] = self.user(user_id)
         self.interactions[interaction["id"]] = interaction
+        return interaction
+
+    def component_interaction(
+        self,
+        message: Json,
+        custom_id: str,
+        *,
+        user_id: int | str = DEFAULT_USER_ID,
+        locale: str = "en-US",
+    ) -> Json:
+        """An INTERACTION_CREATE payload for a click on button ``custom_id`` under
+        ``message`` (one the bot sent: see ``interaction_messages``)."""
+        interaction = self.command_interaction(
+            "unused", channel_id=message["channel_id"], user_id=user_id, locale=locale
+        )
+        interaction.update(
+            type=3,
+            token=secrets.token_urlsafe(32),
+            data={"custom_id": custom_id, "component_type": 2},
+            message=message,
+        )
         return interaction
 
     def _guild_of(self, channel_id: str) -> str | None:
@@ -291,10 +316,16 @@ class DiscordREST:
     def _edit_message(self, call: DiscordCall) -> Json:
         key = (call.params["channel"], call.params["message"])
         original = self.messages.get(key) or dc.message(key[0], self.me, message_id=key[1])
-        body = call.json or {}
+        return self._updated(original, call.json or {})
+
+    def _updated(self, original: Json, body: Json) -> Json:
+        """``original`` with the content and fields ``body`` sets, stored as edited."""
         changes = {k: body[k] for k in ("content", *_MESSAGE_FIELDS) if k in body}
-        self.messages[key] = {**original, **changes, "edited_timestamp": dc.iso_now()}
-        return self.messages[key]
+        if "components" in changes:
+            changes["components"] = dc.numbered(changes["components"])
+        edited = {**original, **changes, "edited_timestamp": dc.iso_now()}
+        self.messages[(edited["channel_id"], edited["id"])] = edited
+        return edited
 
     def _delete_message(self, call: DiscordCall) -> None:
         self.messages.pop((call.params["channel"], call.params["message"]), None)
@@ -339,10 +370,14 @@ class DiscordREST:
         data = body.get("data") or {}
         interaction = self.interactions.get(call.params["interaction"], {})
         message = None
-        if body.get("type") in (4, 5, 7):  # message, deferred message, update message
+        if body.get("type") == 7 and "message" in interaction:  # update the clicked message
+            message = self._updated(interaction["message"], data)
+        elif body.get("type") in (4, 5, 7):  # message, deferred message, update message
             message = self._message_from(
                 dataclasses.replace(call, json=data), interaction.get("channel_id", "0")
             )
+        if message is not None:
+            self.interaction_messages[call.params["interaction"]] = message
         if call.query.get("with_response") != "true":
             return None
         return dc.interaction_callback(call.params["interaction"], body.get("type", 4), message)
