@@ -346,6 +346,9 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         edited.pop("entities", None)
         if p.get("entities"):
             edited["entities"] = p["entities"]
+        edited.pop("reply_markup", None)  # an edit without a keyboard removes the old one
+        if isinstance(p.get("reply_markup"), dict):
+            edited["reply_markup"] = p["reply_markup"]
         self.messages[key] = edited
         return edited
 
