@@ -1,8 +1,10 @@
 """The Discord bot connector: one hikari GatewayBot per instance.
 
-Gateway events go through the mapper to ``emit``; actions run on ``bot.rest``. On start the
-bot's live slash commands are registered with Discord, and button clicks
-no flow answered in time are acknowledged so Discord does not show "interaction failed".
+Gateway events go through the mapper to ``emit``; actions run on ``bot.rest``. The bot's
+published configuration answers commands, menu buttons and keywords right here (no flow
+execution) and its slash commands are registered with Discord, on start and on every
+publish (:meth:`DiscordBotConnector.reload_bot_config`). Button clicks nobody answered in
+time are acknowledged so Discord does not show "interaction failed".
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import hikari
 
-from connectors.discord_bot import discovery, mapper
+from connectors.discord_bot import bot_replies, discovery, mapper
 from connectors.discord_bot.actions import actions, execute_action
-from connectors.kit.bot_answers import live_version
+from connectors.discord_bot.commands import CommandRegistry, Target, describe
+from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
+from engine.platform_event import PlatformEvent
 
 log = logging.getLogger(__name__)
 
@@ -37,53 +40,6 @@ BASE_INTENTS = (
 PRIVILEGED_INTENTS = hikari.Intents.MESSAGE_CONTENT | hikari.Intents.GUILD_MEMBERS
 # Discord wants an answer to a click within 3 s; a flow that answers sooner wins.
 BUTTON_ACK_DELAY = 2.0
-
-
-@dataclass
-class CommandSpec:
-    """One slash command with its descriptions per language."""
-
-    name: str
-    description: str
-    localizations: dict[str, str] = field(default_factory=dict)
-
-
-def load_commands(instance_id: int) -> list[CommandSpec]:
-    """The live configuration's enabled commands, described in the default language."""
-    live = live_version(instance_id)
-    if live is None:
-        return []
-    document = live[1]
-    specs = []
-    for command in (c for c in document.commands if c.enabled):
-        texts = command.description
-        default = texts.get(document.default_language) or next(iter(texts.values()), "")
-        others = {lang: t for lang, t in texts.items() if lang != document.default_language}
-        specs.append(CommandSpec(command.name.lower(), default or command.name, others))
-    return specs
-
-
-def _locale(language: str) -> hikari.Locale | None:
-    """``de`` → Locale.DE, ``pt`` → Locale.PT_BR: Discord knows only its own locale list."""
-    for locale in hikari.Locale:
-        if locale.value.lower() == language.lower():
-            return locale
-    return next((loc for loc in hikari.Locale if loc.value.split("-")[0] == language), None)
-
-
-def command_builders(rest: hikari.api.RESTClient, specs: list[CommandSpec]) -> list[Any]:
-    builders = []
-    for spec in specs:
-        builder = rest.slash_command_builder(spec.name, spec.description[:100] or spec.name)
-        localized = {
-            locale: text[:100]
-            for language, text in spec.localizations.items()
-            if text and (locale := _locale(language)) is not None
-        }
-        if localized:
-            builder.set_description_localizations(localized)
-        builders.append(builder)
-    return builders
 
 
 class DiscordBotConnector(Connector):
@@ -105,6 +61,10 @@ class DiscordBotConnector(Connector):
             logs=None,
             suppress_optimization_warning=True,
         )
+        self.bot_answers = BotAnswers(config.instance_id, "discord")
+        self.command_registry = CommandRegistry(
+            self.bot.rest, self.bot.entity_factory, config.instance_id
+        )
         self._answered: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         for event_type in mapper.SUBSCRIBED:
@@ -118,6 +78,7 @@ class DiscordBotConnector(Connector):
 
     async def run(self) -> None:
         await self.report("connecting", "connecting to Discord", {})
+        await self.bot_answers.reload()
         try:
             await self.bot.start(check_for_updates=False)
         except hikari.UnauthorizedError:
@@ -134,14 +95,19 @@ class DiscordBotConnector(Connector):
             with contextlib.suppress(Exception):
                 await self.bot.close()
 
-    async def sync_commands(self) -> list[str]:
-        """Register the live configuration's slash commands (global)."""
-        specs = await asyncio.to_thread(load_commands, self.config.instance_id)
-        application = await self.bot.rest.fetch_application()
-        await self.bot.rest.set_application_commands(
-            application.id, command_builders(self.bot.rest, specs)
-        )
-        return [spec.name for spec in specs]
+    async def sync_commands(self) -> list[Target]:
+        """Register the live configuration's slash commands where they changed (global and
+        per guild); without a published configuration Discord is left as it is."""
+        document = self.bot_answers.document
+        if document is None:
+            return []
+        return await self.command_registry.sync(document)
+
+    async def reload_bot_config(self) -> None:
+        """A new version was published: answer with it from the next event on, and push
+        its commands."""
+        await self.bot_answers.reload()
+        await self.sync_commands()
 
     async def execute(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if action == "respond_interaction" and params.get("interaction_id"):
@@ -157,7 +123,31 @@ class DiscordBotConnector(Connector):
         if mapped.kind == "dc_button_click":
             assert isinstance(event, hikari.InteractionCreateEvent)
             self._spawn(self._ack_later(event.interaction))  # type: ignore[arg-type]
+        if not (mapped.user and mapped.user.is_bot):  # two bots must not answer each other
+            self._spawn(self._answer(event, mapped))
         await self.emit(mapped)
+
+    async def _answer(self, event: hikari.Event, mapped: PlatformEvent) -> None:
+        """The configured answer, if any; a failure is logged and costs only this answer."""
+        interaction = getattr(event, "interaction", None)
+        clicked = isinstance(interaction, hikari.ComponentInteraction)
+        try:
+            reply = await self.bot_answers.respond(mapped)
+            if reply is None or not bot_replies.has_content(reply):
+                return
+            rest = self.bot.rest
+            if isinstance(interaction, hikari.CommandInteraction | hikari.ComponentInteraction):
+                if clicked:  # answered: no deferred acknowledgement after it
+                    self._answered.add(str(interaction.id))
+                await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
+            elif isinstance(event, hikari.MessageCreateEvent):
+                await bot_replies.answer_message(rest, event.message, reply, self._spawn)
+        except hikari.HikariError as error:
+            if clicked:  # the deferred acknowledgement still spares "interaction failed"
+                self._answered.discard(str(interaction.id))
+            log.error("bot answer to %s not sent: %s", mapped.kind, describe(error))
+        except Exception:
+            log.exception("bot answer to %s failed", mapped.kind)
 
     async def _on_discovery(self, event: hikari.Event) -> None:
         me = self.bot.get_me()

@@ -105,9 +105,13 @@ def _option_values(options: Any) -> dict[str, Any]:
 
 
 def _interaction_user(interaction: hikari.PartialInteraction) -> EventUser:
+    """Interactions carry the member's client language (``de``, ``en-US``): the bot's
+    configured answers pick their language from it."""
     member = getattr(interaction, "member", None)
     user = member.user if member is not None else interaction.user  # type: ignore[attr-defined]
-    return event_user(user, member)
+    found = event_user(user, member)
+    locale = getattr(interaction, "locale", None)
+    return found.model_copy(update={"language": str(locale)}) if locale else found
 
 
 def slash_command(interaction: hikari.CommandInteraction, instance_id: int | None) -> PlatformEvent:

@@ -28,7 +28,7 @@ async def test_ping_slash_command_gets_pong(monkeypatch: pytest.MonkeyPatch) -> 
         settings = {"api_base_url": fake.rest_url}
         async with supervised_instance(monkeypatch, ConnectorKind.discord_bot, fake.token,
                                        settings):  # fmt: skip
-            await fake.wait_for_call("PUT", "/applications/{application}/commands", timeout=20)
+            await fake.wait_until_ready(timeout=20)  # no bot configuration: no commands pushed
             await fake.dispatch("INTERACTION_CREATE", fake.command_interaction("ping"))
             reply = await fake.wait_for_call(
                 "POST", "/interactions/{interaction}/{token}/callback", timeout=20

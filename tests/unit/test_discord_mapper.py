@@ -5,7 +5,6 @@ types, and the mapper turns that into the event shape the dc_* triggers document
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -193,15 +192,8 @@ async def test_slash_command(running: Running) -> None:
 
 def _button_interaction(fake: FakeDiscord, custom_id: str) -> dict[str, Any]:
     """INTERACTION_CREATE for a click (type 3) on a button under one of the bot's messages."""
-    interaction = fake.command_interaction("unused")
     message = dc.message(CHANNEL, fake.me, "Pick a role", guild_id=GUILD)
-    interaction.update(
-        type=3,
-        token=secrets.token_urlsafe(32),
-        data={"custom_id": custom_id, "component_type": 2},
-        message=message,
-    )
-    return interaction
+    return fake.component_interaction(message, custom_id)
 
 
 async def test_button_click_is_mapped_and_acknowledged_when_no_flow_answers(
@@ -329,6 +321,7 @@ async def test_message_delete_carries_the_cached_text(running: Running) -> None:
     assert event.user is None
 
 
+@pytest.mark.usefixtures("sqlite_session")  # the bot's configuration is read before connecting
 async def test_a_rejected_token_is_a_credential_problem_not_a_crash() -> None:
     async with FakeDiscord() as fake:
         config = InstanceConfig(
