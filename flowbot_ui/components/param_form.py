@@ -1,7 +1,9 @@
 """The property form of the selected node, generated from its params' JSON schema.
 
 Inputs are uncontrolled and commit on blur, so typing never round-trips to the server;
-their keys include the value, so a change made elsewhere remounts them.
+their keys include the value, so a change made elsewhere remounts them. A param that
+names something real (a connection, a chat...) is a picker of the real ones, by name;
+a chat can still be typed (an id, or a value from the flow).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import reflex as rx
 
 from flowbot_ui.state.editor import EditorState, FieldSpec
+from flowbot_ui.state.node_form import UNSET, PickChoice
 from flowbot_ui.state.room import FlowRoom
 
 
@@ -55,42 +58,130 @@ def _insert_hint(field: FieldSpec) -> rx.Component:
     )
 
 
-def _input(field: FieldSpec) -> rx.Component:
-    return rx.match(
-        field.kind,
-        (
-            "checkbox",
-            rx.checkbox(
-                default_checked=field.value == "true",
-                key=_key(field),
-                on_change=lambda checked: [
-                    FlowRoom.set_flag(EditorState.selected_id, field.name, checked),
-                    EditorState.refresh_panel,
-                ],
-                custom_attrs={"data-testid": "param-" + field.name},
+def _with_hint(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
+    return rx.vstack(
+        _text(field, multiline=multiline), _insert_hint(field), spacing="1", width="100%"
+    )
+
+
+def _choice_text(choice: PickChoice) -> rx.Component:
+    return rx.hstack(
+        rx.text(choice.label, size="2"),
+        rx.text(choice.detail, size="1", color=rx.color("gray", 10)),
+        spacing="2",
+        align="baseline",
+    )
+
+
+def _single_picker(field: FieldSpec) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(
+            placeholder="Choose…",
+            width="100%",
+            custom_attrs={"data-testid": "pick-" + field.name},
+        ),
+        rx.select.content(
+            rx.cond(field.unset != "", rx.select.item(field.unset, value=UNSET)),
+            rx.foreach(
+                field.choices,
+                lambda choice: rx.select.item(
+                    _choice_text(choice),
+                    value=choice.value,
+                    custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},
+                ),
             ),
         ),
-        (
-            "select",
-            rx.select(
-                field.options,
-                value=field.value,
-                placeholder="Choose…",
-                on_change=lambda value: _commit(field, value),
+        value=field.picked,
+        on_change=lambda value: EditorState.pick(field.name, value),
+        key=_key(field),
+        width="100%",
+    )
+
+
+def _several_picker(field: FieldSpec) -> rx.Component:
+    return rx.vstack(
+        rx.foreach(
+            field.choices,
+            lambda choice: rx.checkbox(
+                _choice_text(choice),
+                checked=choice.selected,
+                on_change=lambda on: EditorState.toggle_pick(field.name, choice.value, on),
+                custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},
+            ),
+        ),
+        spacing="1",
+        width="100%",
+        custom_attrs={"data-testid": "pick-" + field.name},
+    )
+
+
+def _picker(field: FieldSpec) -> rx.Component:
+    """The real things to pick from; a chat may also be typed, as an id or an expression."""
+    return rx.vstack(
+        rx.cond(
+            field.choices.length() > 0,
+            rx.cond(field.kind == "list", _several_picker(field), _single_picker(field)),
+            rx.text(
+                "None found yet: connections and the chats they are in appear here.",
+                size="1",
+                color=rx.color("gray", 10),
+            ),
+        ),
+        rx.cond(
+            field.typed,
+            rx.vstack(
+                rx.text("Or type an id, or insert a value from the flow:", size="1"),
+                _with_hint(field),
+                spacing="1",
                 width="100%",
-                custom_attrs={"data-testid": "param-" + field.name},
             ),
         ),
-        ("number", _text(field)),
-        ("text", rx.vstack(_text(field), _insert_hint(field), spacing="1", width="100%")),
-        _text(field, multiline=True),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _input(field: FieldSpec) -> rx.Component:
+    return rx.cond(
+        field.picks != "",
+        _picker(field),
+        rx.match(
+            field.kind,
+            (
+                "checkbox",
+                rx.checkbox(
+                    default_checked=field.value == "true",
+                    key=_key(field),
+                    on_change=lambda checked: [
+                        FlowRoom.set_flag(EditorState.selected_id, field.name, checked),
+                        EditorState.refresh_panel,
+                    ],
+                    custom_attrs={"data-testid": "param-" + field.name},
+                ),
+            ),
+            (
+                "select",
+                rx.select(
+                    field.options,
+                    value=field.value,
+                    placeholder="Choose…",
+                    on_change=lambda value: _commit(field, value),
+                    width="100%",
+                    custom_attrs={"data-testid": "param-" + field.name},
+                ),
+            ),
+            ("number", _with_hint(field)),
+            ("text", _with_hint(field)),
+            _with_hint(field, multiline=True),
+        ),
     )
 
 
 _KIND_HINTS = {
+    "number": "A number, or a value from the flow.",
     "list": "One per line.",
     "keyvalue": "One 'name: value' per line.",
-    "json": "JSON, or an expression.",
+    "json": 'Text, a number, or a list or object written as JSON (["a", "b"], {"a": 1}).',
 }
 
 
@@ -104,9 +195,11 @@ def _field(field: FieldSpec) -> rx.Component:
         _input(field),
         rx.text(
             field.description,
-            rx.match(
-                field.kind,
-                *[(kind, " " + text) for kind, text in _KIND_HINTS.items()],
+            rx.cond(
+                field.picks == "",
+                rx.match(
+                    field.kind, *[(kind, " " + text) for kind, text in _KIND_HINTS.items()], ""
+                ),
                 "",
             ),
             size="1",

@@ -21,7 +21,8 @@ from engine.models import Role
 from engine.nodes import REGISTRY
 from engine.services import auth, executions, flows
 from flowbot_ui.state.auth import AuthState
-from flowbot_ui.state.flow_graph import filter_palette, palette_groups, param_fields, suggestions
+from flowbot_ui.state.flow_graph import filter_palette, palette_groups, suggestions
+from flowbot_ui.state.node_form import UNSET, FieldSpec, form_fields, toggled
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.steps import StepRow, pretty, step_rows
 
@@ -41,18 +42,6 @@ class PaletteGroup(BaseModel):
     title: str
     category: str
     members: list[PaletteItem]
-
-
-class FieldSpec(BaseModel):
-    name: str
-    label: str
-    kind: str
-    description: str
-    value: str
-    options: list[str]
-    required: bool
-    placeholder: str
-    error: str
 
 
 class VersionRow(BaseModel):
@@ -156,10 +145,26 @@ class EditorState(AuthState):
         self.selected_label = node_type.label if node_type else node["type"]
         self.selected_description = node_type.description if node_type else ""
         with session_scope() as session:
+            user = self._current_user(session)
             issues = [i for i in flows.validate(session, graph).issues if i.node_id == node["id"]]
+            self.fields = form_fields(session, user, node, issues)
         self.node_problems = [i.message for i in issues]
-        self.fields = [FieldSpec(**f) for f in param_fields(node["type"], node["params"], issues)]
         self.hints = suggestions(graph, node["id"])
+
+    @rx.event
+    def pick(self, name: str, value: str):  # type: ignore[no-untyped-def]
+        """A picker's choice (its "nothing picked" item clears the param)."""
+        text = "" if value == UNSET else value
+        return [FlowRoom.set_param(self.selected_id, name, text), EditorState.refresh_panel]
+
+    @rx.event
+    def toggle_pick(self, name: str, value: str, on: bool):  # type: ignore[no-untyped-def]
+        """Tick or untick one choice of a picker of several (communities to post to)."""
+        field = next((f for f in self.fields if f.name == name), None)
+        if field is None:
+            return None
+        text = toggled(field, value, on)
+        return [FlowRoom.set_param(self.selected_id, name, text), EditorState.refresh_panel]
 
     @rx.event
     def set_palette_search(self, text: str) -> None:

@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.expressions import check_syntax
 from engine.graph import Issue, output_handles
 from engine.nodes import REGISTRY
-from engine.nodes.base import PLATFORM_LABELS, NodeType
+from engine.nodes.base import PICKS_KEY, PLATFORM_LABELS, NodeType
 
 CATEGORY_ORDER = ("trigger", "condition", "action", "advanced")
 LAYER_GAP_X, ROW_GAP_Y = 300, 130
@@ -211,7 +212,8 @@ def field_kind(schema: Mapping[str, Any]) -> str:
         return "text"
     if kind == "array" and schema.get("items", {}).get("type") in ("string", "integer", "number"):
         return "list"
-    if kind == "object" and schema.get("additionalProperties", {}).get("type") == "string":
+    extra = schema.get("additionalProperties")  # True for a free-form object
+    if kind == "object" and isinstance(extra, Mapping) and extra.get("type") == "string":
         return "keyvalue"
     return "json"
 
@@ -230,6 +232,31 @@ def _as_text(kind: str, value: Any) -> str:
     return str(value)
 
 
+def plain_label(name: str, picks: str) -> str:
+    """What the form calls a param: its name in words ("Text contains"), without the "id"
+    a picker hides ("chat_id" → "Chat", "community_ids" → "Communities")."""
+    if picks in _PICKER_LABELS:
+        return _PICKER_LABELS[picks]
+    words = name.split("_")
+    if picks and words[-1] in ("id", "ids"):
+        plural = words.pop() == "ids"
+        if plural:
+            words[-1] = words[-1][:-1] + "ies" if words[-1].endswith("y") else words[-1] + "s"
+    return " ".join(words).capitalize()
+
+
+_PICKER_LABELS = {"connection": "Connection", "server": "Discord server"}
+_EMPTY_MEANS = re.compile(r"empty(?: means|:) (.+)$", re.IGNORECASE)
+
+
+def unset_label(description: str) -> str:
+    """The picker's "nothing picked" choice, in the words of the param's description
+    ("…; empty: any chat" → "Any chat")."""
+    found = _EMPTY_MEANS.search(description)
+    meaning = found.group(1).rstrip(".") if found else "not set"
+    return meaning[:1].upper() + meaning[1:]
+
+
 def param_fields(
     type_id: str, params: Mapping[str, Any], issues: Iterable[Issue] = ()
 ) -> list[dict[str, Any]]:
@@ -245,13 +272,14 @@ def param_fields(
     for name, raw in schema.get("properties", {}).items():
         prop = _resolve(raw, defs)
         kind = field_kind(prop)
+        picks = str(prop.get(PICKS_KEY) or prop.get("items", {}).get(PICKS_KEY) or "")
         value = params.get(name, prop.get("default") if name not in params else None)
         examples = [e for e in prop.get("examples", []) if e is not None]
         options = [str(o) for o in prop.get("enum", [prop.get("const")] if "const" in prop else [])]
         fields.append(
             {
                 "name": name,
-                "label": prop.get("title") or name.replace("_", " ").title(),
+                "label": plain_label(name, picks),
                 "kind": kind,
                 "description": prop.get("description", ""),
                 "value": _as_text(kind, value),
@@ -259,6 +287,7 @@ def param_fields(
                 "required": name in required,
                 "placeholder": _as_text(kind, examples[0]) if examples else "",
                 "error": next((p for p in problems if f"'{name}" in p), ""),
+                "picks": picks,
             }
         )
     return fields
@@ -302,19 +331,33 @@ def parse_field(type_id: str, name: str, text: str) -> tuple[bool, Any]:
 # --------------------------------------------------------------------------- suggestions
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHADOWED = frozenset(dir(dict))  # ``data.items`` would read the method, not the key
+
+
+def _member(prefix: str, key: str) -> str:
+    """``prefix.key``, or ``prefix['key']`` where a dot cannot read it (``content-type``)."""
+    if _IDENTIFIER.match(key) and key not in _SHADOWED:
+        return f"{prefix}.{key}"
+    return f"{prefix}[{key!r}]"
+
+
 def _paths(value: Any, prefix: str, depth: int = 0) -> list[str]:
+    """The paths to the values an example event has: fields its platform leaves empty
+    (a Telegram user's display name, a Discord user's first name) are not offered."""
     if not isinstance(value, Mapping) or depth > 2:
         return [prefix]
     found = [prefix] if depth else []
     for key, item in value.items():
-        if key in ("raw", "event_id"):
+        if key in ("raw", "event_id") or item in (None, [], {}):
             continue
-        found += _paths(item, f"{prefix}.{key}", depth + 1)
+        found += _paths(item, _member(prefix, str(key)), depth + 1)
     return found
 
 
 def suggestions(graph: Mapping[str, Any], node_id: str) -> list[str]:
-    """Expressions worth offering in a node's fields: trigger fields, upstream nodes, variables."""
+    """Expressions worth offering in a node's fields: the trigger's fields, upstream nodes,
+    variables; each one compiles (the checker accepts what the form offers)."""
     nodes = {node["id"]: node for node in graph.get("nodes", [])}
     found: list[str] = []
     for node in nodes.values():
@@ -333,8 +376,9 @@ def suggestions(graph: Mapping[str, Any], node_id: str) -> list[str]:
     for other in sorted(upstream):
         node_type = _node_type(nodes.get(other, {}).get("type", ""))
         if node_type is not None and node_type.category != "trigger":
-            found.append(f"node.{other}")
+            found.append(_member("node", other))
     for node in nodes.values():
         if node.get("type") == "set_variable" and (node.get("params") or {}).get("name"):
-            found.append(f"context.{node['params']['name']}")
-    return ["{{ " + path + " }}" for path in dict.fromkeys(found)]
+            found.append(_member("context", str(node["params"]["name"])))
+    offered = ["{{ " + path + " }}" for path in dict.fromkeys(found)]
+    return [text for text in offered if check_syntax(text) is None]
