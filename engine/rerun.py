@@ -14,19 +14,27 @@ secret key changed), the re-run fails with that reason instead of sending "[reda
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import networkx as nx
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.db import session_scope
 from engine.execution_store import create_execution
+from engine.graph import RUN_FLOW_TYPE, build_graph
 from engine.models import (
     AdminUser,
     FlowDefinition,
     FlowExecution,
     FlowExecutionStep,
+    FlowVersion,
     Role,
     StepStatus,
 )
+from engine.nodes import REGISTRY
+from engine.nodes.base import PLATFORM_LABELS
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
@@ -38,6 +46,36 @@ class RerunError(ValueError):
 
 class RerunSourceMissing(RerunError, NotFound):
     """The execution to re-run does not exist (the API answers 404)."""
+
+
+def repeated_actions(graph: Mapping[str, Any], node_id: str) -> list[str]:
+    """What a re-run from ``node_id`` may do again outside Flowbot, one line per node
+    ("Telegram bot: Send message (send_reply)"): the node itself and every node after it,
+    on any branch, that acts on a platform or elsewhere, or starts another flow. A person
+    asked to confirm a re-run must see which real messages it can send twice."""
+    flow = build_graph(graph, REGISTRY).graph
+    if node_id not in flow:
+        return []
+    lines = []
+    for node in nx.bfs_tree(flow, node_id):  # breadth-first as the executor walks, each once
+        node_type = flow.nodes[node].get("node_type")
+        if node_type is None:
+            continue
+        if node_type.external_effects or node_type.id == RUN_FLOW_TYPE:
+            platform = PLATFORM_LABELS.get(str(node_type.platform), str(node_type.platform))
+            lines.append(f"{platform}: {node_type.label} ({node})")
+    return lines
+
+
+def rerun_preview(session: Session, actor: AdminUser, execution_id: int, node_id: str) -> list[str]:
+    """The actions a re-run of the execution from ``node_id`` may repeat, from the graph
+    of the version that ran (what the re-run will run)."""
+    require_role(actor, Role.viewer)
+    source = session.get(FlowExecution, execution_id)
+    if source is None:
+        raise RerunSourceMissing(f"Execution {execution_id} does not exist.")
+    version = session.get(FlowVersion, source.version_id) if source.version_id else None
+    return repeated_actions(version.graph if version else {}, node_id)
 
 
 def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: str) -> int:

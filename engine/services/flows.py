@@ -151,12 +151,20 @@ def publish(
     flow_id: int,
     note: str = "",
     expected_revision: int | None = None,
+    activate: bool | None = None,
 ) -> FlowVersion:
     """Freeze the draft as the next version; refused while the graph has errors, and with
-    ``expected_revision`` when the draft changed since the publisher looked at it."""
+    ``expected_revision`` when the draft changed since the publisher looked at it.
+
+    ``activate`` says whether the flow runs afterwards: True makes it live, False leaves
+    a running or paused flow as it is and a flow never published before paused (published,
+    not running), so nothing goes live that the publisher did not ask for. None (the
+    API's default, kept for its clients) activates only a flow never published before.
+    """
     require_role(actor, Role.editor)
     flow = valid_draft(session, flow_id)
     _expect_revision(flow, expected_revision)
+    first = flow.published_version_id is None
     last = session.exec(
         select(sa.func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow_id)
     ).one()
@@ -170,8 +178,10 @@ def publish(
     session.add(version)
     session.flush()
     flow.published_version_id = version.id
-    if flow.status == FlowStatus.draft:
+    if activate or (activate is None and first):
         flow.status = FlowStatus.active
+    elif first:
+        flow.status = FlowStatus.paused
     flow.updated_at = utcnow()
     session.add(flow)
     audit.record(
@@ -181,6 +191,7 @@ def publish(
         target_type="flow",
         target_id=flow_id,
         version=version.version,
+        status=str(flow.status),
     )
     events.publish("flows.changed", {"flow_id": flow_id})
     return version
@@ -234,11 +245,39 @@ class FlowSummary:
     last_run_at: datetime | None
     runs: int
     succeeded: int
+    live_version: int | None = None
+    unpublished_changes: bool = False
 
     @property
     def success_rate(self) -> float | None:
         """Share of finished runs that succeeded, None before the first finished run."""
         return self.succeeded / self.runs if self.runs else None
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status, self.live_version, self.unpublished_changes)
+
+
+def status_label(status: str, live_version: int | None, unpublished_changes: bool) -> str:
+    """The one status chip the editor and the flows list show: whether the flow runs, which
+    version, and whether the draft holds edits that are not live yet."""
+    if live_version is None:
+        return "Draft"
+    if status != FlowStatus.active:
+        return "Paused"
+    suffix = " with unpublished changes" if unpublished_changes else ""
+    return f"Live v{live_version}{suffix}"
+
+
+def published_versions(
+    session: Session, flows: list[FlowDefinition]
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Each published flow's live version: its number and graph, by flow id (one query)."""
+    ids = [f.published_version_id for f in flows if f.published_version_id is not None]
+    if not ids:
+        return {}
+    rows = session.exec(select(FlowVersion).where(FlowVersion.id.in_(ids))).all()
+    return {v.flow_id: (v.version, v.graph) for v in rows}
 
 
 def get_flow(session: Session, flow_id: int) -> FlowDefinition:
@@ -410,6 +449,7 @@ def flow_query(
 def summarize(session: Session, flows: list[FlowDefinition]) -> list[FlowSummary]:
     """The flows as rows of the flows page, with their run statistics."""
     stats = _run_stats(session, [f.id for f in flows])
+    live = published_versions(session, flows)
     return [
         FlowSummary(
             id=f.id,
@@ -419,6 +459,8 @@ def summarize(session: Session, flows: list[FlowDefinition]) -> list[FlowSummary
             status=str(f.status),
             published=f.published_version_id is not None,
             updated_at=f.updated_at,
+            live_version=live[f.id][0] if f.id in live else None,
+            unpublished_changes=f.id in live and live[f.id][1] != f.graph,
             **stats.get(f.id, {"last_run_at": None, "runs": 0, "succeeded": 0}),
         )
         for f in flows

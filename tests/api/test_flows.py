@@ -235,6 +235,23 @@ async def test_publish_activate_pause(api: httpx.AsyncClient, tokens: Tokens) ->
     assert (await api.post("/api/v1/flows/999/publish", headers=tokens.editor)).status_code == 404
 
 
+async def test_publish_only_and_the_status_label(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    flow = await _create(api, tokens, "Quiet")
+    url = f"/api/v1/flows/{flow['id']}"
+    only = await api.post(f"{url}/publish", json={"activate": False}, headers=tokens.editor)
+    assert only.status_code == 201, only.text
+    assert (await api.get(url, headers=tokens.viewer)).json()["status"] == "paused"
+    live = await api.post(f"{url}/publish", json={"activate": True}, headers=tokens.editor)
+    assert live.json()["version"] == 2
+    listed = await api.get("/api/v1/flows", params={"q": "Quiet"}, headers=tokens.viewer)
+    row = next(r for r in listed.json()["items"] if r["id"] == flow["id"])
+    assert (row["status_label"], row["live_version"], row["unpublished_changes"]) == (
+        "Live v2",
+        2,
+        False,
+    )
+
+
 async def test_versions_diff_and_restore(api: httpx.AsyncClient, tokens: Tokens) -> None:
     flow = await _create(api, tokens)
     url = f"/api/v1/flows/{flow['id']}"

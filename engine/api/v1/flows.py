@@ -140,6 +140,12 @@ class FlowListItem(BaseModel):
     runs: int = Field(description="Finished runs in the last 30 days.")
     succeeded: int = Field(description="Of those, the ones that succeeded.")
     success_rate: float | None = Field(description="succeeded / runs; null without runs.")
+    live_version: int | None = Field(description="The published version's number, if any.")
+    unpublished_changes: bool = Field(description="The draft differs from the live version.")
+    status_label: str = Field(
+        description="Draft, Paused, Live vN, or Live vN with unpublished changes.",
+        examples=["Live v2"],
+    )
 
 
 class FlowCreate(BaseModel):
@@ -168,6 +174,11 @@ class ValidationOut(BaseModel):
 
 class PublishIn(BaseModel):
     note: str = Field(default="", max_length=2000, examples=["Greets in two languages"])
+    activate: bool | None = Field(
+        default=None,
+        description="true: the flow runs afterwards; false: it stays as it is (a flow never "
+        "published before stays paused); left out: only a flow never published is activated.",
+    )
 
 
 class VersionOut(BaseModel):
@@ -445,11 +456,12 @@ async def publish_flow(
     """With If-Match, only the draft revision the caller reviewed is published."""
     revision = expected_revision(if_match) if if_match else None
     note = body.note if body is not None else ""
+    activate = body.activate if body is not None else None
     return await _created(
         caller,
         idempotency_key,
         request,
-        lambda session, me: flows.publish(session, me, flow_id, note, revision),
+        lambda session, me: flows.publish(session, me, flow_id, note, revision, activate),
         VersionOut,
     )
 
