@@ -1,6 +1,7 @@
 """``POST /api/webhooks/{token}``: an HTTP request starts the endpoint's flow.
 
-Checks run cheapest first and nothing is started until all pass: unknown token (404),
+Checks run cheapest first and nothing is started until all pass: unknown token or paused
+endpoint (404), endpoint whose trigger node was removed from its flow (410),
 body over the endpoint's limit (413, counted while reading, whatever Content-Length
 says) or not sent in time (408), missing, stale or wrong signature (401; the scheme is in
 engine/services/webhooks.py), JSON nested too deep (400), flow not published or not active
@@ -51,8 +52,10 @@ log = logging.getLogger(__name__)
 
 @router.post("/api/webhooks/{token}", status_code=202)
 async def receive(token: str, request: Request) -> JSONResponse:
-    endpoint = await asyncio.to_thread(_active_endpoint, token)
-    if endpoint is None:
+    endpoint = await asyncio.to_thread(_endpoint, token)
+    if endpoint is not None and (removed := webhooks.removed_notice(endpoint)):
+        raise HTTPException(410, removed)
+    if endpoint is None or not endpoint.is_active:
         raise HTTPException(404, "No active webhook at this address.")
     body = await read_capped(
         request, endpoint.max_body_bytes, get_settings().webhook_read_timeout_seconds
@@ -72,13 +75,9 @@ async def receive(token: str, request: Request) -> JSONResponse:
     return JSONResponse(executions.execution_view(execution), status_code=200)
 
 
-def _active_endpoint(token: str) -> WebhookEndpoint | None:
+def _endpoint(token: str) -> WebhookEndpoint | None:
     with session_scope() as session:
-        return session.exec(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.token == token, WebhookEndpoint.is_active.is_(True)
-            )
-        ).first()
+        return session.exec(select(WebhookEndpoint).where(WebhookEndpoint.token == token)).first()
 
 
 def _count_call(endpoint_id: int | None) -> Callable[[Session], None]:

@@ -203,6 +203,9 @@ class ReceiptTrigger(ChatTrigger):
 
 
 class WebhookTrigger(NodeParams):
+    """Publishing the flow makes or updates the node's endpoint from these settings
+    (engine/services/webhooks.py, sync_flow_endpoints)."""
+
     endpoint_name: str = Field(
         description="A name for the endpoint; its URL gets a secret token of its own",
         examples=["shop-orders"],
@@ -217,6 +220,13 @@ class WebhookTrigger(NodeParams):
         default=False,
         description="Answer the request with the flow's result instead of at once",
         examples=[False],
+    )
+    wait_timeout_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="With Wait for result: answer 202 (still running) after this many seconds",
+        examples=[10],
     )
 
 

@@ -5,6 +5,12 @@ hold everywhere: editors change, viewers look; every change is audited; the sign
 is generated here, returned once to the caller who asked for it, stored encrypted (by the
 column type) and never listed again. The receiving side is engine/api/webhooks.py.
 
+A flow's Webhook trigger node owns its endpoint: publishing the flow calls
+:func:`sync_flow_endpoints`, which makes or updates the endpoint from the node's settings
+(name, signature required, wait for the result) and switches off the endpoint of a node
+the flow no longer has (410 to its callers, its history kept). Endpoints without a node
+were made by hand on the Webhooks page before nodes owned them; they keep working.
+
 The signature scheme lives here too, so the receiver, the examples on the Webhooks page and
 the README describe one thing: ``X-Flowbot-Timestamp`` carries the Unix time in seconds,
 ``X-Flowbot-Signature`` carries ``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` keyed
@@ -22,7 +28,7 @@ import secrets
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -35,6 +41,7 @@ from engine.models import (
     WebhookSignatureSeen,
     utcnow,
 )
+from engine.nodes.triggers import WebhookTrigger
 from engine.nodes.utility import insert_ignore
 from engine.services import audit
 from engine.services.auth import require_role
@@ -68,6 +75,10 @@ class WebhookNotFound(InvalidWebhook, NotFound):
     """The endpoint does not exist (any more)."""
 
 
+class WebhookRemoved(InvalidWebhook):
+    """The endpoint's trigger node was removed from its flow: it starts nothing any more."""
+
+
 class InvalidSignature(ValueError):
     """A signed endpoint's request without a valid, current signature; says what is wrong."""
 
@@ -84,6 +95,9 @@ class WebhookView:
     name: str
     flow_id: int
     flow_name: str
+    # The webhook trigger node it belongs to; None: made by hand on the Webhooks page.
+    node_id: str | None
+    node_removed_at: datetime | None
     url: str
     has_secret: bool
     is_active: bool
@@ -142,6 +156,8 @@ def _view(endpoint: WebhookEndpoint, flow: FlowDefinition) -> WebhookView:
         name=endpoint.name,
         flow_id=endpoint.flow_id,
         flow_name=flow.name,
+        node_id=endpoint.node_id,
+        node_removed_at=endpoint.node_removed_at,
         url=url_for(endpoint.token),
         has_secret=bool(endpoint.secret),
         is_active=endpoint.is_active,
@@ -151,6 +167,25 @@ def _view(endpoint: WebhookEndpoint, flow: FlowDefinition) -> WebhookView:
         call_count=endpoint.call_count,
         last_called_at=endpoint.last_called_at,
         created_at=endpoint.created_at,
+    )
+
+
+def node_endpoint(session: Session, flow_id: int, node_id: str) -> WebhookView | None:
+    """The endpoint of one webhook trigger node (its panel in the editor); None before the
+    flow was first published with that node."""
+    row = session.exec(
+        _joined().where(WebhookEndpoint.flow_id == flow_id, WebhookEndpoint.node_id == node_id)
+    ).first()
+    return _view(*row) if row else None
+
+
+def removed_notice(endpoint: WebhookEndpoint) -> str | None:
+    """What a caller of an endpoint whose node was removed is told (410); None otherwise."""
+    if endpoint.node_removed_at is None:
+        return None
+    return (
+        f"This webhook ({endpoint.name}) no longer starts anything: its trigger node "
+        f"'{endpoint.node_id}' was removed from the flow on {endpoint.node_removed_at:%Y-%m-%d}."
     )
 
 
@@ -284,6 +319,84 @@ def create_webhook(
     return endpoint
 
 
+def sync_flow_endpoints(
+    session: Session, actor: AdminUser, flow_id: int, graph: dict[str, Any]
+) -> None:
+    """Publishing ``graph``: each of its webhook trigger nodes gets an endpoint set from its
+    params, and an endpoint whose node is gone is switched off and marked removed (not
+    deleted: its callers get 410 and its call history stays). A publish with the node
+    back turns its endpoint on again, with the same URL."""
+    require_role(actor, Role.editor)
+    nodes = {
+        str(node["id"]): WebhookTrigger.model_validate(node.get("params") or {})
+        for node in graph.get("nodes", [])
+        if node.get("type") == "webhook"
+    }
+    owned = session.exec(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.flow_id == flow_id, col(WebhookEndpoint.node_id).is_not(None)
+        )
+    ).all()
+    by_node = {endpoint.node_id: endpoint for endpoint in owned}
+    for node_id, params in nodes.items():
+        endpoint = by_node.get(node_id)
+        if endpoint is None:
+            endpoint = WebhookEndpoint(
+                name=params.endpoint_name, token=_new_token(), flow_id=flow_id, node_id=node_id
+            )
+            _apply_node(endpoint, params)
+            session.add(endpoint)
+            session.flush()
+            _audit(session, actor, "webhook_created", endpoint, flow_id=flow_id, node_id=node_id)
+        elif changed := _apply_node(endpoint, params):
+            session.add(endpoint)
+            _audit(session, actor, "webhook_updated", endpoint, node_id=node_id, **changed)
+    for node_id, endpoint in by_node.items():
+        if node_id not in nodes and endpoint.node_removed_at is None:
+            endpoint.is_active = False
+            endpoint.node_removed_at = utcnow()
+            session.add(endpoint)
+            _audit(session, actor, "webhook_node_removed", endpoint, node_id=node_id)
+
+
+def _apply_node(endpoint: WebhookEndpoint, params: WebhookTrigger) -> dict[str, Any]:
+    """Copy a node's settings onto its endpoint; what changed (for the audit). Requiring a
+    signature makes a secret (shown once, on the node's panel); not requiring one drops it."""
+    wanted: dict[str, Any] = {
+        "name": params.endpoint_name,
+        "wait_for_result": params.wait_for_result,
+        "wait_timeout_seconds": params.wait_timeout_seconds,
+    }
+    changed = {key: value for key, value in wanted.items() if getattr(endpoint, key) != value}
+    for key, value in changed.items():
+        setattr(endpoint, key, value)
+    if params.require_signature and not endpoint.secret:
+        endpoint.secret = secrets.token_urlsafe(SECRET_BYTES)
+        endpoint.secret_unseen = True
+        changed["require_signature"] = True
+    elif not params.require_signature and endpoint.secret:
+        endpoint.secret = None
+        endpoint.secret_unseen = False
+        changed["require_signature"] = False
+    if endpoint.node_removed_at is not None:
+        endpoint.node_removed_at = None
+        endpoint.is_active = changed["restored"] = True
+    return changed
+
+
+def take_unseen_secret(session: Session, actor: AdminUser, webhook_id: int) -> str | None:
+    """The secret a publish generated, the first time it is asked for (the node's panel
+    shows it once); None once it was shown, or when there is none."""
+    require_role(actor, Role.editor)
+    endpoint = _get(session, webhook_id)
+    if not (endpoint.secret_unseen and endpoint.secret):
+        return None
+    endpoint.secret_unseen = False
+    session.add(endpoint)
+    _audit(session, actor, "webhook_secret_shown", endpoint)
+    return endpoint.secret
+
+
 def rotate_token(session: Session, actor: AdminUser, webhook_id: int) -> str:
     """A new URL; the old one answers 404 from the moment this commits."""
     require_role(actor, Role.editor)
@@ -298,8 +411,11 @@ def new_secret(session: Session, actor: AdminUser, webhook_id: int) -> str:
     """Generate (or replace) the signing secret; the plaintext is returned only here."""
     require_role(actor, Role.editor)
     endpoint = _get(session, webhook_id)
+    if endpoint.node_id is not None and not endpoint.secret:
+        _set_on_node(endpoint, "Turn on “Require signature”")
     secret = secrets.token_urlsafe(SECRET_BYTES)
     endpoint.secret = secret  # EncryptedText: encrypted on the way in
+    endpoint.secret_unseen = False
     session.add(endpoint)
     _audit(session, actor, "webhook_secret_set", endpoint)
     return secret
@@ -309,6 +425,8 @@ def clear_secret(session: Session, actor: AdminUser, webhook_id: int) -> None:
     """Stop requiring a signature."""
     require_role(actor, Role.editor)
     endpoint = _get(session, webhook_id)
+    if endpoint.node_id is not None:
+        _set_on_node(endpoint, "Turn off “Require signature”")
     endpoint.secret = None
     session.add(endpoint)
     _audit(session, actor, "webhook_secret_cleared", endpoint)
@@ -318,6 +436,8 @@ def set_active(session: Session, actor: AdminUser, webhook_id: int, active: bool
     """A paused endpoint answers 404, as if it did not exist."""
     require_role(actor, Role.editor)
     endpoint = _get(session, webhook_id)
+    if active and (notice := removed_notice(endpoint)):
+        raise WebhookRemoved(f"{notice} Add a Webhook trigger back and publish the flow.")
     endpoint.is_active = active
     session.add(endpoint)
     _audit(session, actor, "webhook_activated" if active else "webhook_paused", endpoint)
@@ -330,6 +450,8 @@ def set_wait(
     require_role(actor, Role.editor)
     _check_timeout(timeout_seconds)
     endpoint = _get(session, webhook_id)
+    if endpoint.node_id is not None:
+        _set_on_node(endpoint, "Set “Wait for result”")
     endpoint.wait_for_result = wait
     endpoint.wait_timeout_seconds = timeout_seconds
     session.add(endpoint)
@@ -349,6 +471,8 @@ def update_webhook(
     """Change any of these at once (None: unchanged), as one audited change."""
     require_role(actor, Role.editor)
     endpoint = _get(session, webhook_id)
+    if endpoint.node_id is not None and (name, wait_for_result, timeout_seconds) != (None,) * 3:
+        _set_on_node(endpoint, "Change the name and waiting")
     changed: dict[str, Any] = {}
     if name is not None:
         endpoint.name = changed["name"] = _clean_name(name)
@@ -370,6 +494,12 @@ def update_webhook(
 def delete_webhook(session: Session, actor: AdminUser, webhook_id: int) -> None:
     require_role(actor, Role.editor)
     endpoint = _get(session, webhook_id)
+    if endpoint.node_id is not None and endpoint.node_removed_at is None:
+        raise InvalidWebhook(
+            f"{endpoint.name} belongs to the Webhook trigger '{endpoint.node_id}' of its flow: "
+            "remove that node and publish the flow (its endpoint is then switched off), or "
+            "pause the endpoint here."
+        )
     _audit(session, actor, "webhook_deleted", endpoint, name=endpoint.name)
     session.delete(endpoint)
     session.flush()
@@ -397,6 +527,15 @@ def _clean_name(name: str) -> str:
     if len(name) > MAX_NAME:
         raise InvalidWebhook(f"The name is too long ({MAX_NAME} characters at most).")
     return name
+
+
+def _set_on_node(endpoint: WebhookEndpoint, what: str) -> NoReturn:
+    """Refuse changing here what the endpoint's trigger node decides (the next publish
+    would undo it): say where to change it instead."""
+    raise InvalidWebhook(
+        f"{what} on the Webhook trigger '{endpoint.node_id}' of this endpoint's flow, then "
+        "publish the flow: the node's settings decide this."
+    )
 
 
 def _get(session: Session, webhook_id: int) -> WebhookEndpoint:

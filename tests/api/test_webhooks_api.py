@@ -24,7 +24,9 @@ EXPECTED_ROLES: dict[tuple[str, str], str] = {
 
 
 def _flow() -> int:
-    return make_flow(chain(("hook", "webhook", {"endpoint_name": "orders"})), name="Orders")
+    """Unpublished: publishing would add the node's own endpoint beside the one made here."""
+    graph = chain(("hook", "webhook", {"endpoint_name": "orders"}))
+    return make_flow(graph, publish=False, name="Orders")
 
 
 async def _create(api: httpx.AsyncClient, tokens: Tokens, **body: Any) -> dict[str, Any]:
