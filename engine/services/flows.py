@@ -34,7 +34,7 @@ from engine.models import (
     utcnow,
 )
 from engine.nodes import REGISTRY
-from engine.services import audit
+from engine.services import audit, webhooks
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
 
@@ -177,6 +177,7 @@ def publish(
     )
     session.add(version)
     session.flush()
+    webhooks.sync_flow_endpoints(session, actor, flow_id, flow.graph)  # the node owns its URL
     flow.published_version_id = version.id
     if activate or (activate is None and first):
         flow.status = FlowStatus.active
