@@ -16,14 +16,14 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from connectors import store
 from connectors.instance import ManagedInstance
 from connectors.kit.circuit_breaker import CircuitBreaker
 from connectors.kit.dedupe import IdempotencyCache
-from connectors.kit.errors import ActionError, ErrorKind
+from connectors.kit.errors import ActionError, ErrorKind, redact
 from connectors.kit.forwarder import EventForwarder
 from connectors.kit.reconciler import Reconciler
 from connectors.registry import ConnectorFactory, UnknownConnectorKind, connector_factory
@@ -33,6 +33,8 @@ from engine.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 CHANGED_TOPIC = "connections.changed"
+# Published by engine/services/bot_config.py: {"instance_id": int, "version": int}.
+BOT_CONFIG_TOPIC = "bot_config.published"
 
 
 def new_owner_id() -> str:
@@ -77,6 +79,7 @@ class Supervisor:
         self._reload_due = True
         self._claimed: list[store.Claimed] = []
         self._last_renewal: float | None = None
+        self._reloads: set[asyncio.Task[None]] = set()  # bot configuration reloads under way
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Supervisor:
@@ -110,6 +113,8 @@ class Supervisor:
         finally:
             if listener is not None:
                 listener.cancel()
+            for reload in self._reloads:
+                reload.cancel()
             await asyncio.shield(self.shutdown(release=release_on_exit))
 
     def poke(self) -> None:
@@ -276,14 +281,40 @@ class Supervisor:
             )
 
     async def _listen(self) -> None:
-        """Reconcile as soon as the UI or the API changes a connection."""
+        """Reconcile as soon as the UI or the API changes a connection; hand a published bot
+        configuration to the connector that answers for that bot."""
         while True:
             try:
-                async with events.subscribe(CHANGED_TOPIC) as subscription:
-                    async for _ in subscription:
-                        self.poke()
+                async with events.subscribe(CHANGED_TOPIC, BOT_CONFIG_TOPIC) as subscription:
+                    async for event in subscription:
+                        if event.topic == BOT_CONFIG_TOPIC:
+                            self.reload_bot_config(event.payload.get("instance_id"))
+                        else:
+                            self.poke()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("event bus subscription failed; polling only", exc_info=True)
                 await asyncio.sleep(self.reconcile_seconds)
+
+    def reload_bot_config(self, instance_id: object) -> None:
+        """Tell the running connector of ``instance_id`` to answer from its bot's newly
+        published configuration, in a task: a slow platform must not hold up the bus."""
+        managed = self.instances.get(instance_id) if isinstance(instance_id, int) else None
+        reload = getattr(managed.connector, "reload_bot_config", None) if managed else None
+        if managed is None or reload is None:
+            return  # not held here, not running yet (it loads the live version when it
+            # connects), or a kind without a bot configuration
+        task = asyncio.create_task(self._reload_bot_config(managed, reload))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload_bot_config(
+        self, managed: ManagedInstance, reload: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await reload()
+        except Exception as exc:
+            why = redact(f"{type(exc).__name__}: {exc}", managed.held.config.credential)
+            log.error("instance %s: could not reload its bot configuration: %s",
+                      managed.instance_id, why)  # fmt: skip

@@ -32,14 +32,18 @@ from aiogram.utils.token import TokenValidationError
 from aiohttp import ClientError
 from pydantic import ValidationError
 
+from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.chats import CHAT_SEEN
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind, redact
 from connectors.kit.retry import RetryPolicy, call_with_retries, retry_after_attribute
 from connectors.telegram_bot.actions import ACTIONS, KIND
+from connectors.telegram_bot.bot_replies import BotReplies, Origin, origin_of
 from connectors.telegram_bot.commands import CommandSync
 from connectors.telegram_bot.discovery import enrich_chat_seen
 from connectors.telegram_bot.mapper import ALLOWED_UPDATES, map_update
+from engine.bot_config.answers import PREFIX
+from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -119,6 +123,8 @@ class TelegramBotConnector(Connector):
         )
         self._polls: OrderedDict[str, list[str]] = OrderedDict()
         self._commands = CommandSync(self._bot, config.instance_id)
+        self._answers = BotAnswers(config.instance_id, "telegram")
+        self._replies = BotReplies(self._bot, config.instance_id)
 
     @property
     def client(self) -> Bot:
@@ -140,6 +146,7 @@ class TelegramBotConnector(Connector):
         finally:
             if _RUNNING.get(self.config.instance_id) is self:
                 del _RUNNING[self.config.instance_id]
+            await self._replies.close()
             await self._bot.session.close()
 
     async def execute(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +165,9 @@ class TelegramBotConnector(Connector):
         return result
 
     async def handle_update(self, update: Update) -> None:
-        """Map one update and forward its events (polling loop and webhook route)."""
+        """Map one update, answer it from the bot's configuration, and forward its events
+        (polling loop and webhook route). The answer goes first: flows and member ingest see
+        every update as before, but the member does not wait for the forwarder."""
         if update.poll is not None:
             self._remember_poll(update.poll.id, [option.text for option in update.poll.options])
         events = map_update(
@@ -167,10 +176,19 @@ class TelegramBotConnector(Connector):
             bot_username=self.username,
             polls=self._polls,
         )
+        origin = origin_of(update)
         for event in events:
             if event.kind == CHAT_SEEN:
                 event = await enrich_chat_seen(self._bot, event)
+            elif origin is not None:
+                await self._answer(event, origin)
             await self.emit(event)
+
+    async def reload_bot_config(self) -> None:
+        """Answer from the live bot configuration and offer its commands (the supervisor
+        calls this when a version is published or rolled back)."""
+        await self._answers.reload()
+        await self._commands.sync(self._answers.document)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -181,7 +199,9 @@ class TelegramBotConnector(Connector):
         except TelegramUnauthorizedError:
             raise CredentialRejected("Telegram refused the bot token") from None
         self.username = me.username
-        await self._commands.sync()
+        self._answers.bot = {"name": me.full_name, "username": me.username or ""}
+        self._replies.username = me.username or ""
+        await self.reload_bot_config()
         await self.report(
             "connected",
             f"@{me.username}",
@@ -209,7 +229,7 @@ class TelegramBotConnector(Connector):
                 if (update := decode_update(raw, self._bot)) is not None:
                     await self.handle_update(update)
             if loop.time() >= next_refresh:
-                await self._commands.sync()
+                await self.reload_bot_config()
                 next_refresh = loop.time() + self.refresh_seconds
 
     async def _webhook(self) -> None:
@@ -223,7 +243,19 @@ class TelegramBotConnector(Connector):
         )
         while True:
             await asyncio.sleep(self.refresh_seconds)
-            await self._commands.sync()
+            await self.reload_bot_config()
+
+    async def _answer(self, event: PlatformEvent, origin: Origin) -> None:
+        """The configuration's answer to ``event``; a press of one of the configuration's
+        own buttons is acknowledged even when its target is gone (a menu since deleted)."""
+        try:
+            reply = await self._answers.respond(event)
+        except Exception:  # the database, most likely: flows still get the update
+            log.exception("instance %s: could not answer %s", self.config.instance_id, event.kind)
+            reply = None
+        own_button = str(event.data.get("callback_data") or "").startswith(PREFIX)
+        if reply is not None or (own_button and origin.callback_query_id):
+            await self._replies.answer(reply, origin)
 
     def _remember_poll(self, poll_id: str, options: list[str]) -> None:
         self._polls[poll_id] = options

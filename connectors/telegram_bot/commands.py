@@ -1,38 +1,71 @@
-"""Push the bot's live commands to Telegram (``setMyCommands``), per language.
+"""Push the bot's live commands to Telegram: ``setMyCommands`` per scope and language.
 
-The default language's commands are also set without a language code, so people
-whose language has no translation see them. Only what changed since the last push
-is sent again, so the connector may call :meth:`CommandSync.sync` as often as it likes.
+Each scope (all chats, private chats, groups, group admins, one chat) gets the default
+language's list without a language code, which everyone whose language has no list of its
+own sees, plus one list per other language of the bot. A (scope, language) pair pushed before
+and now empty is deleted. Only what changed since the last push is sent again, so the
+connector may call :meth:`CommandSync.sync` as often as it likes.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
+import logging
+from collections.abc import Awaitable
+from typing import Any
 
 from aiogram import Bot
-from aiogram.types import BotCommand as TgCommand
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    BotCommandScopeUnion,
+)
 
-from connectors.kit.bot_answers import live_version
+from engine.bot_config.answers import localized
+from engine.bot_config.document import BotConfigDocument, ScopeKind
 
-# Language code (None: the default list) → [(command, description)] in menu order.
-CommandSets = dict[str | None, list[tuple[str, str]]]
+log = logging.getLogger(__name__)
+
+DESCRIPTION_LIMIT = 256
+# (scope kind, chat id for the "chat" scope), language code or None for the default list.
+ListKey = tuple[tuple[ScopeKind, str], str | None]
+CommandLists = dict[ListKey, list[tuple[str, str]]]  # → [(command, description)] in order
 
 
-def load_command_sets(instance_id: int) -> CommandSets:
-    """The enabled commands of the live configuration, grouped as Telegram wants them."""
-    live = live_version(instance_id)
-    if live is None:
-        return {}
-    document = live[1]
-    sets: CommandSets = defaultdict(list)
-    for command in (c for c in document.commands if c.enabled):
-        for language, text in command.description.items():
-            entry = (command.name.lower(), text or command.name)
-            sets[language].append(entry)
-            if language == document.default_language:
-                sets[None].append(entry)
-    return dict(sets)
+def command_lists(document: BotConfigDocument) -> CommandLists:
+    """The enabled commands, grouped by Telegram scope and language (Discord's guild scope
+    is not Telegram's)."""
+    others = [lang for lang in document.languages if lang != document.default_language]
+    lists: CommandLists = {}
+    for command in document.commands:
+        scope = command.scope
+        if not command.enabled or scope.kind is ScopeKind.guild:
+            continue
+        where = (scope.kind, scope.target_id if scope.kind is ScopeKind.chat else "")
+        name = command.name.lstrip("/").lower()
+        for language in [None, *others]:
+            wanted = language or document.default_language
+            text = localized(command.description, wanted, document.default_language) or name
+            lists.setdefault((where, language), []).append((name, text[:DESCRIPTION_LIMIT]))
+    return lists
+
+
+def telegram_scope(kind: ScopeKind, chat_id: str) -> BotCommandScopeUnion:
+    if kind is ScopeKind.private:
+        return BotCommandScopeAllPrivateChats()
+    if kind is ScopeKind.groups:
+        return BotCommandScopeAllGroupChats()
+    if kind is ScopeKind.group_admins:
+        return BotCommandScopeAllChatAdministrators()
+    if kind is ScopeKind.chat:
+        return BotCommandScopeChat(
+            chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        )
+    return BotCommandScopeDefault()
 
 
 class CommandSync:
@@ -41,23 +74,51 @@ class CommandSync:
     def __init__(self, bot: Bot, instance_id: int) -> None:
         self.bot = bot
         self.instance_id = instance_id
-        self._pushed: CommandSets = {}
+        self._pushed: CommandLists = {}
 
-    async def sync(self) -> bool:
-        """Bring Telegram's command menus in line with the database; True if anything changed."""
-        wanted = await asyncio.to_thread(load_command_sets, self.instance_id)
-        changed = False
-        for language in [lang for lang in self._pushed if lang not in wanted]:
-            await self.bot.delete_my_commands(language_code=language)
-            del self._pushed[language]
-            changed = True
-        for language, commands in wanted.items():
-            if self._pushed.get(language) == commands:
-                continue
-            await self.bot.set_my_commands(
-                [TgCommand(command=name, description=text) for name, text in commands],
-                language_code=language,
+    async def sync(self, document: BotConfigDocument | None) -> bool:
+        """Bring Telegram's command menus in line with ``document`` (the live version; None:
+        nothing was ever published, so leave Telegram as it is); True if anything was sent.
+
+        A list Telegram refuses (a chat the bot is not in) is logged and tried again at the
+        next sync; an unreachable Telegram raises, for the connector to be restarted."""
+        if document is None:
+            return False
+        wanted = command_lists(document)
+        sent = False
+        for key in [key for key in self._pushed if key not in wanted]:
+            (kind, chat_id), language = key
+            call = self.bot.delete_my_commands(
+                scope=telegram_scope(kind, chat_id), language_code=language
             )
-            self._pushed[language] = commands
-            changed = True
-        return changed
+            if await self._refused(call, key):
+                continue
+            del self._pushed[key]
+            sent = True
+        for key, commands in wanted.items():
+            if self._pushed.get(key) == commands:
+                continue
+            (kind, chat_id), language = key
+            listed = [BotCommand(command=name, description=text) for name, text in commands]
+            call = self.bot.set_my_commands(
+                listed, scope=telegram_scope(kind, chat_id), language_code=language
+            )
+            if await self._refused(call, key):
+                continue
+            self._pushed[key] = commands
+            sent = True
+        return sent
+
+    async def _refused(self, call: Awaitable[Any], key: ListKey) -> bool:
+        """Await ``call``; True (logged) when Telegram refused it."""
+        try:
+            await call
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            (kind, chat_id), language = key
+            log.warning(
+                "instance %s: Telegram refused the %s commands (%s%s): %s",
+                self.instance_id, language or "default", kind.value,
+                f" {chat_id}" if chat_id else "", error.message,
+            )  # fmt: skip
+            return True
+        return False

@@ -1,0 +1,402 @@
+"""The bot configuration on Telegram: the real aiogram client under a real supervisor, the
+fake Bot API, a real database. Publishing (a version and the bus event) pushes the commands
+per scope and language and changes the answers at once; members get answers in their
+language, menus are navigated in place, flows start from buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from connectors.kit.forwarder import EventForwarder
+from connectors.supervisor import BOT_CONFIG_TOPIC, Supervisor
+from engine import events
+from engine.db import session_scope
+from engine.models import Chat, Community, FlowExecution
+from engine.models.botconfig import BotConfigVersion
+from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
+from tests.fakes import TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, FakeTelegramBotAPI
+from tests.fakes.telegram_bot_api import RecordedCall
+from tests.flow_helpers import chain, make_flow
+
+GERMAN_USER, FRENCH_USER = 5001, 5002
+OTHER_CHAT = -1_009_999_999_999
+ADMIN_CHAT = "-1001234567890"
+
+HELP = {"en": "**Help** for {{ member.name }}", "de": "**Hilfe** für {{ member.name }}"}
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    """A configuration with every kind of command scope, a few responses and two menus."""
+    base: dict[str, Any] = {
+        "default_language": "en",
+        "languages": ["en", "de"],
+        "commands": [
+            {"name": "help", "description": {"en": "Get help", "de": "Hilfe bekommen"},
+             "action": {"kind": "response", "target": "help"}},
+            {"name": "menu", "description": {"en": "Open the menu"},
+             "scope": {"kind": "private"}, "action": {"kind": "menu", "target": "main"}},
+            {"name": "report", "description": {"en": "Report a message"},
+             "scope": {"kind": "groups"}, "action": {"kind": "response", "target": "help"}},
+            {"name": "ban", "description": {"en": "Ban someone", "de": "Jemanden sperren"},
+             "scope": {"kind": "group_admins"}, "action": {"kind": "response", "target": "help"}},
+            {"name": "stats", "description": {"en": "This chat's stats"},
+             "scope": {"kind": "chat", "target_id": ADMIN_CHAT},
+             "action": {"kind": "response", "target": "help"}},
+            {"name": "guildonly", "description": {"en": "Discord only"},
+             "scope": {"kind": "guild", "target_id": "42"}},
+            {"name": "off", "description": {"en": "Disabled"}, "enabled": False},
+        ],
+        "responses": [
+            {"key": "help", "text": HELP},
+            {"key": "price", "triggers": [{"kind": "keyword", "value": "price"}],
+             "text": {"en": "It is _free_."}, "reply_mode": "chat"},
+            {"key": "gone", "triggers": [{"kind": "keyword", "value": "vanish"}],
+             "text": {"en": "Soon gone"}, "delete_after_seconds": 1},
+            {"key": "broken", "triggers": [{"kind": "keyword", "value": "broken"}],
+             "text": {"en": "Hi {{ member.name | no_such_filter }}"}},
+            {"key": "private", "triggers": [{"kind": "keyword", "value": "secret"}],
+             "text": {"en": "Between us"}, "reply_mode": "dm"},
+            {"key": "topic", "triggers": [{"kind": "keyword", "value": "topic"}],
+             "text": {"en": "In the topic"}, "reply_mode": "thread"},
+            {"key": "photo", "triggers": [{"kind": "keyword", "value": "picture"}],
+             "text": {"en": "A **picture**"},
+             "media": {"kind": "photo", "url": "https://example.org/cat.jpg"},
+             "buttons": [[{"label": {"en": "Menu"},
+                           "action": {"kind": "menu", "target": "main"}}]]},
+        ],
+        "menus": [
+            {"key": "main", "title": {"en": "Main menu", "de": "Hauptmenü"},
+             "rows": [[{"label": {"en": "FAQ"}, "action": {"kind": "menu", "target": "faq"}}]]},
+            {"key": "faq", "title": {"en": "Questions"},
+             "rows": [[{"label": {"en": "Docs"},
+                        "action": {"kind": "url", "target": "https://example.org/docs"}}]]},
+        ],
+    }  # fmt: skip
+    return {**base, **changes}
+
+
+class Sink:
+    """The events the connector forwards to the engine."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        self.kinds.append(payload["kind"])
+
+
+def publish(instance_id: int, doc: dict[str, Any]) -> int:
+    """A new live version and the bus event, as the bot configuration service does."""
+    with session_scope() as session:
+        last = session.exec(
+            select(sa.func.max(BotConfigVersion.version)).where(
+                BotConfigVersion.bot_instance_id == instance_id
+            )
+        ).one()
+        version = (last or 0) + 1
+        session.add(BotConfigVersion(bot_instance_id=instance_id, version=version, document=doc))
+    events.publish(BOT_CONFIG_TOPIC, {"instance_id": instance_id, "version": version})
+    return version
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fake: FakeTelegramBotAPI, sink: Sink) -> AsyncIterator[int]:
+    """A Telegram bot connection run by a supervisor that listens to the bus; its id."""
+    with session_scope() as session:
+        bot = BotInstance(
+            name="Config bot",
+            kind=ConnectorKind.telegram_bot,
+            credential=fake.token,
+            settings={"api_base_url": fake.base_url, "poll_timeout": 1},
+        )
+        session.add(bot)
+        session.flush()
+        session.add(PlatformConnection(bot_instance_id=bot.id, is_active=True))
+        assert bot.id is not None
+        instance_id = bot.id
+    supervisor = Supervisor(
+        forwarder=EventForwarder(sink), reconcile_seconds=30, lease_seconds=60, listen_bus=True
+    )
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await fake.wait_for_call("getUpdates", timeout=15)
+        yield instance_id
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 15)
+
+
+@contextlib.asynccontextmanager
+async def live_bot(doc: dict[str, Any] | None = None) -> AsyncIterator[FakeTelegramBotAPI]:
+    """A running bot answering ``doc`` (published before it connects)."""
+    async with FakeTelegramBotAPI() as fake, running_bot(fake, Sink()) as instance_id:
+        publish(instance_id, doc or document())
+        await fake.wait_for_call("setMyCommands", timeout=10)
+        yield fake
+
+
+def pairs(calls: list[RecordedCall]) -> set[tuple[str, str]]:
+    """(scope, language) of setMyCommands / deleteMyCommands calls."""
+    return {
+        (json.dumps(call.params.get("scope") or {"type": "default"}, sort_keys=True),
+         call.params.get("language_code") or "")
+        for call in calls
+    }  # fmt: skip
+
+
+def scope(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields}, sort_keys=True)
+
+
+# -- publishing and commands ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_publish_pushes_commands_per_scope_and_language_and_rollback_repushes() -> None:
+    sink = Sink()
+    async with FakeTelegramBotAPI() as fake, running_bot(fake, sink) as instance_id:
+        assert fake.calls_to("setMyCommands") == []  # nothing published: Telegram untouched
+
+        publish(instance_id, document())
+        expected = {
+            (scope("default"), ""), (scope("default"), "de"),
+            (scope("all_private_chats"), ""), (scope("all_private_chats"), "de"),
+            (scope("all_group_chats"), ""), (scope("all_group_chats"), "de"),
+            (scope("all_chat_administrators"), ""), (scope("all_chat_administrators"), "de"),
+            (scope("chat", chat_id=int(ADMIN_CHAT)), ""),
+            (scope("chat", chat_id=int(ADMIN_CHAT)), "de"),
+        }  # fmt: skip
+        await fake.wait_for_call("setMyCommands", count=len(expected), timeout=10)
+        assert pairs(fake.calls_to("setMyCommands")) == expected
+        by_pair = {
+            next(iter(pairs([c]))): c.params["commands"] for c in fake.calls_to("setMyCommands")
+        }
+        assert by_pair[(scope("default"), "")] == [{"command": "help", "description": "Get help"}]
+        assert by_pair[(scope("default"), "de")] == [
+            {"command": "help", "description": "Hilfe bekommen"}
+        ]
+        assert by_pair[(scope("all_private_chats"), "de")] == [  # no German: the default's
+            {"command": "menu", "description": "Open the menu"}
+        ]
+
+        # The same version again (a second relay) sends nothing.
+        events.publish(BOT_CONFIG_TOPIC, {"instance_id": instance_id, "version": 1})
+        fake.push_command("help")
+        await fake.wait_for_call("sendMessage", timeout=10)
+        assert len(fake.calls_to("setMyCommands")) == len(expected)
+
+        # v2 drops the chat's and the admins' commands, v3 brings v1 back (a rollback).
+        smaller = document()
+        smaller["commands"] = smaller["commands"][:3]
+        publish(instance_id, smaller)
+        removed = {p for p in expected if "chat" in p[0]} - {
+            p for p in expected if "group_chats" in p[0] or "private" in p[0]
+        }
+        await fake.wait_for_call("deleteMyCommands", count=len(removed), timeout=10)
+        assert pairs(fake.calls_to("deleteMyCommands")) == removed
+
+        before = len(fake.calls_to("setMyCommands"))
+        publish(instance_id, document())
+        await fake.wait_for_call("setMyCommands", count=before + len(removed), timeout=10)
+        assert pairs(fake.calls_to("setMyCommands")[before:]) == removed
+
+    assert "tg_command" in sink.kinds  # flows still see the update the bot answered
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_help_in_the_members_language_with_fallback_to_the_default() -> None:
+    async with live_bot() as fake:
+        fake.add_user(GERMAN_USER, first_name="Grete", language_code="de")
+        fake.add_user(FRENCH_USER, first_name="Jules", language_code="fr")
+        asked = fake.push_command("help", user_id=GERMAN_USER)
+        german = await fake.wait_for_call("sendMessage", timeout=10)
+        fake.push_command("help", user_id=FRENCH_USER)
+        french = await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert german.params["text"] == "<b>Hilfe</b> für Grete"
+    assert german.params["parse_mode"] == "HTML"
+    assert german.params["chat_id"] == TELEGRAM_CHAT_ID
+    assert german.params["reply_parameters"]["message_id"] == asked["message"]["message_id"]
+    assert french.params["text"] == "<b>Help</b> for Jules"
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_keyword_response_in_the_chat_without_quoting() -> None:
+    async with live_bot() as fake:
+        fake.push_message("what is the price?")
+        answer = await fake.wait_for_call("sendMessage", timeout=10)
+        fake.push_message("priceless")  # a word, not a phrase inside one
+        fake.push_command("help")
+        await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert answer.params["text"] == "It is <i>free</i>."
+    assert "reply_parameters" not in answer.params
+    assert [c.params["text"] for c in fake.calls_to("sendMessage")][1].startswith("<b>Help")
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_menu_buttons_edit_the_message_and_back_returns() -> None:
+    async with live_bot() as fake:
+        asked = fake.push_command("menu", chat_id=TELEGRAM_USER_ID)  # for private chats
+        opened = await fake.wait_for_call("sendMessage", timeout=10)
+        assert opened.params["text"] == "Main menu"
+        (faq,) = opened.params["reply_markup"]["inline_keyboard"][0]
+        key = (TELEGRAM_USER_ID, asked["message"]["message_id"] + 1)
+        message = fake.messages[key]  # the bot's menu message
+        assert message["text"] == "Main menu"
+
+        fake.push_callback_query(faq["callback_data"], message=message)
+        submenu = await fake.wait_for_call("editMessageText", timeout=10)
+        rows = submenu.params["reply_markup"]["inline_keyboard"]
+        assert submenu.params["text"] == "Questions"
+        assert submenu.params["message_id"] == message["message_id"]
+        assert rows[0] == [{"text": "Docs", "url": "https://example.org/docs"}]
+        back = rows[-1][0]
+        assert back["text"] == "« Back"
+
+        fake.push_callback_query(back["callback_data"], message=fake.messages[key])
+        returned = await fake.wait_for_call("editMessageText", count=2, timeout=10)
+        await fake.wait_for_call("answerCallbackQuery", count=2, timeout=10)
+
+    assert returned.params["text"] == "Main menu"
+    assert returned.params["reply_markup"]["inline_keyboard"] == [[faq]]
+    assert len(fake.calls_to("sendMessage")) == 1  # navigation never posts a new message
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_an_answer_is_deleted_after_its_delay() -> None:
+    async with live_bot() as fake:
+        asked = fake.push_message("vanish please")
+        sent = await fake.wait_for_call("sendMessage", timeout=10)
+        answer_id = asked["message"]["message_id"] + 1  # the chat's next message
+        assert (TELEGRAM_CHAT_ID, answer_id) in fake.messages
+        deleted = await fake.wait_for_call("deleteMessage", timeout=5)
+
+    assert sent.params["text"] == "Soon gone"
+    assert deleted.params["chat_id"] == TELEGRAM_CHAT_ID
+    assert deleted.params["message_id"] == answer_id
+    assert (TELEGRAM_CHAT_ID, answer_id) not in fake.messages
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_flow_button_starts_the_flow() -> None:
+    flow_id = make_flow(chain(("t", "tg_callback_query", {})))
+    menus = document()["menus"]
+    menus[0]["rows"].append(
+        [{"label": {"en": "Run"}, "action": {"kind": "flow", "target": str(flow_id)}}]
+    )
+    async with live_bot(document(menus=menus)) as fake:
+        fake.push_callback_query(f"fb:f:{flow_id}")
+        await fake.wait_for_call("answerCallbackQuery", timeout=10)
+        with session_scope() as session:
+            started = session.exec(
+                select(FlowExecution).where(FlowExecution.flow_id == flow_id)
+            ).all()
+
+    assert len(started) == 1
+    assert started[0].trigger_data["data"]["callback_data"] == f"fb:f:{flow_id}"
+    assert fake.calls_to("sendMessage") == [] and fake.calls_to("editMessageText") == []
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_a_press_on_a_removed_menu_still_stops_the_spinner() -> None:
+    async with live_bot() as fake:
+        fake.push_callback_query("fb:m:main/gone")
+        await fake.wait_for_call("answerCallbackQuery", timeout=10)
+    assert fake.calls_to("editMessageText") == []
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_the_bot_answers_only_in_its_scope() -> None:
+    with session_scope() as session:
+        community = Community(name="Readers")
+        session.add(community)
+        session.flush()
+        session.add(Chat(platform_chat_id=str(TELEGRAM_CHAT_ID), type="supergroup",
+                         title="Readers chat", community_id=community.id))  # fmt: skip
+        community_id = community.id
+    only_readers = {"everywhere": False, "community_ids": [community_id], "private_chats": False}
+    async with live_bot(document(scope=only_readers)) as fake:
+        fake.push_command("help", chat_id=OTHER_CHAT)
+        fake.push_command("help", chat_id=TELEGRAM_USER_ID)
+        fake.push_command("help", chat_id=TELEGRAM_CHAT_ID)
+        answered = await fake.wait_for_call("sendMessage", timeout=10)
+        await asyncio.sleep(0.5)  # the others were read before: nothing more comes
+
+    assert answered.params["chat_id"] == TELEGRAM_CHAT_ID
+    assert len(fake.calls_to("sendMessage")) == 1
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_a_broken_expression_is_sent_as_written_and_the_bot_goes_on() -> None:
+    async with live_bot() as fake:
+        fake.push_message("this is broken")
+        broken = await fake.wait_for_call("sendMessage", timeout=10)
+        fake.push_command("help")
+        after = await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert broken.params["text"] == "Hi {{ member.name | no_such_filter }}"
+    assert after.params["text"].startswith("<b>Help</b>")
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_a_dm_answer_and_the_notice_for_a_member_who_never_started_the_bot() -> None:
+    async with live_bot() as fake:
+        fake.add_user(GERMAN_USER, first_name="Grete <3", language_code="de")
+        fake.push_message("secret", user_id=TELEGRAM_USER_ID)
+        private = await fake.wait_for_call("sendMessage", timeout=10)
+
+        fake.fail_next(
+            "sendMessage", 403, description="Forbidden: bot can't initiate conversation with a user"
+        )
+        fake.push_message("secret", user_id=GERMAN_USER)
+        notice = await fake.wait_for_call("sendMessage", count=3, timeout=10)
+
+    assert private.params["chat_id"] == TELEGRAM_USER_ID and private.params["text"] == "Between us"
+    assert notice.params["chat_id"] == TELEGRAM_CHAT_ID
+    assert notice.params["text"].startswith(
+        f'<a href="tg://user?id={GERMAN_USER}">Grete &lt;3</a>, ich kann dir erst privat'
+    )
+    assert "@flowbot_test_bot" in notice.params["text"]
+    button = notice.params["reply_markup"]["inline_keyboard"][0][0]
+    assert button["url"] == "https://t.me/flowbot_test_bot"
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_thread_answers_go_to_the_messages_topic() -> None:
+    async with live_bot() as fake:
+        fake.push_message("topic", is_topic_message=True, message_thread_id=77)
+        in_topic = await fake.wait_for_call("sendMessage", timeout=10)
+        asked = fake.push_message("topic")  # no topics here: the answer quotes the message
+        quoted = await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert in_topic.params["message_thread_id"] == 77
+    assert "reply_parameters" not in in_topic.params
+    assert "message_thread_id" not in quoted.params
+    assert quoted.params["reply_parameters"]["message_id"] == asked["message"]["message_id"]
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_media_with_caption_and_buttons() -> None:
+    async with live_bot() as fake:
+        fake.push_message("a picture please")
+        photo = await fake.wait_for_call("sendPhoto", timeout=10)
+
+    assert photo.params["photo"] == "https://example.org/cat.jpg"
+    assert photo.params["caption"] == "A <b>picture</b>"
+    assert photo.params["parse_mode"] == "HTML"
+    (button,) = photo.params["reply_markup"]["inline_keyboard"][0]
+    assert button == {"text": "Menu", "callback_data": "fb:m:main"}
