@@ -64,7 +64,7 @@ def _with_hint(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
     )
 
 
-def _choice_text(choice: PickChoice) -> rx.Component:
+def choice_text(choice: PickChoice) -> rx.Component:
     return rx.hstack(
         rx.text(choice.label, size="2"),
         rx.text(choice.detail, size="1", color=rx.color("gray", 10)),
@@ -85,7 +85,7 @@ def _single_picker(field: FieldSpec) -> rx.Component:
             rx.foreach(
                 field.choices,
                 lambda choice: rx.select.item(
-                    _choice_text(choice),
+                    choice_text(choice),
                     value=choice.value,
                     custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},
                 ),
@@ -103,7 +103,7 @@ def _several_picker(field: FieldSpec) -> rx.Component:
         rx.foreach(
             field.choices,
             lambda choice: rx.checkbox(
-                _choice_text(choice),
+                choice_text(choice),
                 checked=choice.selected,
                 on_change=lambda on: EditorState.toggle_pick(field.name, choice.value, on),
                 custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},

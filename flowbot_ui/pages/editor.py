@@ -6,6 +6,7 @@ import reflex as rx
 
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.param_form import param_form
+from flowbot_ui.components.test_run_dialog import test_run_dialog
 from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
@@ -165,50 +166,6 @@ def _versions_dialog() -> rx.Component:
             ),
             max_width="560px",
         ),
-    )
-
-
-def _run_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Test run"),
-            rx.dialog.description(
-                "Runs the current draft with this trigger payload, exactly as the REST API would."
-            ),
-            rx.text_area(
-                value=EditorState.payload_text,
-                on_change=EditorState.set_payload_text,
-                rows="14",
-                font_family="var(--code-font-family)",
-                width="100%",
-                margin_top="12px",
-                data_testid="run-payload",
-            ),
-            rx.cond(
-                EditorState.run_error != "",
-                rx.callout(
-                    EditorState.run_error,
-                    icon="triangle-alert",
-                    color_scheme="red",
-                    margin_top="8px",
-                ),
-            ),
-            rx.flex(
-                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.button(
-                    rx.icon("play", size=16),
-                    "Run",
-                    on_click=EditorState.start_run,
-                    data_testid="run-start",
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="640px",
-        ),
-        open=EditorState.run_open,
-        on_open_change=EditorState.set_run_open,
     )
 
 
@@ -536,7 +493,7 @@ def editor_page() -> rx.Component:
                     flex="1",
                     min_height="0",
                 ),
-                _run_dialog(),
+                test_run_dialog(),
             ),
         )
     )

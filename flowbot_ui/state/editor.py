@@ -19,11 +19,12 @@ from engine.api.runs import trigger_event
 from engine.db import session_scope
 from engine.models import Role
 from engine.nodes import REGISTRY
-from engine.services import auth, executions, flows
+from engine.services import auth, executions, flows, node_pickers
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import filter_palette, palette_groups, suggestions
 from flowbot_ui.state.node_form import UNSET, FieldSpec, form_fields, toggled
 from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.run_payload import RunField, apply_fields, run_fields
 from flowbot_ui.state.steps import StepRow, pretty, step_rows
 
 RUN_WATCH_SECONDS = 120.0
@@ -65,7 +66,11 @@ class EditorState(AuthState):
     message: str = ""
     # the test run being watched
     run_open: bool = False
-    payload_text: str = ""
+    payload_text: str = ""  # the raw JSON, when the admin edits it as such
+    run_raw: bool = False
+    run_fields: list[RunField] = []
+    _run_example: dict[str, Any] = {}
+    _run_paths: list[list[str]] = []
     run_id: int = 0
     run_status: str = ""
     run_error: str = ""
@@ -103,6 +108,7 @@ class EditorState(AuthState):
         self.selected_id, self.fields, self.message = "", [], ""
         self.run_open, self.run_id, self.run_status, self.statuses = False, 0, "", {}
         self.run_steps, self.payload_text = [], ""
+        self.run_raw, self.run_fields, self._run_example, self._run_paths = False, [], {}, []
         self._load_versions()
 
     def _load_versions(self) -> None:
@@ -190,8 +196,8 @@ class EditorState(AuthState):
 
     @rx.event
     async def open_run(self) -> None:
-        """The test-run dialog, prefilled with the trigger type's example payload."""
-        if not self.payload_text:
+        """The test-run dialog: a form built from the trigger type's example event."""
+        if not self._run_example:
             graph = await self._graph()
             trigger = next(
                 (
@@ -201,10 +207,52 @@ class EditorState(AuthState):
                 ),
                 None,
             )
-            example = trigger.example_payload if trigger is not None else {}
-            self.payload_text = json.dumps(example, indent=2, default=str)
+            example = trigger.example_payload if trigger is not None else None
+            self._fill_run_form(dict(example or {}))
         self.run_error = ""
         self.run_open = True
+
+    def _fill_run_form(self, example: dict[str, Any]) -> None:
+        kind = example.get("connector")
+        with session_scope() as session:
+            user = self._current_user(session)
+            found = (
+                node_pickers.choices(session, user, "connection", node_pickers.Scope(kind=kind))
+                if isinstance(kind, str)
+                else []
+            )
+        self._run_example = example
+        self.run_fields, self._run_paths = run_fields(example, found)
+
+    def _form_payload(self) -> dict[str, Any]:
+        values = [(path, f.value) for path, f in zip(self._run_paths, self.run_fields, strict=True)]
+        return apply_fields(self._run_example, values)
+
+    @rx.event
+    def set_run_field(self, index: int, value: str) -> None:
+        if not 0 <= index < len(self.run_fields):
+            return
+        field = self.run_fields[index]
+        choices = [c.model_copy(update={"selected": c.value == value}) for c in field.choices]
+        fields = list(self.run_fields)
+        fields[index] = field.model_copy(update={"value": value, "choices": choices})
+        self.run_fields = fields
+
+    @rx.event
+    def set_run_raw(self, raw: bool) -> None:
+        """Switch between the form and the raw JSON; JSON that does not parse stays raw."""
+        self.run_error = ""
+        if raw:
+            self.payload_text = json.dumps(self._form_payload(), indent=2, default=str)
+            self.run_raw = True
+            return
+        try:
+            payload = _json_object(self.payload_text)
+        except ValueError as exc:
+            self.run_error = f"The sample payload is not valid JSON: {exc}"
+            return
+        self._fill_run_form(payload)
+        self.run_raw = False
 
     @rx.event
     def set_run_open(self, value: bool) -> None:
@@ -222,9 +270,7 @@ class EditorState(AuthState):
             self.run_error = room.conflict or room.notice
             return None
         try:
-            payload = json.loads(self.payload_text or "{}")
-            if not isinstance(payload, dict):
-                raise ValueError("the payload must be a JSON object")
+            payload = _json_object(self.payload_text) if self.run_raw else self._form_payload()
         except ValueError as exc:
             self.run_error = f"The sample payload is not valid JSON: {exc}"
             return None
@@ -275,6 +321,13 @@ class EditorState(AuthState):
         self.run_id, self.run_status, self.run_error, self.statuses, self.run_steps = (
             0, "", "", {}, []
         )  # fmt: skip
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    payload = json.loads(text or "{}")
+    if not isinstance(payload, dict):
+        raise ValueError("the payload must be a JSON object")
+    return payload
 
 
 __all__ = ["EditorState", "FieldSpec", "pretty"]

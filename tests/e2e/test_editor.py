@@ -62,7 +62,7 @@ def test_build_save_publish_and_test_run_with_the_mouse(
     page.get_by_role("button", name="Close").click()
 
     page.get_by_test_id("test-run").click()
-    expect(page.get_by_test_id("run-payload")).to_contain_text('"name": "Ada"')
+    expect(page.get_by_test_id("run-field-data.name")).to_have_value("Ada")
     page.get_by_test_id("run-start").click()
     expect(page.get_by_test_id("run-status")).to_have_text("succeeded")
     for node_id in ("manual1", "template1", "set_variable1"):
