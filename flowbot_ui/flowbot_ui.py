@@ -8,6 +8,7 @@ from connectors.service import run_embedded
 from engine.api.app import create_api
 from engine.worker import embedded_worker
 from flowbot_ui.pages.accounts import accounts_page
+from flowbot_ui.pages.bot_config import bot_page, bots_page
 from flowbot_ui.pages.broadcasts import broadcasts_page, composer_page, report_page
 from flowbot_ui.pages.communities import communities_page, community_page
 from flowbot_ui.pages.connections import connections_page
@@ -31,6 +32,7 @@ from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.bot_config import BotConfigState, BotsState
 from flowbot_ui.state.broadcasts import BroadcastsState, ComposerState, ReportState
 from flowbot_ui.state.communities import CommunitiesState, CommunityState
 from flowbot_ui.state.connections import ConnectionsState
@@ -84,5 +86,7 @@ protected(cross_post_page, "/cross-post", "Cross-post", CrossPostState.load)
 protected(
     cross_post_rule_page, "/cross-post/rules/[rule_ref]", "Cross-post rule", CrossPostRuleState.load
 )
+protected(bots_page, "/bot-config", "Bot config", BotsState.load)
+protected(bot_page, "/bot-config/[bot_ref]", "Bot config", BotConfigState.load)
 for section, view in SECTION_VIEWS:
     protected(view, section.route, section.title, SectionState.load)

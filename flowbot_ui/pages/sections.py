@@ -9,10 +9,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from engine.db import session_scope
-from engine.models import (
-    BotConfigDraft,
-    CommunityAnalyticsSnapshot,
-)
+from engine.models import CommunityAnalyticsSnapshot
 from engine.services.overview import count_rows
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.auth import AuthState
@@ -30,15 +27,6 @@ class SectionPage:
 
 
 SECTION_PAGES: tuple[SectionPage, ...] = (
-    SectionPage(
-        "/bot-config",
-        "Bot config",
-        "Commands, responses and menus, per language.",
-        BotConfigDraft,
-        "bot commands",
-        "bot",
-        "Commands, canned responses and button menus of your bots, in every language.",
-    ),
     SectionPage(
         "/analytics",
         "Analytics",
