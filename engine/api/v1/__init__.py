@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from engine.api.v1 import (
     audit,
+    bot_config,
     broadcasts,
     chats,
     communities,
@@ -49,6 +50,7 @@ RESOURCES = (
     cross_posting,
     broadcasts,
     scheduled_messages,
+    bot_config,
 )
 
 
