@@ -297,7 +297,7 @@ class _Checker:
         elif kind is TriggerKind.regex:
             try:
                 re.compile(value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 self.add(
                     f"{path}.value",
                     f"{label}: the pattern {value!r} is not a valid regular expression ({exc}).",

@@ -197,10 +197,14 @@ def get_version(session: Session, user: AdminUser, instance_id: int, version: in
 def diff(
     session: Session, user: AdminUser, instance_id: int, old: int, new: int | None
 ) -> list[Change]:
-    """What changed from version ``old`` to version ``new`` (None: the draft)."""
+    """What changed from version ``old`` (0: nothing yet, so version 1 shows what it added)
+    to version ``new`` (None: the draft)."""
     require_role(user, Role.viewer)
     bot = _bot(session, instance_id)
-    before = _document(_version_row(session, instance_id, old).document)
+    if old == 0:
+        before = _empty_document(bot)
+    else:
+        before = _document(_version_row(session, instance_id, old).document)
     if new is None:
         after = _document(_draft_row(session, bot).document)
     else:
@@ -498,13 +502,23 @@ def publish(
     return _announce(session, version)
 
 
-def rollback(session: Session, user: AdminUser, instance_id: int, version: int) -> VersionView:
+def rollback(
+    session: Session,
+    user: AdminUser,
+    instance_id: int,
+    version: int,
+    *,
+    base_revision: int | None = None,
+) -> VersionView:
     """Publish version ``version``'s document again as a new version, and put it in the
-    draft too, so the next edit starts from what is live."""
+    draft too, so the next edit starts from what is live. With ``base_revision``, refused
+    when the draft changed since the caller looked (its edits would be replaced)."""
     require_role(user, Role.editor)
     bot = _bot(session, instance_id)
     old = _document(_version_row(session, instance_id, version).document)
     draft = _draft_row(session, bot)
+    if base_revision is not None and base_revision != draft.revision:
+        raise StaleDraft(STALE)
     save_draft(session, user, instance_id, old, base_revision=draft.revision)
     row = _new_version(session, user, instance_id, old, f"Rollback to v{version}")
     audit.record(
