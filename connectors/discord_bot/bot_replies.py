@@ -23,7 +23,6 @@ from engine.message_format import render
 log = logging.getLogger(__name__)
 
 Schedule = Callable[[Coroutine[Any, Any, None]], None]
-BUTTONS_PER_ROW = 5
 THREAD_NAME_LIMIT = 100
 NO_PINGS: dict[str, Any] = {
     "mentions_everyone": False,
@@ -40,20 +39,19 @@ def has_content(reply: Reply) -> bool:
 def action_rows(
     rest: hikari.api.RESTClient, rows: list[list[ReplyButton]]
 ) -> list[hikari.api.MessageActionRowBuilder]:
-    """Link buttons for URLs, grey buttons carrying the ``fb:`` payload; Discord takes at
-    most five buttons a row, so a longer row wraps."""
+    """Link buttons for URLs, grey buttons carrying the ``fb:`` payload (publishing keeps
+    rows within Discord's five buttons)."""
     built = []
     for row in rows:
-        for start in range(0, len(row), BUTTONS_PER_ROW):
-            builder = rest.build_message_action_row()
-            for button in row[start : start + BUTTONS_PER_ROW]:
-                if button.url:
-                    builder.add_link_button(button.url, label=button.label)
-                else:
-                    builder.add_interactive_button(
-                        hikari.ButtonStyle.SECONDARY, button.data or "", label=button.label
-                    )
-            built.append(builder)
+        builder = rest.build_message_action_row()
+        for button in row:
+            if button.url:
+                builder.add_link_button(button.url, label=button.label)
+            else:
+                builder.add_interactive_button(
+                    hikari.ButtonStyle.SECONDARY, button.data or "", label=button.label
+                )
+        built.append(builder)
     return built
 
 

@@ -68,7 +68,8 @@ def localizations(texts: Localized, default_language: str, limit: int) -> dict[s
 
 
 def target_of(command: Command) -> Target:
-    """Guild-scoped commands go to their guild; every Telegram-only scope is global here."""
+    """Guild-scoped commands go to their guild; a Telegram-only scope (which publishing
+    refuses for Discord, but an older version may hold) is global."""
     if command.scope.kind is ScopeKind.guild and command.scope.target_id:
         return command.scope.target_id
     return None
@@ -174,11 +175,16 @@ class CommandRegistry:
         self._application: hikari.Snowflake | None = None
         self._pushed: dict[Target, Payload] = {}
         self._guilds: set[str] | None = None  # may hold our commands; None: not looked up
+        self._lock = asyncio.Lock()  # a publish during the start-up sync waits for it
 
     async def sync(self, document: BotConfigDocument) -> list[Target]:
         """Bulk-overwrite every target whose commands changed, and empty the guilds that
         had commands and have none now. Returns the targets written; one Discord refuses
         is logged and tried again at the next sync."""
+        async with self._lock:
+            return await self._sync(document)
+
+    async def _sync(self, document: BotConfigDocument) -> list[Target]:
         if self._guilds is None:
             self._guilds = await asyncio.to_thread(guilds_ever_configured, self._instance_id)
         wanted = builders_by_target(self._rest, document)
