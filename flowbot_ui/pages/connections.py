@@ -195,6 +195,14 @@ def _card(row: ConnectionRow) -> rx.Component:
             ),
             rx.data_list.root(
                 fact(
+                    "ID",
+                    rx.tooltip(
+                        rx.code(row.instance_id, variant="ghost", data_testid="connection-id"),
+                        content="Flows and the API name this connection by this number; "
+                        "node settings list it by its name.",
+                    ),
+                ),
+                fact(
                     "Credential",
                     rx.cond(
                         row.masked != "",

@@ -60,6 +60,7 @@ def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
     card = page.get_by_test_id("connection-card")
     expect(card).to_have_count(1)
     expect(card.get_by_test_id("connection-name")).to_have_text("Support bot")
+    expect(card.get_by_test_id("connection-id")).to_have_text("1")  # what flows name it by
     expect(card.get_by_test_id("connection-credential")).to_have_text("••••••••" + TOKEN[-4:])
     assert TOKEN not in page.content()
     # The embedded supervisor picks it up at once and its status arrives live over the bus:
