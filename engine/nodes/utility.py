@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -433,11 +434,15 @@ MAX_QUERY_ROWS = 100
 
 @dataclass(frozen=True)
 class NamedQuery:
-    """A read-only query flows may run: fixed SQL, values only through bind parameters."""
+    """A query flows may run: fixed SQL, values only through bind parameters. Reads run in
+    a session that is never committed; only a query marked ``writes`` is committed, and its
+    ``patterns`` say what each of its values must look like (checked as text)."""
 
     sql: str
     required: tuple[str, ...]
     optional: Mapping[str, Any] = field(default_factory=lambda: {"limit": 10})
+    writes: bool = False
+    patterns: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # (regex, in words)
 
 
 QUERIES: dict[str, NamedQuery] = {
@@ -465,6 +470,22 @@ QUERIES: dict[str, NamedQuery] = {
         "SELECT id, status, trigger_type, started_at, finished_at, error FROM flow_execution"
         " WHERE flow_id = :flow_id ORDER BY started_at DESC LIMIT :limit",
         ("flow_id",),
+    ),
+    # The member's language for the bot's own answers (bot configuration); '' clears it.
+    "set_member_language": NamedQuery(
+        "UPDATE platform_account SET language_override = NULLIF(:language, '')"
+        " WHERE platform = :platform AND platform_user_id = :user_id",
+        ("platform", "user_id", "language"),
+        {},
+        writes=True,
+        patterns={
+            "platform": (r"telegram|discord|whatsapp", "telegram, discord or whatsapp"),
+            "user_id": (r"\S{1,64}", "a platform user id"),
+            "language": (
+                r"([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?",
+                "a language code like en or de-AT, or empty to clear it",
+            ),
+        },
     ),
 }
 
@@ -498,20 +519,31 @@ class DbQueryParams(NodeParams):
                 f" (optional: {', '.join(named.optional) or 'none'});"
                 f" missing {sorted(missing)}, unknown {sorted(unknown)}"
             )
+        for name, (pattern, wanted) in named.patterns.items():
+            value = self.params.get(name)
+            if not isinstance(value, str | int) or not re.fullmatch(pattern, str(value)):
+                raise ValueError(f"query {self.query}: {name} must be {wanted}, not {value!r}")
+            self.params[name] = str(value)
         return self
 
 
-def _run_query(named: NamedQuery, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run in a session that is never committed: rolled back on close."""
+def _run_query(named: NamedQuery, values: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The rows and their count (a write: no rows, the rows it changed). A read runs in a
+    session that is never committed: rolled back on close."""
     with Session(get_engine()) as session:
-        rows = session.execute(sa.text(named.sql), values).mappings().all()
-    return [dict(row) for row in rows]
+        result = session.execute(sa.text(named.sql), values)
+        if named.writes:
+            session.commit()
+            return [], result.rowcount
+        rows = [dict(row) for row in result.mappings().all()]
+    return rows, len(rows)
 
 
 @utility(
     "db_query",
     "Database query",
-    "Run one of Flowbot's allow-listed, parameterised, read-only queries.",
+    "Run one of Flowbot's allow-listed, parameterised queries (read-only but for "
+    "set_member_language).",
     DbQueryParams,
 )
 async def db_query(ctx: RunContext, p: DbQueryParams) -> NodeResult:
@@ -519,8 +551,9 @@ async def db_query(ctx: RunContext, p: DbQueryParams) -> NodeResult:
     values = {**named.optional, **p.params}
     if "limit" in values:
         values["limit"] = max(1, min(int(values["limit"]), MAX_QUERY_ROWS))
-    rows = to_jsonable_python(await asyncio.to_thread(_run_query, named, values))
-    return NodeResult(output={"query": p.query, "rows": rows, "row_count": len(rows)})
+    rows, count = await asyncio.to_thread(_run_query, named, values)
+    output = {"query": p.query, "rows": to_jsonable_python(rows), "row_count": count}
+    return NodeResult(output=output)
 
 
 # --- template --------------------------------------------------------------------------------
