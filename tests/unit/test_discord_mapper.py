@@ -169,7 +169,7 @@ async def test_the_bots_own_messages_start_nothing(running: Running) -> None:
 
 async def test_slash_command(running: Running) -> None:
     interaction = running.fake.command_interaction(
-        "ticket", [{"name": "topic", "type": 3, "value": "billing"}]
+        "ticket", [{"name": "topic", "type": 3, "value": "billing"}], locale="de"
     )
     await running.fake.dispatch("INTERACTION_CREATE", interaction)
 
@@ -188,6 +188,7 @@ async def test_slash_command(running: Running) -> None:
         "options": {"topic": "billing"},
     }
     assert event.user is not None and event.user.id == USER
+    assert event.user.language == "de"  # the member's Discord client language
 
 
 def _button_interaction(fake: FakeDiscord, custom_id: str) -> dict[str, Any]:
