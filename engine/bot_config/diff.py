@@ -104,7 +104,7 @@ def _action(action: BotAction) -> str:
     if action.kind is ActionKind.url:
         return f"opens {action.target}"
     verb = {ActionKind.response: "sends response", ActionKind.menu: "opens menu"}
-    return f"{verb.get(action.kind, 'starts flow')} {action.target}"
+    return f"{verb.get(action.kind, 'starts flow')} {action.target}".strip()
 
 
 def _buttons(rows: ButtonRows) -> Fields:

@@ -164,7 +164,7 @@ class _Checker:
             self.add("commands", f"There are two commands named /{name}: rename one.")
         for i, command in enumerate(self.document.commands):
             path, label = f"commands[{i}]", f"Command /{command.name}"
-            if not pattern.match(command.name):
+            if not pattern.match(command.name) or command.name != command.name.lower():
                 self.add(f"{path}.name", f"{label}: the name must be {rule}.")
             self._required_text(
                 f"{path}.description", command.description, f"{label} has no description"
