@@ -9,13 +9,12 @@ completed step of ``execute_flow``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
@@ -32,11 +31,13 @@ from engine import (
 )
 from engine.broker import QUEUE, claim_once, get_broker, pending_messages
 from engine.db import session_scope
+from engine.execution_events import announce_status
 from engine.execution_store import ExecutionNotFound, interrupt_running_steps
 from engine.models import ExecutionStatus, FlowExecution, utcnow
+from engine.models.flows import UNFINISHED
 from engine.platform_event import PlatformEvent
-from engine.services.executions import UNFINISHED, announce_status
 from engine.settings import get_settings
+from engine.thread_loop import drop_thread_loop, run_on_thread_loop
 from engine.trigger_index import TriggerIndex
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,6 @@ UNCOMMITTED_WAIT = timedelta(seconds=5)
 # In-process, the queue cannot be asked: a queued execution this old has lost its message.
 QUEUED_GRACE = timedelta(minutes=5)
 SWEEP_BATCH = 500
-T = TypeVar("T")
 
 
 @dramatiq.actor(queue_name=QUEUE, max_age=EVENT_MAX_AGE_MS, throws=(ValidationError,))
@@ -121,12 +121,12 @@ def execute_flow(execution_id: int) -> None:
     its transaction), so a missing row is waited for; one that never appears belonged to
     a request that was refused and rolled back, and there is nothing to run."""
     try:
-        outcome = _run(runtime.run_execution(execution_id))
+        outcome = run_on_thread_loop(runtime.run_execution(execution_id))
     except ExecutionNotFound:
         if not _appears(execution_id):
             log.warning("execution %s was never committed: nothing to run", execution_id)
             return
-        outcome = _run(runtime.run_execution(execution_id))
+        outcome = run_on_thread_loop(runtime.run_execution(execution_id))
     if outcome.status == ExecutionStatus.waiting and outcome.resume_at is not None:
         schedule_resume(execution_id, outcome.resume_at)
 
@@ -197,7 +197,7 @@ def fire_schedules() -> None:
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
 def deliver_scheduled_messages() -> None:
     """Send the scheduled messages that are due (see engine/scheduled_messages.py)."""
-    _run(scheduled_messages.deliver_due_messages(utcnow()))
+    run_on_thread_loop(scheduled_messages.deliver_due_messages(utcnow()))
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=3)
@@ -246,20 +246,6 @@ def recover_orphans() -> int:
     for execution_id in ids:
         execute_flow.send(execution_id)
     return len(ids)
-
-
-# --- one event loop per worker thread ------------------------------------------------------
-
-_local = threading.local()
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on this thread's own loop, kept across messages so the runtime's
-    per-loop clients (HTTP to the pool) are reused rather than reopened per message."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop.run_until_complete(coro)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -311,7 +297,7 @@ class TimeLimitedTwice(dramatiq.Middleware):
             exception, dramatiq.middleware.TimeLimitExceeded
         ):
             return
-        _drop_loop()  # the interrupt may have left tasks of the stopped run on it
+        drop_thread_loop()  # the interrupt may have left tasks of the stopped run on it
         execution_id = int(message.args[0])
         if claim_once(f"timed-out:{execution_id}", TIMEOUT_MEMORY_MS):
             log.warning("execution %s hit its time limit; retrying once", execution_id)
@@ -334,16 +320,6 @@ def fail_timed_out(execution_id: int) -> None:
         execution.finished_at = utcnow()
         flow_id = execution.flow_id
     announce_status(execution_id, flow_id, ExecutionStatus.failed, TIMED_OUT_TWICE)
-
-
-def _drop_loop() -> None:
-    """Close this thread's loop after an interrupt; the next message gets a fresh one."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    _local.loop = None
-    if loop is not None and not loop.is_closed():
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        loop.close()
 
 
 if not any(isinstance(m, TimeLimitedTwice) for m in broker.middleware):

@@ -35,12 +35,18 @@ from engine import events, pool_client
 from engine.action_errors import RETRYABLE, ActionError, ErrorKind
 from engine.broker import QUEUE, claim_once, get_broker
 from engine.db import session_scope, update_row
-from engine.message_format import LinkButton, OutgoingMessage, message_calls, render
+from engine.message_format import (
+    LinkButton,
+    OutgoingMessage,
+    message_calls,
+    platform_text,
+    render,
+)
 from engine.message_format import sent_message_id as message_id_of
 from engine.models import BroadcastMessage, BroadcastStatus, BroadcastTarget, TargetStatus, utcnow
 from engine.pacing import Lane, Pacer
 from engine.platform_calls import PLATFORMS
-from engine.services import broadcasts  # it starts this job: imported as a module
+from engine.thread_loop import run_on_thread_loop
 
 log = logging.getLogger(__name__)
 broker = get_broker()  # installed globally: the actors below are declared on it
@@ -78,14 +84,7 @@ def start(broadcast_id: int) -> None:
 @dramatiq.actor(queue_name=QUEUE, time_limit=JOB_TIME_LIMIT_MS)
 def deliver_broadcast(broadcast_id: int) -> None:
     """Deliver (or resume) a broadcast; a second message for it finds the lease held."""
-    asyncio.run(_deliver_closing_pool(broadcast_id))
-
-
-async def _deliver_closing_pool(broadcast_id: int) -> None:
-    try:
-        await deliver(broadcast_id)
-    finally:
-        await pool_client.aclose()  # this loop ends with the message
+    run_on_thread_loop(deliver(broadcast_id))
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
@@ -184,7 +183,7 @@ def _messages(broadcast_id: int) -> dict[str, _Message]:
     )
     return {
         platform: _Message(
-            outgoing, render(broadcasts.platform_text(broadcast, platform), platform)
+            outgoing, render(platform_text(broadcast.text, broadcast.overrides, platform), platform)
         )
         for platform in PLATFORMS
     }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from engine.db import session_scope
 from engine.execution_store import ExecutionNotFound, TreeFull, create_execution
 from engine.models import ExecutionStatus
 from engine.nodes.advanced import (
@@ -305,9 +306,6 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
     execution budget no child starts, and a child that exhausted a budget stops its
     callers too (BudgetExceeded, which no try_catch swallows).
     """
-    from engine.db import session_scope
-    from engine.runtime import run_execution
-
     label = f"node '{node_id}' (Run flow)"
     depth = run.execution.depth + 1
     if depth > MAX_FLOW_DEPTH:
@@ -355,7 +353,7 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
         run.budget.breach = run.budget.breach or str(exc)
         raise BudgetExceeded(f"{label}: {exc}") from None
     assert child_id is not None
-    outcome = await run_execution(child_id, run.budget)
+    outcome = await run.run_child(child_id)
     if outcome.status is ExecutionStatus.waiting and outcome.resume_at is not None:
         raise Parked(outcome.resume_at)
     if outcome.status is ExecutionStatus.failed and run.budget.breach:

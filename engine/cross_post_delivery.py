@@ -55,6 +55,7 @@ from engine.services.cross_posting import (
     render_format,
     source_message,
 )
+from engine.thread_loop import run_on_thread_loop
 
 log = logging.getLogger(__name__)
 get_broker()  # the actor below is declared on the process's broker
@@ -109,9 +110,8 @@ def handle(event: PlatformEvent) -> None:
 @dramatiq.actor(queue_name=QUEUE, max_age=EVENT_MAX_AGE_MS, throws=(ValidationError,))
 def mirror_message(event: dict[str, Any]) -> None:
     """Post, edit or delete the copies of one source message (safe to run twice)."""
-    from engine.actors import _run
 
-    _run(mirror(PlatformEvent.model_validate(event)))
+    run_on_thread_loop(mirror(PlatformEvent.model_validate(event)))
 
 
 async def mirror(event: PlatformEvent) -> list[CrossPostDelivery]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -154,6 +154,11 @@ def _inline(tokens: Sequence[Token], style: _Style) -> str:
             before, after = style.marks.get(name, ("", ""))
             out.append(before if edge == "open" else after)
     return "".join(out)
+
+
+def platform_text(text: str, overrides: Mapping[str, str], platform: str) -> str:
+    """The markdown shown on ``platform``: its override, else the common text."""
+    return overrides.get(platform) or text
 
 
 def render(text: str, platform: str) -> str:

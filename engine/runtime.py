@@ -260,6 +260,10 @@ class Run:
 
     # -- the execution
 
+    async def run_child(self, execution_id: int) -> ExecutionOutcome:
+        """Run a child execution (run_flow) in this process, inside this run's budget."""
+        return await run_execution(execution_id, self.budget)
+
     async def execute(self) -> ExecutionOutcome:
         """Run it to its end. Its row says ``running`` from its first durable write on, or
         after MARK_RUNNING_SECONDS: a quick run of side-effect-free steps writes only its

@@ -37,7 +37,7 @@ from engine.actors import (
 )
 from engine.broadcast_delivery import resume_broadcasts
 from engine.broker import claim_once, get_broker
-from engine.community_automation import expire_overdue_holds
+from engine.community_automation.hold_expiry import expire_overdue_holds
 from engine.models import utcnow
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings

@@ -17,6 +17,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine import pool_client
+from engine.community_automation.delayed import delayed_call
+from engine.community_automation.hold_expiry import hold_expired
 from engine.community_rules import CommunityRules, Sanction, parse_rules
 from engine.db import session_scope
 from engine.expressions import Scope, render_text
@@ -204,8 +206,6 @@ async def welcome(s: Situation) -> dict[str, Any]:
     seconds = s.rules.welcome.delete_after_seconds
     removal = delete_call(s.kind, s.message_chat, str(sent.get("message_id")), None)
     if seconds and sent.get("message_id") and removal is not None:
-        from . import delayed_call  # the actors live in the package's __init__
-
         assert s.run is not None
         key = f"rules:{s.run.execution_id}:unwelcome"
         action, params = removal
@@ -237,8 +237,6 @@ async def start_hold(s: Situation) -> dict[str, Any]:
         f"{platform.HOLD_PREFIX}{held.id}",
     )  # fmt: skip
     sent = await s.call("hold", *call) if call else None
-    from . import hold_expired
-
     hold_expired.send_with_options(args=(held.id, s.community_id), delay=seconds * 1000)
     return {"hold_id": held.id, "muted": muted, "message": sent, "kick_after_minutes": rule.minutes}
 
@@ -335,29 +333,3 @@ async def earn(s: Situation) -> dict[str, Any]:
     with session_scope() as session:
         given = reputation.earn(session, s.community_id, s.event, s.rules)
     return {"given": given}
-
-
-# --- the deadline of a hold ----------------------------------------------------------------
-
-
-async def expire_hold(hold_id: int, community_id: int) -> int | None:
-    """The hold's time is up: remove the member unless they pressed the button."""
-    trigger = {"hold_id": hold_id, "community_id": community_id, "kind": "rules_hold_expired"}
-    run = RulesRun.open(community_id, trigger, "rules_hold_expired", f"hold:{hold_id}:expired")
-    if run is None:
-        return None
-
-    async def kick() -> dict[str, Any]:
-        held = hold.find(run.flow_id, hold_id)
-        if held is None or not hold.settle(hold_id):
-            raise RuleSkipped("the member confirmed (or the hold was replaced)")
-        actor = moderation.Actor.system("rules:hold")
-        outcome = await moderation.act(
-            actor, community_id, held.account_id, ModerationAction.kick,
-            reason="did not confirm within the new-member hold",
-        )  # fmt: skip
-        return {"kicked": outcome, "account_id": held.account_id}
-
-    result = await run.step("hold", {"hold_id": hold_id}, kick)
-    run.finish({"rules": {"hold": result}})
-    return run.execution_id

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine import events, execution_store
 from engine.db import session_scope
+from engine.execution_events import announce_status
 from engine.execution_store import (
     OUTCOME_UNKNOWN,
     TERMINAL,
@@ -27,7 +28,6 @@ from engine.execution_store import (
 )
 from engine.models import ExecutionStatus, StepStatus
 from engine.redaction import Redactor, SealBroken, unseal
-from engine.services.executions import announce_status
 
 from .system_flow import ensure_rules_flow
 

@@ -27,6 +27,9 @@ class ExecutionStatus(StrEnum):
     stopped = "stopped"
 
 
+UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
+
+
 class StepStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"

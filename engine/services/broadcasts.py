@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from engine import broadcast_delivery, events
-from engine.message_format import is_web_url, length_error, render
+from engine.message_format import is_web_url, length_error, platform_text, render
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -404,20 +404,20 @@ def _connector_kinds(session: Session, instance_ids: set[int]) -> dict[int, str]
     return {instance_id: str(kind) for instance_id, kind in rows if instance_id is not None}
 
 
-def platform_text(draft: BroadcastDraft, platform: str) -> str:
-    """The markdown shown on ``platform``: its override, else the text."""
-    return draft.overrides.get(platform) or draft.text
-
-
 def preview(draft: BroadcastDraft) -> dict[str, str]:
     """The draft as each of its platforms will show it (Telegram HTML, Discord and WhatsApp
     markdown)."""
-    return {p: render(platform_text(draft, p), p) for p in draft.platforms or PLATFORMS}
+    return {
+        p: render(platform_text(draft.text, draft.overrides, p), p)
+        for p in draft.platforms or PLATFORMS
+    }
 
 
 def _check_lengths(draft: BroadcastDraft, platforms: Iterable[str]) -> None:
     problems = [
-        error for p in sorted(set(platforms)) if (error := length_error(platform_text(draft, p), p))
+        error
+        for p in sorted(set(platforms))
+        if (error := length_error(platform_text(draft.text, draft.overrides, p), p))
     ]
     if problems:
         raise InvalidBroadcast(f"Too long to send: {'; '.join(problems)}.")
@@ -604,7 +604,9 @@ def _send(session: Session, row: BroadcastMessage, at: datetime | None) -> Broad
             "No chat to send to: pick a community with linked chats, or chats, "
             "on the chosen platforms."
         )
-    if missing := sorted({t.platform for t in found if not platform_text(draft, t.platform)}):
+    if missing := sorted(
+        {t.platform for t in found if not platform_text(draft.text, draft.overrides, t.platform)}
+    ):
         raise InvalidBroadcast(f"Write the text first (nothing to send on {', '.join(missing)}).")
     _drop_targets(session, row.id or 0)
     now = utcnow()

@@ -25,8 +25,9 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from engine import events, execution_store
+from engine import actors, events, execution_store
 from engine.db import session_scope
+from engine.execution_events import announce_status
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
     AdminUser,
@@ -39,6 +40,7 @@ from engine.models import (
     Role,
     utcnow,
 )
+from engine.models.flows import UNFINISHED
 from engine.platform_event import PlatformEvent
 from engine.redaction import public
 from engine.services import audit
@@ -46,7 +48,6 @@ from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
-UNFINISHED = (ExecutionStatus.queued, ExecutionStatus.running, ExecutionStatus.waiting)
 MAX_WAIT_SECONDS = 60.0
 # The bus says when an execution ended; it is best effort, so the row is also read this often.
 POLL_SECONDS = 0.5
@@ -146,15 +147,13 @@ def launch(
     the commit waits for the row (``engine.actors.execute_flow``); a message whose
     commit then failed finds no row and is dropped.
     """
-    from engine import actors, runtime
-
     key = f"{event.event_id}:{flow_id}"
     try:
         with session_scope() as session:
             pick = draft_snapshot if draft else runnable_version
             version_id = pick(session, flow_id)
             existed = set() if new_event else actors.known_keys(session, [key])
-            execution = runtime.create_execution(
+            execution = execution_store.create_execution(
                 session,
                 flow_id,
                 event.as_trigger(),
@@ -358,20 +357,3 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
     session.flush()
     session.refresh(execution)
     return execution
-
-
-def announce_status(
-    execution_id: int, flow_id: int, status: ExecutionStatus, error: str | None
-) -> None:
-    """Tell live watchers (editor, debugger, SSE) of an end decided outside the run, in
-    the shape the runtime publishes its own."""
-    payload = {
-        "execution_id": execution_id,
-        "flow_id": flow_id,
-        "type": "execution",
-        "status": str(status),
-        "error": error,
-        "resume_at": None,
-    }
-    events.publish(f"execution.{execution_id}", payload)
-    events.publish(f"flow.{flow_id}", payload)

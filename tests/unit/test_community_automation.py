@@ -14,8 +14,8 @@ import dramatiq
 import pytest
 from sqlmodel import Session, select
 
-from engine import actors, community_automation, pool_client
-from engine.community_automation import hold, rules, system_flow
+from engine import actors, pool_client
+from engine.community_automation import hold, hold_expiry, rules, system_flow
 from engine.community_automation.checks import banned_word, forbidden_link, invites, links
 from engine.community_rules import AntiLink, BannedWord, BannedWords, parse_rules
 from engine.db import session_scope
@@ -397,7 +397,7 @@ async def test_a_held_member_who_presses_the_button_is_let_in_and_not_kicked(
     assert calls(fake_pool, "answer_callback")[-1]["callback_query_id"] == "q-p2"
     assert steps_of(pressed)["hold"].output["confirmed"] is True
 
-    expired = await rules.expire_hold(hold_id, community_id)
+    expired = await hold_expiry.expire_hold(hold_id, community_id)
     assert calls(fake_pool, "ban_member") == []
     assert steps_of(expired)["hold"].status == StepStatus.skipped
 
@@ -415,8 +415,8 @@ async def test_a_held_member_who_does_not_press_is_removed_when_the_time_is_up(
     assert deadline.actor_name == "hold_expired" and deadline.args == (hold_id, community_id)
     actors.broker.flush_all()
 
-    expired = await rules.expire_hold(hold_id, community_id)
-    await rules.expire_hold(hold_id, community_id)  # a redelivered deadline does nothing more
+    expired = await hold_expiry.expire_hold(hold_id, community_id)
+    await hold_expiry.expire_hold(hold_id, community_id)  # a redelivered deadline does nothing more
 
     assert calls(fake_pool, "ban_member") == [{"chat_id": GROUP.id, "user_id": "42"}]
     assert calls(fake_pool, "unban_member") == [{"chat_id": GROUP.id, "user_id": "42"}]
@@ -437,16 +437,16 @@ async def test_the_sweep_expires_a_hold_whose_deadline_message_was_lost(
 
     def swept() -> list[Any]:
         actors.broker.flush_all()
-        community_automation.expire_overdue_holds()
+        hold_expiry.expire_overdue_holds()
         return [decoded(m) for ms in actors.broker.queues.values() for m in ms.queue]
 
     assert swept() == []  # not yet due
     later = utcnow() + timedelta(minutes=6)
     assert [h.id for h in hold.overdue(later)] == [hold_id]
-    with patch("engine.models.utcnow", return_value=later):
+    with patch("engine.community_automation.hold_expiry.utcnow", return_value=later):
         (sent,) = swept()
     assert sent.actor_name == "hold_expired" and sent.args == (hold_id, community_id)
-    await rules.expire_hold(hold_id, community_id)
+    await hold_expiry.expire_hold(hold_id, community_id)
     assert calls(fake_pool, "ban_member") == [{"chat_id": GROUP.id, "user_id": "42"}]
     assert hold.overdue(later) == []  # settled: the next sweep sends nothing
 

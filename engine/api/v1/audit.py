@@ -12,7 +12,7 @@ from sqlmodel import Session
 from engine.api.v1 import paging
 from engine.api.v1.caller import Admin, run
 from engine.models import AdminUser, AuditLog
-from engine.services import audit
+from engine.services import audit_trail
 
 router = APIRouter(prefix="/audit", tags=["Audit log"])
 
@@ -47,12 +47,12 @@ async def list_audit(
     since: Annotated[datetime | None, Query(description="Recorded at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Recorded before.")] = None,
 ) -> paging.Page[AuditEntry]:
-    filters = audit.Filters(
+    filters = audit_trail.Filters(
         actor=actor, action=action, target_type=target_type, since=since, until=until
     )
 
     def action_(session: Session, me: AdminUser) -> paging.Page[AuditEntry]:
-        query = audit.entries_query(me, filters)
+        query = audit_trail.entries_query(me, filters)
         rows, after = paging.fetch(session, query, AuditLog.id, limit, cursor)
         return paging.Page(items=[AuditEntry.model_validate(e) for e in rows], next_cursor=after)
 
