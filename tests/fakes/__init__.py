@@ -14,7 +14,9 @@
   GUILD_CREATE, heartbeats, RESUME and ``dispatch(event, data)``, the bot added to and removed
   from guilds (``join_guild``, ``leave_guild``); the REST endpoints the Discord actions and
   chat discovery call (the guild member list, the bot's guilds, a guild's channels), recorded
-  by route template; 429s (``rate_limit_next``), errors (``fail_next``) and outages.
+  by route template; slash commands and button clicks (``command_interaction`` in a locale,
+  ``component_interaction`` under a message; ``interaction_messages`` holds what each
+  answer posted or edited); 429s (``rate_limit_next``), errors (``fail_next``) and outages.
 - telegram_objects.py and discord_objects.py build the platforms' objects for tests.
 - whatsapp_core.py stands in for neonize's Go core (``GoCore``: joined groups and group info
   as serialised protobufs) and delivers events through neonize's own dispatch (``deliver``).
