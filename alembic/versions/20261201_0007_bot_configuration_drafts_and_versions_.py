@@ -5,6 +5,7 @@ Revises: 0006
 Create Date: 2026-12-01 20:44:37.958405
 """
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -30,6 +31,16 @@ def _key(name: str) -> str:
 
 
 _ACTIONS = {"submenu": "menu", "url": "url", "flow": "flow", "callback": "response"}
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """A JSON column read through sa.text: a dict on PostgreSQL, its text on SQLite."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _old_documents(bind: Any) -> dict[int, dict[str, Any]]:
@@ -63,7 +74,7 @@ def _old_documents(bind: Any) -> dict[int, dict[str, Any]]:
         docs[row.bot_instance_id]["languages"].append(row.language)
     menus: dict[int, dict[str, Any]] = {}
     for row in bind.execute(sa.text("SELECT id, bot_instance_id, name, titles FROM bot_menu")):
-        titles = row.titles if isinstance(row.titles, dict) else {}
+        titles = _json_object(row.titles)
         menus[row.id] = {"key": _key(row.name), "title": titles, "rows": []}
         docs[row.bot_instance_id]["menus"].append(menus[row.id])
     for row in bind.execute(sa.text(
@@ -74,7 +85,7 @@ def _old_documents(bind: Any) -> dict[int, dict[str, Any]]:
             rows.append([])
         kind = _ACTIONS.get(row.action, "response")
         target = row.value if kind in ("url", "flow") else _key(row.value)
-        labels = row.labels if isinstance(row.labels, dict) else {}
+        labels = _json_object(row.labels)
         rows[row.row].append({"label": labels, "action": {"kind": kind, "target": target}})
     for doc in docs.values():
         for menu in doc["menus"]:
