@@ -19,7 +19,7 @@ import hikari
 
 from connectors.discord_bot import bot_replies, discovery, mapper
 from connectors.discord_bot.actions import actions, execute_action
-from connectors.discord_bot.commands import CommandRegistry, Target, describe
+from connectors.discord_bot.commands import CommandRegistry, describe
 from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
@@ -95,13 +95,16 @@ class DiscordBotConnector(Connector):
             with contextlib.suppress(Exception):
                 await self.bot.close()
 
-    async def sync_commands(self) -> list[Target]:
+    async def sync_commands(self) -> None:
         """Register the live configuration's slash commands where they changed (global and
         per guild); without a published configuration Discord is left as it is."""
         document = self.bot_answers.document
         if document is None:
-            return []
-        return await self.command_registry.sync(document)
+            return
+        written = await self.command_registry.sync(document)
+        if written:
+            where = ", ".join(f"guild {target}" if target else "global" for target in written)
+            log.info("instance %s: slash commands registered (%s)", self.config.instance_id, where)
 
     async def reload_bot_config(self) -> None:
         """A new version was published: answer with it from the next event on, and push
