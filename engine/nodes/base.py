@@ -89,6 +89,7 @@ class Picks:
 # The param types that name real things: one marker per kind of thing, used by every node.
 ConnectionRef = Annotated[int, Picks("connection")]  # a bot instance id
 ChatRef = Annotated[str, Picks("chat")]  # a platform chat id (Discord: a channel)
+DiscoveredChatRef = Annotated[int, Picks("discovered_chat")]  # a discovered chat's row id
 ServerRef = Annotated[str, Picks("server")]  # a Discord server (guild) id
 CommunityRef = Annotated[int, Picks("community")]
 FlowRef = Annotated[int, Picks("flow")]

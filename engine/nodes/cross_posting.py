@@ -20,7 +20,7 @@ from engine.db import in_session
 from engine.expressions import Scope
 from engine.message_format import OutgoingMessage, message_calls, render
 from engine.models import Chat, CrossPostTemplate
-from engine.nodes.base import NodeParams, NodeResult, RunContext
+from engine.nodes.base import DiscoveredChatRef, NodeParams, NodeResult, RunContext
 from engine.nodes.cross_platform import (
     TEXT_FIELD,
     PlatformName,
@@ -53,7 +53,7 @@ class CrossPostParams(NodeParams):
         "empty means the formats below, else the text as is",
         examples=[3],
     )
-    chat_ids: list[int] = Field(
+    chat_ids: list[DiscoveredChatRef] = Field(
         default_factory=list,
         max_length=50,
         description="Discovered chats to post to; empty means every linked chat of the "

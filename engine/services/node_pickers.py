@@ -74,8 +74,11 @@ def _connections(session: Session, scope: Scope) -> list[Choice]:
     ]
 
 
-def _discovered(session: Session, scope: Scope, *, servers: bool) -> list[Choice]:
-    """Chats the node's connections are in: Discord servers, or every other chat."""
+def _discovered(
+    session: Session, scope: Scope, *, servers: bool, by_row: bool = False
+) -> list[Choice]:
+    """Chats the node's connections are in: Discord servers, or every other chat; by their
+    platform id, or (``by_row``) by Flowbot's own id of the discovered chat."""
     wanted = {
         view.connection_id: view
         for view in connections.list_connections(session)
@@ -89,9 +92,8 @@ def _discovered(session: Session, scope: Scope, *, servers: bool) -> list[Choice
         if (chat.type == GUILD) != servers or chat.connection_id not in wanted:
             continue
         where = [chat.platform_chat_id, chat.type, f"via {wanted[chat.connection_id].name}"]
-        found.append(
-            Choice(value=chat.platform_chat_id, label=chat.title, detail=" · ".join(where))
-        )
+        value = str(chat.chat_id) if by_row else chat.platform_chat_id
+        found.append(Choice(value=value, label=chat.title, detail=" · ".join(where)))
     return found
 
 
@@ -119,6 +121,9 @@ _LISTINGS: dict[str, Callable[[Session, Scope], list[Choice]]] = {
     "connection": _connections,
     "chat": lambda session, scope: _discovered(session, scope, servers=False),
     "server": lambda session, scope: _discovered(session, scope, servers=True),
+    "discovered_chat": lambda session, scope: _discovered(
+        session, scope, servers=False, by_row=True
+    ),
     "community": _communities,
     "flow": _flows,
 }

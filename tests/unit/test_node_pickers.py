@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.models import AdminUser, BotInstance, Chat, FlowDefinition, Platform, Role
 from engine.services import communities, connections, flows, node_pickers
@@ -116,6 +116,21 @@ def test_discord_channels_and_servers_are_separate_pickers(
 
     assert [c.value for c in channels] == ["901"]
     assert [c.value for c in servers] == ["900"]
+
+
+def test_a_cross_post_names_discovered_chats_by_flowbots_own_id(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    rows = {c.platform_chat_id: c.id for c in sqlite_session.exec(select(Chat)).all()}
+
+    found = _pick(sqlite_session, viewer, "discovered_chat")
+
+    assert {c.label: c.value for c in found} == {
+        "Ann's friends": str(rows["-1003"]),
+        "Flowbot Community": str(rows["-1001"]),
+        "Flowbot News": str(rows["-1002"]),
+        "general": str(rows["901"]),
+    }
 
 
 def test_communities_and_flows_by_name_without_built_in_flows(
