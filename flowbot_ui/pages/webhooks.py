@@ -17,6 +17,7 @@ from flowbot_ui.components.cards import (
     muted,
     state_dialog,
 )
+from flowbot_ui.components.code_copy import copy_button, snippet
 from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.state.webhooks import FlowChoice, WebhookRow, WebhooksState
@@ -31,40 +32,14 @@ _EMPTY = empty_state(
 )
 
 
-def _snippet(code: str | rx.Var, language: str, test_id: str, **props: str) -> rx.Component:
-    """Code to copy (curl, Python), wrapped rather than scrolled sideways."""
-    return rx.code_block(
-        code,
-        language=language,
-        wrap_long_lines=True,
-        font_size="12px",
-        data_testid=test_id,
-        **props,
-    )
-
-
-def _copy_button(value: rx.Var, what: str) -> rx.Component:
-    return rx.tooltip(
-        rx.icon_button(
-            rx.icon("copy", size=14),
-            variant="soft",
-            color_scheme="gray",
-            size="1",
-            on_click=[rx.set_clipboard(value), rx.toast.success(f"{what} copied")],
-            aria_label=f"Copy {what.lower()}",
-        ),
-        content=f"Copy {what.lower()}",
-    )
-
-
 # --------------------------------------------------------------------------- the list
 
 
 def _badges(row: WebhookRow) -> rx.Component:
     return rx.hstack(
         rx.badge(
-            rx.cond(row.active, "active", "paused"),
-            color_scheme=rx.cond(row.active, "green", "gray"),
+            rx.cond(row.node_removed, "node removed", rx.cond(row.active, "active", "paused")),
+            color_scheme=rx.cond(row.node_removed, "red", rx.cond(row.active, "green", "gray")),
             variant="soft",
             radius="full",
             data_testid="webhook-status",
@@ -82,7 +57,7 @@ def _badges(row: WebhookRow) -> rx.Component:
 
 
 def _wait_control(row: WebhookRow) -> rx.Component:
-    locked = ~S.can_edit
+    locked = ~S.can_edit | (row.node_id != "")  # a node's endpoint waits as its node says
     return rx.hstack(
         rx.switch(
             checked=row.wait,
@@ -127,12 +102,15 @@ def _actions(row: WebhookRow) -> rx.Component:
             test_id="webhook-active",
         ),
         rx.spacer(),
-        rx.button(
-            rx.icon("key-round", size=16),
-            rx.cond(row.has_secret, "New secret", "Add secret"),
-            variant="soft",
-            on_click=S.new_secret(row.id),
-            disabled=locked,
+        rx.cond(
+            (row.node_id == "") | row.has_secret,  # a node's endpoint is signed as it says
+            rx.button(
+                rx.icon("key-round", size=16),
+                rx.cond(row.has_secret, "New secret", "Add secret"),
+                variant="soft",
+                on_click=S.new_secret(row.id),
+                disabled=locked,
+            ),
         ),
         rx.menu.root(
             rx.menu.trigger(
@@ -149,7 +127,7 @@ def _actions(row: WebhookRow) -> rx.Component:
                     rx.icon("refresh-cw", size=14), "New URL (rotate)", on_click=S.rotate(row.id)
                 ),
                 rx.cond(
-                    row.has_secret,
+                    row.has_secret & (row.node_id == ""),
                     rx.menu.item(
                         rx.icon("lock-open", size=14),
                         "Remove secret",
@@ -171,6 +149,22 @@ def _actions(row: WebhookRow) -> rx.Component:
     )
 
 
+def _owner(row: WebhookRow) -> rx.Component:
+    """Which node of the flow owns the endpoint (its settings are set there), or none."""
+    return rx.cond(
+        row.node_id != "",
+        rx.hstack(
+            muted("· its Webhook trigger"),
+            rx.code(row.node_id, size="1"),
+            muted(rx.cond(row.node_removed, "(removed from the flow)", "sets name and options")),
+            spacing="1",
+            align="center",
+            data_testid="webhook-node",
+        ),
+        muted("· made on this page", data_testid="webhook-node"),
+    )
+
+
 def _card(row: WebhookRow) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -186,7 +180,9 @@ def _card(row: WebhookRow) -> rx.Component:
                             size="2",
                             data_testid="webhook-flow",
                         ),
+                        _owner(row),
                         spacing="1",
+                        align="center",
                     ),
                     spacing="0",
                 ),
@@ -206,7 +202,7 @@ def _card(row: WebhookRow) -> rx.Component:
                     min_width="0",
                     data_testid="webhook-url",
                 ),
-                _copy_button(row.url, "URL"),
+                copy_button(row.url, "URL"),
                 align="center",
                 width="100%",
             ),
@@ -228,11 +224,11 @@ def _card(row: WebhookRow) -> rx.Component:
                         weight="medium",
                     ),
                     rx.spacer(),
-                    _copy_button(row.curl, "Example"),
+                    copy_button(row.curl, "Example"),
                     align="center",
                     width="100%",
                 ),
-                _snippet(row.curl, "bash", "webhook-curl", margin="4px 0 0 0"),
+                snippet(row.curl, "bash", "webhook-curl", margin="4px 0 0 0"),
                 width="100%",
             ),
             rx.separator(size="4"),
@@ -276,13 +272,13 @@ def _signing_help() -> rx.Component:
                     "second need something that tells them apart, such as an event id."
                 ),
                 muted("Python (standard library only):", weight="medium"),
-                _snippet(
+                snippet(
                     webhook_service.python_example(webhook_service.EXAMPLE_URL),
                     "python",
                     "signing-python",
                 ),
                 muted("Shell (curl and openssl):", weight="medium"),
-                _snippet(
+                snippet(
                     webhook_service.curl_example(webhook_service.EXAMPLE_URL, signed=True),
                     "bash",
                     "signing-curl",
@@ -364,7 +360,7 @@ def _secret_dialog() -> rx.Component:
         "X-Flowbot-Timestamp and X-Flowbot-Signature (see How to sign requests on the page).",
         rx.hstack(
             rx.code(S.secret, size="3", word_break="break-all", data_testid="new-secret"),
-            _copy_button(S.secret, "Secret"),
+            copy_button(S.secret, "Secret"),
             align="center",
             width="100%",
         ),

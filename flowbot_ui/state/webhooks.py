@@ -25,6 +25,8 @@ class WebhookRow(BaseModel):
     name: str
     flow_id: int
     flow_name: str
+    node_id: str  # the Webhook trigger node that owns it; "" if made on this page
+    node_removed: bool
     url: str
     curl: str
     has_secret: bool
@@ -50,6 +52,8 @@ def _row(view: webhooks.WebhookView) -> WebhookRow:
         name=view.name,
         flow_id=view.flow_id,
         flow_name=view.flow_name,
+        node_id=view.node_id or "",
+        node_removed=view.node_removed_at is not None,
         url=view.url,
         curl=webhooks.curl_example(view.url, signed=view.has_secret),
         has_secret=view.has_secret,

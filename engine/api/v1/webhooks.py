@@ -61,6 +61,14 @@ class WebhookOut(BaseModel):
     name: str = Field(examples=["Shop orders"])
     flow_id: int
     flow_name: str
+    node_id: str | None = Field(
+        description="The flow's Webhook trigger node that owns it (publishing the flow sets "
+        "its name, signing and waiting); null: made through this API or the Webhooks page.",
+        examples=["hook"],
+    )
+    node_removed_at: datetime | None = Field(
+        description="When a publish removed its node: it is off and answers 410 since."
+    )
     url: str = Field(
         description="The address callers POST to; rotating the token changes it.",
         examples=[webhooks.EXAMPLE_URL],
@@ -84,6 +92,8 @@ class WebhookOut(BaseModel):
             name=view.name,
             flow_id=view.flow_id,
             flow_name=view.flow_name,
+            node_id=view.node_id,
+            node_removed_at=view.node_removed_at,
             url=view.url,
             signed=view.has_secret,
             active=view.is_active,
