@@ -6,6 +6,7 @@ import reflex as rx
 
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.param_form import param_form
+from flowbot_ui.components.webhook_node import webhook_node_panel
 from flowbot_ui.components.test_run_dialog import test_run_dialog
 from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
@@ -393,6 +394,7 @@ def _properties() -> rx.Component:
             rx.text(EditorState.selected_description, size="1", color=rx.color("gray", 10)),
             rx.separator(size="4"),
             param_form(),
+            webhook_node_panel(),
             _step_detail(),
             spacing="3",
             width="100%",
