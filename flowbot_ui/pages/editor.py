@@ -6,8 +6,8 @@ import reflex as rx
 
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.param_form import param_form
-from flowbot_ui.components.webhook_node import webhook_node_panel
 from flowbot_ui.components.test_run_dialog import test_run_dialog
+from flowbot_ui.components.webhook_node import webhook_node_panel
 from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
