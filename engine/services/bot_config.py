@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +28,7 @@ from engine.bot_config import validation
 from engine.bot_config.diff import Change
 from engine.bot_config.diff import diff as diff_documents
 from engine.bot_config.document import (
+    KEY_RULE,
     BotConfigDocument,
     BotScope,
     Command,
@@ -50,6 +51,7 @@ from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
 
+Part = TypeVar("Part", bound=BaseModel)
 PUBLISHED_TOPIC = "bot_config.published"
 PLATFORMS = {ConnectorKind.telegram_bot: "telegram", ConnectorKind.discord_bot: "discord"}
 STALE = "Someone else saved the bot configuration meanwhile; reload."
@@ -265,15 +267,32 @@ def save_draft(
 
 def parse_document(document: BotConfigDocument | dict[str, Any]) -> BotConfigDocument:
     """``document`` as the schema reads it, or the first problem in plain words."""
-    if isinstance(document, BotConfigDocument):
-        document = document.model_dump(mode="json")
+    return _parsed(BotConfigDocument, document)
+
+
+def _parsed(model: type[Part], data: BaseModel | dict[str, Any]) -> Part:
+    """``data`` read as ``model`` (a model instance is checked again, as edited), or
+    BotConfigError naming the first problem."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
     try:
-        return BotConfigDocument.model_validate(document)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
+        message = _in_words(first)
         raise BotConfigError(f"{where}: {message}" if where else message) from None
+
+
+def _in_words(error: Any) -> str:
+    """Pydantic's message, with the document's two patterns (keys, languages) spelled out."""
+    if error["type"] == "string_pattern_mismatch":
+        names = {str(part) for part in error["loc"]}
+        if "key" in names:
+            return f"{error['input']!r} is not a key: use {KEY_RULE}."
+        if names & {"languages", "default_language"}:
+            return f"{error['input']!r} is not a language code like en or de-AT."
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _edit(
@@ -285,6 +304,7 @@ def _edit(
 ) -> DraftView:
     """Read the draft, apply ``change`` to a copy, save it under the revision check (the
     read revision when the caller names none, so a concurrent save still is not lost)."""
+    require_role(user, Role.editor)
     current = get_draft(session, user, instance_id)
     if base_revision is not None and base_revision != current.revision:
         raise StaleDraft(STALE)
@@ -304,9 +324,9 @@ def upsert_command(
 ) -> DraftView:
     """Add ``command``, or replace the one named ``replaces`` (default: its own name), in
     place; renaming onto another command's name is refused."""
-    new = Command.model_validate(command)
 
     def change(document: BotConfigDocument) -> None:
+        new = _parsed(Command, command)
         old = replaces if replaces is not None else new.name
         _put(
             document.commands,
@@ -349,9 +369,9 @@ def upsert_response(
     base_revision: int | None = None,
 ) -> DraftView:
     """Add ``response``, or replace the one keyed ``replaces`` (default: its own key)."""
-    new = Response.model_validate(response)
 
     def change(document: BotConfigDocument) -> None:
+        new = _parsed(Response, response)
         _put(
             document.responses,
             new,
@@ -388,9 +408,9 @@ def upsert_menu(
     base_revision: int | None = None,
 ) -> DraftView:
     """Add ``menu``, or replace the one keyed ``replaces`` (default: its own key)."""
-    new = Menu.model_validate(menu)
 
     def change(document: BotConfigDocument) -> None:
+        new = _parsed(Menu, menu)
         _put(
             document.menus,
             new,
@@ -461,9 +481,9 @@ def set_scope(
     base_revision: int | None = None,
 ) -> DraftView:
     """Where the bot answers at all."""
-    new = BotScope.model_validate(scope)
 
     def change(document: BotConfigDocument) -> None:
+        new = _parsed(BotScope, scope)
         document.scope = new
 
     return _edit(session, user, instance_id, change, base_revision)

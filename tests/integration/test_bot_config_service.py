@@ -192,6 +192,13 @@ def test_finer_edits_replace_rename_and_delete_in_place(session: Session) -> Non
     assert service.upsert_menu(session, editor, bot_id, menu).document.menus[0].key == "main"
     strings = service.set_strings(session, editor, bot_id, {"site": {"en": "example.org"}})
     assert strings.document.strings == {"site": {"en": "example.org"}}
+    with pytest.raises(ValueError, match="languages.1: 'English' is not a language code like"):
+        service.set_languages(session, editor, bot_id, "en", ["English"])
+    with pytest.raises(ValueError, match="key: 'Main Menu' is not a key: use 1–32 characters"):
+        service.upsert_menu(session, editor, bot_id, {**menu, "key": "Main Menu"})
+    viewer = user(session, Role.viewer)
+    with pytest.raises(auth.PermissionDenied):  # before the input is even read
+        service.upsert_menu(session, viewer, bot_id, {"key": "Main Menu"})
     langs = service.set_languages(session, editor, bot_id, "de", ["en"])
     assert (langs.document.default_language, langs.document.languages) == ("de", ["de", "en"])
     scope = service.set_scope(session, editor, bot_id, {"everywhere": False, "chat_ids": ["-1"]})
