@@ -14,11 +14,14 @@ import {
   ReactFlowProvider,
   applyEdgeChanges,
   applyNodeChanges,
+  getViewportForBounds,
   useReactFlow,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 
 const DRAG_TYPE = "application/flowbot-node";
+const READABLE_ZOOM = 0.85; // node labels (14px) stay about 12px on screen
+const FRAME_MARGIN = 40; // px around a flow framed at READABLE_ZOOM
 const COLOURS = {
   trigger: "#7c3aed",
   condition: "#d97706",
@@ -89,10 +92,10 @@ function FlowNode({ data, selected }) {
           {GLYPHS[data.category] || "•"}
         </div>
         <div style={{ minWidth: 0 }}>
-          <div style={{ fontSize: 13, fontWeight: 600, color: "var(--gray-12, #111)" }}>
+          <div style={{ fontSize: 14, fontWeight: 600, color: "var(--gray-12, #111)" }}>
             {data.label}
           </div>
-          <div style={{ fontSize: 11, color: "var(--gray-10, #71717a)" }}>
+          <div style={{ fontSize: 12, color: "var(--gray-10, #71717a)" }}>
             {data.nodeId} · {data.platform}
           </div>
         </div>
@@ -178,7 +181,7 @@ function Canvas(props) {
     onShortcut,
     onHeartbeat,
   } = props;
-  const { screenToFlowPosition, fitView } = useReactFlow();
+  const { screenToFlowPosition, getNodes, getNodesBounds, setViewport } = useReactFlow();
   const fitted = useRef(false);
   const [nodes, setNodes] = useState([]);
   const [edges, setEdges] = useState([]);
@@ -202,9 +205,27 @@ function Canvas(props) {
     lastMove.current = Math.max(lastMove.current, graph.move_seq || 0);
     if (!fitted.current && (graph.nodes || []).length) {
       fitted.current = true;  // frame the flow once its nodes have been measured
-      setTimeout(() => fitView({ maxZoom: 1.1, padding: 0.2 }), 60);
+      setTimeout(frame, 60);
     }
   }, [graph && graph.key]);
+
+  // Frame the flow, but never smaller than readable: a long flow starts at its left (the
+  // trigger) at READABLE_ZOOM, and the rest is a pan away.
+  const frame = useCallback(() => {
+    const all = getNodes();
+    const box = wrapper.current && wrapper.current.getBoundingClientRect();
+    if (!all.length || !box) return;
+    const bounds = getNodesBounds(all);
+    const fit = getViewportForBounds(bounds, box.width, box.height, READABLE_ZOOM, 1.1, 0.2);
+    const { zoom } = fit;
+    const wide = bounds.width * zoom > box.width - 2 * FRAME_MARGIN;
+    const high = bounds.height * zoom > box.height - 2 * FRAME_MARGIN;
+    setViewport({
+      zoom,
+      x: wide ? FRAME_MARGIN - bounds.x * zoom : fit.x,
+      y: high ? FRAME_MARGIN - bounds.y * zoom : fit.y,
+    });
+  }, [getNodes, getNodesBounds, setViewport]);
 
   // Moves made by anyone since the snapshot, in order.
   useEffect(() => {
@@ -331,7 +352,7 @@ function Canvas(props) {
         onlyRenderVisibleElements={nodes.length > 80}
         minZoom={0.1}
         fitView
-        fitViewOptions={{ maxZoom: 1.1, padding: 0.2 }}
+        fitViewOptions={{ minZoom: READABLE_ZOOM, maxZoom: 1.1, padding: 0.2 }}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={18} size={1} />
@@ -342,7 +363,7 @@ function Canvas(props) {
           maskColor="rgba(124, 58, 237, 0.06)"
           nodeColor={(node) => COLOURS[node.data && node.data.category] || "#94a3b8"}
         />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} onFitView={frame} />
       </ReactFlow>
     </div>
   );

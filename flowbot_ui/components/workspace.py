@@ -89,3 +89,24 @@ def status_badge(status: rx.Var, **props) -> rx.Component:  # type: ignore[no-un
         radius="full",
         **props,
     )
+
+
+def flow_status_chip(label: rx.Var, status: rx.Var, changes: rx.Var, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    """A flow's one status chip (Draft / Live vN / Paused / Live vN with unpublished
+    changes; the label comes from engine.services.flows.status_label)."""
+    return rx.badge(
+        rx.icon(
+            rx.match(status, ("active", "circle-play"), ("paused", "circle-pause"), "pencil"),
+            size=12,
+        ),
+        label,
+        color_scheme=rx.cond(
+            (status == "active") & changes,
+            "orange",
+            rx.match(status, ("active", "green"), ("paused", "amber"), "gray"),
+        ),
+        variant="soft",
+        radius="full",
+        white_space="nowrap",
+        **props,
+    )

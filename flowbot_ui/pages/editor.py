@@ -8,7 +8,14 @@ from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.param_form import param_form
 from flowbot_ui.components.test_run_dialog import test_run_dialog
 from flowbot_ui.components.webhook_node import webhook_node_panel
-from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
+from flowbot_ui.components.workspace import (
+    flow_status_chip,
+    json_block,
+    side_panel,
+    status_badge,
+    top_bar,
+    workspace,
+)
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.steps import StepRow
@@ -170,13 +177,81 @@ def _versions_dialog() -> rx.Component:
     )
 
 
+def _publish_choice(label: str, activate: bool, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    return rx.dialog.close(
+        rx.button(
+            label,
+            on_click=[FlowRoom.publish(activate), EditorState.load_versions],
+            **props,
+        )
+    )
+
+
+def _publish_dialog() -> rx.Component:
+    """Publishing asks what should run: a new or paused flow is only activated on request,
+    and an active one is told which running version it replaces."""
+    next_version = (FlowRoom.live_version + 1).to_string()
+    active = FlowRoom.status == "active"
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Publish version ", next_version),
+            rx.dialog.description(
+                rx.cond(
+                    active,
+                    rx.text(
+                        "This replaces the running version v",
+                        FlowRoom.live_version,
+                        ": from now on, every run uses version ",
+                        next_version,
+                        ".",
+                    ),
+                    rx.cond(
+                        FlowRoom.published,
+                        "The flow is paused. Publish the new version and start running it "
+                        "now, or publish it and keep the flow paused?",
+                        "This flow has never run. Start it now, so its trigger runs it from "
+                        "now on, or only publish it and activate it later?",
+                    ),
+                ),
+                data_testid="publish-question",
+            ),
+            rx.flex(
+                rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.cond(
+                    active,
+                    _publish_choice("Publish and replace", True, data_testid="publish-replace"),
+                    rx.fragment(
+                        _publish_choice(
+                            "Publish only", False, variant="soft", data_testid="publish-only"
+                        ),
+                        _publish_choice(
+                            "Publish and activate", True, data_testid="publish-activate"
+                        ),
+                    ),
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="480px",
+        ),
+        open=EditorState.publish_open,
+        on_open_change=EditorState.set_publish_open,
+    )
+
+
 def header() -> rx.Component:
     return top_bar(
         rx.link(rx.icon("arrow-left", size=18), href="/flows", color=rx.color("gray", 11)),
         rx.vstack(
             rx.heading(FlowRoom.name, size="4", data_testid="flow-name"),
             rx.hstack(
-                status_badge(FlowRoom.status, data_testid="flow-status"),
+                flow_status_chip(
+                    FlowRoom.status_chip,
+                    FlowRoom.status,
+                    FlowRoom.unpublished,
+                    data_testid="flow-status",
+                ),
                 rx.cond(
                     FlowRoom.dirty,
                     rx.text(
@@ -235,10 +310,11 @@ def header() -> rx.Component:
         rx.button(
             rx.icon("rocket", size=16),
             "Publish",
-            on_click=[FlowRoom.publish, EditorState.load_versions],
+            on_click=EditorState.set_publish_open(True),
             disabled=~EditorState.can_edit,
             data_testid="publish",
         ),
+        _publish_dialog(),
         rx.cond(
             FlowRoom.status == "active",
             rx.button(
@@ -263,8 +339,76 @@ def header() -> rx.Component:
     )
 
 
+def _discard_button(on_click: list) -> rx.Component:  # type: ignore[type-arg]
+    return rx.button(
+        "Discard",
+        size="1",
+        variant="soft",
+        color_scheme="red",
+        on_click=on_click,
+        disabled=~EditorState.can_edit,
+        data_testid="resume-discard",
+    )
+
+
+def _resume_notice() -> rx.Component:
+    """What the flow held when the page was (re)loaded: edits not saved yet, or a saved
+    draft that is not what runs; each said plainly, with the two ways out."""
+    unsaved = (EditorState.found_on_load == "unsaved") & FlowRoom.dirty
+    unpublished = (EditorState.found_on_load == "unpublished") & FlowRoom.unpublished
+    return rx.cond(
+        unsaved | unpublished,
+        rx.callout(
+            rx.hstack(
+                rx.cond(
+                    unsaved,
+                    rx.text(
+                        "This flow has changes that are not saved yet (made before the page "
+                        "was reloaded). Save them, or discard them and go back to the saved "
+                        "draft?"
+                    ),
+                    rx.text(
+                        "The draft has saved changes that are not published: version ",
+                        FlowRoom.live_version,
+                        " is what runs. Publish them, or discard them and go back to version ",
+                        FlowRoom.live_version,
+                        "?",
+                    ),
+                ),
+                rx.cond(
+                    unsaved,
+                    rx.hstack(
+                        rx.button(
+                            "Save", size="1", on_click=FlowRoom.save, data_testid="resume-save"
+                        ),
+                        _discard_button([FlowRoom.reload_saved, EditorState.refresh_panel]),
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Publish…",
+                            size="1",
+                            on_click=EditorState.set_publish_open(True),
+                            data_testid="resume-publish",
+                        ),
+                        _discard_button(
+                            [FlowRoom.restore(FlowRoom.live_version_id), EditorState.refresh_panel]
+                        ),
+                    ),
+                ),
+                align="center",
+                spacing="3",
+            ),
+            icon="info",
+            color_scheme="amber",
+            width="100%",
+            data_testid="resume-notice",
+        ),
+    )
+
+
 def notices() -> rx.Component:
     return rx.fragment(
+        _resume_notice(),
         rx.cond(
             FlowRoom.conflict != "",
             rx.callout(

@@ -19,7 +19,14 @@ from engine.services import auth, executions
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
-from flowbot_ui.components.workspace import json_block, side_panel, status_badge, top_bar, workspace
+from flowbot_ui.components.workspace import (
+    STATUS_COLOURS,
+    json_block,
+    side_panel,
+    status_badge,
+    top_bar,
+    workspace,
+)
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import canvas_view
 from flowbot_ui.state.steps import StepRow, duration, step_rows
@@ -131,6 +138,11 @@ class DebugState(AuthState):
     steps: list[StepRow] = []
     cursor: int = -1
     message: str = ""
+    # the re-run being confirmed: from which node, and what it may do again
+    rerun_open: bool = False
+    rerun_node: str = ""
+    rerun_actions: list[str] = []
+    _stepped: bool = False  # the person moved the cursor: live updates leave it there
 
     @rx.var
     def current(self) -> StepRow | None:
@@ -151,7 +163,7 @@ class DebugState(AuthState):
             execution_id = int(self.router.page.params.get("execution_ref", 0))
         except (TypeError, ValueError):
             execution_id = 0
-        self.message = ""
+        self.message, self.rerun_open, self._stepped = "", False, False
         self._load(execution_id)
         if self.status in ("queued", "running"):
             return DebugState.follow
@@ -181,8 +193,9 @@ class DebugState(AuthState):
             self.trigger, self.started = execution.trigger_type, _when(execution.started_at)
             self.canvas = canvas_view(version.graph if version else {}, execution_id, 0)
         self.steps = step_rows(executions.load_steps(execution_id))
-        failed = next((i for i, s in enumerate(self.steps) if s.status == "failed"), None)
-        self.cursor = failed if failed is not None else len(self.steps) - 1
+        if not self._stepped:  # until the person moves: the first failure, else the start
+            failed = next((i for i, s in enumerate(self.steps) if s.status == "failed"), None)
+            self.cursor = failed if failed is not None else (0 if self.steps else -1)
 
     @rx.event(background=True)
     async def follow(self) -> None:
@@ -200,22 +213,41 @@ class DebugState(AuthState):
     def step(self, delta: int) -> None:
         if self.steps:
             self.cursor = max(0, min(len(self.steps) - 1, self.cursor + delta))
+            self._stepped = True
 
     @rx.event
     def go_to(self, index: int) -> None:
-        self.cursor = index
+        self.cursor, self._stepped = index, True
 
     @rx.event
     def select_node(self, node_id: str) -> None:
         found = [i for i, s in enumerate(self.steps) if s.node_id == node_id]
         if found:
-            self.cursor = found[-1]
+            self.cursor, self._stepped = found[-1], True
+
+    @rx.event
+    def ask_rerun(self, node_id: str) -> None:
+        """Before a re-run: which real actions it may repeat, for the person to confirm."""
+        try:
+            with session_scope() as session:
+                actions = rerun.rerun_preview(
+                    session, self._current_user(session), self.execution_id, node_id
+                )
+        except (rerun.RerunError, auth.AuthError) as exc:
+            self.message = str(exc)
+            return
+        self.rerun_node, self.rerun_actions, self.rerun_open = node_id, actions, True
+
+    @rx.event
+    def set_rerun_open(self, value: bool) -> None:
+        self.rerun_open = value
 
     @rx.event
     async def rerun_from(self, node_id: str):  # type: ignore[no-untyped-def]
         user = self._resolve()
         if user is None:
             return None
+        self.rerun_open = False
         try:
             new_id = await asyncio.to_thread(
                 rerun.rerun_from_node, user.id or 0, self.execution_id, node_id
@@ -224,6 +256,10 @@ class DebugState(AuthState):
             self.message = str(exc)
             return None
         return rx.redirect(f"/executions/{new_id}")
+
+    @rx.var
+    def at_last_step(self) -> bool:
+        return self.cursor >= len(self.steps) - 1
 
     @rx.var
     def unfinished(self) -> bool:
@@ -279,8 +315,11 @@ def _execution_row(row: ExecutionRow) -> rx.Component:
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.code(row.trigger, size="1", variant="ghost")),
         rx.table.cell(rx.text(row.started, size="2", color=rx.color("gray", 11))),
-        rx.table.cell(rx.text(row.took, size="2")),
+        rx.table.cell(rx.text(row.took, size="2", white_space="nowrap")),
         rx.table.cell(rx.text(row.error, size="1", color=rx.color("red", 11))),
+        on_click=rx.redirect("/executions/" + row.id.to_string()),
+        cursor="pointer",
+        _hover={"background": rx.color("accent", 2)},
         data_testid="execution-row",
         align="center",
     )
@@ -345,11 +384,42 @@ def executions_page() -> rx.Component:
 def _timeline_item(row: StepRow, index: rx.Var[int]) -> rx.Component:
     active = DebugState.cursor == index
     return rx.hstack(
-        rx.text(row.seq, size="1", color=rx.color("gray", 10), width="20px"),
-        status_badge(row.status),
-        rx.text(row.node_id, size="2", weight="medium"),
+        rx.text(row.seq, size="1", color=rx.color("gray", 10), width="20px", flex_shrink="0"),
+        rx.tooltip(
+            rx.box(
+                width="10px",
+                height="10px",
+                border_radius="5px",
+                flex_shrink="0",
+                background=rx.match(
+                    row.status,
+                    *[(s, rx.color(c, 9)) for s, c in STATUS_COLOURS.items()],
+                    rx.color("gray", 9),
+                ),
+                aria_label=row.status,
+                data_testid="timeline-status",
+            ),
+            content=row.status,
+        ),
+        rx.text(
+            row.node_id,
+            size="2",
+            weight="medium",
+            min_width="0",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            white_space="nowrap",
+            title=row.node_id,
+        ),
         rx.spacer(),
-        rx.text(row.duration, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+        rx.text(
+            row.duration,
+            size="1",
+            color=rx.color("gray", 10),
+            white_space="nowrap",
+            flex_shrink="0",
+            data_testid="timeline-duration",
+        ),
         on_click=DebugState.go_to(index),
         cursor="pointer",
         width="100%",
@@ -359,6 +429,61 @@ def _timeline_item(row: StepRow, index: rx.Var[int]) -> rx.Component:
         background=rx.cond(active, rx.color("accent", 4), "transparent"),
         _hover={"background": rx.color("accent", 3)},
         data_testid="timeline-" + row.node_id,
+    )
+
+
+def _rerun_dialog() -> rx.Component:
+    """A re-run sends real messages again: say which before it starts."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Re-run from ", rx.code(DebugState.rerun_node), "?"),
+            rx.alert_dialog.description(
+                "The steps before this node are replayed from this run's record; this node and "
+                "everything after it run again for real.",
+                size="2",
+            ),
+            rx.cond(
+                DebugState.rerun_actions.length() > 0,
+                rx.vstack(
+                    rx.text("These actions can run again:", size="2", weight="medium"),
+                    rx.foreach(
+                        DebugState.rerun_actions,
+                        lambda action: rx.hstack(
+                            rx.icon("send", size=14, flex_shrink="0", margin_top="3px"),
+                            rx.text(action, size="2"),
+                            align="start",
+                            spacing="2",
+                        ),
+                    ),
+                    spacing="2",
+                    margin_top="12px",
+                    data_testid="rerun-actions",
+                ),
+                rx.text(
+                    "Nothing from here on acts on a platform or outside Flowbot.",
+                    size="2",
+                    margin_top="12px",
+                    data_testid="rerun-actions",
+                ),
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Re-run",
+                        color_scheme="red",
+                        on_click=DebugState.rerun_from(DebugState.rerun_node),
+                        data_testid="rerun-confirm",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="520px",
+        ),
+        open=DebugState.rerun_open,
+        on_open_change=DebugState.set_rerun_open,
     )
 
 
@@ -399,10 +524,11 @@ def _current_step() -> rx.Component:
                 "Re-run from this node",
                 size="2",
                 variant="soft",
-                on_click=DebugState.rerun_from(step.node_id),
+                on_click=DebugState.ask_rerun(step.node_id),
                 disabled=~DebugState.can_edit | DebugState.built_in,
                 data_testid="rerun",
             ),
+            _rerun_dialog(),
             spacing="2",
             width="100%",
         ),
@@ -464,6 +590,7 @@ def execution_page() -> rx.Component:
                         variant="soft",
                         color_scheme="gray",
                         on_click=DebugState.step(-1),
+                        disabled=DebugState.cursor <= 0,
                         data_testid="step-back",
                     ),
                     rx.text(
@@ -479,6 +606,7 @@ def execution_page() -> rx.Component:
                         variant="soft",
                         color_scheme="gray",
                         on_click=DebugState.step(1),
+                        disabled=DebugState.at_last_step,
                         data_testid="step-forward",
                     ),
                 ),

@@ -16,7 +16,7 @@ from engine.services import auth, flows
 from flowbot_ui.components.forms import error_callout
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
-from flowbot_ui.components.workspace import status_badge
+from flowbot_ui.components.workspace import flow_status_chip
 from flowbot_ui.state.auth import AuthState
 
 ALL, UNFILED = "all", "none"
@@ -28,6 +28,8 @@ class FlowRow(BaseModel):
     description: str
     folder: str
     status: str
+    status_label: str
+    unpublished: bool
     last_run: str
     success: str
     updated: str
@@ -93,6 +95,8 @@ class FlowsState(AuthState):
                 description=r.description,
                 folder=names.get(r.folder_id, "") if r.folder_id else "",
                 status=r.status,
+                status_label=r.status_label,
+                unpublished=r.unpublished_changes,
                 last_run=_when(r.last_run_at),
                 success="—" if r.success_rate is None else f"{r.success_rate:.0%} of {r.runs}",
                 updated=_when(r.updated_at),
@@ -424,7 +428,9 @@ def _row(row: FlowRow) -> rx.Component:
                 "",
             )
         ),
-        rx.table.cell(status_badge(row.status)),
+        rx.table.cell(
+            flow_status_chip(row.status_label, row.status, row.unpublished, data_testid="flow-chip")
+        ),
         rx.table.cell(rx.text(row.last_run, size="2", color=rx.color("gray", 11))),
         rx.table.cell(rx.text(row.success, size="2")),
         rx.table.cell(rx.text(row.updated, size="2", color=rx.color("gray", 11))),

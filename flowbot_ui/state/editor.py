@@ -64,6 +64,10 @@ class EditorState(AuthState):
     palette_search: str = ""
     versions: list[VersionRow] = []
     message: str = ""
+    publish_open: bool = False
+    # what the flow held when this page loaded: "unsaved" edits kept in the room, or an
+    # "unpublished" saved draft; the editor says so until it is resolved
+    found_on_load: str = ""
     # the test run being watched
     run_open: bool = False
     payload_text: str = ""  # the raw JSON, when the admin edits it as such
@@ -105,6 +109,8 @@ class EditorState(AuthState):
     async def load(self) -> None:
         room = await self.get_state(FlowRoom)
         self.missing = not await room._join(self.flow_ref)
+        self.publish_open = False
+        self.found_on_load = "unsaved" if room.dirty else "unpublished" if room.unpublished else ""
         self.selected_id, self.fields, self.message = "", [], ""
         self.run_open, self.run_id, self.run_status, self.statuses = False, 0, "", {}
         self.run_steps, self.payload_text = [], ""
@@ -127,6 +133,10 @@ class EditorState(AuthState):
     @rx.event
     def load_versions(self) -> None:
         self._load_versions()
+
+    @rx.event
+    def set_publish_open(self, value: bool) -> None:
+        self.publish_open = value
 
     # ------------------------------------------------------------------ selection and form
 

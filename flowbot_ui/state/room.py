@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
 from engine.db import session_scope
-from engine.models import FlowDefinition, FlowStatus, Role
+from engine.models import FlowDefinition, FlowStatus, FlowVersion, Role
 from engine.services import auth, flows
 from engine.settings import derive_key, get_settings
 from flowbot_ui.state.auth import AuthState
@@ -58,6 +59,9 @@ class FlowRoom(rx.SharedState):
     name: str = ""
     status: str = "draft"
     published: bool = False
+    live_version: int = 0  # the published version's number; 0 before the first publish
+    live_version_id: int = 0
+    unpublished: bool = False  # the room's draft differs from the live version
     revision: int = 0
     dirty: bool = False
     canvas: dict[str, Any] = {"key": 0, "move_seq": 0, "nodes": [], "edges": []}
@@ -71,6 +75,7 @@ class FlowRoom(rx.SharedState):
     can_redo: bool = False
 
     _graph: dict[str, Any] = {}
+    _live_graph: dict[str, Any] | None = None
     _undo: list[dict[str, Any]] = []
     _redo: list[dict[str, Any]] = []
     _key: int = 0
@@ -78,13 +83,25 @@ class FlowRoom(rx.SharedState):
 
     # ------------------------------------------------------------------ loading
 
-    def _load(self, flow: FlowDefinition) -> None:
-        self.flow_id, self.name, self.status = flow.id or 0, flow.name, str(flow.status)
-        self.published = flow.published_version_id is not None
+    def _load(self, session: Session, flow: FlowDefinition) -> None:
+        self.flow_id, self.name = flow.id or 0, flow.name
         self.revision, self.dirty, self.conflict = flow.revision, False, ""
         self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
         self._undo, self._redo = [], []
+        self._load_live(session, flow)
         self._refresh()
+
+    def _load_live(self, session: Session, flow: FlowDefinition) -> None:
+        """What runs now: the published version's number and graph (for the status chip)."""
+        self.status, self.published = str(flow.status), flow.published_version_id is not None
+        version = session.get(FlowVersion, flow.published_version_id) if self.published else None
+        self.live_version = version.version if version else 0
+        self.live_version_id = (version.id or 0) if version else 0
+        self._live_graph = copy.deepcopy(version.graph) if version else None
+        self._compare_live()
+
+    def _compare_live(self) -> None:
+        self.unpublished = self._live_graph is not None and self._graph != self._live_graph
 
     async def _join(self, flow_id: int) -> bool:
         """Link this client to the flow's room, loading the draft when nobody edits it."""
@@ -95,9 +112,10 @@ class FlowRoom(rx.SharedState):
                 return False
             stale = room.flow_id != flow_id or (not room.dirty and room.revision != flow.revision)
             if stale:
-                room._load(flow)
-            else:  # name and status may have changed from the flows page
-                room.name, room.status = flow.name, str(flow.status)
+                room._load(session, flow)
+            else:  # name, status and live version may have changed elsewhere
+                room.name = flow.name
+                room._load_live(session, flow)
         await room._touch()
         return True
 
@@ -119,6 +137,7 @@ class FlowRoom(rx.SharedState):
             for i in checked.issues
         ]
         self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
+        self._compare_live()
 
     async def _user(self) -> AuthState | None:
         """The calling client's auth state, if it joined this room and its session edits."""
@@ -211,6 +230,7 @@ class FlowRoom(rx.SharedState):
                 log.append({"seq": self._move_seq, "id": node["id"], "x": x, "y": y})
         self.moves = log
         self.dirty = True
+        self._compare_live()
 
     @rx.event
     async def connect(self, link: dict[str, Any]) -> None:
@@ -373,7 +393,7 @@ class FlowRoom(rx.SharedState):
         with session_scope() as session:
             flow = session.get(FlowDefinition, self.flow_id)
             if flow is not None:
-                self._load(flow)
+                self._load(session, flow)
         self.notice = "Reloaded the saved version."
 
     async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:
@@ -385,8 +405,8 @@ class FlowRoom(rx.SharedState):
                 action(session, user._current_user(session))
                 flow = session.get(FlowDefinition, self.flow_id)
                 assert flow is not None
-                self.status, self.published = str(flow.status), bool(flow.published_version_id)
                 self.revision = flow.revision
+                self._load_live(session, flow)
         except (flows.FlowError, auth.AuthError) as exc:
             self.notice = str(exc)
             return False
@@ -394,10 +414,13 @@ class FlowRoom(rx.SharedState):
         return True
 
     @rx.event
-    async def publish(self) -> None:
-        await self._flow_action(
-            lambda s, me: flows.publish(s, me, self.flow_id), "Published a new version."
-        )
+    async def publish(self, activate: bool) -> None:
+        """Publish the draft; ``activate`` is the publisher's answer to "run it now?"."""
+        if await self._flow_action(
+            lambda s, me: flows.publish(s, me, self.flow_id, activate=activate), ""
+        ):
+            running = "it runs now" if self.status == FlowStatus.active else "it is not running"
+            self.notice = f"Published version {self.live_version}: {running}."
 
     @rx.event
     async def set_active(self, active: bool) -> None:
@@ -417,8 +440,12 @@ class FlowRoom(rx.SharedState):
                 flow = session.get(FlowDefinition, self.flow_id)
                 assert flow is not None
                 notice = self.notice
-                self._load(flow)
+                self._load(session, flow)
                 self.notice = notice
+
+    @rx.var
+    def status_chip(self) -> str:
+        return flows.status_label(self.status, self.live_version or None, self.unpublished)
 
     @rx.var
     def people(self) -> list[str]:

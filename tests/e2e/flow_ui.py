@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
@@ -139,3 +141,28 @@ def set_param(page: Page, node_id: str, name: str, value: str) -> None:
     field = page.get_by_test_id(f"param-{name}")
     field.fill(value)
     field.press("Tab")  # commits on blur, as a person moving on does
+
+
+def publish(page: Page, *, activate: bool = True) -> None:
+    """Publish from the editor, answering its question: run it now, or publish only (an
+    active flow is only told which running version it replaces)."""
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("publish-question")).to_be_visible()
+    if not activate:
+        page.get_by_test_id("publish-only").click()
+    elif page.get_by_test_id("publish-replace").count():
+        page.get_by_test_id("publish-replace").click()
+    else:
+        page.get_by_test_id("publish-activate").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def import_flow(page: Page, url: str, document: dict[str, Any]) -> None:
+    """Import a flow file on the flows page and open it in the editor."""
+    page.goto(f"{url}/flows")
+    page.get_by_role("button", name="Import").click()
+    page.get_by_test_id("import-text").fill(json.dumps(document))
+    page.get_by_test_id("import-confirm").click()
+    expect(page.get_by_test_id("form-message")).to_contain_text("Flow imported")
+    page.get_by_role("link", name=document["name"], exact=True).first.click()
+    expect(page.get_by_test_id("flow-name")).to_have_text(document["name"])

@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import screenshot
-from tests.e2e.flow_ui import new_page, node
+from tests.e2e.flow_ui import new_page, node, publish
 
 FAILING_FLOW = {
     "format": "flowbot.flow",
@@ -77,8 +77,8 @@ def test_flows_page_import_and_debugging_a_failed_run(browser: Browser, app_url:
     # Run it: the HTTP node refuses the loopback address, so the run fails there.
     page.get_by_role("link", name="Price lookup", exact=True).click()
     expect(page.get_by_test_id("flow-name")).to_have_text("Price lookup")
-    page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+    publish(page)
+    expect(page.get_by_test_id("flow-status")).to_have_text("Live v1")
     page.get_by_test_id("test-run").click()
     page.get_by_test_id("run-start").click()
     expect(page.get_by_test_id("run-status")).to_have_text("failed")
@@ -107,6 +107,8 @@ def test_flows_page_import_and_debugging_a_failed_run(browser: Browser, app_url:
 
     # Re-run from the failing node: earlier steps are replayed, http1 runs again.
     page.get_by_test_id("rerun").click()
+    expect(page.get_by_test_id("rerun-actions")).to_contain_text("Utility: HTTP request (http1)")
+    page.get_by_test_id("rerun-confirm").click()
     page.wait_for_url(lambda url: url != first_run and "/executions/" in url)
     expect(page.get_by_test_id("execution-status")).to_have_text("failed")
     expect(page.get_by_test_id("step-counter")).to_have_text("3 / 3")
@@ -173,8 +175,8 @@ def test_a_waiting_run_is_cancelled_from_the_debugger(browser: Browser, app_url:
     page.get_by_test_id("import-confirm").click()
     expect(page.get_by_test_id("form-message")).to_contain_text("Flow imported")
     page.get_by_role("link", name="Reminder", exact=True).click()
-    page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+    publish(page)
+    expect(page.get_by_test_id("flow-status")).to_have_text("Live v1")
     page.get_by_test_id("test-run").click()
     page.get_by_test_id("run-start").click()
     expect(page.get_by_test_id("run-status")).to_have_text("waiting")

@@ -16,6 +16,7 @@ from tests.e2e.flow_ui import (
     drop_node,
     new_page,
     node,
+    publish,
     save_elsewhere,
     set_param,
 )
@@ -54,8 +55,8 @@ def test_build_save_publish_and_test_run_with_the_mouse(
 
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("clean")).to_be_visible()
-    page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+    publish(page)
+    expect(page.get_by_test_id("flow-status")).to_have_text("Live v1")
 
     page.get_by_role("button", name="Versions").click()
     expect(page.get_by_role("dialog")).to_contain_text("alice")

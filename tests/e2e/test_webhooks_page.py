@@ -19,6 +19,7 @@ from tests.e2e.flow_ui import (
     create_flow,
     drop_node,
     new_page,
+    publish,
     server_db,
     set_param,
 )
@@ -39,8 +40,8 @@ def publish_webhook_flow(page: Page, url: str, name: str) -> None:
     set_param(page, "webhook1", "endpoint_name", "orders")
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("clean")).to_be_visible()
-    page.get_by_test_id("publish").click()
-    expect(page.get_by_test_id("flow-status")).to_have_text("active")
+    publish(page)
+    expect(page.get_by_test_id("flow-status")).to_have_text("Live v1")
 
 
 def card_action(page: Page, item: str) -> None:
