@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -22,7 +22,7 @@ from sqlmodel import Session
 from engine.api.v1 import paging
 from engine.api.v1.caller import Caller, Editor, Viewer, run
 from engine.api.v1.errors import ApiError
-from engine.api.v1.flows import ETAG, IfMatch, etag, expected_revision, refusals
+from engine.api.v1.flows import ETAG, etag, expected_revision, refusals
 from engine.api.v1.idempotency import IdempotencyKey, once
 from engine.bot_config.document import BotConfigDocument, BotScope, Command, Language, Menu
 from engine.bot_config.document import Response as BotResponse
@@ -37,6 +37,15 @@ InstanceId = Annotated[int, Path(description="The bot's instance id (a connectio
 VersionNumber = Annotated[int, Path(ge=1, description="The published version's number (1, 2…).")]
 CommandName = Annotated[str, Path(max_length=64, description="The command, without the slash.")]
 ItemKey = Annotated[str, Path(max_length=64, description="The response's or menu's key.")]
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The draft's `ETag` as you last read it; `*` overwrites whatever is there.",
+        examples=['"3"'],
+    ),
+]
 
 STALE = "The configuration changed since the ETag in If-Match: read it again."
 CONDITIONAL = ETAG | refusals(c412=STALE, c428="If-Match is missing.")
@@ -149,8 +158,17 @@ async def _draft_answer(
     return await run(caller, _stale_is_412(lambda s, me: _draft_out(edit(s, me), response)))
 
 
-def _optional_revision(if_match: str | None) -> int | None:
-    return expected_revision(if_match) if if_match else None
+def _revision(if_match: str | None, *, required: bool = False) -> int | None:
+    """The draft revision If-Match names (None: `*`, or not sent where it is optional)."""
+    if if_match is None or not if_match.strip():
+        if required:
+            raise ApiError(
+                428,
+                "Send If-Match with the configuration's ETag (read it first), so a concurrent "
+                "edit is not overwritten.",
+            )
+        return None
+    return expected_revision(if_match)
 
 
 async def _published(
@@ -213,7 +231,7 @@ async def put_config(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = expected_revision(if_match)
+    revision = _revision(if_match, required=True)
     return await _draft_answer(
         caller,
         response,
@@ -264,7 +282,7 @@ async def put_command(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -287,7 +305,7 @@ async def delete_command(
     response: Response,
     if_match: IfMatch = None,
 ) -> None:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     await _draft_answer(
         caller,
         response,
@@ -309,7 +327,7 @@ async def put_response(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -332,7 +350,7 @@ async def delete_response(
     response: Response,
     if_match: IfMatch = None,
 ) -> None:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     await _draft_answer(
         caller,
         response,
@@ -354,7 +372,7 @@ async def put_menu(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -377,7 +395,7 @@ async def delete_menu(
     response: Response,
     if_match: IfMatch = None,
 ) -> None:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     await _draft_answer(
         caller,
         response,
@@ -398,7 +416,7 @@ async def put_strings(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -419,7 +437,7 @@ async def put_languages(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -442,7 +460,7 @@ async def put_scope(
     response: Response,
     if_match: IfMatch = None,
 ) -> DraftOut:
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _draft_answer(
         caller,
         response,
@@ -469,7 +487,7 @@ async def publish(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """With If-Match, only the draft revision the caller reviewed is published."""
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     note = body.note if body is not None else ""
     return await _published(
         caller,
@@ -560,7 +578,7 @@ async def rollback(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """With If-Match, refused when the draft holds edits the caller has not seen."""
-    revision = _optional_revision(if_match)
+    revision = _revision(if_match)
     return await _published(
         caller,
         idempotency_key,
