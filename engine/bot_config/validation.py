@@ -70,7 +70,7 @@ def problems(
     document: BotConfigDocument, platform: str, flow_ids: Collection[int] | None = None
 ) -> list[Problem]:
     """Everything that must be fixed before ``document`` can be published for ``platform``
-    (``telegram`` or ``discord``); ``flow_ids`` are the existing flows (None: unchecked)."""
+    (``telegram`` or ``discord``); ``flow_ids`` are the published flows (None: unchecked)."""
     check = _Checker(document, platform, flow_ids)
     check.languages()
     check.commands()
@@ -339,7 +339,10 @@ class _Checker:
                 lambda key: self.document.menu(key) is not None,
                 f"opens the menu {target!r}, which does not exist",
             ),
-            ActionKind.flow: (self._flow_exists, f"starts flow {target!r}, which does not exist"),
+            ActionKind.flow: (
+                self._flow_exists,
+                f"starts flow {target!r}, which does not exist or is not published",
+            ),
             ActionKind.url: (_is_web_address, f"opens {target!r}, not an http(s) address"),
         }
         if not target:

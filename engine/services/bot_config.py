@@ -701,8 +701,11 @@ def _version_view(row: BotConfigVersion) -> VersionView:
 
 
 def _problems_of(session: Session, document: BotConfigDocument, platform: str) -> list[Problem]:
-    flow_ids = set(session.exec(select(FlowDefinition.id)).all())
-    return validation.problems(document, platform, {i for i in flow_ids if i is not None})
+    published = select(FlowDefinition.id).where(
+        col(FlowDefinition.published_version_id).isnot(None)
+    )
+    flow_ids = {i for i in session.exec(published).all() if i is not None}
+    return validation.problems(document, platform, flow_ids)
 
 
 def _put(

@@ -12,9 +12,10 @@ from sqlmodel import Session, select
 from engine import db, events
 from engine.bot_config.document import BotConfigDocument
 from engine.models import AuditLog, BotConfigVersion, BotInstance, ConnectorKind, Role
-from engine.services import auth
+from engine.services import auth, flows
 from engine.services import bot_config as service
 from engine.services.errors import Conflict, NotFound
+from tests.flow_helpers import five_node_graph
 from tests.unit.test_community_service import user
 
 
@@ -203,3 +204,16 @@ def test_finer_edits_replace_rename_and_delete_in_place(session: Session) -> Non
     assert (langs.document.default_language, langs.document.languages) == ("de", ["de", "en"])
     scope = service.set_scope(session, editor, bot_id, {"everywhere": False, "chat_ids": ["-1"]})
     assert scope.document.scope.chat_ids == ["-1"] and scope.revision == 8
+
+
+def test_a_command_may_start_only_a_published_flow(session: Session) -> None:
+    bot_id = _bot(session)
+    editor = user(session, Role.editor)
+    flow = flows.create_flow(session, editor, "Welcome", graph=five_node_graph())
+    start = {**HELP, "action": {"kind": "flow", "target": str(flow.id)}}
+    service.upsert_command(session, editor, bot_id, start)
+    assert [p.message for p in service.problems(session, editor, bot_id)] == [
+        f"Command /help starts flow '{flow.id}', which does not exist or is not published."
+    ]
+    flows.publish(session, editor, flow.id or 0)
+    assert service.problems(session, editor, bot_id) == []

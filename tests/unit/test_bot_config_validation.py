@@ -100,7 +100,7 @@ def test_duplicates_unknown_targets_and_bad_addresses() -> None:
         "There are two commands named /help: rename one.",
         "Command /help sends the response 'nope', which does not exist.",
         "Command //HELP: the name must be 1–32 characters: a-z, 0-9 and _.",
-        "Command //HELP starts flow '9', which does not exist.",
+        "Command //HELP starts flow '9', which does not exist or is not published.",
         "There are two responses with the key r: rename one.",
         "Menu m, row 1 button 1 opens the menu 'missing', which does not exist.",
         "Menu m, row 1 button 2 opens 'javascript:alert(1)', not an http(s) address.",
@@ -190,7 +190,7 @@ def test_flow_targets_must_be_existing_flow_ids(target: str) -> None:
     )  # fmt: skip
     found = messages(document, flow_ids={2})
     expected = "Command /go: say which flow it opens." if not target else (
-        f"Command /go starts flow '{target}', which does not exist."
+        f"Command /go starts flow '{target}', which does not exist or is not published."
     )  # fmt: skip
     assert found == [expected]
 
