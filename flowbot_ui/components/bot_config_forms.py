@@ -128,6 +128,25 @@ def target_picker(kind: rx.Var, target: rx.Var, path: list[Any], test_id: str) -
     )
 
 
+def _place_picker(choices: rx.Var, target: rx.Var) -> rx.Component:
+    """One of the chats (or servers) the bot has seen; an id only when it has seen none."""
+    return rx.cond(
+        choices.length() > 0,
+        rx.select.root(
+            rx.select.trigger(placeholder="Pick…", width="100%", data_testid="command-place"),
+            rx.select.content(rx.foreach(choices, _choice_item)),
+            value=target,
+            on_change=lambda v: S.edit(["scope", "target_id"], v),
+        ),
+        _text(
+            target,
+            lambda v: S.edit(["scope", "target_id"], v),
+            "command-place",
+            placeholder="The bot has seen none yet: its id",
+        ),
+    )
+
+
 def _language_tabs() -> rx.Component:
     return rx.hstack(
         muted("Texts in"),
@@ -336,11 +355,11 @@ def command_form() -> rx.Component:
         rx.cond(
             (f.scope_kind == "chat") | (f.scope_kind == "guild"),
             labelled(
-                rx.cond(telegram, "Chat id", "Server (guild) id"),
-                _text(
-                    f.scope_target,
-                    lambda v: S.edit(["scope", "target_id"], v),
-                    "command-scope-target",
+                rx.cond(telegram, "Chat", "Server"),
+                rx.cond(
+                    telegram,
+                    _place_picker(S.chat_choices, f.scope_target),
+                    _place_picker(S.guild_choices, f.scope_target),
                 ),
             ),
         ),

@@ -22,7 +22,7 @@ from engine.bot_config.document import COMMAND_NAME_RULES
 from engine.db import session_scope
 from engine.services import auth, bot_config, communities, flows
 from engine.services.bot_config import BotSummary, DraftView, InvalidBotConfig, StaleDraft
-from engine.services.communities import ChatFilters
+from engine.services.communities import GUILD, ChatFilters
 from flowbot_ui.components.bot_preview import Preview, preview_of
 from flowbot_ui.state import bot_config_items as items
 from flowbot_ui.state.auth import AuthState
@@ -161,7 +161,8 @@ class BotConfigState(AuthState):
     # pickers
     flow_choices: list[Choice] = []
     community_choices: list[Choice] = []
-    chat_choices: list[Choice] = []
+    chat_choices: list[Choice] = []  # the bot's chats (Discord: channels)
+    guild_choices: list[Choice] = []  # Discord servers the bot is in
 
     # the item form (commands, responses, menus)
     editing: bool = False
@@ -296,9 +297,12 @@ class BotConfigState(AuthState):
             )
         self.flow_choices = [Choice(id=str(f.id), name=f.name) for f in found]
         self.community_choices = [Choice(id=str(c.community_id), name=c.name) for c in groups]
-        self.chat_choices = [
-            Choice(id=c.platform_chat_id, name=c.title or c.platform_chat_id) for c in chats
+        shown = [
+            (c.type, Choice(id=c.platform_chat_id, name=c.title or c.platform_chat_id))
+            for c in chats
         ]
+        self.chat_choices = [choice for kind, choice in shown if kind != GUILD]
+        self.guild_choices = [choice for kind, choice in shown if kind == GUILD]
 
     @rx.event
     def reload_draft(self) -> None:
