@@ -4,6 +4,7 @@ and rollback, the finer edits the REST resources use, and the audit trail."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -217,3 +218,33 @@ def test_a_command_may_start_only_a_published_flow(session: Session) -> None:
     ]
     flows.publish(session, editor, flow.id or 0)
     assert service.problems(session, editor, bot_id) == []
+
+
+def test_two_editors_saving_at_once_cannot_both_win(session: Session) -> None:
+    """The save is one conditional UPDATE: the second waits for the first and then finds
+    the revision it started from gone."""
+    bot_id = _bot(session)
+    editor = user(session, Role.editor)
+    service.get_draft(session, editor, bot_id)
+    session.commit()
+    outcome: list[str] = []
+
+    def second_editor() -> None:
+        with Session(db.get_engine()) as other:
+            try:
+                service.save_draft(other, editor, bot_id, {"languages": ["en", "fr"]},
+                                   base_revision=0)  # fmt: skip
+                other.commit()
+                outcome.append("saved")
+            except service.StaleDraft:
+                outcome.append("stale")
+
+    with Session(db.get_engine()) as first:
+        service.save_draft(first, editor, bot_id, {"languages": ["en", "de"]}, base_revision=0)
+        racer = threading.Thread(target=second_editor)
+        racer.start()
+        racer.join(0.5)  # it is waiting for the first save's lock
+        first.commit()
+    racer.join(30)
+    assert outcome == ["stale"]
+    assert service.get_draft(session, editor, bot_id).document.languages == ["en", "de"]
