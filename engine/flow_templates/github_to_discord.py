@@ -39,7 +39,7 @@ TEMPLATE = FlowTemplate(
     title="GitHub webhook → Discord message",
     description="Point a GitHub repository's webhook (JSON) at this flow's URL: each push, "
     "issue or pull request is announced in the Discord channel.",
-    icon="github",
+    icon="git-pull-request",
     needs=(discord_bot(), discord_channel()),
     build=build,
 )
