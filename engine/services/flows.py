@@ -578,19 +578,21 @@ def edit_flow(
 def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
     """Delete a flow with its versions, runs and stored variables.
 
-    Refused while webhooks start it: deleting those silently would break their callers.
+    Refused while webhooks made by hand start it: deleting those silently would break their
+    callers. The endpoints of its own Webhook trigger nodes are deleted with it.
     """
     require_role(actor, Role.editor)
     flow = editable_flow(session, flow_id)
     hooks = session.exec(
         select(sa.func.count())
         .select_from(WebhookEndpoint)
-        .where(WebhookEndpoint.flow_id == flow_id)
+        .where(WebhookEndpoint.flow_id == flow_id, WebhookEndpoint.node_id.is_(None))
     ).one()
     if hooks:
         raise FlowConflict(
             f"{hooks} webhook(s) start {flow.name!r}; delete or re-point them first."
         )
+    webhooks.delete_flow_endpoints(session, actor, flow_id)  # its nodes' own go with it
     executions = select(FlowExecution.id).where(FlowExecution.flow_id == flow_id)
     session.exec(sa.delete(FlowExecutionStep).where(FlowExecutionStep.execution_id.in_(executions)))
     # Sub-flow runs started by this flow's runs point at them: detach, do not delete.

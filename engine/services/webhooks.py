@@ -384,6 +384,26 @@ def _apply_node(endpoint: WebhookEndpoint, params: WebhookTrigger) -> dict[str, 
     return changed
 
 
+def delete_flow_endpoints(session: Session, actor: AdminUser, flow_id: int) -> None:
+    """The flow is being deleted: its trigger nodes' endpoints go with it (404 from then
+    on). Hand-made ones are not touched: deleting the flow is refused while they exist."""
+    require_role(actor, Role.editor)
+    owned = session.exec(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.flow_id == flow_id, col(WebhookEndpoint.node_id).is_not(None)
+        )
+    ).all()
+    for endpoint in owned:
+        _audit(session, actor, "webhook_deleted", endpoint, name=endpoint.name, with_flow=True)
+        session.exec(
+            sa.delete(WebhookSignatureSeen).where(
+                col(WebhookSignatureSeen.endpoint_id) == endpoint.id
+            )
+        )
+        session.delete(endpoint)
+    session.flush()
+
+
 def take_unseen_secret(session: Session, actor: AdminUser, webhook_id: int) -> str | None:
     """The secret a publish generated, the first time it is asked for (the node's panel
     shows it once); None once it was shown, or when there is none."""

@@ -129,3 +129,17 @@ def test_the_page_cannot_contradict_the_node(sqlite_session: Session) -> None:
     publish(sqlite_session, flow_id, chain(("start", "manual", {})))
     webhooks.delete_webhook(sqlite_session, admin, webhook_id)  # its node is gone: may go
     assert webhooks.list_webhooks(sqlite_session) == []
+
+
+def test_deleting_the_flow_takes_its_nodes_endpoints(sqlite_session: Session) -> None:
+    admin = make_admin()
+    flow_id = make_flow(hook_graph(require_signature=True))
+    by_hand = webhooks.create_webhook(sqlite_session, admin, "Old caller", flow_id)
+    sqlite_session.commit()
+    with pytest.raises(flows.FlowConflict, match="1 webhook"):  # the hand-made one only
+        flows.delete_flow(sqlite_session, admin, flow_id)
+    sqlite_session.rollback()
+    webhooks.delete_webhook(sqlite_session, admin, by_hand.id or 0)
+    flows.delete_flow(sqlite_session, admin, flow_id)
+    sqlite_session.commit()
+    assert sqlite_session.exec(select(WebhookEndpoint)).all() == []
