@@ -17,6 +17,7 @@ from flowbot_ui.components.forms import error_callout
 from flowbot_ui.components.layout import empty_state, page_header, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.components.workspace import flow_status_chip
+from flowbot_ui.pages.flow_gallery import GalleryState, gallery_dialog
 from flowbot_ui.state.auth import AuthState
 
 ALL, UNFILED = "all", "none"
@@ -273,6 +274,7 @@ def _name_form(
 
 def dialogs() -> rx.Component:
     return rx.fragment(
+        gallery_dialog([GalleryState.close(False), FlowsState.open_dialog("new", 0, "")]),
         _name_form("new", "New flow", FlowsState.create, "Create and open"),
         _name_form("folder", "New folder", FlowsState.create_folder, "Create folder"),
         _name_form("rename", "Rename flow", FlowsState.rename, "Rename", FlowsState.target_name),
@@ -456,7 +458,7 @@ def flows_page() -> rx.Component:
                 rx.button(
                     rx.icon("plus", size=16),
                     "New flow",
-                    on_click=FlowsState.open_dialog("new", 0, ""),
+                    on_click=GalleryState.open_gallery(FlowsState.folder),
                     disabled=~FlowsState.can_edit,
                     data_testid="new-flow",
                 ),

@@ -101,6 +101,7 @@ def create_flow(page: Page, url: str, name: str) -> str:
     """Create a flow from the flows page; returns the editor's URL."""
     page.goto(f"{url}/flows")
     page.get_by_test_id("new-flow").click()
+    page.get_by_test_id("template-blank").click()
     page.get_by_test_id("new-name").fill(name)
     page.get_by_role("button", name="Create and open").click()
     page.wait_for_url(re.compile(r"/flows/\d+/?$"))
