@@ -115,6 +115,16 @@ def _several_picker(field: FieldSpec) -> rx.Component:
     )
 
 
+_NOTHING_TO_PICK = {
+    "connection": "No connection of this kind yet: add one on the Connections page.",
+    "chat": "No chats yet: they appear once the connection is in one.",
+    "discovered_chat": "No chats yet: they appear once a connection is in one.",
+    "server": "No servers yet: they appear once the bot is in one.",
+    "community": "No communities yet: create one on the Communities page.",
+    "flow": "No flows yet.",
+}
+
+
 def _picker(field: FieldSpec) -> rx.Component:
     """The real things to pick from; a chat may also be typed, as an id or an expression."""
     return rx.vstack(
@@ -122,7 +132,7 @@ def _picker(field: FieldSpec) -> rx.Component:
             field.choices.length() > 0,
             rx.cond(field.kind == "list", _several_picker(field), _single_picker(field)),
             rx.text(
-                "None found yet: connections and the chats they are in appear here.",
+                rx.match(field.picks, *_NOTHING_TO_PICK.items(), "Nothing to pick yet."),
                 size="1",
                 color=rx.color("gray", 10),
             ),
