@@ -295,7 +295,7 @@ async def _forge(root: State, world: World, *, joined: bool) -> None:
     with session_scope() as session:
         flow = session.get(FlowDefinition, world.flow_id)
         assert flow is not None
-        room._load(flow)
+        room._load(session, flow)
     room._linked_to = room_token(world.flow_id)  # as if it had joined the flow's room
 
 
