@@ -9,6 +9,7 @@ from engine.models import AdminUser, BotInstance, Chat, FlowDefinition, Platform
 from engine.services import communities, connections, flows, node_pickers
 from engine.services.auth import PermissionDenied
 from engine.services.node_pickers import Choice, Scope
+from flowbot_ui.state.node_form import form_fields, toggled
 
 BOT_TOKEN = "123456789:AAE" + "x" * 32
 DISCORD_TOKEN = "MTA" + "a" * 21 + ".GbCdEf." + "z" * 27
@@ -158,3 +159,42 @@ def test_an_account_without_a_role_sees_no_choices(
 def test_node_platforms_map_to_connector_kinds() -> None:
     assert node_pickers.connector_kind("discord_bot") == "discord_bot"
     assert node_pickers.connector_kind("cross_platform") is None
+
+
+def _form(session: Session, user: AdminUser, node_type: str, **params: object) -> dict:
+    node = {"id": "n1", "type": node_type, "params": params}
+    return {f.name: f for f in form_fields(session, user, node, [])}
+
+
+def test_a_nodes_form_offers_its_connections_and_the_chats_of_the_one_it_names(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    form = _form(sqlite_session, viewer, "tg_send_message", instance_id=world["news"])
+    connection, chat = form["instance_id"], form["chat_id"]
+
+    assert [c.label for c in connection.choices] == ["News bot", "Support bot"]
+    assert connection.picked == str(world["news"]) and not connection.typed
+    assert connection.unset == "The bot that triggered the flow"
+    assert [c.value for c in chat.choices] == ["-1002"]
+    assert chat.typed and chat.value == "{{trigger.chat.id}}" and chat.picked == ""
+
+
+def test_a_connection_that_is_gone_is_shown_not_dropped(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    connection = _form(sqlite_session, viewer, "tg_send_message", instance_id=999)["instance_id"]
+
+    assert [(c.label, c.selected) for c in connection.choices][-1] == ("Not found (ID 999)", True)
+    assert connection.picked == "999"
+
+
+def test_ticking_communities_keeps_the_others(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    field = _form(sqlite_session, viewer, "broadcast", text="Hi", community_ids=[2])[
+        "community_ids"
+    ]
+
+    assert [c.selected for c in field.choices] == [True, False]  # Gamers (2), Makers (1)
+    assert toggled(field, "1", True) == "2\n1"
+    assert toggled(field, "2", False) == ""
