@@ -185,7 +185,7 @@ def list_versions(session: Session, user: AdminUser, instance_id: int) -> list[V
     rows = session.exec(
         select(BotConfigVersion)
         .where(BotConfigVersion.bot_instance_id == instance_id)
-        .order_by(sa.desc(BotConfigVersion.version))
+        .order_by(col(BotConfigVersion.version).desc())
     ).all()
     return [_version_view(row) for row in rows]
 
@@ -237,9 +237,9 @@ def save_draft(
     checked = parse_document(document)
     bot = _bot(session, instance_id)
     _draft_row(session, bot)
-    conditions = [BotConfigDraft.bot_instance_id == instance_id]
+    conditions = [col(BotConfigDraft.bot_instance_id) == instance_id]
     if base_revision is not None:
-        conditions.append(BotConfigDraft.revision == base_revision)
+        conditions.append(col(BotConfigDraft.revision) == base_revision)
     result = session.exec(  # type: ignore[call-overload]
         sa.update(BotConfigDraft)
         .where(*conditions)
@@ -642,8 +642,8 @@ def _live_rows(session: Session, instance_ids: list[Any]) -> dict[int, BotConfig
         select(BotConfigVersion).join(
             newest,
             sa.and_(
-                BotConfigVersion.bot_instance_id == newest.c.bot_instance_id,
-                BotConfigVersion.version == newest.c.version,
+                col(BotConfigVersion.bot_instance_id) == newest.c.bot_instance_id,
+                col(BotConfigVersion.version) == newest.c.version,
             ),
         )
     ).all()

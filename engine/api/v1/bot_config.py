@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -46,6 +46,60 @@ IfMatch = Annotated[
         examples=['"3"'],
     ),
 ]
+
+EXAMPLE_COMMAND: dict[str, Any] = {
+    "name": "help",
+    "description": {"en": "What I can do", "de": "Was ich kann"},
+    "scope": {"kind": "all"},
+    "action": {"kind": "menu", "target": "main"},
+}
+EXAMPLE_RESPONSE: dict[str, Any] = {
+    "key": "rules",
+    "triggers": [{"kind": "keyword", "value": "rules"}],
+    "text": {"en": "{{ member.name }}, our rules: {{ community.rules }}"},
+    "reply_mode": "reply",
+}
+EXAMPLE_MENU: dict[str, Any] = {
+    "key": "main",
+    "title": {"en": "How can I help?"},
+    "rows": [
+        [
+            {"label": {"en": "Rules"}, "action": {"kind": "response", "target": "rules"}},
+            {
+                "label": {"en": "Website"},
+                "action": {"kind": "url", "target": "https://example.org"},
+            },
+        ]
+    ],
+}
+EXAMPLE_SCOPE: dict[str, Any] = {"everywhere": False, "community_ids": [1], "private_chats": True}
+
+
+def _example(summary: str, value: Any) -> Any:
+    """A request body's example, for the API reference."""
+    return Body(openapi_examples={"example": {"summary": summary, "value": value}})
+
+
+EXAMPLE_CONFIG: dict[str, Any] = {
+    "default_language": "en",
+    "languages": ["en", "de"],
+    "commands": [EXAMPLE_COMMAND],
+    "responses": [EXAMPLE_RESPONSE],
+    "menus": [EXAMPLE_MENU],
+    "strings": {"site": {"en": "example.org"}},
+    "scope": EXAMPLE_SCOPE,
+}
+ConfigBody = Annotated[
+    BotConfigDocument, _example("A bot with /help opening a menu", EXAMPLE_CONFIG)
+]
+CommandBody = Annotated[Command, _example("/help opens the main menu", EXAMPLE_COMMAND)]
+ResponseBody = Annotated[BotResponse, _example("Answers 'rules'", EXAMPLE_RESPONSE)]
+MenuBody = Annotated[Menu, _example("Two buttons in a row", EXAMPLE_MENU)]
+StringsBody = Annotated[
+    dict[str, dict[str, str]],
+    _example("One string", {"site": {"en": "example.org", "de": "beispiel.de"}}),
+]
+ScopeBody = Annotated[BotScope, _example("Only community 1 and private chats", EXAMPLE_SCOPE)]
 
 STALE = "The configuration changed since the ETag in If-Match: read it again."
 CONDITIONAL = ETAG | refusals(c412=STALE, c428="If-Match is missing.")
@@ -226,7 +280,7 @@ async def get_config(instance_id: InstanceId, caller: Viewer, response: Response
 )
 async def put_config(
     instance_id: InstanceId,
-    body: BotConfigDocument,
+    body: ConfigBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
@@ -277,7 +331,7 @@ async def get_missing_translations(instance_id: InstanceId, caller: Viewer) -> M
 async def put_command(
     instance_id: InstanceId,
     name: CommandName,
-    body: Command,
+    body: CommandBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
@@ -322,7 +376,7 @@ async def delete_command(
 async def put_response(
     instance_id: InstanceId,
     key: ItemKey,
-    body: BotResponse,
+    body: ResponseBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
@@ -367,7 +421,7 @@ async def delete_response(
 async def put_menu(
     instance_id: InstanceId,
     key: ItemKey,
-    body: Menu,
+    body: MenuBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
@@ -411,7 +465,7 @@ async def delete_menu(
 )
 async def put_strings(
     instance_id: InstanceId,
-    body: dict[str, dict[str, str]],
+    body: StringsBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
@@ -455,7 +509,7 @@ async def put_languages(
 )
 async def put_scope(
     instance_id: InstanceId,
-    body: BotScope,
+    body: ScopeBody,
     caller: Editor,
     response: Response,
     if_match: IfMatch = None,
