@@ -3,12 +3,15 @@
 Each scope (all chats, private chats, groups, group admins, one chat) gets the default
 language's list without a language code, which everyone whose language has no list of its
 own sees, plus one list per other language of the bot. A (scope, language) pair pushed before
-and now empty is deleted. Only what changed since the last push is sent again, so the
-connector may call :meth:`CommandSync.sync` as often as it likes.
+(by this connector, or by any version before it started) and now empty is deleted. Only what
+changed since the last push is sent again, so the connector may call
+:meth:`CommandSync.sync` as often as it likes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -24,9 +27,13 @@ from aiogram.types import (
     BotCommandScopeDefault,
     BotCommandScopeUnion,
 )
+from pydantic import ValidationError
+from sqlmodel import Session, select
 
+from engine import db
 from engine.bot_config.answers import localized
 from engine.bot_config.document import BotConfigDocument, ScopeKind
+from engine.models.botconfig import BotConfigVersion
 
 log = logging.getLogger(__name__)
 
@@ -68,35 +75,53 @@ def telegram_scope(kind: ScopeKind, chat_id: str) -> BotCommandScopeUnion:
     return BotCommandScopeDefault()
 
 
+def published_lists(instance_id: int) -> set[ListKey]:
+    """Every (scope, language) some published version of the bot offered commands in."""
+    with Session(db.get_engine()) as session:
+        documents = session.exec(
+            select(BotConfigVersion.document).where(BotConfigVersion.bot_instance_id == instance_id)
+        ).all()
+    keys: set[ListKey] = set()
+    for document in documents:
+        with contextlib.suppress(ValidationError):  # a version the schema no longer reads
+            keys.update(command_lists(BotConfigDocument.model_validate(document)))
+    return keys
+
+
 class CommandSync:
     """Remembers what it pushed for one bot so repeated syncs only send changes."""
 
     def __init__(self, bot: Bot, instance_id: int) -> None:
         self.bot = bot
         self.instance_id = instance_id
-        self._pushed: CommandLists = {}
+        # What Telegram shows, as far as this connector knows: None until the first sync,
+        # which takes every list earlier versions may have pushed (before a restart) as
+        # there with unknown commands, so the ones the live version empties are deleted.
+        self._pushed: dict[ListKey, list[tuple[str, str]] | None] | None = None
 
     async def sync(self, document: BotConfigDocument | None) -> bool:
         """Bring Telegram's command menus in line with ``document`` (the live version; None:
         nothing was ever published, so leave Telegram as it is); True if anything was sent.
 
-        A list Telegram refuses (a chat the bot is not in) is logged and tried again at the
+        A list Telegram refuses (a chat the bot is not in) is logged and set again at the
         next sync; an unreachable Telegram raises, for the connector to be restarted."""
         if document is None:
             return False
+        if self._pushed is None:
+            earlier = await asyncio.to_thread(published_lists, self.instance_id)
+            self._pushed = dict.fromkeys(earlier)
+        pushed = self._pushed
         wanted = command_lists(document)
         sent = False
-        for key in [key for key in self._pushed if key not in wanted]:
+        for key in [key for key in pushed if key not in wanted]:
             (kind, chat_id), language = key
             call = self.bot.delete_my_commands(
                 scope=telegram_scope(kind, chat_id), language_code=language
             )
-            if await self._refused(call, key):
-                continue
-            del self._pushed[key]
-            sent = True
+            sent = not await self._refused(call, key) or sent
+            del pushed[key]  # refused: a chat the bot left, with no menu left to empty
         for key, commands in wanted.items():
-            if self._pushed.get(key) == commands:
+            if pushed.get(key) == commands:
                 continue
             (kind, chat_id), language = key
             listed = [BotCommand(command=name, description=text) for name, text in commands]
@@ -105,7 +130,7 @@ class CommandSync:
             )
             if await self._refused(call, key):
                 continue
-            self._pushed[key] = commands
+            pushed[key] = commands
             sent = True
         return sent
 

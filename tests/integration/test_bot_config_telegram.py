@@ -13,19 +13,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from connectors.kit.forwarder import EventForwarder
 from connectors.supervisor import BOT_CONFIG_TOPIC, Supervisor
+from connectors.telegram_bot.commands import command_lists
 from engine import events
+from engine.bot_config.document import BotConfigDocument
 from engine.db import session_scope
-from engine.models import Chat, Community, FlowExecution
-from engine.models.botconfig import BotConfigVersion
+from engine.models import AdminUser, Chat, Community, FlowExecution, Role
 from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
+from engine.services import bot_config as service
 from tests.fakes import TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, FakeTelegramBotAPI
 from tests.fakes.telegram_bot_api import RecordedCall
 from tests.flow_helpers import chain, make_flow
+from tests.unit.test_community_service import user
 
 GERMAN_USER, FRENCH_USER = 5001, 5002
 OTHER_CHAT = -1_009_999_999_999
@@ -51,9 +53,8 @@ def document(**changes: Any) -> dict[str, Any]:
             {"name": "stats", "description": {"en": "This chat's stats"},
              "scope": {"kind": "chat", "target_id": ADMIN_CHAT},
              "action": {"kind": "response", "target": "help"}},
-            {"name": "guildonly", "description": {"en": "Discord only"},
-             "scope": {"kind": "guild", "target_id": "42"}},
-            {"name": "off", "description": {"en": "Disabled"}, "enabled": False},
+            {"name": "off", "description": {"en": "Disabled"}, "enabled": False,
+             "action": {"kind": "response", "target": "help"}},
         ],
         "responses": [
             {"key": "help", "text": HELP},
@@ -62,7 +63,7 @@ def document(**changes: Any) -> dict[str, Any]:
             {"key": "gone", "triggers": [{"kind": "keyword", "value": "vanish"}],
              "text": {"en": "Soon gone"}, "delete_after_seconds": 1},
             {"key": "broken", "triggers": [{"kind": "keyword", "value": "broken"}],
-             "text": {"en": "Hi {{ member.name | no_such_filter }}"}},
+             "text": {"en": "Hi {{ member.name * 1000000000 }}"}},
             {"key": "private", "triggers": [{"kind": "keyword", "value": "secret"}],
              "text": {"en": "Between us"}, "reply_mode": "dm"},
             {"key": "topic", "triggers": [{"kind": "keyword", "value": "topic"}],
@@ -94,23 +95,21 @@ class Sink:
         self.kinds.append(payload["kind"])
 
 
-def publish(instance_id: int, doc: dict[str, Any]) -> int:
-    """A new live version and the bus event, as the bot configuration service does."""
+@pytest.fixture
+def editor(sqlite_session: Session) -> AdminUser:
+    return user(sqlite_session, Role.editor)
+
+
+def publish(editor: AdminUser, instance_id: int, doc: dict[str, Any]) -> int:
+    """``doc`` saved as the draft and published by the service, which announces it on the
+    bus; the new version's number."""
     with session_scope() as session:
-        last = session.exec(
-            select(sa.func.max(BotConfigVersion.version)).where(
-                BotConfigVersion.bot_instance_id == instance_id
-            )
-        ).one()
-        version = (last or 0) + 1
-        session.add(BotConfigVersion(bot_instance_id=instance_id, version=version, document=doc))
-    events.publish(BOT_CONFIG_TOPIC, {"instance_id": instance_id, "version": version})
-    return version
+        service.save_draft(session, editor, instance_id, doc, base_revision=None)
+        return service.publish(session, editor, instance_id).version
 
 
-@contextlib.asynccontextmanager
-async def running_bot(fake: FakeTelegramBotAPI, sink: Sink) -> AsyncIterator[int]:
-    """A Telegram bot connection run by a supervisor that listens to the bus; its id."""
+def add_bot(fake: FakeTelegramBotAPI) -> int:
+    """An active Telegram bot connection on ``fake``; its instance id."""
     with session_scope() as session:
         bot = BotInstance(
             name="Config bot",
@@ -122,14 +121,23 @@ async def running_bot(fake: FakeTelegramBotAPI, sink: Sink) -> AsyncIterator[int
         session.flush()
         session.add(PlatformConnection(bot_instance_id=bot.id, is_active=True))
         assert bot.id is not None
-        instance_id = bot.id
+        return bot.id
+
+
+@contextlib.asynccontextmanager
+async def supervised(fake: FakeTelegramBotAPI, sink: Sink | None = None) -> AsyncIterator[None]:
+    """The connections run by a supervisor that listens to the bus, until it has polled."""
     supervisor = Supervisor(
-        forwarder=EventForwarder(sink), reconcile_seconds=30, lease_seconds=60, listen_bus=True
+        forwarder=EventForwarder(sink or Sink()),
+        reconcile_seconds=30,
+        lease_seconds=60,
+        listen_bus=True,
     )
+    polls = len(fake.calls_to("getUpdates"))
     task = asyncio.create_task(supervisor.run())
     try:
-        await fake.wait_for_call("getUpdates", timeout=15)
-        yield instance_id
+        await fake.wait_for_call("getUpdates", count=polls + 1, timeout=15)
+        yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -137,12 +145,16 @@ async def running_bot(fake: FakeTelegramBotAPI, sink: Sink) -> AsyncIterator[int
 
 
 @contextlib.asynccontextmanager
-async def live_bot(doc: dict[str, Any] | None = None) -> AsyncIterator[FakeTelegramBotAPI]:
-    """A running bot answering ``doc`` (published before it connects)."""
-    async with FakeTelegramBotAPI() as fake, running_bot(fake, Sink()) as instance_id:
-        publish(instance_id, doc or document())
-        await fake.wait_for_call("setMyCommands", timeout=10)
-        yield fake
+async def live_bot(
+    editor: AdminUser, doc: dict[str, Any] | None = None
+) -> AsyncIterator[FakeTelegramBotAPI]:
+    """A running bot answering ``doc``."""
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_bot(fake)
+        async with supervised(fake):
+            publish(editor, instance_id, doc or document())
+            await fake.wait_for_call("setMyCommands", timeout=10)
+            yield fake
 
 
 def pairs(calls: list[RecordedCall]) -> set[tuple[str, str]]:
@@ -161,64 +173,103 @@ def scope(kind: str, **fields: Any) -> str:
 # -- publishing and commands ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_publish_pushes_commands_per_scope_and_language_and_rollback_repushes() -> None:
+async def test_publish_pushes_commands_per_scope_and_language_and_rollback_repushes(
+    editor: AdminUser,
+) -> None:
     sink = Sink()
-    async with FakeTelegramBotAPI() as fake, running_bot(fake, sink) as instance_id:
-        assert fake.calls_to("setMyCommands") == []  # nothing published: Telegram untouched
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_bot(fake)
+        async with supervised(fake, sink):
+            assert fake.calls_to("setMyCommands") == []  # nothing published: Telegram untouched
 
-        publish(instance_id, document())
-        expected = {
-            (scope("default"), ""), (scope("default"), "de"),
-            (scope("all_private_chats"), ""), (scope("all_private_chats"), "de"),
-            (scope("all_group_chats"), ""), (scope("all_group_chats"), "de"),
-            (scope("all_chat_administrators"), ""), (scope("all_chat_administrators"), "de"),
-            (scope("chat", chat_id=int(ADMIN_CHAT)), ""),
-            (scope("chat", chat_id=int(ADMIN_CHAT)), "de"),
-        }  # fmt: skip
-        await fake.wait_for_call("setMyCommands", count=len(expected), timeout=10)
-        assert pairs(fake.calls_to("setMyCommands")) == expected
-        by_pair = {
-            next(iter(pairs([c]))): c.params["commands"] for c in fake.calls_to("setMyCommands")
-        }
-        assert by_pair[(scope("default"), "")] == [{"command": "help", "description": "Get help"}]
-        assert by_pair[(scope("default"), "de")] == [
-            {"command": "help", "description": "Hilfe bekommen"}
-        ]
-        assert by_pair[(scope("all_private_chats"), "de")] == [  # no German: the default's
-            {"command": "menu", "description": "Open the menu"}
-        ]
+            publish(editor, instance_id, document())
+            expected = {
+                (scope("default"), ""), (scope("default"), "de"),
+                (scope("all_private_chats"), ""), (scope("all_private_chats"), "de"),
+                (scope("all_group_chats"), ""), (scope("all_group_chats"), "de"),
+                (scope("all_chat_administrators"), ""), (scope("all_chat_administrators"), "de"),
+                (scope("chat", chat_id=int(ADMIN_CHAT)), ""),
+                (scope("chat", chat_id=int(ADMIN_CHAT)), "de"),
+            }  # fmt: skip
+            await fake.wait_for_call("setMyCommands", count=len(expected), timeout=10)
+            assert pairs(fake.calls_to("setMyCommands")) == expected
+            by_pair = {
+                next(iter(pairs([c]))): c.params["commands"] for c in fake.calls_to("setMyCommands")
+            }
+            assert by_pair[(scope("default"), "")] == [
+                {"command": "help", "description": "Get help"}
+            ]
+            assert by_pair[(scope("default"), "de")] == [
+                {"command": "help", "description": "Hilfe bekommen"}
+            ]
+            assert by_pair[(scope("all_private_chats"), "de")] == [  # no German: the default's
+                {"command": "menu", "description": "Open the menu"}
+            ]
 
-        # The same version again (a second relay) sends nothing.
-        events.publish(BOT_CONFIG_TOPIC, {"instance_id": instance_id, "version": 1})
-        fake.push_command("help")
-        await fake.wait_for_call("sendMessage", timeout=10)
-        assert len(fake.calls_to("setMyCommands")) == len(expected)
+            # The same version again (a second relay) sends nothing.
+            events.publish(BOT_CONFIG_TOPIC, {"instance_id": instance_id, "version": 1})
+            fake.push_command("help")
+            await fake.wait_for_call("sendMessage", timeout=10)
+            assert len(fake.calls_to("setMyCommands")) == len(expected)
 
-        # v2 drops the chat's and the admins' commands, v3 brings v1 back (a rollback).
-        smaller = document()
-        smaller["commands"] = smaller["commands"][:3]
-        publish(instance_id, smaller)
-        removed = {p for p in expected if "chat" in p[0]} - {
-            p for p in expected if "group_chats" in p[0] or "private" in p[0]
-        }
-        await fake.wait_for_call("deleteMyCommands", count=len(removed), timeout=10)
-        assert pairs(fake.calls_to("deleteMyCommands")) == removed
+            # v2 drops the chat's and the admins' commands, the rollback to v1 brings them back.
+            smaller = document()
+            smaller["commands"] = smaller["commands"][:3]
+            publish(editor, instance_id, smaller)
+            removed = {p for p in expected if "chat" in p[0]} - {
+                p for p in expected if "group_chats" in p[0] or "private" in p[0]
+            }
+            await fake.wait_for_call("deleteMyCommands", count=len(removed), timeout=10)
+            assert pairs(fake.calls_to("deleteMyCommands")) == removed
 
-        before = len(fake.calls_to("setMyCommands"))
-        publish(instance_id, document())
-        await fake.wait_for_call("setMyCommands", count=before + len(removed), timeout=10)
-        assert pairs(fake.calls_to("setMyCommands")[before:]) == removed
+            before = len(fake.calls_to("setMyCommands"))
+            with session_scope() as session:
+                service.rollback(session, editor, instance_id, 1)
+            await fake.wait_for_call("setMyCommands", count=before + len(removed), timeout=10)
+            assert pairs(fake.calls_to("setMyCommands")[before:]) == removed
 
     assert "tg_command" in sink.kinds  # flows still see the update the bot answered
+
+
+async def test_a_restarted_connector_deletes_the_lists_a_version_published_meanwhile_emptied(
+    editor: AdminUser,
+) -> None:
+    """The connector's memory of what it pushed dies with it: at its first sync it takes
+    every list an earlier version offered as there, and deletes those the live one empties."""
+    async with FakeTelegramBotAPI() as fake:
+        instance_id = add_bot(fake)
+        async with supervised(fake):
+            publish(editor, instance_id, document())
+            await fake.wait_for_call("setMyCommands", count=10, timeout=10)
+        smaller = document()
+        smaller["commands"] = smaller["commands"][:1]  # /help everywhere, nothing else
+        publish(editor, instance_id, smaller)  # while no connector runs
+        fake.log.calls.clear()
+        async with supervised(fake):
+            await fake.wait_for_call("deleteMyCommands", count=8, timeout=10)
+            await fake.wait_for_call("setMyCommands", count=2, timeout=10)
+
+    assert pairs(fake.calls_to("setMyCommands")) == {
+        (scope("default"), ""),
+        (scope("default"), "de"),
+    }
+    assert (scope("default"), "") not in pairs(fake.calls_to("deleteMyCommands"))
+    assert len(fake.calls_to("deleteMyCommands")) == 8  # 4 scopes x 2 languages, once each
+
+
+def test_discord_server_commands_are_not_telegram_ones() -> None:
+    doc = BotConfigDocument.model_validate(document(commands=[
+        {"name": "ticket", "description": {"en": "Open a ticket"},
+         "scope": {"kind": "guild", "target_id": "42"}},
+    ]))  # fmt: skip
+    assert command_lists(doc) == {}
 
 
 # -- answers ----------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_help_in_the_members_language_with_fallback_to_the_default() -> None:
-    async with live_bot() as fake:
+async def test_help_in_the_members_language_with_fallback_to_the_default(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         fake.add_user(GERMAN_USER, first_name="Grete", language_code="de")
         fake.add_user(FRENCH_USER, first_name="Jules", language_code="fr")
         asked = fake.push_command("help", user_id=GERMAN_USER)
@@ -233,9 +284,8 @@ async def test_help_in_the_members_language_with_fallback_to_the_default() -> No
     assert french.params["text"] == "<b>Help</b> for Jules"
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_keyword_response_in_the_chat_without_quoting() -> None:
-    async with live_bot() as fake:
+async def test_keyword_response_in_the_chat_without_quoting(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         fake.push_message("what is the price?")
         answer = await fake.wait_for_call("sendMessage", timeout=10)
         fake.push_message("priceless")  # a word, not a phrase inside one
@@ -247,9 +297,8 @@ async def test_keyword_response_in_the_chat_without_quoting() -> None:
     assert [c.params["text"] for c in fake.calls_to("sendMessage")][1].startswith("<b>Help")
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_menu_buttons_edit_the_message_and_back_returns() -> None:
-    async with live_bot() as fake:
+async def test_menu_buttons_edit_the_message_and_back_returns(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         asked = fake.push_command("menu", chat_id=TELEGRAM_USER_ID)  # for private chats
         opened = await fake.wait_for_call("sendMessage", timeout=10)
         assert opened.params["text"] == "Main menu"
@@ -276,9 +325,8 @@ async def test_menu_buttons_edit_the_message_and_back_returns() -> None:
     assert len(fake.calls_to("sendMessage")) == 1  # navigation never posts a new message
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_an_answer_is_deleted_after_its_delay() -> None:
-    async with live_bot() as fake:
+async def test_an_answer_is_deleted_after_its_delay(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         asked = fake.push_message("vanish please")
         sent = await fake.wait_for_call("sendMessage", timeout=10)
         answer_id = asked["message"]["message_id"] + 1  # the chat's next message
@@ -292,13 +340,13 @@ async def test_an_answer_is_deleted_after_its_delay() -> None:
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_flow_button_starts_the_flow() -> None:
+async def test_a_flow_button_starts_the_flow(editor: AdminUser) -> None:
     flow_id = make_flow(chain(("t", "tg_callback_query", {})))
     menus = document()["menus"]
     menus[0]["rows"].append(
         [{"label": {"en": "Run"}, "action": {"kind": "flow", "target": str(flow_id)}}]
     )
-    async with live_bot(document(menus=menus)) as fake:
+    async with live_bot(editor, document(menus=menus)) as fake:
         fake.push_callback_query(f"fb:f:{flow_id}")
         await fake.wait_for_call("answerCallbackQuery", timeout=10)
         with session_scope() as session:
@@ -311,16 +359,14 @@ async def test_a_flow_button_starts_the_flow() -> None:
     assert fake.calls_to("sendMessage") == [] and fake.calls_to("editMessageText") == []
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_a_press_on_a_removed_menu_still_stops_the_spinner() -> None:
-    async with live_bot() as fake:
+async def test_a_press_on_a_removed_menu_still_stops_the_spinner(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         fake.push_callback_query("fb:m:main/gone")
         await fake.wait_for_call("answerCallbackQuery", timeout=10)
     assert fake.calls_to("editMessageText") == []
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_the_bot_answers_only_in_its_scope() -> None:
+async def test_the_bot_answers_only_in_its_scope(editor: AdminUser) -> None:
     with session_scope() as session:
         community = Community(name="Readers")
         session.add(community)
@@ -329,7 +375,7 @@ async def test_the_bot_answers_only_in_its_scope() -> None:
                          title="Readers chat", community_id=community.id))  # fmt: skip
         community_id = community.id
     only_readers = {"everywhere": False, "community_ids": [community_id], "private_chats": False}
-    async with live_bot(document(scope=only_readers)) as fake:
+    async with live_bot(editor, document(scope=only_readers)) as fake:
         fake.push_command("help", chat_id=OTHER_CHAT)
         fake.push_command("help", chat_id=TELEGRAM_USER_ID)
         fake.push_command("help", chat_id=TELEGRAM_CHAT_ID)
@@ -340,21 +386,23 @@ async def test_the_bot_answers_only_in_its_scope() -> None:
     assert len(fake.calls_to("sendMessage")) == 1
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_a_broken_expression_is_sent_as_written_and_the_bot_goes_on() -> None:
-    async with live_bot() as fake:
+async def test_a_broken_expression_is_sent_as_written_and_the_bot_goes_on(
+    editor: AdminUser,
+) -> None:
+    async with live_bot(editor) as fake:
         fake.push_message("this is broken")
         broken = await fake.wait_for_call("sendMessage", timeout=10)
         fake.push_command("help")
         after = await fake.wait_for_call("sendMessage", count=2, timeout=10)
 
-    assert broken.params["text"] == "Hi {{ member.name | no_such_filter }}"
+    assert broken.params["text"] == "Hi {{ member.name * 1000000000 }}"  # as written
     assert after.params["text"].startswith("<b>Help</b>")
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_a_dm_answer_and_the_notice_for_a_member_who_never_started_the_bot() -> None:
-    async with live_bot() as fake:
+async def test_a_dm_answer_and_the_notice_for_a_member_who_never_started_the_bot(
+    editor: AdminUser,
+) -> None:
+    async with live_bot(editor) as fake:
         fake.add_user(GERMAN_USER, first_name="Grete <3", language_code="de")
         fake.push_message("secret", user_id=TELEGRAM_USER_ID)
         private = await fake.wait_for_call("sendMessage", timeout=10)
@@ -375,9 +423,8 @@ async def test_a_dm_answer_and_the_notice_for_a_member_who_never_started_the_bot
     assert button["url"] == "https://t.me/flowbot_test_bot"
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_thread_answers_go_to_the_messages_topic() -> None:
-    async with live_bot() as fake:
+async def test_thread_answers_go_to_the_messages_topic(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         fake.push_message("topic", is_topic_message=True, message_thread_id=77)
         in_topic = await fake.wait_for_call("sendMessage", timeout=10)
         asked = fake.push_message("topic")  # no topics here: the answer quotes the message
@@ -389,9 +436,8 @@ async def test_thread_answers_go_to_the_messages_topic() -> None:
     assert quoted.params["reply_parameters"]["message_id"] == asked["message"]["message_id"]
 
 
-@pytest.mark.usefixtures("sqlite_session")
-async def test_media_with_caption_and_buttons() -> None:
-    async with live_bot() as fake:
+async def test_media_with_caption_and_buttons(editor: AdminUser) -> None:
+    async with live_bot(editor) as fake:
         fake.push_message("a picture please")
         photo = await fake.wait_for_call("sendPhoto", timeout=10)
 
