@@ -295,7 +295,10 @@ class BotConfigState(AuthState):
             chats = communities.chat_page(
                 session, ChatFilters(connection_id=self.bot_id), PICKER_SIZE
             )
-        self.flow_choices = [Choice(id=str(f.id), name=f.name) for f in found]
+        self.flow_choices = [
+            Choice(id=str(f.id), name=f.name if f.published else f"{f.name} (not published)")
+            for f in found
+        ]
         self.community_choices = [Choice(id=str(c.community_id), name=c.name) for c in groups]
         shown = [
             (c.type, Choice(id=c.platform_chat_id, name=c.title or c.platform_chat_id))
