@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -446,3 +447,21 @@ async def test_media_with_caption_and_buttons(editor: AdminUser) -> None:
     assert photo.params["parse_mode"] == "HTML"
     (button,) = photo.params["reply_markup"]["inline_keyboard"][0]
     assert button == {"text": "Menu", "callback_data": "fb:m:main"}
+
+
+async def test_a_refused_answer_is_logged_and_the_bot_goes_on(
+    editor: AdminUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="connectors.telegram_bot.bot_replies")
+    async with live_bot(editor) as fake:
+        fake.fail_next("sendMessage", 429, retry_after=30)
+        fake.push_command("help")
+        await fake.wait_for_call("sendMessage", timeout=10)
+        fake.push_command("help")
+        answered = await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert answered.params["text"].startswith("<b>Help</b>")
+    (refused,) = [r.getMessage() for r in caplog.records if "did not take" in r.getMessage()]
+    assert refused.startswith("instance ") and "(response:help)" in refused
+    assert "retry after 30" in refused
+    assert fake.token not in caplog.text
