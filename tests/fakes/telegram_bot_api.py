@@ -342,6 +342,8 @@ class FakeTelegramBotAPI(UpdateInjection, FakeServer):
         chat_obj = self.chat(p["chat_id"])
         key = (chat_obj["id"], int(p["message_id"]))
         original = self.messages.get(key) or tg.message(key[1], chat_obj, from_user=self.me)
+        if "text" not in original and "caption" in original:  # a photo, video, document
+            raise BotAPIError(400, "Bad Request: there is no text in the message to edit")
         edited = {**original, "text": p["text"], "edit_date": tg.now()}
         edited.pop("entities", None)
         if p.get("entities"):
