@@ -465,3 +465,19 @@ async def test_a_refused_answer_is_logged_and_the_bot_goes_on(
     assert refused.startswith("instance ") and "(response:help)" in refused
     assert "retry after 30" in refused
     assert fake.token not in caplog.text
+
+
+async def test_a_menu_opened_under_a_photo_comes_as_a_new_message(editor: AdminUser) -> None:
+    """A photo's message has no text to edit: Telegram refuses, the menu is sent anew."""
+    async with live_bot(editor) as fake:
+        asked = fake.push_message("a picture please")
+        photo = await fake.wait_for_call("sendPhoto", timeout=10)
+        message = fake.messages[(TELEGRAM_CHAT_ID, asked["message"]["message_id"] + 1)]
+        (button,) = photo.params["reply_markup"]["inline_keyboard"][0]
+        fake.push_callback_query(button["callback_data"], message=message)
+        menu = await fake.wait_for_call("sendMessage", timeout=10)
+        await fake.wait_for_call("answerCallbackQuery", timeout=10)
+
+    assert fake.calls_to("editMessageText")[0].status == 400
+    assert menu.params["text"] == "Main menu"
+    assert menu.params["chat_id"] == TELEGRAM_CHAT_ID
