@@ -30,7 +30,7 @@ _STOP_TIMEOUT = 10.0
 
 def backoff_delay(failures: int, base: float, cap: float) -> float:
     """1, 2, 4, 8… × base seconds, never more than ``cap``."""
-    return min(cap, base * 2 ** max(0, failures - 1))
+    return min(cap, base * 2.0 ** max(0, failures - 1))
 
 
 class ManagedInstance:

@@ -30,4 +30,5 @@ def connector_factory(kind: str) -> ConnectorFactory:
         module_name, _, attribute = CONNECTORS[kind].partition(":")
     except KeyError:
         raise UnknownConnectorKind(f"no connector is registered for {kind!r}") from None
-    return getattr(importlib.import_module(module_name), attribute)
+    factory: ConnectorFactory = getattr(importlib.import_module(module_name), attribute)
+    return factory

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors.kit.connector import InstanceConfig
 from engine.crypto import SecretDecryptionError
@@ -74,12 +74,12 @@ def claim(owner: str, lease_seconds: float) -> list[Claimed]:
     stmt = (
         sa.update(PC)
         .where(
-            PC.is_active,
+            col(PC.is_active),
             sa.or_(
-                PC.lease_owner.is_(None),
-                PC.lease_owner == owner,
-                PC.lease_expires_at.is_(None),
-                PC.lease_expires_at < now,
+                col(PC.lease_owner).is_(None),
+                col(PC.lease_owner) == owner,
+                col(PC.lease_expires_at).is_(None),
+                col(PC.lease_expires_at) < now,
             ),
         )
         .values(
@@ -87,7 +87,7 @@ def claim(owner: str, lease_seconds: float) -> list[Claimed]:
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             heartbeat_at=now,
         )
-        .returning(PC.id, PC.bot_instance_id)
+        .returning(col(PC.id), col(PC.bot_instance_id))
     )
     with get_engine().begin() as conn:
         rows = conn.execute(stmt).all()
@@ -96,9 +96,9 @@ def claim(owner: str, lease_seconds: float) -> list[Claimed]:
 
 def release(owner: str, connection_ids: list[int] | None = None) -> None:
     """Give leases back (all of ours when ``connection_ids`` is None)."""
-    stmt = sa.update(PC).where(PC.lease_owner == owner)
+    stmt = sa.update(PC).where(col(PC.lease_owner) == owner)
     if connection_ids is not None:
-        stmt = stmt.where(PC.id.in_(connection_ids))
+        stmt = stmt.where(col(PC.id).in_(connection_ids))
     with get_engine().begin() as conn:
         conn.execute(stmt.values(lease_owner=None, lease_expires_at=None))
 
@@ -205,10 +205,10 @@ def holder_of(instance_id: int) -> Holder | None:
     """Who runs an instance, for a helpful ``not_held`` answer."""
     with Session(get_engine()) as session:
         row = session.exec(
-            select(BotInstance.kind, PC.is_active, PC.lease_owner, PC.details)
-            .join(PC, PC.bot_instance_id == BotInstance.id, isouter=True)
+            select(BotInstance.kind, col(PC.is_active), col(PC.lease_owner), PC.details)
+            .join(PC, col(PC.bot_instance_id) == col(BotInstance.id), isouter=True)
             .where(BotInstance.id == instance_id)
-            .order_by(PC.is_active.desc())  # type: ignore[union-attr]
+            .order_by(col(PC.is_active).desc())
         ).first()
     if row is None:
         return None

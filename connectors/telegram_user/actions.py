@@ -8,6 +8,7 @@ from typing import Any
 
 import pyrogram
 from pyrogram import enums, errors, types
+from pyrogram.errors.rpc_error import RPCError
 from pyrogram.file_id import FileId
 
 from connectors.kit.actions import ActionRegistry
@@ -208,7 +209,7 @@ async def pin_message(client: pyrogram.Client, params: p.PinParams) -> dict[str,
 @actions.action(*node_action("tgu_join_chat"))
 async def join_chat(client: pyrogram.Client, params: p.JoinChatParams) -> dict[str, Any]:
     result = await client.join_chat(chat_ref(params.chat_id))
-    chat = getattr(result, "chat", result)
+    chat: Any = getattr(result, "chat", result)
     return {"chat_id": str(chat.id) if getattr(chat, "id", None) else None}
 
 
@@ -330,7 +331,7 @@ async def update_profile(client: pyrogram.Client, params: p.UpdateProfileParams)
 # -- errors -----------------------------------------------------------------------------------
 
 
-def map_error(error: errors.RPCError) -> ActionError:
+def map_error(error: RPCError) -> ActionError:
     """pyrogram's RPC error → the structured error the pool API returns."""
     text = str(error)  # "Telegram says: [420 FLOOD_WAIT_X] - Please wait 42 seconds ..."
     if isinstance(error, errors.FloodWait):
@@ -349,7 +350,7 @@ async def execute_action(
     """Run one action; Telegram's refusals come back as ActionError, never as pyrogram's."""
     try:
         return await actions.execute(client, name, params)
-    except errors.RPCError as error:
+    except RPCError as error:
         raise map_error(error) from error
     except ConnectionError as error:
         raise ActionError(ErrorKind.unavailable, f"Telegram unreachable: {error}") from error

@@ -19,6 +19,7 @@ from typing import Any
 
 import pyrogram
 from pyrogram import errors, handlers, types
+from pyrogram.errors.rpc_error import RPCError
 
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind
@@ -178,5 +179,5 @@ class TelegramLogin:
             raise ActionError(ErrorKind.validation, "the code expired: start again") from error
         except errors.PhoneNumberInvalid as error:
             raise ActionError(ErrorKind.validation, "not a valid phone number") from error
-        except errors.RPCError as error:
+        except RPCError as error:
             raise map_error(error) from error

@@ -8,6 +8,7 @@ decides whether it wants them); one that mentions the account or replies to it i
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 from pyrogram import enums, types
 
@@ -16,7 +17,7 @@ from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEven
 
 CONNECTOR = "telegram_user"
 
-_CHAT_TYPES = {
+_CHAT_TYPES: dict[enums.ChatType | None, str] = {
     enums.ChatType.PRIVATE: "private",
     enums.ChatType.BOT: "private",
     enums.ChatType.GROUP: "group",
@@ -63,7 +64,7 @@ def map_message(message: types.Message, instance_id: int | None) -> list[Platfor
     if message.chat is None or message.service or message.empty:
         return []
     kinds = ["tgu_message"] + (["tgu_mention"] if message.mentioned else [])
-    fields = {
+    fields: dict[str, Any] = {
         "chat": event_chat(message.chat),
         "user": event_user(message.from_user) if message.from_user else None,
         "message_id": str(message.id),

@@ -113,11 +113,11 @@ def phone_digits(value: str, field_name: str) -> str:
 
 
 def is_group(jid: JID) -> bool:
-    return jid.Server == "g.us"
+    return bool(jid.Server == "g.us")
 
 
 def jid_str(jid: JID) -> str:
-    return Jid2String(JIDToNonAD(jid))
+    return str(Jid2String(JIDToNonAD(jid)))
 
 
 def _sent(response: SendResponse) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class WhatsAppConnector(Connector):
     async def pair_phone(self, phone: str) -> str:
         """Pairing-code login: the admin types the code under Linked devices on the phone."""
         digits = "".join(ch for ch in phone if ch.isdigit())
-        code = await self._client.PairPhone(digits, show_push_notification=True)
+        code: str = await self._client.PairPhone(digits, show_push_notification=True)
         await self.report(
             "auth_required",
             "enter the pairing code in WhatsApp (Linked devices → Link with phone number)",

@@ -66,7 +66,7 @@ def _reply_to(message: Message) -> str | None:
     for field, value in message.ListFields():
         context = getattr(value, "contextInfo", None) if field.message_type else None
         if context is not None and context.stanzaID:
-            return context.stanzaID
+            return str(context.stanzaID)
     return None
 
 
