@@ -18,8 +18,9 @@ from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
+from dramatiq.broker import MessageProxy
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import (
     community_events,
@@ -109,7 +110,9 @@ def start_executions(event: PlatformEvent) -> list[int]:
 
 def known_keys(session: Session, keys: Iterable[str]) -> set[str]:
     """Which of these idempotency keys already name an execution (created earlier)."""
-    query = select(FlowExecution.idempotency_key).where(FlowExecution.idempotency_key.in_(keys))
+    query = select(col(FlowExecution.idempotency_key)).where(
+        col(FlowExecution.idempotency_key).in_(keys)
+    )
     return {key for key in session.exec(query).all() if key is not None}
 
 
@@ -221,16 +224,16 @@ def overdue_executions(resume_before: datetime, queued_before: datetime) -> list
                 .where(
                     sa.or_(
                         sa.and_(
-                            FlowExecution.status == ExecutionStatus.waiting,
-                            FlowExecution.resume_at <= resume_before,
+                            col(FlowExecution.status) == ExecutionStatus.waiting,
+                            col(FlowExecution.resume_at) <= resume_before,
                         ),
                         sa.and_(
-                            FlowExecution.status == ExecutionStatus.queued,
-                            FlowExecution.started_at <= queued_before,
+                            col(FlowExecution.status) == ExecutionStatus.queued,
+                            col(FlowExecution.started_at) <= queued_before,
                         ),
                     )
                 )
-                .order_by(FlowExecution.id)
+                .order_by(col(FlowExecution.id))
                 .limit(SWEEP_BATCH)
             ).all()
         )
@@ -241,7 +244,7 @@ def recover_orphans() -> int:
     unfinished execution (waiting ones reschedule themselves)."""
     with session_scope() as session:
         ids = session.exec(
-            select(FlowExecution.id).where(FlowExecution.status.in_(UNFINISHED))
+            select(col(FlowExecution.id)).where(col(FlowExecution.status).in_(UNFINISHED))
         ).all()
     for execution_id in ids:
         execute_flow.send(execution_id)
@@ -288,7 +291,7 @@ class TimeLimitedTwice(dramatiq.Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,  # type: ignore[type-arg]
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,

@@ -29,7 +29,7 @@ from typing import Any
 
 import dramatiq
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from engine import events, pool_client
 from engine.action_errors import RETRYABLE, ActionError, ErrorKind
@@ -101,7 +101,7 @@ def due_broadcasts(now: datetime) -> list[int]:
         scheduled = session.exec(
             select(BroadcastMessage.id)
             .where(BroadcastMessage.status == BroadcastStatus.scheduled)
-            .where(BroadcastMessage.scheduled_at <= now)
+            .where(col(BroadcastMessage.scheduled_at) <= now)
         ).all()
         started = [
             broadcast_id
@@ -109,7 +109,7 @@ def due_broadcasts(now: datetime) -> list[int]:
             if _update(
                 session,
                 broadcast_id,
-                BroadcastMessage.status == BroadcastStatus.scheduled,
+                col(BroadcastMessage.status) == BroadcastStatus.scheduled,
                 status=BroadcastStatus.sending,
                 started_at=now,
             )
@@ -118,7 +118,10 @@ def due_broadcasts(now: datetime) -> list[int]:
             select(BroadcastMessage.id)
             .where(BroadcastMessage.status == BroadcastStatus.sending)
             .where(
-                sa.or_(BroadcastMessage.lease_until.is_(None), BroadcastMessage.lease_until < now)
+                sa.or_(
+                    col(BroadcastMessage.lease_until).is_(None),
+                    col(BroadcastMessage.lease_until) < now,
+                )
             )
         ).all()
     # A broadcast just started still has no lease while its message waits in the queue.
@@ -147,8 +150,10 @@ def _take_lease(broadcast_id: int) -> datetime | None:
     now = utcnow()
     lease = now + LEASE
     free = sa.and_(
-        BroadcastMessage.status == BroadcastStatus.sending,
-        sa.or_(BroadcastMessage.lease_until.is_(None), BroadcastMessage.lease_until < now),
+        col(BroadcastMessage.status) == BroadcastStatus.sending,
+        sa.or_(
+            col(BroadcastMessage.lease_until).is_(None), col(BroadcastMessage.lease_until) < now
+        ),
     )
     with session_scope() as session:
         taken = _update(
@@ -264,7 +269,7 @@ class _Job:
                 select(BroadcastTarget)
                 .where(BroadcastTarget.broadcast_id == self.broadcast_id)
                 .where(BroadcastTarget.status == status)
-                .order_by(BroadcastTarget.id)
+                .order_by(col(BroadcastTarget.id))
             )
             rows = session.exec(
                 query if status == TargetStatus.sending else query.limit(CHUNK)
@@ -272,8 +277,8 @@ class _Job:
             if status == TargetStatus.pending and rows:
                 session.execute(
                     sa.update(BroadcastTarget)
-                    .where(BroadcastTarget.id.in_([row.id for row in rows]))
-                    .where(BroadcastTarget.status == TargetStatus.pending)
+                    .where(col(BroadcastTarget.id).in_([row.id for row in rows]))
+                    .where(col(BroadcastTarget.status) == TargetStatus.pending)
                     .values(status=TargetStatus.sending, attempts=BroadcastTarget.attempts + 1)
                     .execution_options(synchronize_session=False)
                 )
@@ -392,8 +397,8 @@ class _Job:
     def _renew(self, session: Session) -> bool:
         lease = utcnow() + LEASE
         held = sa.and_(
-            BroadcastMessage.status == BroadcastStatus.sending,
-            BroadcastMessage.lease_until == self.lease,
+            col(BroadcastMessage.status) == BroadcastStatus.sending,
+            col(BroadcastMessage.lease_until) == self.lease,
         )
         if _update(session, self.broadcast_id, held, lease_until=lease):
             self.lease = lease
@@ -413,8 +418,8 @@ class _Job:
         with session_scope() as session:
             session.execute(
                 sa.update(BroadcastTarget)
-                .where(BroadcastTarget.id.in_(ids))
-                .where(BroadcastTarget.status == TargetStatus.sending)
+                .where(col(BroadcastTarget.id).in_(ids))
+                .where(col(BroadcastTarget.status) == TargetStatus.sending)
                 .values(status=TargetStatus.cancelled, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
@@ -426,8 +431,8 @@ class _Job:
         with session_scope() as session:
             status = final_status(target_counts(session, self.broadcast_id))
             held = sa.and_(
-                BroadcastMessage.status == BroadcastStatus.sending,
-                BroadcastMessage.lease_until == self.lease,
+                col(BroadcastMessage.status) == BroadcastStatus.sending,
+                col(BroadcastMessage.lease_until) == self.lease,
             )
             finished = _update(
                 session, self.broadcast_id, held, status=status, finished_at=utcnow(),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import lru_cache
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -53,7 +54,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     """A new broker for these settings (tests use it to reach a worker's Redis)."""
     if settings.is_embedded_broker:
         return StubBroker(middleware=_middleware())
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves it unannotated
         url=settings.redis_url,
         middleware=_middleware(),
         namespace=f"{settings.redis_namespace}:dramatiq",
@@ -70,7 +71,7 @@ def get_broker() -> dramatiq.Broker:
     return broker
 
 
-def pending_messages(queue_name: str = QUEUE) -> list[dramatiq.Message] | None:
+def pending_messages(queue_name: str = QUEUE) -> list[dramatiq.Message[Any]] | None:
     """Every message Redis holds for ``queue_name``: waiting, delayed, or fetched by a
     worker and not yet acknowledged; None when the broker cannot tell (in-process).
 

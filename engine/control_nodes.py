@@ -252,7 +252,7 @@ def arrive(run: Run, merge_id: str, source: str, frame: Frame) -> bool:
     if merge_id in frame.merges.done:
         return False
     frame.merges.arrivals.setdefault(merge_id, {})[source] = frame.outputs.get(source)
-    return run.flow.graph.nodes[merge_id]["params"].get("mode") == "any"
+    return bool(run.flow.graph.nodes[merge_id]["params"].get("mode") == "any")
 
 
 async def run_merge(run: Run, merge_id: str, frame: Frame) -> list[Next]:

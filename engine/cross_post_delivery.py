@@ -45,6 +45,7 @@ from engine.models import (
     CrossPostDelivery,
     CrossPostRule,
     CrossPostTemplate,
+    Platform,
 )
 from engine.platform_calls import delete_call
 from engine.platform_event import PlatformEvent
@@ -352,11 +353,11 @@ def _record(session: Session, event: PlatformEvent, copies: list[Copy]) -> list[
         CrossPostDelivery(
             rule_id=copy.rule_id,
             action=copy.action,
-            source_platform=event.platform,
+            source_platform=Platform(event.platform),
             source_chat_id=event.chat.id,
             source_message_id=event.message_id or "",
             target_chat_id=copy.target_chat_id,
-            target_platform=copy.target_platform,
+            target_platform=Platform(copy.target_platform),
             target_platform_chat_id=copy.target_platform_chat_id,
             target_message_id=copy.target_message_id,
             ok=copy.error is None,

@@ -52,7 +52,7 @@ def mask(value: str | None, visible: int = 4) -> str:
     return "•" * 8 + value[-visible:]
 
 
-class EncryptedText(sa.types.TypeDecorator):
+class EncryptedText(sa.types.TypeDecorator[str]):
     """A text column stored encrypted; Python code sees only plaintext."""
 
     impl = sa.Text

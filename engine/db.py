@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from engine.settings import get_settings, private_dir
 
@@ -104,4 +104,29 @@ def update_row(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return affected_rows(result) == 1
+
+
+def affected_rows(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched. Session.execute is typed to return a plain Result,
+    but for these statements SQLAlchemy returns a CursorResult, which has the count."""
+    return cast("sa.CursorResult[Any]", result).rowcount
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def saved_id(row: _Row) -> int:
+    """The id of a row already in the database. Table models type ``id`` optional because a
+    new row has none until it is flushed; this says so plainly where one is required."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: it was never flushed")
+    return row.id
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Table behind a table model, for Core statements (bulk inserts, column sets)."""
+    # SQLModel sets __table__ on each table=True class but does not declare it.
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]

@@ -218,7 +218,7 @@ class _RedisSubscription:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis leaves it unannotated
         await self._client.aclose()
 
     def __aiter__(self) -> _RedisSubscription:

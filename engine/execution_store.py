@@ -21,9 +21,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.db import session_scope
+from engine.db import session_scope, table_of
 from engine.models import (
     ExecutionStatus,
     FlowDefinition,
@@ -160,7 +160,11 @@ def tree_size(session: Session, root_id: int) -> int:
     return session.exec(
         select(sa.func.count())
         .select_from(FlowExecution)
-        .where(sa.or_(FlowExecution.id == root_id, FlowExecution.root_execution_id == root_id))
+        .where(
+            sa.or_(
+                col(FlowExecution.id) == root_id, col(FlowExecution.root_execution_id) == root_id
+            )
+        )
     ).one()
 
 
@@ -191,7 +195,7 @@ def load(execution_id: int) -> LoadedExecution:
     with session_scope() as session:
         found = session.exec(
             select(FlowExecution, FlowVersion)
-            .join(FlowVersion, FlowVersion.id == FlowExecution.version_id, isouter=True)
+            .join(FlowVersion, col(FlowVersion.id) == col(FlowExecution.version_id), isouter=True)
             .where(FlowExecution.id == execution_id)
         ).first()
         if found is None:
@@ -226,8 +230,8 @@ def set_running(session: Session, execution_id: int) -> None:
     session.exec(
         sa.update(FlowExecution)
         .where(
-            FlowExecution.id == execution_id,
-            FlowExecution.status != ExecutionStatus.stopped,
+            col(FlowExecution.id) == execution_id,
+            col(FlowExecution.status) != ExecutionStatus.stopped,
         )
         .values(status=ExecutionStatus.running, resume_at=None, finished_at=None)
     )
@@ -245,8 +249,8 @@ def interrupt_running_steps(session: Session, execution_id: int, error: str) -> 
     session.exec(
         sa.update(FlowExecutionStep)
         .where(
-            FlowExecutionStep.execution_id == execution_id,
-            FlowExecutionStep.status == StepStatus.running,
+            col(FlowExecutionStep.execution_id) == execution_id,
+            col(FlowExecutionStep.status) == StepStatus.running,
         )
         .values(status=StepStatus.failed, error=error)
     )
@@ -297,7 +301,7 @@ def finish(
         if not cancelled:
             values.update(status=status, error=redactor.scrub(error))
         session.exec(
-            sa.update(FlowExecution).where(FlowExecution.id == execution_id).values(**values)
+            sa.update(FlowExecution).where(col(FlowExecution.id) == execution_id).values(**values)
         )
     return status
 
@@ -341,7 +345,7 @@ def _outcome_values(
     return values
 
 
-_STEPS = FlowExecutionStep.__table__
+_STEPS = table_of(FlowExecutionStep)
 _INSERT_STEPS = sa.insert(_STEPS).returning(_STEPS.c.step_key, _STEPS.c.id)  # in any order
 
 
@@ -391,7 +395,9 @@ class StepBatch:
                         self._insert(session)
         for row_id, values in self.changed.items():
             session.exec(
-                sa.update(FlowExecutionStep).where(FlowExecutionStep.id == row_id).values(**values)
+                sa.update(FlowExecutionStep)
+                .where(col(FlowExecutionStep.id) == row_id)
+                .values(**values)
             )
         self.changed.clear()
 
@@ -464,7 +470,7 @@ def start_step(
             if existing is not None:
                 session.exec(
                     sa.update(FlowExecutionStep)
-                    .where(FlowExecutionStep.id == existing.id)
+                    .where(col(FlowExecutionStep.id) == existing.id)
                     .values(**values)
                 )
                 return StepRecord(

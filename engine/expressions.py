@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, tzinfo
 from datetime import time as dtime
 from functools import lru_cache
 from itertools import chain, islice
-from typing import Any
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import (
@@ -215,7 +215,7 @@ def _leaf_size(item: Any) -> int:
     if kind is str:
         return len(item) + 2
     if kind is int:
-        return item.bit_length() // 3 + 1
+        return cast(int, item).bit_length() // 3 + 1
     if kind in _CONTAINERS:
         return -1
     if kind in _SCALARS:
@@ -539,7 +539,9 @@ def _truncate(
     return jf.do_truncate(env, _as_text(value), length, killwords, end)
 
 
-def _round(value: Any, precision: int = 0, method: str = "common") -> float:
+def _round(
+    value: Any, precision: int = 0, method: Literal["common", "ceil", "floor"] = "common"
+) -> float:
     if not -15 <= precision <= 15:
         raise SecurityError("round precision must be between -15 and 15")
     return jf.do_round(value, precision, method)

@@ -17,7 +17,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -303,7 +303,7 @@ class _Builder:
         return f"node '{node_id}' ({node_type.label})" if node_type else f"node '{node_id}'"
 
     def _type(self, node_id: str) -> NodeType | None:
-        return self.graph.nodes[node_id]["node_type"]
+        return cast("NodeType | None", self.graph.nodes[node_id]["node_type"])
 
     def _is_trigger(self, node_id: str) -> bool:
         node_type = self._type(node_id)

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.db import session_scope
+from engine.db import session_scope, table_of
 from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
@@ -68,7 +68,7 @@ def record_event(event: PlatformEvent) -> None:
     }
     try:
         with session_scope() as session:
-            insert_ignore(session, FlowEvent.__table__, values, ["event_id"])
+            insert_ignore(session, table_of(FlowEvent), values, ["event_id"])
     except sa.exc.SQLAlchemyError:
         log.warning("event %s not kept as a sample payload", event.event_id, exc_info=True)
 
@@ -86,11 +86,11 @@ def prune_flow_events(now: datetime) -> dict[str, int]:
         "webhook_signatures": _delete_in_batches(
             WebhookSignatureSeen, WebhookSignatureSeen.seen_at < now - SEEN_RETENTION
         ),
-        "events": _delete_in_batches(FlowEvent, FlowEvent.expires_at <= now),
+        "events": _delete_in_batches(FlowEvent, col(FlowEvent.expires_at) <= now),
         "executions": _delete_in_batches(
             FlowExecution,
-            FlowExecution.status.in_(FINISHED),
-            FlowExecution.finished_at < now - EXECUTION_RETENTION,
+            col(FlowExecution.status).in_(FINISHED),
+            col(FlowExecution.finished_at) < now - EXECUTION_RETENTION,
         ),
     }
 
@@ -140,7 +140,7 @@ def snapshot_analytics(day: date) -> int:
             ),
         }
         figures.update(_message_figures(session, start, end))
-        table = CommunityAnalyticsSnapshot.__table__
+        table = table_of(CommunityAnalyticsSnapshot)
         for community_id in communities:
             by_platform = present.get(community_id, {})
             values = {
@@ -170,7 +170,7 @@ def _message_figures(session: Session, start: datetime, end: datetime) -> dict[s
     senders: dict[int, set[str]] = defaultdict(set)
     payloads = session.exec(
         select(FlowEvent.payload).where(
-            FlowEvent.kind.in_(MESSAGE_KINDS), _within(FlowEvent.created_at, start, end)
+            col(FlowEvent.kind).in_(MESSAGE_KINDS), _within(col(FlowEvent.created_at), start, end)
         )
     )
     for payload in payloads:
@@ -205,13 +205,13 @@ def _members_by_platform(
     """Members present at the end of the day, per community and platform."""
     rows = session.exec(
         select(CommunityMember.community_id, PlatformAccount.platform, sa.func.count())
-        .join(PlatformAccount, PlatformAccount.id == CommunityMember.platform_account_id)
+        .join(PlatformAccount, col(PlatformAccount.id) == col(CommunityMember.platform_account_id))
         .where(
             CommunityMember.joined_at < end,
-            sa.or_(CommunityMember.left_at.is_(None), CommunityMember.left_at >= end),
-            sa.not_(CommunityMember.is_banned),
+            sa.or_(col(CommunityMember.left_at).is_(None), col(CommunityMember.left_at) >= end),
+            sa.not_(col(CommunityMember.is_banned)),
         )
-        .group_by(CommunityMember.community_id, PlatformAccount.platform)
+        .group_by(col(CommunityMember.community_id), col(PlatformAccount.platform))
     ).all()
     present: dict[int, dict[str, int]] = defaultdict(dict)
     for community_id, platform, count in rows:

@@ -145,10 +145,10 @@ def _inline(tokens: Sequence[Token], style: _Style) -> str:
             links.append(href if is_web_url(href) else None)
             label_starts.append(len(out))
         elif kind == "link_close":
-            href, start = links.pop(), label_starts.pop()
+            target, start = links.pop(), label_starts.pop()
             label = "".join(out[start:])
             del out[start:]
-            out.append(style.link(label, href) if href else label)
+            out.append(style.link(label, target) if target else label)
         else:
             name, _, edge = kind.rpartition("_")
             before, after = style.marks.get(name, ("", ""))
@@ -156,8 +156,9 @@ def _inline(tokens: Sequence[Token], style: _Style) -> str:
     return "".join(out)
 
 
-def platform_text(text: str, overrides: Mapping[str, str], platform: str) -> str:
-    """The markdown shown on ``platform``: its override, else the common text."""
+def platform_text(text: str, overrides: Mapping[Any, str], platform: str) -> str:
+    """The markdown shown on ``platform``: its override, else the common text. The keys are
+    platform names, plain or as a Literal of them (a mapping is invariant in its key)."""
     return overrides.get(platform) or text
 
 

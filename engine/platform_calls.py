@@ -75,6 +75,7 @@ def sanction_calls(
     Telegram itself does), Discord per guild, WhatsApp per group, where removing a
     participant is both the kick and the ban (WhatsApp keeps no ban list).
     """
+    member: dict[str, Any]
     if kind == "telegram_bot":
         member = {"chat_id": where, "user_id": user_id}
         mute = {**member, "duration_seconds": seconds} if seconds else member

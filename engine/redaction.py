@@ -94,6 +94,7 @@ class Redactor:
     def seal(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """A masked copy that carries the masked values encrypted, for records the engine
         reads back (see :func:`unseal`)."""
+        masked: dict[str, Any]
         masked, changes = self._masked(unseal(value))
         if changes:
             masked[SEALED_KEY] = crypto.encrypt(json.dumps(changes))

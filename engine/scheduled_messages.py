@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import events, pool_client
 from engine.action_errors import ActionError
@@ -108,7 +108,8 @@ def claim_due(now: datetime) -> list[Claimed]:
         for row in rows:
             # Still due: a concurrent claim (PostgreSQL re-checks after the row lock) fails.
             due_now = sa.and_(
-                ScheduledMessage.status == ScheduledStatus.pending, ScheduledMessage.send_at <= now
+                col(ScheduledMessage.status) == ScheduledStatus.pending,
+                col(ScheduledMessage.send_at) <= now,
             )
             if _update(session, row.id, due_now, send_at=lease):
                 claimed.append(
@@ -119,8 +120,8 @@ def claim_due(now: datetime) -> list[Claimed]:
 
 def _attempts_so_far() -> sa.ScalarSelect[int]:
     return (
-        sa.select(sa.func.count(ScheduledDelivery.id))
-        .where(ScheduledDelivery.scheduled_message_id == ScheduledMessage.id)
+        sa.select(sa.func.count(col(ScheduledDelivery.id)))
+        .where(col(ScheduledDelivery.scheduled_message_id) == col(ScheduledMessage.id))
         .scalar_subquery()
     )
 
@@ -164,8 +165,8 @@ def _record(session: Session, message: Claimed, sent: Sent, now: datetime) -> No
         )
     )
     held = sa.and_(
-        ScheduledMessage.status == ScheduledStatus.pending,
-        ScheduledMessage.send_at == message.lease,
+        col(ScheduledMessage.status) == ScheduledStatus.pending,
+        col(ScheduledMessage.send_at) == message.lease,
     )
     if message.repeat_cron:
         [after] = next_runs(message.repeat_cron, message.timezone, 1, max(message.due, now))

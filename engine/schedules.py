@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import runtime
 from engine.db import session_scope
@@ -55,7 +55,8 @@ def due_time(params: ScheduleTrigger, anchor: datetime, now: datetime) -> dateti
     if params.cron is not None:
         # croniter's get_prev is strictly before its start: a microsecond on includes ``now``.
         start = now.astimezone(zone) + timedelta(microseconds=1)
-        return croniter(params.cron, start).get_prev(datetime)
+        previous: datetime = croniter(params.cron, start).get_prev(datetime)
+        return previous
     assert params.interval_seconds is not None
     periods = (now - anchor) // timedelta(seconds=params.interval_seconds)
     if periods < 1:
@@ -120,9 +121,9 @@ def active_schedules(session: Session) -> list[Schedule]:
     """Schedules of the active flows' published versions, in flow order."""
     active = session.exec(
         select(FlowDefinition.id, FlowVersion.id, FlowVersion.created_at)
-        .join(FlowVersion, FlowVersion.id == FlowDefinition.published_version_id)
+        .join(FlowVersion, col(FlowVersion.id) == col(FlowDefinition.published_version_id))
         .where(FlowDefinition.status == FlowStatus.active)
-        .order_by(FlowDefinition.id)
+        .order_by(col(FlowDefinition.id))
     ).all()
     database = get_settings().effective_database_url
     keys = {(database, version_id, created_at) for _, version_id, created_at in active}
@@ -131,7 +132,7 @@ def active_schedules(session: Session) -> list[Schedule]:
         if missing:
             rows = session.exec(
                 select(FlowVersion.id, FlowVersion.created_at, FlowVersion.graph).where(
-                    FlowVersion.id.in_(missing)
+                    col(FlowVersion.id).in_(missing)
                 )
             ).all()
             for version_id, created_at, graph in rows:

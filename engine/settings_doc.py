@@ -14,7 +14,8 @@ from engine.settings import Settings
 def env_name(field_name: str) -> str:
     field = Settings.model_fields[field_name]
     if field.validation_alias is not None:
-        return field.validation_alias.choices[0]  # type: ignore[union-attr]
+        # Settings declares each alias as AliasChoices, whose first choice is the name.
+        return str(field.validation_alias.choices[0])  # type: ignore[union-attr]
     return f"FLOWBOT_{field_name.upper()}"
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models import FlowDefinition, FlowStatus, FlowVersion
 from engine.nodes import REGISTRY
@@ -155,7 +155,10 @@ class TriggerIndex:
                     flow_id: (version_id, created_at)
                     for flow_id, version_id, created_at in session.exec(
                         select(FlowDefinition.id, FlowVersion.id, FlowVersion.created_at)
-                        .join(FlowVersion, FlowVersion.id == FlowDefinition.published_version_id)
+                        .join(
+                            FlowVersion,
+                            col(FlowVersion.id) == col(FlowDefinition.published_version_id),
+                        )
                         .where(FlowDefinition.status == FlowStatus.active)
                     ).all()
                 }
@@ -169,7 +172,7 @@ class TriggerIndex:
             rows = session.exec(
                 select(FlowVersion.id, FlowVersion.created_at, FlowVersion.flow_id,
                        FlowVersion.graph)
-                .where(FlowVersion.id.in_([version_id for version_id, _ in missing]))
+                .where(col(FlowVersion.id).in_([version_id for version_id, _ in missing]))
             ).all()  # fmt: skip
             for version_id, created_at, flow_id, graph in rows:
                 self._by_version[(version_id, created_at)] = list(

@@ -20,9 +20,11 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, SkipMessage
 
@@ -45,7 +47,7 @@ from engine.settings import get_settings
 log = logging.getLogger(__name__)
 
 # Sent once per sweep period, by whichever process wins the tick.
-PERIODIC: tuple[dramatiq.Actor, ...] = (
+PERIODIC: tuple[dramatiq.Actor[..., Any], ...] = (
     fire_schedules,
     deliver_scheduled_messages,
     expire_overdue_holds,
@@ -134,7 +136,7 @@ class SkipForgotten(Middleware):
     Unreachable Redis proves nothing, so the message then runs as usual.
     """
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name != execute_flow.actor_name or not isinstance(broker, RedisBroker):
             return
         name = f"{broker.namespace}:{message.queue_name}.msgs"

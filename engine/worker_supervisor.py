@@ -38,7 +38,7 @@ def backoff(quick_deaths: int) -> float:
     row without becoming stable."""
     if quick_deaths <= 0:
         return 0.0
-    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (quick_deaths - 1))
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (quick_deaths - 1))
 
 
 def describe(returncode: int) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.db import session_scope
 from engine.models import UserFlowContext
@@ -57,7 +57,7 @@ def count_message(
                 UserFlowContext.flow_id == flow_id,
                 UserFlowContext.scope == scope,
                 UserFlowContext.key != SANCTIONED,
-                UserFlowContext.expires_at > at,
+                col(UserFlowContext.expires_at) > at,
             )
         ).one()
     if messages < limit:
@@ -70,9 +70,9 @@ def count_message(
 def _forget_expired(session: Session, flow_id: int, scope: str, now: datetime) -> None:
     session.exec(
         sa.delete(UserFlowContext).where(
-            UserFlowContext.flow_id == flow_id,
-            UserFlowContext.scope == scope,
-            UserFlowContext.expires_at <= now,
+            col(UserFlowContext.flow_id) == flow_id,
+            col(UserFlowContext.scope) == scope,
+            col(UserFlowContext.expires_at) <= now,
         )
     )
 

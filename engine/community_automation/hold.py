@@ -43,9 +43,9 @@ def start(flow_id: int, hold: Hold, deadline: datetime) -> Hold:
     with session_scope() as session:
         session.exec(
             sa.delete(UserFlowContext).where(
-                UserFlowContext.flow_id == flow_id,
-                UserFlowContext.scope == SCOPE,
-                UserFlowContext.key == key,
+                col(UserFlowContext.flow_id) == flow_id,
+                col(UserFlowContext.scope) == SCOPE,
+                col(UserFlowContext.key) == key,
             )
         )
         row = UserFlowContext(
@@ -78,7 +78,7 @@ def settle(hold_id: int) -> bool:
     with session_scope() as session:
         result = session.exec(
             sa.delete(UserFlowContext).where(
-                UserFlowContext.id == hold_id, UserFlowContext.scope == SCOPE
+                col(UserFlowContext.id) == hold_id, col(UserFlowContext.scope) == SCOPE
             )
         )
         return result.rowcount == 1

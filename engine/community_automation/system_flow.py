@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models import Community, FlowDefinition, FlowStatus, FlowVersion
 
@@ -76,7 +76,7 @@ def find_rules_flow(session: Session, community_id: int) -> FlowDefinition | Non
             FlowDefinition.created_by == owner_tag(community_id),
             FlowDefinition.created_at >= community.created_at,
         )
-        .order_by(FlowDefinition.id)
+        .order_by(col(FlowDefinition.id))
     ).first()
 
 
@@ -88,7 +88,9 @@ def ensure_rules_flow(session: Session, community_id: int) -> RulesFlow:
     write lock on SQLite), so two workers seeing a community's first event at once
     create one flow, not two.
     """
-    session.exec(sa.update(Community).where(Community.id == community_id).values(id=Community.id))
+    session.exec(
+        sa.update(Community).where(col(Community.id) == community_id).values(id=col(Community.id))
+    )
     community = session.get(Community, community_id)
     if community is None:
         raise LookupError(f"community {community_id} does not exist")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -52,7 +52,11 @@ def secret_field() -> Any:
 
 
 def fk(
-    target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True
+    target: str,
+    *,
+    nullable: bool = False,
+    ondelete: Literal["CASCADE", "SET NULL", "RESTRICT"] = "CASCADE",
+    index: bool = True,
 ) -> Any:
     """A foreign key; optional ones default to None and are nulled when the target goes."""
     if nullable:

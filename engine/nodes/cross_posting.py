@@ -96,7 +96,7 @@ def _plan(
     ).first()
     return (
         [t for t in targets if (t.platform, t.chat_id) != (event.platform, chat_id)],
-        {**formats, **p.formats},
+        formats | p.formats,
         source_message(event, here),
     )
 

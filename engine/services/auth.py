@@ -19,9 +19,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from engine.db import saved_id
 from engine.models import AdminUser, ApiToken, Role, utcnow
 from engine.services import audit, login_throttle, sessions
 from engine.services.errors import Conflict, NotFound
@@ -190,7 +191,7 @@ def set_active(session: Session, actor: AdminUser, user: AdminUser, active: bool
         sessions.revoke_all(session, user)
         session.execute(
             sa.update(ApiToken)
-            .where(ApiToken.admin_id == user.id, ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(ApiToken.admin_id) == user.id, col(ApiToken.revoked_at).is_(None))  # type: ignore[union-attr]
             .values(revoked_at=utcnow())
         )
     user.is_active = active
@@ -300,7 +301,7 @@ def create_api_token(
         raise PermissionDenied("A token cannot have more rights than its owner.")
     plaintext = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        admin_id=actor.id,
+        admin_id=saved_id(actor),
         name=name.strip() or "API token",
         token_hash=_token_hash(plaintext),
         prefix=plaintext[: len(API_TOKEN_PREFIX) + 6],

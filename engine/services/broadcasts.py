@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from engine import broadcast_delivery, events
+from engine.db import affected_rows
 from engine.message_format import is_web_url, length_error, platform_text, render
 from engine.models import (
     AdminUser,
@@ -525,14 +526,16 @@ def retry_failed(session: Session, user: AdminUser, broadcast_id: int) -> Broadc
     if row.status not in FINISHED:
         raise BroadcastConflict(f"Broadcast {broadcast_id} is {row.status}: wait until it ends.")
     now = utcnow()
-    retried = session.execute(
-        sa.update(BroadcastTarget)
-        .where(
-            col(BroadcastTarget.broadcast_id) == broadcast_id,
-            col(BroadcastTarget.status) == TargetStatus.failed,
+    retried = affected_rows(
+        session.execute(
+            sa.update(BroadcastTarget)
+            .where(
+                col(BroadcastTarget.broadcast_id) == broadcast_id,
+                col(BroadcastTarget.status) == TargetStatus.failed,
+            )
+            .values(status=TargetStatus.pending, error=None, updated_at=now)
         )
-        .values(status=TargetStatus.pending, error=None, updated_at=now)
-    ).rowcount
+    )
     if not retried:
         raise BroadcastConflict(f"Broadcast {broadcast_id} has no failed chats to retry.")
     row.status, row.finished_at, row.lease_until = BroadcastStatus.sending, None, None
@@ -564,7 +567,7 @@ def _checked(session: Session, draft: BroadcastDraft) -> list[ResolvedTarget]:
 def _fill(row: BroadcastMessage, draft: BroadcastDraft) -> None:
     row.title = draft.title.strip()
     row.text = draft.text
-    row.overrides = dict(draft.overrides)
+    row.overrides = {platform: text for platform, text in draft.overrides.items()}
     row.media_url = draft.media_url
     row.buttons = [[b.model_dump() for b in buttons] for buttons in draft.buttons]
     row.community_ids = list(draft.community_ids)
@@ -580,16 +583,19 @@ def draft_of(session: Session, broadcast_id: int) -> BroadcastDraft:
 
 def _draft_of(row: BroadcastMessage) -> BroadcastDraft:
     planned = row.scheduled_at if row.scheduled_at and as_utc(row.scheduled_at) > utcnow() else None
-    return BroadcastDraft(
-        title=row.title,
-        text=row.text,
-        overrides=row.overrides,
-        media_url=row.media_url,
-        buttons=row.buttons,
-        community_ids=row.community_ids,
-        chat_ids=row.chat_ids,
-        platforms=row.platforms,
-        scheduled_at=planned,
+    # Validated, not constructed: the row holds plain JSON (strings, button dicts).
+    return BroadcastDraft.model_validate(
+        {
+            "title": row.title,
+            "text": row.text,
+            "overrides": row.overrides,
+            "media_url": row.media_url,
+            "buttons": row.buttons,
+            "community_ids": row.community_ids,
+            "chat_ids": row.chat_ids,
+            "platforms": row.platforms,
+            "scheduled_at": planned,
+        }
     )
 
 

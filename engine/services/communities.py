@@ -28,7 +28,7 @@ from engine import pool_client
 from engine.action_errors import ActionError
 from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, chat_seen
 from engine.community_rules import CommunityRules, parse_rules
-from engine.db import session_scope
+from engine.db import saved_id, session_scope
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -225,7 +225,9 @@ def create_community(
     )
     session.add(community)
     session.flush()
-    session.add(CommunityConfig(community_id=community.id, rules=CommunityRules().model_dump()))
+    session.add(
+        CommunityConfig(community_id=saved_id(community), rules=CommunityRules().model_dump())
+    )
     _audit(session, actor, "community_created", community.id, name=community.name)
     return community
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from engine import events
 from engine.crypto import mask
+from engine.db import saved_id
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -531,7 +532,7 @@ def add_connection(
     session.add(instance)
     session.flush()
     connection = PlatformConnection(
-        bot_instance_id=instance.id, is_active=instance.credential is not None
+        bot_instance_id=saved_id(instance), is_active=instance.credential is not None
     )
     session.add(connection)
     session.flush()
@@ -605,7 +606,7 @@ def delete_connection(session: Session, actor: AdminUser, connection_id: int) ->
         )
     )
     session.exec(
-        sa.delete(PlatformConnection).where(PlatformConnection.bot_instance_id == instance.id)
+        sa.delete(PlatformConnection).where(col(PlatformConnection.bot_instance_id) == instance.id)
     )
     session.delete(instance)
     session.flush()
@@ -715,7 +716,9 @@ def _require_running(session: Session, connection_id: int) -> None:
 
 
 def _log(session: Session, connection: PlatformConnection, event: str, message: str) -> None:
-    session.add(PlatformConnectionLog(connection_id=connection.id, event=event, message=message))
+    session.add(
+        PlatformConnectionLog(connection_id=saved_id(connection), event=event, message=message)
+    )
     announce_after_commit(session)
 
 

@@ -23,10 +23,10 @@ from typing import Any
 import dramatiq
 import redis
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import actors, events, execution_store
-from engine.db import session_scope
+from engine.db import saved_id, session_scope
 from engine.execution_events import announce_status
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
@@ -111,11 +111,11 @@ def draft_snapshot(session: Session, flow_id: int) -> int:
     last = session.exec(
         select(FlowVersion)
         .where(FlowVersion.flow_id == flow_id, FlowVersion.version <= 0)
-        .order_by(FlowVersion.version)
+        .order_by(col(FlowVersion.version))
         .limit(1)
     ).first()
     if last is not None and last.graph == flow.graph:
-        return last.id
+        return saved_id(last)
     snapshot = FlowVersion(
         flow_id=flow_id,
         version=(last.version if last else 1) - 1,
@@ -125,7 +125,7 @@ def draft_snapshot(session: Session, flow_id: int) -> int:
     )
     with session.begin_nested():
         session.add(snapshot)
-    return snapshot.id
+    return saved_id(snapshot)
 
 
 def launch(
@@ -246,7 +246,7 @@ def load_steps(execution_id: int | None) -> list[FlowExecutionStep]:
             session.exec(
                 select(FlowExecutionStep)
                 .where(FlowExecutionStep.execution_id == execution_id)
-                .order_by(sa.asc(FlowExecutionStep.seq))
+                .order_by(sa.asc(col(FlowExecutionStep.seq)))
             ).all()
         )
 
@@ -326,10 +326,12 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
     require_role(actor, Role.editor)
     execution = get_execution(session, execution_id)
     reason = f"cancelled by {actor.username}"
-    tree = sa.or_(FlowExecution.id == execution_id, FlowExecution.root_execution_id == execution_id)
+    tree = sa.or_(
+        col(FlowExecution.id) == execution_id, col(FlowExecution.root_execution_id) == execution_id
+    )
     found = session.exec(
         select(FlowExecution.id, FlowExecution.flow_id, FlowExecution.status)
-        .where(tree, FlowExecution.status.in_(UNFINISHED))
+        .where(tree, col(FlowExecution.status).in_(UNFINISHED))
         .with_for_update()
     ).all()
     if execution_id not in {row[0] for row in found}:
@@ -337,7 +339,7 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
         raise AlreadyFinished(f"Execution {execution_id} has already {execution.status}.")
     session.exec(
         sa.update(FlowExecution)
-        .where(FlowExecution.id.in_([row[0] for row in found]))
+        .where(col(FlowExecution.id).in_([row[0] for row in found]))
         .values(status=ExecutionStatus.stopped, error=reason, resume_at=None, finished_at=utcnow())
     )
     for row_id, _, status in found:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from engine.db import table_of
 from engine.models import (
     AdminUser,
     CommunityMember,
@@ -134,9 +135,9 @@ class Suggestion:
 def _stats_query() -> Any:
     """Accounts with their counts, one row each (correlated sub-selects: no fan-out)."""
     account = col(PlatformAccount.id)
-    members = CommunityMember.__table__.c
-    warnings = Warning.__table__.c
-    scores = ReputationScore.__table__.c
+    members = table_of(CommunityMember).c
+    warnings = table_of(Warning).c
+    scores = table_of(ReputationScore).c
     now = utcnow()
     communities = (
         sa.select(sa.func.count()).where(members.platform_account_id == account).scalar_subquery()
@@ -423,8 +424,8 @@ def delete_identity(session: Session, actor: AdminUser, identity_id: int) -> Non
     require_role(actor, Role.editor)
     identity = _identity(session, identity_id)
     session.execute(
-        sa.update(PlatformAccount.__table__)
-        .where(PlatformAccount.__table__.c.identity_id == identity_id)
+        sa.update(table_of(PlatformAccount))
+        .where(table_of(PlatformAccount).c.identity_id == identity_id)
         .values(identity_id=None)
     )
     _audit(session, actor, "identity_deleted", identity, display_name=identity.display_name)
@@ -522,7 +523,7 @@ def _pairs(
     first, second = aliased(PlatformAccount), aliased(PlatformAccount)
     key_first = sa.func.lower(sa.func.trim(getattr(first, attribute)))
     key_second = sa.func.lower(sa.func.trim(getattr(second, attribute)))
-    dismissed = LinkSuggestionDismissal.__table__.c
+    dismissed = table_of(LinkSuggestionDismissal).c
     query = (
         sa.select(first.id, second.id)
         .join(second, sa.and_(key_first == key_second, first.id < second.id))
@@ -568,7 +569,7 @@ def dismiss_suggestion(
         "created_at": utcnow(),
     }
     keys = ["account_low_id", "account_high_id"]
-    if insert_ignore(session, LinkSuggestionDismissal.__table__, values, keys):
+    if insert_ignore(session, table_of(LinkSuggestionDismissal), values, keys):
         audit.record(
             session,
             actor.username,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models import AuditLog, utcnow
 from engine.settings import get_settings
@@ -61,12 +61,12 @@ def wait_seconds(session: Session, username: str, ip: str) -> float:
     settings = get_settings()
     now = utcnow()
     since = now - timedelta(minutes=settings.login_window_minutes)
-    pair_conditions = [AuditLog.actor == username] + ([AuditLog.ip == ip] if ip else [])
+    pair_conditions = [col(AuditLog.actor) == username] + ([col(AuditLog.ip) == ip] if ip else [])
     pair, pair_last = _failures(session, since, *pair_conditions)
     wait = _remaining(pair_last, _delay(pair, settings.login_free_failures), now)
     if not ip:
         return wait
-    spread, spread_last = _failures(session, since, AuditLog.ip == ip)
+    spread, spread_last = _failures(session, since, col(AuditLog.ip) == ip)
     address_delay = _delay(spread, settings.login_address_failures)
     if address_delay and not _signed_in_from(session, username, ip):
         wait = max(wait, _remaining(spread_last, address_delay, now))

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from engine.broker import claim_once
+from engine.db import table_of
 from engine.models import Chat, CommunityMember, MemberRole, PlatformAccount, utcnow
 from engine.nodes.utility import insert_ignore, stored_time
 from engine.platform_event import EventUser, PlatformEvent
@@ -250,7 +251,7 @@ def _upsert_chats(session: Session, event: PlatformEvent) -> dict[str, _ChatRow]
 def _chat_rows(
     session: Session, platform: str, chat_ids: list[str], columns: list[str]
 ) -> dict[str, Any]:
-    table = Chat.__table__
+    table = table_of(Chat)
     query = sa.select(
         table.c.id,
         table.c.platform_chat_id,
@@ -275,7 +276,7 @@ def _insert_chat(session: Session, event: PlatformEvent, chat_id: str, said: dic
         "updated_at": now,
         **said,
     }
-    return insert_ignore(session, Chat.__table__, values, ["platform", "platform_chat_id"])
+    return insert_ignore(session, table_of(Chat), values, ["platform", "platform_chat_id"])
 
 
 def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict) -> None:
@@ -287,7 +288,7 @@ def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict) -
     if claims_chat and event.instance_id is not None and row.bot_instance_id != event.instance_id:
         changes["bot_instance_id"] = event.instance_id
     if changes:
-        table = Chat.__table__
+        table = table_of(Chat)
         session.execute(
             sa.update(table)
             .where(table.c.id == row.id)
@@ -297,7 +298,7 @@ def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict) -
 
 def _channels_gone(session: Session, guild_id: str, gone_at: datetime) -> None:
     """A guild the bot left takes its channels with it (Discord says so only of the guild)."""
-    table = Chat.__table__
+    table = table_of(Chat)
     session.execute(
         sa.update(table)
         .where(
@@ -366,7 +367,7 @@ def _upsert_accounts(
     """Insert or refresh accounts; platform user id → row id. What an event leaves out (a
     WhatsApp participant has only a JID) keeps its known value; last seen only moves on,
     and only when they were ``seen`` (not merely listed)."""
-    table = PlatformAccount.__table__
+    table = table_of(PlatformAccount)
     statement = _insert(session, table)
     new = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -401,7 +402,7 @@ def _member_change(event: PlatformEvent) -> Any:
 
 
 def _member_upsert(session: Session, values: dict[str, Any], changes: Mapping[str, Any]) -> int:
-    table = CommunityMember.__table__
+    table = table_of(CommunityMember)
     defaults = {"role": MemberRole.member.value, "message_count": 0, "is_banned": False}
     statement = _insert(session, table).values({**defaults, **values})
     statement = statement.on_conflict_do_update(
@@ -458,7 +459,7 @@ def _messaged(
 
 
 def _upsert_listed_members(session: Session, rows: list[dict[str, Any]]) -> None:
-    table = CommunityMember.__table__
+    table = table_of(CommunityMember)
     statement = _insert(session, table)
     session.execute(
         statement.on_conflict_do_update(

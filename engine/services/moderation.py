@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from engine import events, pool_client
 from engine.action_errors import ActionError
 from engine.community_rules import CommunityRules, parse_rules
-from engine.db import in_session
+from engine.db import in_session, table_of
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -449,7 +449,7 @@ def member_row(session: Session, community_id: int, account_id: int) -> Communit
 
     insert_ignore(
         session,
-        CommunityMember.__table__,  # type: ignore[arg-type]
+        table_of(CommunityMember),
         {
             "community_id": community_id,
             "platform_account_id": account_id,

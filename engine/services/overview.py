@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models import (
     Community,
@@ -40,20 +40,24 @@ def _count(session: Session, model: type, *where: sa.ColumnElement[bool]) -> int
 def overview(session: Session) -> Overview:
     since = utcnow() - timedelta(hours=24)
     return Overview(
-        active_flows=_count(session, FlowDefinition, FlowDefinition.status == FlowStatus.active),
+        active_flows=_count(
+            session, FlowDefinition, col(FlowDefinition.status) == FlowStatus.active
+        ),
         total_flows=_count(session, FlowDefinition),
         connections_up=_count(
-            session, PlatformConnection, PlatformConnection.status == ConnectionStatus.connected
+            session,
+            PlatformConnection,
+            col(PlatformConnection.status) == ConnectionStatus.connected,
         ),
         connections_total=_count(session, PlatformConnection),
         communities=_count(session, Community),
-        members=_count(session, CommunityMember, CommunityMember.left_at.is_(None)),
-        executions_24h=_count(session, FlowExecution, FlowExecution.started_at >= since),
+        members=_count(session, CommunityMember, col(CommunityMember.left_at).is_(None)),
+        executions_24h=_count(session, FlowExecution, col(FlowExecution.started_at) >= since),
         failed_24h=_count(
             session,
             FlowExecution,
-            FlowExecution.started_at >= since,
-            FlowExecution.status == ExecutionStatus.failed,
+            col(FlowExecution.started_at) >= since,
+            col(FlowExecution.status) == ExecutionStatus.failed,
         ),
     )
 

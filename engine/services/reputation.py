@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.community_rules import CommunityRules, EarningRule
+from engine.db import table_of
 from engine.models import (
     AdminUser,
     Community,
@@ -93,7 +94,7 @@ def _given(delta: int) -> str:
 
 def _add(session: Session, community_id: int, account_id: int, changes: dict[str, int]) -> int:
     """Atomic ``column = column + n`` on the (community, account) row, created at 0."""
-    table = ReputationScore.__table__
+    table = table_of(ReputationScore)
     keys = {"community_id": community_id, "platform_account_id": account_id}
     insert_ignore(session, table, {**keys, "updated_at": utcnow()}, list(keys))
     where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
@@ -241,7 +242,7 @@ def _account_for(session: Session, platform: str, user: dict[str, Any]) -> int:
         "first_seen_at": utcnow(),
         "last_seen_at": utcnow(),
     }
-    insert_ignore(session, PlatformAccount.__table__, values, ["platform", "platform_user_id"])
+    insert_ignore(session, table_of(PlatformAccount), values, ["platform", "platform_user_id"])
     found = _account_id(session, platform, str(user["id"]))
     assert found is not None  # inserted or already there
     return found

@@ -25,6 +25,7 @@ from croniter import croniter
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from engine.db import affected_rows
 from engine.message_format import length_error
 from engine.models import (
     AdminUser,
@@ -436,11 +437,11 @@ def _move(
     row = _get(session, scheduled_id)
     moved = session.execute(
         sa.update(ScheduledMessage)
-        .where(ScheduledMessage.id == scheduled_id, ScheduledMessage.status == old)
+        .where(col(ScheduledMessage.id) == scheduled_id, col(ScheduledMessage.status) == old)
         .values(status=new, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if affected_rows(moved) != 1:
         raise NotChangeable(f"The message is {row.status}, not {old}: it cannot be {new} now.")
     session.expire(row)
     _audit(session, actor, f"scheduled_message_{new}", row)

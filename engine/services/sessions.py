@@ -16,8 +16,9 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from engine.db import saved_id
 from engine.models import AdminUser, UserSession, utcnow
 from engine.settings import derive_key, get_settings
 
@@ -39,7 +40,7 @@ def issue(session: Session, user: AdminUser, *, ip: str = "", user_agent: str = 
     session.add(
         UserSession(
             key=key,
-            admin_id=user.id,
+            admin_id=saved_id(user),
             ip=ip[:64],
             user_agent=user_agent[:256],
             expires_at=utcnow() + timedelta(seconds=_ttl_seconds()),
@@ -105,13 +106,13 @@ def revoke_all(session: Session, user: AdminUser, *, keep_token: str = "") -> in
     query = (
         sa.update(UserSession)
         .where(
-            UserSession.admin_id == user.id,
+            col(UserSession.admin_id) == user.id,
             UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
         )
         .values(revoked_at=utcnow())
     )
     if kept is not None:
-        query = query.where(UserSession.id != kept.id)
+        query = query.where(col(UserSession.id) != kept.id)
     return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
 
 
@@ -119,6 +120,6 @@ def prune(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int
     """Forget sessions that expired or were revoked a while ago (nightly maintenance)."""
     cutoff = utcnow() - older_than
     query = sa.delete(UserSession).where(
-        sa.or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)  # type: ignore[operator]
+        sa.or_(col(UserSession.expires_at) < cutoff, col(UserSession.revoked_at) < cutoff)  # type: ignore[operator]
     )
     return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
 from redis.exceptions import RedisError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.broker import QUEUE, get_broker, pending_messages
 from engine.models import AdminUser, BotInstance, PlatformConnection, Role, utcnow
@@ -94,7 +94,7 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
     require_role(viewer, Role.viewer)
     broker = get_broker()
     scaled = isinstance(broker, RedisBroker)
-    redis = _timed(lambda: broker.client.ping()) if scaled else None
+    redis = _timed(broker.client.ping) if isinstance(broker, RedisBroker) else None
     reachable = redis is None or redis.ok
     supervisors, unheld = _supervisors(session)
     return SystemStatus(
@@ -120,7 +120,9 @@ def _timed(probe: Any) -> Reachability:
 def _workers(broker: dramatiq.Broker) -> list[WorkerBeat]:
     if isinstance(broker, RedisBroker):
         now_ms = time.time() * 1000
-        beats = broker.client.zrange(f"{broker.namespace}:__heartbeats__", 0, -1, withscores=True)
+        key = f"{broker.namespace}:__heartbeats__"
+        # The synchronous client answers a list; redis types it for the async one too.
+        beats = cast("list[tuple[bytes, float]]", broker.client.zrange(key, 0, -1, withscores=True))
         return [
             WorkerBeat(
                 id=member.decode(),
@@ -132,9 +134,9 @@ def _workers(broker: dramatiq.Broker) -> list[WorkerBeat]:
         ]
     # Embedded: the worker threads of this process (Dramatiq hooks each Worker in as middleware).
     running = [
-        m.worker
+        worker
         for m in broker.middleware
-        if isinstance(getattr(m, "worker", None), dramatiq.Worker)
+        if isinstance(worker := getattr(m, "worker", None), dramatiq.Worker)
     ]
     return [
         WorkerBeat(
@@ -150,6 +152,7 @@ def _workers(broker: dramatiq.Broker) -> list[WorkerBeat]:
 
 def _queue(broker: dramatiq.Broker) -> QueueStatus:
     now_ms = time.time() * 1000
+    ready: list[Any]  # messages or placeholders: only counted
     if isinstance(broker, RedisBroker):
         held = pending_messages(QUEUE) or []
         ready = [m for m in held if m.queue_name == QUEUE]
@@ -176,8 +179,8 @@ def _supervisors(session: Session) -> tuple[list[SupervisorStatus], list[HeldIns
     now = utcnow()
     rows = session.exec(
         select(PlatformConnection, BotInstance)
-        .join(BotInstance, BotInstance.id == PlatformConnection.bot_instance_id)
-        .order_by(PlatformConnection.id)
+        .join(BotInstance, col(BotInstance.id) == col(PlatformConnection.bot_instance_id))
+        .order_by(col(PlatformConnection.id))
     ).all()
     by_owner: dict[str, list[tuple[PlatformConnection, HeldInstance]]] = {}
     unheld: list[HeldInstance] = []

@@ -6,10 +6,12 @@ are mapped here, once); FastAPI's own 404/405/422 answers get the same envelope.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -107,6 +109,11 @@ def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+async def _answer(response: Response | Awaitable[Response]) -> Response:
+    """What an earlier handler answered; Starlette allows plain and async handlers."""
+    return await response if inspect.isawaitable(response) else response
+
+
 def _response(error: ApiError) -> JSONResponse:
     return JSONResponse(
         body(error.code, error.message, error.details),
@@ -128,7 +135,7 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
         if not request.url.path.startswith(PREFIX) and previous_http is not None:
-            return await previous_http(request, exc)
+            return await _answer(previous_http(request, exc))
         headers = dict(exc.headers or {})
         return _response(ApiError(exc.status_code, str(exc.detail), headers=headers))
 
@@ -144,7 +151,7 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Any:
         if not request.url.path.startswith(PREFIX) and previous_invalid is not None:
-            return await previous_invalid(request, exc)
+            return await _answer(previous_invalid(request, exc))
         details = [
             {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "problem": e.get("msg")}
             for e in exc.errors()
