@@ -65,8 +65,15 @@ def test_the_gallery_has_the_twelve_templates_the_issue_asks_for() -> None:
 def add_chat(
     instance_id: int, platform: Platform, chat_id: int | str, kind: str, title: str
 ) -> int:
-    """A discovered chat of the connection (its row id), as chat discovery records one."""
+    """The connection's chat (its row id): as chat discovery recorded it, or recorded the
+    same way here when discovery has not seen it yet."""
     with session_scope() as session:
+        known = session.exec(
+            select(Chat).where(Chat.platform == platform, Chat.platform_chat_id == str(chat_id))
+        ).first()
+        if known is not None and known.bot_instance_id == instance_id:
+            assert known.id is not None
+            return known.id
         chat = Chat(
             platform=platform,
             platform_chat_id=str(chat_id),
