@@ -92,7 +92,7 @@ class Issue(BaseModel):
 
 @dataclass
 class ValidatedFlow:
-    graph: nx.MultiDiGraph
+    graph: nx.MultiDiGraph[str]
     issues: list[Issue] = field(default_factory=list)
     trigger_id: str | None = None  # set when the flow has exactly one trigger
 
@@ -269,7 +269,7 @@ class _Builder:
     def __init__(self, registry: NodeRegistry, flow_exists: Callable[[int], bool] | None) -> None:
         self.registry = registry
         self.flow_exists = flow_exists
-        self.graph = nx.MultiDiGraph()
+        self.graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         self.issues: list[Issue] = []
 
     def build(self, model: FlowGraphModel) -> ValidatedFlow:

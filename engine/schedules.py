@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -147,7 +149,7 @@ def active_schedules(session: Session) -> list[Schedule]:
     ]
 
 
-def _schedule_of(version_id: int, graph: dict) -> ScheduleTrigger | None:
+def _schedule_of(version_id: int, graph: Mapping[str, Any]) -> ScheduleTrigger | None:
     for node in graph.get("nodes", []):
         if node.get("type") != "schedule":
             continue

@@ -262,7 +262,9 @@ def _chat_rows(
     return {row.platform_chat_id: row for row in session.execute(query)}
 
 
-def _insert_chat(session: Session, event: PlatformEvent, chat_id: str, said: dict) -> bool:
+def _insert_chat(
+    session: Session, event: PlatformEvent, chat_id: str, said: dict[str, Any]
+) -> bool:
     now = stored_time(utcnow())
     values = {
         "platform": event.platform,
@@ -279,7 +281,7 @@ def _insert_chat(session: Session, event: PlatformEvent, chat_id: str, said: dic
     return insert_ignore(session, table_of(Chat), values, ["platform", "platform_chat_id"])
 
 
-def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict) -> None:
+def _update_chat(session: Session, event: PlatformEvent, row: Any, said: dict[str, Any]) -> None:
     """Write only what changed; a chat already gone keeps the time it went."""
     changes = {name: value for name, value in said.items() if getattr(row, name) != value}
     if changes.get("gone_at") is not None and row.gone_at is not None:

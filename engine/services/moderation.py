@@ -394,9 +394,9 @@ async def _sanction(
     seconds = minutes * 60 if minutes else None
     calls = sanction_calls(place.kind, op, place.chat_id, user_id, reason, seconds)
     if calls is None:
-        error = _unsupported(op.capitalize(), place)
+        refusal = _unsupported(op.capitalize(), place)
         return TargetResult(
-            place.platform, place.chat_id, False, error, plan.community_id, user_id, skipped=True
+            place.platform, place.chat_id, False, refusal, plan.community_id, user_id, skipped=True
         )
     key = f"moderation:{plan.log_id}:{place.platform}:{place.chat_id}"
     error = await _run_calls(place, calls, key)
@@ -790,7 +790,7 @@ async def delete_message(
     )
     call = delete_call(place.kind, place.chat_id, message_id, sender)
     if call is None:
-        error = _unsupported("Deleting a message without its sender", place)
+        error: str | None = _unsupported("Deleting a message without its sender", place)
         result = TargetResult(
             place.platform, place.chat_id, False, error, community_id, sender, skipped=True
         )
