@@ -65,7 +65,7 @@ SWEEP_BATCH = 500
 
 
 @dramatiq.actor(queue_name=QUEUE, max_age=EVENT_MAX_AGE_MS, throws=(ValidationError,))
-def route_event(event: dict) -> None:
+def route_event(event: dict[str, Any]) -> None:
     """Create one execution per matching published active flow and run each."""
     parsed = PlatformEvent.model_validate(event)
     for execution_id in start_executions(parsed):

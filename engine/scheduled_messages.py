@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -180,5 +181,7 @@ def _record(session: Session, message: Claimed, sent: Sent, now: datetime) -> No
                 last_sent_at=now, last_error=None)  # fmt: skip
 
 
-def _update(session: Session, row_id: int, condition: sa.ColumnElement[bool], **values) -> bool:
+def _update(
+    session: Session, row_id: int, condition: sa.ColumnElement[bool], **values: Any
+) -> bool:
     return update_row(session, ScheduledMessage, row_id, condition, **values)

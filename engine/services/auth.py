@@ -191,7 +191,7 @@ def set_active(session: Session, actor: AdminUser, user: AdminUser, active: bool
         sessions.revoke_all(session, user)
         session.execute(
             sa.update(ApiToken)
-            .where(col(ApiToken.admin_id) == user.id, col(ApiToken.revoked_at).is_(None))  # type: ignore[union-attr]
+            .where(col(ApiToken.admin_id) == user.id, col(ApiToken.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )
     user.is_active = active

@@ -28,7 +28,7 @@ from engine import pool_client
 from engine.action_errors import ActionError
 from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, chat_seen
 from engine.community_rules import CommunityRules, parse_rules
-from engine.db import saved_id, session_scope
+from engine.db import saved_id, session_scope, table_of
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -294,18 +294,20 @@ def _delete_contents(session: Session, community_id: int) -> None:
         CommunityAnalyticsSnapshot,
         CommunityConfig,
     ):
-        session.exec(sa.delete(model).where(model.community_id == community_id))  # type: ignore[attr-defined]
+        session.exec(sa.delete(model).where(table_of(model).c.community_id == community_id))
 
 
 def _move_contents(session: Session, source: int, target: int) -> None:
     for model in (Chat, Warning, ModerationLog, ReputationEvent):
         session.exec(
-            sa.update(model).where(model.community_id == source).values(community_id=target)  # type: ignore[attr-defined]
+            sa.update(model)
+            .where(table_of(model).c.community_id == source)
+            .values(community_id=target)
         )
     _merge_members(session, source, target)
     _merge_scores(session, source, target)
-    for model in (CommunityAnalyticsSnapshot, CommunityConfig):
-        session.exec(sa.delete(model).where(model.community_id == source))  # type: ignore[attr-defined]
+    for kept in (CommunityAnalyticsSnapshot, CommunityConfig):
+        session.exec(sa.delete(kept).where(table_of(kept).c.community_id == source))
 
 
 def _merge_members(session: Session, source: int, target: int) -> None:

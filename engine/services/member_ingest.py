@@ -411,7 +411,8 @@ def _member_upsert(session: Session, values: dict[str, Any], changes: Mapping[st
         index_elements=["community_id", "platform_account_id"],
         set_={name: change(table.c, statement.excluded) for name, change in changes.items()},
     )
-    return session.execute(statement.returning(table.c.id)).scalar_one()
+    member_id: int = session.execute(statement.returning(table.c.id)).scalar_one()
+    return member_id
 
 
 def _joined(

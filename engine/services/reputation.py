@@ -100,7 +100,8 @@ def _add(session: Session, community_id: int, account_id: int, changes: dict[str
     where = sa.and_(*(table.c[k] == v for k, v in keys.items()))
     values = {name: table.c[name] + n for name, n in changes.items()}
     session.execute(sa.update(table).where(where).values(updated_at=utcnow(), **values))
-    return session.execute(sa.select(table.c.score).where(where)).scalar_one()
+    score: int = session.execute(sa.select(table.c.score).where(where)).scalar_one()
+    return score
 
 
 def adjust_manually(

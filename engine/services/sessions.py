@@ -120,6 +120,6 @@ def prune(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int
     """Forget sessions that expired or were revoked a while ago (nightly maintenance)."""
     cutoff = utcnow() - older_than
     query = sa.delete(UserSession).where(
-        sa.or_(col(UserSession.expires_at) < cutoff, col(UserSession.revoked_at) < cutoff)  # type: ignore[operator]
+        sa.or_(col(UserSession.expires_at) < cutoff, col(UserSession.revoked_at) < cutoff)
     )
     return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
