@@ -169,7 +169,7 @@ async def scaled_flowbot(workers: int) -> AsyncIterator[Target]:
                     "web", "-m", "granian", "--interface", "asgi", "--factory", "--no-log",
                     "--host", "127.0.0.1", "--port", str(port), "engine.api.app:create_api",
                 )  # fmt: skip
-                worker = spawn("worker", "-m", "engine.cli", "worker", "--processes", str(workers))
+                worker = spawn("worker", "-m", "flowbot.cli", "worker", "--processes", str(workers))
                 await wait_port(port, "the web server")
                 url = await webhook_url(f"http://127.0.0.1:{port}", token)
                 parts = {"web": web.pid, "workers": worker.pid}

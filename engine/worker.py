@@ -12,6 +12,7 @@ across all processes and sends again the executions whose message was lost
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -43,6 +44,7 @@ from engine.community_automation.hold_expiry import expire_overdue_holds
 from engine.models import utcnow
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
+from engine.worker_logs import LOG_FORMAT
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +218,17 @@ async def embedded_worker() -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.to_thread(stop_embedded_worker, worker)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.worker --threads N``: one supervised worker process, started by
+    ``flowbot worker`` (engine/worker_supervisor.py)."""
+    parser = argparse.ArgumentParser(prog="engine.worker", description=main.__doc__)
+    parser.add_argument("--threads", type=int, default=8)
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return run_process(ns.threads)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -125,7 +125,7 @@ class WorkerSupervisor:
 
 def child_command(threads: int) -> list[str]:
     """The command line of one supervised worker process."""
-    return [sys.executable, "-m", "engine.cli", "worker", "--child", "--threads", str(threads)]
+    return [sys.executable, "-m", "engine.worker", "--threads", str(threads)]
 
 
 def supervise(processes: int, threads: int) -> int:

@@ -18,8 +18,8 @@ import reflex as rx
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from connectors.kit.errors import ActionError
 from engine import events, pool_client
+from engine.action_errors import ActionError
 from engine.db import session_scope
 from engine.models import AdminUser
 from engine.services import auth, connections

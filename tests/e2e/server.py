@@ -54,7 +54,7 @@ def flowbot_server(data_dir: Path, port: int, log_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "run"],
+            [sys.executable, "-m", "flowbot.cli", "run"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -150,7 +150,7 @@ class Workers:
         self.parents = [self.start(i) for i in range(2)]
 
     def start(self, index: int) -> subprocess.Popen[bytes]:
-        args = ["-m", "engine.cli", "worker", "--processes", "1", "--threads", "4"]
+        args = ["-m", "flowbot.cli", "worker", "--processes", "1", "--threads", "4"]
         log = self.tmp / f"worker{index}-{time.monotonic_ns()}.log"
         return spawn(args, self.env, log)
 

@@ -79,7 +79,7 @@ def test_a_killed_worker_process_is_restarted(tmp_path: Path) -> None:
         FLOWBOT_REDIS_NAMESPACE=f"flowbot_t_{uuid.uuid4().hex[:10]}",
         DATABASE_URL=f"sqlite:///{tmp_path / 'flowbot.db'}",
     )
-    args = ["-m", "engine.cli", "worker", "--processes", "2", "--threads", "1"]
+    args = ["-m", "flowbot.cli", "worker", "--processes", "2", "--threads", "1"]
     parent = spawn(args, env, tmp_path / "worker.log")
     try:
         first = wait_until(lambda: len(children(parent.pid)) == 2 and children(parent.pid), "2")

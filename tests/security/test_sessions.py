@@ -164,7 +164,7 @@ def test_a_database_in_a_shared_directory_leaves_the_directory_as_it_was(
 
 def test_flowbot_processes_write_private_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reflex's per-browser state pickles and everything else a process writes: 0600."""
-    from engine import cli
+    from flowbot import cli
 
     monkeypatch.delenv("REFLEX_STATES_WORKDIR", raising=False)
     previous = os.umask(0o022)

@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from engine import cli
 from engine.api.app import create_api
 from engine.db import get_engine
 from engine.migrations import upgrade
 from engine.models import AdminUser, Role
 from engine.settings import get_settings
+from flowbot import cli
 
 
 def test_embedded_defaults(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from engine.settings import get_settings
+from engine.worker_logs import LOG_FORMAT
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG_FORMAT = "[%(asctime)s] [PID %(process)d] [%(name)s] [%(levelname)s] %(message)s"
 
 
 def _reflex_env() -> dict[str, str]:
@@ -112,10 +112,6 @@ def cmd_worker(ns: argparse.Namespace) -> int:
         )
         return 2
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    if ns.child:
-        from engine.worker import run_process
-
-        return run_process(ns.threads)
     from engine.worker_supervisor import supervise
 
     return supervise(ns.processes, ns.threads)
@@ -136,8 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="Scaled mode: a Dramatiq worker running flows.")
     worker.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     worker.add_argument("--threads", type=int, default=8)
-    # One supervised process, started by the supervising `flowbot worker` itself.
-    worker.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("connectors", help="Scaled mode: the connector supervisor and pool API.")
 
     db = sub.add_parser("db", help="Database migrations.")
