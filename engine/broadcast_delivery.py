@@ -449,7 +449,7 @@ class _Job:
                 self._release(session)
 
     def _release(self, session: Session) -> None:
-        held = BroadcastMessage.lease_until == self.lease
+        held = col(BroadcastMessage.lease_until) == self.lease
         _update(session, self.broadcast_id, held, lease_until=None)
         self.lease = None
 

@@ -202,7 +202,8 @@ class RegexWorker:
             if not ready:
                 self.close()
                 raise RegexTimeout(f"the pattern took longer than {timeout:g} s; simplify it")
-            return json.loads(proc.stdout.readline())
+            found: list[Any] | None = json.loads(proc.stdout.readline())
+            return found
 
     def close(self) -> None:
         if self._proc is not None:

@@ -697,7 +697,7 @@ def get_instance(session: Session, instance_id: int) -> BotInstance:
 
 def _get(session: Session, connection_id: int) -> tuple[PlatformConnection, BotInstance]:
     connection = session.get(PlatformConnection, connection_id)
-    instance = connection and session.get(BotInstance, connection.bot_instance_id)
+    instance = session.get(BotInstance, connection.bot_instance_id) if connection else None
     if connection is None or instance is None:
         raise ConnectionNotFound(f"Connection {connection_id} does not exist (any more).")
     return connection, instance

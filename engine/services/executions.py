@@ -183,7 +183,7 @@ async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | 
     it cannot be read (deleted, or an outage: the caller answers "accepted, running")."""
     try:
         return await _wait_for_finish(execution_id, timeout)
-    except (*UNREACHABLE, TimeoutError):
+    except UNREACHABLE + (TimeoutError,):
         log.warning("stopped waiting for execution %s: an outage", execution_id, exc_info=True)
         return None
 
