@@ -549,7 +549,9 @@ async def diff_version(
         ),
     ] = None,
 ) -> flows.GraphDiff:
-    against = None if base is None else "draft" if base == "draft" else int(base)
+    against: int | Literal["draft"] | None = (
+        None if base is None else "draft" if base == "draft" else int(base)
+    )
     return await run(
         caller, lambda session, _: flows.diff_version(session, flow_id, version, against)
     )
