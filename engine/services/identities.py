@@ -525,16 +525,17 @@ def _pairs(
     key_second = sa.func.lower(sa.func.trim(getattr(second, attribute)))
     dismissed = table_of(LinkSuggestionDismissal).c
     query = (
-        sa.select(first.id, second.id)
-        .join(second, sa.and_(key_first == key_second, first.id < second.id))
+        sa.select(col(first.id), col(second.id))
+        .join(second, sa.and_(key_first == key_second, col(first.id) < col(second.id)))
         .where(
             key_first != "",
-            first.is_bot.is_(False),
-            second.is_bot.is_(False),
+            col(first.is_bot).is_(False),
+            col(second.is_bot).is_(False),
             # not one person already, nor two different people
-            sa.or_(first.identity_id.is_(None), second.identity_id.is_(None)),
+            sa.or_(col(first.identity_id).is_(None), col(second.identity_id).is_(None)),
             ~sa.exists().where(
-                dismissed.account_low_id == first.id, dismissed.account_high_id == second.id
+                dismissed.account_low_id == col(first.id),
+                dismissed.account_high_id == col(second.id),
             ),
         )
         .order_by(first.id, second.id)
