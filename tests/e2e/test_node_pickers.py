@@ -125,6 +125,7 @@ def test_pick_a_connection_and_chat_then_run_the_test_form(
     hints.filter(has_text="{{ trigger.user.first_name }}").click()
     expect(text).to_have_value("pong {{ trigger.user.first_name }}")
     expect(page.get_by_test_id("problems")).to_contain_text("No problems")
+    page.get_by_test_id("pick-instance_id").scroll_into_view_if_needed()
     screenshot(page, "editor-node-pickers")
 
     # The test run is a form of the example event; its connection is the real bot.
@@ -133,6 +134,7 @@ def test_pick_a_connection_and_chat_then_run_the_test_form(
     page.get_by_test_id("run-field-text").fill("/ping")
     page.get_by_test_id("run-field-user.first_name").fill("Ann")
     page.get_by_test_id("run-field-user.id").fill(str(ANN_ID))
+    page.get_by_test_id("run-field-instance_id").scroll_into_view_if_needed()
     screenshot(page, "editor-test-run-form")
     page.get_by_test_id("run-raw").click()
     expect(page.get_by_test_id("run-payload")).to_contain_text('"first_name": "Ann"')
