@@ -351,12 +351,12 @@ def sync_flow_endpoints(
         elif changed := _apply_node(endpoint, params):
             session.add(endpoint)
             _audit(session, actor, "webhook_updated", endpoint, node_id=node_id, **changed)
-    for node_id, endpoint in by_node.items():
-        if node_id not in nodes and endpoint.node_removed_at is None:
+    for owner, endpoint in by_node.items():
+        if owner not in nodes and endpoint.node_removed_at is None:
             endpoint.is_active = False
             endpoint.node_removed_at = utcnow()
             session.add(endpoint)
-            _audit(session, actor, "webhook_node_removed", endpoint, node_id=node_id)
+            _audit(session, actor, "webhook_node_removed", endpoint, node_id=owner)
 
 
 def _apply_node(endpoint: WebhookEndpoint, params: WebhookTrigger) -> dict[str, Any]:
