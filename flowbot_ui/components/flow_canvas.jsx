@@ -6,6 +6,7 @@
 import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
   Background,
+  ControlButton,
   Controls,
   Handle,
   MiniMap,
@@ -22,6 +23,12 @@ import "@xyflow/react/dist/style.css";
 const DRAG_TYPE = "application/flowbot-node";
 const READABLE_ZOOM = 0.85; // node labels (14px) stay about 12px on screen
 const FRAME_MARGIN = 40; // px around a flow framed at READABLE_ZOOM
+const FIT_ICON =
+  "M3.692 4.63c0-.53.4-.938.939-.938h5.215V0H4.708C2.13 0 0 2.054 0 4.63v5.216h3.692V4.631z" +
+  "M27.354 0h-5.2v3.692h5.17c.53 0 .984.4.984.939v5.215H32V4.631A4.624 4.624 0 0027.354 0z" +
+  "m.954 24.83c0 .532-.4.94-.939.94h-5.215v3.768h5.215c2.577 0 4.631-2.13 4.631-4.707v-5.139" +
+  "h-3.692v5.139zm-23.677.94c-.531 0-.939-.4-.939-.94v-5.138H0v5.139c0 2.577 2.13 4.707 " +
+  "4.708 4.707h5.138V25.77H4.631z";
 const COLOURS = {
   trigger: "#7c3aed",
   condition: "#d97706",
@@ -363,7 +370,14 @@ function Canvas(props) {
           maskColor="rgba(124, 58, 237, 0.06)"
           nodeColor={(node) => COLOURS[node.data && node.data.category] || "#94a3b8"}
         />
-        <Controls showInteractive={false} onFitView={frame} />
+        <Controls showInteractive={false} showFitView={false}>
+          {/* React Flow's own button fits without the readable floor: frame() instead */}
+          <ControlButton onClick={frame} title="Fit View" aria-label="Fit View">
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 30">
+              <path d={FIT_ICON} />
+            </svg>
+          </ControlButton>
+        </Controls>
       </ReactFlow>
     </div>
   );
