@@ -17,9 +17,10 @@ from typing import Any
 
 from connectors.kit.circuit_breaker import CircuitBreaker
 from connectors.kit.connector import Connector, EmitEvent
-from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind, redact
+from connectors.kit.errors import CredentialRejected, redact
 from connectors.registry import ConnectorFactory
 from connectors.store import HeldInstance
+from engine.action_errors import ActionError, ErrorKind
 
 log = logging.getLogger(__name__)
 

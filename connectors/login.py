@@ -21,8 +21,8 @@ import pyrogram
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_user.client import TelegramLogin, api_credentials
+from engine.action_errors import ActionError, ErrorKind
 from engine.db import session_scope
 from engine.models import ConnectorKind
 from engine.services import connections

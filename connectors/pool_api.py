@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.login import add_login_routes
 from connectors.supervisor import Supervisor
+from engine.action_errors import ActionError, ErrorKind
 
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor", Supervisor)
 TOKEN: web.AppKey[str] = web.AppKey("token", str)

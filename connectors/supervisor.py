@@ -23,11 +23,12 @@ from connectors import store
 from connectors.instance import ManagedInstance
 from connectors.kit.circuit_breaker import CircuitBreaker
 from connectors.kit.dedupe import IdempotencyCache
-from connectors.kit.errors import ActionError, ErrorKind, redact
+from connectors.kit.errors import redact
 from connectors.kit.forwarder import EventForwarder
 from connectors.kit.reconciler import Reconciler
 from connectors.registry import ConnectorFactory, UnknownConnectorKind, connector_factory
 from engine import events
+from engine.action_errors import ActionError, ErrorKind
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from hikari.api import RESTClient
 from connectors.discord_bot import discovery
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
-from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import invalid, seconds_from_now, to_datetime, to_int
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from engine.nodes import discord_bot as p
 
 actions: ActionRegistry[RESTClient] = ActionRegistry("discord_bot")

@@ -18,7 +18,8 @@ import hikari
 from hikari.api import RESTClient
 
 from connectors.discord_bot.mapper import CONNECTOR, event_user
-from connectors.kit.chats import (
+from connectors.kit.convert import to_int
+from engine.chat_discovery import (
     ListChatsParams,
     ListMembersParams,
     MemberRole,
@@ -26,9 +27,7 @@ from connectors.kit.chats import (
     chat_seen,
     member_entry,
 )
-from connectors.kit.convert import to_int
-from connectors.kit.event_builder import timestamp_key
-from engine.platform_event import EventChat, PlatformEvent
+from engine.platform_event import EventChat, PlatformEvent, timestamp_key
 
 TEXT_CHANNELS = frozenset({hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS})
 # The rights a community's moderation needs, as chat_seen's bot_rights reports them.

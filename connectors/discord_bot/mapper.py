@@ -11,8 +11,7 @@ from typing import Any
 
 import hikari
 
-from connectors.kit.event_builder import platform_event, timestamp_key
-from engine.platform_event import EventChat, EventUser, PlatformEvent
+from engine.platform_event import EventChat, EventUser, PlatformEvent, platform_event, timestamp_key
 
 CONNECTOR = "discord_bot"
 

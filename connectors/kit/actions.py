@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 
 ClientT = TypeVar("ClientT")
 Handler = Callable[[ClientT, Any], Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 
 
 class BreakerState(StrEnum):

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 
 _INT = re.compile(r"^-?\d+$")
 _FILE_ID = re.compile(r"^[A-Za-z0-9_-]{16,}$")

@@ -1,10 +1,6 @@
-"""Connector-side errors; the action errors themselves are the engine's contract."""
+"""Connector-side errors (action errors are the engine's contract: engine/action_errors.py)."""
 
 from __future__ import annotations
-
-from engine.action_errors import ActionError, ErrorKind
-
-__all__ = ["ActionError", "CredentialRejected", "ErrorKind", "redact"]
 
 
 class CredentialRejected(Exception):

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 
 T = TypeVar("T")
 # Seconds the platform asks to wait if ``exc`` is a rate limit, else None.

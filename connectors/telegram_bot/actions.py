@@ -28,9 +28,9 @@ from pydantic import BaseModel
 
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import declared_actions, node_action
-from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import chat_ref, seconds_from_now, to_int, url_or_file_id
 from connectors.telegram_bot import discovery
+from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from engine.nodes import NodePlatform
 
 KIND = "telegram_bot"

@@ -34,16 +34,17 @@ from aiohttp import ClientError
 from pydantic import ValidationError
 
 from connectors.kit.bot_answers import BotAnswers
-from connectors.kit.chats import CHAT_SEEN
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
-from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind, redact
+from connectors.kit.errors import CredentialRejected, redact
 from connectors.kit.retry import RetryPolicy, call_with_retries, retry_after_attribute
 from connectors.telegram_bot.actions import ACTIONS, KIND
 from connectors.telegram_bot.bot_replies import BotReplies, Origin, origin_of
 from connectors.telegram_bot.commands import CommandSync
 from connectors.telegram_bot.discovery import enrich_chat_seen
 from connectors.telegram_bot.mapper import ALLOWED_UPDATES, map_update
+from engine.action_errors import ActionError, ErrorKind
 from engine.bot_config.answers import PREFIX
+from engine.chat_discovery import CHAT_SEEN
 from engine.platform_event import PlatformEvent
 from engine.settings import get_settings
 

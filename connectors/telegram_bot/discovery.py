@@ -16,9 +16,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiohttp import ClientError
 
-from connectors.kit.chats import ListChatsParams, ListMembersParams, MemberRole, member_entry
 from connectors.kit.convert import chat_ref
 from connectors.telegram_bot.mapper import bot_rights, map_chat, map_user
+from engine.chat_discovery import ListChatsParams, ListMembersParams, MemberRole, member_entry
 from engine.platform_event import PlatformEvent
 
 log = logging.getLogger(__name__)

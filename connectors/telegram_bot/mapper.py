@@ -30,9 +30,8 @@ from aiogram.types import (
     User,
 )
 
-from connectors.kit.chats import chat_seen
-from connectors.kit.event_builder import platform_event
-from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
+from engine.chat_discovery import chat_seen
+from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent, platform_event
 
 KIND = "telegram_bot"
 # What getUpdates / setWebhook must ask for: chat_member and message_reaction are

@@ -13,10 +13,10 @@ from pyrogram.file_id import FileId
 
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
-from connectors.kit.chats import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from connectors.kit.convert import chat_ref, invalid, to_int, to_ints, url_or_file_id
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_user import discovery
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, ListChatsParams, ListMembersParams
 from engine.nodes import telegram_user as p
 
 actions: ActionRegistry[pyrogram.Client] = ActionRegistry("telegram_user")

@@ -22,9 +22,10 @@ from pyrogram import errors, handlers, types
 from pyrogram.errors.rpc_error import RPCError
 
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
-from connectors.kit.errors import ActionError, CredentialRejected, ErrorKind
+from connectors.kit.errors import CredentialRejected
 from connectors.telegram_user import mapper
 from connectors.telegram_user.actions import actions, execute_action, map_error
+from engine.action_errors import ActionError, ErrorKind
 
 log = logging.getLogger(__name__)
 

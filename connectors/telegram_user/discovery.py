@@ -12,15 +12,15 @@ from typing import Any
 import pyrogram
 from pyrogram import enums, types
 
-from connectors.kit.chats import (
+from connectors.kit.convert import chat_ref
+from connectors.telegram_user.mapper import event_chat, event_user
+from engine.chat_discovery import (
     ListChatsParams,
     ListMembersParams,
     MemberRole,
     chat_entry,
     member_entry,
 )
-from connectors.kit.convert import chat_ref
-from connectors.telegram_user.mapper import event_chat, event_user
 
 # Dialogs that are chats a community can hold: not people, bots or direct-message topics.
 _GROUP_TYPES = {

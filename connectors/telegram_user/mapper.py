@@ -12,8 +12,7 @@ from typing import Any
 
 from pyrogram import enums, types
 
-from connectors.kit.event_builder import platform_event
-from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
+from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent, platform_event
 
 CONNECTOR = "telegram_user"
 

@@ -31,8 +31,8 @@ from neonize.utils.jid import Jid2String, JIDToNonAD, build_jid
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
 from connectors.kit.convert import http_url, invalid
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.whatsapp_user.senders import SenderRecords
+from engine.action_errors import ActionError, ErrorKind
 from engine.nodes import whatsapp_user as p
 
 

@@ -26,7 +26,9 @@ from neonize.proto.Neonize_pb2 import (
     JoinedGroup,
 )
 
-from connectors.kit.chats import (
+from connectors.whatsapp_user.actions import WhatsAppContext, actions, jid_str, to_jid
+from connectors.whatsapp_user.mapper import CONNECTOR
+from engine.chat_discovery import (
     LIST_CHATS,
     LIST_MEMBERS,
     ListChatsParams,
@@ -36,10 +38,7 @@ from connectors.kit.chats import (
     chat_seen,
     member_entry,
 )
-from connectors.kit.event_builder import timestamp_key
-from connectors.whatsapp_user.actions import WhatsAppContext, actions, jid_str, to_jid
-from connectors.whatsapp_user.mapper import CONNECTOR
-from engine.platform_event import EventChat, EventUser, PlatformEvent
+from engine.platform_event import EventChat, EventUser, PlatformEvent, timestamp_key
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ from neonize.proto.Neonize_pb2 import Message as MessageEv
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
 from neonize.utils.message import extract_text
 
-from connectors.kit.event_builder import platform_event
 from connectors.whatsapp_user.actions import jid_str
-from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
+from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent, platform_event
 
 CONNECTOR = "whatsapp_user"
 

@@ -14,8 +14,8 @@ import pytest
 
 from connectors.discord_bot.actions import actions, execute_action
 from connectors.kit.catalogue import declared_actions
-from connectors.kit.chats import POOL_ACTIONS
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import POOL_ACTIONS
 from engine.nodes.base import NodePlatform
 from tests.fakes import DISCORD_CHANNEL_ID as CHANNEL
 from tests.fakes import DISCORD_GUILD_ID as GUILD

@@ -24,10 +24,10 @@ from pyrogram import enums, errors, types
 from sqlmodel import Session
 
 from connectors import login
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.pool_api import start_api
 from connectors.supervisor import Supervisor
 from engine import crypto, events, pool_client
+from engine.action_errors import ActionError, ErrorKind
 from engine.models import AdminUser, PlatformConnection, Role
 from engine.services import connections
 from engine.settings import get_settings

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from connectors.kit.chats import POOL_ACTIONS
 from connectors.kit.connector import InstanceConfig
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_bot.actions import ACTIONS
 from connectors.telegram_bot.client import TelegramBotConnector
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import POOL_ACTIONS
 from engine.nodes import REGISTRY, NodeCategory, NodePlatform
 from tests.fakes import TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, FakeTelegramBotAPI
 

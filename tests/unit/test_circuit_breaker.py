@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.kit.circuit_breaker import BreakerState, CircuitBreaker
-from connectors.kit.errors import ActionError, ErrorKind
+from engine.action_errors import ActionError, ErrorKind
 
 
 class Clock:

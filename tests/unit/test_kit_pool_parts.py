@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from connectors.kit.dedupe import IdempotencyCache
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.kit.forwarder import EventForwarder
 from connectors.kit.reconciler import Reconciler
+from engine.action_errors import ActionError, ErrorKind
 from engine.platform_event import PlatformEvent
 
 

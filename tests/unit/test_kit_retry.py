@@ -6,8 +6,8 @@ import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.kit.retry import RetryPolicy, call_with_retries, retry_after_attribute
+from engine.action_errors import ActionError, ErrorKind
 
 POLICY = RetryPolicy(retry_after_of=retry_after_attribute(TelegramRetryAfter), attempts=3)
 METHOD = SendMessage(chat_id=1, text="hi")

@@ -18,10 +18,10 @@ from pyrogram import enums, errors, types
 from pyrogram.file_id import FileId, FileType
 
 from connectors.kit.catalogue import declared_actions
-from connectors.kit.chats import POOL_ACTIONS
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_user.actions import actions, execute_action
 from connectors.telegram_user.client import TelegramLogin
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import POOL_ACTIONS
 from engine.nodes.base import NodePlatform
 
 DOCUMENT_ID = FileId(

@@ -17,8 +17,8 @@ import pytest
 from pyrogram import raw
 from pyrogram.raw.core import TLObject
 
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.telegram_user.actions import execute_action
+from engine.action_errors import ActionError, ErrorKind
 
 ME = 5_000_000_001
 ADA, BOB, EVE = 123_456_789, 223_456_789, 323_456_789

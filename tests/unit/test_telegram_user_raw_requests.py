@@ -16,8 +16,8 @@ import pytest
 from pyrogram import raw
 from pyrogram.file_id import FileId, FileType
 
-from connectors.kit.chats import POOL_ACTIONS
 from connectors.telegram_user.actions import actions, execute_action
+from engine.chat_discovery import POOL_ACTIONS
 
 CHANNEL = raw.types.InputPeerChannel(channel_id=1234567890, access_hash=7)
 ADA = raw.types.InputPeerUser(user_id=123456789, access_hash=9)

@@ -41,8 +41,6 @@ from neonize.utils.enum import (
 from neonize.utils.jid import build_jid
 
 from connectors.kit.catalogue import declared_actions
-from connectors.kit.chats import POOL_ACTIONS
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.whatsapp_user import (
     discovery,  # noqa: F401 (registers the pool actions)
     senders,
@@ -54,6 +52,8 @@ from connectors.whatsapp_user.actions import (
     execute_action,
 )
 from connectors.whatsapp_user.senders import SenderRecords
+from engine.action_errors import ActionError, ErrorKind
+from engine.chat_discovery import POOL_ACTIONS
 from engine.nodes.base import NodePlatform
 
 ADA_ID = "4915112345678@s.whatsapp.net"

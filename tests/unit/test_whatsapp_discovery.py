@@ -26,10 +26,10 @@ from neonize.proto.Neonize_pb2 import (
 from neonize.utils.jid import build_jid
 
 from connectors.kit.connector import InstanceConfig
-from connectors.kit.errors import ActionError, ErrorKind
 from connectors.whatsapp_user.actions import execute_action
 from connectors.whatsapp_user.client import WhatsAppConnector
 from connectors.whatsapp_user.discovery import group_changed, joined_groups
+from engine.action_errors import ActionError, ErrorKind
 from engine.platform_event import PlatformEvent
 from tests.fakes.whatsapp_core import GoCore, deliver
 
