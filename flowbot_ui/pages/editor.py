@@ -19,6 +19,7 @@ from flowbot_ui.components.workspace import (
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.steps import StepRow
+from flowbot_ui.state.webhook_node import WebhookNodeState
 
 CATEGORY_COLOURS = {"trigger": "violet", "condition": "amber", "action": "blue", "advanced": "gray"}
 
@@ -181,7 +182,11 @@ def _publish_choice(label: str, activate: bool, **props) -> rx.Component:  # typ
     return rx.dialog.close(
         rx.button(
             label,
-            on_click=[FlowRoom.publish(activate), EditorState.load_versions],
+            on_click=[
+                FlowRoom.publish(activate),
+                EditorState.load_versions,
+                WebhookNodeState.load(EditorState.selected_id),
+            ],
             **props,
         )
     )

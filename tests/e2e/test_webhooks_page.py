@@ -118,7 +118,6 @@ def test_create_call_sign_rotate_and_delete(
     page.reload()
     expect(page.get_by_test_id("webhook-calls")).to_have_text("3")
     expect(page.get_by_test_id("webhook-node")).to_have_text("· made on this page")
-    screenshot(page, "webhooks")
 
     # Rotating gives a new URL; the old one is gone.
     card_action(page, "New URL (rotate)")
@@ -151,4 +150,42 @@ def test_create_call_sign_rotate_and_delete(
     page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
     expect(page.get_by_test_id("form-message")).to_contain_text("Deleted Shop orders")
     expect(page.get_by_test_id("empty-state")).to_contain_text("No webhooks yet")
+    page.context.close()
+
+
+def test_the_webhook_node_owns_its_endpoint(
+    browser: Browser, app_url: str, server_data: Path
+) -> None:
+    """Publishing a flow with a Webhook trigger shows its URL, example and secret (once) on
+    the node; the node's "Require signature" is enforced; the page names the node."""
+    page = new_page(browser, app_url)
+    create_flow(page, app_url, "Shop alerts")
+    drop_node(page, "webhook", 40, 100)
+    set_param(page, "webhook1", "endpoint_name", "shop-orders")
+    page.get_by_test_id("param-require_signature").click()
+    expect(page.get_by_test_id("webhook-node-unpublished")).to_be_visible()
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("clean")).to_be_visible()
+    publish(page)
+
+    url = page.get_by_test_id("webhook-node-url").inner_text()
+    assert url.startswith(f"{app_url}/api/webhooks/")
+    secret = page.get_by_test_id("webhook-node-secret").inner_text()
+    assert len(secret) >= 40
+    expect(page.get_by_test_id("webhook-node-curl")).to_contain_text("X-Flowbot-Signature")
+    unsigned = httpx.post(url, content=BODY, headers=JSON)
+    assert unsigned.status_code == 401, unsigned.text
+    assert httpx.post(url, content=BODY, headers=signed(secret)).status_code == 202
+
+    page.reload()  # the secret was shown once
+    page.locator('.react-flow__node[data-id="webhook1"]').click()
+    expect(page.get_by_test_id("webhook-node-url")).to_have_text(url)
+    expect(page.get_by_test_id("webhook-node-secret")).to_have_count(0)
+
+    page.get_by_test_id("nav-webhooks").click()
+    expect(page.get_by_test_id("webhook-name")).to_have_text("shop-orders")
+    expect(page.get_by_test_id("webhook-node")).to_contain_text("webhook1")
+    expect(page.get_by_test_id("webhook-signing")).to_have_text("signed")
+    expect(page.get_by_test_id("webhook-calls")).to_have_text("1")
+    screenshot(page, "webhooks")
     page.context.close()
