@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from engine.db import session_scope
-from engine.models import AdminUser, FlowExecution, Role
+from engine.models import AdminUser, FlowExecution, Role, WebhookEndpoint
 from engine.services import auth, flows
 
 Node = tuple[str, str, dict[str, Any]]  # (id, type, params)
@@ -74,3 +74,15 @@ def api_token(role: Role) -> str:
 def execution_count() -> int:
     with session_scope() as session:
         return len(session.exec(select(FlowExecution.id)).all())
+
+
+def flow_endpoint(flow_id: int, token: str = "tok", **fields: Any) -> str:
+    """The URL path of the flow's endpoint (the one publishing made for its Webhook node,
+    else a new one) with ``token`` and ``fields`` set."""
+    with session_scope() as session:
+        query = select(WebhookEndpoint).where(WebhookEndpoint.flow_id == flow_id)
+        row = session.exec(query).first() or WebhookEndpoint(name="orders", flow_id=flow_id)
+        for name, value in {"token": token, **fields}.items():
+            setattr(row, name, value)
+        session.add(row)
+    return f"/api/webhooks/{token}"

@@ -21,7 +21,7 @@ from engine.models import ExecutionStatus, FlowExecution, Role, WebhookEndpoint
 from engine.services import executions
 from tests.api_client import api_client
 from tests.conftest import _clear_caches
-from tests.flow_helpers import api_token, chain, execution_count, make_flow
+from tests.flow_helpers import api_token, chain, execution_count, flow_endpoint, make_flow
 
 # Savepoints roll back on PostgreSQL (pysqlite commits a savepoint opened before any write),
 # and outages happen in scaled mode: PostgreSQL with the in-process broker standing in.
@@ -42,12 +42,6 @@ async def client(pg_worker: None) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def webhook(flow_id: int) -> str:
-    with session_scope() as session:
-        session.add(WebhookEndpoint(name="orders", token="tok", flow_id=flow_id))
-    return "/api/webhooks/tok"
-
-
 def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: Any, **__: Any) -> None:
         raise redis.exceptions.ConnectionError("Error 111 connecting to redis. Connection refused.")
@@ -63,7 +57,7 @@ def call_count() -> int:
 async def test_webhook_during_a_broker_outage_is_503_and_records_nothing(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = webhook(make_flow(GRAPH))
+    url = flow_endpoint(make_flow(GRAPH))
     with monkeypatch.context() as patch:
         broker_down(patch)
         answer = await client.post(url, json={"order_id": 1}, headers={"Idempotency-Key": "k1"})
@@ -92,7 +86,7 @@ async def test_run_api_during_a_broker_outage_is_503(
 async def test_webhook_during_a_database_outage_is_503(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = webhook(make_flow(GRAPH))
+    url = flow_endpoint(make_flow(GRAPH))
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://flowbot@127.0.0.1:9/down")
     _clear_caches()
     answer = await client.post(url, json={"order_id": 2})

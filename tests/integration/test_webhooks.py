@@ -23,7 +23,14 @@ from engine.db import get_engine, session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
 from engine.services import executions, flows, webhooks
 from tests.api_client import api_client
-from tests.flow_helpers import api_token, chain, execution_count, make_admin, make_flow
+from tests.flow_helpers import (
+    api_token,
+    chain,
+    execution_count,
+    flow_endpoint,
+    make_admin,
+    make_flow,
+)
 from tests.live_api import served_in_process
 from tests.webhook_signing import signed_headers
 
@@ -44,12 +51,6 @@ async def client(worker: None) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def endpoint(flow_id: int, token: str = "tok", **fields: Any) -> str:
-    with session_scope() as session:
-        session.add(WebhookEndpoint(name="orders", token=token, flow_id=flow_id, **fields))
-    return f"/api/webhooks/{token}"
-
-
 def signed(body: bytes, timestamp: int | None = None) -> dict[str, str]:
     return signed_headers(SECRET, body, timestamp)
 
@@ -61,14 +62,14 @@ async def finished(execution_id: int) -> Any:
 
 
 async def test_unknown_or_inactive_token_is_404(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()), is_active=False)
+    url = flow_endpoint(make_flow(webhook_graph()), is_active=False)
     assert (await client.post("/api/webhooks/nope", json={})).status_code == 404
     assert (await client.post(url, json={})).status_code == 404
     assert execution_count() == 0
 
 
 async def test_signature_is_required_when_set(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    url = flow_endpoint(make_flow(webhook_graph()), secret=SECRET)
     body = b'{"order_id": 7}'
     headers = {"content-type": "application/json"}
     assert (await client.post(url, content=body, headers=headers)).status_code == 401
@@ -101,7 +102,7 @@ async def test_signature_is_required_when_set(client: httpx.AsyncClient) -> None
 async def test_timestamp_must_be_within_five_minutes(
     client: httpx.AsyncClient, offset: int, status: int, reason: str | None
 ) -> None:
-    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    url = flow_endpoint(make_flow(webhook_graph()), secret=SECRET)
     body = b'{"order_id": 7}'
     answer = await client.post(url, content=body, headers=signed(body, int(time.time()) + offset))
     assert answer.status_code == status, answer.text
@@ -115,7 +116,7 @@ async def test_timestamp_must_be_within_five_minutes(
 
 
 async def test_a_signature_is_accepted_once(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    url = flow_endpoint(make_flow(webhook_graph()), secret=SECRET)
     body = b'{"order_id": 7}'
     captured = signed(body)
     assert (await client.post(url, content=body, headers=captured)).status_code == 202
@@ -135,7 +136,7 @@ async def test_a_refused_request_does_not_use_up_its_signature(
     """The signature is recorded with the execution, so a retry after 409 (flow not
     published yet) with the same signed request still works within the window."""
     flow_id = make_flow(webhook_graph(), publish=False)
-    url = endpoint(flow_id, secret=SECRET)
+    url = flow_endpoint(flow_id, secret=SECRET)
     body = b'{"order_id": 7}'
     headers = signed(body)
     assert (await client.post(url, content=body, headers=headers)).status_code == 409
@@ -148,7 +149,7 @@ async def test_a_refused_request_does_not_use_up_its_signature(
 async def test_concurrent_replays_start_one_execution(migrated_db: str) -> None:
     """Many copies of one signed request at once (as from several web processes): the unique
     (endpoint, signature) row lets exactly one through, on SQLite and PostgreSQL."""
-    url = endpoint(make_flow(webhook_graph()), secret=SECRET)
+    url = flow_endpoint(make_flow(webhook_graph()), secret=SECRET)
     body = b'{"order_id": 7}'
     headers = signed(body)
     try:
@@ -167,7 +168,7 @@ def nested(depth: int) -> bytes:
 
 
 async def test_json_nested_too_deep_is_400(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()))
+    url = flow_endpoint(make_flow(webhook_graph()))
     for depth in (MAX_JSON_DEPTH + 1, 100_000):
         answer = await client.post(url, content=nested(depth), headers=JSON)
         assert answer.status_code == 400, answer.text[:200]
@@ -196,7 +197,7 @@ def served_api(sqlite_session: Any) -> Iterator[str]:
 
 
 def test_a_trickled_body_is_cut_after_the_read_timeout(served_api: str) -> None:
-    path = endpoint(make_flow(webhook_graph()))
+    path = flow_endpoint(make_flow(webhook_graph()))
     port = int(served_api.rsplit(":", 1)[1])
     head = (
         f"POST {path} HTTP/1.1\r\nHost: flowbot\r\nContent-Type: application/json\r\n"
@@ -223,7 +224,7 @@ def test_a_trickled_body_is_cut_after_the_read_timeout(served_api: str) -> None:
 
 def test_the_documented_examples_sign_as_the_server_checks(served_api: str) -> None:
     """The Python and curl examples of the Webhooks page and README, run as they stand."""
-    url = served_api + endpoint(make_flow(webhook_graph()), secret=SECRET)
+    url = served_api + flow_endpoint(make_flow(webhook_graph()), secret=SECRET)
     env = {"WEBHOOK_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
     curl = webhooks.curl_example(url, signed=True) + " -s -o /dev/null -w '%{http_code}'"
     pasted = subprocess.run(
@@ -245,7 +246,7 @@ def test_the_documented_examples_sign_as_the_server_checks(served_api: str) -> N
 async def test_oversized_body_is_413_even_without_content_length(
     client: httpx.AsyncClient,
 ) -> None:
-    url = endpoint(make_flow(webhook_graph()), max_body_bytes=100)
+    url = flow_endpoint(make_flow(webhook_graph()), max_body_bytes=100)
     assert (await client.post(url, content=b"x" * 101)).status_code == 413
 
     async def chunks() -> AsyncIterator[bytes]:  # streamed: no Content-Length at all
@@ -258,21 +259,21 @@ async def test_oversized_body_is_413_even_without_content_length(
 
 
 async def test_flow_not_published_or_paused_is_409(client: httpx.AsyncClient) -> None:
-    draft = endpoint(make_flow(webhook_graph(), publish=False), token="draft")
+    draft = flow_endpoint(make_flow(webhook_graph(), publish=False), token="draft")
     answer = await client.post(draft, json={})
     assert answer.status_code == 409 and "not published" in answer.json()["detail"]
 
     flow_id = make_flow(webhook_graph())
     with session_scope() as session:
         flows.set_status(session, make_admin(), flow_id, FlowStatus.paused)
-    answer = await client.post(endpoint(flow_id, token="paused"), json={})
+    answer = await client.post(flow_endpoint(flow_id, token="paused"), json={})
     assert answer.status_code == 409 and "paused" in answer.json()["detail"]
     assert execution_count() == 0
 
 
 async def test_accepted_request_runs_the_flow(client: httpx.AsyncClient) -> None:
     flow_id = make_flow(webhook_graph())
-    url = endpoint(flow_id)
+    url = flow_endpoint(flow_id)
     answer = await client.post(
         url + "?source=shop",
         json={"order_id": 1042},
@@ -293,7 +294,7 @@ async def test_accepted_request_runs_the_flow(client: httpx.AsyncClient) -> None
 
 
 async def test_idempotency_key_starts_one_execution(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()))
+    url = flow_endpoint(make_flow(webhook_graph()))
     headers = {"Idempotency-Key": "order-1042"}
     first = await client.post(url, json={"order_id": 1}, headers=headers)
     second = await client.post(url, json={"order_id": 1}, headers=headers)
@@ -303,7 +304,7 @@ async def test_idempotency_key_starts_one_execution(client: httpx.AsyncClient) -
 
 async def test_only_a_call_with_an_idempotency_key_looks_it_up(client: httpx.AsyncClient) -> None:
     """Without a key the event id is made up, so no earlier execution can have it."""
-    url = endpoint(make_flow(webhook_graph()))
+    url = flow_endpoint(make_flow(webhook_graph()))
     lookups: list[str] = []
 
     def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
@@ -322,7 +323,7 @@ async def test_only_a_call_with_an_idempotency_key_looks_it_up(client: httpx.Asy
 
 
 async def test_wait_for_result_answers_with_the_result(client: httpx.AsyncClient) -> None:
-    url = endpoint(make_flow(webhook_graph()), wait_for_result=True, wait_timeout_seconds=20)
+    url = flow_endpoint(make_flow(webhook_graph()), wait_for_result=True, wait_timeout_seconds=20)
     answer = await client.post(url, content=b"not json", headers={"content-type": "text/plain"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -332,7 +333,7 @@ async def test_wait_for_result_answers_with_the_result(client: httpx.AsyncClient
 
 async def test_wait_for_result_times_out_with_202(client: httpx.AsyncClient) -> None:
     graph = chain(("hook", "webhook", {"endpoint_name": "slow"}), ("d", "delay", {"seconds": 30}))
-    url = endpoint(make_flow(graph), wait_for_result=True, wait_timeout_seconds=1)
+    url = flow_endpoint(make_flow(graph), wait_for_result=True, wait_timeout_seconds=1)
     answer = await client.post(url, json={})
     assert answer.status_code == 202 and "execution_id" in answer.json()
 

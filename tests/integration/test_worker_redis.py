@@ -188,7 +188,9 @@ def test_killed_worker_execution_finishes_exactly_once(scaled: Scaled, interrupt
         graph = chain(
             ("t", "tg_command", {"command": "start"}),
             send("before", "before"),
-            ("d", "delay", {"seconds": 3}),
+            # Long enough that the first worker is killed during it even on a loaded machine
+            # (with 3 s it sometimes resumed and finished before the kill).
+            ("d", "delay", {"seconds": 10}),
             send("after", "after"),
         )
     else:
