@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from reflex.state import BaseState, State
 from reflex_base import constants
 from reflex_base.event import Event
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 import flowbot_ui.flowbot_ui as app_module
 from engine import actors
@@ -247,9 +247,10 @@ def _payload(cls: type[BaseState], name: str, world: World) -> dict[str, Any]:
 
 
 def _fingerprint(*tables: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the named tables (all tables but sessions when none are named)."""
-    metadata = sa.MetaData()
-    metadata.reflect(get_engine())
+    """Every row of the named tables (all tables but sessions when none are named). The
+    models' own metadata names them: reflecting the database for each call was most of this
+    file's run time."""
+    metadata = SQLModel.metadata
     chosen = tables or tuple(t for t in metadata.tables if t != "user_session")
     with get_engine().connect() as conn:
         return {
