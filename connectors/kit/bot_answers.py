@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine import db
@@ -25,9 +24,9 @@ from engine.bot_config.answers import Facts, Incoming, Reply, answer
 from engine.bot_config.document import BotConfigDocument, TriggerKind
 from engine.community_rules import CommunityRules
 from engine.models import Chat, Community, CommunityConfig, PlatformAccount
-from engine.models.botconfig import BotConfigVersion
 from engine.nodes.conditions import REGEX_TIMEOUT, RegexTimeout, regex_worker
 from engine.platform_event import EventChat, PlatformEvent
+from engine.services import bot_config
 from engine.services.executions import NotRunnable, launch
 
 log = logging.getLogger(__name__)
@@ -71,17 +70,10 @@ def incoming_of(event: PlatformEvent) -> Incoming | None:
 
 
 def live_version(instance_id: int) -> tuple[int, BotConfigDocument] | None:
-    """The highest published version of the bot's configuration, if any."""
+    """The highest published version of the bot's configuration, if any (the service's rule,
+    in a session of its own: connectors call it from a thread)."""
     with Session(db.get_engine()) as session:
-        row = session.exec(
-            select(BotConfigVersion)
-            .where(BotConfigVersion.bot_instance_id == instance_id)
-            .order_by(sa.desc(BotConfigVersion.version))
-            .limit(1)
-        ).first()
-    if row is None:
-        return None
-    return row.version, BotConfigDocument.model_validate(row.document)
+        return bot_config.live_document(session, instance_id)
 
 
 @dataclass(frozen=True)
