@@ -1,7 +1,12 @@
 """All SQLModel tables; importing this package registers them on the metadata."""
 
 from engine.models.admin import AdminUser, ApiToken, AuditLog, Role, UserSession
-from engine.models.analytics import CommunityAnalyticsSnapshot, ReputationEvent, ReputationScore
+from engine.models.analytics import (
+    CommunityAnalyticsSnapshot,
+    FlowDailyStats,
+    ReputationEvent,
+    ReputationScore,
+)
 from engine.models.api import ApiIdempotentAnswer
 from engine.models.base import Platform, utcnow
 from engine.models.botconfig import BotConfigDraft, BotConfigVersion
@@ -41,6 +46,7 @@ from engine.models.flows import (
     StepStatus,
     UserFlowContext,
 )
+from engine.models.health import AppSetting, HealthCheck, HealthIncident, ProcessHeartbeat
 from engine.models.identity import LinkSuggestionDismissal, PlatformAccount, UserIdentity
 from engine.models.moderation import (
     ModerationAction,
@@ -51,6 +57,11 @@ from engine.models.scheduled import ScheduledDelivery, ScheduledMessage, Schedul
 from engine.models.webhooks import WebhookEndpoint, WebhookSignatureSeen
 
 __all__ = [
+    "AppSetting",
+    "FlowDailyStats",
+    "HealthCheck",
+    "HealthIncident",
+    "ProcessHeartbeat",
     "ScheduledDelivery",
     "TargetStatus",
     "CrossPostRule",

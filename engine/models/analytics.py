@@ -62,3 +62,34 @@ class ReputationEvent(SQLModel, table=True):
     # The earning rule that gave it (its index in the community's rules), None if manual.
     rule: str | None = Field(default=None, sa_type=sa.String(64))
     created_at: datetime = created_at_field()
+
+
+class FlowDailyStats(SQLModel, table=True):
+    """One flow's executions on one UTC day, rolled up so that analytics over a year read
+    365 rows per flow instead of every execution (executions are pruned after 30 days).
+
+    Percentiles cannot be summed, so durations are kept as a histogram (upper bound of a
+    bucket in ms → count) that merges across days.
+    """
+
+    __tablename__ = "flow_daily_stats"
+    __table_args__ = (
+        sa.UniqueConstraint("flow_id", "day"),
+        sa.Index("ix_flow_daily_stats_day", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: int = fk("flow_definition.id", index=False)
+    day: date
+    executions: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    stopped: int = 0
+    duration_ms_sum: float = 0.0
+    duration_histogram: dict[str, Any] = json_field()  # {"50": 12, "100": 3, ...}
+    triggers: dict[str, Any] = json_field()  # {"tg_message": 40, "webhook": 2}
+    # {"send1": {"count": 3, "errors": {"chat not found": 3}}}
+    failed_nodes: dict[str, Any] = json_field()
+    # {"send1": [runs, total_ms]}
+    node_time: dict[str, Any] = json_field()
+    updated_at: datetime = created_at_field()
