@@ -193,11 +193,11 @@ def log_entries(
 ) -> list[LogEntry]:
     """Newest first, ids below ``before`` (keyset paging: as fast deep as on page one)."""
     require_role(viewer, Role.viewer)
-    query = _joined().where(*_conditions(session, filters))
+    query = joined_log().where(*_conditions(session, filters))
     if before is not None:
         query = query.where(col(ModerationLog.id) < before)
     rows = session.exec(query.order_by(col(ModerationLog.id).desc()).limit(limit)).all()
-    return [_entry(log, name, account) for log, name, account in rows]
+    return [log_entry(log, name, account) for log, name, account in rows]
 
 
 def csv_chunk(
@@ -240,7 +240,8 @@ def _csv_row(entry: LogEntry) -> list[object]:
     ]
 
 
-def _joined() -> Any:
+def joined_log() -> Any:
+    """Log rows with their community's name and target account (the activity feed too)."""
     return (
         select(ModerationLog, Community.name, PlatformAccount)
         .outerjoin(Community, col(Community.id) == ModerationLog.community_id)
@@ -292,9 +293,10 @@ def _member_of(kind: type[Any], value: str, what: str) -> Any:
         raise InvalidFilter(f"Unknown {what} {value!r}: one of {known}.") from None
 
 
-def _entry(
+def log_entry(
     log: ModerationLog, community_name: str | None, account: PlatformAccount | None
 ) -> LogEntry:
+    """One row of :func:`joined_log` as people read it."""
     return LogEntry(
         log_id=log.id or 0,
         created_at=as_utc(log.created_at),
