@@ -144,6 +144,14 @@ class EditorState(AuthState):
         return (await self.get_state(FlowRoom)).graph
 
     @rx.event
+    async def add_node(self, drop: dict[str, Any]) -> None:
+        """Add a palette item to the room's draft and select it here (only for this person)."""
+        room = await self.get_state(FlowRoom)
+        node_id = await room._add_node(drop)
+        if node_id:
+            await self.select(node_id)
+
+    @rx.event
     async def select(self, node_id: str) -> None:
         self.selected_id = node_id
         await self.refresh_panel()

@@ -190,9 +190,9 @@ class FlowRoom(rx.SharedState):
     async def heartbeat(self) -> None:
         await self._touch()
 
-    @rx.event
-    async def add_node(self, drop: dict[str, Any]):  # type: ignore[no-untyped-def]
-        """A palette item dropped at ``x, y`` (or clicked: placed after the last node)."""
+    async def _add_node(self, drop: dict[str, Any]) -> str:
+        """A palette item dropped at ``x, y`` (or clicked: placed after the last node); the
+        new node's id, or "" when the caller may not edit."""
         type_id = str(drop.get("type", ""))
         nodes = self._graph.setdefault("nodes", [])
         if "x" in drop:
@@ -209,11 +209,7 @@ class FlowRoom(rx.SharedState):
                 {"id": node_id, "type": type_id, "params": {}, "position": position}
             )
 
-        if await self._edit(change):
-            from flowbot_ui.state.editor import EditorState
-
-            return EditorState.select(node_id)
-        return None
+        return node_id if await self._edit(change) else ""
 
     @rx.event
     async def move_nodes(self, moved: list[dict[str, Any]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,6 +121,29 @@ def drop_node(page: Page, type_id: str, x: int, y: int) -> None:
 
 def node(page: Page, node_id: str):  # type: ignore[no-untyped-def]
     return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+STILL_FRAMES = 5  # consecutive animation frames a node must keep its place to count as still
+
+
+def wait_until_still(page: Page, node_id: str) -> None:
+    """Wait until the node is on screen and has kept its box for several animation frames
+    (a view change or re-render has settled), however slowly the frames come."""
+    page.wait_for_function(
+        """([id, frames, call]) => {
+            const el = document.querySelector(`.react-flow__node[data-id="${id}"]`);
+            if (!el) return false;
+            const r = el.getBoundingClientRect();
+            const box = [r.x, r.y, r.width, r.height].join();
+            const seen = (window.__flowbotStill = window.__flowbotStill || {});
+            const last = seen[call] || { box: "", count: 0 };
+            seen[call] = { box, count: last.box === box ? last.count + 1 : 0 };
+            const shown = r.width > 0 && r.bottom > 0 && r.top < window.innerHeight;
+            return shown && seen[call].count >= frames;
+        }""",
+        arg=[node_id, STILL_FRAMES, uuid.uuid4().hex],
+        polling="raf",
+    )
 
 
 def connect(page: Page, source: str, target: str, handle: str | None = None) -> None:

@@ -19,6 +19,7 @@ from tests.e2e.flow_ui import (
     publish,
     save_elsewhere,
     set_param,
+    wait_until_still,
 )
 
 
@@ -114,9 +115,9 @@ def test_two_people_see_each_others_edits_and_presence(
     node(ada, "log1").click()
     expect(ada.get_by_test_id("param-message")).to_have_value("seen by both", timeout=3000)
 
-    for page in (ada, bob):  # frame the new node in both views
+    for page in (ada, bob):  # frame the new node in both views, and let the views settle
         page.locator("button[aria-label='Fit View']").click()
-    ada.wait_for_timeout(500)  # the fit animates
+        wait_until_still(page, "log1")
     box = node(bob, "log1").bounding_box()
     assert box
     before = node(ada, "log1").bounding_box()

@@ -27,14 +27,13 @@ ALLOWED = {
 # The Reflex app module starts the embedded worker and connectors with the web process.
 COMPOSITION_ROOTS = {"flowbot_ui.flowbot_ui": {"connectors"}}
 # Known, still to fix (issue 16), listed so none can be added and each removed when fixed:
-# the Telegram webhook route should hand raw updates to the connector through the pool, and
-# the room's add_node should not reach into the editor's state to select the new node.
+# the Telegram webhook route should hand raw updates to the connector through the pool.
 KNOWN_WRONG_IMPORTS = {
     "engine.api.telegram_webhook imports connectors.kit.forwarder",
     "engine.api.telegram_webhook imports connectors.telegram_bot.client",
     "engine.api.telegram_webhook imports connectors.telegram_bot.mapper",
 }
-KNOWN_CYCLES = {"flowbot_ui.state.editor → flowbot_ui.state.room → flowbot_ui.state.editor"}
+KNOWN_CYCLES: set[str] = set()
 
 
 def module_name(path: Path) -> str:
