@@ -5,21 +5,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
 
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages the suite needs: Chromium for the browser tests, PostgreSQL's and Redis's
+# servers for the fault tests and for private servers when the shared ones do not answer.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
 # pytest exits 5 when it collects nothing; with `set -e` that (like any failure) fails the run.
-pytest() { .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; }
+PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider)
+# PostgreSQL and Redis for the tests: the shared ones (FLOWBOT_TEST_PG_URL, default
+# 127.0.0.1:5432 db test; FLOWBOT_TEST_REDIS_URL, default 127.0.0.1:6379/15) when they
+# answer, else private ones on free ports in a temporary directory, stopped afterwards.
+with_servers() { .venv/bin/python -m tests.private_servers "$@"; }
 if [ "$#" -gt 0 ]; then
-  pytest "$@"
+  with_servers "${PYTEST[@]}" "$@"
 else
   # Browser tests last, in their own run: they drive real servers and Chromium.
-  pytest tests --ignore=tests/e2e
-  pytest tests/e2e
+  with_servers "${PYTEST[@]}" tests --ignore=tests/e2e
+  "${PYTEST[@]}" tests/e2e
 fi

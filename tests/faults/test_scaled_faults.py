@@ -30,8 +30,8 @@ from engine.migrations import upgrade
 from engine.models import FlowExecution, WebhookEndpoint
 from engine.services.executions import TERMINAL
 from tests.conftest import _clear_caches
-from tests.faults.conftest import PrivatePostgres, PrivateRedis
 from tests.flow_helpers import chain, make_flow
+from tests.private_servers import PrivatePostgres, PrivateRedis
 from tests.processes import (
     alive,
     children,
