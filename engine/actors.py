@@ -216,6 +216,13 @@ def snapshot_communities(day: str) -> None:
     maintenance.snapshot_analytics(date.fromisoformat(day))
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def rollup_flow_stats(day: str) -> None:
+    """Daily: every flow's executions of ``day`` (ISO date) as one row, so analytics outlive
+    the 30 days executions are kept; re-running replaces them."""
+    maintenance.rollup_flow_stats(date.fromisoformat(day))
+
+
 def overdue_executions(resume_before: datetime, queued_before: datetime) -> list[int]:
     with session_scope() as session:
         return list(

@@ -1,5 +1,5 @@
-"""Daily housekeeping: keep recent events as sample payloads, prune old history, and take
-each community's daily analytics snapshot.
+"""Daily housekeeping: keep recent events as sample payloads, prune old history, take
+each community's daily analytics snapshot and roll up each flow's day.
 
 The worker's timer sends the daily actors (engine/worker.py ``DAILY``); each job is safe to
 run twice, so a duplicate send after an embedded restart only repeats harmless work.
@@ -8,8 +8,7 @@ run twice, so a duplicate send after an embedded restart only repeats harmless w
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,21 +18,16 @@ from engine.db import session_scope, table_of
 from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
-    CommunityMember,
-    ExecutionStatus,
+    FlowDailyStats,
     FlowEvent,
     FlowExecution,
-    ModerationAction,
-    ModerationLog,
-    PlatformAccount,
-    Warning,
     WebhookSignatureSeen,
     utcnow,
 )
 from engine.nodes.utility import insert_ignore, stored_time
 from engine.platform_event import PlatformEvent
 from engine.redaction import Redactor
-from engine.services.community_chats import chat_key, community_ids_by_chat
+from engine.services import daily_figures
 from engine.services.webhooks import SEEN_RETENTION
 
 log = logging.getLogger(__name__)
@@ -44,7 +38,7 @@ EVENT_TTL = timedelta(days=7)
 EXECUTION_RETENTION = timedelta(days=30)
 # Rows deleted per transaction: short transactions do not hold up the running flows.
 PRUNE_BATCH = 1000
-FINISHED = (ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped)
+FINISHED = daily_figures.FINISHED
 
 
 # --- recent events ---------------------------------------------------------------------------
@@ -112,108 +106,44 @@ def _delete_in_batches(model: Any, *where: Any) -> int:
 
 
 def snapshot_analytics(day: date) -> int:
-    """Write (or replace) every community's figures for the UTC ``day``; how many.
-
-    What the tables allow:
-    - ``member_count``/``by_platform``: joined before the day ended and not left by then;
-      bans carry no date on the member, so the *current* ``is_banned`` flag is used.
-    - ``joined``/``left``/``warnings``/``bans``: rows dated that day (exact).
-    - ``messages``/``active_members``: the message events Flowbot recorded that day in the
-      community's chats, and their distinct senders (events are kept for a week, and the
-      snapshot runs for yesterday).
-    """
-    start = datetime.combine(day, time(), UTC)
-    start, end = stored_time(start), stored_time(start + timedelta(days=1))
-    member = CommunityMember
+    """Write (or replace) every community's figures for the UTC ``day`` (counted as
+    engine/services/daily_figures.py says); how many."""
     with session_scope() as session:
         communities = session.exec(select(Community.id)).all()
-        present = _members_by_platform(session, start, end)
-        figures = {
-            "joined": _count(session, member, _within(member.joined_at, start, end)),
-            "left": _count(session, member, _within(member.left_at, start, end)),
-            "warnings": _count(session, Warning, _within(Warning.created_at, start, end)),
-            "bans": _count(
-                session,
-                ModerationLog,
-                ModerationLog.action == ModerationAction.ban,
-                _within(ModerationLog.created_at, start, end),
-            ),
-        }
-        figures.update(_message_figures(session, start, end))
+        figures = daily_figures.community_figures(session, day, [c for c in communities if c])
         table = table_of(CommunityAnalyticsSnapshot)
-        for community_id in communities:
-            by_platform = present.get(community_id, {})
+        for community_id, counted in figures.items():
             values = {
-                "member_count": sum(by_platform.values()),
-                "by_platform": by_platform,
+                "member_count": counted.member_count,
+                "by_platform": counted.by_platform,
                 "created_at": stored_time(utcnow()),
-                **{name: counts.get(community_id, 0) for name, counts in figures.items()},
+                **counted.counts,
             }
-            key = {"community_id": community_id, "day": day}
-            # Insert-if-absent then overwrite: an upsert that is race-safe on both databases.
-            insert_ignore(session, table, {**key, **values}, list(key))
-            session.exec(
-                sa.update(table)
-                .where(table.c.community_id == community_id, table.c.day == day)
-                .values(**values)
-            )
+            _upsert(session, table, {"community_id": community_id, "day": day}, values)
     return len(communities)
 
 
-MESSAGE_KINDS = ("tg_message", "dc_message", "wa_message", "wa_group_message", "tgu_message")
-
-
-def _message_figures(session: Session, start: datetime, end: datetime) -> dict[str, dict[int, int]]:
-    """Messages and distinct senders per community, from the day's recorded events."""
-    chats = community_ids_by_chat(session)
-    messages: dict[int, int] = defaultdict(int)
-    senders: dict[int, set[str]] = defaultdict(set)
-    payloads = session.exec(
-        select(FlowEvent.payload).where(
-            col(FlowEvent.kind).in_(MESSAGE_KINDS), _within(col(FlowEvent.created_at), start, end)
+def rollup_flow_stats(day: date) -> int:
+    """Write (or replace) every flow's figures for the UTC ``day``; how many flows ran.
+    A flow that has a row for the day but no finished execution any more loses the row,
+    so a re-run always leaves exactly what the executions say."""
+    with session_scope() as session:
+        figures = daily_figures.flow_figures(session, day)
+        table = table_of(FlowDailyStats)
+        session.exec(
+            sa.delete(table).where(table.c.day == day, table.c.flow_id.not_in(list(figures) or [0]))
         )
+        for flow_id, counted in figures.items():
+            values = {**counted.as_values(), "updated_at": stored_time(utcnow())}
+            _upsert(session, table, {"flow_id": flow_id, "day": day}, values)
+    return len(figures)
+
+
+def _upsert(session: Session, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert-if-absent then overwrite: an upsert that is race-safe on both databases."""
+    insert_ignore(session, table, {**key, **values}, list(key))
+    session.exec(
+        sa.update(table)
+        .where(*(table.c[name] == value for name, value in key.items()))
+        .values(**values)
     )
-    for payload in payloads:
-        key = chat_key(payload)
-        community_id = chats.get(key) if key else None
-        if community_id is None:
-            continue
-        messages[community_id] += 1
-        if user := (payload.get("user") or {}).get("id"):
-            senders[community_id].add(str(user))
-    return {
-        "messages": dict(messages),
-        "active_members": {cid: len(users) for cid, users in senders.items()},
-    }
-
-
-def _within(column: Any, start: datetime, end: datetime) -> Any:
-    return sa.and_(column >= start, column < end)
-
-
-def _count(session: Session, model: Any, *where: Any) -> dict[int, int]:
-    """Rows of ``model`` matching ``where``, per community."""
-    rows = session.exec(
-        select(model.community_id, sa.func.count()).where(*where).group_by(model.community_id)
-    ).all()
-    return {community_id: count for community_id, count in rows if community_id is not None}
-
-
-def _members_by_platform(
-    session: Session, start: datetime, end: datetime
-) -> dict[int, dict[str, int]]:
-    """Members present at the end of the day, per community and platform."""
-    rows = session.exec(
-        select(CommunityMember.community_id, PlatformAccount.platform, sa.func.count())
-        .join(PlatformAccount, col(PlatformAccount.id) == col(CommunityMember.platform_account_id))
-        .where(
-            CommunityMember.joined_at < end,
-            sa.or_(col(CommunityMember.left_at).is_(None), col(CommunityMember.left_at) >= end),
-            sa.not_(col(CommunityMember.is_banned)),
-        )
-        .group_by(col(CommunityMember.community_id), col(PlatformAccount.platform))
-    ).all()
-    present: dict[int, dict[str, int]] = defaultdict(dict)
-    for community_id, platform, count in rows:
-        present[community_id][str(platform)] = count
-    return present

@@ -36,6 +36,7 @@ from engine.actors import (
     prune_history,
     recover_orphans,
     requeue_lost,
+    rollup_flow_stats,
     snapshot_communities,
 )
 from engine.broadcast_delivery import resume_broadcasts
@@ -114,6 +115,8 @@ def send_daily(now: datetime) -> None:
     today = now.date()
     if now.time() >= SNAPSHOT_AT and claim_once(f"snapshot:{today}", DAILY_CLAIM_MS):
         snapshot_communities.send((today - timedelta(days=1)).isoformat())
+    if now.time() >= SNAPSHOT_AT and claim_once(f"rollup:{today}", DAILY_CLAIM_MS):
+        rollup_flow_stats.send((today - timedelta(days=1)).isoformat())
     if now.time() >= PRUNE_AT and claim_once(f"prune:{today}", DAILY_CLAIM_MS):
         prune_history.send()
 

@@ -259,11 +259,15 @@ def test_the_timer_sends_each_daily_job_once_a_day(monkeypatch: pytest.MonkeyPat
     sent: list[str] = []
     monkeypatch.setattr(actors.snapshot_communities, "send", lambda day: sent.append(day))
     monkeypatch.setattr(actors.prune_history, "send", lambda: sent.append("prune"))
+    monkeypatch.setattr(actors.rollup_flow_stats, "send", lambda day: sent.append(f"flows {day}"))
     midnight = datetime(2030, 6, 15, tzinfo=UTC)
     ticks = [midnight + timedelta(minutes=m) for m in range(0, 24 * 60, 15)]
     for tick in ticks + [t + timedelta(days=1) for t in ticks]:
         worker.send_daily(tick)
         worker.send_daily(tick)  # another process, same tick
         if tick.hour == 2 and tick.minute == 0:
-            assert sent[-1] == "2030-06-14" if tick.day == 15 else "2030-06-15"
-    assert sent == ["2030-06-14", "prune", "2030-06-15", "prune"]
+            assert sent[-1] == "flows 2030-06-14" if tick.day == 15 else "flows 2030-06-15"
+    assert sent == [
+        *("2030-06-14", "flows 2030-06-14", "prune"),
+        *("2030-06-15", "flows 2030-06-15", "prune"),
+    ]

@@ -1,0 +1,391 @@
+"""Community and flow analytics: daily series, the executions of recent hours, a flow's
+summary, comparisons and CSV; read by the Analytics pages, the dashboard and the REST API.
+
+Time zones. Daily figures are UTC days: the snapshots and roll-ups are taken per UTC day,
+and the events that would let a day be cut again in another zone are pruned (a week, 30
+days). So the row of day D is the UTC day D wherever the viewer is; the viewer's zone only
+decides which day is *today* (the default end of a range), never later than the UTC today
+(a later day has not begun). Hourly figures are counted from the executions themselves, so
+they are the viewer's local hours (whole-hour zones; a half-hour zone sees UTC hours).
+
+Live and stored. The last two UTC days are counted live from the rows, with the same code
+the daily jobs store (engine/services/daily_figures.py): today is still going on (shown as
+``partial``) and yesterday's job runs at 02:00 UTC. Earlier days are read from the
+community snapshots and flow roll-ups (which outlive the 30 days executions are kept).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from engine.models import (
+    AdminUser,
+    Community,
+    CommunityAnalyticsSnapshot,
+    ExecutionStatus,
+    FlowDailyStats,
+    FlowDefinition,
+    FlowExecution,
+    Role,
+    utcnow,
+)
+from engine.nodes.utility import as_utc, stored_time
+from engine.services import daily_figures
+from engine.services.auth import require_role
+from engine.services.errors import NotFound
+
+MAX_DAYS = 366
+MAX_HOURS = 30 * 24  # executions are kept 30 days
+LIVE_DAYS = 2  # today and yesterday (its daily job runs at 02:00 UTC)
+
+
+class InvalidRange(ValueError):
+    """A range the analytics cannot show: reversed, too long or in an unknown zone."""
+
+
+# --- ranges ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Inclusive days (UTC days, see the module's doc) ending at the viewer's today."""
+
+    start: date
+    end: date
+    tz: str = "UTC"
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+def zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRange(f"Unknown time zone {tz!r}.") from None
+
+
+def day_range(
+    days: int | None = 30,
+    start: date | None = None,
+    end: date | None = None,
+    tz: str = "UTC",
+    now: datetime | None = None,
+) -> DayRange:
+    """The last ``days`` days up to today in ``tz``, or ``start``..``end`` (a custom range);
+    never past the UTC today, never longer than ``MAX_DAYS``."""
+    moment = as_utc(now or utcnow())
+    utc_today = moment.date()
+    today = min(moment.astimezone(zone(tz)).date(), utc_today)
+    last = min(end or today, utc_today)
+    if start is None:
+        if not days or days < 1:
+            raise InvalidRange("A range needs a number of days or a start day.")
+        start = last - timedelta(days=days - 1)
+    if start > last:
+        raise InvalidRange(f"The range starts ({start}) after it ends ({last}).")
+    if (last - start).days >= MAX_DAYS:
+        raise InvalidRange(f"A range is at most {MAX_DAYS} days.")
+    return DayRange(start=start, end=last, tz=tz)
+
+
+def _live_days(days: DayRange, now: datetime | None) -> tuple[date, date]:
+    """The first live day and the UTC today."""
+    today = as_utc(now or utcnow()).date()
+    return today - timedelta(days=LIVE_DAYS - 1), today
+
+
+# --- communities -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommunityDay:
+    day: date
+    member_count: int
+    joined: int
+    left: int
+    messages: int
+    active_members: int
+    warnings: int
+    bans: int
+    partial: bool  # today, counted live
+
+
+COMMUNITY_FIELDS = ("member_count", *daily_figures.COMMUNITY_COUNTS)
+
+
+def community_series(
+    session: Session,
+    viewer: AdminUser,
+    community_id: int,
+    days: DayRange,
+    now: datetime | None = None,
+) -> list[CommunityDay]:
+    """One row per day of ``days``; a day without a snapshot has zero events and the member
+    count of the day before."""
+    return compare_communities(session, viewer, [community_id], days, now)[community_id]
+
+
+def compare_communities(
+    session: Session,
+    viewer: AdminUser,
+    community_ids: Sequence[int],
+    days: DayRange,
+    now: datetime | None = None,
+) -> dict[int, list[CommunityDay]]:
+    """The series of several communities over the same days (live days counted once)."""
+    require_role(viewer, Role.viewer)
+    ids = list(dict.fromkeys(community_ids))
+    known = set(session.exec(select(Community.id).where(col(Community.id).in_(ids))).all())
+    if missing := [cid for cid in ids if cid not in known]:
+        raise NotFound(f"No community {missing[0]}.")
+    first_live, today = _live_days(days, now)
+    stored = _snapshots(session, ids, days.start, min(days.end, first_live - timedelta(days=1)))
+    carried = _members_before(session, ids, days.start)
+    live = {
+        day: daily_figures.community_figures(session, day, ids)
+        for day in days.days()
+        if day >= first_live
+    }
+    series: dict[int, list[CommunityDay]] = {}
+    for cid in ids:
+        rows, members = [], carried.get(cid, 0)
+        for day in days.days():
+            counted = live[day][cid] if day in live else None
+            snapshot = stored.get((cid, day))
+            if counted is not None:
+                values = {"member_count": counted.member_count, **counted.counts}
+            elif snapshot is not None:
+                values = {name: getattr(snapshot, name) for name in COMMUNITY_FIELDS}
+            else:
+                values = {name: 0 for name in COMMUNITY_FIELDS} | {"member_count": members}
+            members = values["member_count"]
+            rows.append(CommunityDay(day=day, partial=day == today, **values))
+        series[cid] = rows
+    return series
+
+
+def _snapshots(
+    session: Session, ids: list[int], start: date, end: date
+) -> dict[tuple[int, date], CommunityAnalyticsSnapshot]:
+    if end < start:
+        return {}
+    snapshot = CommunityAnalyticsSnapshot
+    rows = session.exec(
+        select(snapshot).where(
+            col(snapshot.community_id).in_(ids), snapshot.day >= start, snapshot.day <= end
+        )
+    ).all()
+    return {(row.community_id, row.day): row for row in rows}
+
+
+def _members_before(session: Session, ids: list[int], day: date) -> dict[int, int]:
+    """Each community's member count of its last snapshot before ``day``."""
+    snapshot = CommunityAnalyticsSnapshot
+    last = (
+        select(snapshot.community_id, sa.func.max(snapshot.day).label("day"))
+        .where(col(snapshot.community_id).in_(ids), snapshot.day < day)
+        .group_by(col(snapshot.community_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(snapshot.community_id, snapshot.member_count).join(
+            last,
+            sa.and_(
+                col(snapshot.community_id) == last.c.community_id, col(snapshot.day) == last.c.day
+            ),
+        )
+    ).all()
+    return dict(rows)
+
+
+# --- flows: daily series ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowDay:
+    day: date
+    executions: int
+    succeeded: int
+    failed: int
+    stopped: int
+    p50_ms: float | None
+    p95_ms: float | None
+    partial: bool = False
+
+
+def flow_series(
+    session: Session,
+    viewer: AdminUser,
+    flow_id: int | None,
+    days: DayRange,
+    now: datetime | None = None,
+) -> list[FlowDay]:
+    """Executions per day of one flow (``flow_id``) or of all flows (None), zero-filled."""
+    require_role(viewer, Role.viewer)
+    flows = _flow_filter(session, flow_id)
+    first_live, today = _live_days(days, now)
+    per_day = _stored_per_day(session, flows, days.start, min(days.end, first_live - timedelta(1)))
+    for day in days.days():
+        if day >= first_live:
+            per_day[day] = merge(daily_figures.flow_figures(session, day, flows).values())
+    rows = []
+    for day in days.days():
+        figures = per_day.get(day) or daily_figures.FlowFigures()
+        rows.append(
+            FlowDay(
+                day=day,
+                executions=figures.executions,
+                succeeded=figures.succeeded,
+                failed=figures.failed,
+                stopped=figures.stopped,
+                p50_ms=percentile(figures.duration_histogram, 0.50),
+                p95_ms=percentile(figures.duration_histogram, 0.95),
+                partial=day == today,
+            )
+        )
+    return rows
+
+
+def _flow_filter(session: Session, flow_id: int | None) -> list[int] | None:
+    if flow_id is None:
+        return None
+    if session.get(FlowDefinition, flow_id) is None:
+        raise NotFound(f"No flow {flow_id}.")
+    return [flow_id]
+
+
+def _stats_where(flows: list[int] | None, start: date, end: date) -> list[Any]:
+    stats = FlowDailyStats
+    where: list[Any] = [stats.day >= start, stats.day <= end]
+    if flows is not None:
+        where.append(col(stats.flow_id).in_(flows))
+    return where
+
+
+def _stored_per_day(
+    session: Session, flows: list[int] | None, start: date, end: date
+) -> dict[date, daily_figures.FlowFigures]:
+    """The roll-ups' counts and duration histograms per day (summed over flows in SQL)."""
+    if end < start:
+        return {}
+    stats = FlowDailyStats
+    where = _stats_where(flows, start, end)
+    per_day: dict[date, daily_figures.FlowFigures] = defaultdict(daily_figures.FlowFigures)
+    totals = session.execute(
+        sa.select(
+            col(stats.day),
+            *(sa.func.sum(c) for c in (stats.executions, stats.succeeded, stats.failed)),
+            sa.func.sum(stats.stopped),
+        )
+        .where(*where)
+        .group_by(col(stats.day))
+    ).all()
+    for day, executions, succeeded, failed, stopped in totals:
+        figures = per_day[day]
+        figures.executions, figures.succeeded = int(executions), int(succeeded)
+        figures.failed, figures.stopped = int(failed), int(stopped)
+    pairs = json_pairs(session, stats.duration_histogram)
+    buckets = session.execute(
+        sa.select(col(stats.day), pairs.c.key, sa.func.sum(sa.cast(pairs.c.value, sa.Integer)))
+        .select_from(stats)
+        .join(pairs, sa.true())
+        .where(*where)
+        .group_by(col(stats.day), pairs.c.key)
+    ).all()
+    for day, bucket, count in buckets:
+        per_day[day].duration_histogram[bucket] += int(count)
+    return per_day
+
+
+def json_pairs(session: Session, column: Any) -> Any:
+    """The key/value pairs of a JSON object column, as a table to join (SQLite, PostgreSQL)."""
+    each = "jsonb_each_text" if session.get_bind().dialect.name == "postgresql" else "json_each"
+    return getattr(sa.func, each)(column).table_valued("key", "value")
+
+
+def merge(days: Iterable[daily_figures.FlowFigures]) -> daily_figures.FlowFigures:
+    """Several flows' or days' figures as one: counts and histograms add up."""
+    total = daily_figures.FlowFigures()
+    for figures in days:
+        total.executions += figures.executions
+        total.succeeded += figures.succeeded
+        total.failed += figures.failed
+        total.stopped += figures.stopped
+        total.duration_ms_sum += figures.duration_ms_sum
+        total.duration_histogram.update(figures.duration_histogram)
+        total.triggers.update(figures.triggers)
+    return total
+
+
+def percentile(histogram: Counter[str] | dict[str, int], fraction: float) -> float | None:
+    """The duration below which ``fraction`` of the executions ended, interpolated inside
+    its bucket (so within one bucket's width); None without executions."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank, seen, lower = fraction * total, 0, 0.0
+    for bound in daily_figures.BUCKETS_MS:
+        count = histogram.get(str(bound), 0)
+        if count and seen + count >= rank:
+            return lower + (bound - lower) * (rank - seen) / count
+        seen += count
+        lower = float(bound)
+    return lower  # in the open-ended bucket: at least the last bound
+
+
+# --- flows: hours ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HourCount:
+    hour: datetime  # the hour's start, aware, in the viewer's zone
+    succeeded: int
+    failed: int
+
+
+def executions_per_hour(
+    session: Session,
+    viewer: AdminUser,
+    hours: int = 168,
+    tz: str = "UTC",
+    now: datetime | None = None,
+) -> list[HourCount]:
+    """Executions that ended in each of the last ``hours`` hours (the current one included),
+    by local hour of ``tz``; stopped ones count as neither."""
+    require_role(viewer, Role.viewer)
+    if not 1 <= hours <= MAX_HOURS:
+        raise InvalidRange(f"Between 1 and {MAX_HOURS} hours.")
+    local = zone(tz)
+    moment = as_utc(now or utcnow())
+    current = moment.replace(minute=0, second=0, microsecond=0)
+    first = current - timedelta(hours=hours - 1)
+    execution = FlowExecution
+    rows = session.exec(
+        select(execution.finished_at, execution.status).where(
+            col(execution.finished_at) >= stored_time(first),
+            col(execution.finished_at) < stored_time(current + timedelta(hours=1)),
+            col(execution.status).in_((ExecutionStatus.succeeded, ExecutionStatus.failed)),
+        )
+    ).all()
+    counts: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for finished, status in rows:
+        if finished is not None:
+            hour = as_utc(finished).replace(minute=0, second=0, microsecond=0)
+            counts[hour][str(status)] += 1
+    return [
+        HourCount(
+            hour=(first + timedelta(hours=n)).astimezone(local),
+            succeeded=counts[first + timedelta(hours=n)]["succeeded"],
+            failed=counts[first + timedelta(hours=n)]["failed"],
+        )
+        for n in range(hours)
+    ]

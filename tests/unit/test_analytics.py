@@ -1,0 +1,299 @@
+"""Analytics series from seeded snapshots, roll-ups and live rows, on both databases:
+zero-filled days, carried member counts, the live partial day and time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from engine import maintenance
+from engine.models import (
+    AdminUser,
+    Community,
+    CommunityAnalyticsSnapshot,
+    CommunityMember,
+    ExecutionStatus,
+    FlowDailyStats,
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    Platform,
+    PlatformAccount,
+    Role,
+    StepStatus,
+    Warning,
+)
+from engine.services import analytics
+from engine.services.analytics import InvalidRange
+from engine.services.auth import PermissionDenied
+from engine.services.errors import NotFound
+
+NOW = datetime(2030, 6, 15, 12, 30, tzinfo=UTC)
+TODAY = NOW.date()
+VIEWER = AdminUser(username="victor", role=Role.viewer, password_hash="")
+NOBODY = AdminUser(username="gone", role=Role.viewer, password_hash="", is_active=False)
+
+
+def days_ago(n: int) -> date:
+    return TODAY - timedelta(days=n)
+
+
+def add(session: Session, row):  # type: ignore[no-untyped-def]
+    session.add(row)
+    session.flush()
+    return row
+
+
+def member(session: Session, community_id: int, joined: datetime, n: int) -> None:
+    account = add(session, PlatformAccount(platform=Platform.telegram, platform_user_id=f"u{n}"))
+    add(
+        session,
+        CommunityMember(
+            community_id=community_id, platform_account_id=account.id, joined_at=joined
+        ),
+    )
+
+
+def run(
+    session: Session,
+    flow_id: int,
+    status: ExecutionStatus,
+    finished: datetime,
+    ms: float,
+    trigger: str = "manual",
+) -> FlowExecution:
+    started = finished - timedelta(milliseconds=ms)
+    return add(
+        session,
+        FlowExecution(
+            flow_id=flow_id,
+            status=status,
+            trigger_type=trigger,
+            started_at=started,
+            finished_at=finished,
+        ),
+    )
+
+
+def step(session: Session, execution: FlowExecution, node: str, ms: float, error: str = "") -> None:
+    add(
+        session,
+        FlowExecutionStep(
+            execution_id=execution.id,
+            seq=len(node) + int(ms),
+            step_key=node,
+            node_id=node,
+            node_type="x",
+            status=StepStatus.failed if error else StepStatus.succeeded,
+            error=error or None,
+            duration_ms=ms,
+        ),
+    )
+
+
+# --- ranges ----------------------------------------------------------------------------------
+
+
+def test_a_range_ends_at_the_viewers_today_never_after_the_utc_one() -> None:
+    assert analytics.day_range(7, now=NOW) == analytics.DayRange(days_ago(6), TODAY)
+    late_utc = datetime(2030, 6, 15, 3, tzinfo=UTC)  # still June 14 in New York
+    ny = analytics.day_range(7, tz="America/New_York", now=late_utc)
+    assert (ny.start, ny.end) == (date(2030, 6, 8), date(2030, 6, 14))
+    evening = datetime(2030, 6, 15, 20, tzinfo=UTC)  # already June 16 in Auckland
+    assert analytics.day_range(1, tz="Pacific/Auckland", now=evening).end == TODAY
+    custom = analytics.day_range(None, start=date(2030, 1, 1), end=date(2030, 1, 3), now=NOW)
+    assert custom.days() == [date(2030, 1, 1), date(2030, 1, 2), date(2030, 1, 3)]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"days": 0},
+        {"days": 400},
+        {"days": None, "start": date(2030, 6, 14), "end": date(2030, 6, 1)},
+        {"days": 7, "tz": "Mars/Olympus"},
+    ],
+)
+def test_ranges_it_cannot_show_are_refused(arguments: dict) -> None:
+    with pytest.raises(InvalidRange):
+        analytics.day_range(now=NOW, **arguments)
+
+
+# --- communities -----------------------------------------------------------------------------
+
+
+def test_community_series_zero_fills_carries_members_and_counts_today_live(
+    session: Session,
+) -> None:
+    c = add(session, Community(name="cats")).id
+    other = add(session, Community(name="dogs")).id
+    add(session, CommunityAnalyticsSnapshot(community_id=c, day=days_ago(9), member_count=40))
+    add(
+        session,
+        CommunityAnalyticsSnapshot(
+            community_id=c,
+            day=days_ago(4),
+            member_count=42,
+            joined=3,
+            left=1,
+            messages=50,
+            active_members=7,
+            warnings=2,
+            bans=1,
+        ),
+    )
+    # Live: two members before yesterday, one joined yesterday, one today (after noon: later).
+    for n, joined in enumerate(
+        [
+            NOW - timedelta(days=5),
+            NOW - timedelta(days=5),
+            NOW - timedelta(days=1),
+            NOW - timedelta(minutes=5),
+        ]
+    ):
+        member(session, c, joined, n)
+    member(session, other, NOW - timedelta(hours=1), 99)
+    account = session.exec(select(PlatformAccount)).first()
+    assert account is not None
+    add(session, Warning(community_id=c, platform_account_id=account.id, created_at=NOW))
+    session.commit()
+
+    days = analytics.day_range(6, now=NOW)
+    series = analytics.community_series(session, VIEWER, c, days, now=NOW)
+
+    assert [row.day for row in series] == days.days()
+    figures = [(r.member_count, r.joined, r.messages, r.warnings, r.partial) for r in series]
+    assert figures == [
+        (40, 0, 0, 0, False),  # no snapshot: carried from 9 days ago
+        (42, 3, 50, 2, False),  # the snapshot
+        (42, 0, 0, 0, False),
+        (42, 0, 0, 0, False),
+        (3, 1, 0, 0, False),  # yesterday, live (its job has not necessarily run)
+        (4, 1, 0, 1, True),  # today, live and partial
+    ]
+    both = analytics.compare_communities(session, VIEWER, [c, other], days, now=NOW)
+    assert both[c] == series
+    assert [r.member_count for r in both[other]] == [0, 0, 0, 0, 0, 1]
+
+
+def test_community_series_refuses_unknown_communities_and_signed_out_users(
+    session: Session,
+) -> None:
+    days = analytics.day_range(7, now=NOW)
+    with pytest.raises(NotFound):
+        analytics.community_series(session, VIEWER, 404, days, now=NOW)
+    with pytest.raises(PermissionDenied):
+        analytics.community_series(session, NOBODY, 404, days, now=NOW)
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+def seeded_flows(session: Session) -> tuple[int, int]:
+    """Two flows: rolled-up days long ago, and executions yesterday and today."""
+    a = add(session, FlowDefinition(name="welcome")).id
+    b = add(session, FlowDefinition(name="antispam")).id
+    add(
+        session,
+        FlowDailyStats(
+            flow_id=a,
+            day=days_ago(3),
+            executions=10,
+            succeeded=8,
+            failed=2,
+            duration_histogram={"100": 9, "1000": 1},
+        ),
+    )
+    add(
+        session,
+        FlowDailyStats(
+            flow_id=b, day=days_ago(3), executions=5, succeeded=5, duration_histogram={"10": 5}
+        ),
+    )
+    yesterday = NOW - timedelta(days=1)
+    run(session, a, ExecutionStatus.succeeded, yesterday, 40)
+    failed = run(session, a, ExecutionStatus.failed, NOW - timedelta(minutes=20), 300)
+    step(session, failed, "send1", 250, error="chat not found")
+    run(session, b, ExecutionStatus.stopped, NOW - timedelta(minutes=10), 5, trigger="webhook")
+    add(session, FlowExecution(flow_id=a, status=ExecutionStatus.running))  # not finished
+    session.commit()
+    return a, b
+
+
+def test_flow_series_per_flow_and_across_flows(session: Session) -> None:
+    a, _ = seeded_flows(session)
+    days = analytics.day_range(4, now=NOW)
+
+    one = analytics.flow_series(session, VIEWER, a, days, now=NOW)
+    assert [(r.executions, r.succeeded, r.failed, r.stopped, r.partial) for r in one] == [
+        (10, 8, 2, 0, False),
+        (0, 0, 0, 0, False),
+        (1, 1, 0, 0, False),
+        (1, 0, 1, 0, True),
+    ]
+    assert one[1].p50_ms is None  # a day without executions has no durations
+    assert one[0].p50_ms == pytest.approx(50 + 50 * (5 / 9))  # inside the 50..100 bucket
+    assert one[0].p95_ms == pytest.approx(500 + 500 * 0.5)  # the one slow run, 500..1000
+    assert one[2].p50_ms == pytest.approx(25 + 25 * 0.5)  # 40 ms, counted live
+
+    every = analytics.flow_series(session, VIEWER, None, days, now=NOW)
+    assert [(r.executions, r.stopped) for r in every] == [(15, 0), (0, 0), (1, 0), (2, 1)]
+    with pytest.raises(NotFound):
+        analytics.flow_series(session, VIEWER, 404, days, now=NOW)
+
+
+def test_executions_per_hour_are_local_hours_with_every_hour_present(session: Session) -> None:
+    a, _ = seeded_flows(session)
+    hours = analytics.executions_per_hour(session, VIEWER, hours=3, tz="Asia/Tokyo", now=NOW)
+    assert [h.hour.isoformat() for h in hours] == [
+        "2030-06-15T19:00:00+09:00",
+        "2030-06-15T20:00:00+09:00",
+        "2030-06-15T21:00:00+09:00",  # the current hour (12:30 UTC)
+    ]
+    assert [(h.succeeded, h.failed) for h in hours] == [(0, 0), (0, 0), (0, 1)]  # stopped: neither
+    day = analytics.executions_per_hour(session, VIEWER, hours=48, now=NOW)
+    assert len(day) == 48 and sum(h.succeeded for h in day) == 1
+    with pytest.raises(InvalidRange):
+        analytics.executions_per_hour(session, VIEWER, hours=10_000, now=NOW)
+
+
+def test_the_daily_rollup_is_what_the_live_count_was_and_safe_to_rerun(session: Session) -> None:
+    a, b = seeded_flows(session)
+    yesterday = days_ago(1)
+    live = analytics.flow_series(session, VIEWER, None, analytics.day_range(2, now=NOW), now=NOW)
+
+    assert maintenance.rollup_flow_stats(yesterday) == 1
+    assert maintenance.rollup_flow_stats(yesterday) == 1  # again: replaced, not added
+    session.expire_all()
+    rows = session.exec(select(FlowDailyStats).where(FlowDailyStats.day == yesterday)).all()
+    assert [(r.flow_id, r.executions, r.succeeded, r.duration_histogram) for r in rows] == [
+        (a, 1, 1, {"50": 1})
+    ]
+    later = NOW + timedelta(days=2)  # yesterday is now read from the roll-up
+    stored = analytics.flow_series(
+        session,
+        VIEWER,
+        None,
+        analytics.day_range(None, start=yesterday, end=yesterday, now=later),
+        now=later,
+    )
+    assert (stored[0].executions, stored[0].p50_ms) == (live[0].executions, live[0].p50_ms)
+
+    assert maintenance.rollup_flow_stats(TODAY) == 2
+    today = {
+        r.flow_id: r
+        for r in session.exec(select(FlowDailyStats).where(FlowDailyStats.day == TODAY)).all()
+    }
+    assert today[a].failed_nodes == {"send1": {"count": 1, "errors": {"chat not found": 1}}}
+    assert today[a].node_time == {"send1": [1, 250.0]}
+    assert today[b].triggers == {"webhook": 1}
+    for execution in session.exec(select(FlowExecution).where(FlowExecution.flow_id == b)):
+        session.delete(execution)
+    session.commit()
+    assert maintenance.rollup_flow_stats(TODAY) == 1  # b's row goes with its executions
+    session.expire_all()
+    assert [
+        r.flow_id for r in session.exec(select(FlowDailyStats).where(FlowDailyStats.day == TODAY))
+    ] == [a]
