@@ -40,7 +40,8 @@ from engine.services.auth import require_role
 from engine.services.connections import event_label
 from engine.services.moderation_log import account_name, joined_log, log_entry
 
-MAX_LIMIT = 200
+MAX_LIMIT = 500
+"""The most items one call reads (from each table): a page of the API and one more fit."""
 DETAIL_CHARS = 160
 
 
@@ -81,7 +82,7 @@ class ActivityItem:
 def recent_activity(
     session: Session, viewer: AdminUser, limit: int = 50, before: ActivityCursor | None = None
 ) -> list[ActivityItem]:
-    """The newest ``limit`` items (at most 200), older than ``before`` when given."""
+    """The newest ``limit`` items (at most ``MAX_LIMIT``), older than ``before`` when given."""
     require_role(viewer, Role.viewer)
     limit = max(1, min(limit, MAX_LIMIT))
     sources = (_executions, _joins, _leaves, _moderation, _connections)

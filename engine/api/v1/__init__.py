@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from engine.api.v1 import (
+    activity,
     audit,
     bot_config,
     broadcasts,
@@ -51,6 +52,7 @@ RESOURCES = (
     broadcasts,
     scheduled_messages,
     bot_config,
+    activity,
 )
 
 
