@@ -16,6 +16,8 @@ community snapshots and flow roll-ups (which outlive the 30 days executions are 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,16 +33,17 @@ from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
     ExecutionStatus,
-    FlowDailyStats,
     FlowDefinition,
     FlowExecution,
     Role,
     utcnow,
 )
 from engine.nodes.utility import as_utc, stored_time
-from engine.services import daily_figures
+from engine.services import daily_figures, flow_rollups
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
+from engine.services.flow_rollups import most_common
+from engine.services.moderation_log import safe_cell
 
 MAX_DAYS = 366
 MAX_HOURS = 30 * 24  # executions are kept 30 days
@@ -233,7 +236,8 @@ def flow_series(
     require_role(viewer, Role.viewer)
     flows = _flow_filter(session, flow_id)
     first_live, today = _live_days(days, now)
-    per_day = _stored_per_day(session, flows, days.start, min(days.end, first_live - timedelta(1)))
+    last_stored = min(days.end, first_live - timedelta(days=1))
+    per_day = flow_rollups.stored_figures(session, flows, days.start, last_stored, by="day")
     for day in days.days():
         if day >= first_live:
             per_day[day] = merge(daily_figures.flow_figures(session, day, flows).values())
@@ -263,66 +267,11 @@ def _flow_filter(session: Session, flow_id: int | None) -> list[int] | None:
     return [flow_id]
 
 
-def _stats_where(flows: list[int] | None, start: date, end: date) -> list[Any]:
-    stats = FlowDailyStats
-    where: list[Any] = [stats.day >= start, stats.day <= end]
-    if flows is not None:
-        where.append(col(stats.flow_id).in_(flows))
-    return where
-
-
-def _stored_per_day(
-    session: Session, flows: list[int] | None, start: date, end: date
-) -> dict[date, daily_figures.FlowFigures]:
-    """The roll-ups' counts and duration histograms per day (summed over flows in SQL)."""
-    if end < start:
-        return {}
-    stats = FlowDailyStats
-    where = _stats_where(flows, start, end)
-    per_day: dict[date, daily_figures.FlowFigures] = defaultdict(daily_figures.FlowFigures)
-    totals = session.execute(
-        sa.select(
-            col(stats.day),
-            *(sa.func.sum(c) for c in (stats.executions, stats.succeeded, stats.failed)),
-            sa.func.sum(stats.stopped),
-        )
-        .where(*where)
-        .group_by(col(stats.day))
-    ).all()
-    for day, executions, succeeded, failed, stopped in totals:
-        figures = per_day[day]
-        figures.executions, figures.succeeded = int(executions), int(succeeded)
-        figures.failed, figures.stopped = int(failed), int(stopped)
-    pairs = json_pairs(session, stats.duration_histogram)
-    buckets = session.execute(
-        sa.select(col(stats.day), pairs.c.key, sa.func.sum(sa.cast(pairs.c.value, sa.Integer)))
-        .select_from(stats)
-        .join(pairs, sa.true())
-        .where(*where)
-        .group_by(col(stats.day), pairs.c.key)
-    ).all()
-    for day, bucket, count in buckets:
-        per_day[day].duration_histogram[bucket] += int(count)
-    return per_day
-
-
-def json_pairs(session: Session, column: Any) -> Any:
-    """The key/value pairs of a JSON object column, as a table to join (SQLite, PostgreSQL)."""
-    each = "jsonb_each_text" if session.get_bind().dialect.name == "postgresql" else "json_each"
-    return getattr(sa.func, each)(column).table_valued("key", "value")
-
-
-def merge(days: Iterable[daily_figures.FlowFigures]) -> daily_figures.FlowFigures:
-    """Several flows' or days' figures as one: counts and histograms add up."""
+def merge(many: Iterable[daily_figures.FlowFigures]) -> daily_figures.FlowFigures:
+    """Several flows' or days' figures as one."""
     total = daily_figures.FlowFigures()
-    for figures in days:
-        total.executions += figures.executions
-        total.succeeded += figures.succeeded
-        total.failed += figures.failed
-        total.stopped += figures.stopped
-        total.duration_ms_sum += figures.duration_ms_sum
-        total.duration_histogram.update(figures.duration_histogram)
-        total.triggers.update(figures.triggers)
+    for figures in many:
+        total.add(figures)
     return total
 
 
@@ -389,3 +338,239 @@ def executions_per_hour(
         )
         for n in range(hours)
     ]
+
+
+# --- flows: summary and table ----------------------------------------------------------------
+
+TOP_NODES = 10
+
+
+@dataclass(frozen=True)
+class FailingNode:
+    flow_id: int
+    flow_name: str
+    node_id: str
+    failures: int
+    top_error: str  # the most common error of the node in the range
+    top_error_count: int
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    flow_id: int
+    flow_name: str
+    node_id: str
+    runs: int
+    avg_ms: float
+
+
+@dataclass(frozen=True)
+class TriggerCount:
+    kind: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    executions: int
+    succeeded: int
+    failed: int
+    stopped: int
+    success_rate: float | None  # succeeded / (succeeded + failed); stopped ones are neither
+    p50_ms: float | None
+    p95_ms: float | None
+    avg_ms: float | None
+    top_failing: list[FailingNode]
+    node_times: list[NodeTime]  # slowest first
+    triggers: list[TriggerCount]  # most used first
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    flow_id: int
+    name: str
+    executions: int
+    succeeded: int
+    failed: int
+    stopped: int
+    success_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def flow_summary(
+    session: Session,
+    viewer: AdminUser,
+    flow_id: int | None,
+    days: DayRange,
+    now: datetime | None = None,
+) -> FlowSummary:
+    """One flow's (or all flows') range at a glance."""
+    require_role(viewer, Role.viewer)
+    per_flow = _figures_by_flow(session, _flow_filter(session, flow_id), days, now)
+    names = _flow_names(session, per_flow)
+    total = merge(per_flow.values())
+    failing = [
+        FailingNode(fid, names[fid], node_id, int(failed["count"]), *most_common(failed["errors"]))
+        for fid, figures in per_flow.items()
+        for node_id, failed in figures.failed_nodes.items()
+    ]
+    timed = [
+        NodeTime(fid, names[fid], node_id, int(runs), total_ms / runs)
+        for fid, figures in per_flow.items()
+        for node_id, (runs, total_ms) in figures.node_time.items()
+        if runs
+    ]
+    return FlowSummary(
+        executions=total.executions,
+        succeeded=total.succeeded,
+        failed=total.failed,
+        stopped=total.stopped,
+        success_rate=_rate(total),
+        p50_ms=percentile(total.duration_histogram, 0.50),
+        p95_ms=percentile(total.duration_histogram, 0.95),
+        avg_ms=total.duration_ms_sum / total.executions if total.executions else None,
+        top_failing=sorted(failing, key=lambda n: (-n.failures, n.flow_id, n.node_id))[:TOP_NODES],
+        node_times=sorted(timed, key=lambda n: (-n.avg_ms, n.flow_id, n.node_id))[:TOP_NODES],
+        triggers=[TriggerCount(kind, n) for kind, n in total.triggers.most_common()],
+    )
+
+
+def flow_table(
+    session: Session, viewer: AdminUser, days: DayRange, now: datetime | None = None
+) -> list[FlowRow]:
+    """Every flow's range, busiest first (flows that did not run included, last)."""
+    require_role(viewer, Role.viewer)
+    per_flow = _figures_by_flow(session, None, days, now, details=False)
+    rows = []
+    for fid, name in _flow_names(session, None).items():
+        figures = per_flow.get(fid) or daily_figures.FlowFigures()
+        rows.append(
+            FlowRow(
+                flow_id=fid,
+                name=name,
+                executions=figures.executions,
+                succeeded=figures.succeeded,
+                failed=figures.failed,
+                stopped=figures.stopped,
+                success_rate=_rate(figures),
+                p50_ms=percentile(figures.duration_histogram, 0.50),
+                p95_ms=percentile(figures.duration_histogram, 0.95),
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.executions, r.name.lower(), r.flow_id))
+
+
+def _rate(figures: daily_figures.FlowFigures) -> float | None:
+    ended = figures.succeeded + figures.failed
+    return figures.succeeded / ended if ended else None
+
+
+def _figures_by_flow(
+    session: Session,
+    flows: list[int] | None,
+    days: DayRange,
+    now: datetime | None,
+    details: bool = True,
+) -> dict[int, daily_figures.FlowFigures]:
+    first_live, _ = _live_days(days, now)
+    last_stored = min(days.end, first_live - timedelta(days=1))
+    per_flow = flow_rollups.stored_figures(
+        session, flows, days.start, last_stored, by="flow_id", details=details
+    )
+    for day in days.days():
+        if day >= first_live:
+            for fid, figures in daily_figures.flow_figures(session, day, flows).items():
+                per_flow.setdefault(fid, daily_figures.FlowFigures()).add(figures)
+    return per_flow
+
+
+def _flow_names(session: Session, flow_ids: Iterable[int] | None) -> dict[int, str]:
+    """The names of ``flow_ids`` (None: of every flow)."""
+    query = select(FlowDefinition.id, FlowDefinition.name)
+    if flow_ids is not None:
+        query = query.where(col(FlowDefinition.id).in_(list(flow_ids)))
+    return {fid: name for fid, name in session.exec(query).all() if fid is not None}
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+COMMUNITY_CSV_HEADER = ("community_id", "community", "day (UTC)", *COMMUNITY_FIELDS, "partial")
+FLOW_CSV_HEADER = (
+    "day (UTC)",
+    "executions",
+    "succeeded",
+    "failed",
+    "stopped",
+    "p50_ms",
+    "p95_ms",
+    "partial",
+)
+
+
+def communities_csv(
+    session: Session,
+    viewer: AdminUser,
+    community_ids: Sequence[int],
+    days: DayRange,
+    now: datetime | None = None,
+) -> str:
+    """The compared communities' series, one line per community and day."""
+    series = compare_communities(session, viewer, community_ids, days, now)
+    names = dict(
+        session.exec(
+            select(Community.id, Community.name).where(col(Community.id).in_(list(series)))
+        ).all()
+    )
+    return _csv(
+        COMMUNITY_CSV_HEADER,
+        (
+            [
+                cid,
+                names[cid],
+                row.day.isoformat(),
+                *(getattr(row, f) for f in COMMUNITY_FIELDS),
+                row.partial,
+            ]
+            for cid, rows in series.items()
+            for row in rows
+        ),
+    )
+
+
+def flow_series_csv(
+    session: Session,
+    viewer: AdminUser,
+    flow_id: int | None,
+    days: DayRange,
+    now: datetime | None = None,
+) -> str:
+    rows = flow_series(session, viewer, flow_id, days, now)
+    return _csv(
+        FLOW_CSV_HEADER,
+        (
+            [
+                r.day.isoformat(),
+                r.executions,
+                r.succeeded,
+                r.failed,
+                r.stopped,
+                _ms(r.p50_ms),
+                _ms(r.p95_ms),
+                r.partial,
+            ]
+            for r in rows
+        ),
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _csv(header: Sequence[str], rows: Iterable[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue()

@@ -171,6 +171,25 @@ class FlowFigures:
     failed_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     node_time: dict[str, list[float]] = field(default_factory=dict)
 
+    def add(self, other: FlowFigures) -> None:
+        """Count ``other`` (another day or flow) in too: everything here adds up."""
+        self.executions += other.executions
+        self.succeeded += other.succeeded
+        self.failed += other.failed
+        self.stopped += other.stopped
+        self.duration_ms_sum += other.duration_ms_sum
+        self.duration_histogram.update(other.duration_histogram)
+        self.triggers.update(other.triggers)
+        for node_id, (runs, total_ms) in other.node_time.items():
+            mine = self.node_time.setdefault(node_id, [0, 0.0])
+            mine[0] += runs
+            mine[1] += total_ms
+        for node_id, failed in other.failed_nodes.items():
+            into = self.failed_nodes.setdefault(node_id, {"count": 0, "errors": {}})
+            into["count"] += failed["count"]
+            for message, count in failed["errors"].items():
+                into["errors"][message] = into["errors"].get(message, 0) + count
+
     def as_values(self) -> dict[str, Any]:
         return {
             "executions": self.executions,

@@ -297,3 +297,66 @@ def test_the_daily_rollup_is_what_the_live_count_was_and_safe_to_rerun(session: 
     assert [
         r.flow_id for r in session.exec(select(FlowDailyStats).where(FlowDailyStats.day == TODAY))
     ] == [a]
+
+
+def test_flow_summary_merges_rollups_with_the_live_days(session: Session) -> None:
+    a, b = seeded_flows(session)
+    add(
+        session,
+        FlowDailyStats(
+            flow_id=a,
+            day=days_ago(5),
+            executions=4,
+            succeeded=2,
+            failed=2,
+            duration_ms_sum=400.0,
+            duration_histogram={"100": 4},
+            triggers={"tg_message": 4},
+            failed_nodes={"send1": {"count": 2, "errors": {"flood wait": 1, "chat not found": 1}}},
+            node_time={"send1": [4, 200.0], "if1": [4, 4.0]},
+        ),
+    )
+    session.commit()
+    days = analytics.day_range(7, now=NOW)
+
+    one = analytics.flow_summary(session, VIEWER, a, days, now=NOW)
+    assert (one.executions, one.succeeded, one.failed, one.stopped) == (16, 11, 5, 0)
+    assert one.success_rate == pytest.approx(11 / 16)
+    assert [(t.kind, t.count) for t in one.triggers] == [("tg_message", 4), ("manual", 2)]
+    (send1,) = one.top_failing
+    assert (send1.flow_name, send1.node_id, send1.failures) == ("welcome", "send1", 3)
+    assert (send1.top_error, send1.top_error_count) == ("chat not found", 2)
+    assert [(n.node_id, n.runs, n.avg_ms) for n in one.node_times] == [
+        ("send1", 5, pytest.approx(90.0)),
+        ("if1", 4, pytest.approx(1.0)),
+    ]
+
+    every = analytics.flow_summary(session, VIEWER, None, days, now=NOW)
+    assert (every.executions, every.stopped) == (22, 1)
+    assert [t.kind for t in every.triggers] == ["tg_message", "manual", "webhook"]
+
+    table = analytics.flow_table(session, VIEWER, days, now=NOW)
+    assert [(r.name, r.executions, r.failed) for r in table] == [
+        ("welcome", 16, 5),
+        ("antispam", 6, 0),
+    ]
+    assert table[1].success_rate == 1.0
+
+
+def test_csv_exports_the_series_and_keeps_names_from_being_formulas(session: Session) -> None:
+    c = add(session, Community(name="=HYPERLINK(1)")).id
+    add(session, CommunityAnalyticsSnapshot(community_id=c, day=days_ago(3), member_count=5))
+    seeded_flows(session)
+    session.commit()
+    days = analytics.day_range(3, now=NOW)
+
+    lines = analytics.communities_csv(session, VIEWER, [c], days, now=NOW).splitlines()
+    assert lines[0].startswith("community_id,community,day (UTC),member_count,joined")
+    assert lines[1] == f"{c},'=HYPERLINK(1),{days_ago(2)},5,0,0,0,0,0,0,False"
+    assert lines[-1].endswith(",True")
+    flows = analytics.flow_series_csv(session, VIEWER, None, days, now=NOW).splitlines()
+    assert flows[1:] == [
+        f"{days_ago(2)},0,0,0,0,,,False",
+        f"{days_ago(1)},1,1,0,0,37.5,48.8,False",
+        f"{TODAY},2,0,1,1,10.0,475.0,True",
+    ]
