@@ -27,7 +27,7 @@ from connectors.kit.errors import redact
 from connectors.kit.forwarder import EventForwarder
 from connectors.kit.reconciler import Reconciler
 from connectors.registry import ConnectorFactory, UnknownConnectorKind, connector_factory
-from engine import events
+from engine import events, heartbeats
 from engine.action_errors import ActionError, ErrorKind
 from engine.settings import Settings, get_settings
 
@@ -81,6 +81,7 @@ class Supervisor:
         self._claimed: list[store.Claimed] = []
         self._last_renewal: float | None = None
         self._reloads: set[asyncio.Task[None]] = set()  # bot configuration reloads under way
+        self._beats = heartbeats.Pacer()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Supervisor:
@@ -135,6 +136,8 @@ class Supervisor:
                 await self._stop_all(record=False)
             return
         self._last_renewal = loop.time()
+        if self._beats.due():
+            await self._beat()
         if claimed == self._claimed and not self._reload_due:
             return
         self._claimed, self._reload_due = claimed, False
@@ -146,11 +149,29 @@ class Supervisor:
                 result.started, result.stopped, result.restarted,
             )  # fmt: skip
 
+    async def _beat(self) -> None:
+        """The supervisor's heartbeat row, with each held instance's last event time."""
+        details = {
+            "owner": self.owner,
+            "instances": len(self.instances),
+            "last_event_at": {str(k): v for k, v in self.forwarder.last_event_at.items()},
+        }
+        try:
+            await asyncio.to_thread(heartbeats.beat, "supervisor", self.heartbeat_key, details)
+        except Exception as exc:  # the leases matter; a missed beat does not
+            log.warning("heartbeat skipped: %s", type(exc).__name__)
+
+    @property
+    def heartbeat_key(self) -> str:
+        return heartbeats.process_key("supervisor", self.owner)
+
     async def shutdown(self, *, release: bool = True) -> None:
         await self._stop_all(record=release)
         if release:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.release, self.owner)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(heartbeats.forget, self.heartbeat_key)
 
     # -- actions ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from engine import (
     community_events,
     cross_post_delivery,
+    health_check,
     maintenance,
     runtime,
     scheduled_messages,
@@ -221,6 +222,15 @@ def rollup_flow_stats(day: str) -> None:
     """Daily: every flow's executions of ``day`` (ISO date) as one row, so analytics outlive
     the 30 days executions are kept; re-running replaces them."""
     maintenance.rollup_flow_stats(date.fromisoformat(day))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, max_age=60_000)
+def check_health() -> None:
+    """Every ``health_check_minutes`` (engine/health_check.py). Of two runs at once (a
+    message delivered twice, two sweeps), the claim lets one through; a lost run is made
+    up by the next period's."""
+    if claim_once("health-check:run", health_check.period_ms() // 2):
+        run_on_thread_loop(health_check.run_check(utcnow()))
 
 
 def overdue_executions(resume_before: datetime, queued_before: datetime) -> list[int]:

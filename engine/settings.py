@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="How long a supervisor's claim on a connection lasts unless renewed "
         "(renewed every third of it); a dead supervisor's connections move after this.",
     )
+    health_check_minutes: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the health check records every component's state and tells "
+        "admins (Settings → Health notifications) what went down or came back.",
+    )
     restart_backoff_max: float = Field(
         default=60.0, description="Longest wait, in seconds, before restarting a crashed client."
     )

@@ -29,7 +29,9 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, SkipMessage
 
+from engine import health_check, heartbeats
 from engine.actors import (
+    check_health,
     deliver_scheduled_messages,
     execute_flow,
     fire_schedules,
@@ -76,9 +78,12 @@ class SweepTimer(Middleware):
         self.interval = interval
         self.recover_every = min(recover_every, interval)
         self._stop = threading.Event()
+        self._beats = heartbeats.Pacer()
+        self._threads = 0
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.clear()
+        self._threads = len(worker.workers)
         threading.Thread(target=self._tick, name="flowbot-sweep", daemon=True).start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
@@ -88,6 +93,8 @@ class SweepTimer(Middleware):
         while not self._stop.wait(self.recover_every):
             self._guarded(self._recover)
             self._guarded(self._sweep)
+            if self._beats.due():
+                self._guarded(self._beat)
 
     def _recover(self) -> None:
         # Run here rather than sent: a backlog in the queue must not delay it.
@@ -99,6 +106,11 @@ class SweepTimer(Middleware):
             for actor in PERIODIC:
                 actor.send()
             send_daily(utcnow())
+        if claim_once("health-check", health_check.period_ms()):
+            check_health.send()
+
+    def _beat(self) -> None:
+        heartbeats.beat("worker", details={"threads": self._threads})
 
     @staticmethod
     def _guarded(job: Callable[[], None]) -> None:

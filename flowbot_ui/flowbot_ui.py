@@ -6,6 +6,7 @@ import reflex as rx
 
 from connectors.service import run_embedded
 from engine.api.app import create_api
+from engine.heartbeats import web_heartbeat
 from engine.worker import embedded_worker
 from flowbot_ui.pages.accounts import accounts_page
 from flowbot_ui.pages.bot_config import bot_page, bots_page
@@ -52,6 +53,7 @@ app = rx.App(
 app.add_middleware(SessionGuard())  # no protected handler runs without a live session
 app.register_lifespan_task(embedded_worker)  # no-op in scaled mode
 app.register_lifespan_task(run_embedded)  # connector supervisor (embedded mode)
+app.register_lifespan_task(web_heartbeat)  # this process on the System status page
 
 app.add_page(login_page, route="/login", title="Sign in · Flowbot", on_load=AuthState.guard_public)
 app.add_page(setup_page, route="/setup", title="Welcome · Flowbot", on_load=AuthState.guard_public)

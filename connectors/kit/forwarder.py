@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from engine.models.base import utcnow
 from engine.platform_event import PlatformEvent
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class EventForwarder:
         self._sink = sink
         self.forwarded = 0
         self.failed = 0
+        # Per bot instance, when its last event went through (ISO): the status page's
+        # "last event", carried by the supervisor's heartbeat (engine/heartbeats.py).
+        self.last_event_at: dict[int, str] = {}
 
     async def __call__(self, event: PlatformEvent) -> None:
         payload = event.as_trigger()
@@ -52,6 +56,8 @@ class EventForwarder:
             log.exception("could not forward %s event %s", event.kind, event.event_id)
             return
         self.forwarded += 1
+        if event.instance_id is not None:
+            self.last_event_at[event.instance_id] = utcnow().isoformat()
 
     def stats(self) -> dict[str, int]:
         return {"forwarded": self.forwarded, "failed": self.failed}

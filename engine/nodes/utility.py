@@ -295,9 +295,7 @@ class HttpRequestParams(NodeParams):
         return self
 
 
-async def _send_pinned(
-    client: httpx.AsyncClient, p: HttpRequestParams, method: str, url: httpx.URL
-):
+async def send_pinned(client: httpx.AsyncClient, p: HttpRequestParams, method: str, url: httpx.URL):
     """Send to the checked address while keeping the Host header and TLS name of the URL."""
     address = await resolve_public(url)
     headers = {**p.headers, "Host": url.netloc.decode("ascii")}
@@ -337,7 +335,7 @@ async def http_request(ctx: RunContext, p: HttpRequestParams) -> NodeResult:
         httpx.AsyncClient(timeout=p.timeout_seconds, trust_env=False) as client,
     ):
         for _ in range(MAX_REDIRECTS + 1):
-            response = await _send_pinned(client, p, method, url)
+            response = await send_pinned(client, p, method, url)
             try:
                 location = response.headers.get("location")
                 if p.follow_redirects and response.status_code in REDIRECT_STATUSES and location:

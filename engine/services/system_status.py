@@ -1,5 +1,7 @@
-"""What the running system looks like: database, Redis, workers, the flow queue, and the
-connector supervisors with the instances they hold.
+"""What the running system looks like: database, Redis, workers, the flow queue, the
+connector supervisors with the instances they hold, every process's own heartbeat
+(engine/heartbeats.py), each active connection's state, and the health checks'
+history with their incidents (engine/health_check.py).
 
 Gathered for ``GET /api/v1/system/status`` and any page that shows the same. Each part is
 read on its own and a part that cannot be read says why, so one outage does not hide the
@@ -11,6 +13,7 @@ known from their leases in ``platform_connection`` (connectors/store.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,8 +26,10 @@ from dramatiq.common import dq_name, xq_name
 from redis.exceptions import RedisError
 from sqlmodel import Session, col, select
 
+from engine import heartbeats
 from engine.broker import QUEUE, get_broker, pending_messages
 from engine.models import AdminUser, BotInstance, PlatformConnection, Role, utcnow
+from engine.models.health import HealthCheck, HealthIncident, ProcessHeartbeat
 from engine.nodes.utility import as_utc
 from engine.services.auth import require_role
 
@@ -79,6 +84,53 @@ class SupervisorStatus:
 
 
 @dataclass(frozen=True)
+class ProcessStatus:
+    """A web process, worker process or supervisor by its own heartbeat row."""
+
+    kind: str
+    key: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    connection_id: int
+    name: str
+    kind: str
+    status: str
+    last_event_at: str | None  # ISO, from the holding supervisor's heartbeat
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    checked_at: datetime
+    ok: bool
+    down: list[str]  # labels of the components down at that check
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    component: str
+    label: str
+    error: str
+    started_at: datetime
+    resolved_at: datetime | None
+    notified_down_at: datetime | None
+    notified_up_at: datetime | None
+    notify_error: str | None
+
+
+HISTORY = 50  # checks and incidents shown
+
+
+@dataclass(frozen=True)
 class SystemStatus:
     mode: str  # "embedded" or "scaled"
     database: Reachability
@@ -87,6 +139,10 @@ class SystemStatus:
     queue: QueueStatus | None
     supervisors: list[SupervisorStatus]
     unheld: list[HeldInstance]  # active instances no live supervisor holds
+    processes: list[ProcessStatus] = field(default_factory=list)
+    connections: list[ConnectionState] = field(default_factory=list)
+    checks: list[CheckRecord] = field(default_factory=list)
+    incidents: list[IncidentRecord] = field(default_factory=list)
 
 
 def gather(session: Session, viewer: AdminUser) -> SystemStatus:
@@ -97,6 +153,9 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
     redis = _timed(broker.client.ping) if isinstance(broker, RedisBroker) else None
     reachable = redis is None or redis.ok
     supervisors, unheld = _supervisors(session)
+    beats = session.exec(
+        select(ProcessHeartbeat).order_by(col(ProcessHeartbeat.kind), col(ProcessHeartbeat.key))
+    ).all()
     return SystemStatus(
         mode="scaled" if scaled else "embedded",
         database=_timed(lambda: session.execute(sa.text("SELECT 1"))),
@@ -105,7 +164,94 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
         queue=_queue(broker) if reachable else None,
         supervisors=supervisors,
         unheld=unheld,
+        processes=[_process(beat) for beat in beats],
+        connections=connection_states(session, last_event_times(beats)),
+        checks=_checks(session),
+        incidents=_incidents(session),
     )
+
+
+def unheld_instances(session: Session) -> list[HeldInstance]:
+    """Active instances no live supervisor holds (the health check's "supervisors")."""
+    return _supervisors(session)[1]
+
+
+def last_event_times(beats: Sequence[ProcessHeartbeat]) -> dict[int, str]:
+    """Each bot instance's last forwarded event (ISO), from the supervisors' heartbeats."""
+    found: dict[int, str] = {}
+    for beat in beats:
+        for instance_id, at in ((beat.details or {}).get("last_event_at") or {}).items():
+            if str(instance_id).isdigit():
+                found[int(instance_id)] = max(found.get(int(instance_id), ""), str(at))
+    return found
+
+
+def _process(beat: ProcessHeartbeat) -> ProcessStatus:
+    return ProcessStatus(
+        kind=beat.kind,
+        key=beat.key,
+        host=beat.host,
+        pid=beat.pid,
+        version=beat.version,
+        started_at=beat.started_at,
+        heartbeat_at=beat.heartbeat_at,
+        alive=utcnow() - as_utc(beat.heartbeat_at) <= heartbeats.ALIVE_WITHIN,
+        details=beat.details or {},
+    )
+
+
+def connection_states(session: Session, last_events: dict[int, str]) -> list[ConnectionState]:
+    """Each active connection: status, last event, last error."""
+    rows = session.exec(
+        select(PlatformConnection, BotInstance)
+        .join(BotInstance, col(BotInstance.id) == col(PlatformConnection.bot_instance_id))
+        .where(col(PlatformConnection.is_active))
+        .order_by(col(PlatformConnection.id))
+    ).all()
+    return [
+        ConnectionState(
+            connection_id=connection.id or 0,
+            name=instance.name,
+            kind=str(instance.kind),
+            status=str(connection.status),
+            last_event_at=last_events.get(instance.id or 0),
+            last_error=connection.last_error,
+        )
+        for connection, instance in rows
+    ]
+
+
+def _checks(session: Session) -> list[CheckRecord]:
+    rows = session.exec(
+        select(HealthCheck).order_by(col(HealthCheck.checked_at).desc()).limit(HISTORY)
+    ).all()
+    return [
+        CheckRecord(
+            checked_at=row.checked_at,
+            ok=row.ok,
+            down=[str(r.get("label", "")) for r in row.results if not r.get("ok", True)],
+        )
+        for row in rows
+    ]
+
+
+def _incidents(session: Session) -> list[IncidentRecord]:
+    rows = session.exec(
+        select(HealthIncident).order_by(col(HealthIncident.started_at).desc()).limit(HISTORY)
+    ).all()
+    return [
+        IncidentRecord(
+            component=row.component,
+            label=row.label,
+            error=row.error,
+            started_at=row.started_at,
+            resolved_at=row.resolved_at,
+            notified_down_at=row.notified_down_at,
+            notified_up_at=row.notified_up_at,
+            notify_error=row.notify_error,
+        )
+        for row in rows
+    ]
 
 
 def _timed(probe: Any) -> Reachability:
