@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from engine import events
+from engine.db import affected_rows, saved_id
 from engine.flow_templates import UnknownTemplate, get_template
 from engine.flow_templates.choices import TemplateAnswerError, resolve
 from engine.graph import ValidatedFlow, build_graph
@@ -79,7 +81,7 @@ def valid_draft(session: Session, flow_id: int) -> FlowDefinition:
 def _trigger_type(graph: dict[str, Any]) -> str | None:
     for node in graph.get("nodes", []):
         if node.get("type") in REGISTRY and REGISTRY.get(node["type"]).category == "trigger":
-            return node["type"]
+            return str(node["type"])
     return None
 
 
@@ -124,9 +126,9 @@ def save_draft(
     """
     require_role(actor, Role.editor)
     editable_flow(session, flow_id)
-    conditions = [FlowDefinition.id == flow_id]
+    conditions = [col(FlowDefinition.id) == flow_id]
     if expected_revision is not None:
-        conditions.append(FlowDefinition.revision == expected_revision)
+        conditions.append(col(FlowDefinition.revision) == expected_revision)
     result = session.exec(
         sa.update(FlowDefinition)
         .where(*conditions)
@@ -137,10 +139,10 @@ def save_draft(
             updated_at=utcnow(),
         )
     )
-    if result.rowcount == 0:
+    if affected_rows(result) == 0:
         get_flow(session, flow_id)
         raise StaleRevision("Someone else saved this flow meanwhile; reload to merge.")
-    flow = session.get(FlowDefinition, flow_id)
+    flow = get_flow(session, flow_id)
     session.refresh(flow)
     return flow
 
@@ -277,7 +279,7 @@ def published_versions(
     ids = [f.published_version_id for f in flows if f.published_version_id is not None]
     if not ids:
         return {}
-    rows = session.exec(select(FlowVersion).where(FlowVersion.id.in_(ids))).all()
+    rows = session.exec(select(FlowVersion).where(col(FlowVersion.id).in_(ids))).all()
     return {v.flow_id: (v.version, v.graph) for v in rows}
 
 
@@ -357,10 +359,10 @@ def folder_counts(session: Session, folder_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(
         select(FlowDefinition.folder_id, sa.func.count())
-        .where(FlowDefinition.folder_id.in_(folder_ids))
-        .group_by(FlowDefinition.folder_id)
+        .where(col(FlowDefinition.folder_id).in_(folder_ids))
+        .group_by(col(FlowDefinition.folder_id))
     ).all()
-    return {folder_id: int(count) for folder_id, count in rows}
+    return {folder_id: int(count) for folder_id, count in rows if folder_id is not None}
 
 
 def delete_folder(
@@ -376,8 +378,8 @@ def delete_folder(
     """
     require_role(actor, Role.editor)
     folder = get_folder(session, folder_id)
-    flows_in = FlowDefinition.folder_id == folder_id
-    children = FlowFolder.parent_id == folder_id
+    flows_in = col(FlowDefinition.folder_id) == folder_id
+    children = col(FlowFolder.parent_id) == folder_id
     held = session.exec(select(sa.func.count()).select_from(FlowDefinition).where(flows_in)).one()
     held += session.exec(select(sa.func.count()).select_from(FlowFolder).where(children)).one()
     if held and move_to is None:
@@ -411,7 +413,7 @@ def list_flows(
     ``all_folders=False`` keeps only the flows in ``folder_id`` (None: the top level).
     """
     query = flow_query(search=search, folder_id=folder_id, all_folders=all_folders)
-    query = query.order_by(FlowDefinition.updated_at.desc(), FlowDefinition.id)
+    query = query.order_by(col(FlowDefinition.updated_at).desc(), col(FlowDefinition.id))
     return summarize(session, list(session.exec(query).all()))
 
 
@@ -427,7 +429,7 @@ def flow_query(
 
     ``search`` matches name or description, case-insensitively.
     """
-    query = select(FlowDefinition).where(FlowDefinition.system_kind.is_(None))
+    query = select(FlowDefinition).where(col(FlowDefinition.system_kind).is_(None))
     if status is not None:
         query = query.where(FlowDefinition.status == status)
     if search.strip():
@@ -440,7 +442,7 @@ def flow_query(
         )
     if not all_folders:
         query = query.where(
-            FlowDefinition.folder_id.is_(None)
+            col(FlowDefinition.folder_id).is_(None)
             if folder_id is None
             else FlowDefinition.folder_id == folder_id
         )
@@ -449,11 +451,11 @@ def flow_query(
 
 def summarize(session: Session, flows: list[FlowDefinition]) -> list[FlowSummary]:
     """The flows as rows of the flows page, with their run statistics."""
-    stats = _run_stats(session, [f.id for f in flows])
+    stats = _run_stats(session, [saved_id(f) for f in flows])
     live = published_versions(session, flows)
     return [
         FlowSummary(
-            id=f.id,
+            id=saved_id(f),
             name=f.name,
             description=f.description,
             folder_id=f.folder_id,
@@ -462,19 +464,19 @@ def summarize(session: Session, flows: list[FlowDefinition]) -> list[FlowSummary
             updated_at=f.updated_at,
             live_version=live[f.id][0] if f.id in live else None,
             unpublished_changes=f.id in live and live[f.id][1] != f.graph,
-            **stats.get(f.id, {"last_run_at": None, "runs": 0, "succeeded": 0}),
+            **stats.get(saved_id(f), {"last_run_at": None, "runs": 0, "succeeded": 0}),
         )
         for f in flows
     ]
 
 
-def _run_stats(session: Session, flow_ids: list[int | None]) -> dict[int, dict[str, Any]]:
+def _run_stats(session: Session, flow_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Last run (ever) and finished/succeeded counts (last STATS_DAYS) per flow, one query."""
     if not flow_ids:
         return {}
     since = utcnow() - timedelta(days=STATS_DAYS)
-    recent = FlowExecution.started_at >= since
-    finished = FlowExecution.status.in_(
+    recent = col(FlowExecution.started_at) >= since
+    finished = col(FlowExecution.status).in_(
         [ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped]
     )
     rows = session.exec(
@@ -484,13 +486,13 @@ def _run_stats(session: Session, flow_ids: list[int | None]) -> dict[int, dict[s
             sa.func.sum(sa.case((sa.and_(recent, finished), 1), else_=0)),
             sa.func.sum(
                 sa.case(
-                    (sa.and_(recent, FlowExecution.status == ExecutionStatus.succeeded), 1),
+                    (sa.and_(recent, col(FlowExecution.status) == ExecutionStatus.succeeded), 1),
                     else_=0,
                 )
             ),
         )
-        .where(FlowExecution.flow_id.in_(flow_ids))
-        .group_by(FlowExecution.flow_id)
+        .where(col(FlowExecution.flow_id).in_(flow_ids))
+        .group_by(col(FlowExecution.flow_id))
     ).all()
     return {
         flow_id: {"last_run_at": last, "runs": int(runs or 0), "succeeded": int(ok or 0)}
@@ -586,7 +588,7 @@ def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
     hooks = session.exec(
         select(sa.func.count())
         .select_from(WebhookEndpoint)
-        .where(WebhookEndpoint.flow_id == flow_id, WebhookEndpoint.node_id.is_(None))
+        .where(WebhookEndpoint.flow_id == flow_id, col(WebhookEndpoint.node_id).is_(None))
     ).one()
     if hooks:
         raise FlowConflict(
@@ -594,25 +596,27 @@ def delete_flow(session: Session, actor: AdminUser, flow_id: int) -> None:
         )
     webhooks.delete_flow_endpoints(session, actor, flow_id)  # its nodes' own go with it
     executions = select(FlowExecution.id).where(FlowExecution.flow_id == flow_id)
-    session.exec(sa.delete(FlowExecutionStep).where(FlowExecutionStep.execution_id.in_(executions)))
+    session.exec(
+        sa.delete(FlowExecutionStep).where(col(FlowExecutionStep.execution_id).in_(executions))
+    )
     # Sub-flow runs started by this flow's runs point at them: detach, do not delete.
     session.exec(
         sa.update(FlowExecution)
-        .where(FlowExecution.parent_execution_id.in_(executions.scalar_subquery()))
-        .where(FlowExecution.flow_id != flow_id)
+        .where(col(FlowExecution.parent_execution_id).in_(executions.scalar_subquery()))
+        .where(col(FlowExecution.flow_id) != flow_id)
         .values(parent_execution_id=None)
     )
     session.exec(
         sa.update(FlowExecution)
-        .where(FlowExecution.flow_id == flow_id)
+        .where(col(FlowExecution.flow_id) == flow_id)
         .values(parent_execution_id=None)
     )
-    session.exec(sa.delete(FlowExecution).where(FlowExecution.flow_id == flow_id))
-    session.exec(sa.delete(UserFlowContext).where(UserFlowContext.flow_id == flow_id))
+    session.exec(sa.delete(FlowExecution).where(col(FlowExecution.flow_id) == flow_id))
+    session.exec(sa.delete(UserFlowContext).where(col(UserFlowContext.flow_id) == flow_id))
     flow.published_version_id = None
     session.add(flow)
     session.flush()
-    session.exec(sa.delete(FlowVersion).where(FlowVersion.flow_id == flow_id))
+    session.exec(sa.delete(FlowVersion).where(col(FlowVersion.flow_id) == flow_id))
     session.delete(flow)
     session.flush()
     audit.record(
@@ -678,10 +682,12 @@ def import_flow(
 
 def list_versions(session: Session, flow_id: int) -> list[FlowVersion]:
     """Published versions, newest first (test-run snapshots, numbered <= 0, left out)."""
-    return list(session.exec(versions_query(flow_id).order_by(FlowVersion.version.desc())).all())
+    return list(
+        session.exec(versions_query(flow_id).order_by(col(FlowVersion.version).desc())).all()
+    )
 
 
-def versions_query(flow_id: int) -> Any:
+def versions_query(flow_id: int) -> SelectOfScalar[FlowVersion]:
     """The flow's published versions, unordered (test-run snapshots left out)."""
     return select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.version > 0)
 
@@ -821,7 +827,7 @@ def diff_version(
         previous = session.exec(
             versions_query(flow_id)
             .where(FlowVersion.version < number)
-            .order_by(FlowVersion.version.desc())
+            .order_by(col(FlowVersion.version).desc())
         ).first()
         old = previous.graph if previous is not None else EMPTY_GRAPH
     return graph_diff(old, version.graph)
