@@ -1,0 +1,206 @@
+"""The HTTP node's private-address guard at its edges: every special-purpose range Python's
+``ipaddress`` knows, and DNS answers that mix or switch addresses (rebinding), with real
+local servers recording which address a request really reached."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from engine.nodes import utility
+from tests.unit.test_condition_nodes import FakeContext, event, run
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def special_purpose_networks() -> dict[str, Network]:
+    """Every network ``ipaddress`` classifies as not global (private, reserved, multicast,
+    link-local, loopback, site-local, shared 100.64.0.0/10, unspecified), read from the
+    module itself so a Python that learns a new range tests it too."""
+    found: dict[str, Network] = {}
+    for constants in (ipaddress._IPv4Constants, ipaddress._IPv6Constants):  # type: ignore[attr-defined]
+        for name, value in vars(constants).items():
+            if name.startswith("__") or name.endswith("_exceptions"):
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                network = ipaddress.ip_network(item)
+                found[str(network)] = network
+    return found
+
+
+SPECIAL = special_purpose_networks()
+# Inside ::ffff:0:0/96 the IPv4 address carried decides (::ffff:8.8.8.8 is 8.8.8.8): only its
+# ends (0.0.0.0 and 255.255.255.255) are refused for sure; the forms are tested below.
+MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def samples(network: Network) -> list[Address]:
+    """First, middle and last address of ``network``."""
+    picked = [network[0], network[-1]]
+    if network != MAPPED:
+        picked.append(network[network.num_addresses // 2])
+    return picked
+
+
+def test_the_special_purpose_list_covers_the_known_ranges() -> None:
+    for expected in ["100.64.0.0/10", "224.0.0.0/4", "169.254.0.0/16", "ff00::/8", "fec0::/10"]:
+        assert expected in SPECIAL
+
+
+@pytest.mark.parametrize("network", SPECIAL.values(), ids=list(SPECIAL))
+def test_every_special_purpose_range_is_refused(network: Network) -> None:
+    for address in samples(network):
+        assert not utility.is_public_address(address), f"{address} in {network}"
+
+
+EMBEDDED = {
+    # form: (address carrying 100.100.100.200 (refused), same form carrying 8.8.8.8 (allowed))
+    "IPv4-mapped": ("::ffff:100.100.100.200", "::ffff:8.8.8.8"),
+    "IPv4-compatible": ("::100.100.100.200", "::8.8.8.8"),
+    "6to4": ("2002:6464:64c8::1", "2002:808:808::1"),
+    "NAT64 well-known": ("64:ff9b::6464:64c8", "64:ff9b::808:808"),
+    "NAT64 local-use": ("64:ff9b:1::6464:64c8", "64:ff9b:1::808:808"),
+    # Teredo: server in bits 32-63, client inverted in the last 32 (~8.8.8.8 = f7f7:f7f7).
+    "Teredo client": ("2001:0:808:808::9b9b:9b37", "2001:0:808:808::f7f7:f7f7"),
+    "Teredo server": ("2001:0:6464:64c8::f7f7:f7f7", "2001:0:808:808::f7f7:f7f7"),
+}
+
+
+@pytest.mark.parametrize(("private", "public"), EMBEDDED.values(), ids=list(EMBEDDED))
+def test_embedded_ipv4_decides(private: str, public: str) -> None:
+    assert not utility.is_public_address(ipaddress.ip_address(private))
+    assert utility.is_public_address(ipaddress.ip_address(public))
+
+
+def test_multicast_and_shared_address_space_are_refused_although_not_private() -> None:
+    for text in ["100.100.100.200", "100.64.0.1", "224.0.0.251", "ff0e::1"]:
+        address = ipaddress.ip_address(text)
+        if isinstance(address, ipaddress.IPv4Address) and address.is_multicast:
+            assert not address.is_private  # what a check reduced to is_private lets through
+        assert not utility.is_public_address(address), text
+
+
+# -- DNS stubbed: mixed and rebinding answers against two real local servers ---------------
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers with the address it listens on and records each request it got."""
+
+    hits: list[tuple[str, str]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        here = self.server.server_address[0]
+        self.hits.append((str(here), self.headers["Host"]))
+        if self.path.startswith("/redirect?to="):
+            self.send_response(302)
+            self.send_header("Location", unquote(self.path.removeprefix("/redirect?to=")))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"served_by": here}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def serving(host: str, port: int) -> Iterator[int]:
+    httpd = ThreadingHTTPServer((host, port), Recorder)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def two_servers() -> Iterator[int]:
+    """The same port on 127.0.0.1 (allow-listed: "the public one") and 127.0.0.2 (not)."""
+    Recorder.hits = []
+    with serving("127.0.0.1", 0) as port, serving("127.0.0.2", port):
+        yield port
+
+
+class StubDNS:
+    """Each lookup of a name gets the next answer in its list (the last one repeats)."""
+
+    def __init__(self, real: Any, answers: dict[str, list[list[str]]]) -> None:
+        self.real, self.answers, self.lookups = real, answers, 0
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in self.answers:
+            return self.real(host, port, *args, **kwargs)
+        queue = self.answers[name]
+        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        self.lookups += 1
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+             (a, int(port or 80)))
+            for a in addresses
+        ]  # fmt: skip
+
+
+def stub_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[list[str]]]) -> StubDNS:
+    stub = StubDNS(socket.getaddrinfo, answers)
+    monkeypatch.setattr(socket, "getaddrinfo", stub)
+    monkeypatch.setattr(utility, "http_allowlist", lambda: ["127.0.0.1/32"])
+    return stub
+
+
+async def test_rebinding_answer_does_not_move_the_request(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is checked once and the request goes to that address: a second lookup
+    (by the HTTP client) answering 127.0.0.2 is never made or never used."""
+    stub = stub_dns(monkeypatch, {"rebind.test": [["127.0.0.1"], ["127.0.0.2"]]})
+    result = await run(
+        "http_request", FakeContext(event()), url=f"http://rebind.test:{two_servers}/"
+    )
+    assert result.output["json"] == {"served_by": "127.0.0.1"}
+    assert Recorder.hits == [("127.0.0.1", f"rebind.test:{two_servers}")]
+    assert stub.lookups == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [["127.0.0.1", "127.0.0.2"], ["127.0.0.2", "127.0.0.1"], ["127.0.0.1", "::ffff:127.0.0.2"]],
+    ids=["allowed-first", "refused-first", "refused-mapped"],
+)
+async def test_mixed_answer_is_refused_before_any_request(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch, answer: list[str]
+) -> None:
+    stub_dns(monkeypatch, {"mixed.test": [answer]})
+    refused = r"mixed.test resolves to (127\.0\.0\.2|::ffff:7f00:2), a private"
+    with pytest.raises(utility.RequestRefused, match=refused):
+        await run("http_request", FakeContext(event()), url=f"http://mixed.test:{two_servers}/")
+    assert Recorder.hits == []
+
+
+async def test_redirect_to_a_rebinding_name_is_checked_again(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every hop is resolved and checked: the first name is fine, the second is not."""
+    stub_dns(monkeypatch, {"outer.test": [["127.0.0.1"]], "inner.test": [["127.0.0.2"]]})
+    url = f"http://outer.test:{two_servers}/redirect?to=http://inner.test:{two_servers}/"
+    with pytest.raises(utility.RequestRefused, match=r"inner.test resolves to 127\.0\.0\.2"):
+        await run("http_request", FakeContext(event()), url=url)
+    assert [served_by for served_by, _ in Recorder.hits] == ["127.0.0.1"]
