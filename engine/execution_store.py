@@ -14,6 +14,7 @@ are masked in what viewers read, and sealed where the engine reads them back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
@@ -60,6 +61,9 @@ class ClaimTaken(RuntimeError):
     def __init__(self, step: StepRecord) -> None:
         super().__init__(step.step_key)
         self.step = step
+
+
+_STEPS = table_of(FlowExecutionStep)
 
 
 def jsonable(value: Any) -> Any:
@@ -171,7 +175,7 @@ def tree_size(session: Session, root_id: int) -> int:
 @dataclass
 class LoadedExecution:
     execution: FlowExecution
-    graph: dict[str, Any]
+    graph: dict[str, Any] | None  # None: the caller said it has this version's graph
     version_created_at: datetime  # with the id, names a version even if SQLite reuses ids
     steps: dict[str, StepRecord]
     next_seq: int
@@ -190,22 +194,34 @@ def runnable(execution: FlowExecution, now: datetime) -> bool:
     return (resume_at if resume_at.tzinfo else resume_at.replace(tzinfo=now.tzinfo)) <= now
 
 
-def load(execution_id: int) -> LoadedExecution:
-    """The execution with its version's graph (one read) and its recorded steps."""
+def load(
+    execution_id: int, has_graph: Callable[[int, datetime], bool] = lambda *_: False
+) -> LoadedExecution:
+    """The execution with its recorded steps, and its version's graph unless
+    ``has_graph(version_id, created_at)`` (versions never change: a cached copy will do).
+    A ``queued`` execution has no steps yet (every durable write marks it running or
+    ended) and a root execution no callers, so neither is looked for."""
     with session_scope() as session:
         found = session.exec(
-            select(FlowExecution, FlowVersion)
+            select(FlowExecution, FlowVersion.created_at)
             .join(FlowVersion, col(FlowVersion.id) == col(FlowExecution.version_id), isouter=True)
             .where(FlowExecution.id == execution_id)
         ).first()
         if found is None:
             raise ExecutionNotFound(f"execution {execution_id} does not exist")
-        execution, version = found
-        if version is None:
+        execution, created_at = found
+        if execution.version_id is None or created_at is None:
             raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
-        rows = session.exec(
-            select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)
-        ).all()
+        graph = None
+        if not has_graph(execution.version_id, created_at):
+            graph = _graph(session, execution.version_id)
+        rows: list[FlowExecutionStep] = []
+        if execution.status != ExecutionStatus.queued:
+            rows = list(
+                session.exec(
+                    select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)
+                ).all()
+            )
         stack = [execution.flow_id]
         parent_id = execution.parent_execution_id
         while parent_id is not None and len(stack) < 50:
@@ -216,12 +232,22 @@ def load(execution_id: int) -> LoadedExecution:
             parent_id = parent.parent_execution_id
         return LoadedExecution(
             execution=execution,
-            graph=version.graph,
-            version_created_at=version.created_at,
+            graph=graph,
+            version_created_at=created_at,
             steps={row.step_key: _record(row) for row in rows},
             next_seq=max((row.seq for row in rows), default=0) + 1,
             flow_stack=stack,
         )
+
+
+def version_graph(version_id: int) -> dict[str, Any]:
+    """A version's graph, read alone (a cached copy was dropped since :func:`load`)."""
+    with session_scope() as session:
+        return _graph(session, version_id)
+
+
+def _graph(session: Session, version_id: int) -> dict[str, Any]:
+    return dict(session.exec(select(FlowVersion.graph).where(FlowVersion.id == version_id)).one())
 
 
 def set_running(session: Session, execution_id: int) -> None:
@@ -246,14 +272,32 @@ def mark_running(execution_id: int) -> None:
 def interrupt_running_steps(session: Session, execution_id: int, error: str) -> None:
     """Fail the steps an ended execution left ``running`` (a cut-short branch, a parked
     delay, a cancellation), with the reason."""
-    session.exec(
-        sa.update(FlowExecutionStep)
-        .where(
-            col(FlowExecutionStep.execution_id) == execution_id,
-            col(FlowExecutionStep.status) == StepStatus.running,
-        )
+    session.connection().execute(
+        sa.update(_STEPS)
+        .where(_STEPS.c.execution_id == execution_id, _STEPS.c.status == StepStatus.running)
         .values(status=StepStatus.failed, error=error)
     )
+
+
+_EXECUTIONS = table_of(FlowExecution)
+_STATUS_FOR_UPDATE = (
+    sa.select(_EXECUTIONS.c.status)
+    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
+    .with_for_update()
+)
+_ENDED = [_EXECUTIONS.c.result, _EXECUTIONS.c.resume_at, _EXECUTIONS.c.context]
+_ENDED += [_EXECUTIONS.c.step_count, _EXECUTIONS.c.finished_at]
+# Prepared once: Core statements on the table skip the ORM's per-call compile and
+# bulk-update bookkeeping, the larger part of an execution's cost (issue 15).
+_RECORD_END = {
+    cancelled: sa.update(_EXECUTIONS)
+    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
+    .values({column: sa.bindparam(column.name) for column in columns})
+    for cancelled, columns in (
+        (True, _ENDED),
+        (False, [*_ENDED, _EXECUTIONS.c.status, _EXECUTIONS.c.error]),
+    )
+}
 
 
 def finish(
@@ -275,9 +319,8 @@ def finish(
     cannot revive it. ``step_count``: the steps the run knows of (else counted here);
     ``left_running``: whether it knows of steps still running (else none are looked for)."""
     with session_scope() as session:
-        recorded = session.exec(
-            select(FlowExecution.status).where(FlowExecution.id == execution_id).with_for_update()
-        ).first()
+        connection = session.connection()
+        recorded = connection.execute(_STATUS_FOR_UPDATE, {"execution_id": execution_id}).scalar()
         cancelled = recorded == ExecutionStatus.stopped
         if cancelled:
             status, resume_at = ExecutionStatus.stopped, None
@@ -292,6 +335,7 @@ def finish(
                 .where(FlowExecutionStep.execution_id == execution_id)
             ).one()
         values: dict[str, Any] = {
+            "execution_id": execution_id,
             "result": redactor.seal(jsonable(result)) if result is not None else None,
             "resume_at": resume_at,
             "context": redactor.redact(jsonable(variables)),
@@ -300,9 +344,7 @@ def finish(
         }
         if not cancelled:
             values.update(status=status, error=redactor.scrub(error))
-        session.exec(
-            sa.update(FlowExecution).where(col(FlowExecution.id) == execution_id).values(**values)
-        )
+        connection.execute(_RECORD_END[cancelled], values)
     return status
 
 
@@ -345,7 +387,6 @@ def _outcome_values(
     return values
 
 
-_STEPS = table_of(FlowExecutionStep)
 _INSERT_STEPS = sa.insert(_STEPS).returning(_STEPS.c.step_key, _STEPS.c.id)  # in any order
 
 
@@ -394,10 +435,8 @@ class StepBatch:
                     with session.begin_nested():
                         self._insert(session)
         for row_id, values in self.changed.items():
-            session.exec(
-                sa.update(FlowExecutionStep)
-                .where(col(FlowExecutionStep.id) == row_id)
-                .values(**values)
+            session.connection().execute(
+                sa.update(_STEPS).where(_STEPS.c.id == row_id).values(**values)
             )
         self.changed.clear()
 
@@ -414,18 +453,17 @@ class StepBatch:
         self.new.clear()
 
     def _make_room(self, session: Session) -> None:
-        taken = dict(
-            session.exec(
-                select(FlowExecutionStep.step_key, FlowExecutionStep.id).where(
-                    FlowExecutionStep.execution_id == self.execution_id
-                )
-            ).all()
+        found = session.connection().execute(
+            sa.select(_STEPS.c.step_key, _STEPS.c.id).where(
+                _STEPS.c.execution_id == self.execution_id
+            )
         )
+        taken: dict[str, int] = {key: row_id for key, row_id in found}
         seq = _max_seq(session, self.execution_id)
         for key, (record, values) in list(self.new.items()):
             if key in taken:
-                record.id = taken[key]
-                self.changed[record.id] = values
+                record.id = row_id = taken[key]
+                self.changed[row_id] = values
                 del self.new[key]
             else:
                 seq += 1
@@ -503,11 +541,11 @@ def finish_step(
     if batch is not None:
         batch.note(step, values)
         return
-    where = [FlowExecutionStep.id == step.id]
+    statement = sa.update(_STEPS).where(_STEPS.c.id == step.id).values(**values)
     if only_running:
-        where.append(FlowExecutionStep.status == StepStatus.running)
+        statement = statement.where(_STEPS.c.status == StepStatus.running)
     with session_scope() as session:
-        session.exec(sa.update(FlowExecutionStep).where(*where).values(**values))
+        session.connection().execute(statement)
 
 
 # --------------------------------------------------------------------------- cancellation

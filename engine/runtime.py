@@ -121,14 +121,29 @@ _graphs: OrderedDict[tuple[str, int, datetime], ValidatedFlow] = OrderedDict()
 _graphs_lock = Lock()
 
 
-def _validated(version_id: int, created_at: datetime, graph: Mapping[str, Any]) -> ValidatedFlow:
+def _graph_key(version_id: int, created_at: datetime) -> tuple[str, int, datetime]:
+    return (get_settings().effective_database_url, version_id, created_at)
+
+
+def _has_graph(version_id: int, created_at: datetime) -> bool:
+    """Whether the version's validated graph is cached (so loading skips reading it)."""
+    with _graphs_lock:
+        return _graph_key(version_id, created_at) in _graphs
+
+
+def _validated(
+    version_id: int, created_at: datetime, graph: Mapping[str, Any] | None
+) -> ValidatedFlow:
     """Versions never change, so their validated graphs are cached (per database; the
-    creation time guards against SQLite reusing a deleted version's id)."""
-    key = (get_settings().effective_database_url, version_id, created_at)
+    creation time guards against SQLite reusing a deleted version's id). ``graph``: None
+    when the loader relied on the cache, read again if it was dropped meanwhile."""
+    key = _graph_key(version_id, created_at)
     with _graphs_lock:
         if key in _graphs:
             _graphs.move_to_end(key)
             return _graphs[key]
+    if graph is None:
+        graph = execution_store.version_graph(version_id)
     flow = build_graph(graph, REGISTRY)  # unknown node types fail when reached, not here
     with _graphs_lock:
         _graphs[key] = flow
@@ -145,7 +160,7 @@ async def run_execution(execution_id: int, budget: TreeBudget | None = None) -> 
 
     ``budget``: the caller's, when run_flow runs a child; else the run starts its own.
     """
-    loaded = execution_store.load(execution_id)
+    loaded = execution_store.load(execution_id, _has_graph)
     execution = loaded.execution
     if not execution_store.runnable(execution, datetime.now(UTC)):
         return _outcome(execution)
