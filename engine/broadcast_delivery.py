@@ -34,7 +34,7 @@ from sqlmodel import Session, col, func, select
 from engine import events, pool_client
 from engine.action_errors import RETRYABLE, ActionError, ErrorKind
 from engine.broker import QUEUE, claim_once, get_broker
-from engine.db import session_scope, update_row
+from engine.db import primary_key, session_scope, update_row
 from engine.message_format import (
     LinkButton,
     OutgoingMessage,
@@ -99,7 +99,7 @@ def due_broadcasts(now: datetime) -> list[int]:
     that nobody holds; a broadcast is returned at most once per lease period."""
     with session_scope() as session:
         scheduled = session.exec(
-            select(BroadcastMessage.id)
+            select(primary_key(BroadcastMessage))
             .where(BroadcastMessage.status == BroadcastStatus.scheduled)
             .where(col(BroadcastMessage.scheduled_at) <= now)
         ).all()

@@ -9,6 +9,7 @@ override (``overrides["discord"] = {"welcome": {"message": "..."}}``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -177,6 +178,6 @@ def _merged(base: CommunityRules, changes: dict[str, Any]) -> CommunityRules:
     return CommunityRules.model_validate(document)
 
 
-def parse_rules(document: dict[str, Any] | None) -> CommunityRules:
+def parse_rules(document: Mapping[str, Any] | None) -> CommunityRules:
     """The rules a stored document holds (defaults for what it lacks)."""
     return CommunityRules.model_validate(document or {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -124,6 +124,21 @@ def saved_id(row: _Row) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id yet: it was never flushed")
     return row.id
+
+
+def saved_ids(ids: Iterable[int | None]) -> list[int]:
+    """Ids read from a primary-key column: the model types the column optional (a new row
+    has none), but a row read back from the database always has one."""
+    found = list(ids)
+    if None in found:
+        raise ValueError("a primary-key column read back as NULL")
+    return cast(list[int], found)
+
+
+def primary_key(model: type[SQLModel]) -> sa.ColumnElement[int]:
+    """The model's ``id`` column for a select, typed as what it reads back: a stored row's id
+    (never NULL; the model's ``int | None`` is for rows not yet flushed)."""
+    return cast("sa.ColumnElement[int]", table_of(model).c.id)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

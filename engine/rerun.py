@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.db import session_scope
+from engine.db import saved_id, session_scope
 from engine.execution_store import create_execution
 from engine.graph import RUN_FLOW_TYPE, build_graph
 from engine.models import (
@@ -94,7 +93,7 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
         session.exec(
             select(FlowExecutionStep)
             .where(FlowExecutionStep.execution_id == execution_id)
-            .order_by(sa.asc(FlowExecutionStep.seq))
+            .order_by(col(FlowExecutionStep.seq).asc())
         ).all()
     )
     target = next((step for step in steps if step.node_id == node_id), None)
@@ -112,7 +111,7 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
     for seq, step in enumerate(kept, start=1):
         session.add(
             FlowExecutionStep(
-                execution_id=execution.id,
+                execution_id=saved_id(execution),
                 seq=seq,
                 step_key=step.step_key,
                 node_id=step.node_id,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from engine import events, pool_client
 from engine.action_errors import ActionError
@@ -93,29 +93,31 @@ def claim_due(now: datetime) -> list[Claimed]:
     lease = now + LEASE
     claimed: list[Claimed] = []
     with session_scope() as session:
-        rows = session.exec(
-            select(
-                ScheduledMessage.id, BotInstance.kind, ScheduledMessage.bot_instance_id,
-                ScheduledMessage.chat_id, ScheduledMessage.text, ScheduledMessage.media_url,
-                ScheduledMessage.repeat_cron, ScheduledMessage.timezone,
-                _attempts_so_far(), ScheduledMessage.send_at,
+        rows = session.execute(
+            sa.select(
+                col(ScheduledMessage.id), col(BotInstance.kind),
+                col(ScheduledMessage.bot_instance_id).label("instance_id"),
+                col(ScheduledMessage.chat_id), col(ScheduledMessage.text),
+                col(ScheduledMessage.media_url), col(ScheduledMessage.repeat_cron),
+                col(ScheduledMessage.timezone), _attempts_so_far().label("attempt"),
+                col(ScheduledMessage.send_at),
             )
-            .outerjoin(BotInstance, BotInstance.id == ScheduledMessage.bot_instance_id)
-            .where(ScheduledMessage.status == ScheduledStatus.pending)
-            .where(ScheduledMessage.send_at <= now)
-            .order_by(ScheduledMessage.send_at, ScheduledMessage.id)  # one lock order for all
+            .outerjoin(BotInstance, col(BotInstance.id) == col(ScheduledMessage.bot_instance_id))
+            .where(col(ScheduledMessage.status) == ScheduledStatus.pending)
+            .where(col(ScheduledMessage.send_at) <= now)
+            .order_by(col(ScheduledMessage.send_at), col(ScheduledMessage.id))  # one lock order
             .limit(BATCH)
-        ).all()  # fmt: skip
+        ).mappings().all()  # fmt: skip
         for row in rows:
+            fields = dict(row)
+            send_at = fields.pop("send_at")
             # Still due: a concurrent claim (PostgreSQL re-checks after the row lock) fails.
             due_now = sa.and_(
                 col(ScheduledMessage.status) == ScheduledStatus.pending,
                 col(ScheduledMessage.send_at) <= now,
             )
-            if _update(session, row.id, due_now, send_at=lease):
-                claimed.append(
-                    Claimed(*row[:-2], due=as_utc(row.send_at), lease=lease, attempt=row[-2])
-                )
+            if _update(session, fields["id"], due_now, send_at=lease):
+                claimed.append(Claimed(**fields, due=as_utc(send_at), lease=lease))
     return claimed
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from engine import runtime
-from engine.db import session_scope
+from engine.db import primary_key, session_scope
 from engine.models import ExecutionStatus, FlowDefinition, FlowExecution, FlowStatus, FlowVersion
 from engine.nodes.triggers import ScheduleTrigger
 from engine.nodes.utility import as_utc
@@ -122,7 +122,7 @@ _parsed_lock = threading.Lock()
 def active_schedules(session: Session) -> list[Schedule]:
     """Schedules of the active flows' published versions, in flow order."""
     active = session.exec(
-        select(FlowDefinition.id, FlowVersion.id, FlowVersion.created_at)
+        select(primary_key(FlowDefinition), primary_key(FlowVersion), FlowVersion.created_at)
         .join(FlowVersion, col(FlowVersion.id) == col(FlowDefinition.published_version_id))
         .where(FlowDefinition.status == FlowStatus.active)
         .order_by(col(FlowDefinition.id))
@@ -133,7 +133,7 @@ def active_schedules(session: Session) -> list[Schedule]:
         missing = [version_id for _, version_id, _ in keys - _parsed.keys()]
         if missing:
             rows = session.exec(
-                select(FlowVersion.id, FlowVersion.created_at, FlowVersion.graph).where(
+                select(primary_key(FlowVersion), FlowVersion.created_at, FlowVersion.graph).where(
                     col(FlowVersion.id).in_(missing)
                 )
             ).all()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from engine.db import primary_key
 from engine.models import FlowDefinition, FlowStatus, FlowVersion
 from engine.nodes import REGISTRY
 from engine.nodes.base import NodeCategory
@@ -97,7 +98,7 @@ class TriggerEntry:
     params: dict[str, Any]
 
 
-def triggers_of(flow_id: int, version_id: int, graph: dict[str, Any]) -> Iterator[TriggerEntry]:
+def triggers_of(flow_id: int, version_id: int, graph: Mapping[str, Any]) -> Iterator[TriggerEntry]:
     """The routed trigger nodes of a graph, their params validated (defaults filled in)."""
     for node in graph.get("nodes", []):
         kind = node.get("type")
@@ -154,7 +155,11 @@ class TriggerIndex:
                 active = {
                     flow_id: (version_id, created_at)
                     for flow_id, version_id, created_at in session.exec(
-                        select(FlowDefinition.id, FlowVersion.id, FlowVersion.created_at)
+                        select(
+                            primary_key(FlowDefinition),
+                            primary_key(FlowVersion),
+                            FlowVersion.created_at,
+                        )
                         .join(
                             FlowVersion,
                             col(FlowVersion.id) == col(FlowDefinition.published_version_id),
@@ -170,7 +175,7 @@ class TriggerIndex:
         missing = set(active.values()) - set(self._by_version)
         if missing:
             rows = session.exec(
-                select(FlowVersion.id, FlowVersion.created_at, FlowVersion.flow_id,
+                select(primary_key(FlowVersion), FlowVersion.created_at, FlowVersion.flow_id,
                        FlowVersion.graph)
                 .where(col(FlowVersion.id).in_([version_id for version_id, _ in missing]))
             ).all()  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from engine.db import saved_id
 from engine.models import Community, FlowDefinition, FlowStatus, FlowVersion
 
 SYSTEM_KIND = "community_rules"
@@ -113,7 +114,7 @@ def ensure_rules_flow(session: Session, community_id: int) -> RulesFlow:
     if version is None or version.graph != rules_graph():
         last = version.version if version is not None else 0
         version = FlowVersion(
-            flow_id=flow.id, version=last + 1, graph=rules_graph(), created_by="system"
+            flow_id=saved_id(flow), version=last + 1, graph=rules_graph(), created_by="system"
         )
         session.add(version)
         session.flush()

@@ -1,11 +1,13 @@
 """Delete messages with links and tell the sender why."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 LINK_PATTERN = r"(https?://|www\.|t\.me/)\S+"
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("message", "tg_message", {"instance_id": answers["telegram"]}, 0),
         Node("has_link", "text_regex", {"text": "{{trigger.text}}", "pattern": LINK_PATTERN}, 1),

@@ -1,5 +1,7 @@
 """Mirror every post of a Telegram channel into a Discord channel."""
 
+from typing import Any
+
 from engine.flow_templates.base import (
     Answers,
     FlowTemplate,
@@ -12,7 +14,7 @@ from engine.flow_templates.base import (
 )
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node(
             "post",

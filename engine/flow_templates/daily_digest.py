@@ -1,5 +1,7 @@
 """Every morning, post the community's size and its most helpful members."""
 
+from typing import Any
+
 from engine.flow_templates.base import (
     Answers,
     FlowTemplate,
@@ -18,7 +20,7 @@ DIGEST = (
 )
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     community_id = answers["community"]
     return chain(
         Node("morning", "schedule", {"cron": "0 9 * * *", "timezone": "UTC"}, 0),

@@ -1,5 +1,7 @@
 """GitHub's repository webhooks (pushes, issues, pull requests) as Discord messages."""
 
+from typing import Any
+
 from engine.flow_templates.base import (
     Answers,
     FlowTemplate,
@@ -18,7 +20,7 @@ MESSAGE = (
 )
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("github", "webhook", {"endpoint_name": "github"}, 0),
         Node(

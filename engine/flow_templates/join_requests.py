@@ -1,9 +1,11 @@
 """Approve requests to join a group with join requests on, and greet the new member."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("request", "tg_chat_join_request", {"instance_id": answers["telegram"]}, 0),
         Node("approve", "tg_approve_join_request", {}, 1),

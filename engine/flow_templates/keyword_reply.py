@@ -1,9 +1,11 @@
 """Answer a frequent question whenever its keywords come up."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("message", "tg_message", {"instance_id": answers["telegram"]}, 0),
         Node(

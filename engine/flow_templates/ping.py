@@ -1,9 +1,11 @@
 """/ping answers pong: the smallest flow, to check a bot is alive."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("ping", "tg_command", {"instance_id": answers["telegram"], "command": "ping"}, 0),
         Node("pong", "reply_in_place", {"text": "pong {{trigger.user.first_name}}"}, 1),

@@ -1,11 +1,13 @@
 """A reply saying "thanks" gives the person replied to a reputation point."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 THANKED = "{{trigger.data.reply_to_user.id}}"
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("message", "tg_message", {"instance_id": answers["telegram"]}, 0),
         Node("reply", "is_reply", {}, 1),

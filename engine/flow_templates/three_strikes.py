@@ -1,5 +1,7 @@
 """Count strikes per member (a blocked word) and mute at the third."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, Wire, graph, telegram_bot
 
 BLOCKED_WORDS = ["casino", "free money", "crypto giveaway"]
@@ -7,7 +9,7 @@ STRIKES = 3
 MUTE_SECONDS = 24 * 3600
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     nodes = [
         Node("message", "tg_message", {"instance_id": answers["telegram"]}, 0),
         Node("blocked", "text_contains", {"text": "{{trigger.text}}", "values": BLOCKED_WORDS}, 1),

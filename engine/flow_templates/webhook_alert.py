@@ -1,5 +1,7 @@
 """Turn an HTTP call (a monitoring system, a form) into a Telegram message."""
 
+from typing import Any
+
 from engine.flow_templates.base import (
     Answers,
     FlowTemplate,
@@ -12,7 +14,7 @@ from engine.flow_templates.base import (
 ALERT = "🔔 {{ trigger.data.body.text | default('Alert received') }}"
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("call", "webhook", {"endpoint_name": "alerts"}, 0),
         Node(

@@ -1,5 +1,7 @@
 """Every Sunday evening, post the community's reputation leaderboard."""
 
+from typing import Any
+
 from engine.flow_templates.base import (
     Answers,
     FlowTemplate,
@@ -18,7 +20,7 @@ BOARD = (
 )
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("sunday", "schedule", {"cron": "0 18 * * 0", "timezone": "UTC"}, 0),
         Node(

@@ -1,9 +1,11 @@
 """Welcome new members of a Telegram group by name."""
 
+from typing import Any
+
 from engine.flow_templates.base import Answers, FlowTemplate, Node, chain, telegram_bot
 
 
-def build(answers: Answers) -> dict:
+def build(answers: Answers) -> dict[str, Any]:
     return chain(
         Node("joined", "tg_member_joined", {"instance_id": answers["telegram"]}, 0),
         Node(

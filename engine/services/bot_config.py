@@ -240,7 +240,7 @@ def save_draft(
     conditions = [col(BotConfigDraft.bot_instance_id) == instance_id]
     if base_revision is not None:
         conditions.append(col(BotConfigDraft.revision) == base_revision)
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         sa.update(BotConfigDraft)
         .where(*conditions)
         .values(

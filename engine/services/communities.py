@@ -526,7 +526,7 @@ def _unit_of(session: Session, chat: Chat) -> list[Chat]:
     ).first()
     if guild is None:
         guild = Chat(
-            platform="discord",
+            platform=Platform.discord,
             platform_chat_id=guild_id,
             bot_instance_id=chat.bot_instance_id,
             type=GUILD,
@@ -667,8 +667,8 @@ def authorize_refresh(session: Session, actor: AdminUser, connection_id: int) ->
     """Role check and audit before asking a connection for its chats."""
     require_role(actor, Role.editor)
     connection = session.get(PlatformConnection, connection_id)
-    instance = connection and session.get(BotInstance, connection.bot_instance_id)
-    if connection is None or instance is None:
+    instance = session.get(BotInstance, connection.bot_instance_id) if connection else None
+    if instance is None:
         raise InvalidConnectionRef(f"Connection {connection_id} does not exist (any more).")
     audit.record(
         session,
@@ -677,7 +677,7 @@ def authorize_refresh(session: Session, actor: AdminUser, connection_id: int) ->
         target_type="connection",
         target_id=connection_id,
     )
-    return RefreshTarget(connection_id, str(instance.kind), instance.id or 0)
+    return RefreshTarget(connection_id, str(instance.kind), saved_id(instance))
 
 
 async def refresh_chats(target: RefreshTarget) -> Refresh:
@@ -756,9 +756,16 @@ def _backfill_targets(chat_ids: list[int]) -> list[tuple[int, str, str, str, str
     that lists members: Discord guilds, not their channels."""
     with session_scope() as session:
         return [
-            (chat.id or 0, _label(chat), str(chat.platform), chat.platform_chat_id, str(kind), iid)
-            for chat, kind, iid in session.exec(
-                select(Chat, BotInstance.kind, BotInstance.id)
+            (
+                saved_id(chat),
+                _label(chat),
+                str(chat.platform),
+                chat.platform_chat_id,
+                str(bot.kind),
+                saved_id(bot),
+            )
+            for chat, bot in session.exec(
+                select(Chat, BotInstance)
                 .join(BotInstance, col(BotInstance.id) == Chat.bot_instance_id)
                 .where(col(Chat.id).in_(chat_ids), _not_a_channel())
             ).all()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from engine.db import table_of
+from engine.db import saved_ids, table_of
 from engine.models import (
     AdminUser,
     CommunityMember,
@@ -165,9 +165,9 @@ def _stats_query() -> Any:
         .where(scores.platform_account_id == account)
         .scalar_subquery()
     )
-    return select(
+    return sa.select(
         PlatformAccount,
-        UserIdentity.display_name,
+        col(UserIdentity.display_name),
         communities,
         messages,
         active_warnings,
@@ -253,9 +253,9 @@ def linked_account_ids(session: Session, account_id: int) -> list[int]:
     ).first()
     if identity_id is None:
         return [account_id]
-    return list(
+    return saved_ids(
         session.exec(
-            select(PlatformAccount.id)
+            select(col(PlatformAccount.id))
             .where(PlatformAccount.identity_id == identity_id)
             .order_by(col(PlatformAccount.id))
         ).all()
@@ -475,11 +475,11 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _platform(value: str) -> str | None:
+def _platform(value: str) -> Platform | None:
     if value == "":
         return None
     try:
-        return Platform(value).value
+        return Platform(value)
     except ValueError:
         raise InvalidIdentity(
             f"{value!r} is not a platform: use {', '.join(p.value for p in Platform)}."
@@ -538,11 +538,11 @@ def _pairs(
                 dismissed.account_high_id == col(second.id),
             ),
         )
-        .order_by(first.id, second.id)
+        .order_by(col(first.id), col(second.id))
         .limit(MAX_SUGGESTIONS)
     )
     if not any_platform:
-        query = query.where(first.platform != second.platform)
+        query = query.where(col(first.platform) != col(second.platform))
     return [(a, b) for a, b in session.execute(query).all()]
 
 

@@ -449,7 +449,7 @@ def _offenders(
         .outerjoin(UserIdentity, col(UserIdentity.id) == PlatformAccount.identity_id)
         .where(person.in_(top))
     ).all()
-    people: dict[int, list[tuple[PlatformAccount, str | None, int, int]]] = defaultdict(list)
+    people: dict[int | None, list[tuple[PlatformAccount, str | None, int, int]]] = defaultdict(list)
     for account, identity_name, warned, sanctioned in rows:
         key = -account.identity_id if account.identity_id else account.id or 0
         people[key].append((account, identity_name, int(warned), int(sanctioned)))

@@ -239,9 +239,8 @@ def agenda(
     query = _filtered(status, community_id)
     if status is None:
         query = query.where(col(ScheduledMessage.status).in_(UPCOMING))
-    order = col(ScheduledMessage.send_at)
-    if status is not None and status not in UPCOMING:
-        order = order.desc()
+    send_at = col(ScheduledMessage.send_at)
+    order = send_at.desc() if status is not None and status not in UPCOMING else send_at.asc()
     rows = session.exec(query.order_by(order, col(ScheduledMessage.id)).limit(limit)).all()
     return _views(session, list(rows))
 
@@ -331,7 +330,7 @@ def _views(session: Session, rows: list[ScheduledMessage]) -> list[ScheduledView
     return views
 
 
-def _by_id(session: Session, model: Any, ids: set[int | None]) -> dict[int, Any]:
+def _by_id(session: Session, model: Any, ids: set[int | None]) -> dict[int | None, Any]:
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
