@@ -31,25 +31,58 @@ async def follow(
     open; ``on_start`` once subscribed (to catch up on what happened before that).
 
     ``state`` is the page's state (an AuthState with an int ``_watching`` backend var)."""
+
+    def each(batch: list[events.BusEvent]) -> None:
+        for event in batch:
+            on_event(event)
+
+    await follow_batches(state, (pattern,), each, on_start=on_start)
+
+
+async def follow_batches(
+    state: Any,
+    patterns: tuple[str, ...],
+    on_batch: Callable[[list[events.BusEvent]], None],
+    *,
+    on_start: Callable[[], None] | None = None,
+    window: float = 0.0,
+) -> None:
+    """As :func:`follow`, on several (disjoint) patterns, with the events that arrive
+    within ``window`` seconds of a first one handed over together: a burst (a flow's
+    hundred steps) costs the page one reload and the browser one update, not a hundred."""
     async with state:
         state._watching += 1
         mine, path = state._watching, state.current_path
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WATCH_SECONDS
-    async with events.subscribe(pattern) as subscription:
+    async with events.subscribe(*patterns) as subscription:
         await subscription.started()
         if on_start is not None:
             async with state:
                 on_start()
         while loop.time() < deadline:
-            try:
-                event = await asyncio.wait_for(anext(subscription), POLL_SECONDS)
-            except TimeoutError:
-                event = None
+            batch = await _next_batch(subscription, window)
             async with state:
                 if state._watching != mine or state.current_path != path:
                     return
-                if event is not None:
+                if batch:
                     if state._resolve() is None:  # signed out (or revoked) meanwhile
                         return
-                    on_event(event)
+                    on_batch(batch)
+
+
+async def _next_batch(subscription: events.Subscription, window: float) -> list[events.BusEvent]:
+    """The next event and those that follow it within ``window`` seconds; none after
+    ``POLL_SECONDS`` of quiet (the caller then checks that its page is still open)."""
+    try:
+        batch = [await asyncio.wait_for(anext(subscription), POLL_SECONDS)]
+    except TimeoutError:
+        return []
+    loop = asyncio.get_running_loop()
+    until = loop.time() + window
+    while (left := until - loop.time()) > 0:
+        try:
+            batch.append(await asyncio.wait_for(anext(subscription), left))
+        except TimeoutError:
+            break
+    return batch

@@ -182,7 +182,14 @@ HANDLERS = _handlers()
 
 def test_the_table_holds_every_page_and_the_room() -> None:
     names = {cls.__name__ for cls, _ in HANDLERS}
-    assert {"FlowRoom", "EditorState", "DebugState", "SettingsState", "FlowsState"} <= names
+    assert {
+        "FlowRoom",
+        "EditorState",
+        "DebugState",
+        "SettingsState",
+        "FlowsState",
+        "DashboardState",
+    } <= names
     assert len(HANDLERS) > 80
     assert any(isinstance(m, SessionGuard) for m in app_module.app._middlewares)
 
