@@ -92,6 +92,8 @@ def day_range(
     if start is None:
         if not days or days < 1:
             raise InvalidRange("A range needs a number of days or a start day.")
+        if (last - date.min).days < days - 1:
+            raise InvalidRange("The range starts before the calendar does.")
         start = last - timedelta(days=days - 1)
     if start > last:
         raise InvalidRange(f"The range starts ({start}) after it ends ({last}).")

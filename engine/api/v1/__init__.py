@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from engine.api.v1 import (
     activity,
+    analytics,
     audit,
     bot_config,
     broadcasts,
@@ -53,6 +54,7 @@ RESOURCES = (
     scheduled_messages,
     bot_config,
     activity,
+    analytics,
 )
 
 
