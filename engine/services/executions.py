@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine import actors, events, execution_store
-from engine.db import saved_id, session_scope
+from engine.db import saved_id, session_scope, table_of
 from engine.execution_events import announce_status
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
@@ -83,16 +83,24 @@ class AlreadyFinished(Conflict):
     """The execution has ended: there is nothing left to cancel."""
 
 
+_FLOWS = table_of(FlowDefinition)
+# Three columns, not the flow with its draft graph: read on every start (issue 15).
+_RUNNABLE = sa.select(_FLOWS.c.name, _FLOWS.c.published_version_id, _FLOWS.c.status).where(
+    _FLOWS.c.id == sa.bindparam("flow_id")
+)
+
+
 def runnable_version(session: Session, flow_id: int) -> int:
     """The published version of an active flow, else NotRunnable."""
-    flow = session.get(FlowDefinition, flow_id)
+    flow = session.connection().execute(_RUNNABLE, {"flow_id": flow_id}).first()
     if flow is None:
         raise NotRunnable(f"Flow {flow_id} does not exist.")
-    if flow.published_version_id is None:
-        raise NotRunnable(f"Flow {flow.name!r} is not published yet: publish it first.")
-    if flow.status != FlowStatus.active:
-        raise NotRunnable(f"Flow {flow.name!r} is {flow.status}: activate it to run it.")
-    return flow.published_version_id
+    name, version_id, status = flow
+    if version_id is None:
+        raise NotRunnable(f"Flow {name!r} is not published yet: publish it first.")
+    if status != FlowStatus.active:
+        raise NotRunnable(f"Flow {name!r} is {status}: activate it to run it.")
+    return int(version_id)
 
 
 def draft_snapshot(session: Session, flow_id: int) -> int:
@@ -165,7 +173,7 @@ def launch(
             if on_created is not None:
                 on_created(session)
             session.flush()
-            execution_id = execution.id
+            execution_id = saved_id(execution)
             if not existed and execution.status == ExecutionStatus.queued:
                 actors.execute_flow.send(execution_id)
     except UNREACHABLE as exc:

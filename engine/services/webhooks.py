@@ -43,7 +43,7 @@ from engine.models import (
 )
 from engine.nodes.triggers import WebhookTrigger
 from engine.nodes.utility import insert_ignore
-from engine.services import audit
+from engine.services import audit, webhook_cache  # noqa: F401  (it announces changes)
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
 from engine.settings import get_settings

@@ -17,11 +17,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from engine import actors
+from engine import actors, events
 from engine.api.webhooks import MAX_JSON_DEPTH
 from engine.db import get_engine, session_scope
 from engine.models import FlowStatus, Role, WebhookEndpoint
-from engine.services import executions, flows, webhooks
+from engine.services import executions, flows, webhook_cache, webhooks
 from tests.api_client import api_client
 from tests.flow_helpers import (
     api_token,
@@ -269,6 +269,41 @@ async def test_flow_not_published_or_paused_is_409(client: httpx.AsyncClient) ->
     answer = await client.post(flow_endpoint(flow_id, token="paused"), json={})
     assert answer.status_code == 409 and "paused" in answer.json()["detail"]
     assert execution_count() == 0
+
+
+async def test_a_changed_endpoint_is_seen_by_the_next_call(client: httpx.AsyncClient) -> None:
+    """The receiver keeps endpoints (engine/services/webhook_cache.py); a committed change
+    is seen at once in this process, whether made by the service or any session."""
+    flow_id = make_flow(webhook_graph())
+    url = flow_endpoint(flow_id)
+    assert (await client.post(url, json={"order_id": 1})).status_code == 202
+    with session_scope() as session:
+        hook = session.exec(sa.select(WebhookEndpoint).where(WebhookEndpoint.flow_id == flow_id))
+        hook_id = hook.scalar_one().id
+        webhooks.set_active(session, make_admin(), hook_id, False)
+    assert (await client.post(url, json={"order_id": 2})).status_code == 404
+    flow_endpoint(flow_id, is_active=True, secret=SECRET)
+    assert (await client.post(url, json={"order_id": 3})).status_code == 401
+
+
+async def test_an_endpoint_change_announced_on_the_bus_is_seen(
+    client: httpx.AsyncClient,
+) -> None:
+    """Another process's change reaches this one as an announcement on the bus."""
+    flow_id = make_flow(webhook_graph())
+    url = flow_endpoint(flow_id)
+    assert (await client.post(url, json={"order_id": 1})).status_code == 202
+    with get_engine().begin() as connection:  # no session: only the bus will tell
+        connection.execute(
+            sa.update(WebhookEndpoint.__table__)
+            .where(WebhookEndpoint.__table__.c.flow_id == flow_id)
+            .values(is_active=False)
+        )
+    events.publish(webhook_cache.TOPIC, {})
+    deadline = time.monotonic() + webhook_cache.MAX_AGE_SECONDS / 2  # sooner than expiry
+    while (await client.post(url, json={"order_id": 2})).status_code != 404:
+        assert time.monotonic() < deadline, "the announcement was not followed"
+        await asyncio.sleep(0.01)
 
 
 async def test_accepted_request_runs_the_flow(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,119 @@
+"""The webhook receiver's copy of the endpoints, by token, so a call does not read its
+endpoint's row every time (issue 15).
+
+A commit that changed an endpoint through a session (the webhook service, publishing a
+flow, deleting one) announces it on the bus topic :data:`TOPIC` once committed; every
+process that caches follows that topic and forgets all it holds. The bus is best effort,
+so an entry is also dropped after :data:`MAX_AGE_SECONDS`. What the receiver does with an
+endpoint (signature, idempotency, the flow's own state) is still checked in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine import events
+from engine.db import session_scope
+from engine.models import WebhookEndpoint
+from engine.settings import get_settings
+
+TOPIC = "webhooks.changed"
+MAX_AGE_SECONDS = 5.0
+MAX_ENTRIES = 4096  # past this, all are forgotten: unknown tokens are never kept anyway
+_CHANGED = "flowbot_webhooks_changed"  # the session.info flag between flush and commit
+
+
+@dataclass
+class _Cache:
+    entries: dict[tuple[str, str], tuple[float, WebhookEndpoint]] = field(default_factory=dict)
+    generation: int = 0  # grows with each forgetting: a read that spans one is not kept
+    loop: asyncio.AbstractEventLoop | None = None
+    follower: asyncio.Task[None] | None = None
+    subscription: events.Subscription | None = None
+
+    def forget(self) -> None:
+        self.entries.clear()
+        self.generation += 1
+
+
+_cache = _Cache()
+
+
+async def endpoint(token: str) -> WebhookEndpoint | None:
+    """The endpoint with this token (detached from its session), or None."""
+    await _follow_changes()
+    key = (get_settings().effective_database_url, token)
+    now = time.monotonic()
+    kept = _cache.entries.get(key)
+    if kept is not None and now - kept[0] < MAX_AGE_SECONDS:
+        return kept[1]
+    generation = _cache.generation
+    found = await asyncio.to_thread(_read, token)
+    if found is not None and generation == _cache.generation:
+        if len(_cache.entries) >= MAX_ENTRIES:
+            _cache.forget()
+        _cache.entries[key] = (now, found)
+    return found
+
+
+def _read(token: str) -> WebhookEndpoint | None:
+    with session_scope() as session:
+        return session.exec(select(WebhookEndpoint).where(WebhookEndpoint.token == token)).first()
+
+
+async def _follow_changes() -> None:
+    """Subscribe this event loop to :data:`TOPIC` (again, if the last follower stopped or
+    belonged to another loop); nothing is kept until the subscription is confirmed."""
+    loop = asyncio.get_running_loop()
+    if _cache.loop is loop and _cache.follower is not None and not _cache.follower.done():
+        return
+    _cache.forget()
+    previous, _cache.subscription, _cache.loop = _cache.subscription, None, loop
+    if previous is not None:
+        with contextlib.suppress(Exception):  # its loop may be gone (tests start new ones)
+            await previous.close()
+    subscription = events.subscribe(TOPIC)
+    try:
+        await asyncio.wait_for(subscription.started(), timeout=2)
+    except BaseException:
+        await subscription.close()
+        raise
+    if _cache.follower is not None and _cache.loop is loop and not _cache.follower.done():
+        await subscription.close()  # another call of this loop subscribed meanwhile
+        return
+    _cache.forget()
+    _cache.subscription = subscription
+    _cache.follower = loop.create_task(_forget_on_change(subscription))
+
+
+async def _forget_on_change(subscription: events.Subscription) -> None:
+    try:
+        async for _event in subscription:
+            _cache.forget()
+    finally:
+        _cache.forget()  # not following any more: keep nothing
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_change(session: Session, _context: object) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, WebhookEndpoint) for row in changed):
+        session.info[_CHANGED] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _announce_change(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _cache.forget()  # this process at once; the others when the bus tells them
+        events.publish(TOPIC, {})
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop_change(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
