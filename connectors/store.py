@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from connectors.kit.connector import InstanceConfig
 from engine.crypto import SecretDecryptionError
-from engine.db import get_engine, session_scope
+from engine.db import get_engine, primary_key, session_scope
 from engine.models.base import utcnow
 from engine.models.connections import (
     BotInstance,
@@ -87,7 +87,7 @@ def claim(owner: str, lease_seconds: float) -> list[Claimed]:
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             heartbeat_at=now,
         )
-        .returning(col(PC.id), col(PC.bot_instance_id))
+        .returning(primary_key(PC), col(PC.bot_instance_id))
     )
     with get_engine().begin() as conn:
         rows = conn.execute(stmt).all()

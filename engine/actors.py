@@ -32,7 +32,7 @@ from engine import (
     schedules,
 )
 from engine.broker import QUEUE, claim_once, get_broker, pending_messages
-from engine.db import session_scope
+from engine.db import primary_key, saved_id, session_scope
 from engine.execution_events import announce_status
 from engine.execution_store import ExecutionNotFound, interrupt_running_steps
 from engine.models import ExecutionStatus, FlowExecution, utcnow
@@ -105,7 +105,7 @@ def start_executions(event: PlatformEvent) -> list[int]:
                 version_id=entry.version_id,
             )
             if keys[entry.flow_id] not in existing and execution.status == ExecutionStatus.queued:
-                queued.append(execution.id)
+                queued.append(saved_id(execution))
     return queued
 
 
@@ -237,7 +237,7 @@ def overdue_executions(resume_before: datetime, queued_before: datetime) -> list
     with session_scope() as session:
         return list(
             session.exec(
-                select(FlowExecution.id)
+                select(primary_key(FlowExecution))
                 .where(
                     sa.or_(
                         sa.and_(
@@ -261,7 +261,7 @@ def recover_orphans() -> int:
     unfinished execution (waiting ones reschedule themselves)."""
     with session_scope() as session:
         ids = session.exec(
-            select(col(FlowExecution.id)).where(col(FlowExecution.status).in_(UNFINISHED))
+            select(primary_key(FlowExecution)).where(col(FlowExecution.status).in_(UNFINISHED))
         ).all()
     for execution_id in ids:
         execute_flow.send(execution_id)

@@ -456,9 +456,8 @@ class _Job:
     def publish(self) -> None:
         with session_scope() as session:
             counts = target_counts(session, self.broadcast_id)
-            status = session.exec(
-                select(BroadcastMessage.status).where(BroadcastMessage.id == self.broadcast_id)
-            ).first()
+            found = session.get(BroadcastMessage, self.broadcast_id)
+            status = found.status if found is not None else None
         events.publish(
             TOPIC.format(id=self.broadcast_id), progress_payload(self.broadcast_id, status, counts)
         )

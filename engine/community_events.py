@@ -38,7 +38,7 @@ def handle(event: PlatformEvent) -> None:
     for topic, payload in notices(event, observed):
         events.publish(topic, payload)
     if observed.community_id is not None:
-        _run_rules(event, observed)
+        _run_rules(event, observed.community_id, observed.member_id)
 
 
 def notices(event: PlatformEvent, observed: ObservedEvent) -> list[tuple[str, dict[str, Any]]]:
@@ -85,8 +85,8 @@ def notices(event: PlatformEvent, observed: ObservedEvent) -> list[tuple[str, di
     return found
 
 
-def _run_rules(event: PlatformEvent, observed: ObservedEvent) -> None:
+def _run_rules(event: PlatformEvent, community_id: int, member_id: int | None) -> None:
     try:
-        run_rules.send(event.as_trigger(), observed.community_id, observed.member_id)
+        run_rules.send(event.as_trigger(), community_id, member_id)
     except Exception:
         log.exception("rules not sent for event %s", event.event_id)

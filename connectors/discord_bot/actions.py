@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import hikari
 from hikari.api import RESTClient
@@ -86,7 +86,13 @@ def _sent(message: hikari.Message) -> dict[str, Any]:
     return {"message_id": str(message.id), "channel_id": str(message.channel_id)}
 
 
-_BUTTON_STYLES = {
+InteractiveStyle = Literal[
+    hikari.ButtonStyle.PRIMARY,
+    hikari.ButtonStyle.SECONDARY,
+    hikari.ButtonStyle.SUCCESS,
+    hikari.ButtonStyle.DANGER,
+]
+_BUTTON_STYLES: dict[str, InteractiveStyle] = {
     "primary": hikari.ButtonStyle.PRIMARY,
     "secondary": hikari.ButtonStyle.SECONDARY,
     "success": hikari.ButtonStyle.SUCCESS,
@@ -99,17 +105,16 @@ def _button_rows(rest: RESTClient, rows: Sequence[Sequence[p.DiscordButton]]) ->
     for row in rows:
         builder = rest.build_message_action_row()
         for button in row:
-            extra = {
-                "label": button.label,
-                "emoji": button.emoji or UNDEFINED,
-                "is_disabled": button.disabled,
-            }
+            label, emoji = button.label, button.emoji or UNDEFINED
             if button.style == "link":
-                builder.add_link_button(button.url or "", **extra)
+                builder.add_link_button(
+                    button.url or "", label=label, emoji=emoji, is_disabled=button.disabled
+                )
             else:
                 builder.add_interactive_button(
-                    _BUTTON_STYLES[button.style], button.custom_id or "", **extra
-                )
+                    _BUTTON_STYLES[button.style], button.custom_id or "",
+                    label=label, emoji=emoji, is_disabled=button.disabled,
+                )  # fmt: skip
         built.append(builder)
     return built
 
@@ -269,6 +274,7 @@ async def create_thread(rest: RESTClient, params: p.CreateThreadParams) -> dict[
         "rate_limit_per_user": params.rate_limit_per_user,
         "reason": _reason(params),
     }
+    thread: hikari.GuildThreadChannel
     if params.message_id:
         message = snowflake(params.message_id, "message_id")
         thread = await rest.create_message_thread(channel, message, params.name, **options)
@@ -502,6 +508,7 @@ async def create_event(rest: RESTClient, params: p.CreateEventParams) -> dict[st
     start = to_datetime(params.start_time, "start_time")
     end = to_datetime(params.end_time, "end_time") if params.end_time else None
     common = {"description": _or_undefined(params.description), "reason": _reason(params)}
+    event: hikari.ScheduledEvent
     if params.entity_type == "external":
         assert end is not None and params.location  # the params model requires both
         event = await rest.create_external_event(

@@ -146,8 +146,8 @@ class DiscordBotConnector(Connector):
             elif isinstance(event, hikari.MessageCreateEvent):
                 await bot_replies.answer_message(rest, event.message, reply, self._spawn)
         except hikari.HikariError as error:
-            if clicked:  # the deferred acknowledgement still spares "interaction failed"
-                self._answered.discard(str(interaction.id))
+            if clicked and interaction is not None:  # the deferred acknowledgement still
+                self._answered.discard(str(interaction.id))  # spares "interaction failed"
             log.error("bot answer to %s not sent: %s", mapped.kind, describe(error))
         except Exception:
             log.exception("bot answer to %s failed", mapped.kind)

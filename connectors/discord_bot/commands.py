@@ -220,5 +220,6 @@ def describe(error: hikari.HikariError) -> str:
     URL (an interaction's holds its token)."""
     if not isinstance(error, hikari.HTTPResponseError):
         return type(error).__name__
-    details = f" {error.errors}" if getattr(error, "errors", None) else ""
+    errors = getattr(error, "errors", None)  # only some subclasses carry field errors
+    details = f" {errors}" if errors else ""
     return f"{error.status} {error.message}{details}"

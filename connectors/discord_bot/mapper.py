@@ -72,6 +72,8 @@ def message_created(event: hikari.MessageCreateEvent, instance_id: int | None) -
     guild_id = getattr(event, "guild_id", None)
     member = getattr(event, "member", None)
     reference = message.referenced_message or None
+    # a referenced message may come without its author (deleted, or not cached)
+    quoted = reference.author if reference is not None else None
     return platform_event(
         CONNECTOR,
         instance_id,
@@ -86,7 +88,11 @@ def message_created(event: hikari.MessageCreateEvent, instance_id: int | None) -
         data={
             "attachments": [a.url for a in message.attachments],
             # whom the message answers (reputation rules credit them)
-            **({"reply_to_user": event_user(reference.author).model_dump()} if reference else {}),
+            **(
+                {"reply_to_user": event_user(quoted).model_dump()}
+                if isinstance(quoted, hikari.PartialUser)
+                else {}
+            ),
         },
     )
 
@@ -107,7 +113,7 @@ def _interaction_user(interaction: hikari.PartialInteraction) -> EventUser:
     """Interactions carry the member's client language (``de``, ``en-US``): the bot's
     configured answers pick their language from it."""
     member = getattr(interaction, "member", None)
-    user = member.user if member is not None else interaction.user  # type: ignore[attr-defined]
+    user = member.user if member is not None else interaction.user
     found = event_user(user, member)
     locale = getattr(interaction, "locale", None)
     return found.model_copy(update={"language": str(locale)}) if locale else found

@@ -89,9 +89,13 @@ def chat_facts(platform: str, chat: EventChat) -> ChatFacts:
     chat_ids = [chat.id] + ([chat.guild_id] if chat.guild_id else [])
     with Session(db.get_engine()) as session:
         rows = session.exec(
-            select(Community.id, Community.name, CommunityConfig.rules)
-            .join(Chat, Chat.community_id == Community.id)
-            .join(CommunityConfig, CommunityConfig.community_id == Community.id, isouter=True)
+            select(db.primary_key(Community), Community.name, CommunityConfig.rules)
+            .join(Chat, col(Chat.community_id) == col(Community.id))
+            .join(
+                CommunityConfig,
+                col(CommunityConfig.community_id) == col(Community.id),
+                isouter=True,
+            )
             .where(Chat.platform == platform, col(Chat.platform_chat_id).in_(chat_ids))
         ).all()
     if not rows:

@@ -179,10 +179,11 @@ class BotReplies:
         method, field = _SEND_MEDIA[reply.media.kind]
         send_media = getattr(self.bot, method)
         if len(render(reply.text, "plain")) <= TELEGRAM_CAPTION_LIMIT:
-            return await send_media(
+            sent: Message = await send_media(
                 chat_id, reply.media.url, caption=text or None, parse_mode="HTML",
                 reply_markup=markup, **where,
             )  # fmt: skip
+            return sent
         await send_media(chat_id, reply.media.url, **where)
         where.pop("reply_parameters", None)
         return await self.bot.send_message(
@@ -225,9 +226,12 @@ class BotReplies:
                 text=f"@{self.username}", url=f"https://t.me/{self.username}"
             )
             markup = InlineKeyboardMarkup(inline_keyboard=[[open_bot]])
-        where = {"message_thread_id": origin.topic_id} if origin.topic_id is not None else {}
         await self.bot.send_message(
-            origin.chat_id, text, parse_mode="HTML", reply_markup=markup, **where
+            origin.chat_id,
+            text,
+            parse_mode="HTML",
+            reply_markup=markup,
+            message_thread_id=origin.topic_id,
         )
 
     async def _acknowledge(self, callback_query_id: str) -> None:

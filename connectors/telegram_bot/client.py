@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -74,7 +74,8 @@ class _Session(AiohttpSession):
     ) -> Response[TelegramType]:
         kind = type(method)
         if kind not in self._responses:
-            self._responses[kind] = Response[method.__returning__]
+            # the answer's type is the method class's own, known only at run time
+            self._responses[kind] = Response[method.__returning__]  # type: ignore[name-defined]
         return super().check_response(bot, method, status_code, content)
 
 
@@ -233,11 +234,17 @@ class TelegramBotConnector(Connector):
         next_refresh = loop.time() + self.refresh_seconds
         while True:
             try:
-                updates = await self._bot(
-                    _GetUpdatesAsJson(
-                        offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                # aiogram types the call by GetUpdates, whose answer this subclass changes
+                updates = cast(
+                    list[dict[str, Any]],
+                    await self._bot(
+                        _GetUpdatesAsJson(
+                            offset=offset,
+                            timeout=self.poll_timeout,
+                            allowed_updates=ALLOWED_UPDATES,
+                        ),
+                        request_timeout=self.poll_timeout + 10,
                     ),
-                    request_timeout=self.poll_timeout + 10,
                 )
             except TelegramRetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)

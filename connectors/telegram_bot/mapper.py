@@ -345,7 +345,8 @@ def _reaction(env: _Envelope, update: MessageReactionUpdated) -> list[PlatformEv
     old = [_reaction_name(r) for r in update.old_reaction]
     new = [_reaction_name(r) for r in update.new_reaction]
     added = [r for r in new if r not in old]
-    data = {"emoji": (added or new or [None])[0], "old_reaction": old, "new_reaction": new}
+    emoji = (added or new)[0] if added or new else None
+    data = {"emoji": emoji, "old_reaction": old, "new_reaction": new}
     return [
         env.about("tg_reaction", update, update.user, message_id=str(update.message_id), data=data)
     ]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -476,6 +476,9 @@ def _number(value: Any) -> float | None:
         return None
 
 
+Comparable = TypeVar("Comparable", str, float)
+
+
 def compare(left: Any, op: str, right: Any) -> bool:
     """Numbers compare as numbers (also when given as text), everything else as text."""
     if op == "empty":
@@ -486,8 +489,12 @@ def compare(left: Any, op: str, right: Any) -> bool:
         return left is not None and str(right) in str(left)
     a, b = _number(left), _number(right)
     if a is None or b is None:
-        a, b = ("" if left is None else str(left)), ("" if right is None else str(right))
-    return {"==": a == b, "!=": a != b, "<": a < b, ">": a > b}[op]  # type: ignore[operator]
+        return _ordered(op, "" if left is None else str(left), "" if right is None else str(right))
+    return _ordered(op, a, b)
+
+
+def _ordered(op: str, a: Comparable, b: Comparable) -> bool:
+    return {"==": a == b, "!=": a != b, "<": a < b, ">": a > b}[op]
 
 
 @condition(

@@ -1,6 +1,7 @@
 """The single registry instance; node modules add their declarations to it."""
 
 from collections.abc import Callable
+from typing import Protocol
 
 from engine.nodes.base import (
     NodeCategory,
@@ -12,6 +13,20 @@ from engine.nodes.base import (
 )
 
 REGISTRY = NodeRegistry()
+
+
+class RunnerDeclarer(Protocol):
+    """``@declare("id", "Label", "What it does", Params)`` above a runner."""
+
+    def __call__(
+        self,
+        node_id: str,
+        label: str,
+        description: str,
+        params: type[NodeParams],
+        *,
+        external: bool = False,
+    ) -> Callable[[Runner], Runner]: ...
 
 
 def platform_action_declarer(platform: NodePlatform, prefix: str) -> Callable[..., NodeType]:
@@ -36,7 +51,7 @@ def platform_action_declarer(platform: NodePlatform, prefix: str) -> Callable[..
 
 def runner_declarer(
     category: NodeCategory, platform: NodePlatform, handles: tuple[str, ...] = ("next",)
-) -> Callable[[str, str, str, type[NodeParams]], Callable[[Runner], Runner]]:
+) -> RunnerDeclarer:
     """A decorator factory declaring nodes that Python runs (conditions, utility, cross-platform):
     ``@declare("id", "Label", "What it does", Params)`` above the runner; ``external=True``
     for a runner acting outside Flowbot (see NodeType.external_effects)."""

@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from engine.db import get_engine, session_scope
+from engine.db import affected_rows, get_engine, session_scope, table_of
 from engine.models import UserFlowContext, utcnow
 from engine.nodes.base import (
     NodeCategory,
@@ -42,8 +42,9 @@ from engine.settings import get_settings
 log = logging.getLogger("flowbot.flows")
 
 Per = Literal["user", "chat", "flow"]
+PER_DEFAULT: Per = "user"
 PER_FIELD = Field(
-    default="user",
+    default=PER_DEFAULT,
     description="Keep one value per user, per chat, or one for the whole flow",
     examples=["user", "chat", "flow"],
 )
@@ -94,10 +95,18 @@ def insert_ignore(
 ) -> bool:
     """INSERT that does nothing when the unique ``keys`` already exist (SQLite, PostgreSQL);
     whether the row was inserted. Told by RETURNING: psycopg reports no rowcount for it."""
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    statement = _insert_or_skip(session.get_bind().dialect.name, table, keys).values(**values)
     return session.execute(statement.returning(table.c[keys[0]])).first() is not None
+
+
+def _insert_or_skip(
+    dialect: str, table: sa.Table, keys: list[str]
+) -> postgresql.Insert | sqlite.Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    raise ValueError(f"no insert-or-skip for the {dialect} dialect")
 
 
 Change = Callable[[Any], tuple[Any, datetime | None]]
@@ -110,7 +119,7 @@ def update_flow_value(flow_id: int, scope: str, key: str, change: Change) -> tup
     takes the row lock on PostgreSQL and the write lock on SQLite, so concurrent
     executions queue up instead of losing each other's updates. Expired values read as None.
     """
-    table = UserFlowContext.__table__
+    table = table_of(UserFlowContext)
     where = sa.and_(table.c.flow_id == flow_id, table.c.scope == scope, table.c.key == key)
     with session_scope() as session:
         now = utcnow()
@@ -239,7 +248,7 @@ async def resolve_public(url: httpx.URL) -> str:
         )
     except socket.gaierror as exc:
         raise RequestRefused(f"cannot resolve {url.host}: {exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         if not is_public_address(address) and not _allowed(url.host, address):
             raise RequestRefused(
@@ -295,7 +304,9 @@ class HttpRequestParams(NodeParams):
         return self
 
 
-async def send_pinned(client: httpx.AsyncClient, p: HttpRequestParams, method: str, url: httpx.URL):
+async def send_pinned(
+    client: httpx.AsyncClient, p: HttpRequestParams, method: str, url: httpx.URL
+) -> httpx.Response:
     """Send to the checked address while keeping the Host header and TLS name of the URL."""
     address = await resolve_public(url)
     headers = {**p.headers, "Host": url.netloc.decode("ascii")}
@@ -532,7 +543,7 @@ def _run_query(named: NamedQuery, values: dict[str, Any]) -> tuple[list[dict[str
         result = session.execute(sa.text(named.sql), values)
         if named.writes:
             session.commit()
-            return [], result.rowcount
+            return [], affected_rows(result)
         rows = [dict(row) for row in result.mappings().all()]
     return rows, len(rows)
 

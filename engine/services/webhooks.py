@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from engine.db import saved_id, table_of
 from engine.models import (
     AdminUser,
     FlowDefinition,
@@ -284,7 +285,7 @@ def remember_signature(session: Session, endpoint_id: int, signed: str) -> None:
     the second waits for the first's commit and then inserts nothing."""
     row = {"endpoint_id": endpoint_id, "signature": signed, "seen_at": utcnow()}
     keys = ["endpoint_id", "signature"]
-    if not insert_ignore(session, WebhookSignatureSeen.__table__, row, keys):
+    if not insert_ignore(session, table_of(WebhookSignatureSeen), row, keys):
         raise ReplayedSignature(
             "Replayed request: this signature was already accepted. Each request is accepted "
             f"once; send a new one with a fresh {TIMESTAMP_HEADER} and signature."
@@ -312,7 +313,7 @@ def create_webhook(
     flow = session.get(FlowDefinition, flow_id) if flow_id else None
     if flow is None:
         raise InvalidWebhook("Pick the flow this webhook starts (it must exist).")
-    endpoint = WebhookEndpoint(name=_clean_name(name), token=_new_token(), flow_id=flow.id)
+    endpoint = WebhookEndpoint(name=_clean_name(name), token=_new_token(), flow_id=saved_id(flow))
     session.add(endpoint)
     session.flush()
     _audit(session, actor, "webhook_created", endpoint, flow_id=flow.id)

@@ -24,11 +24,13 @@ from engine.api.v1.caller import Caller, Editor, Viewer, run
 from engine.api.v1.errors import ApiError
 from engine.api.v1.flows import ETAG, etag, expected_revision, refusals
 from engine.api.v1.idempotency import IdempotencyKey, once
+from engine.bot_config.diff import Change
 from engine.bot_config.document import BotConfigDocument, BotScope, Command, Language, Menu
 from engine.bot_config.document import Response as BotResponse
+from engine.bot_config.validation import MissingText, Problem
 from engine.models import AdminUser
 from engine.services import bot_config as service
-from engine.services.bot_config import Change, DraftView, MissingText, Problem, VersionView
+from engine.services.bot_config import DraftView, VersionView
 
 router = APIRouter(prefix="/bots", tags=["Bot configuration"])
 T = TypeVar("T")
