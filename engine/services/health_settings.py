@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from engine import pool_client
 from engine.action_errors import ActionError
+from engine.db import session_scope
 from engine.models import AdminUser, AppSetting, BotInstance, Role, utcnow
 from engine.nodes.utility import HttpRequestParams, RequestRefused, send_pinned
 from engine.platform_calls import CONNECTORS, message_call
@@ -132,11 +133,13 @@ async def _post_webhook(url: str, body: dict[str, Any]) -> None:
         raise NoticeFailed(f"the webhook answered HTTP {response.status_code}")
 
 
-async def send_test(session: Session, actor: AdminUser) -> None:
-    """ "Send test notification": NoticeFailed (or InvalidChannel when none is chosen)."""
+async def send_test(actor: AdminUser) -> None:
+    """ "Send test notification": NoticeFailed says why it did not arrive (InvalidChannel
+    when none is chosen)."""
     require_role(actor, Role.admin)
-    channel = load_channel(session)
-    if channel is None:
-        raise InvalidChannel("Choose where notices go first.")
-    text = f"Flowbot test notification from {actor.username}: health notices arrive here."
-    await send_notice(session, channel, text, f"health-test:{utcnow().isoformat()}")
+    with session_scope() as session:
+        channel = load_channel(session)
+        if channel is None:
+            raise InvalidChannel("Choose where notices go first.")
+        text = f"Flowbot test notification from {actor.username}: health notices arrive here."
+        await send_notice(session, channel, text, f"health-test:{utcnow().isoformat()}")

@@ -11,18 +11,24 @@ import httpx
 import pytest
 import redis
 
-from engine import actors, broker
+from engine import actors, broker, heartbeats
 from engine.broker import QUEUE
 from engine.db import session_scope
 from engine.models import BotInstance, ConnectionStatus, PlatformConnection, utcnow
+from engine.models.health import HealthCheck, HealthIncident
 from engine.services import system_status
 from engine.settings import get_settings
 from engine.worker import start_embedded_worker, stop_embedded_worker
 from tests.api.conftest import Tokens
+from tests.fakes.pool import FakePool
 from tests.services import redis_url_or_skip
 
 EXPECTED_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/system/status"): "viewer",
+    ("GET", "/api/v1/system/notifications"): "admin",
+    ("PUT", "/api/v1/system/notifications"): "admin",
+    ("DELETE", "/api/v1/system/notifications"): "admin",
+    ("POST", "/api/v1/system/notifications/test"): "admin",
 }
 
 
@@ -150,3 +156,60 @@ async def test_refusals(api: httpx.AsyncClient, tokens: Tokens) -> None:
     assert anonymous.status_code == 401
     bad = await api.get("/api/v1/system/status", headers={"Authorization": "Bearer fbt_nope"})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_health_history_processes_and_connections(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    _leases()
+    heartbeats.beat("web")
+    with session_scope() as session:
+        session.add(
+            HealthCheck(ok=False, results=[{"component": "redis", "label": "Redis", "ok": False}])
+        )
+        session.add(HealthIncident(component="redis", label="Redis", error="ConnectionError"))
+    status = (await api.get("/api/v1/system/status", headers=tokens.viewer)).json()
+    (web,) = status["processes"]
+    assert (web["kind"], web["alive"], web["version"]) == ("web", True, heartbeats.version())
+    assert [c["name"] for c in status["connections"]] == ["bot0", "bot1", "bot2", "bot3"]
+    assert status["connections"][0]["status"] == "connected"
+    assert status["checks"][0]["down"] == ["Redis"] and not status["checks"][0]["ok"]
+    (incident,) = status["incidents"]
+    assert (incident["component"], incident["resolved_at"]) == ("redis", None)
+
+
+async def test_notification_channel(
+    api: httpx.AsyncClient, tokens: Tokens, fake_pool: FakePool
+) -> None:
+    url = "/api/v1/system/notifications"
+    assert (await api.get(url, headers=tokens.admin)).json() is None
+    untested = await api.post(f"{url}/test", headers=tokens.admin)
+    assert untested.status_code == 422
+    with session_scope() as session:
+        instance = BotInstance(name="Alerts", kind="telegram_bot")
+        session.add(instance)
+        session.flush()
+        instance_id = instance.id
+    missing_chat = {"kind": "chat", "instance_id": instance_id, "chat_id": " "}
+    assert (await api.put(url, json=missing_chat, headers=tokens.admin)).status_code == 422
+    bad_url = {"kind": "webhook", "url": "ftp://example.com"}
+    assert (await api.put(url, json=bad_url, headers=tokens.admin)).status_code == 422
+    chat = {"kind": "chat", "instance_id": instance_id, "chat_id": "-100200", "url": ""}
+    saved = await api.put(url, json=chat, headers=tokens.admin)
+    assert saved.status_code == 200 and saved.json() == chat
+    assert (await api.get(url, headers=tokens.admin)).json() == chat
+
+    answer = (await api.post(f"{url}/test", headers=tokens.admin)).json()
+    assert answer == {"sent": True, "error": None}
+    (call,) = fake_pool.executions.calls
+    assert (call.instance_id, call.action, call.params["chat_id"]) == (
+        instance_id,
+        "send_message",
+        "-100200",
+    )
+    fake_pool.fail("send_message", kind="platform", message="chat not found")
+    failed = (await api.post(f"{url}/test", headers=tokens.admin)).json()
+    assert failed == {"sent": False, "error": "chat not found"}
+
+    assert (await api.delete(url, headers=tokens.admin)).status_code == 204
+    assert (await api.get(url, headers=tokens.admin)).json() is None
