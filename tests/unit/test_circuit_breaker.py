@@ -85,6 +85,14 @@ def test_failed_probe_opens_again_for_a_full_cool_down(
 def test_a_probe_that_never_reports_frees_the_slot(breaker: CircuitBreaker, clock: Clock) -> None:
     _fail(breaker, 3)
     clock.now += 10
-    breaker.before_call()  # cancelled: never records
-    clock.now += 10
-    breaker.before_call()  # a new probe is allowed
+    breaker.before_call()  # the probe, cancelled: it never records
+    clock.now += 9.9
+    with pytest.raises(ActionError) as refused:
+        breaker.before_call()  # the slot is still taken
+    assert refused.value.kind is ErrorKind.breaker_open
+    clock.now += 0.1
+    breaker.before_call()  # a new probe is let through once the slot has waited a cool-down
+    with pytest.raises(ActionError):
+        breaker.before_call()  # and it holds the slot in turn
+    breaker.record_success()
+    assert breaker.state is BreakerState.closed
