@@ -127,11 +127,15 @@ def create_user(
 
 
 def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) -> None:
+    """A new role ends the account's sessions: a browser signed in with the old rights signs
+    in again instead of keeping pages and state loaded under them."""
     require_role(actor, Role.admin)
     if user.id == actor.id and role is not Role.admin:
         raise PermissionDenied("You cannot lower your own role; ask another admin.")
-    user.role = role  # re-read on every call: no session needs to end
+    changed = Role(user.role) is not role
+    user.role = role
     session.add(user)
+    ended = sessions.revoke_all(session, user) if changed else 0
     audit.record(
         session,
         actor.username,
@@ -139,6 +143,7 @@ def set_role(session: Session, actor: AdminUser, user: AdminUser, role: Role) ->
         target_type="admin_user",
         target_id=user.id,
         role=str(role),
+        sessions_ended=ended,
     )
 
 
