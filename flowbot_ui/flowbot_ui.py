@@ -30,6 +30,7 @@ from flowbot_ui.pages.reputation import reputation_page
 from flowbot_ui.pages.scheduled import scheduled_page
 from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
+from flowbot_ui.pages.system import system_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
@@ -44,6 +45,7 @@ from flowbot_ui.state.moderation import ModerationState
 from flowbot_ui.state.reputation import ReputationState
 from flowbot_ui.state.scheduled import ScheduledState
 from flowbot_ui.state.session_guard import SessionGuard
+from flowbot_ui.state.system import SystemState
 from flowbot_ui.state.webhooks import WebhooksState
 
 app = rx.App(
@@ -66,6 +68,7 @@ def protected(view, route: str, title: str, load) -> None:  # type: ignore[no-un
 
 protected(dashboard_page, "/", "Dashboard", DashboardState.load)
 protected(settings_page, "/settings", "Settings", SettingsState.load)
+protected(system_page, "/system", "System status", SystemState.load)
 protected(connections_page, "/connections", "Connections", ConnectionsState.load)
 protected(flows_page, "/flows", "Flows", FlowsState.load)
 protected(editor_page, "/flows/[flow_ref]", "Flow editor", EditorState.load)

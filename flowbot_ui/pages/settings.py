@@ -1,4 +1,5 @@
-"""Settings: your password, the people who may sign in, and REST API tokens."""
+"""Settings: your password, the people who may sign in, REST API tokens, and (admins)
+where health notices go."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flowbot_ui.components.forms import field
 from flowbot_ui.components.layout import page_header, shell
 from flowbot_ui.components.table import data_table
 from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.health_notices import HealthNoticeState
 
 ROLES = [r.value for r in Role]
 T = TypeVar("T")
@@ -298,6 +300,85 @@ def _password_card() -> rx.Component:
     )
 
 
+def _health_card() -> rx.Component:
+    """Admins only: the service refuses anyone else, and the card is not shown to them."""
+    H = HealthNoticeState
+    pick = lambda rows: rx.foreach(  # noqa: E731
+        rows, lambda p: rx.select.item(p.label, value=p.value)
+    )
+    return rx.card(
+        rx.vstack(
+            rx.heading("Health notifications", size="4"),
+            rx.text(
+                "When the health check finds something down (a connection, Redis, the "
+                "workers...) and when it comes back, it says so once, here.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.radio_group(
+                ["none", "chat", "webhook"],
+                value=H.kind,
+                on_change=H.choose_kind,
+                direction="row",
+                data_testid="health-kind",
+            ),
+            rx.cond(
+                H.kind == "chat",
+                rx.hstack(
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Connection that sends"),
+                        rx.select.content(pick(H.connections)),
+                        value=H.instance_id,
+                        on_change=H.pick_connection,
+                        data_testid="health-connection",
+                    ),
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Chat it knows"),
+                        rx.select.content(pick(H.chats)),
+                        value=H.chat_id,
+                        on_change=H.pick_chat,
+                        data_testid="health-chat",
+                    ),
+                    rx.input(
+                        value=H.chat_id,
+                        on_change=H.pick_chat,
+                        placeholder="or the chat id",
+                        data_testid="health-chat-id",
+                    ),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+            ),
+            rx.cond(
+                H.kind == "webhook",
+                rx.input(
+                    value=H.url,
+                    on_change=H.edit_url,
+                    placeholder="https://hooks.example.com/flowbot",
+                    width="100%",
+                    data_testid="health-url",
+                ),
+            ),
+            rx.hstack(
+                rx.button("Save", on_click=H.save, data_testid="health-save"),
+                rx.button(
+                    "Send test notification",
+                    variant="soft",
+                    on_click=H.send_test,
+                    disabled=H.kind == "none",
+                    data_testid="health-test",
+                ),
+                spacing="2",
+            ),
+            feedback(H),
+            spacing="3",
+        ),
+        width="100%",
+        on_mount=H.load,
+        data_testid="health-card",
+    )
+
+
 def settings_page() -> rx.Component:
     return shell(
         page_header("Settings", "Your account, the people who may sign in, and API tokens."),
@@ -306,6 +387,7 @@ def settings_page() -> rx.Component:
             _password_card(),
             _users_card(),
             _tokens_card(),
+            rx.cond(SettingsState.is_admin, _health_card()),
             spacing="4",
             width="100%",
         ),

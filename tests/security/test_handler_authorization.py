@@ -36,6 +36,7 @@ import flowbot_ui.flowbot_ui as app_module
 from engine import actors
 from engine.db import get_engine, session_scope
 from engine.models import (
+    AdminUser,
     Chat,
     Community,
     CommunityMember,
@@ -48,11 +49,21 @@ from engine.models import (
     StepStatus,
     UserIdentity,
 )
-from engine.services import auth, connections, flows, reputation, sessions, webhooks
+from engine.services import (
+    auth,
+    connections,
+    flows,
+    health_settings,
+    reputation,
+    sessions,
+    webhooks,
+)
+from engine.services.health_settings import Channel
 from flowbot_ui.pages.settings import SettingsState
 from flowbot_ui.state.accounts import AccountsState
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.communities import CommunityState
+from flowbot_ui.state.health_notices import HealthNoticeState
 from flowbot_ui.state.members import MemberState
 from flowbot_ui.state.room import FlowRoom, room_token
 from flowbot_ui.state.session_guard import PUBLIC_HANDLERS, SessionGuard
@@ -107,6 +118,8 @@ def _seed() -> World:
             session, admin, "telegram_bot", "PRIVATE-CONN", credential="123456:" + "A" * 35
         )
         token = auth.create_api_token(session, admin, "PRIVATE-ADMIN-TOKEN", Role.admin)
+        secret_hook = Channel("webhook", url="https://hooks.example.com/PRIVATE-ADMIN-TOKEN")
+        health_settings.set_channel(session, admin, secret_hook)  # admins' only
         _seed_people(session)
         community = Community(name="Makers")
         account = PlatformAccount(platform_user_id="4242", display_name="Ada")
@@ -487,3 +500,23 @@ async def test_only_editors_attach_chats_and_only_admins_delete_communities(worl
     assert "admin role" in page.dialog_error
     with session_scope() as session:
         assert session.get(Community, world.community_id) is not None
+
+
+async def test_only_admins_choose_where_health_notices_go(world: World) -> None:
+    """Saving needs a channel filled in first, so the table above saves none: with a
+    forged webhook a viewer and an editor are refused, an admin's goes through (the check
+    can fail), and none but the admin is shown the stored URL."""
+    with session_scope() as session:
+        admin = session.get(AdminUser, world.admin_id)
+        assert admin is not None
+        cookies = {**world.cookies, "admin": sessions.issue(session, admin)}
+    for who, changes in (("viewer", False), ("editor", False), ("admin", True)):
+        root = await _root(cookies[who], world)
+        page = await root.get_state(HealthNoticeState)
+        await _consume(HealthNoticeState.event_handlers["load"].fn(page))
+        assert ("PRIVATE-ADMIN-TOKEN" in page.url) == changes, who
+        page.kind, page.url = "webhook", f"https://{who}.example.com/hook"
+        before = _fingerprint("app_setting")
+        await _consume(HealthNoticeState.event_handlers["save"].fn(page))
+        assert (_fingerprint("app_setting") != before) == changes, who
+        assert ("admin role" in page.error) == (not changes), page.error
