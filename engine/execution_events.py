@@ -1,27 +1,42 @@
 """Execution status on the event bus, for ends decided outside the run itself.
 
-The runtime publishes its own steps and status; timeouts, cancellations and community
-automation traces announce theirs here, in the same shape, so live watchers (editor,
-debugger, SSE) need not know who ended an execution.
+The runtime publishes its own steps; its status, and those timeouts, cancellations and
+community automation traces decide, are announced here in one shape, so live watchers
+(editor, debugger, SSE) need not know who ended an execution.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from engine import events
+from engine.execution_store import TERMINAL
 from engine.models import ExecutionStatus
 
 
+def ended_topic(execution_id: int) -> str:
+    """Where an execution's end alone is announced: one waiting for it
+    (engine/services/executions.py ``wait_for_finish``) wakes once, not at every step."""
+    return f"ended.{execution_id}"
+
+
 def announce_status(
-    execution_id: int, flow_id: int, status: ExecutionStatus, error: str | None
+    execution_id: int,
+    flow_id: int,
+    status: ExecutionStatus,
+    error: str | None,
+    resume_at: datetime | None = None,
 ) -> None:
-    """Tell live watchers of a status decided outside the run."""
+    """Tell live watchers of a status (the run's own, or one decided outside it)."""
     payload = {
         "execution_id": execution_id,
         "flow_id": flow_id,
         "type": "execution",
         "status": str(status),
         "error": error,
-        "resume_at": None,
+        "resume_at": resume_at.isoformat() if resume_at else None,
     }
     events.publish(f"execution.{execution_id}", payload)
     events.publish(f"flow.{flow_id}", payload)
+    if status in TERMINAL:
+        events.publish(ended_topic(execution_id), payload)

@@ -58,6 +58,7 @@ from engine.control_nodes import (
     run_merge,
 )
 from engine.db import session_scope
+from engine.execution_events import announce_status
 from engine.execution_store import (
     OUTCOME_UNKNOWN,
     ClaimTaken,
@@ -606,11 +607,4 @@ class Run:
         error: str | None = None,
         resume_at: datetime | None = None,
     ) -> None:
-        self._publish(
-            {
-                "type": "execution",
-                "status": str(status),
-                "error": error,
-                "resume_at": resume_at.isoformat() if resume_at else None,
-            }
-        )
+        announce_status(self.execution_id, self.flow_id, status, error, resume_at)

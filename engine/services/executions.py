@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from engine import actors, events, execution_store
 from engine.db import saved_id, session_scope, table_of
-from engine.execution_events import announce_status
+from engine.execution_events import announce_status, ended_topic
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
     AdminUser,
@@ -197,27 +197,24 @@ async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | 
 
 
 async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
-    """The row is read once subscribed (it may have ended already), then again only when
-    the bus announces an end, or every POLL_SECONDS in case the announcement was lost:
-    not on each step's event."""
+    """The row is read once subscribed (it may have ended already), then again when the
+    bus announces the end (its own topic: the steps wake nobody here), or every
+    POLL_SECONDS in case the announcement was lost."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
-    subscription = events.subscribe(f"execution.{execution_id}")
+    subscription = events.subscribe(ended_topic(execution_id))
     try:
         await asyncio.wait_for(subscription.started(), timeout=2)
-        read_after = loop.time() + POLL_SECONDS
         execution = await asyncio.to_thread(load, execution_id)
         while execution is not None and execution.status not in TERMINAL:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return execution
             with contextlib.suppress(TimeoutError):
-                event = await asyncio.wait_for(
-                    anext(subscription), min(read_after - loop.time(), remaining)
-                )
-                if not _announces_end(event.payload):
-                    continue
-            read_after = loop.time() + POLL_SECONDS
+                async with asyncio.timeout(min(POLL_SECONDS, remaining)):
+                    async for event in subscription:
+                        if _announces_end(event.payload):
+                            break
             execution = await asyncio.to_thread(load, execution_id)
         return execution
     finally:

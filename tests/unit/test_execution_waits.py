@@ -1,6 +1,6 @@
 """Waiting for an execution's end (webhooks' "wait for result") reads its row when the
-bus announces the end, not on every step's event; a lost announcement is made up for by
-reading the row every POLL_SECONDS."""
+bus announces the end (on a topic of its own), not on every step's event; a lost
+announcement is made up for by reading the row every POLL_SECONDS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine import events
+from engine.execution_events import announce_status
 from engine.models import ExecutionStatus, FlowExecution
 from engine.services import executions
 
@@ -40,7 +41,7 @@ async def test_step_events_do_not_make_it_read_the_row(monkeypatch: pytest.Monke
     await first_read(reads)
     for seq in range(5):
         events.publish("execution.7", {"type": "step", "seq": seq, "status": "succeeded"})
-    events.publish("execution.7", {"type": "execution", "status": "succeeded"})
+    announce_status(7, 1, DONE, None)  # as the run announces its end
     execution = await asyncio.wait_for(waiter, 10)
     assert execution is not None and execution.status is DONE
     assert reads == [7, 7]
