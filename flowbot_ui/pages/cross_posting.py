@@ -5,6 +5,7 @@ templates that say how a mirrored message looks on each platform; one rule's his
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from flowbot_ui.components.cards import (
     card_grid,
@@ -63,7 +64,7 @@ def _chat_badge(chat: ChatChip) -> rx.Component:
     )
 
 
-def _edit_delete(edit: rx.EventSpec, delete: rx.EventSpec) -> rx.Component:
+def _edit_delete(edit: EventSpec, delete: EventSpec) -> rx.Component:
     """A rule's or template's two changes, for editors only."""
     return rx.fragment(
         rx.button(rx.icon("pencil", size=14), "Edit", variant="soft", size="1", on_click=edit,

@@ -8,9 +8,8 @@ import asyncio
 from datetime import timedelta
 
 import reflex as rx
-import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine import rerun
 from engine.db import session_scope
@@ -77,7 +76,7 @@ class ExecutionsState(AuthState):
             status=None if self.status_filter == ANY else ExecutionStatus(self.status_filter),
             started_after=utcnow() - since if since is not None else None,
         )
-        latest = matching.order_by(sa.desc(FlowExecution.id)).limit(PAGE_SIZE)
+        latest = matching.order_by(col(FlowExecution.id).desc()).limit(PAGE_SIZE)
         with session_scope() as session:
             found = session.exec(latest).all()
             names = session.exec(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 from pydantic import BaseModel
+from reflex.event import EventSpec
 
 from engine.db import session_scope
 from engine.flow_templates import TEMPLATES, FlowTemplate, Need, get_template
@@ -100,7 +101,7 @@ class GalleryState(AuthState):
 
 
 def _card(
-    title: str, description: str, icon: str, on_click: rx.EventSpec | list, test_id: str
+    title: str, description: str, icon: str, on_click: EventSpec | list, test_id: str
 ) -> rx.Component:
     return rx.card(
         rx.hstack(
@@ -121,7 +122,7 @@ def _card(
     )
 
 
-def _cards(blank: rx.EventSpec | list) -> rx.Component:
+def _cards(blank: EventSpec | list) -> rx.Component:
     return rx.grid(
         _card(
             "Blank flow",
@@ -182,7 +183,7 @@ def _pickers(template: FlowTemplate) -> rx.Component:
     )
 
 
-def gallery_dialog(blank: rx.EventSpec | list) -> rx.Component:
+def gallery_dialog(blank: EventSpec | list) -> rx.Component:
     """The dialog; ``blank`` is what the "Blank flow" card does (the page's name form)."""
     choosing = GalleryState.shown == GALLERY
     return rx.dialog.root(
