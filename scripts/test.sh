@@ -19,6 +19,8 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# Types next, so a type error fails fast: strict for engine/ and connectors/ (pyproject.toml).
+.venv/bin/mypy
 
 # pytest exits 5 when it collects nothing; with `set -e` that (like any failure) fails the run.
 PYTEST=(.venv/bin/python -m pytest -q -p no:cacheprovider)
@@ -30,6 +32,16 @@ if [ "$#" -gt 0 ]; then
   with_servers "${PYTEST[@]}" "$@"
 else
   # Browser tests last, in their own run: they drive real servers and Chromium.
-  with_servers "${PYTEST[@]}" tests --ignore=tests/e2e
+  if [ "${FLOWBOT_COVERAGE:-0}" = 1 ]; then
+    # Line coverage of this run, the workers and connectors it starts included, printed per
+    # package; each must stay at its floor (pyproject.toml [tool.flowbot.coverage_floor]).
+    COVERAGE_FILE="$(mktemp -d)/.coverage"
+    export COVERAGE_FILE
+    with_servers "${PYTEST[@]}" --cov --cov-report= tests --ignore=tests/e2e
+    .venv/bin/python scripts/coverage_floor.py
+    unset COVERAGE_FILE
+  else
+    with_servers "${PYTEST[@]}" tests --ignore=tests/e2e
+  fi
   "${PYTEST[@]}" tests/e2e
 fi
