@@ -301,17 +301,18 @@ class Lease:
 def leases(monkeypatch: pytest.MonkeyPatch) -> list[Lease]:
     """Every lease the supervisors are granted, as the database granted it."""
     granted: list[Lease] = []
-    claim, clock, stamped = store.claim, store.utcnow, threading.local()
+    claim = store.claim
+    stamps: dict[int, datetime] = {}  # by thread: claims run in worker threads
 
     def stamping_clock() -> datetime:
-        stamped.now = clock()
-        return stamped.now
+        stamps[threading.get_ident()] = now = utcnow()
+        return now
 
     def recording_claim(owner: str, lease_seconds: float) -> list[store.Claimed]:
         claimed = claim(owner, lease_seconds)
-        end = stamped.now + timedelta(seconds=lease_seconds)
+        start = stamps[threading.get_ident()]
         ids = frozenset(c.instance_id for c in claimed)
-        granted.append(Lease(owner, stamped.now, end, ids))
+        granted.append(Lease(owner, start, start + timedelta(seconds=lease_seconds), ids))
         return claimed
 
     monkeypatch.setattr(store, "utcnow", stamping_clock)
