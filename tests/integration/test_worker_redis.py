@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -64,6 +63,14 @@ class Scaled:
                 options={},
             )
             broker.enqueue(message)
+        finally:
+            broker.close()
+
+    def wait_for_every_message(self, timeout: float = 60) -> None:
+        """Until every message sent so far has been processed and acknowledged."""
+        broker = build_broker(get_settings())
+        try:
+            broker.join(QUEUE, timeout=int(timeout * 1000))
         finally:
             broker.close()
 
@@ -171,7 +178,7 @@ def test_event_is_routed_and_executed_by_a_worker(scaled: Scaled) -> None:
         ("v", StepStatus.succeeded),
         ("s", StepStatus.succeeded),
     ]
-    time.sleep(1)  # the duplicate event had time to be routed too
+    scaled.wait_for_every_message()  # the duplicate event was routed too
     assert len(executions()) == 1
     _, done = read_records(scaled.record_file)
     assert [(c.action, c.params["text"]) for c in done] == [("send_message", "Hello Ada")]
