@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from engine.settings import get_settings, private_dir
@@ -139,6 +140,25 @@ def primary_key(model: type[SQLModel]) -> sa.ColumnElement[int]:
     """The model's ``id`` column for a select, typed as what it reads back: a stored row's id
     (never NULL; the model's ``int | None`` is for rows not yet flushed)."""
     return cast("sa.ColumnElement[int]", table_of(model).c.id)
+
+
+def insert_ignore(
+    session: Session, table: sa.Table, values: Mapping[str, Any], keys: list[str]
+) -> bool:
+    """INSERT that does nothing when the unique ``keys`` already exist (SQLite, PostgreSQL);
+    whether the row was inserted. Told by RETURNING: psycopg reports no rowcount for it."""
+    statement = _insert_or_skip(session.get_bind().dialect.name, table, keys).values(**values)
+    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
+
+
+def _insert_or_skip(
+    dialect: str, table: sa.Table, keys: list[str]
+) -> postgresql.Insert | sqlite.Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    raise ValueError(f"no insert-or-skip for the {dialect} dialect")
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from engine.db import session_scope, table_of
+from engine.db import insert_ignore, session_scope, table_of
 from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
@@ -24,7 +24,7 @@ from engine.models import (
     WebhookSignatureSeen,
     utcnow,
 )
-from engine.nodes.utility import insert_ignore, stored_time
+from engine.nodes.utility import stored_time
 from engine.platform_event import PlatformEvent
 from engine.redaction import Redactor
 from engine.services import daily_figures
@@ -110,7 +110,9 @@ def snapshot_analytics(day: date) -> int:
     engine/services/daily_figures.py says); how many."""
     with session_scope() as session:
         communities = session.exec(select(Community.id)).all()
-        figures = daily_figures.community_figures(session, day, [c for c in communities if c])
+        figures = daily_figures.community_figures(
+            session, day, [c for c in communities if c], by_platform=True
+        )
         table = table_of(CommunityAnalyticsSnapshot)
         for community_id, counted in figures.items():
             values = {

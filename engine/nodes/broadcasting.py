@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from engine.db import in_session
 from engine.nodes.base import CommunityRef, NodeParams, NodeResult, RunContext
-from engine.nodes.cross_platform import TEXT_FIELD, PlatformName, cross_platform, require_community
+from engine.nodes.community_data import require_community
+from engine.nodes.cross_platform import TEXT_FIELD, PlatformName, cross_platform
 from engine.services import broadcasts
 
 

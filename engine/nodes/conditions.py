@@ -36,7 +36,7 @@ from engine.nodes.base import (
     NodeResult,
     RunContext,
 )
-from engine.nodes.cross_platform import account_of, community_of_chat
+from engine.nodes.community_data import account_of, community_of_chat
 from engine.nodes.registry import runner_declarer
 from engine.nodes.utility import (
     MISSING,

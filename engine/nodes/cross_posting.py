@@ -21,15 +21,14 @@ from engine.expressions import Scope
 from engine.message_format import OutgoingMessage, message_calls, render
 from engine.models import Chat, CrossPostTemplate
 from engine.nodes.base import DiscoveredChatRef, NodeParams, NodeResult, RunContext
+from engine.nodes.community_data import community_targets, require_community
 from engine.nodes.cross_platform import (
     TEXT_FIELD,
     PlatformName,
     Target,
-    _summary,
     call_recorded,
-    community_targets,
     cross_platform,
-    require_community,
+    delivery_summary,
 )
 from engine.platform_event import PlatformEvent
 from engine.services.cross_posting import (
@@ -119,4 +118,4 @@ async def cross_post(ctx: RunContext, p: CrossPostParams) -> NodeResult:
         )
         for action, params in calls:
             results.append(await call_recorded(ctx, target, action, params))
-    return NodeResult(output=_summary(results))
+    return NodeResult(output=delivery_summary(results))

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from engine.db import in_session
 from engine.models import utcnow
 from engine.nodes.base import ChatRef, NodeParams, NodeResult, RunContext
-from engine.nodes.cross_platform import TEXT_FIELD, community_of_chat, cross_platform
+from engine.nodes.community_data import community_of_chat
+from engine.nodes.cross_platform import TEXT_FIELD, cross_platform
 from engine.services import scheduled_messages
 
 

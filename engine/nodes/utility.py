@@ -23,10 +23,9 @@ import httpx
 import sqlalchemy as sa
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import to_jsonable_python
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from engine.db import affected_rows, get_engine, session_scope, table_of
+from engine.db import affected_rows, get_engine, insert_ignore, session_scope, table_of
 from engine.models import UserFlowContext, utcnow
 from engine.nodes.base import (
     NodeCategory,
@@ -88,25 +87,6 @@ def require_flow_id(ctx: RunContext) -> int:
     if ctx.flow_id is None:
         raise ValueError("this node keeps state per flow: save the flow before running it")
     return ctx.flow_id
-
-
-def insert_ignore(
-    session: Session, table: sa.Table, values: Mapping[str, Any], keys: list[str]
-) -> bool:
-    """INSERT that does nothing when the unique ``keys`` already exist (SQLite, PostgreSQL);
-    whether the row was inserted. Told by RETURNING: psycopg reports no rowcount for it."""
-    statement = _insert_or_skip(session.get_bind().dialect.name, table, keys).values(**values)
-    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
-
-
-def _insert_or_skip(
-    dialect: str, table: sa.Table, keys: list[str]
-) -> postgresql.Insert | sqlite.Insert:
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    raise ValueError(f"no insert-or-skip for the {dialect} dialect")
 
 
 Change = Callable[[Any], tuple[Any, datetime | None]]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from engine.db import saved_ids, table_of
+from engine.db import insert_ignore, saved_ids, table_of
 from engine.models import (
     AdminUser,
     CommunityMember,
@@ -33,7 +33,6 @@ from engine.models import (
     Warning,
     utcnow,
 )
-from engine.nodes.utility import insert_ignore
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound

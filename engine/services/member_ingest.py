@@ -22,9 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from engine.broker import claim_once
-from engine.db import table_of
+from engine.db import insert_ignore, table_of
 from engine.models import Chat, CommunityMember, MemberRole, PlatformAccount, utcnow
-from engine.nodes.utility import insert_ignore, stored_time
+from engine.nodes.utility import stored_time
 from engine.platform_event import EventUser, PlatformEvent
 from engine.services.community_chats import PLATFORMS
 

@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from engine import events, pool_client
 from engine.action_errors import ActionError
 from engine.community_rules import CommunityRules, parse_rules
-from engine.db import in_session, table_of
+from engine.db import in_session, insert_ignore, table_of
 from engine.models import (
     AdminUser,
     BotInstance,
@@ -444,9 +444,6 @@ def _line(
 def member_row(session: Session, community_id: int, account_id: int) -> CommunityMember:
     """The member row, recorded now if ingest has not seen them yet: for someone a flow's
     trigger shows in the community's chat, so their sanctions show on the Members page."""
-    # Imported here: the node catalogue imports this service (engine/nodes/cross_platform.py).
-    from engine.nodes.utility import insert_ignore
-
     insert_ignore(
         session,
         table_of(CommunityMember),

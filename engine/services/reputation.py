@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.community_rules import CommunityRules, EarningRule
-from engine.db import table_of
+from engine.db import insert_ignore, table_of
 from engine.models import (
     AdminUser,
     Community,
@@ -31,7 +31,6 @@ from engine.models import (
     UserIdentity,
     utcnow,
 )
-from engine.nodes.utility import insert_ignore
 from engine.platform_event import PlatformEvent
 from engine.services import audit
 from engine.services.auth import require_role

@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from engine.db import saved_id, table_of
+from engine.db import insert_ignore, saved_id, table_of
 from engine.models import (
     AdminUser,
     FlowDefinition,
@@ -43,7 +43,6 @@ from engine.models import (
     utcnow,
 )
 from engine.nodes.triggers import WebhookTrigger
-from engine.nodes.utility import insert_ignore
 from engine.services import audit, webhook_cache  # noqa: F401  (it announces changes)
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
