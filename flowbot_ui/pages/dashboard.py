@@ -10,7 +10,7 @@ from flowbot_ui.state.dashboard import ActivityRow, DashboardState, Series, Star
 
 S = DashboardState
 CHART_HEIGHT = 220
-AXIS = {"font_size": 11}
+AXIS = {"tick": {"fontSize": 11}}
 
 
 def _stat(label: str, value: rx.Var, detail: rx.Var | str, icon: str, testid: str) -> rx.Component:
@@ -146,7 +146,7 @@ def _executions_chart() -> rx.Component:
         "The last 7 days (UTC), by the hour they ended.",
         rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
-            rx.recharts.x_axis(data_key="hour", interval=23, **AXIS),
+            rx.recharts.x_axis(data_key="hour", ticks=S.hour_ticks, interval=0, **AXIS),
             rx.recharts.y_axis(allow_decimals=False, width=32, **AXIS),
             rx.recharts.graphing_tooltip(),
             rx.recharts.legend(),

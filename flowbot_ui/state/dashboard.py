@@ -176,6 +176,7 @@ class DashboardState(AuthState):
     feed: list[ActivityRow] = []
     steps: list[StartStep] = []
     hours: list[dict[str, Any]] = []
+    hour_ticks: list[str] = []  # the hour chart's labels shown: each day's midnight
     messages: list[dict[str, Any]] = []
     growth: list[dict[str, Any]] = []
     series: list[Series] = []
@@ -258,6 +259,7 @@ class DashboardState(AuthState):
             }
             for h in hours
         ]
+        self.hour_ticks = [h["hour"] for h in self.hours if h["hour"].endswith(" 00:00")]
         self.series = [
             Series(
                 key=f"c{t.community_id}",
