@@ -105,17 +105,25 @@ def _components(session: Session, now: datetime) -> list[ComponentResult]:
         )
     )
     for state in connection_states(session, last_event_times(beats)):
-        connected = state.status == ConnectionStatus.connected
+        up = connection_up(state.status, state.last_error)
         found.append(
             ComponentResult(
                 f"connection:{state.connection_id}",
                 state.name,
-                connected,
-                "" if connected else (state.last_error or f"status {state.status}"),
+                up,
+                "" if up else (state.last_error or f"status {state.status}"),
                 {"status": state.status, "last_event_at": state.last_event_at},
             )
         )
     return found
+
+
+def connection_up(status: str, last_error: str | None) -> bool:
+    """Connected, or still connecting for the first time (a start or a restart is not an
+    incident); connecting again after a failure keeps its error, and counts as down."""
+    return status == ConnectionStatus.connected or (
+        status == ConnectionStatus.connecting and not last_error
+    )
 
 
 def _track_incidents(session: Session, results: list[ComponentResult], now: datetime) -> None:

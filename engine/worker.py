@@ -91,10 +91,10 @@ class SweepTimer(Middleware):
 
     def _tick(self) -> None:
         while not self._stop.wait(self.recover_every):
+            if self._beats.due():  # first: the health check the sweep sends sees this beat
+                self._guarded(self._beat)
             self._guarded(self._recover)
             self._guarded(self._sweep)
-            if self._beats.due():
-                self._guarded(self._beat)
 
     def _recover(self) -> None:
         # Run here rather than sent: a backlog in the queue must not delay it.

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from connectors.pool_api import start_api
 from connectors.supervisor import Supervisor
 from engine import actors, heartbeats, pool_client
-from engine.health_check import run_check
+from engine.health_check import connection_up, run_check
 from engine.models import BotInstance, ConnectionStatus, PlatformConnection, utcnow
 from engine.models.health import HealthCheck, HealthIncident
 from engine.services import health_settings
@@ -176,3 +176,9 @@ def test_two_checks_at_once_record_one(sqlite_session: Session) -> None:
     for thread in threads:
         thread.join(30)
     assert len(sqlite_session.exec(select(HealthCheck)).all()) == 1
+
+
+def test_a_first_connect_is_not_an_incident_but_a_reconnect_after_a_failure_is() -> None:
+    assert connection_up("connected", None) and connection_up("connecting", None)
+    assert not connection_up("connecting", "TelegramNetworkError: refused")
+    assert not connection_up("error", None) and not connection_up("auth_required", None)
