@@ -17,6 +17,7 @@ import hikari
 import pytest
 from sqlmodel import Session
 
+from connectors.discord_bot.client import DiscordBotConnector
 from connectors.kit.forwarder import EventForwarder
 from connectors.supervisor import Supervisor
 from engine.db import session_scope
@@ -133,6 +134,19 @@ class Bot:
                 managed = self.supervisor.instances.get(self.instance_id)
                 connector = managed.connector if managed else None
                 if connector is not None and connector.bot_answers.version == version:
+                    return
+                await asyncio.sleep(0.02)
+
+    async def settled(self, events: int, timeout: float = 10.0) -> None:
+        """Until ``events`` events were handed to the engine and the connector has nothing
+        left in flight: every answer and deferred acknowledgement was sent or dropped, so
+        nothing more will come (a positive signal to wait for, not a pause)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                managed = self.supervisor.instances.get(self.instance_id)
+                connector = managed.connector if managed else None
+                idle = isinstance(connector, DiscordBotConnector) and not connector._tasks
+                if len(self.forwarded) >= events and idle:
                     return
                 await asyncio.sleep(0.02)
 
@@ -314,7 +328,7 @@ async def test_slash_command_answered_through_the_interaction_in_the_members_lan
     async with live_bot(editor) as bot:
         german = await bot.command("help", locale="de")
         french = await bot.command("help", locale="fr")
-        await asyncio.sleep(0.2)
+        await bot.settled(events=2)
 
     assert german.json["type"] == int(hikari.ResponseType.MESSAGE_CREATE)
     assert german.json["data"]["content"] == "**Hilfe** für ada"
@@ -364,7 +378,7 @@ async def test_menu_buttons_edit_the_message_in_place_and_back_returns(editor: A
 
         returned = await bot.click(edited, "fb:m:main", locale="de")
         response = await bot.click(edited, "fb:r:help", locale="en-GB")
-        await asyncio.sleep(ACK_DELAY * 2)  # past the deferred acknowledgement's delay
+        await bot.settled(events=4)  # the deferred acknowledgements decided, none sent
 
     assert returned.json["type"] == int(hikari.ResponseType.MESSAGE_UPDATE)
     assert returned.json["data"]["content"] == "Hauptmenü"
@@ -388,7 +402,7 @@ async def test_keyword_message_gets_a_reply_quoting_it(editor: AdminUser) -> Non
             DISCORD_CHANNEL_ID, other_bot, "the price?", guild_id=asked["guild_id"]
         )
         await fake.dispatch("MESSAGE_CREATE", from_bot)
-        await asyncio.sleep(0.3)
+        await bot.settled(events=3)
 
     assert answer.params["channel"] == DISCORD_CHANNEL_ID
     assert answer.json["content"] == "It is _free_, ada."
