@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+import sqlalchemy as sa
+import sqlalchemy.dialects.sqlite
 from cryptography.fernet import Fernet, InvalidToken
 from sqlmodel import Session
 
@@ -133,3 +135,35 @@ def test_stored_secrets_are_not_decryptable_with_the_pool_token(
     with pytest.raises(crypto.SecretDecryptionError, match="FLOWBOT_SECRET_KEY differs"):
         crypto.decrypt(stored)
     get_settings.cache_clear()
+
+
+def test_the_wrong_key_error_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWBOT_SECRET_KEY", "guard-test-secret-key")
+    get_settings.cache_clear()
+    stored = crypto.encrypt("x")
+    monkeypatch.setenv("FLOWBOT_SECRET_KEY", "another-secret-key")
+    get_settings.cache_clear()
+    with pytest.raises(crypto.SecretDecryptionError) as raised:
+        crypto.decrypt(stored)
+    assert str(raised.value) == (
+        "a stored secret cannot be decrypted: FLOWBOT_SECRET_KEY differs from the one "
+        "it was saved with"
+    )
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, ""), ("", ""), ("12345678", "•" * 8), ("123456789", "•" * 8 + "6789")],
+)
+def test_mask_shows_the_last_four_characters_of_long_secrets_only(
+    value: str | None, shown: str
+) -> None:
+    assert crypto.mask(value) == shown
+
+
+def test_an_empty_encrypted_column_stays_empty() -> None:
+    column = crypto.EncryptedText()
+    dialect = sa.dialects.sqlite.dialect()
+    assert column.process_bind_param(None, dialect) is None
+    assert column.process_result_value(None, dialect) is None
