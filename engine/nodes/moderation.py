@@ -39,6 +39,10 @@ def moderation_log(
     )
     session.add(entry)
     session.flush()
+    moderation.announce_after_commit(
+        session, entry.id or 0, community_id, entry.target_account_id, action,
+        actor_label=entry.actor, ok=True,
+    )  # fmt: skip
     return entry
 
 

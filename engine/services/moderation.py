@@ -505,18 +505,28 @@ def _finish(
     ).first()
     if action in SANCTIONS and member is not None and applied:
         _apply_flags(member, action, minutes)
-    _announce_after_commit(
-        session, plan, action, actor_label=entry.actor, ok=all(r.ok for r in results)
-    )
+    announce_after_commit(
+        session, plan.log_id, plan.community_id, plan.account_id, action,
+        actor_label=entry.actor, ok=all(r.ok for r in results),
+    )  # fmt: skip
 
 
-def _announce_after_commit(
-    session: Session, plan: _Plan, action: ModerationAction, *, actor_label: str, ok: bool
+def announce_after_commit(
+    session: Session,
+    log_id: int,
+    community_id: int | None,
+    account_id: int | None,
+    action: ModerationAction,
+    *,
+    actor_label: str,
+    ok: bool,
 ) -> None:
+    """Tell the live pages (Moderation, the dashboard's feed) of a log row once it is
+    committed; every writer of the log calls this (this service, the log_moderation node)."""
     payload = {
-        "log_id": plan.log_id,
-        "community_id": plan.community_id,
-        "account_id": plan.account_id,
+        "log_id": log_id,
+        "community_id": community_id,
+        "account_id": account_id,
         "action": str(action),
         "actor": actor_label,
         "ok": ok,
@@ -676,8 +686,10 @@ def revoke_warning(session: Session, actor: Actor, warning_id: int, reason: str)
     log_id = _log_row(
         session, actor, ModerationAction.unwarn, warning.community_id, account, reason, details
     )
-    plan = _Plan(log_id, warning.community_id, warning.platform_account_id, None, "", [], None)
-    _announce_after_commit(session, plan, ModerationAction.unwarn, actor_label=actor.label, ok=True)
+    announce_after_commit(
+        session, log_id, warning.community_id, warning.platform_account_id,
+        ModerationAction.unwarn, actor_label=actor.label, ok=True,
+    )  # fmt: skip
 
 
 # --- everywhere -------------------------------------------------------------------------------

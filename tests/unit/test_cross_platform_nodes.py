@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
 
+from engine import events
 from engine.models import (
     AuditLog,
     BotInstance,
@@ -25,6 +27,7 @@ from engine.models import (
 from engine.nodes import REGISTRY, NodePlatform
 from engine.nodes.utility import as_utc
 from engine.platform_calls import DEFAULT_KIND
+from engine.services import moderation
 from engine.services.broadcasts import InvalidBroadcast
 from tests.fakes.pool import FakePool
 from tests.unit.test_condition_nodes import FakeContext, World, event, make_world, run
@@ -316,7 +319,11 @@ async def test_adjust_reputation_respects_the_community_switch(sqlite_session: S
 async def test_log_moderation(sqlite_session: Session) -> None:
     world = make_world(sqlite_session)
     ctx = FakeContext(event(), flow_id=world.flow_id)
-    out = (await run("log_moderation", ctx, action="kick", reason="flood", details={"n": 9})).output
+    async with events.subscribe(moderation.TOPIC) as announced:  # live pages hear of it
+        params = {"action": "kick", "reason": "flood", "details": {"n": 9}}
+        out = (await run("log_moderation", ctx, **params)).output
+        heard = await asyncio.wait_for(anext(announced), 10)
+    assert heard.payload["log_id"] == out["log_id"] and heard.payload["action"] == "kick"
     entry = sqlite_session.get(ModerationLog, out["log_id"])
     assert entry and entry.action == "kick" and entry.target_account_id == world.account_id
     assert entry.details == {"n": 9} and entry.actor == f"flow:{world.flow_id}"
