@@ -19,6 +19,27 @@ from engine.settings import get_settings
 from tests.fakes.pool import FakePool
 from tests.services import fresh_postgres_database
 
+# Tests that check the node catalogue's declarations (one case per node type: documented,
+# examples valid, every param read), counted apart from the tests of behaviour.
+NODE_METADATA_TESTS = (
+    "tests/unit/test_node_catalogue.py",
+    "tests/unit/test_node_params_are_read.py",
+)
+_test_counts = pytest.StashKey[tuple[int, int]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    metadata = sum(item.nodeid.startswith(NODE_METADATA_TESTS) for item in session.items)
+    session.config.stash[_test_counts] = (len(session.items) - metadata, metadata)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    behaviour, metadata = terminalreporter.config.stash.get(_test_counts, (0, 0))
+    if behaviour or metadata:
+        terminalreporter.write_line(
+            f"{behaviour} behaviour tests and {metadata} node-catalogue metadata tests collected"
+        )
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
