@@ -91,10 +91,15 @@ def check(i: int, answer: Answer) -> str | None:
     return None
 
 
-async def webhook_url(base: str, token: str) -> str:
-    """Create, publish and hook up the flow through the REST API; the URL to call."""
+async def webhook_url(
+    base: str, token: str, transport: httpx.AsyncBaseTransport | None = None
+) -> str:
+    """Create, publish and hook up the flow through the REST API; the URL to call.
+    ``transport``: an in-process app's (bench/webhook_counts.py), else over the network."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30.0) as api:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=30.0, transport=transport
+    ) as api:
 
         async def call(path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
             answer = await api.post(f"/api/v1{path}", json=json)

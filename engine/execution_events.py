@@ -7,11 +7,25 @@ community automation traces decide, are announced here in one shape, so live wat
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
+from threading import Lock
 
 from engine import events
 from engine.execution_store import TERMINAL
 from engine.models import ExecutionStatus
+
+# The executions whose end this process announced lately, newest last: a waiter that
+# subscribed after the end still learns of it without reading the row.
+_ENDED_HERE_KEPT = 10_000
+_ended_here: OrderedDict[int, None] = OrderedDict()
+_ended_lock = Lock()
+
+
+def ended_here(execution_id: int) -> bool:
+    """Whether this process announced the execution's end (lately)."""
+    with _ended_lock:
+        return execution_id in _ended_here
 
 
 def ended_topic(execution_id: int) -> str:
@@ -39,4 +53,8 @@ def announce_status(
     events.publish(f"execution.{execution_id}", payload)
     events.publish(f"flow.{flow_id}", payload)
     if status in TERMINAL:
+        with _ended_lock:
+            _ended_here[execution_id] = None
+            if len(_ended_here) > _ENDED_HERE_KEPT:
+                _ended_here.popitem(last=False)
         events.publish(ended_topic(execution_id), payload)

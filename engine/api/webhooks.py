@@ -11,8 +11,10 @@ engine/services/webhooks.py), JSON nested too deep (400), flow not published or 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -191,10 +193,20 @@ def _idempotency_key(request: Request) -> str:
     return key
 
 
+_RUN_ID = uuid.uuid4().hex  # this import's; with the pid and a count, a call's own id
+_CALLS = itertools.count()
+
+
+def _call_id() -> str:
+    """An id no other call has, here or in any other process (forked ones included),
+    without a random draw on every call."""
+    return f"{_RUN_ID}-{os.getpid()}-{next(_CALLS)}"
+
+
 def _event(endpoint: WebhookEndpoint, request: Request, body: bytes, key: str) -> PlatformEvent:
     return PlatformEvent(
         # Namespaced by endpoint: two senders' keys never collide.
-        event_id=f"webhook:{endpoint.id}:{key or uuid.uuid4().hex}",
+        event_id=f"webhook:{endpoint.id}:{key or _call_id()}",
         kind="webhook",
         platform="flowbot",
         data={

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from engine import actors, events, execution_store
 from engine.db import saved_id, session_scope, table_of
-from engine.execution_events import announce_status, ended_topic
+from engine.execution_events import announce_status, ended_here, ended_topic
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
     AdminUser,
@@ -46,6 +46,7 @@ from engine.redaction import public
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
+from engine.settings import get_settings
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
 MAX_WAIT_SECONDS = 60.0
@@ -197,26 +198,33 @@ async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | 
 
 
 async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
-    """The row is read once subscribed (it may have ended already), then again when the
-    bus announces the end (its own topic: the steps wake nobody here), or every
-    POLL_SECONDS in case the announcement was lost."""
+    """The row once the bus announces the end (on its own topic: the steps wake nobody
+    here), or read every POLL_SECONDS in case the announcement was lost."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
     subscription = events.subscribe(ended_topic(execution_id))
     try:
-        await asyncio.wait_for(subscription.started(), timeout=2)
-        execution = await asyncio.to_thread(load, execution_id)
-        while execution is not None and execution.status not in TERMINAL:
+        async with asyncio.timeout(2):
+            await subscription.started()
+        # Embedded, the run announces its end in this process, which remembers it: unless
+        # it has ended already, the row is read once, at the end. Scaled, the run may have
+        # ended before the subscription: the row is read now.
+        unread = get_settings().is_embedded_broker and not ended_here(execution_id)
+        execution: FlowExecution | None = None
+        while True:
+            if not unread:
+                execution = await asyncio.to_thread(load, execution_id)
+                if execution is None or execution.status in TERMINAL:
+                    return execution
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return execution
+                return await asyncio.to_thread(load, execution_id) if unread else execution
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(POLL_SECONDS, remaining)):
                     async for event in subscription:
                         if _announces_end(event.payload):
                             break
-            execution = await asyncio.to_thread(load, execution_id)
-        return execution
+            unread = False
     finally:
         await subscription.close()
 
