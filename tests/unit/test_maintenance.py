@@ -265,8 +265,9 @@ def test_the_timer_sends_each_daily_job_once_a_day(monkeypatch: pytest.MonkeyPat
     for tick in ticks + [t + timedelta(days=1) for t in ticks]:
         worker.send_daily(tick)
         worker.send_daily(tick)  # another process, same tick
-        if tick.hour == 2 and tick.minute == 0:
-            assert sent[-1] == "flows 2030-06-14" if tick.day == 15 else "flows 2030-06-15"
+        if tick.hour == 2 and tick.minute == 0:  # the jobs of 02:00 were sent just now
+            yesterday = (tick.date() - timedelta(days=1)).isoformat()
+            assert sent[-2:] == [yesterday, f"flows {yesterday}"]
     assert sent == [
         *("2030-06-14", "flows 2030-06-14", "prune"),
         *("2030-06-15", "flows 2030-06-15", "prune"),
