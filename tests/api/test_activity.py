@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
 
 from engine.db import session_scope
@@ -39,7 +42,9 @@ async def test_items_newest_first_in_pages(api: httpx.AsyncClient, tokens: Token
 
 async def test_refusals(api: httpx.AsyncClient, tokens: Tokens) -> None:
     assert (await api.get("/api/v1/activity")).status_code == 401
-    for cursor in ("x", "eyJiZWZvcmUiOiAzfQ=="):  # garbage; another list's cursor
+    too_big = {"at": "2030-01-01T00:00:00+00:00", "kind": "execution", "id": 10**30}
+    beyond = base64.urlsafe_b64encode(json.dumps(too_big).encode()).decode()
+    for cursor in ("x", "eyJiZWZvcmUiOiAzfQ==", beyond):  # garbage; another list's; no row id
         bad = await api.get("/api/v1/activity", params={"cursor": cursor}, headers=tokens.viewer)
         assert bad.status_code == 400 and "cursor" in bad.json()["error"]["message"]
     too_many = await api.get("/api/v1/activity", params={"limit": 201}, headers=tokens.viewer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -65,11 +65,12 @@ def decode(cursor: str | None) -> ActivityCursor | None:
         return None
     try:
         body = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        at = datetime.fromisoformat(body["at"])
-        if at.tzinfo is None or not isinstance(body["id"], int):
+        at, row_id = datetime.fromisoformat(body["at"]), body["id"]
+        # An aware time that is one in UTC too, and an id a database integer holds.
+        if at.tzinfo is None or not isinstance(row_id, int) or not 0 <= row_id < 2**63:
             raise ValueError
-        return ActivityCursor(at, ActivityKind(body["kind"]), body["id"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        return ActivityCursor(at.astimezone(UTC), ActivityKind(body["kind"]), row_id)
+    except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
         raise ApiError(400, BAD_CURSOR) from None
 
 
