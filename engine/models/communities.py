@@ -83,6 +83,8 @@ class CommunityMember(SQLModel, table=True):
         # The Members page sorts and pages by these within one community.
         sa.Index("ix_community_member_recent", "community_id", "last_active_at", "id"),
         sa.Index("ix_community_member_joined", "community_id", "joined_at", "id"),
+        # Analytics: leaves of a day and members present at its end.
+        sa.Index("ix_community_member_left", "community_id", "left_at", "joined_at", "is_banned"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

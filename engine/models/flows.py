@@ -90,6 +90,7 @@ class FlowExecution(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_flow_execution_flow_started", "flow_id", "started_at"),
         sa.Index("ix_flow_execution_status_resume", "status", "resume_at"),
+        sa.Index("ix_flow_execution_finished", "finished_at"),  # analytics: ended per hour/day
     )
 
     id: int | None = Field(default=None, primary_key=True)

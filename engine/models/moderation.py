@@ -16,6 +16,7 @@ class Warning(SQLModel, table=True):  # noqa: A001 - the domain's own word
     __tablename__ = "warning"
     __table_args__ = (
         sa.Index("ix_warning_member_active", "community_id", "platform_account_id", "revoked_at"),
+        sa.Index("ix_warning_community_created", "community_id", "created_at"),  # analytics
     )
 
     id: int | None = Field(default=None, primary_key=True)

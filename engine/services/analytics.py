@@ -8,10 +8,10 @@ decides which day is *today* (the default end of a range), never later than the 
 (a later day has not begun). Hourly figures are counted from the executions themselves, so
 they are the viewer's local hours (whole-hour zones; a half-hour zone sees UTC hours).
 
-Live and stored. The last two UTC days are counted live from the rows, with the same code
-the daily jobs store (engine/services/daily_figures.py): today is still going on (shown as
-``partial``) and yesterday's job runs at 02:00 UTC. Earlier days are read from the
-community snapshots and flow roll-ups (which outlive the 30 days executions are kept).
+Live and stored. Today is counted live from the rows, with the same code the daily jobs
+store (engine/services/daily_figures.py), and shown as ``partial``; so is yesterday until
+its daily job (02:00 UTC) has stored it. Earlier days are read from the community
+snapshots and flow roll-ups (which outlive the 30 days executions are kept).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from engine.models import (
     Community,
     CommunityAnalyticsSnapshot,
     ExecutionStatus,
+    FlowDailyStats,
     FlowDefinition,
     FlowExecution,
     Role,
@@ -47,7 +48,6 @@ from engine.services.moderation_log import safe_cell
 
 MAX_DAYS = 366
 MAX_HOURS = 30 * 24  # executions are kept 30 days
-LIVE_DAYS = 2  # today and yesterday (its daily job runs at 02:00 UTC)
 
 
 class InvalidRange(ValueError):
@@ -102,10 +102,13 @@ def day_range(
     return DayRange(start=start, end=last, tz=tz)
 
 
-def _live_days(days: DayRange, now: datetime | None) -> tuple[date, date]:
-    """The first live day and the UTC today."""
+def _first_live_day(session: Session, model: Any, now: datetime | None) -> tuple[date, date]:
+    """The first day counted live, and the UTC today: today always, yesterday too until its
+    daily job has stored it (``model``: the snapshot or roll-up table)."""
     today = as_utc(now or utcnow()).date()
-    return today - timedelta(days=LIVE_DAYS - 1), today
+    yesterday = today - timedelta(days=1)
+    stored = session.exec(select(model.day).where(model.day == yesterday).limit(1)).first()
+    return (today if stored is not None else yesterday), today
 
 
 # --- communities -----------------------------------------------------------------------------
@@ -152,7 +155,7 @@ def compare_communities(
     known = set(session.exec(select(Community.id).where(col(Community.id).in_(ids))).all())
     if missing := [cid for cid in ids if cid not in known]:
         raise NotFound(f"No community {missing[0]}.")
-    first_live, today = _live_days(days, now)
+    first_live, today = _first_live_day(session, CommunityAnalyticsSnapshot, now)
     stored = _snapshots(session, ids, days.start, min(days.end, first_live - timedelta(days=1)))
     carried = _members_before(session, ids, days.start)
     live = {
@@ -237,12 +240,13 @@ def flow_series(
     """Executions per day of one flow (``flow_id``) or of all flows (None), zero-filled."""
     require_role(viewer, Role.viewer)
     flows = _flow_filter(session, flow_id)
-    first_live, today = _live_days(days, now)
+    first_live, today = _first_live_day(session, FlowDailyStats, now)
     last_stored = min(days.end, first_live - timedelta(days=1))
     per_day = flow_rollups.stored_figures(session, flows, days.start, last_stored, by="day")
     for day in days.days():
         if day >= first_live:
-            per_day[day] = merge(daily_figures.flow_figures(session, day, flows).values())
+            live = daily_figures.flow_figures(session, day, flows, details=False)
+            per_day[day] = merge(live.values())
     rows = []
     for day in days.days():
         figures = per_day.get(day) or daily_figures.FlowFigures()
@@ -320,18 +324,20 @@ def executions_per_hour(
     current = moment.replace(minute=0, second=0, microsecond=0)
     first = current - timedelta(hours=hours - 1)
     execution = FlowExecution
-    rows = session.exec(
-        select(execution.finished_at, execution.status).where(
+    hour = _hour_of(session, col(execution.finished_at))
+    rows = session.execute(
+        sa.select(hour, col(execution.status), sa.func.count())
+        .where(
             col(execution.finished_at) >= stored_time(first),
             col(execution.finished_at) < stored_time(current + timedelta(hours=1)),
             col(execution.status).in_((ExecutionStatus.succeeded, ExecutionStatus.failed)),
         )
+        .group_by(hour, col(execution.status))
     ).all()
     counts: dict[datetime, Counter[str]] = defaultdict(Counter)
-    for finished, status in rows:
-        if finished is not None:
-            hour = as_utc(finished).replace(minute=0, second=0, microsecond=0)
-            counts[hour][str(status)] += 1
+    for started, status, count in rows:
+        moment = datetime.fromisoformat(started) if isinstance(started, str) else started
+        counts[as_utc(moment)][str(status)] += count
     return [
         HourCount(
             hour=(first + timedelta(hours=n)).astimezone(local),
@@ -340,6 +346,13 @@ def executions_per_hour(
         )
         for n in range(hours)
     ]
+
+
+def _hour_of(session: Session, moment: Any) -> Any:
+    """The UTC hour a stored time falls in, truncated by the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.date_trunc("hour", sa.func.timezone("UTC", moment))
+    return sa.func.strftime("%Y-%m-%d %H:00:00", moment)
 
 
 # --- flows: summary and table ----------------------------------------------------------------
@@ -475,14 +488,15 @@ def _figures_by_flow(
     now: datetime | None,
     details: bool = True,
 ) -> dict[int, daily_figures.FlowFigures]:
-    first_live, _ = _live_days(days, now)
+    first_live, _ = _first_live_day(session, FlowDailyStats, now)
     last_stored = min(days.end, first_live - timedelta(days=1))
     per_flow = flow_rollups.stored_figures(
         session, flows, days.start, last_stored, by="flow_id", details=details
     )
     for day in days.days():
         if day >= first_live:
-            for fid, figures in daily_figures.flow_figures(session, day, flows).items():
+            live = daily_figures.flow_figures(session, day, flows, details)
+            for fid, figures in live.items():
                 per_flow.setdefault(fid, daily_figures.FlowFigures()).add(figures)
     return per_flow
 

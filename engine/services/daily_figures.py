@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.models import (
+    Chat,
     CommunityMember,
     ExecutionStatus,
     FlowEvent,
@@ -36,8 +37,7 @@ from engine.models import (
     StepStatus,
     Warning,
 )
-from engine.nodes.utility import as_utc, stored_time
-from engine.services.community_chats import chat_key, community_ids_by_chat
+from engine.nodes.utility import stored_time
 from engine.services.member_ingest import MESSAGE_KINDS
 
 COMMUNITY_COUNTS = ("joined", "left", "messages", "active_members", "warnings", "bans")
@@ -60,24 +60,24 @@ def utc_bounds(day: date) -> tuple[datetime, datetime]:
 
 @dataclass
 class CommunityFigures:
-    by_platform: dict[str, int] = field(default_factory=dict)
+    member_count: int = 0
+    by_platform: dict[str, int] = field(default_factory=dict)  # only when asked for
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMMUNITY_COUNTS, 0))
-
-    @property
-    def member_count(self) -> int:
-        return sum(self.by_platform.values())
 
 
 def community_figures(
-    session: Session, day: date, community_ids: Collection[int]
+    session: Session, day: date, community_ids: Collection[int], by_platform: bool = False
 ) -> dict[int, CommunityFigures]:
-    """The figures of each of ``community_ids`` for the UTC ``day``."""
+    """The figures of each of ``community_ids`` for the UTC ``day`` (members per platform
+    too with ``by_platform``: the snapshot keeps them, the live count does without)."""
     start, end = utc_bounds(day)
     ids = list(community_ids)
     member = CommunityMember
     figures = {cid: CommunityFigures() for cid in ids}
-    for community_id, platform, count in _members_by_platform(session, ids, end):
-        figures[community_id].by_platform[str(platform)] = count
+    for community_id, platform, count in _members_present(session, ids, end, by_platform):
+        figures[community_id].member_count += count
+        if by_platform:
+            figures[community_id].by_platform[platform] = count
     counts = {
         "joined": _count(session, member, ids, _within(member.joined_at, start, end)),
         "left": _count(session, member, ids, _within(member.left_at, start, end)),
@@ -89,36 +89,46 @@ def community_figures(
             ModerationLog.action == ModerationAction.ban,
             _within(ModerationLog.created_at, start, end),
         ),
-        **_message_figures(session, start, end),
+        **_message_figures(session, ids, start, end),
     }
     for name, per_community in counts.items():
         for community_id, count in per_community.items():
-            if community_id in figures:
-                figures[community_id].counts[name] = count
+            figures[community_id].counts[name] = count
     return figures
 
 
-def _message_figures(session: Session, start: datetime, end: datetime) -> dict[str, dict[int, int]]:
-    """Messages and distinct senders per community, from the day's recorded events."""
-    chats = community_ids_by_chat(session)
-    messages: dict[int, int] = defaultdict(int)
-    senders: dict[int, set[str]] = defaultdict(set)
-    payloads = session.exec(
-        select(FlowEvent.payload).where(
-            col(FlowEvent.kind).in_(MESSAGE_KINDS), _within(col(FlowEvent.created_at), start, end)
-        )
+def _message_figures(
+    session: Session, ids: list[int], start: datetime, end: datetime
+) -> dict[str, dict[int, int]]:
+    """Messages and distinct senders per community, from the day's recorded events in the
+    communities' chats (a Discord event's chat is its guild, as ``chat_key`` says)."""
+    event, payload = FlowEvent, col(FlowEvent.payload)
+    chat_id = payload["chat"]["id"].as_string()
+    key = sa.case(
+        (
+            col(event.platform) == "discord",
+            sa.func.coalesce(payload["chat"]["guild_id"].as_string(), chat_id),
+        ),
+        else_=chat_id,
     )
-    for payload in payloads:
-        key = chat_key(payload)
-        community_id = chats.get(key) if key else None
-        if community_id is None:
-            continue
-        messages[community_id] += 1
-        if user := (payload.get("user") or {}).get("id"):
-            senders[community_id].add(str(user))
+    sender = payload["user"]["id"].as_string()
+    rows = session.execute(
+        sa.select(col(Chat.community_id), sa.func.count(), sa.func.count(sa.distinct(sender)))
+        .select_from(event)
+        .join(
+            Chat,
+            sa.and_(col(Chat.platform) == col(event.platform), col(Chat.platform_chat_id) == key),
+        )
+        .where(
+            col(event.kind).in_(MESSAGE_KINDS),
+            _within(col(event.created_at), start, end),
+            col(Chat.community_id).in_(ids),
+        )
+        .group_by(col(Chat.community_id))
+    ).all()
     return {
-        "messages": dict(messages),
-        "active_members": {cid: len(users) for cid, users in senders.items()},
+        "messages": {cid: int(n) for cid, n, _ in rows},
+        "active_members": {cid: int(senders) for cid, _, senders in rows},
     }
 
 
@@ -136,22 +146,25 @@ def _count(session: Session, model: Any, ids: list[int], *where: Any) -> dict[in
     return {community_id: count for community_id, count in rows}
 
 
-def _members_by_platform(
-    session: Session, ids: list[int], end: datetime
+def _members_present(
+    session: Session, ids: list[int], end: datetime, by_platform: bool
 ) -> list[tuple[int, str, int]]:
-    """Members present at ``end``, per community and platform."""
-    rows = session.exec(
-        select(CommunityMember.community_id, PlatformAccount.platform, sa.func.count())
-        .join(PlatformAccount, col(PlatformAccount.id) == col(CommunityMember.platform_account_id))
-        .where(
-            col(CommunityMember.community_id).in_(ids),
-            CommunityMember.joined_at < end,
-            sa.or_(col(CommunityMember.left_at).is_(None), col(CommunityMember.left_at) >= end),
-            sa.not_(col(CommunityMember.is_banned)),
-        )
-        .group_by(col(CommunityMember.community_id), col(PlatformAccount.platform))
-    ).all()
-    return [(cid, str(platform), count) for cid, platform, count in rows]
+    """Members present at ``end``, per community (and platform, or "" for all)."""
+    member = CommunityMember
+    platform: Any = col(PlatformAccount.platform) if by_platform else sa.literal("")
+    query = sa.select(col(member.community_id), platform, sa.func.count()).where(
+        col(member.community_id).in_(ids),
+        col(member.joined_at) < end,
+        sa.or_(col(member.left_at).is_(None), col(member.left_at) >= end),
+        sa.not_(col(member.is_banned)),
+    )
+    if by_platform:
+        query = query.join(
+            PlatformAccount, col(PlatformAccount.id) == col(member.platform_account_id)
+        ).group_by(col(member.community_id), platform)
+    else:
+        query = query.group_by(col(member.community_id))
+    return [(cid, str(name), int(count)) for cid, name, count in session.execute(query).all()]
 
 
 # --- flows -----------------------------------------------------------------------------------
@@ -204,62 +217,73 @@ class FlowFigures:
         }
 
 
-def bucket_of(duration_ms: float) -> str:
-    """The histogram key of a duration: the smallest upper bound it fits under."""
-    for bound in BUCKETS_MS:
-        if duration_ms <= bound:
-            return str(bound)
-    return OVERFLOW
-
-
 def flow_figures(
-    session: Session, day: date, flow_ids: Collection[int] | None = None
+    session: Session, day: date, flow_ids: Collection[int] | None = None, details: bool = True
 ) -> dict[int, FlowFigures]:
-    """Per flow (all, or ``flow_ids``), the executions that finished on the UTC ``day``."""
+    """Per flow (all, or ``flow_ids``), the executions that finished on the UTC ``day``,
+    grouped by the database; with ``details`` their steps' times and failures too."""
     start, end = utc_bounds(day)
     execution = FlowExecution
     where: list[Any] = [
         col(execution.status).in_(FINISHED),
-        _within(execution.finished_at, start, end),
+        _within(col(execution.finished_at), start, end),
     ]
     if flow_ids is not None:
         where.append(col(execution.flow_id).in_(list(flow_ids)))
+    ms = sa.func.greatest if _postgresql(session) else sa.func.max
+    duration = ms(_milliseconds(session, execution.started_at, execution.finished_at), 0.0)
+    bucket = sa.case(*((duration <= bound, str(bound)) for bound in BUCKETS_MS), else_=OVERFLOW)
+    group = (col(execution.flow_id), col(execution.status), col(execution.trigger_type), bucket)
     figures: dict[int, FlowFigures] = defaultdict(FlowFigures)
     runs = session.execute(
-        sa.select(
-            col(execution.flow_id),
-            col(execution.status),
-            col(execution.trigger_type),
-            col(execution.started_at),
-            col(execution.finished_at),
-        ).where(*where)
+        sa.select(*group, sa.func.count(), sa.func.sum(duration)).where(*where).group_by(*group)
     ).all()
-    for flow_id, status, trigger, started, finished in runs:
+    for flow_id, status, trigger, bucket_key, count, total_ms in runs:
         day_of = figures[flow_id]
-        day_of.executions += 1
-        setattr(day_of, str(status), getattr(day_of, str(status)) + 1)
-        ms = max(0.0, (as_utc(finished) - as_utc(started)).total_seconds() * 1000)
-        day_of.duration_ms_sum += ms
-        day_of.duration_histogram[bucket_of(ms)] += 1
-        day_of.triggers[trigger] += 1
-    step = FlowExecutionStep
-    steps = session.execute(
+        day_of.executions += count
+        setattr(day_of, str(status), getattr(day_of, str(status)) + count)
+        day_of.duration_ms_sum += float(total_ms or 0)
+        day_of.duration_histogram[bucket_key] += count
+        day_of.triggers[trigger] += count
+    if details:
+        _add_steps(session, figures, where)
+    return dict(figures)
+
+
+def _add_steps(session: Session, figures: dict[int, FlowFigures], where: list[Any]) -> None:
+    step, execution = FlowExecutionStep, FlowExecution
+    failed = col(step.status) == StepStatus.failed
+    error = sa.case((failed, sa.func.substr(sa.func.coalesce(col(step.error), ""), 1, ERROR_CHARS)))
+    group = (col(execution.flow_id), col(step.node_id), error)
+    rows = session.execute(
         sa.select(
-            *(col(c) for c in (execution.flow_id, step.node_id, step.status, step.error)),
-            col(step.duration_ms),
+            *group,
+            sa.func.count(col(step.duration_ms)),
+            sa.func.sum(col(step.duration_ms)),
+            sa.func.sum(sa.case((failed, 1), else_=0)),
         )
         .join(execution, col(execution.id) == col(step.execution_id))
         .where(*where)
+        .group_by(*group)
     ).all()
-    for flow_id, node_id, status, error, duration_ms in steps:
+    for flow_id, node_id, message, timed, total_ms, failures in rows:
         day_of = figures[flow_id]
-        if duration_ms is not None:
+        if timed:
             runs_ms = day_of.node_time.setdefault(node_id, [0, 0.0])
-            runs_ms[0] += 1
-            runs_ms[1] += duration_ms
-        if status == StepStatus.failed:
-            failed = day_of.failed_nodes.setdefault(node_id, {"count": 0, "errors": {}})
-            failed["count"] += 1
-            message = (error or "")[:ERROR_CHARS]
-            failed["errors"][message] = failed["errors"].get(message, 0) + 1
-    return dict(figures)
+            runs_ms[0] += timed
+            runs_ms[1] += float(total_ms)
+        if failures:
+            node = day_of.failed_nodes.setdefault(node_id, {"count": 0, "errors": {}})
+            node["count"] += failures
+            node["errors"][message] = node["errors"].get(message, 0) + failures
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _milliseconds(session: Session, start: Any, end: Any) -> Any:
+    """``end - start`` in milliseconds, computed by the database."""
+    if _postgresql(session):
+        return sa.func.extract("epoch", col(end) - col(start)) * 1000
+    return (sa.func.julianday(col(end)) - sa.func.julianday(col(start))) * 86_400_000.0

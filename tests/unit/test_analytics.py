@@ -271,6 +271,12 @@ def test_the_daily_rollup_is_what_the_live_count_was_and_safe_to_rerun(session: 
     assert [(r.flow_id, r.executions, r.succeeded, r.duration_histogram) for r in rows] == [
         (a, 1, 1, {"50": 1})
     ]
+    for execution in session.exec(select(FlowExecution).where(FlowExecution.flow_id == a)):
+        if execution.finished_at and execution.finished_at.date() == yesterday:
+            session.delete(execution)  # as if pruned: the stored day is what is read now
+    session.commit()
+    from_store = analytics.flow_series(session, VIEWER, a, analytics.day_range(2, now=NOW), now=NOW)
+    assert [(r.executions, r.partial) for r in from_store] == [(1, False), (1, True)]
     later = NOW + timedelta(days=2)  # yesterday is now read from the roll-up
     stored = analytics.flow_series(
         session,
