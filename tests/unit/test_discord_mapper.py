@@ -235,7 +235,9 @@ async def test_button_click_answered_by_a_flow_is_not_acknowledged_twice(
             "ephemeral": True,
         },
     )
-    await asyncio.sleep(0.5)  # past the connector's acknowledgement delay
+    async with asyncio.timeout(10):  # until the deferred acknowledgement has decided
+        while running.connector._tasks:
+            await asyncio.sleep(0.02)
 
     path = f"/interactions/{interaction['id']}/{interaction['token']}/callback"
     [answer] = running.fake.calls_to("POST", path)
