@@ -126,36 +126,43 @@ def _row(item: activity.ActivityItem, now: datetime) -> ActivityRow:
     )
 
 
+# Each "Getting started" step: title, text, link, the Overview flag that ticks it, test id.
+STEPS = (
+    (
+        "Connect a bot or account",
+        "Telegram bots and accounts, Discord bots, WhatsApp.",
+        "/connections",
+        "connection_added",
+        "start-connection",
+    ),
+    (
+        "Create a community",
+        "Warnings, reputation and logs that span platforms.",
+        "/communities",
+        "community_created",
+        "start-community",
+    ),
+    (
+        "Attach a chat to it",
+        "The groups and channels your connections are in.",
+        "/communities",
+        "chat_attached",
+        "start-chat",
+    ),
+    (
+        "Publish a flow",
+        "A trigger, conditions and actions on any platform.",
+        "/flows",
+        "flow_published",
+        "start-flow",
+    ),
+)
+
+
 def _steps(figures: overview.Overview) -> list[StartStep]:
     return [
-        StartStep(
-            title="Connect a bot or account",
-            text="Telegram bots and accounts, Discord bots, WhatsApp.",
-            link="/connections",
-            done=figures.connection_added,
-            test_id="start-connection",
-        ),
-        StartStep(
-            title="Create a community",
-            text="Warnings, reputation and logs that span platforms.",
-            link="/communities",
-            done=figures.community_created,
-            test_id="start-community",
-        ),
-        StartStep(
-            title="Attach a chat to it",
-            text="The groups and channels your connections are in.",
-            link="/communities",
-            done=figures.chat_attached,
-            test_id="start-chat",
-        ),
-        StartStep(
-            title="Publish a flow",
-            text="A trigger, conditions and actions on any platform.",
-            link="/flows",
-            done=figures.flow_published,
-            test_id="start-flow",
-        ),
+        StartStep(title=title, text=text, link=link, done=getattr(figures, flag), test_id=test_id)
+        for title, text, link, flag, test_id in STEPS
     ]
 
 
