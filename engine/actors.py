@@ -31,7 +31,7 @@ from engine import (
     scheduled_messages,
     schedules,
 )
-from engine.broker import QUEUE, claim_once, get_broker, pending_messages
+from engine.broker import EXECUTE_FLOW, QUEUE, claim_once, get_broker, pending_messages
 from engine.db import primary_key, saved_id, session_scope
 from engine.execution_events import announce_status
 from engine.execution_store import ExecutionNotFound, interrupt_running_steps
@@ -117,7 +117,7 @@ def known_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return {key for key in session.exec(query).all() if key is not None}
 
 
-@dramatiq.actor(queue_name=QUEUE, time_limit=EXECUTION_TIME_LIMIT_MS)
+@dramatiq.actor(actor_name=EXECUTE_FLOW, queue_name=QUEUE, time_limit=EXECUTION_TIME_LIMIT_MS)
 def execute_flow(execution_id: int) -> None:
     """Run (or resume) an execution; a durable delay comes back as a delayed message.
 

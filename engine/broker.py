@@ -33,6 +33,9 @@ from dramatiq.middleware import AgeLimit, Middleware, Retries, ShutdownNotificat
 from engine.settings import Settings, get_settings
 
 QUEUE = "flows"
+# engine/actors.py's actor that runs an execution, named here so the executor can start one
+# (a Run flow step that does not wait) without importing the actors, which import it.
+EXECUTE_FLOW = "execute_flow"
 # A message that keeps crashing its actor is retried this often, backing off up to 5 min.
 MAX_RETRIES = 5
 MIN_BACKOFF_MS = 1_000
@@ -121,3 +124,11 @@ def claim_once(key: str, ttl_ms: int) -> bool:
             return False
         _claims[key] = now + ttl_ms / 1000
         return True
+
+
+def send_execution(execution_id: int) -> None:
+    """Queue an execution for the workers, as ``actors.execute_flow.send`` does."""
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=QUEUE, actor_name=EXECUTE_FLOW, args=(execution_id,), kwargs={}, options={}
+    )
+    get_broker().enqueue(message)

@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
+from sqlmodel import Session
 
-from engine.db import session_scope
+from engine.broker import send_execution
+from engine.db import saved_id, session_scope
 from engine.execution_store import ExecutionNotFound, TreeFull, create_execution
-from engine.models import ExecutionStatus
+from engine.models import ExecutionStatus, FlowDefinition, FlowVersion
 from engine.nodes.advanced import (
     MAX_FLOW_DEPTH,
     MAX_LOOP_ITERATIONS,
@@ -30,6 +32,7 @@ from engine.nodes.advanced import (
     SwitchParams,
 )
 from engine.nodes.base import NodeResult
+from engine.nodes.triggers import missing_inputs
 from engine.nodes.utility import DelayParams, as_utc
 
 if TYPE_CHECKING:
@@ -298,7 +301,8 @@ async def _run_flow(run: Run, node_id: str, frame: Frame) -> list[Next]:
 
 
 async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str) -> NodeResult:
-    """Start the called flow as a child execution and await it in this process.
+    """Start the called flow as a child execution and await it in this process (or, with
+    ``wait`` off, hand it to the workers and go on).
 
     The child's idempotency key is this step's, so a re-run of an interrupted step finds
     (and resumes) the same child instead of starting a second one. The child joins the
@@ -336,6 +340,7 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
     }
     try:
         with session_scope() as session:
+            _check_inputs(session, label, node_id, params)
             child = create_execution(
                 session,
                 params.flow_id,
@@ -346,13 +351,15 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
                 max_tree=run.settings.max_tree_executions,
             )
             session.flush()
-            child_id = child.id
+            child_id = saved_id(child)
     except ExecutionNotFound as exc:
         raise StepFailed(node_id, f"{label}: {exc}") from None
     except TreeFull as exc:
         run.budget.breach = run.budget.breach or str(exc)
         raise BudgetExceeded(f"{label}: {exc}") from None
-    assert child_id is not None
+    if not params.wait:  # fire and forget: the workers run it, this flow goes on at once
+        send_execution(child_id)
+        return NodeResult({"execution_id": child_id, "status": str(ExecutionStatus.queued)})
     outcome = await run.run_child(child_id)
     if outcome.status is ExecutionStatus.waiting and outcome.resume_at is not None:
         raise Parked(outcome.resume_at)
@@ -362,6 +369,19 @@ async def call_flow(run: Run, node_id: str, params: RunFlowParams, step_key: str
         raise StepFailed(node_id, f"{label}: flow {params.flow_id} failed: {outcome.error}")
     output = {"execution_id": child_id, "status": str(outcome.status), **(outcome.result or {})}
     return NodeResult(output)
+
+
+def _check_inputs(session: Session, label: str, node_id: str, params: RunFlowParams) -> None:
+    """Refuse a call that leaves out an input the called flow's trigger declares."""
+    flow = session.get(FlowDefinition, params.flow_id)
+    live = flow.published_version_id if flow is not None else None
+    version = session.get(FlowVersion, live) if live is not None else None
+    if version is not None and (missing := missing_inputs(version.graph, params.input)):
+        raise StepFailed(
+            node_id,
+            f"{label}: flow {params.flow_id} needs the input(s) {', '.join(missing)}; "
+            "add them to this step's input",
+        )
 
 
 HANDLERS: dict[str, Handler] = {

@@ -7,6 +7,7 @@ so the editor's test run and the docs show the data a flow will actually get.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -573,3 +574,27 @@ _trigger(
     "Starts when another flow runs this one with its Run flow step.", FlowCalledTrigger,
     data={"caller_flow_id": 7, "depth": 1, "inputs": {"user_id": "123456789", "reason": "spam"}},
 )  # fmt: skip
+
+
+def run_example(graph: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The event a test run of the flow starts from: its trigger type's example, whose data a
+    Manual trigger's own sample payload replaces when it has one (None: no trigger)."""
+    for node in graph.get("nodes", []):
+        node_type = REGISTRY.get(node["type"]) if node.get("type") in REGISTRY else None
+        if node_type is None or node_type.category != NodeCategory.trigger:
+            continue
+        example = dict(node_type.example_payload or {})
+        if node_type.id == "manual":
+            sample = ManualTrigger.model_validate(node.get("params") or {}).sample_payload
+            example["data"] = sample or example.get("data", {})
+        return example
+    return None
+
+
+def missing_inputs(graph: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
+    """The inputs a flow's "Called by another flow" trigger declares that a call leaves out."""
+    for node in graph.get("nodes", []):
+        if node.get("type") == "flow_called":
+            declared = FlowCalledTrigger.model_validate(node.get("params") or {}).inputs
+            return [name for name in declared if name not in given]
+    return []

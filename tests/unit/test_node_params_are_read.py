@@ -34,7 +34,7 @@ import pytest
 
 from connectors.kit.actions import ActionRegistry
 from engine import control_nodes, schedules, trigger_index
-from engine.nodes import REGISTRY
+from engine.nodes import REGISTRY, triggers
 from engine.nodes.base import NodeCategory, NodePlatform, NodeType
 from engine.runtime import Run
 from engine.services import webhooks
@@ -50,20 +50,13 @@ CONNECTOR_ACTIONS = {
 UNROUTED_READERS: dict[str, tuple[Callable[..., Any], ...]] = {
     "webhook": (webhooks.sync_flow_endpoints,),
     "schedule": (schedules.fire_due_schedules,),
+    "manual": (triggers.run_example,),  # the editor's test run starts from it
+    "flow_called": (control_nodes.call_flow,),  # checks the inputs a call passes
 }
 # The merge node has no handler of its own: the walk and the parallel node read it.
 CONTROL_READERS: dict[str, tuple[Callable[..., Any], ...]] = {
     **{node_id: (handler,) for node_id, handler in control_nodes.HANDLERS.items()},
     "merge": (control_nodes.run_merge, control_nodes.arrive, control_nodes._merge_timeout),
-}
-
-
-# Found by this test and not fixed yet: each setting does nothing today. The test fails as
-# soon as one of them is read (then take it off this list) or another unread one appears.
-NOT_YET_READ: dict[str, set[str]] = {
-    "run_flow": {"wait"},  # every run_flow waits: fire and forget is not implemented
-    "manual": {"sample_payload"},  # the test-run dialog starts from the type's example
-    "flow_called": {"inputs"},  # the names a calling flow must pass are not checked
 }
 
 
@@ -181,13 +174,11 @@ def unread_params(node_type: NodeType) -> set[str]:
 @pytest.mark.parametrize("node_type", list(REGISTRY), ids=lambda node_type: node_type.id)
 def test_every_declared_param_is_read(node_type: NodeType) -> None:
     unread = unread_params(node_type)
-    known = NOT_YET_READ.get(node_type.id, set())
-    assert unread <= known, (
+    assert not unread, (
         f"{node_type.id} ({node_type.label}): nothing reads the param(s) "
-        f"{', '.join(sorted(unread - known))}; readers looked at: "
+        f"{', '.join(sorted(unread))}; readers looked at: "
         f"{[r.__qualname__ for r in readers_of(node_type)] or 'none'}"
     )
-    assert known <= unread, f"{node_type.id}: {sorted(known - unread)} read now: off NOT_YET_READ"
 
 
 def test_the_check_finds_an_unread_param() -> None:

@@ -7,6 +7,7 @@ import pytest
 from engine.api.runs import trigger_event
 from engine.models import AdminUser
 from engine.nodes import REGISTRY
+from engine.nodes.triggers import run_example
 from engine.services.node_pickers import Choice
 from flowbot_ui.state.run_payload import apply_fields, payload_fields, run_fields
 
@@ -76,3 +77,20 @@ def test_the_connection_is_one_of_the_real_ones_of_the_events_kind() -> None:
     assert [c.value for c in connection.choices if c.selected] == ["4"]
     assert paths[connection.index] == ["instance_id"]
     assert run_fields({**example, "instance_id": 9}, real)[0][0].value == "9"
+
+
+def test_a_manual_trigger_runs_with_its_sample_payload_and_others_with_their_example() -> None:
+    def graph(*nodes: dict[str, object]) -> dict[str, object]:
+        return {"nodes": list(nodes), "edges": []}
+
+    manual = {"id": "m", "type": "manual", "params": {"sample_payload": {"order": 1042}}}
+    started = run_example(graph({"id": "x", "type": "set_variable", "params": {}}, manual))
+    plain = run_example(graph({"id": "m", "type": "manual", "params": {}}))
+
+    assert started is not None and started["data"] == {"order": 1042}
+    assert started["kind"] == "manual"
+    assert plain == REGISTRY.get("manual").example_payload  # no sample: the type's example
+    assert run_example(graph({"id": "c", "type": "tg_command"})) == dict(
+        REGISTRY.get("tg_command").example_payload or {}
+    )
+    assert run_example(graph()) is None

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import httpx
 import pytest
 from sqlmodel import Session, select
 
-from engine import events, pool_client
+from engine import actors, events, pool_client  # noqa: F401  (actors: declares the flows queue)
+from engine.broker import QUEUE, get_broker
 from engine.execution_store import create_execution
 from engine.models import (
     AdminUser,
@@ -307,6 +309,64 @@ async def test_run_flow_runs_the_child_and_outputs_its_result(
     ).one()
     assert child_run.depth == 1 and child_run.trigger_type == "flow_called"
     assert child_run.trigger_data["data"]["inputs"] == {"x": "hey"}
+
+
+async def test_run_flow_without_waiting_queues_the_child_and_goes_on(
+    sqlite_session: Session, pool: FakePool
+) -> None:
+    child = make_flow(
+        sqlite_session,
+        [node("ct", "flow_called"), send("hi", "child got {{trigger.data.x}}")],
+        [edge("ct", "hi")],
+        name="child",
+    )
+    parent = make_flow(
+        sqlite_session,
+        *chain(
+            node("call", "run_flow", flow_id=child, input={"x": "1"}, wait=False),
+            send("after", "parent went on ({{node.call.status}})"),
+        ),
+    )
+    queue = get_broker().queues[QUEUE]
+    queue.queue.clear()
+
+    outcome = await run_flow_now(parent, trigger())
+
+    assert outcome.status is ExecutionStatus.succeeded, outcome.error
+    assert texts(pool) == ["parent went on (queued)"]  # the child has not run
+    sqlite_session.expire_all()
+    child_run = sqlite_session.exec(
+        select(FlowExecution).where(FlowExecution.parent_execution_id == outcome.execution_id)
+    ).one()
+    assert child_run.status == ExecutionStatus.queued
+    [message] = [dramatiq.Message.decode(raw) for raw in queue.queue]
+    assert (message.actor_name, list(message.args)) == ("execute_flow", [child_run.id])
+    assert (await run_execution(child_run.id)).status is ExecutionStatus.succeeded
+    assert texts(pool)[-1] == "child got 1"
+
+
+async def test_run_flow_names_the_inputs_the_called_flow_needs(
+    sqlite_session: Session, pool: FakePool
+) -> None:
+    child = make_flow(
+        sqlite_session,
+        [node("ct", "flow_called", inputs=["user_id", "reason"])],
+        [],
+        name="child",
+    )
+    parent = make_flow(
+        sqlite_session, *chain(node("call", "run_flow", flow_id=child, input={"user_id": "7"}))
+    )
+
+    outcome = await run_flow_now(parent, trigger())
+
+    assert outcome.status is ExecutionStatus.failed
+    assert f"flow {child} needs the input(s) reason" in (outcome.error or "")
+    sqlite_session.expire_all()
+    [call] = [s for s in steps(sqlite_session, outcome.execution_id) if s.node_id == "call"]
+    assert call.status == StepStatus.failed and "needs the input(s) reason" in (call.error or "")
+    runs_of_child = select(FlowExecution).where(FlowExecution.flow_id == child)
+    assert sqlite_session.exec(runs_of_child).all() == []  # rolled back with the refusal
 
 
 async def test_run_flow_refuses_to_nest_deeper_than_five(
