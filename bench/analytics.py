@@ -10,8 +10,9 @@ moderation actions), their daily snapshots computed from those events, 20,000 me
 events on each of the two live days; 100 flows with about 1,000,000 executions: the last
 30 days as execution rows with three steps each, rolled up by the real daily job
 (engine/maintenance.rollup_flow_stats) for the days before yesterday, and roll-up rows for
-the 11 months before. Measured: engine/services/analytics.py as the pages and the REST API
-call it (today and yesterday are counted live, the rest read from snapshots and roll-ups).
+the 11 months before; each finished month merged into month rows. Measured:
+engine/services/analytics.py as the pages and the REST API call it (today, and yesterday
+until its job has run, counted live; the rest read from snapshots and roll-ups).
 A fresh scratch database is created and dropped. Figures only, no assertions.
 """
 
@@ -124,9 +125,10 @@ SEED = [
     FROM flow_execution e, generate_series(1, 3) s,
         LATERAL (SELECT (ARRAY['trigger1', 'if1', 'send1'])[s] AS node) n""",
     # The 11 months before the execution rows: 27 or 28 executions per flow and day.
-    f"""INSERT INTO flow_daily_stats (flow_id, day, executions, succeeded, failed, stopped,
-        duration_ms_sum, duration_histogram, triggers, failed_nodes, node_time, updated_at)
-    SELECT f, {UTC_TODAY} - d, 27 + (f + d) % 2, 25 + (f + d) % 2, 1, 1, 27 * 420.0,
+    f"""INSERT INTO flow_daily_stats (flow_id, day, span, executions, succeeded, failed,
+        stopped, duration_ms_sum, duration_histogram, triggers, failed_nodes, node_time,
+        updated_at)
+    SELECT f, {UTC_TODAY} - d, 'day', 27 + (f + d) % 2, 25 + (f + d) % 2, 1, 1, 27 * 420.0,
         jsonb_build_object('100', 8, '250', 9, '500', 6, '1000', 3 + (f + d) % 2, '5000', 1),
         jsonb_build_object('tg_message', 20 + (f + d) % 2, 'webhook', 7),
         jsonb_build_object('send1', jsonb_build_object('count', 1, 'errors',
@@ -139,7 +141,9 @@ SEED = [
 
 
 def _seed() -> dict[str, float]:
-    """Seed, roll up the days of execution rows with the daily job; how long each took."""
+    """Seed, roll up the days of execution rows with the daily job and merge each finished
+    month's days into month rows (as the daily job does when a month ends); how long each
+    took."""
     from datetime import timedelta
 
     import sqlalchemy as sa
@@ -158,9 +162,15 @@ def _seed() -> dict[str, float]:
     for days_ago in range(2, ROWS_DAYS + 1):
         maintenance.rollup_flow_stats(today - timedelta(days=days_ago))
     rolled = (time.perf_counter() - started) / (ROWS_DAYS - 1)
+    started, months = time.perf_counter(), 0
+    first = (today - timedelta(days=YEAR)).replace(day=1)
+    while (first + timedelta(days=32)).replace(day=1) <= today:
+        maintenance.rollup_flow_month(first)
+        first, months = (first + timedelta(days=32)).replace(day=1), months + 1
+    merged = (time.perf_counter() - started) / months
     with get_engine().connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
-    return {"seeded_s": seeded, "rollup_s": rolled}
+    return {"seeded_s": seeded, "rollup_s": rolled, "month_s": merged}
 
 
 def _counts() -> dict[str, int]:
@@ -172,8 +182,8 @@ def _counts() -> dict[str, int]:
         "events": "SELECT (SELECT count(*) FROM community_member)"
         " + (SELECT count(*) FROM community_member WHERE left_at IS NOT NULL)"
         " + (SELECT count(*) FROM warning) + (SELECT count(*) FROM moderation_log)",
-        "executions": "SELECT (SELECT sum(executions) FROM flow_daily_stats WHERE day < "
-        f"{UTC_TODAY} - {ROWS_DAYS}) + (SELECT count(*) FROM flow_execution)",
+        "executions": "SELECT (SELECT sum(executions) FROM flow_daily_stats WHERE span = 'day'"
+        f" AND day < {UTC_TODAY} - {ROWS_DAYS}) + (SELECT count(*) FROM flow_execution)",
         "rollup_rows": "SELECT count(*) FROM flow_daily_stats",
         "snapshots": "SELECT count(*) FROM community_analytics_snapshot",
     }
@@ -247,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{facts['executions']:,} executions of {FLOWS} flows ({facts['rollup_rows']:,} "
         f"roll-up rows, the last {ROWS_DAYS} days as rows). Seeded in {facts['seeded_s']:.1f} s;"
         f" the daily flow roll-up of one day ({RECENT_EXECUTIONS // ROWS_DAYS:,} executions) "
-        f"took {facts['rollup_s'] * 1000:.0f} ms. p50/p99 of one call (seq/s: one at a time; "
+        f"took {facts['rollup_s'] * 1000:.0f} ms, merging a month of 100 flows' days "
+        f"{facts['month_s'] * 1000:.0f} ms. p50/p99 of one call (seq/s: one at a time; "
         "burst/s: 16 in flight)."
     )
     return 0

@@ -27,7 +27,7 @@ from engine.models import (
 from engine.nodes.utility import stored_time
 from engine.platform_event import PlatformEvent
 from engine.redaction import Redactor
-from engine.services import daily_figures
+from engine.services import daily_figures, flow_rollups
 from engine.services.webhooks import SEEN_RETENTION
 
 log = logging.getLogger(__name__)
@@ -128,17 +128,44 @@ def snapshot_analytics(day: date) -> int:
 def rollup_flow_stats(day: date) -> int:
     """Write (or replace) every flow's figures for the UTC ``day``; how many flows ran.
     A flow that has a row for the day but no finished execution any more loses the row,
-    so a re-run always leaves exactly what the executions say."""
+    so a re-run always leaves exactly what the executions say. When the day's month is
+    over, its month rows are written again from the days (``rollup_flow_month``)."""
     with session_scope() as session:
         figures = daily_figures.flow_figures(session, day)
-        table = table_of(FlowDailyStats)
-        session.exec(
-            sa.delete(table).where(table.c.day == day, table.c.flow_id.not_in(list(figures) or [0]))
-        )
-        for flow_id, counted in figures.items():
-            values = {**counted.as_values(), "updated_at": stored_time(utcnow())}
-            _upsert(session, table, {"flow_id": flow_id, "day": day}, values)
+        _replace_flow_rows(session, day, "day", figures)
+    first = day.replace(day=1)
+    if _next_month(first) <= utcnow().date():
+        rollup_flow_month(first)
     return len(figures)
+
+
+def rollup_flow_month(first: date) -> int:
+    """Merge each flow's day rows of the month starting ``first`` into its month row."""
+    last = _next_month(first) - timedelta(days=1)
+    with session_scope() as session:
+        figures = flow_rollups.stored_figures(
+            session, None, first, last, by="flow_id", details=True, months=False
+        )
+        _replace_flow_rows(session, first, "month", figures)
+    return len(figures)
+
+
+def _replace_flow_rows(
+    session: Session, day: date, span: str, figures: dict[int, daily_figures.FlowFigures]
+) -> None:
+    table = table_of(FlowDailyStats)
+    session.exec(
+        sa.delete(table).where(
+            table.c.day == day, table.c.span == span, table.c.flow_id.not_in(list(figures) or [0])
+        )
+    )
+    for flow_id, counted in figures.items():
+        values = {**counted.as_values(), "updated_at": stored_time(utcnow())}
+        _upsert(session, table, {"flow_id": flow_id, "day": day, "span": span}, values)
+
+
+def _next_month(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1)
 
 
 def _upsert(session: Session, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:

@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("flow_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("span", sa.String(length=8), nullable=False),
         sa.Column("executions", sa.Integer(), nullable=False),
         sa.Column("succeeded", sa.Integer(), nullable=False),
         sa.Column("failed", sa.Integer(), nullable=False),
@@ -130,7 +131,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_daily_stats")),
-        sa.UniqueConstraint("flow_id", "day", name=op.f("uq_flow_daily_stats_flow_id_day")),
+        sa.UniqueConstraint(
+            "flow_id", "day", "span", name=op.f("uq_flow_daily_stats_flow_id_day_span")
+        ),
     )
     with op.batch_alter_table("flow_daily_stats", schema=None) as batch_op:
         batch_op.create_index("ix_flow_daily_stats_day", ["day"], unique=False)

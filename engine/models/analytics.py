@@ -70,17 +70,21 @@ class FlowDailyStats(SQLModel, table=True):
 
     Percentiles cannot be summed, so durations are kept as a histogram (upper bound of a
     bucket in ms → count) that merges across days.
+
+    Once a month is over, each flow also gets one ``span="month"`` row (``day``: the 1st)
+    merging its days: a year's summary then opens 12 rows' JSON per flow, not 365.
     """
 
     __tablename__ = "flow_daily_stats"
     __table_args__ = (
-        sa.UniqueConstraint("flow_id", "day"),
+        sa.UniqueConstraint("flow_id", "day", "span"),
         sa.Index("ix_flow_daily_stats_day", "day"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     flow_id: int = fk("flow_definition.id", index=False)
     day: date
+    span: str = Field(default="day", sa_type=sa.String(8))  # "day" or "month"
     executions: int = 0
     succeeded: int = 0
     failed: int = 0

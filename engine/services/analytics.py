@@ -54,6 +54,19 @@ class InvalidRange(ValueError):
     """A range the analytics cannot show: reversed, too long or in an unknown zone."""
 
 
+def community_choices(session: Session, viewer: AdminUser) -> list[tuple[int, str]]:
+    """Every community's id and name, by name: what the pages offer to pick and compare."""
+    require_role(viewer, Role.viewer)
+    rows = session.exec(select(Community.id, Community.name).order_by(col(Community.name)))
+    return [(cid, name) for cid, name in rows if cid is not None]
+
+
+def flow_choices(session: Session, viewer: AdminUser) -> list[tuple[int, str]]:
+    """Every flow's id and name, by name."""
+    require_role(viewer, Role.viewer)
+    return sorted(_flow_names(session, None).items(), key=lambda item: item[1].lower())
+
+
 # --- ranges ----------------------------------------------------------------------------------
 
 

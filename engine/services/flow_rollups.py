@@ -8,7 +8,7 @@ figures) would take seconds to decode in Python; the database opens them itself
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,13 +27,23 @@ def stored_figures(
     end: date,
     by: str,
     details: bool = False,
+    months: bool = True,
 ) -> dict[Any, FlowFigures]:
     """The roll-ups of ``start``..``end`` summed per ``by`` ("day" or "flow_id"); with
-    ``details`` the triggers and per-node figures too, else only counts and durations."""
+    ``details`` the triggers and per-node figures too, else only counts and durations.
+    Per flow, a whole month of the range is read from its month row when there is one
+    (unless ``months`` is False)."""
     if end < start:
         return {}
     key = STATS.c[by]
-    where = [STATS.c.day >= start, STATS.c.day <= end]
+    whole = _whole_months(session, start, end) if by == "flow_id" and months else []
+    days = sa.and_(STATS.c.span == "day", STATS.c.day >= start, STATS.c.day <= end)
+    if whole:
+        outside = sa.not_(sa.or_(*(STATS.c.day.between(m, _month_end(m)) for m in whole)))
+        rows = sa.or_(sa.and_(STATS.c.span == "month", STATS.c.day.in_(whole)), days & outside)
+    else:
+        rows = days
+    where = [rows]
     if flows is not None:
         where.append(STATS.c.flow_id.in_(flows))
     figures: dict[Any, FlowFigures] = {}
@@ -61,6 +71,20 @@ def stored_figures(
     if details:
         _add_details(session, figures, key, where)
     return figures
+
+
+def _whole_months(session: Session, start: date, end: date) -> list[date]:
+    """The months inside ``start``..``end`` that have month rows (the 1st of each)."""
+    found = session.execute(
+        sa.select(STATS.c.day)
+        .where(STATS.c.span == "month", STATS.c.day >= start, STATS.c.day <= end)
+        .distinct()
+    ).scalars()
+    return sorted(first for first in found if _month_end(first) <= end)
+
+
+def _month_end(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _add_details(

@@ -366,3 +366,49 @@ def test_csv_exports_the_series_and_keeps_names_from_being_formulas(session: Ses
         f"{days_ago(1)},1,1,0,0,37.5,48.8,False",
         f"{TODAY},2,0,1,1,10.0,475.0,True",
     ]
+
+
+def test_a_finished_month_is_one_row_per_flow_that_long_ranges_read(session: Session) -> None:
+    a = add(session, FlowDefinition(name="welcome")).id
+    for day, n in (
+        (date(2030, 4, 30), 1),
+        (date(2030, 5, 10), 2),
+        (date(2030, 5, 20), 3),
+        (date(2030, 6, 1), 4),
+    ):
+        add(
+            session,
+            FlowDailyStats(
+                flow_id=a,
+                day=day,
+                executions=n,
+                succeeded=n,
+                duration_histogram={"100": n},
+                triggers={"manual": n},
+                node_time={"send1": [n, 10.0 * n]},
+                failed_nodes={"send1": {"count": 1, "errors": {"x": 1}}},
+            ),
+        )
+    session.commit()
+
+    assert maintenance.rollup_flow_month(date(2030, 5, 1)) == 1
+    assert maintenance.rollup_flow_month(date(2030, 5, 1)) == 1  # again: replaced
+    session.expire_all()
+    (month,) = session.exec(select(FlowDailyStats).where(FlowDailyStats.span == "month")).all()
+    assert (month.day, month.executions, month.duration_histogram) == (
+        date(2030, 5, 1),
+        5,
+        {"100": 5},
+    )
+    assert month.node_time == {"send1": [5, 50.0]}
+    assert month.failed_nodes == {"send1": {"count": 2, "errors": {"x": 2}}}
+
+    month.executions = 50  # shows which rows a range reads
+    session.add(month)
+    session.commit()
+    whole = analytics.day_range(None, start=date(2030, 4, 30), end=date(2030, 6, 1), now=NOW)
+    assert analytics.flow_summary(session, VIEWER, a, whole, now=NOW).executions == 55
+    part = analytics.day_range(None, start=date(2030, 5, 10), end=date(2030, 6, 1), now=NOW)
+    assert analytics.flow_summary(session, VIEWER, a, part, now=NOW).executions == 9
+    days = analytics.flow_series(session, VIEWER, a, whole, now=NOW)
+    assert sum(d.executions for d in days) == 10  # the daily series reads the days
