@@ -21,6 +21,7 @@ import {
 import "@xyflow/react/dist/style.css";
 
 const DRAG_TYPE = "application/flowbot-node";
+const AUTOSAVE_MS = 1500; // unsaved edits are saved after this long without another edit
 const READABLE_ZOOM = 0.85; // node labels (14px) stay about 12px on screen
 const FRAME_MARGIN = 40; // px around a flow framed at READABLE_ZOOM
 const FIT_ICON =
@@ -167,6 +168,13 @@ function FlowNode({ data, selected }) {
 
 const NODE_TYPES = { flowNode: FlowNode };
 
+// A property-form field has the focus: its form is not rebuilt under the person's typing
+// (leaving the field compares what it showed with the draft, and refreshes the form).
+function editingField() {
+  const active = document.activeElement;
+  return Boolean(active && (active.id || "").startsWith("param-"));
+}
+
 function isTyping(target) {
   const tag = (target && target.tagName) || "";
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
@@ -180,6 +188,8 @@ function Canvas(props) {
     statuses,
     highlight,
     readOnly,
+    dirty,
+    onAutosave,
     onNodeMove,
     onConnectEdge,
     onDeleteItems,
@@ -187,12 +197,14 @@ function Canvas(props) {
     onSelectNode,
     onShortcut,
     onHeartbeat,
+    onGraphChange,
   } = props;
   const { screenToFlowPosition, getNodes, getNodesBounds, setViewport } = useReactFlow();
   const fitted = useRef(false);
   const [nodes, setNodes] = useState([]);
   const [edges, setEdges] = useState([]);
   const lastMove = useRef(0);
+  const shownKey = useRef(null);
   const wrapper = useRef(null);
 
   // A new snapshot: take it, but keep what the user is doing right now (drag, selection).
@@ -210,6 +222,8 @@ function Canvas(props) {
     });
     setEdges(graph.edges || []);
     lastMove.current = Math.max(lastMove.current, graph.move_seq || 0);
+    if (shownKey.current !== null && onGraphChange && !editingField()) onGraphChange();
+    shownKey.current = graph.key;
     if (!fitted.current && (graph.nodes || []).length) {
       fitted.current = true;  // frame the flow once its nodes have been measured
       setTimeout(frame, 60);
@@ -247,6 +261,24 @@ function Canvas(props) {
       }),
     );
   }, [moves]);
+
+  // Unsaved edits reach the database after a pause in editing (each editor's page asks;
+  // the room saves once); until then, leaving the page asks first.
+  useEffect(() => {
+    if (!dirty || readOnly || !onAutosave) return undefined;
+    const timer = setTimeout(() => onAutosave(), AUTOSAVE_MS);
+    return () => clearTimeout(timer);
+  }, [dirty, readOnly, graph && graph.key, moves]);
+
+  useEffect(() => {
+    if (!dirty) return undefined;
+    const ask = (event) => {
+      event.preventDefault();
+      event.returnValue = "";
+    };
+    window.addEventListener("beforeunload", ask);
+    return () => window.removeEventListener("beforeunload", ask);
+  }, [dirty]);
 
   useEffect(() => {
     if (!onHeartbeat) return undefined;

@@ -27,6 +27,7 @@ class FlowCanvas(rx.NoSSRComponent):
     statuses: rx.Var[dict]  # node id → step status of the run being watched
     highlight: rx.Var[str]  # node id the debugger points at
     read_only: rx.Var[bool]
+    dirty: rx.Var[bool]  # unsaved edits: autosaved after a pause, and leaving asks first
 
     on_node_move: rx.EventHandler[passthrough_event_spec(list)]
     on_connect_edge: rx.EventHandler[passthrough_event_spec(dict)]
@@ -35,6 +36,8 @@ class FlowCanvas(rx.NoSSRComponent):
     on_select_node: rx.EventHandler[passthrough_event_spec(str)]
     on_shortcut: rx.EventHandler[passthrough_event_spec(str)]
     on_heartbeat: rx.EventHandler[no_args_event_spec]
+    on_autosave: rx.EventHandler[no_args_event_spec]
+    on_graph_change: rx.EventHandler[no_args_event_spec]  # a structural edit, by anyone
 
 
 flow_canvas = FlowCanvas.create

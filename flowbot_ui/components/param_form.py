@@ -1,7 +1,9 @@
 """The property form of the selected node, generated from its params' JSON schema.
 
 Inputs are uncontrolled and commit on blur, so typing never round-trips to the server;
-their keys include the value, so a change made elsewhere remounts them. A param that
+their keys include the value, so a change made elsewhere remounts them. A blur sends what
+the field showed with what it holds: an untouched field writes nothing, and an edit made
+over someone else's newer value is offered as a choice instead of written. A param that
 names something real (a connection, a chat...) is a picker of the real ones, by name;
 a chat can still be typed (an id, or a value from the flow).
 """
@@ -12,14 +14,10 @@ import reflex as rx
 
 from flowbot_ui.state.editor import EditorState, FieldSpec
 from flowbot_ui.state.node_form import UNSET, PickChoice
-from flowbot_ui.state.room import FlowRoom
 
 
-def _commit(field: FieldSpec, value: rx.Var) -> list:  # type: ignore[type-arg]
-    return [
-        FlowRoom.set_param(EditorState.selected_id, field.name, value),
-        EditorState.refresh_panel,
-    ]
+def _commit(field: FieldSpec, value: rx.Var) -> rx.EventSpec:
+    return EditorState.commit_field(field.name, field.value, value)
 
 
 def _key(field: FieldSpec) -> rx.Var:
@@ -33,6 +31,7 @@ def _text(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
         "placeholder": field.placeholder,
         "key": _key(field),
         "on_blur": lambda value: _commit(field, value),
+        "read_only": ~EditorState.can_edit,
         "width": "100%",
         "id": "param-" + field.name,
         "custom_attrs": {"data-testid": "param-" + field.name},
@@ -53,6 +52,7 @@ def _insert_hint(field: FieldSpec) -> rx.Component:
             size="1",
             variant="soft",
             on_change=lambda hint: _commit(field, field.value + hint),
+            disabled=~EditorState.can_edit,
             custom_attrs={"data-testid": "hint-" + field.name},
         ),
     )
@@ -94,6 +94,7 @@ def _single_picker(field: FieldSpec) -> rx.Component:
         value=field.picked,
         on_change=lambda value: EditorState.pick(field.name, value),
         key=_key(field),
+        disabled=~EditorState.can_edit,
         width="100%",
     )
 
@@ -106,6 +107,7 @@ def _several_picker(field: FieldSpec) -> rx.Component:
                 choice_text(choice),
                 checked=choice.selected,
                 on_change=lambda on: EditorState.toggle_pick(field.name, choice.value, on),
+                disabled=~EditorState.can_edit,
                 custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},
             ),
         ),
@@ -162,10 +164,8 @@ def _input(field: FieldSpec) -> rx.Component:
                 rx.checkbox(
                     default_checked=field.value == "true",
                     key=_key(field),
-                    on_change=lambda checked: [
-                        FlowRoom.set_flag(EditorState.selected_id, field.name, checked),
-                        EditorState.refresh_panel,
-                    ],
+                    on_change=lambda checked: EditorState.set_flag(field.name, checked),
+                    disabled=~EditorState.can_edit,
                     custom_attrs={"data-testid": "param-" + field.name},
                 ),
             ),
@@ -176,6 +176,7 @@ def _input(field: FieldSpec) -> rx.Component:
                     value=field.value,
                     placeholder="Choose…",
                     on_change=lambda value: _commit(field, value),
+                    disabled=~EditorState.can_edit,
                     width="100%",
                     custom_attrs={"data-testid": "param-" + field.name},
                 ),
@@ -195,6 +196,45 @@ _KIND_HINTS = {
 }
 
 
+def _conflict(field: FieldSpec) -> rx.Component:
+    """Someone else changed this field while this person edited it: theirs is shown, and
+    this person chooses which stays."""
+    return rx.cond(
+        EditorState.field_conflict == field.name,
+        rx.callout(
+            rx.vstack(
+                rx.text(
+                    "Changed by ",
+                    EditorState.field_conflict_by,
+                    " while you edited it. Yours: ",
+                    rx.code(EditorState.field_conflict_text),
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Keep mine",
+                        size="1",
+                        on_click=EditorState.keep_mine,
+                        data_testid="keep-mine",
+                    ),
+                    rx.button(
+                        "Take theirs",
+                        size="1",
+                        variant="soft",
+                        on_click=EditorState.take_theirs,
+                        data_testid="take-theirs",
+                    ),
+                ),
+                spacing="2",
+            ),
+            icon="users",
+            color_scheme="amber",
+            size="1",
+            width="100%",
+            data_testid="field-conflict-" + field.name,
+        ),
+    )
+
+
 def _field(field: FieldSpec) -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -203,6 +243,7 @@ def _field(field: FieldSpec) -> rx.Component:
             spacing="1",
         ),
         _input(field),
+        _conflict(field),
         rx.text(
             field.description,
             rx.cond(

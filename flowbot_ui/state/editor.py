@@ -19,6 +19,7 @@ from engine.api.runs import trigger_event
 from engine.db import session_scope
 from engine.models import Role
 from engine.nodes import REGISTRY
+from engine.nodes.triggers import run_example
 from engine.services import auth, executions, flows, node_pickers
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import filter_palette, palette_groups, suggestions
@@ -59,6 +60,13 @@ class EditorState(AuthState):
     selected_label: str = ""
     selected_description: str = ""
     fields: list[FieldSpec] = []
+    # a field this person edited while someone else changed it: theirs is shown, and
+    # what this person typed is kept here until they choose
+    field_conflict: str = ""
+    field_conflict_by: str = ""
+    field_conflict_text: str = ""
+    can_undo: bool = False  # this person's own edits, not the room's
+    can_redo: bool = False
     node_problems: list[str] = []
     hints: list[str] = []
     palette_search: str = ""
@@ -154,12 +162,14 @@ class EditorState(AuthState):
     @rx.event
     async def select(self, node_id: str) -> None:
         self.selected_id = node_id
+        self._forget_conflict()
         await self.refresh_panel()
 
     @rx.event
     async def refresh_panel(self) -> None:
         """Rebuild the property form from the room's draft (after any change to it)."""
         room = await self.get_state(FlowRoom)
+        self.can_undo, self.can_redo = room._history_of(self.router.session.client_token)
         graph = room.graph
         node = next((n for n in graph.get("nodes", []) if n["id"] == self.selected_id), None)
         if node is None:
@@ -175,20 +185,56 @@ class EditorState(AuthState):
         self.node_problems = [i.message for i in issues]
         self.hints = suggestions(graph, node["id"])
 
-    @rx.event
-    def pick(self, name: str, value: str):  # type: ignore[no-untyped-def]
-        """A picker's choice (its "nothing picked" item clears the param)."""
-        text = "" if value == UNSET else value
-        return [FlowRoom.set_param(self.selected_id, name, text), EditorState.refresh_panel]
+    async def _write(self, name: str, text: str, shown: str | None = None) -> str:
+        """Write a field of the selected node; who changed it underneath, if anyone."""
+        room = await self.get_state(FlowRoom)
+        other = await room._set_param(self.selected_id, name, text, shown)
+        await self.refresh_panel()
+        return other
 
     @rx.event
-    def toggle_pick(self, name: str, value: str, on: bool):  # type: ignore[no-untyped-def]
+    async def commit_field(self, name: str, shown: str, text: str) -> None:
+        """A field left: written only when this person changed what they were shown, and
+        never over a value someone else set meanwhile (that is offered as a choice)."""
+        if text == shown:
+            await self.refresh_panel()  # a look, not an edit: show what the draft holds now
+            return
+        other = await self._write(name, text, shown)
+        if other:
+            self.field_conflict, self.field_conflict_by = name, other
+            self.field_conflict_text = text
+
+    @rx.event
+    async def keep_mine(self) -> None:
+        """Resolve a field conflict with what this person typed."""
+        name, text = self.field_conflict, self.field_conflict_text
+        self._forget_conflict()
+        if name:
+            await self._write(name, text)
+
+    @rx.event
+    async def take_theirs(self) -> None:
+        self._forget_conflict()
+        await self.refresh_panel()
+
+    def _forget_conflict(self) -> None:
+        self.field_conflict, self.field_conflict_by, self.field_conflict_text = "", "", ""
+
+    @rx.event
+    async def set_flag(self, name: str, on: bool) -> None:
+        await self._write(name, "true" if on else "false")
+
+    @rx.event
+    async def pick(self, name: str, value: str) -> None:
+        """A picker's choice (its "nothing picked" item clears the param)."""
+        await self._write(name, "" if value == UNSET else value)
+
+    @rx.event
+    async def toggle_pick(self, name: str, value: str, on: bool) -> None:
         """Tick or untick one choice of a picker of several (communities to post to)."""
         field = next((f for f in self.fields if f.name == name), None)
-        if field is None:
-            return None
-        text = toggled(field, value, on)
-        return [FlowRoom.set_param(self.selected_id, name, text), EditorState.refresh_panel]
+        if field is not None:
+            await self._write(name, toggled(field, value, on))
 
     @rx.event
     def set_palette_search(self, text: str) -> None:
@@ -204,29 +250,32 @@ class EditorState(AuthState):
             return None
         if name == "paste" and self._clipboard:
             return FlowRoom.paste(self._clipboard)
-        if name == "undo":
-            return [FlowRoom.undo, EditorState.refresh_panel]
-        if name == "redo":
-            return [FlowRoom.redo, EditorState.refresh_panel]
+        if name in ("undo", "redo"):
+            await self._history(back=name == "undo")
         return None
+
+    async def _history(self, back: bool) -> None:
+        room = await self.get_state(FlowRoom)
+        await room._history(back)
+        await self.refresh_panel()
+
+    @rx.event
+    async def undo(self) -> None:
+        """Undo this person's last edit (others' edits since stay)."""
+        await self._history(back=True)
+
+    @rx.event
+    async def redo(self) -> None:
+        await self._history(back=False)
 
     # ------------------------------------------------------------------ test run
 
     @rx.event
     async def open_run(self) -> None:
-        """The test-run dialog: a form built from the trigger type's example event."""
+        """The test-run dialog: a form built from the trigger's example event (a Manual
+        trigger's sample payload as its data)."""
         if not self._run_example:
-            graph = await self._graph()
-            trigger = next(
-                (
-                    REGISTRY.get(n["type"])
-                    for n in graph.get("nodes", [])
-                    if n["type"] in REGISTRY and REGISTRY.get(n["type"]).category == "trigger"
-                ),
-                None,
-            )
-            example = trigger.example_payload if trigger is not None else None
-            self._fill_run_form(dict(example or {}))
+            self._fill_run_form(dict(run_example(await self._graph()) or {}))
         self.run_error = ""
         self.run_open = True
 

@@ -293,6 +293,11 @@ def param_fields(
     return fields
 
 
+def field_text(type_id: str, params: Mapping[str, Any], name: str) -> str:
+    """The text a param's form field shows for its current value (as ``param_fields``)."""
+    return next((f["value"] for f in param_fields(type_id, params) if f["name"] == name), "")
+
+
 def parse_field(type_id: str, name: str, text: str) -> tuple[bool, Any]:
     """The value a form field's text stands for; (False, None) means "leave it unset"."""
     node_type = _node_type(type_id)

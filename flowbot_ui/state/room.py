@@ -28,13 +28,15 @@ from flowbot_ui.state.flow_graph import (
     auto_layout,
     canvas_view,
     edge_id,
+    field_text,
     first_errors,
     new_node_id,
     node_handles,
     parse_field,
 )
+from flowbot_ui.state.graph_changes import Change, apply_change, graph_change
 
-UNDO_DEPTH = 25  # whole-graph snapshots: kept short, the room is stored per event
+UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
 MOVES_KEPT = 30  # a client further behind than this gets a snapshot anyway
 PRESENCE_TIMEOUT = 35.0  # seconds without a heartbeat before someone counts as gone
 PASTE_OFFSET = 40.0
@@ -71,15 +73,15 @@ class FlowRoom(rx.SharedState):
     presence: dict[str, dict[str, Any]] = {}
     notice: str = ""
     conflict: str = ""
-    can_undo: bool = False
-    can_redo: bool = False
 
     _graph: dict[str, Any] = {}
     _live_graph: dict[str, Any] | None = None
-    _undo: list[dict[str, Any]] = []
-    _redo: list[dict[str, Any]] = []
+    # per client: the changes its own edits made, to undo (and redo) among others' edits
+    _undo: dict[str, list[Change]] = {}
+    _redo: dict[str, list[Change]] = {}
     _key: int = 0
     _move_seq: int = 0
+    _changed_by: dict[str, str] = {}  # "node/param" → who wrote it last here
 
     # ------------------------------------------------------------------ loading
 
@@ -87,7 +89,7 @@ class FlowRoom(rx.SharedState):
         self.flow_id, self.name = flow.id or 0, flow.name
         self.revision, self.dirty, self.conflict = flow.revision, False, ""
         self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
-        self._undo, self._redo = [], []
+        self._undo, self._redo = {}, {}
         self._load_live(session, flow)
         self._refresh()
 
@@ -136,7 +138,6 @@ class FlowRoom(rx.SharedState):
             {"severity": i.severity, "message": i.message, "node_id": i.node_id or ""}
             for i in checked.issues
         ]
-        self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
         self._compare_live()
 
     async def _user(self) -> AuthState | None:
@@ -161,8 +162,13 @@ class FlowRoom(rx.SharedState):
         before = copy.deepcopy(self._graph)
         if change(self._graph) is False:
             return False
-        self._undo = [*self._undo[-(UNDO_DEPTH - 1) :], before]
-        self._redo = []
+        token = self.router.session.client_token
+        mine = self._undo.get(token, [])
+        self._undo = {
+            **self._undo,
+            token: [*mine[-(UNDO_DEPTH - 1) :], graph_change(before, self._graph)],
+        }
+        self._redo = {**self._redo, token: []}
         self.dirty, self.notice = True, ""
         self._refresh()
         await self._touch()
@@ -268,15 +274,19 @@ class FlowRoom(rx.SharedState):
 
         await self._edit(change)
 
-    @rx.event
-    async def set_param(self, node_id: str, name: str, text: str) -> None:
-        await self._set_param(node_id, name, text)
+    async def _set_param(self, node_id: str, name: str, text: str, shown: str | None = None) -> str:
+        """Write one param field from its text. With ``shown`` (what the writer's form showed)
+        nothing is written over a value changed since: the one who changed it is returned
+        (else "")."""
+        user = await self._user()
+        node = self._node(node_id)
+        if user is None or node is None:
+            return ""
+        key = f"{node_id}/{name}"
+        if shown is not None and field_text(node["type"], node.get("params") or {}, name) != shown:
+            return self._changed_by.get(key, "someone else")
 
-    async def _set_param(self, node_id: str, name: str, text: str) -> None:
         def change(graph: Graph) -> bool:
-            node = self._node(node_id)
-            if node is None:
-                return False
             params = dict(node.get("params") or {})
             keep, value = parse_field(node["type"], name, text)
             if keep:
@@ -288,11 +298,9 @@ class FlowRoom(rx.SharedState):
             node["params"] = params
             return True
 
-        await self._edit(change)
-
-    @rx.event
-    async def set_flag(self, node_id: str, name: str, value: bool) -> None:
-        await self._set_param(node_id, name, "true" if value else "false")
+        if await self._edit(change):
+            self._changed_by = {**self._changed_by, key: user._username or "someone else"}
+        return ""
 
     @rx.event
     async def paste(self, nodes: list[dict[str, Any]]) -> None:
@@ -324,28 +332,30 @@ class FlowRoom(rx.SharedState):
         await self._edit(change)
 
     async def _history(self, back: bool) -> None:
+        """Undo (or redo) the calling client's last edit, over whatever others did since."""
         if await self._user() is None:
             return
+        token = self.router.session.client_token
         source, target = (self._undo, self._redo) if back else (self._redo, self._undo)
-        if not source:
+        mine = source.get(token, [])
+        if not mine:
             return
-        target.append(copy.deepcopy(self._graph))
-        self._graph = source.pop()
-        self.dirty = True
-        self._refresh()
+        change = mine[-1]
+        source[token], target[token] = mine[:-1], [*target.get(token, []), change]
+        self._undo, self._redo = dict(self._undo), dict(self._redo)
+        if apply_change(self._graph, change, undo=back):
+            self.dirty = True
+            self._refresh()
 
-    @rx.event
-    async def undo(self) -> None:
-        await self._history(back=True)
-
-    @rx.event
-    async def redo(self) -> None:
-        await self._history(back=False)
+    def _history_of(self, token: str) -> tuple[bool, bool]:
+        """Whether this client has an edit to undo, and one to redo."""
+        return bool(self._undo.get(token)), bool(self._redo.get(token))
 
     # ------------------------------------------------------------------ saving
 
-    async def _save_now(self) -> bool:
-        """Save the room's draft as the signed-in user; False (with a message) if refused."""
+    async def _save_now(self, announce: bool = True) -> bool:
+        """Save the room's draft as the signed-in user; False (with a message) if refused.
+        An autosave (``announce`` False) says nothing when it succeeds."""
         user = await self._user()
         if user is None:
             return False
@@ -369,7 +379,8 @@ class FlowRoom(rx.SharedState):
             self.notice = str(exc)
             return False
         self.dirty, self.conflict = False, ""
-        self.notice = f"Saved by {user._username} (revision {self.revision})."
+        if announce:
+            self.notice = f"Saved by {user._username} (revision {self.revision})."
         return True
 
     @rx.event
@@ -378,8 +389,9 @@ class FlowRoom(rx.SharedState):
 
     @rx.event
     async def save_if_dirty(self) -> None:
-        if self.dirty:
-            await self._save_now()
+        """The editor pages' autosave, after a pause in editing: the first one saves."""
+        if self.dirty and not self.conflict:
+            await self._save_now(announce=False)
 
     @rx.event
     async def reload_saved(self) -> None:

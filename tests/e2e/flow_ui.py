@@ -18,6 +18,7 @@ from engine import db
 from engine.models import AdminUser, FlowDefinition, Role
 from engine.services import auth, flows
 from engine.settings import get_settings
+from tests.e2e.conftest import leave_when_asked
 
 ADMIN, PASSWORD = "alice", "correct horse battery"
 VIEWPORT = {"width": 1400, "height": 900}
@@ -48,6 +49,7 @@ def sign_in_first_admin(page: Page, url: str) -> None:
 def new_page(browser: Browser, url: str, username: str = ADMIN) -> Page:
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.set_default_timeout(30_000)
+    leave_when_asked(page)
     sign_in_first_admin(page, url)
     if username != ADMIN:
         page.get_by_role("button", name="Sign out").click()
@@ -127,8 +129,9 @@ STILL_FRAMES = 5  # consecutive animation frames a node must keep its place to c
 
 
 def wait_until_still(page: Page, node_id: str) -> None:
-    """Wait until the node is on screen and has kept its box for several animation frames
-    (a view change or re-render has settled), however slowly the frames come."""
+    """Wait until the node can be pointed at (its centre is on the canvas, not under a
+    panel) and has kept its box for several animation frames (a view change or re-render
+    has settled), however slowly the frames come."""
     page.wait_for_function(
         """([id, frames, call]) => {
             const el = document.querySelector(`.react-flow__node[data-id="${id}"]`);
@@ -138,8 +141,9 @@ def wait_until_still(page: Page, node_id: str) -> None:
             const seen = (window.__flowbotStill = window.__flowbotStill || {});
             const last = seen[call] || { box: "", count: 0 };
             seen[call] = { box, count: last.box === box ? last.count + 1 : 0 };
-            const shown = r.width > 0 && r.bottom > 0 && r.top < window.innerHeight;
-            return shown && seen[call].count >= frames;
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            const reachable = hit && hit.closest(".react-flow__node") === el;
+            return reachable && seen[call].count >= frames;
         }""",
         arg=[node_id, STILL_FRAMES, uuid.uuid4().hex],
         polling="raf",

@@ -43,7 +43,7 @@ def test_build_save_publish_and_test_run_with_the_mouse(
     drop_node(page, "template", 300, 220)
     drop_node(page, "set_variable", 40, 380)
     expect(node(page, "set_variable1")).to_be_visible()
-    expect(page.get_by_test_id("dirty")).to_be_visible()
+    expect(page.get_by_test_id("clean")).to_be_visible()  # autosaved, without a click
 
     connect(page, "manual1", "template1")
     connect(page, "template1", "set_variable1")
@@ -95,11 +95,11 @@ def test_build_save_publish_and_test_run_with_the_mouse(
 
 
 def test_two_people_see_each_others_edits_and_presence(
-    browser: Browser, app_url: str, editor_url: str, server_data: Path
+    browser: Browser, app_url: str, server_data: Path
 ) -> None:
     add_editor(server_data, "bob")
     ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
-    ada.goto(editor_url)
+    editor_url = create_flow(ada, app_url, "Co-edited")  # its own: framing shows log1
     bob.goto(editor_url)
     expect(ada.get_by_test_id("flow-canvas")).to_be_visible()
     expect(bob.get_by_test_id("flow-canvas")).to_be_visible()
@@ -134,14 +134,77 @@ def test_two_people_see_each_others_edits_and_presence(
         timeout=3000,
     )
 
-    # A save made elsewhere meanwhile is never overwritten: the save is refused, and
-    # the saved version can be reloaded.
+    # A save made elsewhere meanwhile is never overwritten: the autosave of the next edit
+    # is refused and said to both; leaving with it unsaved asks first.
+    expect(ada.get_by_test_id("clean")).to_be_visible()  # the move was autosaved
     save_elsewhere(server_data, int(editor_url.rstrip("/").rsplit("/", 1)[-1]))
-    ada.get_by_test_id("save").click()
+    ada.get_by_test_id("palette-log").click()
+    expect(node(bob, "log2")).to_be_visible()
     expect(bob.get_by_test_id("conflict")).to_contain_text("saved somewhere else")
+    with ada.expect_event("dialog") as asked:
+        ada.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"  # answered "Leave" (leave_when_asked)
     bob.get_by_role("button", name="Reload saved version").click()
-    expect(ada.get_by_test_id("conflict")).to_have_count(0)
-    expect(ada.get_by_test_id("clean")).to_be_visible()
-    expect(node(ada, "log1")).to_have_count(0)  # the unsaved node is gone, as chosen
+    expect(bob.get_by_test_id("conflict")).to_have_count(0)
+    expect(bob.get_by_test_id("clean")).to_be_visible()
+    expect(node(bob, "log2")).to_have_count(0)  # the unsaved node is gone, as chosen
+    expect(node(bob, "log1")).to_be_visible()  # the autosaved one stays
+    ada.context.close()
+    bob.context.close()
+
+
+def test_a_field_writes_only_what_its_person_changed(
+    browser: Browser, app_url: str, server_data: Path
+) -> None:
+    """Issue 17, 1 and 2: a stale field left untouched writes nothing; a field changed by
+    someone else updates in place; an edit made over someone else's offers keep mine / take
+    theirs, to that person only; undo undoes one's own edits only."""
+    add_editor(server_data, "bob")
+    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    url = create_flow(ada, app_url, "Two hands")
+    bob.goto(url)
+    expect(bob.get_by_test_id("flow-canvas")).to_be_visible()
+    ada.get_by_test_id("palette-log").click()  # added and selected for Ada only
+    expect(ada.get_by_test_id("selected-id")).to_have_text("log1")
+    expect(bob.get_by_test_id("selected-id")).to_have_count(0)
+
+    set_param(bob, "log1", "message", "from bob")
+    ada_field, bob_field = ada.get_by_test_id("param-message"), bob.get_by_test_id("param-message")
+    expect(ada_field).to_have_value("from bob")  # updated in place
+
+    # Ada looks at the field (focus) while Bob empties it; she leaves it untouched.
+    ada_field.focus()
+    bob_field.fill("")
+    bob_field.press("Tab")
+    expect(node(ada, "log1").get_by_test_id("node-error-log1")).to_be_visible()  # it arrived
+    expect(ada_field).to_have_value("from bob")  # not rebuilt under her focus
+    ada_field.press("Tab")
+    expect(ada_field).to_have_value("")  # Bob's value shown; her stale one not written
+    expect(node(bob, "log1").get_by_test_id("node-error-log1")).to_be_visible()
+
+    # Both edit it at once: Bob's lands first, Ada chooses, and only Ada is asked.
+    ada_field.focus()
+    ada_field.fill("ada's words")
+    bob_field.fill("bob's words")
+    bob_field.press("Tab")
+    expect(node(ada, "log1").get_by_test_id("node-error-log1")).to_have_count(0)
+    ada_field.press("Tab")
+    expect(ada.get_by_test_id("field-conflict-message")).to_contain_text("Changed by bob")
+    expect(ada_field).to_have_value("bob's words")
+    expect(bob.get_by_test_id("field-conflict-message")).to_have_count(0)
+    ada.get_by_test_id("keep-mine").click()
+    expect(ada.get_by_test_id("field-conflict-message")).to_have_count(0)
+    expect(ada_field).to_have_value("ada's words")
+    expect(bob_field).to_have_value("ada's words")
+
+    # Undo is per person: Ada's undoes her own last edit, not Bob's newer node; Bob's his.
+    bob.get_by_test_id("palette-log").click()
+    expect(node(ada, "log2")).to_be_visible()
+    ada.locator("button[aria-label='Undo (Ctrl+Z)']").click()
+    expect(ada_field).to_have_value("bob's words")
+    expect(node(ada, "log2")).to_be_visible()
+    bob.locator("button[aria-label='Undo (Ctrl+Z)']").click()
+    expect(node(ada, "log2")).to_have_count(0)
+    expect(node(bob, "log1")).to_be_visible()
     ada.context.close()
     bob.context.close()

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.flow_ui import create_flow, node
 from tests.e2e.server import flowbot_server, free_port
 from tests.e2e.test_first_run_and_login import sign_in
 
 
-def test_restart_keeps_accounts(page: Page, tmp_path: Path) -> None:
+def test_restart_keeps_accounts_and_edits_nobody_saved(page: Page, tmp_path: Path) -> None:
     data = tmp_path / "data"
     with flowbot_server(data, free_port(), tmp_path / "first.log") as url:
         page.goto(url)
@@ -21,6 +22,11 @@ def test_restart_keeps_accounts(page: Page, tmp_path: Path) -> None:
         page.fill("#confirm", "dana password 1")
         page.get_by_role("button", name="Create admin and sign in").click()
         expect(page.get_by_test_id("current-user")).to_have_text("dana")
+        # An edit in the editor, never saved by hand, reaches the database by itself.
+        editor = create_flow(page, url, "Kept").removeprefix(url)
+        page.get_by_test_id("palette-log").click()
+        expect(node(page, "log1")).to_be_visible()
+        expect(page.get_by_test_id("clean")).to_be_visible()
 
     with flowbot_server(data, free_port(), tmp_path / "second.log") as url:
         # The session cookie (same secret key) is still valid after the restart.
@@ -31,3 +37,5 @@ def test_restart_keeps_accounts(page: Page, tmp_path: Path) -> None:
         page.wait_for_url(re.compile(r"/login/?$"))  # no longer a first run
         sign_in(page, url, "dana", "dana password 1")
         expect(page.get_by_test_id("current-user")).to_have_text("dana")
+        page.goto(url + editor)
+        expect(node(page, "log1")).to_be_visible()

@@ -1,0 +1,100 @@
+"""Undoing one person's edit among others' (flowbot_ui.state.graph_changes)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flowbot_ui.state.graph_changes import apply_change, graph_change, is_empty
+
+
+def _graph() -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "manual1", "type": "manual", "params": {}, "position": {"x": 0, "y": 0}},
+            {
+                "id": "log1",
+                "type": "log",
+                "params": {"message": "hi"},
+                "position": {"x": 9, "y": 0},
+            },
+        ],
+        "edges": [
+            {
+                "id": "manual1-next-log1",
+                "source": "manual1",
+                "sourceHandle": "next",
+                "target": "log1",
+            }
+        ],
+    }
+
+
+def _edit(graph: dict[str, Any], change: Any) -> dict[str, Any]:
+    """Apply an edit in place; what it changed."""
+    before = copy.deepcopy(graph)
+    change(graph)
+    return graph_change(before, graph)
+
+
+def _ids(graph: dict[str, Any]) -> list[str]:
+    return [n["id"] for n in graph["nodes"]]
+
+
+def test_undo_removes_only_my_added_node_and_redo_brings_it_back() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"].append({"id": "log2", "type": "log", "params": {}}))
+    _edit(graph, lambda g: g["nodes"].append({"id": "log3", "type": "log", "params": {}}))  # Bob's
+    assert apply_change(graph, mine, undo=True)
+    assert _ids(graph) == ["manual1", "log1", "log3"]
+    assert apply_change(graph, mine, undo=False)
+    assert _ids(graph) == ["manual1", "log1", "log3", "log2"]
+
+
+def test_undo_of_a_field_keeps_a_later_value_set_by_someone_else() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"][1]["params"].update(message="ada"))
+    _edit(graph, lambda g: g["nodes"][1]["params"].update(message="bob"))
+    assert not apply_change(graph, mine, undo=True)
+    assert graph["nodes"][1]["params"] == {"message": "bob"}
+
+
+def test_undo_of_a_field_leaves_other_fields_of_the_node_alone() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"][1]["params"].update(message="ada"))
+    _edit(graph, lambda g: g["nodes"][1]["params"].update(level="error"))  # Bob's
+    assert apply_change(graph, mine, undo=True)
+    assert graph["nodes"][1]["params"] == {"message": "hi", "level": "error"}
+
+
+def test_undo_of_a_deletion_restores_the_node_and_its_edges() -> None:
+    graph = _graph()
+    original = copy.deepcopy(graph)
+
+    def delete(g: dict[str, Any]) -> None:
+        g["nodes"], g["edges"] = g["nodes"][:1], []
+
+    mine = _edit(graph, delete)
+    assert apply_change(graph, mine, undo=True)
+    assert graph == original
+
+
+def test_undo_of_a_cleared_field_sets_it_again() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"][1]["params"].pop("message"))
+    assert apply_change(graph, mine, undo=True)
+    assert graph["nodes"][1]["params"] == {"message": "hi"}
+
+
+def test_an_edge_comes_back_only_between_nodes_that_still_exist() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g.update(edges=[]))
+    _edit(graph, lambda g: g.update(nodes=g["nodes"][:1]))  # Bob deletes log1
+    assert not apply_change(graph, mine, undo=True)
+    assert graph["edges"] == []
+
+
+def test_no_change_is_empty() -> None:
+    assert is_empty(graph_change(_graph(), _graph()))
+    moved = _edit(_graph(), lambda g: g["nodes"][0].update(position={"x": 5, "y": 5}))
+    assert not is_empty(moved)
