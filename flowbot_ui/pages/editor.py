@@ -283,14 +283,14 @@ def header() -> rx.Component:
         _icon_button(
             "undo-2",
             "Undo (Ctrl+Z)",
-            on_click=[FlowRoom.undo, EditorState.refresh_panel],
-            disabled=~FlowRoom.can_undo,
+            on_click=EditorState.undo,
+            disabled=~(EditorState.can_undo & EditorState.can_edit),
         ),
         _icon_button(
             "redo-2",
             "Redo (Ctrl+Y)",
-            on_click=[FlowRoom.redo, EditorState.refresh_panel],
-            disabled=~FlowRoom.can_redo,
+            on_click=EditorState.redo,
+            disabled=~(EditorState.can_redo & EditorState.can_edit),
         ),
         _icon_button(
             "layout-grid", "Auto-layout", on_click=FlowRoom.layout, disabled=~EditorState.can_edit
@@ -623,6 +623,8 @@ def editor_page() -> rx.Component:
                             statuses=EditorState.statuses,
                             highlight="",
                             read_only=~EditorState.can_edit,
+                            dirty=FlowRoom.dirty,
+                            on_autosave=FlowRoom.save_if_dirty,
                             on_node_move=FlowRoom.move_nodes,
                             on_connect_edge=FlowRoom.connect,
                             on_delete_items=lambda items: [
@@ -633,6 +635,7 @@ def editor_page() -> rx.Component:
                             on_select_node=EditorState.select,
                             on_shortcut=EditorState.shortcut,
                             on_heartbeat=FlowRoom.heartbeat,
+                            on_graph_change=EditorState.refresh_panel,
                         ),
                         flex="1",
                         height="100%",

@@ -55,8 +55,18 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    leave_when_asked(page)
     yield page
     context.close()
+
+
+def leave_when_asked(page: Page) -> None:
+    """The editor asks before a page with unsaved edits is left (beforeunload): a test
+    going elsewhere answers "Leave", as a person would. Other dialogs stay dismissed."""
+    page.on(
+        "dialog",
+        lambda dialog: dialog.accept() if dialog.type == "beforeunload" else dialog.dismiss(),
+    )
 
 
 def screenshot(page: Page, name: str) -> Path:
