@@ -21,16 +21,18 @@ class PostgresUnreachable(Exception):
 
 
 @contextmanager
-def scratch_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, empty database ``<prefix>_<random>``, yielded as its URL; dropped on exit.
+def scratch_postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database ``<prefix>_<random>``, yielded as its URL; dropped on exit. It is
+    empty, or a copy of the database named ``template`` (which nobody may be connected to).
 
     Raises PostgresUnreachable when the server does not answer.
     """
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy_of}'))
     except sa.exc.OperationalError as exc:
         admin.dispose()
         raise PostgresUnreachable(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from exc

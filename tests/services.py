@@ -34,10 +34,10 @@ def required_under_ci(message: str, why_required: str) -> None:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test module; dropped afterwards."""
+def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, empty or a copy of ``template``; dropped afterwards."""
     try:
-        with scratch_postgres_database("flowbot_t") as url:
+        with scratch_postgres_database("flowbot_t", template) as url:
             yield url
     except PostgresUnreachable as exc:
         unavailable("PostgreSQL at " + PG_ADMIN_URL, exc.__cause__)
