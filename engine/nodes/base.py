@@ -117,10 +117,15 @@ class NodeResult:
 
 
 class RunContext(Protocol):
-    """What a runner may use; the executor provides it (engine/runtime.py)."""
+    """What a runner may use; the executor provides it (engine/runtime.py). The ids are
+    read-only here, so a context whose ids are always set (a saved flow's run) fits."""
 
-    execution_id: int | None
-    flow_id: int | None
+    @property
+    def execution_id(self) -> int | None: ...
+
+    @property
+    def flow_id(self) -> int | None: ...
+
     trigger: Mapping[str, Any]
     variables: dict[str, Any]
     node_outputs: Mapping[str, Any]

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine import actors, events, execution_store
-from engine.db import saved_id, session_scope, table_of
+from engine.db import primary_key, saved_id, session_scope, table_of
 from engine.execution_events import announce_status, ended_here, ended_topic
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
@@ -343,7 +343,7 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
         col(FlowExecution.id) == execution_id, col(FlowExecution.root_execution_id) == execution_id
     )
     found = session.exec(
-        select(FlowExecution.id, FlowExecution.flow_id, FlowExecution.status)
+        select(primary_key(FlowExecution), FlowExecution.flow_id, FlowExecution.status)
         .where(tree, col(FlowExecution.status).in_(UNFINISHED))
         .with_for_update()
     ).all()
