@@ -11,12 +11,13 @@ a chat can still be typed (an id, or a value from the flow).
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from flowbot_ui.state.editor import EditorState, FieldSpec
 from flowbot_ui.state.node_form import UNSET, PickChoice
 
 
-def _commit(field: FieldSpec, value: rx.Var) -> rx.EventSpec:
+def _commit(field: FieldSpec, value: rx.Var) -> EventSpec:
     return EditorState.commit_field(field.name, field.value, value)
 
 
