@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -20,10 +20,21 @@ class PostgresUnreachable(Exception):
     """The PostgreSQL server at PG_ADMIN_URL could not be reached."""
 
 
+def _drop_now(drop: Callable[[], None]) -> None:
+    drop()
+
+
 @contextmanager
-def scratch_postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+def scratch_postgres_database(
+    prefix: str,
+    template: str | None = None,
+    *,
+    dropper: Callable[[Callable[[], None]], object] = _drop_now,
+) -> Iterator[str]:
     """A new database ``<prefix>_<random>``, yielded as its URL; dropped on exit. It is
     empty, or a copy of the database named ``template`` (which nobody may be connected to).
+    ``dropper`` runs the drop (the tests hand it to a background thread: a drop waits for
+    a checkpoint, seconds on a loaded machine).
 
     Raises PostgresUnreachable when the server does not answer.
     """
@@ -37,12 +48,17 @@ def scratch_postgres_database(prefix: str, template: str | None = None) -> Itera
         admin.dispose()
         raise PostgresUnreachable(f"PostgreSQL unavailable at {PG_ADMIN_URL}: {exc}") from exc
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
+    admin.dispose()
+
+    def drop() -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+    try:
+        yield url
+    finally:
+        dropper(drop)
 
 
 @contextmanager

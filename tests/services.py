@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
@@ -33,11 +34,16 @@ def required_under_ci(message: str, why_required: str) -> None:
     pytest.skip(message)
 
 
+# Test databases are dropped one after another in this thread while the tests go on
+# (it finishes its queue before the process exits).
+_drops = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-database")
+
+
 @contextmanager
 def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database, empty or a copy of ``template``; dropped afterwards."""
     try:
-        with scratch_postgres_database("flowbot_t", template) as url:
+        with scratch_postgres_database("flowbot_t", template, dropper=_drops.submit) as url:
             yield url
     except PostgresUnreachable as exc:
         unavailable("PostgreSQL at " + PG_ADMIN_URL, exc.__cause__)
