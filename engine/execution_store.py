@@ -22,6 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from engine.db import session_scope, table_of
@@ -387,7 +389,12 @@ def _outcome_values(
     return values
 
 
-_INSERT_STEPS = sa.insert(_STEPS).returning(_STEPS.c.step_key, _STEPS.c.id)  # in any order
+# Rows another run of the execution holds (its step key or sequence number) are skipped,
+# not an error: no savepoint is needed, and only the rows inserted come back (any order).
+_INSERT_STEPS = {
+    dialect: insert(_STEPS).on_conflict_do_nothing().returning(_STEPS.c.step_key, _STEPS.c.id)
+    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 @dataclass
@@ -425,15 +432,12 @@ class StepBatch:
         """Insert the new rows in one statement and apply the changes. Rows another run
         of the execution wrote meanwhile (same step key) are updated instead, and taken
         sequence numbers move past the last one."""
-        if self.new:
-            try:
-                with session.begin_nested():
-                    self._insert(session)
-            except sa.exc.IntegrityError:
-                self._make_room(session)
-                if self.new:
-                    with session.begin_nested():
-                        self._insert(session)
+        self._insert(session)
+        if self.new:  # refused: another run wrote some of these meanwhile
+            self._make_room(session)
+            self._insert(session)
+            if self.new:
+                raise RuntimeError(f"could not record the steps of execution {self.execution_id}")
         for row_id, values in self.changed.items():
             session.connection().execute(
                 sa.update(_STEPS).where(_STEPS.c.id == row_id).values(**values)
@@ -441,16 +445,18 @@ class StepBatch:
         self.changed.clear()
 
     def _insert(self, session: Session) -> None:
-        """One INSERT of every row (the driver's executemany as multi-row VALUES), its
-        compiled form cached whatever the number of rows."""
+        """One INSERT of every new row (the driver's executemany as multi-row VALUES), its
+        compiled form cached whatever the number of rows; those refused stay in ``new``."""
+        if not self.new:
+            return
         rows = [
             {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
             for key, (record, values) in self.new.items()
         ]
-        inserted = session.connection().execute(_INSERT_STEPS, rows).all()
+        connection = session.connection()
+        inserted = connection.execute(_INSERT_STEPS[connection.dialect.name], rows).all()
         for key, row_id in inserted:
-            self.new[key][0].id = row_id
-        self.new.clear()
+            self.new.pop(key)[0].id = row_id
 
     def _make_room(self, session: Session) -> None:
         found = session.connection().execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -25,8 +26,11 @@ from engine.settings import get_settings
 
 TOPIC = "webhooks.changed"
 MAX_AGE_SECONDS = 5.0
+RETRY_SECONDS = 1.0  # between attempts to follow the bus while it is down
 MAX_ENTRIES = 4096  # past this, all are forgotten: unknown tokens are never kept anyway
 _CHANGED = "flowbot_webhooks_changed"  # the session.info flag between flush and commit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +40,7 @@ class _Cache:
     loop: asyncio.AbstractEventLoop | None = None
     follower: asyncio.Task[None] | None = None
     subscription: events.Subscription | None = None
+    retry_at: float = 0.0  # after a failed subscription, when to try again
 
     def forget(self) -> None:
         self.entries.clear()
@@ -46,8 +51,10 @@ _cache = _Cache()
 
 
 async def endpoint(token: str) -> WebhookEndpoint | None:
-    """The endpoint with this token (detached from its session), or None."""
-    await _follow_changes()
+    """The endpoint with this token (detached from its session), or None. While the bus
+    cannot be followed (Redis down), every call reads the row, as without a cache."""
+    if not await _following():
+        return await asyncio.to_thread(_read, token)
     key = (get_settings().effective_database_url, token)
     now = time.monotonic()
     kept = _cache.entries.get(key)
@@ -67,12 +74,24 @@ def _read(token: str) -> WebhookEndpoint | None:
         return session.exec(select(WebhookEndpoint).where(WebhookEndpoint.token == token)).first()
 
 
-async def _follow_changes() -> None:
-    """Subscribe this event loop to :data:`TOPIC` (again, if the last follower stopped or
-    belonged to another loop); nothing is kept until the subscription is confirmed."""
+async def _following() -> bool:
+    """Whether this event loop follows :data:`TOPIC`, subscribing (again) if the last
+    follower stopped or belonged to another loop; nothing is kept until it does."""
     loop = asyncio.get_running_loop()
     if _cache.loop is loop and _cache.follower is not None and not _cache.follower.done():
-        return
+        return True
+    if time.monotonic() < _cache.retry_at:
+        return False
+    try:
+        await _follow_changes(loop)
+    except Exception:  # the bus is down: no caching until it is back
+        log.debug("webhook endpoints not cached: the bus cannot be followed", exc_info=True)
+        _cache.retry_at = time.monotonic() + RETRY_SECONDS
+        return False
+    return True
+
+
+async def _follow_changes(loop: asyncio.AbstractEventLoop) -> None:
     _cache.forget()
     previous, _cache.subscription, _cache.loop = _cache.subscription, None, loop
     if previous is not None:
@@ -96,6 +115,8 @@ async def _forget_on_change(subscription: events.Subscription) -> None:
     try:
         async for _event in subscription:
             _cache.forget()
+    except Exception:  # the bus went away; the next call subscribes again
+        log.debug("stopped following webhook endpoint changes", exc_info=True)
     finally:
         _cache.forget()  # not following any more: keep nothing
 

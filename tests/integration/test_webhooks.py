@@ -306,6 +306,21 @@ async def test_an_endpoint_change_announced_on_the_bus_is_seen(
         await asyncio.sleep(0.01)
 
 
+async def test_endpoints_are_read_while_the_bus_cannot_be_followed(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis down: no caching, and the call is answered as without a cache."""
+    url = flow_endpoint(make_flow(webhook_graph()))
+
+    def bus_down(*_patterns: str) -> None:
+        raise ConnectionError("the bus is down")
+
+    monkeypatch.setattr(webhook_cache, "_cache", webhook_cache._Cache())
+    monkeypatch.setattr(webhook_cache.events, "subscribe", bus_down)
+    assert (await client.post(url, json={"order_id": 1})).status_code == 202
+    assert (await client.post("/api/webhooks/nope", json={})).status_code == 404
+
+
 async def test_accepted_request_runs_the_flow(client: httpx.AsyncClient) -> None:
     flow_id = make_flow(webhook_graph())
     url = flow_endpoint(flow_id)
