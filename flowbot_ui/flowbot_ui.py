@@ -9,6 +9,7 @@ from engine.api.app import create_api
 from engine.heartbeats import web_heartbeat
 from engine.worker import embedded_worker
 from flowbot_ui.pages.accounts import accounts_page
+from flowbot_ui.pages.analytics import community_analytics_page, flow_analytics_page
 from flowbot_ui.pages.bot_config import bot_page, bots_page
 from flowbot_ui.pages.broadcasts import broadcasts_page, composer_page, report_page
 from flowbot_ui.pages.communities import communities_page, community_page
@@ -28,11 +29,11 @@ from flowbot_ui.pages.members import member_page, members_page
 from flowbot_ui.pages.moderation import moderation_page
 from flowbot_ui.pages.reputation import reputation_page
 from flowbot_ui.pages.scheduled import scheduled_page
-from flowbot_ui.pages.sections import SECTION_VIEWS, SectionState
 from flowbot_ui.pages.settings import SettingsState, settings_page
 from flowbot_ui.pages.system import system_page
 from flowbot_ui.pages.webhooks import webhooks_page
 from flowbot_ui.state.accounts import AccountsState
+from flowbot_ui.state.analytics import CommunityAnalyticsState, FlowAnalyticsState
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.bot_config import BotConfigState, BotsState
 from flowbot_ui.state.broadcasts import BroadcastsState, ComposerState, ReportState
@@ -93,5 +94,7 @@ protected(
 )
 protected(bots_page, "/bot-config", "Bot config", BotsState.load)
 protected(bot_page, "/bot-config/[bot_ref]", "Bot config", BotConfigState.load)
-for section, view in SECTION_VIEWS:
-    protected(view, section.route, section.title, SectionState.load)
+protected(
+    community_analytics_page, "/analytics", "Community analytics", CommunityAnalyticsState.load
+)
+protected(flow_analytics_page, "/analytics/flows", "Flow analytics", FlowAnalyticsState.load)

@@ -32,6 +32,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Webhooks", "/webhooks", "webhook"),
     Section("Bot config", "/bot-config", "bot"),
     Section("Analytics", "/analytics", "chart-line"),
+    Section("Flow analytics", "/analytics/flows", "chart-column"),
     Section("System status", "/system", "activity"),
     Section("Settings", "/settings", "settings"),
 )

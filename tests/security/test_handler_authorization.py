@@ -202,6 +202,8 @@ def test_the_table_holds_every_page_and_the_room() -> None:
         "SettingsState",
         "FlowsState",
         "DashboardState",
+        "CommunityAnalyticsState",
+        "FlowAnalyticsState",
     } <= names
     assert len(HANDLERS) > 80
     assert any(isinstance(m, SessionGuard) for m in app_module.app._middlewares)
