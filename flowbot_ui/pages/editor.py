@@ -296,6 +296,13 @@ def header() -> rx.Component:
             "layout-grid", "Auto-layout", on_click=FlowRoom.layout, disabled=~EditorState.can_edit
         ),
         _versions_dialog(),
+        rx.link(
+            rx.button(
+                rx.icon("chart-column", size=16), "Analytics", variant="soft", color_scheme="gray"
+            ),
+            href="/analytics/flows?flow=" + FlowRoom.flow_id.to_string(),
+            data_testid="flow-analytics-link",
+        ),
         rx.button(
             rx.icon("save", size=16),
             "Save",
