@@ -26,7 +26,6 @@ from connectors.pool_api import start_api
 from connectors.registry import connector_factory
 from connectors.supervisor import Supervisor
 from engine import db, events
-from engine.migrations import upgrade
 from engine.models.base import utcnow
 from engine.models.botconfig import BotConfigVersion
 from engine.models.connections import (
@@ -37,6 +36,7 @@ from engine.models.connections import (
     PlatformConnectionLog,
 )
 from tests.fakes import TELEGRAM_CHAT_ID, FakeTelegramBotAPI
+from tests.services import fresh_postgres_database
 
 TOKEN = "pool-test-token"
 
@@ -277,13 +277,15 @@ def idle_factories(owner: str) -> Callable[[str], Any]:
 
 
 @pytest.fixture
-def pg_session(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    upgrade(postgresql_url)
-    monkeypatch.setenv("DATABASE_URL", postgresql_url)
-    db.get_engine.cache_clear()
-    with Session(db.get_engine(), expire_on_commit=False) as s:
-        yield s
-    db.get_engine().dispose()
+def pg_session(
+    migrated_postgres_template: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Session]:
+    with fresh_postgres_database(migrated_postgres_template) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        db.get_engine.cache_clear()
+        with Session(db.get_engine(), expire_on_commit=False) as s:
+            yield s
+        db.get_engine().dispose()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from sqlmodel import select
 
 from engine.broker import QUEUE, build_broker
 from engine.db import session_scope
-from engine.migrations import upgrade
 from engine.models import ExecutionStatus, FlowExecution, FlowExecutionStep, StepStatus
 from engine.platform_event import EventChat, EventUser, PlatformEvent
 from engine.settings import get_settings
@@ -79,11 +78,12 @@ class Scaled:
 
 
 @pytest.fixture
-def scaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scaled]:
+def scaled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_postgres_template: str
+) -> Iterator[Scaled]:
     redis_url = redis_url_or_skip()
     namespace = f"flowbot_t_{uuid.uuid4().hex[:10]}"
-    with fresh_postgres_database() as database_url:
-        upgrade(database_url)
+    with fresh_postgres_database(migrated_postgres_template) as database_url:
         port = free_port()
         settings = {
             "DATABASE_URL": database_url,
