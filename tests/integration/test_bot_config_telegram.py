@@ -380,8 +380,9 @@ async def test_the_bot_answers_only_in_its_scope(editor: AdminUser) -> None:
         fake.push_command("help", chat_id=OTHER_CHAT)
         fake.push_command("help", chat_id=TELEGRAM_USER_ID)
         fake.push_command("help", chat_id=TELEGRAM_CHAT_ID)
+        # Updates are handled one after another, each answer awaited: once the last one is
+        # answered, the two before it have been handled (and not answered).
         answered = await fake.wait_for_call("sendMessage", timeout=10)
-        await asyncio.sleep(0.5)  # the others were read before: nothing more comes
 
     assert answered.params["chat_id"] == TELEGRAM_CHAT_ID
     assert len(fake.calls_to("sendMessage")) == 1
