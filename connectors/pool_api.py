@@ -106,6 +106,21 @@ async def restart(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "result": {"restarted": instance_id}})
 
 
+async def receive_update(request: web.Request) -> web.Response:
+    """A Telegram webhook update, handed over by the web server (engine/api/telegram_webhook.py)."""
+    try:
+        instance_id = int(request.match_info["instance_id"])
+        update = await request.json()
+        if not isinstance(update, dict):
+            raise ValueError("not an update")
+        await request.app[SUPERVISOR].receive_update(instance_id, "telegram_bot", update)
+    except ValueError as exc:
+        return _failure(ActionError(ErrorKind.validation, f"malformed update request: {exc}"))
+    except ActionError as exc:
+        return _failure(exc)
+    return web.json_response({"ok": True, "result": {"received": True}})
+
+
 def build_app(supervisor: Supervisor, token: str) -> web.Application:
     app = web.Application(middlewares=[_auth])
     app[SUPERVISOR] = supervisor
@@ -115,6 +130,7 @@ def build_app(supervisor: Supervisor, token: str) -> web.Application:
     app.router.add_get("/pools", pools)
     app.router.add_get("/instances", instances)
     app.router.add_post("/instances/{instance_id}/restart", restart)
+    app.router.add_post("/instances/{instance_id}/update", receive_update)
     add_login_routes(app, supervisor)  # Telegram account login steps, WhatsApp pairing code
     return app
 

@@ -29,6 +29,7 @@ from connectors.kit.reconciler import Reconciler
 from connectors.registry import ConnectorFactory, UnknownConnectorKind, connector_factory
 from engine import events, heartbeats
 from engine.action_errors import ActionError, ErrorKind
+from engine.platform_event import PlatformEvent
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,23 @@ class Supervisor:
             raise ActionError(
                 ErrorKind.unavailable, f"connector pool error: {type(exc).__name__}"
             ) from None
+
+    async def receive_update(self, instance_id: int, kind: str, update: Mapping[str, Any]) -> None:
+        """Hand a pushed update to the instance's running connector; ActionError
+        ``unavailable`` when it is not running or an event did not reach the broker (the
+        platform sends it again; routing is idempotent per update)."""
+        managed = await self._find(instance_id, kind)
+        if managed.connector is None:
+            raise ActionError(ErrorKind.unavailable, f"the {kind} client is not running")
+        lost: list[str] = []
+
+        async def emit(event: PlatformEvent) -> None:
+            if not await self.forwarder.forward(event):
+                lost.append(event.event_id)
+
+        await managed.connector.receive_update(update, emit)
+        if lost:
+            raise ActionError(ErrorKind.unavailable, "the broker cannot be reached; send again")
 
     async def restart(self, instance_id: int) -> None:
         managed = self.instances.get(instance_id)

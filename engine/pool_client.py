@@ -131,6 +131,12 @@ async def call(path: str, body: Mapping[str, Any] | None = None) -> dict[str, An
     return await _post(url, dict(body or {}), headers)
 
 
+async def push_update(instance_id: int, update: Mapping[str, Any]) -> dict[str, Any]:
+    """Hand a Telegram webhook update to the supervisor running the bot (not retried here:
+    Telegram sends an update again until it is accepted)."""
+    return await call(f"/instances/{instance_id}/update", update)
+
+
 async def restart_instance(instance_id: int) -> dict[str, Any]:
     return await call(f"/instances/{instance_id}/restart")
 

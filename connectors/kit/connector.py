@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.kit.actions import ActionRegistry
+from engine.action_errors import ActionError, ErrorKind
 from engine.platform_event import PlatformEvent
 
 EmitEvent = Callable[[PlatformEvent], Awaitable[None]]
@@ -58,3 +59,8 @@ class Connector(ABC):
 
     async def execute(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return await self.actions.execute(self.client, action, params)
+
+    async def receive_update(self, update: Mapping[str, Any], emit: EmitEvent) -> None:
+        """An update the platform pushed to Flowbot's web server (a Telegram webhook),
+        handed over by the pool API; its events go to ``emit``."""
+        raise ActionError(ErrorKind.validation, f"a {self.kind} connector takes no pushed updates")

@@ -41,6 +41,10 @@ class EventForwarder:
         self.last_event_at: dict[int, str] = {}
 
     async def __call__(self, event: PlatformEvent) -> None:
+        await self.forward(event)
+
+    async def forward(self, event: PlatformEvent) -> bool:
+        """Send the event to the broker; whether it went through (a failure is logged)."""
         payload = event.as_trigger()
         try:
             if self._sink is None:
@@ -54,10 +58,11 @@ class EventForwarder:
             # which is logged (without its content) and counted for /health.
             self.failed += 1
             log.exception("could not forward %s event %s", event.kind, event.event_id)
-            return
+            return False
         self.forwarded += 1
         if event.instance_id is not None:
             self.last_event_at[event.instance_id] = utcnow().isoformat()
+        return True
 
     def stats(self) -> dict[str, int]:
         return {"forwarded": self.forwarded, "failed": self.failed}

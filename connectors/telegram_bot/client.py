@@ -4,7 +4,7 @@ Polling is a lean ``getUpdates`` loop rather than aiogram's Dispatcher: network
 errors must reach the supervisor (status, breaker, restart with backoff) instead of
 being retried silently forever, and each update only needs mapping and forwarding.
 In webhook mode the web process receives the updates (engine/api/telegram_webhook.py)
-and hands them to :func:`running_connector` when it runs in the same process.
+and hands them through the pool API to :meth:`TelegramBotConnector.receive_update`.
 """
 
 from __future__ import annotations
@@ -52,12 +52,6 @@ log = logging.getLogger(__name__)
 
 RETRY = RetryPolicy(retry_after_of=retry_after_attribute(TelegramRetryAfter))
 _POLLS_KEPT = 1000
-# Connectors running in this process, for the webhook route (embedded mode).
-_RUNNING: dict[int, TelegramBotConnector] = {}
-
-
-def running_connector(instance_id: int) -> TelegramBotConnector | None:
-    return _RUNNING.get(instance_id)
 
 
 class _Session(AiohttpSession):
@@ -155,7 +149,6 @@ class TelegramBotConnector(Connector):
         return self._polls
 
     async def run(self) -> None:
-        _RUNNING[self.config.instance_id] = self
         try:
             await self._connect()
             if self.mode == "webhook":
@@ -163,8 +156,6 @@ class TelegramBotConnector(Connector):
             else:
                 await self._poll()
         finally:
-            if _RUNNING.get(self.config.instance_id) is self:
-                del _RUNNING[self.config.instance_id]
             await self._replies.close()
             await self._bot.session.close()
 
@@ -183,7 +174,13 @@ class TelegramBotConnector(Connector):
             self._remember_poll(result["poll_id"], result.get("options", []))
         return result
 
-    async def handle_update(self, update: Update) -> None:
+    async def receive_update(self, update: Mapping[str, Any], emit: EmitEvent) -> None:
+        """A webhook update: one aiogram cannot read is skipped (logged), not refused, or
+        Telegram would send it again before any later one."""
+        if (decoded := decode_update(dict(update), self._bot)) is not None:
+            await self.handle_update(decoded, emit)
+
+    async def handle_update(self, update: Update, emit: EmitEvent | None = None) -> None:
         """Map one update, answer it from the bot's configuration, and forward its events
         (polling loop and webhook route). The answer goes first: flows and member ingest see
         every update as before, but the member does not wait for the forwarder."""
@@ -201,7 +198,7 @@ class TelegramBotConnector(Connector):
         for event in events:
             if event.kind == CHAT_SEEN:
                 event = await enrich_chat_seen(self._bot, event)
-            await self.emit(event)
+            await (emit or self.emit)(event)
 
     async def reload_bot_config(self) -> None:
         """Answer from the live bot configuration and offer its commands (the supervisor

@@ -2,8 +2,9 @@
 
 Telegram sends the secret given to ``setWebhook`` in ``X-Telegram-Bot-Api-Secret-Token``;
 a request without the instance's secret is refused before its body is read. The update
-goes to the instance's connector when it runs in this process (embedded mode: it
-remembers polls, knows its username); otherwise it is mapped and forwarded here.
+goes, as it came, through the pool API to the supervisor running the bot, whose connector
+reads, answers and forwards it (the engine knows nothing of aiogram). When that cannot
+happen now the answer is 503, and Telegram sends the update again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Header, HTTPException, Request
 
+from engine import pool_client
+from engine.action_errors import ActionError
 from engine.db import session_scope
 from engine.models.connections import BotInstance, ConnectorKind
 
@@ -23,7 +26,6 @@ router = APIRouter()
 @dataclass(frozen=True)
 class _Target:
     secret: str | None
-    username: str | None
 
 
 def _target(instance_id: int) -> _Target | None:
@@ -31,7 +33,7 @@ def _target(instance_id: int) -> _Target | None:
         instance = session.get(BotInstance, instance_id)
         if instance is None or instance.kind != ConnectorKind.telegram_bot:
             return None
-        return _Target(instance.webhook_secret, instance.platform_username)
+        return _Target(instance.webhook_secret)
 
 
 @router.post("/api/telegram/{instance_id}/webhook")
@@ -46,28 +48,18 @@ async def telegram_webhook(
     if not hmac.compare_digest(secret.encode(), target.secret.encode()):
         raise HTTPException(401, "Wrong or missing X-Telegram-Bot-Api-Secret-Token.")
 
-    from connectors.kit.forwarder import EventForwarder
-    from connectors.telegram_bot.client import decode_update, running_connector
-    from connectors.telegram_bot.mapper import map_update
-
     try:
         body = await request.json()
     except ValueError:
         raise HTTPException(400, "Not a Telegram update.") from None
     if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
         raise HTTPException(400, "Not a Telegram update.")
-    if (update := decode_update(body)) is None:
-        return {"ok": True}  # skipped (logged): refused, it would hold back every later one
-    if (connector := running_connector(instance_id)) is not None:
-        await connector.handle_update(update)
-    else:
-        forward = EventForwarder()
-        for event in map_update(update, instance_id=instance_id, bot_username=target.username):
-            await forward(event)
-        if forward.failed:
-            # Telegram sends the update again on a non-2xx answer; routing is idempotent
-            # per update, so what did get through is not started twice.
-            raise HTTPException(
-                503, "The broker cannot be reached; send again.", headers={"Retry-After": "5"}
-            )
+    try:
+        await pool_client.push_update(instance_id, body)
+    except ActionError as exc:
+        # Telegram sends the update again on a non-2xx answer; routing is idempotent per
+        # update, so what did get through is not started twice.
+        raise HTTPException(
+            503, f"Not taken now ({exc.message}); send again.", headers={"Retry-After": "5"}
+        ) from None
     return {"ok": True}

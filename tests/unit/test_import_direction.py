@@ -26,14 +26,6 @@ ALLOWED = {
 }
 # The Reflex app module starts the embedded worker and connectors with the web process.
 COMPOSITION_ROOTS = {"flowbot_ui.flowbot_ui": {"connectors"}}
-# Known, still to fix (issue 16), listed so none can be added and each removed when fixed:
-# the Telegram webhook route should hand raw updates to the connector through the pool.
-KNOWN_WRONG_IMPORTS = {
-    "engine.api.telegram_webhook imports connectors.kit.forwarder",
-    "engine.api.telegram_webhook imports connectors.telegram_bot.client",
-    "engine.api.telegram_webhook imports connectors.telegram_bot.mapper",
-}
-KNOWN_CYCLES: set[str] = set()
 
 
 def module_name(path: Path) -> str:
@@ -108,26 +100,14 @@ def test_packages_import_only_downwards(package: str) -> None:
         and (top := target.split(".")[0]) != package
         and top not in ALLOWED[package] | COMPOSITION_ROOTS.get(source, set())
     }
-    known = {k for k in KNOWN_WRONG_IMPORTS if k.startswith(f"{package}.")}
-    assert wrong == known, (
-        "imports against the dependency direction:\n"
-        + "\n".join(sorted(wrong - known))
-        + "\nfixed (remove from KNOWN_WRONG_IMPORTS):\n"
-        + "\n".join(sorted(known - wrong))
-    )
+    assert not wrong, "imports against the dependency direction:\n" + "\n".join(sorted(wrong))
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycles_inside_a_package(package: str) -> None:
     inside = GRAPH.subgraph(m for m in GRAPH if m.split(".")[0] == package)
     cycles = {" → ".join(_from_lowest([*c])) for c in nx.simple_cycles(inside)}
-    known = {k for k in KNOWN_CYCLES if k.startswith(f"{package}.")}
-    assert cycles == known, (
-        "import cycles:\n"
-        + "\n".join(sorted(cycles - known))
-        + "\nfixed (remove from KNOWN_CYCLES):\n"
-        + "\n".join(sorted(known - cycles))
-    )
+    assert not cycles, "import cycles:\n" + "\n".join(sorted(cycles))
 
 
 def _from_lowest(cycle: list[str]) -> list[str]:
