@@ -152,12 +152,15 @@ def main(argv: list[str]) -> int:
     for module in selected:  # one module at a time, so a run can be stopped in between
         started = time.monotonic()
         print(f"== {module}", flush=True)
-        subprocess.run(
+        run = subprocess.run(
             [MUTMUT, "run", "--max-children", children, *MODULES[module]],
             cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if run.returncode != 0:  # most often a test failing without any mutant (stats run)
+            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+            return run.returncode
         print(f"   {time.monotonic() - started:.0f} s", flush=True)
     return 0 if report(selected) else 1
 

@@ -88,7 +88,7 @@ async def test_pool_api_retries_after_a_retryable_error_only(sqlite_session: Ses
     supervisor = make_supervisor(factories=scripted)
     instance_id = connection.bot_instance_id
     async with running(supervisor), pool(supervisor) as client:
-        await eventually(lambda: supervisor.instances.get(instance_id), what="running")
+        await eventually(lambda: supervisor.instances.get(instance_id), timeout=60, what="running")
 
         async def execute(key: str) -> dict[str, Any]:
             answer = await client.post("/execute", json=body(instance_id, key))
@@ -112,15 +112,15 @@ async def test_pool_api_retries_after_a_retryable_error_only(sqlite_session: Ses
 async def test_supervisor_cut_off_from_its_database_stops_within_the_lease(
     sqlite_session: Session, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Leases 60 times the heartbeat; the stop is compared with the expiry of the last lease
+    """Leases 80 times the heartbeat; the stop is compared with the expiry of the last lease
     the supervisor wrote (read from the row through the test's own connection)."""
     STOPPED.clear()
     connection = add_bot(sqlite_session)
-    supervisor = make_supervisor(factories=scripted, lease_seconds=6.0, reconcile_seconds=0.1)
+    supervisor = make_supervisor(factories=scripted, lease_seconds=8.0, reconcile_seconds=0.1)
     assert supervisor.lease_seconds >= 10 * supervisor.heartbeat_seconds
     own_view = db.make_engine(sqlite_url)  # the test's own line to the database
     async with running(supervisor):
-        await eventually(lambda: supervisor.instances, what="connector running")
+        await eventually(lambda: supervisor.instances, timeout=60, what="connector running")
         monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://flowbot@127.0.0.1:1/gone")
         get_settings.cache_clear()
         db.get_engine().dispose()
