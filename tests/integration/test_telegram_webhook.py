@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session
 
@@ -96,6 +97,14 @@ async def test_webhook_mode_registers_and_receives(
             )
             assert refused.status_code == wrong.status_code == 401
             assert (await api.post("/api/telegram/999/webhook", json=body)).status_code == 404
+            # The pool's update route takes only the engine's pool token.
+            async with httpx.AsyncClient(base_url=get_settings().pool_url) as pool:
+                stranger = await pool.post(
+                    f"/instances/{instance_id}/update",
+                    json=body,
+                    headers={"Authorization": "Bearer not-the-pool-token"},
+                )
+            assert stranger.status_code == 401
             assert received == []
             good = await api.post(
                 url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
