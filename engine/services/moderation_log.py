@@ -453,7 +453,7 @@ def _offenders(
     for account, identity_name, warned, sanctioned in rows:
         key = -account.identity_id if account.identity_id else account.id or 0
         people[key].append((account, identity_name, int(warned), int(sanctioned)))
-    return [_offender(people[key]) for key in top]
+    return [_offender(people[key]) for key in top if key is not None]  # never None: see person
 
 
 def _against(community_id: int | None, since: datetime, now: datetime) -> Any:
