@@ -35,7 +35,7 @@ else
   if [ "${FLOWBOT_COVERAGE:-0}" = 1 ]; then
     # Line coverage of this run, the workers and connectors it starts included, printed per
     # package; each must stay at its floor (pyproject.toml [tool.flowbot.coverage_floor]).
-    COVERAGE_FILE="$(mktemp -d)/.coverage"
+    COVERAGE_FILE="$(mktemp -d -t flowbot-coverage.XXXXXX)/.coverage"
     export COVERAGE_FILE
     with_servers "${PYTEST[@]}" --cov --cov-report= tests --ignore=tests/e2e
     .venv/bin/python scripts/coverage_floor.py
