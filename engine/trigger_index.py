@@ -41,7 +41,10 @@ def _chat_id(event: PlatformEvent) -> str | None:
 
 
 def _starts(field: str) -> Callable[[Any, PlatformEvent], bool]:
-    return lambda want, e: str(e.data.get(field) or "").startswith(want)
+    def starts(want: Any, e: PlatformEvent) -> bool:
+        return bool(str(e.data.get(field) or "").startswith(want))
+
+    return starts
 
 
 def _changed(event: PlatformEvent, what: str) -> bool:
@@ -50,26 +53,83 @@ def _changed(event: PlatformEvent, what: str) -> bool:
     return event.data.get("old_nickname") != event.data.get("new_nickname")
 
 
+# Named functions rather than lambdas, so mutation testing (scripts/mutation.sh) reaches them.
+def _instance(want: Any, e: PlatformEvent) -> bool:
+    return bool(e.instance_id == want)
+
+
+def _chat(want: Any, e: PlatformEvent) -> bool:
+    return _chat_id(e) == str(want)
+
+
+def _guild(want: Any, e: PlatformEvent) -> bool:
+    return e.chat is not None and e.chat.guild_id == str(want)
+
+
+def _text_contains(want: Any, e: PlatformEvent) -> bool:
+    return bool(want.casefold() in (e.text or "").casefold())
+
+
+def _command(want: Any, e: PlatformEvent) -> bool:
+    return bool((e.command or "").removeprefix("/").lower() == want.lower())
+
+
+def _emoji(want: Any, e: PlatformEvent) -> bool:
+    return bool(e.data.get("emoji") == want)
+
+
+def _query(want: Any, e: PlatformEvent) -> bool:
+    return bool((e.text or e.data.get("query") or "").startswith(want))
+
+
+def _poll(want: Any, e: PlatformEvent) -> bool:
+    return bool(str(e.data.get("poll_id")) == want)
+
+
+def _media(want: Any, e: PlatformEvent) -> bool:
+    return e.media is not None and bool(e.media.type in want)
+
+
+def _status(want: Any, e: PlatformEvent) -> bool:
+    return bool(e.data.get("new_status") in want)
+
+
+def _receipt(want: Any, e: PlatformEvent) -> bool:
+    return bool(e.data.get("receipt_type") in want)
+
+
+def _changes(want: Any, e: PlatformEvent) -> bool:
+    return any(_changed(e, what) for what in want)
+
+
+def _bots(allow: Any, e: PlatformEvent) -> bool:
+    return bool(allow or not (e.user is not None and e.user.is_bot))
+
+
+def _outgoing(allow: Any, e: PlatformEvent) -> bool:
+    return bool(allow or not e.data.get("outgoing"))
+
+
 # Trigger param name -> does the event pass it. An empty value (None, "", []) means "any";
 # booleans always apply. A unit test checks every routed trigger param has an entry.
 FILTERS: dict[str, Callable[[Any, PlatformEvent], bool]] = {
-    "instance_id": lambda want, e: e.instance_id == want,
-    "chat_id": lambda want, e: _chat_id(e) == str(want),
-    "channel_id": lambda want, e: _chat_id(e) == str(want),
-    "guild_id": lambda want, e: e.chat is not None and e.chat.guild_id == str(want),
-    "text_contains": lambda want, e: want.casefold() in (e.text or "").casefold(),
-    "command": lambda want, e: (e.command or "").removeprefix("/").lower() == want.lower(),
-    "emoji": lambda want, e: e.data.get("emoji") == want,
+    "instance_id": _instance,
+    "chat_id": _chat,
+    "channel_id": _chat,
+    "guild_id": _guild,
+    "text_contains": _text_contains,
+    "command": _command,
+    "emoji": _emoji,
     "data_prefix": _starts("callback_data"),
     "custom_id_prefix": _starts("custom_id"),
-    "query_prefix": lambda want, e: (e.text or e.data.get("query") or "").startswith(want),
-    "poll_id": lambda want, e: str(e.data.get("poll_id")) == want,
-    "media_types": lambda want, e: e.media is not None and e.media.type in want,
-    "new_status": lambda want, e: e.data.get("new_status") in want,
-    "receipt_types": lambda want, e: e.data.get("receipt_type") in want,
-    "changes": lambda want, e: any(_changed(e, what) for what in want),
-    "include_bots": lambda allow, e: allow or not (e.user is not None and e.user.is_bot),
-    "include_outgoing": lambda allow, e: allow or not e.data.get("outgoing"),
+    "query_prefix": _query,
+    "poll_id": _poll,
+    "media_types": _media,
+    "new_status": _status,
+    "receipt_types": _receipt,
+    "changes": _changes,
+    "include_bots": _bots,
+    "include_outgoing": _outgoing,
 }
 
 
