@@ -326,18 +326,18 @@ def _health_card() -> rx.Component:
                 H.kind == "chat",
                 rx.hstack(
                     rx.select.root(
-                        rx.select.trigger(placeholder="Connection that sends"),
+                        rx.select.trigger(
+                            placeholder="Connection that sends", data_testid="health-connection"
+                        ),
                         rx.select.content(pick(H.connections)),
                         value=H.instance_id,
                         on_change=H.pick_connection,
-                        data_testid="health-connection",
                     ),
                     rx.select.root(
-                        rx.select.trigger(placeholder="Chat it knows"),
+                        rx.select.trigger(placeholder="Chat it knows", data_testid="health-chat"),
                         rx.select.content(pick(H.chats)),
                         value=H.chat_id,
                         on_change=H.pick_chat,
-                        data_testid="health-chat",
                     ),
                     rx.input(
                         value=H.chat_id,

@@ -144,7 +144,7 @@ def _history() -> rx.Component:
         rx.table.cell(i.resolved),
         rx.table.cell(_muted(i.notified)),
     )
-    return rx.hstack(
+    return rx.vstack(
         _card(
             "Health checks",
             "system-checks",
@@ -167,7 +167,6 @@ def _history() -> rx.Component:
         ),
         spacing="4",
         width="100%",
-        align="start",
     )
 
 

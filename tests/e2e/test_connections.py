@@ -10,8 +10,11 @@ same code path as the live status badges, which this test does see change.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import screenshot
@@ -20,6 +23,15 @@ from tests.e2e.test_first_run_and_login import sign_in
 ADMIN, PASSWORD = "carol", "connections admin pw"
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 UNREACHABLE_SERVER = "http://127.0.0.1:9"  # the discard port: nothing listens
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frequent_health_checks() -> Iterator[None]:
+    """This module's server checks health at every sweep (15 s) instead of every 5 min,
+    so the System status test sees a check that found "Support bot" down."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FLOWBOT_HEALTH_CHECK_MINUTES", "0.1")
+        yield
 
 
 def _create_first_admin(page: Page, url: str) -> None:
@@ -155,3 +167,52 @@ def test_add_a_bot_then_link_whatsapp(page: Page, app_url: str) -> None:
     expect(page.get_by_test_id("connection-card")).to_have_count(2)
     expect(page.get_by_role("button", name="Add connection")).to_be_disabled()
     expect(page.get_by_test_id("connection-active").first).to_be_disabled()
+
+
+def _refresh_until(page: Page, test_id: str, text: str) -> None:
+    """The status page is read on load and on Refresh: refresh until ``text`` shows (the
+    embedded worker's first beat and health check come a few seconds after start)."""
+    card = page.get_by_test_id(test_id)
+    for _ in range(60):
+        if text in (card.text_content() or ""):
+            return
+        page.get_by_role("button", name="Refresh").click()
+        with contextlib.suppress(AssertionError):
+            expect(card).to_contain_text(text, timeout=1_000)
+    expect(card).to_contain_text(text)
+
+
+def test_system_status_and_health_notifications(page: Page, app_url: str) -> None:
+    """After the test above: "Support bot" cannot reach its server, so the health check
+    finds it down; the page shows every process, the queue, the connection and the check."""
+    sign_in(page, app_url, ADMIN, PASSWORD)
+    page.get_by_test_id("nav-system").click()
+    expect(page.get_by_test_id("system-mode")).to_have_text("embedded")
+    expect(page.get_by_test_id("system-database")).to_contain_text(" ms")
+    for kind in ("web", "worker", "supervisor"):
+        _refresh_until(page, "system-processes", kind)
+    expect(page.get_by_test_id("system-queues")).to_contain_text("flows")
+    connections = page.get_by_test_id("system-connections")
+    expect(connections).to_contain_text("Support bot")
+    expect(connections).to_contain_text("127.0.0.1:90")  # its last error
+    _refresh_until(page, "system-checks", "Support bot")
+    expect(page.get_by_test_id("system-incidents")).to_contain_text("Support bot (connection:1)")
+    page.mouse.move(0, 0)
+    screenshot(page, "system-status")
+    page.get_by_test_id("system-checks").scroll_into_view_if_needed()
+    screenshot(page, "system-status-history")
+
+    # Settings: notices go to a chat of a connection, picked by name; the test notice
+    # cannot get through a bot that cannot reach its server, and says so.
+    page.get_by_test_id("nav-settings").click()
+    card = page.get_by_test_id("health-card")
+    card.get_by_role("radio", name="chat").click()
+    card.get_by_test_id("health-connection").click()
+    page.get_by_role("option", name=re.compile("^Support bot")).click()
+    card.get_by_test_id("health-chat-id").fill("-1001234567890")
+    card.get_by_test_id("health-save").click()
+    expect(card.get_by_test_id("form-message")).to_contain_text("Saved")
+    card.get_by_test_id("health-test").click()
+    expect(card.get_by_test_id("form-error")).to_contain_text("Not sent", timeout=60_000)
+    card.scroll_into_view_if_needed()
+    screenshot(page, "settings-health-notifications")
