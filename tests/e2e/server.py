@@ -82,7 +82,7 @@ def _wait_until_up(proc: subprocess.Popen, url: str, log_path: Path) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.2)  # a second per start adds up over every browser module
     raise RuntimeError(
         f"flowbot did not start in {START_TIMEOUT}s:\n{log_path.read_text()[-4000:]}"
     )
