@@ -44,7 +44,7 @@ def make_engine(url: str) -> sa.Engine:
         )
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -101,7 +101,7 @@ def update_row(
     workers claiming a row at once, exactly one matches (PostgreSQL re-checks after the lock)."""
     result = session.execute(
         sa.update(table)
-        .where(table.id == row_id, condition)  # type: ignore[attr-defined]
+        .where(table_of(table).c.id == row_id, condition)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -164,4 +164,4 @@ def _insert_or_skip(
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The Table behind a table model, for Core statements (bulk inserts, column sets)."""
     # SQLModel sets __table__ on each table=True class but does not declare it.
-    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]  # set, not declared

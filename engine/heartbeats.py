@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 
-from engine.db import get_engine
+from engine.db import get_engine, table_of
 from engine.models import utcnow
 from engine.models.health import ProcessHeartbeat
 
@@ -58,7 +58,7 @@ def beat(kind: str, key: str | None = None, details: dict[str, Any] | None = Non
     values: dict[str, Any] = {"heartbeat_at": now, "version": version()}
     if details is not None:
         values["details"] = details
-    table = ProcessHeartbeat.__table__  # type: ignore[attr-defined]
+    table = table_of(ProcessHeartbeat)
     with get_engine().begin() as conn:
         updated = conn.execute(sa.update(table).where(table.c.key == key).values(**values))
         if updated.rowcount:
@@ -82,7 +82,7 @@ def beat(kind: str, key: str | None = None, details: dict[str, Any] | None = Non
 
 def forget(key: str) -> None:
     """A process stopping cleanly removes its row at once."""
-    table = ProcessHeartbeat.__table__  # type: ignore[attr-defined]
+    table = table_of(ProcessHeartbeat)
     with get_engine().begin() as conn:
         conn.execute(sa.delete(table).where(table.c.key == key))
 

@@ -15,14 +15,14 @@ def env_name(field_name: str) -> str:
     field = Settings.model_fields[field_name]
     if field.validation_alias is not None:
         # Settings declares each alias as AliasChoices, whose first choice is the name.
-        return str(field.validation_alias.choices[0])  # type: ignore[union-attr]
+        return str(field.validation_alias.choices[0])  # type: ignore[union-attr]  # see above
     return f"FLOWBOT_{field_name.upper()}"
 
 
 def _default(field_name: str) -> str:
     field = Settings.model_fields[field_name]
     if field.default is PydanticUndefined:
-        value = field.default_factory() if field.default_factory else ""  # type: ignore[call-arg]
+        value = field.default_factory() if field.default_factory else ""  # type: ignore[call-arg]  # no-argument factories only
     else:
         value = field.default
     return "(unset)" if value is None else f"`{value}`"

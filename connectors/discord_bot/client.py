@@ -125,7 +125,7 @@ class DiscordBotConnector(Connector):
             return
         if mapped.kind == "dc_button_click":
             assert isinstance(event, hikari.InteractionCreateEvent)
-            self._spawn(self._ack_later(event.interaction))  # type: ignore[arg-type]
+            self._spawn(self._ack_later(event.interaction))  # type: ignore[arg-type]  # a click
         if not (mapped.user and mapped.user.is_bot):  # two bots must not answer each other
             self._spawn(self._answer(event, mapped))
         await self.emit(mapped)

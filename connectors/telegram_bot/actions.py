@@ -9,6 +9,7 @@ replies and link previews become aiogram objects.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -120,7 +121,7 @@ def bot_kwargs(params: BaseModel) -> dict[str, Any]:
             kwargs[moment] = None if seconds is None else seconds_from_now(seconds)
     if "buttons" in kwargs:
         kwargs.pop("buttons")
-        kwargs["reply_markup"] = keyboard(params.buttons)  # type: ignore[attr-defined]
+        kwargs["reply_markup"] = keyboard(params.buttons)  # type: ignore[attr-defined]  # the models with "buttons"
     if kwargs.pop("disable_web_page_preview", False):
         kwargs["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
     if "reaction" in kwargs:
@@ -159,7 +160,7 @@ def result_of(value: Any) -> dict[str, Any]:
     raise TypeError(f"unexpected Bot API result {type(value).__name__}")
 
 
-def _handler(action: str):  # type: ignore[no-untyped-def]
+def _handler(action: str) -> Callable[[Bot, BaseModel], Awaitable[dict[str, Any]]]:
     method, fixed = METHODS[action], _FIXED.get(action, {})
 
     async def run(bot: Bot, params: BaseModel) -> dict[str, Any]:

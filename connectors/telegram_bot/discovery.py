@@ -62,7 +62,7 @@ async def list_members(bot: Bot, params: ListMembersParams) -> dict[str, Any]:
     admins = await bot.get_chat_administrators(chat_ref(params.chat_id))
     # aiogram's statuses are str enums: they look up as their plain values.
     members = [
-        member_entry(map_user(admin.user), _ROLES.get(admin.status, "member"))  # type: ignore[arg-type]
+        member_entry(map_user(admin.user), _ROLES.get(admin.status, "member"))  # type: ignore[arg-type]  # see above
         for admin in admins
     ]
     return {"members": members}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models import Chat
 from engine.platform_event import PlatformEvent
@@ -35,7 +35,7 @@ def chat_for_messages(
             Chat.parent_chat_id == event.chat.id,
             Chat.community_id == community_id,
             Chat.type == "text",
-            Chat.gone_at.is_(None),  # type: ignore[union-attr]
+            col(Chat.gone_at).is_(None),
             Chat.id != (log_chat_id or 0),
         )
         .order_by(snowflake)

@@ -6,7 +6,7 @@ generated from these declarations: adding a node type is adding one declaration.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol
@@ -214,7 +214,7 @@ class NodeRegistry:
     def __contains__(self, type_id: object) -> bool:
         return type_id in self._types
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[NodeType]:
         return iter(self._types.values())
 
     def __len__(self) -> int:

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 from sqlmodel import Session
 from sqlmodel import select as sql_select
 
-from engine.db import in_session
+from engine.db import in_session, saved_id
 from engine.models import CommunityMember, MemberRole, ReputationScore, utcnow
 from engine.nodes.base import (
     NodeCategory,
@@ -535,7 +535,7 @@ def _member_facts(session: Session, trigger: Mapping[str, Any]) -> dict[str, Any
         "known": True,
         "role": member.role if member else None,
         "joined_at": member.joined_at if member and member.left_at is None else None,
-        "warnings": moderation.active_warnings(session, community.id, account.id),  # type: ignore[arg-type]
+        "warnings": moderation.active_warnings(session, saved_id(community), saved_id(account)),
         "score": score or 0,
     }
 

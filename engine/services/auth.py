@@ -208,7 +208,7 @@ def set_active(session: Session, actor: AdminUser, user: AdminUser, active: bool
 def _other_active_admins(session: Session, user: AdminUser) -> bool:
     query = select(AdminUser.id).where(
         AdminUser.role == Role.admin,
-        AdminUser.is_active.is_(True),  # type: ignore[attr-defined]
+        col(AdminUser.is_active).is_(True),
         AdminUser.id != user.id,
     )
     return session.exec(query.limit(1)).first() is not None

@@ -589,7 +589,7 @@ async def _act(
         reason,
         {**details, "minutes": minutes},
     )
-    op: Sanction = action.value  # type: ignore[assignment]
+    op: Sanction = action.value  # type: ignore[assignment]  # the enum value is one of the Literal's
     results = [await _sanction(plan, place, op, reason, minutes) for place in plan.places]
     extra = f" for {minutes} min" if action is ModerationAction.mute else ""
     posted = await _post_line(plan, _line(action, plan.who, actor, reason, results, extra))

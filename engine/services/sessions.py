@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlmodel import Session, col, select
 
-from engine.db import saved_id
+from engine.db import affected_rows, saved_id
 from engine.models import AdminUser, UserSession, utcnow
 from engine.settings import derive_key, get_settings
 
@@ -107,13 +107,13 @@ def revoke_all(session: Session, user: AdminUser, *, keep_token: str = "") -> in
         sa.update(UserSession)
         .where(
             col(UserSession.admin_id) == user.id,
-            UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(UserSession.revoked_at).is_(None),
         )
         .values(revoked_at=utcnow())
     )
     if kept is not None:
         query = query.where(col(UserSession.id) != kept.id)
-    return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
+    return affected_rows(session.execute(query))
 
 
 def prune(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
@@ -122,4 +122,4 @@ def prune(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int
     query = sa.delete(UserSession).where(
         sa.or_(col(UserSession.expires_at) < cutoff, col(UserSession.revoked_at) < cutoff)
     )
-    return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
+    return affected_rows(session.execute(query))
