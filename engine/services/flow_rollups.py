@@ -41,12 +41,11 @@ def stored_figures(
         session.execute(sa.text("SET LOCAL jit = off"))
     key = STATS.c[by]
     whole = _whole_months(session, start, end) if by == "flow_id" and months else []
-    days = sa.and_(STATS.c.span == "day", STATS.c.day >= start, STATS.c.day <= end)
+    # Day rows only between the whole months, so the day index finds just those.
+    gaps = sa.or_(*(STATS.c.day.between(a, b) for a, b in _gaps(start, end, whole)))
+    rows = sa.and_(STATS.c.span == "day", gaps)
     if whole:
-        outside = sa.not_(sa.or_(*(STATS.c.day.between(m, _month_end(m)) for m in whole)))
-        rows = sa.or_(sa.and_(STATS.c.span == "month", STATS.c.day.in_(whole)), days & outside)
-    else:
-        rows = days
+        rows = sa.or_(sa.and_(STATS.c.span == "month", STATS.c.day.in_(whole)), rows)
     where = [rows]
     if flows is not None:
         where.append(STATS.c.flow_id.in_(flows))
@@ -85,6 +84,18 @@ def _whole_months(session: Session, start: date, end: date) -> list[date]:
         .distinct()
     ).scalars()
     return sorted(first for first in found if _month_end(first) <= end)
+
+
+def _gaps(start: date, end: date, whole: list[date]) -> list[tuple[date, date]]:
+    """The stretches of ``start``..``end`` outside the (sorted) whole months."""
+    gaps, cursor = [], start
+    for first in whole:
+        if cursor < first:
+            gaps.append((cursor, first - timedelta(days=1)))
+        cursor = _month_end(first) + timedelta(days=1)
+    if cursor <= end:
+        gaps.append((cursor, end))
+    return gaps or [(start, start - timedelta(days=1))]  # nothing: an empty stretch
 
 
 def _month_end(first: date) -> date:
