@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from engine import db, events, pool_client
 from engine.execution_store import create_execution
-from engine.models import ExecutionStatus, FlowExecution, StepStatus
+from engine.models import ExecutionStatus, FlowExecution, StepStatus, utcnow
 from engine.runtime import run_execution, run_flow_now
 from engine.settings import get_settings
 from tests.fakes.pool import FakePool
@@ -51,7 +51,7 @@ async def test_core_path_condition_loop_delay_and_replay(session: Session, pool:
             node("v", "set_variable", name="greeting", value="hi {{trigger.user.first_name}}"),
             node("loop1", "loop", items="{{trigger.data.items}}", max_iterations=10),
             send("each", "{{context.greeting}} #{{context.item}}"),
-            node("d", "delay", seconds=1.0),
+            node("d", "delay", seconds=0.2),
             send("after", "after {{node.loop1.count}}"),
             send("no", "no"),
         ],
@@ -71,7 +71,8 @@ async def test_core_path_condition_loop_delay_and_replay(session: Session, pool:
     assert outcome.status is ExecutionStatus.waiting, outcome.error
     assert texts(pool) == ["hi Alice #1", "hi Alice #2"]
 
-    await asyncio.sleep(1.05)
+    assert outcome.resume_at is not None
+    await asyncio.sleep(max(0.0, (outcome.resume_at - utcnow()).total_seconds()) + 0.05)
     resumed = await run_execution(outcome.execution_id)
     assert resumed.status is ExecutionStatus.succeeded, resumed.error
     # the variable set before the delay is restored by replay, not by running v again
