@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 from sqlmodel import Session, col, select
 
+from engine.broker import send_execution
 from engine.db import saved_id, session_scope
 from engine.execution_store import create_execution
 from engine.graph import RUN_FLOW_TYPE, build_graph
@@ -142,10 +143,8 @@ def start_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: 
     """Seed the re-run and send it to the workers inside the caller's transaction, as
     engine.services.executions.launch does: a broker outage rolls the seed back, so the
     caller may retry without a second re-run being left behind."""
-    from engine import actors
-
     new_id = seed_rerun(session, actor, execution_id, node_id)
-    actors.execute_flow.send(new_id)
+    send_execution(new_id)
     return new_id
 
 

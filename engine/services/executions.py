@@ -46,6 +46,7 @@ from engine.redaction import public
 from engine.services import audit
 from engine.services.auth import require_role
 from engine.services.errors import Conflict, NotFound
+from engine.services.flows import FlowError, valid_draft
 from engine.settings import get_settings
 
 TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
@@ -111,8 +112,6 @@ def draft_snapshot(session: Session, flow_id: int) -> int:
     started with), so a draft run freezes the draft too; negative numbers keep test
     snapshots out of the published numbering. An unchanged draft reuses its snapshot.
     """
-    from engine.services.flows import FlowError, valid_draft
-
     try:
         flow = valid_draft(session, flow_id)
     except FlowError as exc:
