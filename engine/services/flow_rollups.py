@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.models import FlowDailyStats
-from engine.services.daily_figures import FlowFigures
+from engine.services.daily_figures import BUCKETS_MS, OVERFLOW, FlowFigures
 
 STATS = FlowDailyStats.__table__  # type: ignore[attr-defined]
+BUCKET_KEYS = (*(str(bound) for bound in BUCKETS_MS), OVERFLOW)
 
 
 def stored_figures(
@@ -69,11 +70,21 @@ def stored_figures(
             stopped=int(stopped),
             duration_ms_sum=float(ms),
         )
-    for group, bucket, count in _summed(session, "duration_histogram", key, where):
-        figures[group].duration_histogram[bucket] += int(count)
+    for group, *counts in _bucket_sums(session, key, where):
+        for bucket, count in zip(BUCKET_KEYS, counts, strict=True):
+            if count:
+                figures[group].duration_histogram[bucket] += int(count)
     if details:
         _add_details(session, figures, key, where)
     return figures
+
+
+def _bucket_sums(session: Session, key: Any, where: list[Any]) -> list[Any]:
+    """Per group, the sum of each histogram bucket: the buckets are known, so each is read
+    by its key (no row per bucket to unnest and regroup)."""
+    histogram = STATS.c.duration_histogram
+    sums = (sa.func.sum(histogram[bucket].as_integer()) for bucket in BUCKET_KEYS)
+    return list(session.execute(sa.select(key, *sums).where(*where).group_by(key)).all())
 
 
 def _whole_months(session: Session, start: date, end: date) -> list[date]:
