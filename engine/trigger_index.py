@@ -40,13 +40,6 @@ def _chat_id(event: PlatformEvent) -> str | None:
     return event.chat.id if event.chat else None
 
 
-def _starts(field: str) -> Callable[[Any, PlatformEvent], bool]:
-    def starts(want: Any, e: PlatformEvent) -> bool:
-        return bool(str(e.data.get(field) or "").startswith(want))
-
-    return starts
-
-
 def _changed(event: PlatformEvent, what: str) -> bool:
     if what == "roles":
         return bool(event.data.get("added_roles") or event.data.get("removed_roles"))
@@ -76,6 +69,14 @@ def _command(want: Any, e: PlatformEvent) -> bool:
 
 def _emoji(want: Any, e: PlatformEvent) -> bool:
     return bool(e.data.get("emoji") == want)
+
+
+def _callback_data(want: Any, e: PlatformEvent) -> bool:
+    return str(e.data.get("callback_data") or "").startswith(want)
+
+
+def _custom_id(want: Any, e: PlatformEvent) -> bool:
+    return str(e.data.get("custom_id") or "").startswith(want)
 
 
 def _query(want: Any, e: PlatformEvent) -> bool:
@@ -120,8 +121,8 @@ FILTERS: dict[str, Callable[[Any, PlatformEvent], bool]] = {
     "text_contains": _text_contains,
     "command": _command,
     "emoji": _emoji,
-    "data_prefix": _starts("callback_data"),
-    "custom_id_prefix": _starts("custom_id"),
+    "data_prefix": _callback_data,
+    "custom_id_prefix": _custom_id,
     "query_prefix": _query,
     "poll_id": _poll,
     "media_types": _media,

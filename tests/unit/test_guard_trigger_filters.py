@@ -11,7 +11,7 @@ import pytest
 from connectors.telegram_user.mapper import map_message
 from engine.nodes import REGISTRY
 from engine.platform_event import EventChat, EventMedia, EventUser, PlatformEvent
-from engine.trigger_index import FILTERS, matches
+from engine.trigger_index import FILTERS, matches, triggers_of
 from tests.unit.test_telegram_user_mapper import PRIVATE, _message
 from tests.unit.test_trigger_index import event
 
@@ -97,3 +97,36 @@ def test_outgoing_account_messages_do_not_start_a_default_trigger() -> None:
     assert matches(params, _account_message(outgoing=False))
     assert not matches(params, _account_message(outgoing=True))
     assert matches({**params, "include_outgoing": True}, _account_message(outgoing=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "want", "fields"),
+    [
+        ("text_contains", "xx", {"text": None}),
+        ("query_prefix", "XX", {"text": None, "data": {}}),
+        ("data_prefix", "No", {"data": {"callback_data": None}}),
+        ("custom_id_prefix", "No", {"data": {}}),
+    ],
+)
+def test_a_missing_field_matches_no_text(name: str, want: str, fields: dict[str, Any]) -> None:
+    assert not matches({name: want}, event(**fields))
+
+
+def test_triggers_of_yields_the_routed_triggers_only(caplog: pytest.LogCaptureFixture) -> None:
+    """Manual, unknown, non-trigger and invalid nodes are skipped; the ones after them are not."""
+    graph = {
+        "nodes": [
+            {"id": "m", "type": "manual", "params": {}},
+            {"id": "u", "type": "no_such_node"},
+            {"id": "s", "type": "set_variable", "params": {"name": "x", "value": 1}},
+            {"id": "bad", "type": "tg_command", "params": {"command": ["not", "text"]}},
+            {"id": "c", "type": "tg_command", "params": {"command": "start"}},
+        ]
+    }
+    found = list(triggers_of(7, 3, graph))
+    assert [(e.node_id, e.kind, e.flow_id, e.version_id) for e in found] == [
+        ("c", "tg_command", 7, 3)
+    ]
+    assert found[0].params["command"] == "start"
+    assert "flow 7 v3: trigger tg_command ignored: " in caplog.text
+    assert list(triggers_of(7, 3, {})) == []
