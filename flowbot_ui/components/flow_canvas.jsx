@@ -21,6 +21,7 @@ import {
 import "@xyflow/react/dist/style.css";
 
 const DRAG_TYPE = "application/flowbot-node";
+const HEARTBEAT_MS = 2000; // "still here" (the room forgets a page silent for 5 s)
 const AUTOSAVE_MS = 1500; // unsaved edits are saved after this long without another edit
 const READABLE_ZOOM = 0.85; // node labels (14px) stay about 12px on screen
 const FRAME_MARGIN = 40; // px around a flow framed at READABLE_ZOOM
@@ -197,6 +198,7 @@ function Canvas(props) {
     onSelectNode,
     onShortcut,
     onHeartbeat,
+    onLeave,
     onGraphChange,
   } = props;
   const { screenToFlowPosition, getNodes, getNodesBounds, setViewport } = useReactFlow();
@@ -283,8 +285,14 @@ function Canvas(props) {
   useEffect(() => {
     if (!onHeartbeat) return undefined;
     onHeartbeat();
-    const timer = setInterval(() => onHeartbeat(), 10000);
-    return () => clearInterval(timer);
+    const timer = setInterval(() => onHeartbeat(), HEARTBEAT_MS);
+    const leave = () => onLeave && onLeave();
+    window.addEventListener("pagehide", leave);
+    return () => {
+      clearInterval(timer);
+      window.removeEventListener("pagehide", leave);
+      leave();
+    };
   }, []);
 
   useEffect(() => {

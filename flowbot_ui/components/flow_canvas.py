@@ -36,6 +36,7 @@ class FlowCanvas(rx.NoSSRComponent):
     on_select_node: rx.EventHandler[passthrough_event_spec(str)]
     on_shortcut: rx.EventHandler[passthrough_event_spec(str)]
     on_heartbeat: rx.EventHandler[no_args_event_spec]
+    on_leave: rx.EventHandler[no_args_event_spec]  # the page is going away
     on_autosave: rx.EventHandler[no_args_event_spec]
     on_graph_change: rx.EventHandler[no_args_event_spec]  # a structural edit, by anyone
 

@@ -99,9 +99,11 @@ def _presence() -> rx.Component:
     return rx.hstack(
         rx.foreach(
             FlowRoom.people,
-            lambda name: rx.tooltip(
+            lambda name: rx.box(  # the browser's own tooltip names them on hover
                 rx.avatar(fallback=name[:2].upper(), size="2", radius="full", variant="solid"),
-                content=name + " is here",
+                title=name + " is here",
+                aria_label=name + " is here",
+                data_testid="present-" + name,
             ),
         ),
         spacing="1",
@@ -420,6 +422,16 @@ def _resume_notice() -> rx.Component:
 
 def notices() -> rx.Component:
     return rx.fragment(
+        rx.cond(
+            EditorState.signed_in & ~EditorState.can_edit,
+            rx.callout(
+                "You can look at this flow but not change it (viewer role).",
+                icon="eye",
+                size="1",
+                width="100%",
+                data_testid="read-only",
+            ),
+        ),
         _resume_notice(),
         rx.cond(
             FlowRoom.conflict != "",
@@ -642,6 +654,7 @@ def editor_page() -> rx.Component:
                             on_select_node=EditorState.select,
                             on_shortcut=EditorState.shortcut,
                             on_heartbeat=FlowRoom.heartbeat,
+                            on_leave=FlowRoom.leave,
                             on_graph_change=EditorState.refresh_panel,
                         ),
                         flex="1",

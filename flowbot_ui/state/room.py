@@ -38,7 +38,7 @@ from flowbot_ui.state.graph_changes import Change, apply_change, graph_change
 
 UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
 MOVES_KEPT = 30  # a client further behind than this gets a snapshot anyway
-PRESENCE_TIMEOUT = 35.0  # seconds without a heartbeat before someone counts as gone
+PRESENCE_TIMEOUT = 5.0  # seconds without a heartbeat (pages send one every 2 s): gone
 PASTE_OFFSET = 40.0
 
 Graph = dict[str, Any]
@@ -70,7 +70,7 @@ class FlowRoom(rx.SharedState):
     moves: list[dict[str, Any]] = []
     issues: dict[str, str] = {}
     problems: list[dict[str, str]] = []
-    presence: dict[str, dict[str, Any]] = {}
+    presence: dict[str, str] = {}  # a hash of each client's token → the person's name
     notice: str = ""
     conflict: str = ""
 
@@ -81,6 +81,7 @@ class FlowRoom(rx.SharedState):
     _redo: dict[str, list[Change]] = {}
     _key: int = 0
     _move_seq: int = 0
+    _seen: dict[str, float] = {}  # the same keys → the last heartbeat (never sent out)
     _changed_by: dict[str, str] = {}  # "node/param" → who wrote it last here
 
     # ------------------------------------------------------------------ loading
@@ -150,8 +151,7 @@ class FlowRoom(rx.SharedState):
             with session_scope() as session:
                 user._current_user(session, Role.editor)
         except auth.PermissionDenied:
-            self.notice = "You can look at this flow but not change it (viewer role)."
-            return None
+            return None  # a viewer: their page says so to them (never in the shared notice)
         return user
 
     async def _edit(self, change: Callable[[Graph], bool | None]) -> bool:
@@ -175,17 +175,22 @@ class FlowRoom(rx.SharedState):
         return True
 
     async def _touch(self) -> None:
-        """Mark this client present (and forget clients gone silent)."""
+        """Mark this client present and forget clients gone silent. Heartbeats stay on the
+        server: the shared list changes (and is sent) only when someone comes or goes."""
         user = await self.get_state(AuthState)
-        now = time.time()
-        token = self.router.session.client_token
-        present = {
-            key: value
-            for key, value in self.presence.items()
-            if now - value["seen"] < PRESENCE_TIMEOUT and key != token
+        now, me = time.time(), self._presence_key()
+        self._seen = {
+            **{key: at for key, at in self._seen.items() if now - at < PRESENCE_TIMEOUT},
+            me: now,
         }
-        present[token] = {"name": user._username or "someone", "seen": now}
-        self.presence = present
+        present = {key: self.presence.get(key, "") for key in self._seen}
+        present[me] = user._username or "someone"
+        if present != self.presence:
+            self.presence = present
+
+    def _presence_key(self) -> str:
+        """Who is here, by a hash of their client token: the token itself is never shared."""
+        return hashlib.sha256(self.router.session.client_token.encode()).hexdigest()[:16]
 
     def _node(self, node_id: str) -> dict[str, Any] | None:
         return next((n for n in self._graph.get("nodes", []) if n["id"] == node_id), None)
@@ -195,6 +200,14 @@ class FlowRoom(rx.SharedState):
     @rx.event
     async def heartbeat(self) -> None:
         await self._touch()
+
+    @rx.event
+    def leave(self) -> None:
+        """The page is going away (tab closed, navigated): gone at once, not at the timeout."""
+        me = self._presence_key()
+        self._seen = {key: at for key, at in self._seen.items() if key != me}
+        if me in self.presence:
+            self.presence = {key: name for key, name in self.presence.items() if key != me}
 
     async def _add_node(self, drop: dict[str, Any]) -> str:
         """A palette item dropped at ``x, y`` (or clicked: placed after the last node); the
@@ -457,4 +470,4 @@ class FlowRoom(rx.SharedState):
 
     @rx.var
     def people(self) -> list[str]:
-        return sorted({entry["name"] for entry in self.presence.values()})
+        return sorted(set(self.presence.values()))

@@ -85,11 +85,11 @@ def _admin(session: Session) -> AdminUser:
     return session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
 
 
-def add_editor(data_dir: Path, username: str) -> None:
-    """Add an editor account straight into the server's database."""
+def add_editor(data_dir: Path, username: str, role: Role = Role.editor) -> None:
+    """Add an editor (or ``role``) account straight into the server's database."""
     with server_db(data_dir) as session:
         if not session.exec(select(AdminUser).where(AdminUser.username == username)).first():
-            auth.create_user(session, username, PASSWORD, Role.editor, actor=_admin(session))
+            auth.create_user(session, username, PASSWORD, role, actor=_admin(session))
 
 
 def save_elsewhere(data_dir: Path, flow_id: int) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from engine.models import Role
 from tests.e2e.conftest import screenshot
 from tests.e2e.flow_ui import (
     add_editor,
@@ -105,6 +106,7 @@ def test_two_people_see_each_others_edits_and_presence(
     expect(bob.get_by_test_id("flow-canvas")).to_be_visible()
     expect(bob.get_by_test_id("presence").locator(".rt-AvatarRoot")).to_have_count(2)
     expect(ada.get_by_test_id("presence").locator(".rt-AvatarRoot")).to_have_count(2)
+    expect(bob.get_by_test_id("presence").get_by_title("alice is here")).to_be_visible()
 
     ada.get_by_test_id("palette-search").fill("log")
     expect(ada.get_by_test_id("palette-manual")).to_have_count(0)  # the filter applied
@@ -114,6 +116,20 @@ def test_two_people_see_each_others_edits_and_presence(
     set_param(bob, "log1", "message", "seen by both")
     node(ada, "log1").click()
     expect(ada.get_by_test_id("param-message")).to_have_value("seen by both", timeout=3000)
+
+    # A viewer sees read-only controls, and the notice saying so is theirs alone.
+    add_editor(server_data, "vera", Role.viewer)
+    vera = new_page(browser, app_url, "vera")
+    vera.goto(editor_url)
+    expect(vera.get_by_test_id("read-only")).to_be_visible()
+    node(vera, "log1").click()
+    expect(vera.get_by_test_id("param-message")).to_have_value("seen by both")
+    expect(vera.get_by_test_id("param-message")).not_to_be_editable()
+    expect(vera.locator("button[aria-label='Undo (Ctrl+Z)']")).to_be_disabled()
+    expect(ada.get_by_test_id("presence").get_by_title("vera is here")).to_be_visible()
+    vera.context.close()  # the tab closes: vera is gone from the others' presence
+    expect(ada.get_by_test_id("presence").get_by_title("vera is here")).to_have_count(0)
+    expect(ada.get_by_test_id("read-only")).to_have_count(0)
 
     for page in (ada, bob):  # frame the new node in both views, and let the views settle
         page.locator("button[aria-label='Fit View']").click()
