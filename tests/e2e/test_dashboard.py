@@ -18,6 +18,7 @@ from engine.models import (
     CommunityAnalyticsSnapshot,
     CommunityMember,
     ExecutionStatus,
+    FlowEvent,
     FlowExecution,
     PlatformAccount,
     Role,
@@ -33,7 +34,8 @@ FLOW = "Nightly report"
 
 def _seed_week(session: Session, admin: AdminUser) -> int:
     """A published flow with a week of runs (some failed); two communities with members
-    joining through the week and their stored daily snapshots. The flow's id."""
+    joining through the week, their stored daily snapshots and the messages of the two
+    days counted live. The flow's id."""
     graph = chain(("t", "manual", {}), ("v", "set_variable", {"name": "x", "value": "1"}))
     flow = flows.create_flow(session, admin, FLOW, graph=graph)
     flows.publish(session, admin, flow.id or 0)
@@ -73,6 +75,18 @@ def _seed_week(session: Session, admin: AdminUser) -> int:
                     platform_account_id=account.id or 0,
                     joined_at=now - timedelta(days=n % 7, hours=1),
                 )
+            )
+        for back, count in ((0, size), (1, size * 5)):  # today and yesterday: counted live
+            sent = now - timedelta(days=back) if back else now - timedelta(minutes=1)
+            session.add_all(
+                FlowEvent(
+                    event_id=f"{name}-{back}-{n}",
+                    kind="tg_message",
+                    platform="telegram",
+                    payload={"chat": {"id": f"-100{community.id}"}, "user": {"id": str(n)}},
+                    created_at=sent,
+                )
+                for n in range(count)
             )
         for back in range(2, 7):
             day = (now - timedelta(days=back)).date()
