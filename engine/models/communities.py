@@ -85,6 +85,9 @@ class CommunityMember(SQLModel, table=True):
         sa.Index("ix_community_member_joined", "community_id", "joined_at", "id"),
         # Analytics: leaves of a day and members present at its end.
         sa.Index("ix_community_member_left", "community_id", "left_at", "joined_at", "is_banned"),
+        # The activity feed: the newest joins and leaves across communities.
+        sa.Index("ix_community_member_joined_at", "joined_at", "id"),
+        sa.Index("ix_community_member_left_at", "left_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

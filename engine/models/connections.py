@@ -72,6 +72,7 @@ class PlatformConnectionLog(SQLModel, table=True):
     __tablename__ = "platform_connection_log"
     __table_args__ = (
         sa.Index("ix_platform_connection_log_conn_created", "connection_id", "created_at"),
+        sa.Index("ix_platform_connection_log_created", "created_at", "id"),  # the activity feed
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -91,6 +91,7 @@ class FlowExecution(SQLModel, table=True):
         sa.Index("ix_flow_execution_flow_started", "flow_id", "started_at"),
         sa.Index("ix_flow_execution_status_resume", "status", "resume_at"),
         sa.Index("ix_flow_execution_finished", "finished_at"),  # analytics: ended per hour/day
+        sa.Index("ix_flow_execution_started", "started_at", "id"),  # the activity feed
     )
 
     id: int | None = Field(default=None, primary_key=True)

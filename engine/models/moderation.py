@@ -55,6 +55,7 @@ class ModerationLog(SQLModel, table=True):
     __tablename__ = "moderation_log"
     __table_args__ = (
         sa.Index("ix_moderation_log_community_created", "community_id", "created_at"),
+        sa.Index("ix_moderation_log_created", "created_at", "id"),  # the activity feed
     )
 
     id: int | None = Field(default=None, primary_key=True)
