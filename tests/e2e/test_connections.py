@@ -199,8 +199,6 @@ def test_system_status_and_health_notifications(page: Page, app_url: str) -> Non
     expect(page.get_by_test_id("system-incidents")).to_contain_text("Support bot (connection:1)")
     page.mouse.move(0, 0)
     screenshot(page, "system-status")
-    page.get_by_test_id("system-checks").scroll_into_view_if_needed()
-    screenshot(page, "system-status-history")
 
     # Settings: notices go to a chat of a connection, picked by name; the test notice
     # cannot get through a bot that cannot reach its server, and says so.
