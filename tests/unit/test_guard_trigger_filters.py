@@ -104,8 +104,8 @@ def test_outgoing_account_messages_do_not_start_a_default_trigger() -> None:
     [
         ("text_contains", "xx", {"text": None}),
         ("query_prefix", "XX", {"text": None, "data": {}}),
-        ("data_prefix", "No", {"data": {"callback_data": None}}),
-        ("custom_id_prefix", "No", {"data": {}}),
+        ("data_prefix", "XX", {"data": {"callback_data": None}}),
+        ("custom_id_prefix", "XX", {"data": {}}),
     ],
 )
 def test_a_missing_field_matches_no_text(name: str, want: str, fields: dict[str, Any]) -> None:
