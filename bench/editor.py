@@ -1,11 +1,13 @@
-"""Flow editor benchmark, in Chromium: a 300-node flow.
+"""Flow editor benchmark, in Chromium: flows of 300 and 1,000 nodes.
 
     python -m bench.editor             # starts its own server (builds the UI once)
     python -m bench.editor --url http://127.0.0.1:3100 --data-dir /tmp/editor-data
 
-Prints: the time to open the flow until its nodes are drawn; frame rates while panning
-and dragging; and the websocket traffic one node move and one save cause (what the
-browser sends, and what the server answers to this client).
+Prints, per flow: the time to open it until every node the canvas renders is in the DOM
+and drawn (measured, not hidden; the canvas renders the nodes in view); frame rates while
+panning (from a point of the empty pane, and the viewport is checked to have moved) and
+while dragging a node (checked to have moved); and the websocket traffic one node move and
+its autosave cause (what the browser sends, and what the server answers to this client).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-NODES = 300
+SIZES = (300, 1000)
 ROWS = 30  # parallel chains, so the whole flow fits on screen at the minimum zoom
 USER, PASSWORD = "bench", "bench password 1"
 FRAME_PROBE = """() => {
@@ -35,9 +37,35 @@ FRAME_PROBE = """() => {
     };
     requestAnimationFrame(tick);
 }"""
+# How many nodes are in the DOM, once every one of them is drawn (else 0).
+DRAWN = """() => {
+    const all = [...document.querySelectorAll(".react-flow__node")];
+    const drawn = all.every((n) => n.style.visibility !== "hidden" && n.offsetWidth > 0);
+    return all.length > 0 && drawn ? all.length : 0;
+}"""
+# A point of the pane nothing covers (no node, minimap or control), to pan from.
+EMPTY_PANE_POINT = """() => {
+    const pane = document.querySelector(".react-flow__pane").getBoundingClientRect();
+    for (let y = pane.bottom - 30; y > pane.top + 30; y -= 15)
+        for (let x = pane.left + 60; x < pane.right - 200; x += 15) {
+            const hit = document.elementFromPoint(x, y);
+            if (hit && hit.classList.contains("react-flow__pane")) return { x, y };
+        }
+    return null;
+}"""
+# The id of a node the mouse can reach (its centre is on the canvas, not under a panel).
+REACHABLE_NODE = """() => {
+    for (const node of document.querySelectorAll(".react-flow__node")) {
+        const r = node.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        if (hit && hit.closest(".react-flow__node") === node) return node.dataset.id;
+    }
+    return null;
+}"""
+VIEWPORT = '() => document.querySelector(".react-flow__viewport").style.transform'
 
 
-def big_graph(count: int = NODES) -> dict[str, Any]:
+def big_graph(count: int) -> dict[str, Any]:
     """A manual trigger fanning out to 30 chains of utility nodes, laid out in layers."""
     from flowbot_ui.state.flow_graph import auto_layout
 
@@ -61,8 +89,9 @@ def big_graph(count: int = NODES) -> dict[str, Any]:
     return graph
 
 
-def seed(data_dir: Path) -> int:
-    """Migrate the data folder's database and add the bench account and flow."""
+def seed(data_dir: Path) -> dict[int, int]:
+    """Migrate the data folder's database and add the bench account and one flow per size
+    (size → flow id)."""
     os.environ["FLOWBOT_DATA_DIR"] = str(data_dir)
     from sqlmodel import select
 
@@ -79,13 +108,15 @@ def seed(data_dir: Path) -> int:
         if user is None:
             admin = session.exec(select(AdminUser).where(AdminUser.role == Role.admin)).first()
             user = auth.create_user(session, USER, PASSWORD, Role.admin, actor=admin)
-        flow = flows.create_flow(session, user, f"Bench {NODES} nodes", graph=big_graph())
-        assert flow.id is not None
-        return flow.id
+        made = {
+            size: flows.create_flow(session, user, f"Bench {size} nodes", graph=big_graph(size))
+            for size in SIZES
+        }
+        return {size: flow.id or 0 for size, flow in made.items()}
 
 
 @contextmanager
-def server(url: str | None, data_dir: Path | None) -> Iterator[tuple[str, int]]:
+def server(url: str | None, data_dir: Path | None) -> Iterator[tuple[str, dict[int, int]]]:
     if url:
         assert data_dir, "--data-dir must be the running server's FLOWBOT_DATA_DIR"
         yield url, seed(data_dir)
@@ -94,9 +125,9 @@ def server(url: str | None, data_dir: Path | None) -> Iterator[tuple[str, int]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        flow_id = seed(folder)
+        flow_ids = seed(folder)
         with flowbot_server(folder, free_port(), folder / "server.log") as started:
-            yield started, flow_id
+            yield started, flow_ids
 
 
 def frame_stats(page) -> str:  # type: ignore[no-untyped-def]
@@ -118,7 +149,7 @@ def drag(page, x: float, y: float, dx: float, dy: float, steps: int = 30) -> Non
     page.mouse.up()
 
 
-def measure(url: str, flow_id: int) -> None:
+def measure(url: str, flow_ids: dict[int, int]) -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS
@@ -127,6 +158,7 @@ def measure(url: str, flow_id: int) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(60_000)
+        page.on("dialog", lambda dialog: dialog.accept())  # leaving an unsaved flow asks
         sent: list[str] = []
         received: list[str] = []
 
@@ -140,49 +172,50 @@ def measure(url: str, flow_id: int) -> None:
         page.fill("#password", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.get_by_test_id("sidebar").wait_for()
-
-        started = time.perf_counter()
-        page.goto(f"{url}/flows/{flow_id}")
-        page.wait_for_selector('.react-flow__node[data-id="manual1"]', state="attached")
-        opened = time.perf_counter() - started
-        page.wait_for_timeout(1500)
-        drawn = page.locator(".react-flow__node").count()
-        print(
-            f"open a {NODES}-node flow: {opened * 1000:7.0f} ms until drawn ({drawn} nodes in view)"
-        )
-
-        pane = page.locator(".react-flow__pane").bounding_box()
-        assert pane
-        page.evaluate(FRAME_PROBE)
-        drag(page, pane["x"] + 30, pane["y"] + pane["height"] - 30, 250, -150)
-        print(f"pan:  {frame_stats(page)}")
-
-        target = page.locator('.react-flow__node[data-id="manual1"]')
-        target.scroll_into_view_if_needed()
-        box = target.bounding_box()
-        assert box
-        sent.clear()
-        received.clear()
-        page.evaluate(FRAME_PROBE)
-        drag(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 120, 80)
-        page.wait_for_timeout(1000)
-        print(f"drag: {frame_stats(page)}")
-        moves = [frame for frame in sent if "move_nodes" in frame]
-        print(
-            f"node move: {len(sent)} frame(s) sent, the move event {len(moves[0]) if moves else 0}"
-            f" bytes; {len(received)} frame(s) back, {sum(map(len, received))} bytes"
-        )
-        sent.clear()
-        received.clear()
-        started = time.perf_counter()
-        page.get_by_test_id("save").click()
-        page.get_by_test_id("clean").wait_for()
-        saved = time.perf_counter() - started
-        print(
-            f"save: {saved * 1000:7.0f} ms; {len(sent)} frame(s) sent, "
-            f"{sum(map(len, sent))} bytes; {sum(map(len, received))} bytes back"
-        )
+        for size, flow_id in flow_ids.items():
+            print(f"-- {size}-node flow")
+            measure_flow(page, f"{url}/flows/{flow_id}", sent, received)
         browser.close()
+
+
+def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> None:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    page.goto(editor)
+    page.wait_for_function(DRAWN, polling="raf")
+    opened = time.perf_counter() - started
+    page.wait_for_timeout(1500)  # the first framing may bring more nodes into view
+    drawn = page.evaluate(DRAWN)
+    print(f"open: {opened * 1000:7.0f} ms until drawn ({drawn} nodes in the DOM after 1.5 s)")
+
+    node_id = page.evaluate(REACHABLE_NODE)
+    assert node_id, "no node in reach to drag"
+    target = page.locator(f'.react-flow__node[data-id="{node_id}"]')
+    box = target.bounding_box()
+    assert box
+    sent.clear()
+    received.clear()
+    page.evaluate(FRAME_PROBE)
+    drag(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 120, 80)
+    moved = target.bounding_box()
+    assert moved and (moved["x"], moved["y"]) != (box["x"], box["y"]), "the node did not move"
+    print(f"drag: {frame_stats(page)}")
+    started = time.perf_counter()
+    page.get_by_test_id("dirty").wait_for(state="detached")  # autosaved
+    saved = time.perf_counter() - started
+    moves = [frame for frame in sent if "move_nodes" in frame]
+    print(
+        f"node move and its autosave ({saved * 1000:.0f} ms after the drop, 1,500 of them the"
+        f" pause): {len(sent)} frame(s) sent, the move event {len(moves[0]) if moves else 0}"
+        f" bytes; {len(received)} frame(s) back, {sum(map(len, received))} bytes"
+    )
+    point = page.evaluate(EMPTY_PANE_POINT)
+    assert point, "no empty point of the pane to pan from"
+    before = page.evaluate(VIEWPORT)
+    page.evaluate(FRAME_PROBE)
+    drag(page, point["x"], point["y"], 250, -150)
+    after = page.evaluate(VIEWPORT)
+    assert after != before, f"the pan did not move the view ({before})"
+    print(f"pan:  {frame_stats(page)}  (view {before} → {after})")
 
 
 def main() -> None:
@@ -195,8 +228,8 @@ def main() -> None:
             "bench.editor drives Chromium through Playwright, which the default install "
             "leaves out: pip install playwright"
         )
-    with server(args.url, args.data_dir) as (url, flow_id):
-        measure(url, flow_id)
+    with server(args.url, args.data_dir) as (url, flow_ids):
+        measure(url, flow_ids)
 
 
 if __name__ == "__main__":
