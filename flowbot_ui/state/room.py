@@ -4,7 +4,9 @@
 linked to it sees each edit (add, move, connect, params) at once, and presence. The room
 holds one draft, so co-editors never overwrite each other; saving writes it with the
 revision it was loaded at, so a save made elsewhere (the API, another server) is refused
-with a message instead of being lost.
+with a message instead of being lost. The editor pages autosave it after a pause in
+editing, so a server restart loses at most that pause. Undo is per client: each keeps what
+its own edits changed (graph_changes), undone only where the draft still holds it.
 """
 
 from __future__ import annotations
