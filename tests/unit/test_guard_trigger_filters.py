@@ -103,6 +103,7 @@ def test_outgoing_account_messages_do_not_start_a_default_trigger() -> None:
     ("name", "want", "fields"),
     [
         ("text_contains", "xx", {"text": None}),
+        ("command", "xxxx", {"command": None}),
         ("query_prefix", "XX", {"text": None, "data": {}}),
         ("data_prefix", "XX", {"data": {"callback_data": None}}),
         ("custom_id_prefix", "XX", {"data": {}}),
