@@ -202,7 +202,8 @@ def load(
     """The execution with its recorded steps, and its version's graph unless
     ``has_graph(version_id, created_at)`` (versions never change: a cached copy will do).
     A ``queued`` execution has no steps yet (every durable write marks it running or
-    ended) and a root execution no callers, so neither is looked for."""
+    ended) unless a re-run seeded it with the replayed ones, which it counts in
+    ``step_count``; a root execution has no callers. What cannot be there is not looked for."""
     with session_scope() as session:
         found = session.exec(
             select(FlowExecution, FlowVersion.created_at)
@@ -218,7 +219,7 @@ def load(
         if not has_graph(execution.version_id, created_at):
             graph = _graph(session, execution.version_id)
         rows: list[FlowExecutionStep] = []
-        if execution.status != ExecutionStatus.queued:
+        if execution.status != ExecutionStatus.queued or execution.step_count:
             rows = list(
                 session.exec(
                     select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)

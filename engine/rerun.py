@@ -109,6 +109,7 @@ def seed_rerun(session: Session, actor: AdminUser, execution_id: int, node_id: s
     )
     session.flush()
     kept = [s for s in steps if s.seq < target.seq and s.status == StepStatus.succeeded]
+    execution.step_count = len(kept)  # tells the run's load that replayed steps are there
     for seq, step in enumerate(kept, start=1):
         session.add(
             FlowExecutionStep(

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dramatiq
 import pytest
 from sqlmodel import Session, select
 
@@ -142,9 +143,10 @@ def test_the_sweep_timer_asks_for_schedules_and_messages(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(worker, "PERIODIC", tuple(Recorder(a.actor_name) for a in worker.PERIODIC))
     timer = worker.SweepTimer(interval=0.01)
-    timer.after_worker_boot(actors.broker, None)  # type: ignore[arg-type]
+    booted = dramatiq.Worker(actors.broker, worker_threads=1)  # not started: the timer only counts
+    timer.after_worker_boot(actors.broker, booted)
     try:
         assert sent.wait(5)
     finally:
-        timer.before_worker_shutdown(actors.broker, None)  # type: ignore[arg-type]
+        timer.before_worker_shutdown(actors.broker, booted)
     assert names[:2] == ["fire_schedules", "deliver_scheduled_messages"]
