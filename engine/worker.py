@@ -21,6 +21,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import dramatiq
@@ -47,6 +48,7 @@ from engine.community_automation.hold_expiry import expire_overdue_holds
 from engine.models import utcnow
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
+from engine.thread_loop import run_on_thread_loop
 from engine.worker_logs import LOG_FORMAT
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class SweepTimer(Middleware):
         self._stop = threading.Event()
         self._beats = heartbeats.Pacer()
         self._threads = 0
+        self._checked_without_redis_at: float | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.clear()
@@ -95,6 +98,7 @@ class SweepTimer(Middleware):
                 self._guarded(self._beat)
             self._guarded(self._recover)
             self._guarded(self._sweep)
+            self._guarded(self._check_health)
 
     def _recover(self) -> None:
         # Run here rather than sent: a backlog in the queue must not delay it.
@@ -106,8 +110,22 @@ class SweepTimer(Middleware):
             for actor in PERIODIC:
                 actor.send()
             send_daily(utcnow())
-        if claim_once("health-check", health_check.period_ms()):
-            check_health.send()
+
+    def _check_health(self) -> None:
+        """Sent once per period across processes; while Redis is down neither the claim nor
+        the message can go through it, so each worker checks here (paced on its own clock),
+        and the outage it finds is recorded and notified (notices are claimed in the
+        database, so several checking workers still send one)."""
+        try:
+            if claim_once("health-check", health_check.period_ms()):
+                check_health.send()
+            self._checked_without_redis_at = None
+        except redis.RedisError:
+            now = monotonic()
+            last = self._checked_without_redis_at
+            if last is None or now - last >= health_check.period_ms() / 1000:
+                self._checked_without_redis_at = now
+                run_on_thread_loop(health_check.run_check(utcnow()))
 
     def _beat(self) -> None:
         heartbeats.beat("worker", details={"threads": self._threads})
