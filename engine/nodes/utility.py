@@ -198,6 +198,11 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
     return []
 
 
+# Special-purpose ranges newer than some Python's tables (RFC 9637's documentation prefix
+# is global to Python 3.11's ipaddress).
+NOT_GLOBAL_IPV6 = (ipaddress.IPv6Network("3fff::/20"),)
+
+
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether Flowbot may connect to ``address`` without an allow-list entry: globally
     routable, not multicast, reserved or site-local; embedded IPv4 addresses decide for
@@ -206,7 +211,7 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
         embedded = embedded_ipv4(address)
         if embedded:
             return all(is_public_address(inner) for inner in embedded)
-        if address.is_site_local:
+        if address.is_site_local or any(address in net for net in NOT_GLOBAL_IPV6):
             return False
     # is_global already excludes private, loopback, link-local, unspecified and 100.64.0.0/10
     # (shared address space, where 100.100.100.200 is a cloud metadata service).

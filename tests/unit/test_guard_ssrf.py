@@ -204,3 +204,13 @@ async def test_redirect_to_a_rebinding_name_is_checked_again(
     with pytest.raises(utility.RequestRefused, match=r"inner.test resolves to 127\.0\.0\.2"):
         await run("http_request", FakeContext(event()), url=url)
     assert [served_by for served_by, _ in Recorder.hits] == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("address", ["3fff::", "3fff:0fff:ffff:ffff::1", "3fff:800::1"])
+def test_the_ipv6_documentation_prefix_is_refused_on_every_python(address: str) -> None:
+    """RFC 9637's 3fff::/20 is global to Python 3.11's tables; it is refused all the same."""
+    assert not utility.is_public_address(ipaddress.ip_address(address))
+
+
+def test_a_global_ipv6_address_next_to_it_is_allowed() -> None:
+    assert utility.is_public_address(ipaddress.ip_address("2606:4700:4700::1111"))
