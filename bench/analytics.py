@@ -22,11 +22,12 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
+from bench._reads import measure_reads
 from bench._services import bench_database
-from bench.engine import measure, print_figures
+from bench.engine import print_figures
 
 COMMUNITIES = 10
 JOINS = 400_000
@@ -192,23 +193,6 @@ def _counts() -> dict[str, int]:
         return {k: int(connection.execute(sa.text(q)).scalar_one()) for k, q in queries.items()}
 
 
-def _caller(read: Callable[[Any, Any], object]) -> Callable[[int], Awaitable[None]]:
-    """``read(session, viewer)`` in its own transaction off the event loop, once a call."""
-    from engine.db import session_scope
-    from engine.models import AdminUser, Role
-
-    viewer = AdminUser(username="bench", role=Role.viewer, password_hash="")
-
-    def once() -> None:
-        with session_scope() as session:
-            read(session, viewer)
-
-    async def run_one(_: int) -> None:
-        await asyncio.to_thread(once)
-
-    return run_one
-
-
 async def _rows(n: int) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
     from engine.services import analytics as an
 
@@ -232,12 +216,7 @@ async def _rows(n: int) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any
         ("flow table, 30 days", lambda s, me: an.flow_table(s, me, month)),
         ("executions per hour, 168 h", lambda s, me: an.executions_per_hour(s, me, 168)),
     ]
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for title, read in cases:
-        run_one = _caller(read)
-        for i in range(WARMUP):
-            await run_one(i)
-        rows.append((title, await measure(run_one, n)))
+    rows = await measure_reads(cases, n, WARMUP)
     return rows, facts
 
 

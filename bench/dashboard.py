@@ -22,9 +22,10 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from bench._reads import measure_reads
 from bench._services import bench_database
-from bench.analytics import _caller, _seed
-from bench.engine import measure, print_figures
+from bench.analytics import _seed
+from bench.engine import print_figures
 
 CONNECTION_LOG_ROWS = 100_000
 DEEP = 1_000  # items into the feed for the deep page
@@ -91,13 +92,7 @@ async def _rows(n: int) -> list[tuple[str, dict[str, Any]]]:
         ("executions per hour, 7 days", lambda s, me: analytics.executions_per_hour(s, me, 168)),
         ("five largest communities, 7 days", lambda s, me: overview.community_trends(s, me, week)),
     ]
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for title, read in cases:
-        run_one = _caller(read)
-        for i in range(WARMUP):
-            await run_one(i)
-        rows.append((title, await measure(run_one, n)))
-    return rows
+    return await measure_reads(cases, n, WARMUP)
 
 
 def main(argv: list[str] | None = None) -> int:

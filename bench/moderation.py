@@ -18,12 +18,13 @@ import argparse
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from bench._reads import measure_reads
 from bench._services import bench_database
-from bench.engine import measure, print_figures
+from bench.engine import print_figures
 
 COMMUNITIES = 10
 ACCOUNTS = 20_000
@@ -78,23 +79,6 @@ def _seed() -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text(SEED[-1]))
 
 
-def _caller(read: Callable[[Any, Any], object]) -> Callable[[int], Awaitable[None]]:
-    """``read(session, viewer)`` in its own transaction off the event loop, once a call."""
-    from engine.db import session_scope
-    from engine.models import AdminUser, Role
-
-    viewer = AdminUser(username="bench", role=Role.viewer, password_hash="")
-
-    def once() -> None:
-        with session_scope() as session:
-            read(session, viewer)
-
-    async def run_one(_: int) -> None:
-        await asyncio.to_thread(once)
-
-    return run_one
-
-
 def _deep_before() -> int:
     """The id DEEP rows into the log, newest first (the cursor of that page)."""
     import sqlalchemy as sa
@@ -131,13 +115,7 @@ async def _rows(n: int) -> list[tuple[str, dict[str, Any]]]:
         ("log, member search 'user4242'", page(LogFilters(member="user4242"))),
         ("CSV chunk (500 rows)", lambda s, me: ml.csv_chunk(s, me, LogFilters())),
     ]
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for title, read in cases:
-        run_one = _caller(read)
-        for i in range(WARMUP):
-            await run_one(i)
-        rows.append((title, await measure(run_one, n)))
-    return rows
+    return await measure_reads(cases, n, WARMUP)
 
 
 def main(argv: list[str] | None = None) -> int:
