@@ -41,7 +41,7 @@ def _serve_web() -> int:
     args = [
         sys.executable,
         "-m",
-        "flowbot.reflex_launcher",  # Reflex's CLI, reusing an unchanged frontend build
+        "reflex",
         "run",
         "--env",
         "prod",

@@ -39,11 +39,8 @@ def server_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("flowbot-data")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server_port() -> int:
-    """One port for every module's server (each stops before the next starts): the
-    frontend bundle embeds its URL, so an unchanged build is reused (flowbot/reflex_launcher)
-    instead of rebuilt per module."""
     return free_port()
 
 
