@@ -117,6 +117,9 @@ def test_write_publish_and_compare_a_bot_configuration(
     problems = page.get_by_test_id("problems-dialog")
     expect(problems.get_by_test_id("publish-problem").first).to_contain_text("/help")
     page.keyboard.press("Escape")
+    # The closing dialog gives the focus back to the field that had it (the name) when it
+    # unmounts: typing before then would land there.
+    expect(problems).to_be_hidden()
     expect(page.get_by_test_id("draft-only")).to_be_visible()
 
     form.get_by_test_id("command-description").fill("Get help")
