@@ -23,6 +23,7 @@ from engine.services.analytics import CommunityDay, DayRange, FlowDay, FlowSumma
 from engine.services.errors import NotFound
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.broadcasts import ASK_TIME_ZONE, ViewerTime
+from flowbot_ui.state.steps import duration
 
 ALL = "all"
 CUSTOM = "custom"
@@ -73,9 +74,8 @@ def _label(day: date, partial: bool) -> str:
 
 
 def _ms(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    """The debugger's readable duration (flowbot_ui/state/steps.py); "—" where no run counted."""
+    return "—" if value is None else duration(value)
 
 
 def _rate(value: float | None) -> str:
