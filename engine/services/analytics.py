@@ -16,8 +16,6 @@ snapshots and flow roll-ups (which outlive the 30 days executions are kept).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +42,7 @@ from engine.services import daily_figures, flow_rollups
 from engine.services.auth import require_role
 from engine.services.errors import NotFound
 from engine.services.flow_rollups import most_common
-from engine.services.moderation_log import safe_cell
+from engine.services.moderation_log import csv_text
 
 MAX_DAYS = 366
 MAX_HOURS = 30 * 24  # executions are kept 30 days
@@ -551,9 +549,9 @@ def communities_csv(
             select(Community.id, Community.name).where(col(Community.id).in_(list(series)))
         ).all()
     )
-    return _csv(
-        COMMUNITY_CSV_HEADER,
-        (
+    return csv_text(
+        header=COMMUNITY_CSV_HEADER,
+        rows=(
             [
                 cid,
                 names[cid],
@@ -575,9 +573,9 @@ def flow_series_csv(
     now: datetime | None = None,
 ) -> str:
     rows = flow_series(session, viewer, flow_id, days, now)
-    return _csv(
-        FLOW_CSV_HEADER,
-        (
+    return csv_text(
+        header=FLOW_CSV_HEADER,
+        rows=(
             [
                 r.day.isoformat(),
                 r.executions,
@@ -595,11 +593,3 @@ def flow_series_csv(
 
 def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
-
-
-def _csv(header: Sequence[str], rows: Iterable[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -208,12 +209,19 @@ def csv_chunk(
     entries = log_entries(session, viewer, filters, limit=CSV_BATCH + 1, before=before)
     more = len(entries) > CSV_BATCH
     entries = entries[:CSV_BATCH]
+    header = CSV_HEADER if before is None else None
+    text = csv_text((_csv_row(e) for e in entries), header)
+    return text, (entries[-1].log_id if more else None)
+
+
+def csv_text(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> str:
+    """Rows as CSV text, every cell through ``safe_cell``; the header first when given."""
     out = io.StringIO()
     writer = csv.writer(out)
-    if before is None:
-        writer.writerow(CSV_HEADER)
-    writer.writerows([safe_cell(cell) for cell in _csv_row(e)] for e in entries)
-    return out.getvalue(), (entries[-1].log_id if more else None)
+    if header is not None:
+        writer.writerow(header)
+    writer.writerows([safe_cell(cell) for cell in row] for row in rows)
+    return out.getvalue()
 
 
 def safe_cell(value: object) -> str:
