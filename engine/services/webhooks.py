@@ -253,7 +253,8 @@ def verify_signature(
     """The signature of a request stamped within the window of ``now`` (Unix seconds), to be
     remembered; raises InvalidSignature naming what is missing, stale or wrong."""
     stamp = (timestamp or "").strip()
-    if not stamp.isdigit() or len(stamp) > MAX_TIMESTAMP_DIGITS:
+    # isdigit() alone also takes "²" (which int() refuses: a 500) and other scripts' digits.
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > MAX_TIMESTAMP_DIGITS:
         raise InvalidSignature(
             f"Missing or malformed {TIMESTAMP_HEADER}: send the Unix time in seconds at which "
             "the request was signed."
