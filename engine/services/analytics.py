@@ -169,11 +169,8 @@ def compare_communities(
     first_live, today = _first_live_day(session, CommunityAnalyticsSnapshot, now)
     stored = _snapshots(session, ids, days.start, min(days.end, first_live - timedelta(days=1)))
     carried = _members_before(session, ids, days.start)
-    live = {
-        day: daily_figures.community_figures(session, day, ids)
-        for day in days.days()
-        if day >= first_live
-    }
+    live_days = [day for day in days.days() if day >= first_live]
+    live = daily_figures.community_days(session, live_days, ids) if live_days else {}
     series: dict[int, list[CommunityDay]] = {}
     for cid in ids:
         rows, members = [], carried.get(cid, 0)
@@ -254,10 +251,8 @@ def flow_series(
     first_live, today = _first_live_day(session, FlowDailyStats, now)
     last_stored = min(days.end, first_live - timedelta(days=1))
     per_day = flow_rollups.stored_figures(session, flows, days.start, last_stored, by="day")
-    for day in days.days():
-        if day >= first_live:
-            live = daily_figures.flow_figures(session, day, flows, details=False)
-            per_day[day] = merge(live.values())
+    for day, live in _live_flow_days(session, days, first_live, flows, False).items():
+        per_day[day] = merge(live.values())
     rows = []
     for day in days.days():
         figures = per_day.get(day) or daily_figures.FlowFigures()
@@ -504,12 +499,18 @@ def _figures_by_flow(
     per_flow = flow_rollups.stored_figures(
         session, flows, days.start, last_stored, by="flow_id", details=details
     )
-    for day in days.days():
-        if day >= first_live:
-            live = daily_figures.flow_figures(session, day, flows, details)
-            for fid, figures in live.items():
-                per_flow.setdefault(fid, daily_figures.FlowFigures()).add(figures)
+    for live in _live_flow_days(session, days, first_live, flows, details).values():
+        for fid, figures in live.items():
+            per_flow.setdefault(fid, daily_figures.FlowFigures()).add(figures)
     return per_flow
+
+
+def _live_flow_days(
+    session: Session, days: DayRange, first_live: date, flows: list[int] | None, details: bool
+) -> dict[date, dict[int, daily_figures.FlowFigures]]:
+    """The days of ``days`` counted live from the executions (read once for all)."""
+    live = [day for day in days.days() if day >= first_live]
+    return daily_figures.flow_days(session, live, flows, details) if live else {}
 
 
 def _flow_names(session: Session, flow_ids: Iterable[int] | None) -> dict[int, str]:

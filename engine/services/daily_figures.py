@@ -16,13 +16,13 @@ cannot be added), trigger kinds, failed steps with their errors and the time per
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from engine.models import (
     Chat,
@@ -70,38 +70,55 @@ def community_figures(
 ) -> dict[int, CommunityFigures]:
     """The figures of each of ``community_ids`` for the UTC ``day`` (members per platform
     too with ``by_platform``: the snapshot keeps them, the live count does without)."""
-    start, end = utc_bounds(day)
+    return community_days(session, [day], community_ids, by_platform)[day]
+
+
+def community_days(
+    session: Session,
+    days: Sequence[date],
+    community_ids: Collection[int],
+    by_platform: bool = False,
+) -> dict[date, dict[int, CommunityFigures]]:
+    """:func:`community_figures` of a few consecutive ``days`` at once (the analytics'
+    live today and yesterday): each table is read once for all of them, each day's
+    figure summed by a condition, so two live days cost one scan, not two."""
+    bounds = [utc_bounds(day) for day in days]
     ids = list(community_ids)
+    fast_plan(session)
     member = CommunityMember
-    figures = {cid: CommunityFigures() for cid in ids}
-    for community_id, platform, count in _members_present(session, ids, end, by_platform):
-        figures[community_id].member_count += count
-        if by_platform:
-            figures[community_id].by_platform[platform] = count
-    counts = {
-        "joined": _count(session, member, ids, _within(member.joined_at, start, end)),
-        "left": _count(session, member, ids, _within(member.left_at, start, end)),
-        "warnings": _count(session, Warning, ids, _within(Warning.created_at, start, end)),
-        "bans": _count(
-            session,
+    figures = {day: {cid: CommunityFigures() for cid in ids} for day in days}
+    for community_id, platform, *present in _members_present(session, ids, bounds, by_platform):
+        for day, count in zip(days, present, strict=True):
+            figures[day][community_id].member_count += int(count or 0)
+            if by_platform:
+                figures[day][community_id].by_platform[platform] = int(count or 0)
+    moments = {
+        "joined": (member, member.joined_at, ()),
+        "left": (member, member.left_at, ()),
+        "warnings": (Warning, Warning.created_at, ()),
+        "bans": (
             ModerationLog,
-            ids,
-            ModerationLog.action == ModerationAction.ban,
-            _within(ModerationLog.created_at, start, end),
+            ModerationLog.created_at,
+            (ModerationLog.action == ModerationAction.ban,),
         ),
-        **_message_figures(session, ids, start, end),
     }
+    counts = {
+        name: _count(session, model, ids, col(moment), bounds, *where)
+        for name, (model, moment, where) in moments.items()
+    }
+    counts.update(_message_figures(session, ids, bounds))
     for name, per_community in counts.items():
-        for community_id, count in per_community.items():
-            figures[community_id].counts[name] = count
+        for community_id, per_day in per_community.items():
+            for day, count in zip(days, per_day, strict=True):
+                figures[day][community_id].counts[name] = int(count or 0)
     return figures
 
 
 def _message_figures(
-    session: Session, ids: list[int], start: datetime, end: datetime
-) -> dict[str, dict[int, int]]:
-    """Messages and distinct senders per community, from the day's recorded events in the
-    communities' chats (a Discord event's chat is its guild, as ``chat_key`` says)."""
+    session: Session, ids: list[int], bounds: list[tuple[datetime, datetime]]
+) -> dict[str, dict[int, list[int]]]:
+    """Messages and distinct senders per community and day, from the recorded events in
+    the communities' chats (a Discord event's chat is its guild, as ``chat_key`` says)."""
     event, payload = FlowEvent, col(FlowEvent.payload)
     chat_id = payload["chat"]["id"].as_string()
     key = sa.case(
@@ -112,8 +129,12 @@ def _message_figures(
         else_=chat_id,
     )
     sender = payload["user"]["id"].as_string()
+    created = col(event.created_at)
+    day_of = sa.case(*((created < end, n) for n, (_, end) in enumerate(bounds)))
     rows = session.execute(
-        sa.select(col(Chat.community_id), sa.func.count(), sa.func.count(sa.distinct(sender)))
+        sa.select(
+            col(Chat.community_id), day_of, sa.func.count(), sa.func.count(sa.distinct(sender))
+        )
         .select_from(event)
         .join(
             Chat,
@@ -121,50 +142,97 @@ def _message_figures(
         )
         .where(
             col(event.kind).in_(MESSAGE_KINDS),
-            _within(col(event.created_at), start, end),
+            _within(created, bounds[0][0], bounds[-1][1]),
             col(Chat.community_id).in_(ids),
         )
-        .group_by(col(Chat.community_id))
+        .group_by(col(Chat.community_id), day_of)
     ).all()
-    return {
-        "messages": {cid: int(n) for cid, n, _ in rows},
-        "active_members": {cid: int(senders) for cid, _, senders in rows},
-    }
+    figures: dict[str, dict[int, list[int]]] = {"messages": {}, "active_members": {}}
+    for community_id, n, messages, senders in rows:
+        for name, count in (("messages", messages), ("active_members", senders)):
+            figures[name].setdefault(community_id, [0] * len(bounds))[n] = int(count)
+    return figures
 
 
 def _within(column: Any, start: datetime, end: datetime) -> Any:
     return sa.and_(column >= start, column < end)
 
 
-def _count(session: Session, model: Any, ids: list[int], *where: Any) -> dict[int, int]:
-    """Rows of ``model`` matching ``where``, per community of ``ids``."""
-    rows = session.exec(
-        select(model.community_id, sa.func.count())
-        .where(col(model.community_id).in_(ids), *where)
-        .group_by(model.community_id)
+def _per_day(column: Any, start: datetime, end: datetime) -> Any:
+    """How many of the grouped rows have ``column`` inside one day."""
+    return sa.func.sum(sa.case((_within(column, start, end), 1), else_=0))
+
+
+def _count(
+    session: Session,
+    model: Any,
+    ids: list[int],
+    moment: Any,
+    bounds: list[tuple[datetime, datetime]],
+    *where: Any,
+) -> dict[int, list[int]]:
+    """Rows of ``model`` dated (``moment``) on each day, per community of ``ids``."""
+    rows = session.execute(
+        sa.select(col(model.community_id), *(_per_day(moment, a, b) for a, b in bounds))
+        .where(
+            col(model.community_id).in_(ids),
+            _within(moment, bounds[0][0], bounds[-1][1]),
+            *where,
+        )
+        .group_by(col(model.community_id))
     ).all()
-    return {community_id: count for community_id, count in rows}
+    return {community_id: list(per_day) for community_id, *per_day in rows}
 
 
 def _members_present(
-    session: Session, ids: list[int], end: datetime, by_platform: bool
-) -> list[tuple[int, str, int]]:
-    """Members present at ``end``, per community (and platform, or "" for all)."""
+    session: Session,
+    ids: list[int],
+    bounds: list[tuple[datetime, datetime]],
+    by_platform: bool,
+) -> list[tuple[Any, ...]]:
+    """Members present at the end of each day, per community (and platform, or "" for
+    all). Counted in two parts that each follow the (community, left_at, joined_at,
+    is_banned) index without reading the table: those who never left, and those who left
+    after the first day ended (a single OR of the two reads every member row)."""
     member = CommunityMember
     platform: Any = col(PlatformAccount.platform) if by_platform else sa.literal("")
-    query = sa.select(col(member.community_id), platform, sa.func.count()).where(
-        col(member.community_id).in_(ids),
-        col(member.joined_at) < end,
-        sa.or_(col(member.left_at).is_(None), col(member.left_at) >= end),
-        sa.not_(col(member.is_banned)),
-    )
-    if by_platform:
-        query = query.join(
-            PlatformAccount, col(PlatformAccount.id) == col(member.platform_account_id)
-        ).group_by(col(member.community_id), platform)
-    else:
-        query = query.group_by(col(member.community_id))
-    return [(cid, str(name), int(count)) for cid, name, count in session.execute(query).all()]
+    joined, left = col(member.joined_at), col(member.left_at)
+    first_end, last_end = bounds[0][1], bounds[-1][1]
+    found: dict[tuple[int, str], list[int]] = {}
+    for still_there, present_at in (
+        (left.is_(None), lambda end: joined < end),
+        (left >= first_end, lambda end: sa.and_(joined < end, left >= end)),
+    ):
+        query = sa.select(
+            col(member.community_id),
+            platform,
+            *(sa.func.sum(sa.case((present_at(end), 1), else_=0)) for _, end in bounds),
+        ).where(
+            col(member.community_id).in_(ids),
+            still_there,
+            joined < last_end,
+            sa.not_(col(member.is_banned)),
+        )
+        if by_platform:
+            query = query.join(
+                PlatformAccount, col(PlatformAccount.id) == col(member.platform_account_id)
+            )
+        groups = (col(member.community_id), platform) if by_platform else (member.community_id,)
+        for community_id, name, *present in session.execute(query.group_by(*groups)).all():
+            into = found.setdefault((community_id, str(name)), [0] * len(bounds))
+            for n, count in enumerate(present):
+                into[n] += int(count or 0)
+    return [(cid, name, *present) for (cid, name), present in found.items()]
+
+
+def fast_plan(session: Session) -> None:
+    """For the rest of the transaction, plan these reads of a few thousand rows without
+    parallel workers or JIT: on PostgreSQL starting workers (tens of ms on a busy
+    machine) and compiling (a second, as jsonb_each's guessed 100 rows per call make a
+    few thousand rows look like millions) cost more than the whole read."""
+    if _postgresql(session):
+        session.execute(sa.text("SET LOCAL jit = off"))
+        session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 # --- flows -----------------------------------------------------------------------------------
@@ -222,39 +290,62 @@ def flow_figures(
 ) -> dict[int, FlowFigures]:
     """Per flow (all, or ``flow_ids``), the executions that finished on the UTC ``day``,
     grouped by the database; with ``details`` their steps' times and failures too."""
-    start, end = utc_bounds(day)
+    return flow_days(session, [day], flow_ids, details)[day]
+
+
+def flow_days(
+    session: Session,
+    days: Sequence[date],
+    flow_ids: Collection[int] | None = None,
+    details: bool = True,
+) -> dict[date, dict[int, FlowFigures]]:
+    """:func:`flow_figures` of a few consecutive ``days``, each table read once for all."""
+    bounds = [utc_bounds(day) for day in days]
     execution = FlowExecution
+    finished = col(execution.finished_at)
     where: list[Any] = [
         col(execution.status).in_(FINISHED),
-        _within(col(execution.finished_at), start, end),
+        _within(finished, bounds[0][0], bounds[-1][1]),
     ]
     if flow_ids is not None:
         where.append(col(execution.flow_id).in_(list(flow_ids)))
+    fast_plan(session)
+    day_of = sa.case(*((finished < end, n) for n, (_, end) in enumerate(bounds)))
     ms = sa.func.greatest if _postgresql(session) else sa.func.max
     duration = ms(_milliseconds(session, execution.started_at, execution.finished_at), 0.0)
     bucket = sa.case(*((duration <= bound, str(bound)) for bound in BUCKETS_MS), else_=OVERFLOW)
-    group = (col(execution.flow_id), col(execution.status), col(execution.trigger_type), bucket)
-    figures: dict[int, FlowFigures] = defaultdict(FlowFigures)
+    group = (day_of, col(execution.flow_id), col(execution.status), col(execution.trigger_type))
+    figures: list[dict[int, FlowFigures]] = [defaultdict(FlowFigures) for _ in days]
     runs = session.execute(
-        sa.select(*group, sa.func.count(), sa.func.sum(duration)).where(*where).group_by(*group)
+        sa.select(*group, bucket, sa.func.count(), sa.func.sum(duration))
+        .where(*where)
+        .group_by(*group, bucket)
     ).all()
-    for flow_id, status, trigger, bucket_key, count, total_ms in runs:
-        day_of = figures[flow_id]
-        day_of.executions += count
-        setattr(day_of, str(status), getattr(day_of, str(status)) + count)
-        day_of.duration_ms_sum += float(total_ms or 0)
-        day_of.duration_histogram[bucket_key] += count
-        day_of.triggers[trigger] += count
+    for n, flow_id, status, trigger, bucket_key, count, total_ms in runs:
+        one = figures[n][flow_id]
+        one.executions += count
+        setattr(one, str(status), getattr(one, str(status)) + count)
+        one.duration_ms_sum += float(total_ms or 0)
+        one.duration_histogram[bucket_key] += count
+        one.triggers[trigger] += count
     if details:
-        _add_steps(session, figures, where)
-    return dict(figures)
+        _add_steps(session, figures, day_of, where)
+    return {day: dict(figures[n]) for n, day in enumerate(days)}
 
 
-def _add_steps(session: Session, figures: dict[int, FlowFigures], where: list[Any]) -> None:
+def _add_steps(
+    session: Session, figures: list[dict[int, FlowFigures]], day_of: Any, where: list[Any]
+) -> None:
     step, execution = FlowExecutionStep, FlowExecution
     failed = col(step.status) == StepStatus.failed
     error = sa.case((failed, sa.func.substr(sa.func.coalesce(col(step.error), ""), 1, ERROR_CHARS)))
-    group = (col(execution.flow_id), col(step.node_id), error)
+    group = (day_of, col(execution.flow_id), col(step.node_id), error)
+    steps_of = [col(execution.id) == col(step.execution_id)]
+    if _postgresql(session):
+        # Its executions' ids as an array: else the planner joins by reading every step
+        # kept (30 days of them) to find one day's.
+        ids = sa.select(col(execution.id)).where(*where).correlate(None).scalar_subquery()
+        steps_of.append(col(step.execution_id) == sa.any_(sa.func.array(ids)))
     rows = session.execute(
         sa.select(
             *group,
@@ -262,18 +353,18 @@ def _add_steps(session: Session, figures: dict[int, FlowFigures], where: list[An
             sa.func.sum(col(step.duration_ms)),
             sa.func.sum(sa.case((failed, 1), else_=0)),
         )
-        .join(execution, col(execution.id) == col(step.execution_id))
+        .join(execution, sa.and_(*steps_of))
         .where(*where)
         .group_by(*group)
     ).all()
-    for flow_id, node_id, message, timed, total_ms, failures in rows:
-        day_of = figures[flow_id]
+    for n, flow_id, node_id, message, timed, total_ms, failures in rows:
+        one = figures[n][flow_id]
         if timed:
-            runs_ms = day_of.node_time.setdefault(node_id, [0, 0.0])
+            runs_ms = one.node_time.setdefault(node_id, [0, 0.0])
             runs_ms[0] += timed
             runs_ms[1] += float(total_ms)
         if failures:
-            node = day_of.failed_nodes.setdefault(node_id, {"count": 0, "errors": {}})
+            node = one.failed_nodes.setdefault(node_id, {"count": 0, "errors": {}})
             node["count"] += failures
             node["errors"][message] = node["errors"].get(message, 0) + failures
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.models import FlowDailyStats
-from engine.services.daily_figures import BUCKETS_MS, OVERFLOW, FlowFigures
+from engine.services.daily_figures import BUCKETS_MS, OVERFLOW, FlowFigures, fast_plan
 
 STATS = FlowDailyStats.__table__  # type: ignore[attr-defined]
 BUCKET_KEYS = (*(str(bound) for bound in BUCKETS_MS), OVERFLOW)
@@ -36,10 +36,7 @@ def stored_figures(
     (unless ``months`` is False)."""
     if end < start:
         return {}
-    if _postgresql(session):
-        # The planner guesses 100 rows per jsonb_each, so a few thousand rows look like
-        # millions and it compiles the query (JIT: a second or more) to save milliseconds.
-        session.execute(sa.text("SET LOCAL jit = off"))
+    fast_plan(session)
     key = STATS.c[by]
     whole = _whole_months(session, start, end) if by == "flow_id" and months else []
     # Day rows only between the whole months, so the day index finds just those.

@@ -11,14 +11,18 @@ from sqlmodel import Session, select
 from engine import maintenance
 from engine.models import (
     AdminUser,
+    Chat,
     Community,
     CommunityAnalyticsSnapshot,
     CommunityMember,
     ExecutionStatus,
     FlowDailyStats,
     FlowDefinition,
+    FlowEvent,
     FlowExecution,
     FlowExecutionStep,
+    ModerationAction,
+    ModerationLog,
     Platform,
     PlatformAccount,
     Role,
@@ -176,6 +180,61 @@ def test_community_series_zero_fills_carries_members_and_counts_today_live(
     both = analytics.compare_communities(session, VIEWER, [c, other], days, now=NOW)
     assert both[c] == series
     assert [r.member_count for r in both[other]] == [0, 0, 0, 0, 0, 1]
+
+
+def test_two_live_days_are_counted_together_each_by_its_own_end(session: Session) -> None:
+    """Yesterday (its snapshot not taken yet) and today are read in one pass per table:
+    leaves, bans, messages and senders must still land on their own day."""
+    c = add(session, Community(name="cats")).id
+    add(session, Chat(platform=Platform.telegram, platform_chat_id="-100", community_id=c))
+    yesterday_noon, long_ago = NOW - timedelta(days=1), NOW - timedelta(days=5)
+    people = [
+        (long_ago, None, False),  # stays: present on both days
+        (long_ago, yesterday_noon, False),  # left yesterday: present on neither
+        (long_ago, NOW - timedelta(hours=1), False),  # left today: present yesterday only
+        (yesterday_noon, None, False),  # joined yesterday
+        (long_ago, None, True),  # banned: never counted as present
+        (NOW - timedelta(minutes=5), None, False),  # joined today
+    ]
+    for n, (joined, left, banned) in enumerate(people):
+        account = add(session, PlatformAccount(platform=Platform.telegram, platform_user_id=f"{n}"))
+        add(
+            session,
+            CommunityMember(
+                community_id=c,
+                platform_account_id=account.id,
+                joined_at=joined,
+                left_at=left,
+                is_banned=banned,
+            ),
+        )
+    add(session, Warning(community_id=c, platform_account_id=account.id, created_at=yesterday_noon))
+    add(session, ModerationLog(community_id=c, action=ModerationAction.ban, created_at=NOW))
+    for n, (kind, user, when) in enumerate(
+        [
+            ("tg_message", "1", yesterday_noon),
+            ("tg_message", "1", yesterday_noon + timedelta(hours=1)),
+            ("tg_message", "2", yesterday_noon),
+            ("tg_message", "1", NOW),
+            ("tg_member_joined", "3", NOW),  # not a message
+        ]
+    ):
+        payload = {"platform": "telegram", "chat": {"id": "-100"}, "user": {"id": user}}
+        add(
+            session,
+            FlowEvent(
+                event_id=f"e{n}", kind=kind, platform="telegram", payload=payload, created_at=when
+            ),
+        )
+    session.commit()
+
+    series = analytics.community_series(session, VIEWER, c, analytics.day_range(2, now=NOW), NOW)
+
+    fields = ("member_count", "joined", "left", "messages", "active_members", "warnings", "bans")
+    assert [tuple(getattr(r, f) for f in fields) for r in series] == [
+        (3, 1, 1, 3, 2, 1, 0),  # yesterday
+        (3, 1, 1, 1, 1, 0, 1),  # today so far
+    ]
 
 
 def test_community_series_refuses_unknown_communities_and_signed_out_users(
