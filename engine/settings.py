@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     web_workers: int | None = Field(
         default=None,
         ge=1,
-        description="Backend processes `flowbot web` starts in scaled mode (embedded mode runs "
-        "one); unset: the CPU count, at most 2 (flows run in the workers, and each backend "
-        "process holds about 200 MiB).",
+        description="Web backend processes in scaled mode (embedded mode always runs one); "
+        "unset: the CPU count, at most 2 (flows run in the workers; each holds about 220 MiB). "
+        "One serves inside the `flowbot` process itself; more are forked by a supervisor.",
     )
     pool_url: str = Field(
         default="http://127.0.0.1:3010", description="Where the engine reaches the pool API."

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,32 +26,30 @@ def _reflex_env() -> dict[str, str]:
     env["FLOWBOT_DATA_DIR"] = str(get_settings().data_dir.resolve())
     # Reflex's per-browser state pickles belong with the other private data.
     env.setdefault("REFLEX_STATES_WORKDIR", str(get_settings().data_dir.resolve() / "states"))
-    # Reflex would start 2 × CPUs + 1 backend processes with Redis; Flowbot's setting decides.
-    env["REFLEX_USE_GRANIAN"] = "true"
+    # Reflex would start 2 × CPUs + 1 backend processes with Redis; Flowbot's setting decides
+    # (flowbot/web_server.py: one runs in-process, more are forked by Reflex's granian).
     env["GRANIAN_WORKERS"] = str(get_settings().effective_web_workers)
     return env
 
 
 def _serve_web() -> int:
+    """Build the frontend in a child process, then become the web server (flowbot/web_server.py),
+    so the compiler's memory goes away with the child instead of staying in a supervisor."""
     settings = get_settings()
     url = settings.effective_public_url
     mode = "embedded (SQLite, in-process broker)" if settings.is_embedded_broker else "scaled"
     print(
         f"\n  Flowbot starting in {mode} mode.\n  Open {url} once the build finishes.\n", flush=True
     )
-    args = [
-        sys.executable,
-        "-m",
-        "reflex",
-        "run",
-        "--env",
-        "prod",
-        "--single-port",
-        "--backend-host",
-        settings.host,
-    ]
     os.chdir(ROOT)
-    os.execve(sys.executable, args, _reflex_env())
+    env = _reflex_env()
+    export = ["reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
+    built = subprocess.run([sys.executable, "-m", *export], env=env, check=False)
+    if built.returncode != 0:
+        print("The frontend build failed (its output is above).", file=sys.stderr)
+        return built.returncode
+    print(f"\n  Frontend built; starting the server at {url}\n", flush=True)
+    os.execve(sys.executable, [sys.executable, "-m", "flowbot.web_server"], env)
     return 0  # not reached
 
 

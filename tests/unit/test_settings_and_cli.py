@@ -55,7 +55,6 @@ def test_web_backend_processes_follow_the_setting(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FLOWBOT_WEB_WORKERS", "3")
     get_settings.cache_clear()
     assert cli._reflex_env()["GRANIAN_WORKERS"] == "3"
-    assert cli._reflex_env()["REFLEX_USE_GRANIAN"] == "true"  # the only server that reads it
 
 
 def test_cli_creates_first_admin_then_more_users(monkeypatch: pytest.MonkeyPatch) -> None:
