@@ -112,6 +112,7 @@ class Target:
     body: Body
     check: Check
     processes: dict[str, int]
+    redis_trips: Path | None = None  # where its processes count them (bench/_redis_trips.py)
 
 
 def tree(pid: int) -> list[int]:
@@ -173,6 +174,7 @@ class Round:
     errors: int = 0
     first_error: str | None = None
     cpu_s: dict[str, float] = field(default_factory=dict)  # by part of the server
+    redis_trips: dict[str, int] = field(default_factory=dict)  # by part, when counted
     client_cpu_s: float = 0.0
     memory: Memory | None = None
 
@@ -219,6 +221,7 @@ async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
                 measured.first_error = measured.first_error or problem
         connection.close()
 
+    trips_before = await redis_trips(target)
     cpu_before = {part: cpu_seconds(pid) for part, pid in target.processes.items()}
     own_before = time.process_time()
     started = time.perf_counter()
@@ -227,9 +230,22 @@ async def run_round(target: Target, concurrency: int, seconds: float) -> Round:
     measured.client_cpu_s = time.process_time() - own_before
     for part, pid in target.processes.items():
         measured.cpu_s[part] = cpu_seconds(pid) - cpu_before[part]
+    for part, trips in (await redis_trips(target)).items():
+        measured.redis_trips[part] = trips - trips_before[part]
     if target.processes:
         measured.memory = memory(*target.processes.values())
     return measured
+
+
+async def redis_trips(target: Target) -> dict[str, int]:
+    """Each part's Redis round trips so far (none when the target does not count them)."""
+    if target.redis_trips is None:
+        return {}
+    from bench import _redis_trips
+
+    await asyncio.sleep(_redis_trips.WRITE_EVERY * 2)  # every process has written its figure
+    found = target.redis_trips
+    return {part: _redis_trips.total(found, tree(pid)) for part, pid in target.processes.items()}
 
 
 def add_round_options(parser: argparse.ArgumentParser, seconds: float) -> None:
@@ -263,6 +279,12 @@ def row(measured: Round) -> str:
         per_part = measured.cpu_s.items()
         parts = (f"{part} {cpu * 1000 / measured.answered:.3f}" for part, cpu in per_part)
         line += f"\n    cpu ms/req by part: {', '.join(parts)}"
+        rates = (f"{part} {measured.answered / cpu:.0f}" for part, cpu in per_part if cpu > 0)
+        line += f"\n    requests per CPU-second by part: {', '.join(rates)}"
+    if measured.redis_trips and measured.answered:
+        trips = measured.redis_trips.items()
+        parts = (f"{part} {count / measured.answered:.1f}" for part, count in trips)
+        line += f"\n    Redis round trips/req by part: {', '.join(parts)}"
     if measured.first_error:
         line += f"\n    first error: {measured.first_error[:300]}"
     return line

@@ -62,7 +62,7 @@ DOCUMENT: dict[str, Any] = {
 }  # fmt: skip
 
 
-class _ProcessEnvironment:
+class ProcessEnvironment:
     """The bench is its own process: the engine is pointed at the pool in its environment."""
 
     def setenv(self, name: str, value: str) -> None:
@@ -90,12 +90,12 @@ async def _run(rounds: int, overlap: bool) -> dict[str, Any]:
         spec = [(ConnectorKind.telegram_bot, TOKEN, settings)]
         worker = start_embedded_worker()
         try:
-            async with supervised_instances(_ProcessEnvironment(), spec) as (supervisor, ids):
+            async with supervised_instances(ProcessEnvironment(), spec) as (supervisor, ids):
                 await fake.wait_for_call("getUpdates", timeout=30)
                 await asyncio.to_thread(_publish, ids[0])
                 supervisor.reload_bot_config(ids[0])  # what the bus relay does on publish
                 await fake.wait_for_call("setMyCommands", timeout=10)
-                await _answered(fake, lambda: fake.push_command("menu"), "sendMessage")
+                await answered(fake, lambda: fake.push_command("menu"), "sendMessage")
                 menu_message = fake.messages[max(fake.messages)]
 
                 def help_command() -> None:
@@ -104,9 +104,9 @@ async def _run(rounds: int, overlap: bool) -> dict[str, Any]:
                 for i in range(WARMUP + rounds):
                     if i == WARMUP:
                         cpu_started = time.process_time()
-                    command_ms = await _answered(fake, help_command, "sendMessage", overlap=overlap)
+                    command_ms = await answered(fake, help_command, "sendMessage", overlap=overlap)
                     data = "fb:m:main/faq" if i % 2 == 0 else "fb:m:main"
-                    menu_ms = await _answered(
+                    menu_ms = await answered(
                         fake,
                         lambda d=data: fake.push_callback_query(d, message=menu_message),
                         "editMessageText",
@@ -121,7 +121,7 @@ async def _run(rounds: int, overlap: bool) -> dict[str, Any]:
     return {"timings": timings, "cpu_ms": cpu_ms}
 
 
-async def _answered(
+async def answered(
     fake: Any, inject: Callable[[], object], method: str, *, overlap: bool = False
 ) -> float:
     """Milliseconds from injecting an update to the bot's ``method`` call arriving."""
@@ -147,7 +147,7 @@ async def _idle(fake: Any, engine_too: bool) -> None:
         await asyncio.to_thread(broker.join, QUEUE, fail_fast=False)
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, values in figures["timings"].items():
         print(
             f"  {labels[kind]:<16} p50 {statistics.median(values):6.1f} ms   "
-            f"p99 {_percentile(values, 0.99):6.1f} ms   max {max(values):6.1f} ms"
+            f"p99 {percentile(values, 0.99):6.1f} ms   max {max(values):6.1f} ms"
         )
     print(
         f"  CPU per answer   {figures['cpu_ms']:6.1f} ms (this process: connector, engine "

@@ -12,7 +12,9 @@ webhook (waiting for the result) answers. Every answer is checked against the `n
 Embedded: granian serves create_api() with the embedded worker (SQLite, in-process broker),
 as `flowbot run` does. --scaled N: a web process serving create_api() and `flowbot worker
 --processes N` on a scratch PostgreSQL database and Redis (FLOWBOT_TEST_PG_URL,
-FLOWBOT_TEST_REDIS_URL), with the web's and the workers' CPU per request apart. --url: a
+FLOWBOT_TEST_REDIS_URL), with the web's and the workers' CPU per request apart, requests
+per CPU-second of each, and their Redis round trips per request (counted inside those
+processes, bench/_redis_trips.py; the idle polling rate is printed first). --url: a
 running Flowbot instead (--pid: its process, for the CPU and memory figures).
 
 Printed per round: requests/s, p50/p99, errors, the server process trees' CPU per request
@@ -33,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from bench import _redis_trips
 from bench._load import (
     Answer,
     Round,
@@ -40,12 +43,14 @@ from bench._load import (
     add_round_options,
     header,
     memory,
+    redis_trips,
     row,
     run_round,
 )
 from bench.engine import configure, free_port, processes, wait_port
 
 WARMUP_SECONDS = 2.0
+IDLE_SECONDS = 3.0
 
 
 def five_node_graph() -> dict[str, Any]:
@@ -162,10 +167,13 @@ async def scaled_flowbot(workers: int) -> AsyncIterator[Target]:
     except redis.exceptions.ConnectionError as exc:
         raise SystemExit(f"Redis unavailable at {REDIS_TEST_URL}: {exc}") from None
     namespace = f"flowbot_bench_webhook_{os.getpid()}"
+    tmp = Path(tempfile.mkdtemp(prefix="flowbot-bench-webhook-"))
+    trips = tmp / "redis-trips"
+    trips.mkdir()
     env = {"REDIS_URL": REDIS_TEST_URL, "FLOWBOT_REDIS_NAMESPACE": namespace}
-    tmp = tempfile.mkdtemp(prefix="flowbot-bench-webhook-")
+    env |= _redis_trips.environment(trips)  # the processes started below count their trips
     with bench_database(
-        "flowbot_bench_webhook", FLOWBOT_DATA_DIR=tmp, FLOWBOT_SECRET_KEY="bench-key", **env
+        "flowbot_bench_webhook", FLOWBOT_DATA_DIR=str(tmp), FLOWBOT_SECRET_KEY="bench-key", **env
     ):
         token, port = admin_token(), free_port()
         try:
@@ -178,7 +186,7 @@ async def scaled_flowbot(workers: int) -> AsyncIterator[Target]:
                 await wait_port(port, "the web server")
                 url = await webhook_url(f"http://127.0.0.1:{port}", token)
                 parts = {"web": web.pid, "workers": worker.pid}
-                yield Target(f"flowbot scaled x{workers}", url, body, check, parts)
+                yield Target(f"flowbot scaled x{workers}", url, body, check, parts, trips)
         finally:
             _drop_redis_keys(REDIS_TEST_URL, namespace)
 
@@ -202,6 +210,15 @@ async def warm_up(target: Target) -> None:
     warm = await run_round(target, 4, WARMUP_SECONDS)
     if not warm.answered:
         raise SystemExit(f"{target.name} answered no call correctly: {warm.first_error}")
+    if target.redis_trips is not None:
+        before = await redis_trips(target)
+        await asyncio.sleep(IDLE_SECONDS)
+        idle = {
+            part: (n - before[part]) / IDLE_SECONDS
+            for part, n in (await redis_trips(target)).items()
+        }
+        rates = ", ".join(f"{part} {rate:.1f}" for part, rate in idle.items())
+        print(f"idle Redis round trips/s by part (polling): {rates}", flush=True)
 
 
 async def main_async(args: argparse.Namespace) -> list[Round]:
