@@ -157,11 +157,9 @@ class RequestRefused(ValueError):
 
 
 def http_allowlist() -> list[str]:
-    """Hosts, addresses or networks (CIDR) exempt from the private-address rule.
-
-    Read from the ``http_allowlist`` setting (FLOWBOT_HTTP_ALLOWLIST) when it exists.
-    """
-    return list(getattr(get_settings(), "http_allowlist", None) or [])
+    """Hosts, addresses or networks (CIDR) exempt from the private-address rule: the
+    ``http_allowlist`` setting (FLOWBOT_HTTP_ALLOWLIST)."""
+    return list(get_settings().http_allowlist)
 
 
 def _allowed(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -226,10 +224,9 @@ async def resolve_public(url: httpx.URL) -> str:
     """
     if url.scheme not in ("http", "https") or not url.host:
         raise RequestRefused(f"only http and https URLs may be requested, not {url}")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
+    try:  # no port: only the addresses are used, and the port does not change them
         infos = await asyncio.get_running_loop().getaddrinfo(
-            url.host, port, type=socket.SOCK_STREAM
+            url.host, None, type=socket.SOCK_STREAM
         )
     except socket.gaierror as exc:
         raise RequestRefused(f"cannot resolve {url.host}: {exc}") from None

@@ -214,3 +214,85 @@ def test_the_ipv6_documentation_prefix_is_refused_on_every_python(address: str) 
 
 def test_a_global_ipv6_address_next_to_it_is_allowed() -> None:
     assert utility.is_public_address(ipaddress.ip_address("2606:4700:4700::1111"))
+
+
+# -- the allow-list, resolution and refusals at their edges ----------------------------------
+
+
+def test_the_allow_list_is_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWBOT_HTTP_ALLOWLIST", '["10.0.0.0/8", "intranet.local"]')
+    utility.get_settings.cache_clear()
+    try:
+        assert utility.http_allowlist() == ["10.0.0.0/8", "intranet.local"]
+    finally:
+        monkeypatch.delenv("FLOWBOT_HTTP_ALLOWLIST")
+        utility.get_settings.cache_clear()
+
+
+def allow(monkeypatch: pytest.MonkeyPatch, *entries: str) -> None:
+    monkeypatch.setattr(utility, "http_allowlist", lambda: list(entries))
+
+
+def test_a_network_entry_with_host_bits_covers_its_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "10.1.2.3/8" is read as 10.0.0.0/8, as people write it, not refused as malformed."""
+    allow(monkeypatch, "10.1.2.3/8")
+    assert utility._allowed("x.test", ipaddress.ip_address("10.200.0.1"))
+    assert not utility._allowed("x.test", ipaddress.ip_address("11.0.0.1"))
+
+
+def test_a_malformed_entry_is_skipped_not_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    allow(monkeypatch, "not a network/99", "10.0.0.0/8", "intranet.local")
+    assert utility._allowed("x.test", ipaddress.ip_address("10.0.0.1"))
+    assert utility._allowed("INTRANET.Local", ipaddress.ip_address("192.168.0.1"))
+    assert not utility._allowed("x.test", ipaddress.ip_address("192.168.0.1"))
+
+
+@pytest.mark.parametrize("address", ["::1:808:808", "::8000:0:808:808", "::1:0:0:808:808"])
+def test_bits_above_the_ipv4_part_make_no_ipv4_compatible_address(address: str) -> None:
+    """Only ::a.b.c.d (the upper 96 bits zero) carries an IPv4 address; ::1:808:808 is in
+    the reserved ::/8 and must not be judged as 8.8.8.8."""
+    assert utility.embedded_ipv4(ipaddress.IPv6Address(address)) == []
+    assert not utility.is_public_address(ipaddress.ip_address(address))
+
+
+async def test_an_https_url_is_resolved_like_an_http_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    stub_dns(monkeypatch, {"public.test": [["8.8.4.4", "8.8.8.8"]]})
+    for scheme in ["https", "http"]:
+        assert await utility.resolve_public(utility.httpx.URL(f"{scheme}://public.test/")) == (
+            "8.8.4.4"
+        )
+
+
+async def test_a_scoped_answer_is_sent_to_the_bare_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A link-local answer carries its interface (fe80::1%lo); allow-listed, the request goes
+    to the address itself, which is also what the allow-list is matched against."""
+    stub_dns(monkeypatch, {"router.test": [["fe80::1%lo"]]})
+    allow(monkeypatch, "fe80::1/128")
+    url = utility.httpx.URL("http://router.test/")
+    assert await utility.resolve_public(url) == "fe80::1"
+
+
+async def test_a_name_that_does_not_resolve_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_such_name(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(utility.RequestRefused) as refused:
+        await utility.resolve_public(utility.httpx.URL("https://nowhere.test/"))
+    assert str(refused.value) == "cannot resolve nowhere.test: [Errno -2] Name or service not known"
+
+
+async def test_the_refusal_says_how_to_allow_the_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    stub_dns(monkeypatch, {"inside.test": [["10.1.2.3"]]})
+    with pytest.raises(utility.RequestRefused) as refused:
+        await utility.resolve_public(utility.httpx.URL("http://inside.test:8080/"))
+    assert str(refused.value) == (
+        "inside.test resolves to 10.1.2.3, a private or reserved address; "
+        "add it to the http_allowlist setting to allow it"
+    )
