@@ -9,7 +9,6 @@ instance's actions with a CircuitBreaker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from connectors.kit.errors import CredentialRejected, redact
 from connectors.registry import ConnectorFactory
 from connectors.store import HeldInstance
 from engine.action_errors import ActionError, ErrorKind
+from engine.child_tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ class ManagedInstance:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, _STOP_TIMEOUT)
+            await cancel_and_wait(task, _STOP_TIMEOUT)
         self.connector = None
 
     async def restart(self) -> None:

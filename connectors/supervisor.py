@@ -110,8 +110,7 @@ class Supervisor:
                     self._reload_due = True
                     next_reload = loop.time() + self.reconcile_seconds
                 await self.tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.heartbeat_seconds)
+                await self._sleep_unless_woken()
                 self._wake.clear()
         finally:
             if listener is not None:
@@ -119,6 +118,16 @@ class Supervisor:
             for reload in self._reloads:
                 reload.cancel()
             await asyncio.shield(self.shutdown(release=release_on_exit))
+
+    async def _sleep_unless_woken(self) -> None:
+        """Wait a heartbeat or until poked. Not ``wait_for``: on Python 3.11 it returns the
+        inner result and drops a cancellation that arrives as the inner wait ends (a poke at
+        the moment of a stop), and the supervisor would run on."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({woken}, timeout=self.heartbeat_seconds)
+        finally:
+            woken.cancel()
 
     def poke(self) -> None:
         """Reconcile now (a connection changed)."""

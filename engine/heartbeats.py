@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 
+from engine.child_tasks import cancel_and_wait
 from engine.db import get_engine, table_of
 from engine.models import utcnow
 from engine.models.health import ProcessHeartbeat
@@ -121,9 +122,7 @@ async def web_heartbeat() -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(forget, key)
 
