@@ -251,19 +251,30 @@ def _decoded(data: bytes | str) -> BusEvent | None:
         return None
 
 
-# One step, so ids, logs and deliveries keep one order across every publishing process.
-# KEYS: id counter, channel, replay logs...; ARGV: topic (JSON), payload (JSON), size, ttl.
+# One step per batch, so ids, logs and deliveries keep one order across every publishing
+# process, and a batch of events costs one round trip. KEYS: id counter, then per event its
+# channel and its replay logs; ARGV: log size, log ttl, then per event topic (JSON),
+# payload (JSON) and how many replay logs follow its channel in KEYS.
 _PUBLISH_SCRIPT = """
-local id = redis.call('incr', KEYS[1])
-local body = '{"id":' .. id .. ',"topic":' .. ARGV[1] .. ',"payload":' .. ARGV[2] .. '}'
-for i = 3, #KEYS do
-    redis.call('rpush', KEYS[i], body)
-    redis.call('ltrim', KEYS[i], -tonumber(ARGV[3]), -1)
-    redis.call('expire', KEYS[i], tonumber(ARGV[4]))
+local size, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local id = redis.call('incrby', KEYS[1], (#ARGV - 2) / 3) - (#ARGV - 2) / 3
+local k = 2
+for a = 3, #ARGV, 3 do
+    id = id + 1
+    local body = '{"id":' .. id .. ',"topic":' .. ARGV[a] .. ',"payload":' .. ARGV[a + 1] .. '}'
+    local logs = tonumber(ARGV[a + 2])
+    for i = k + 1, k + logs do
+        redis.call('rpush', KEYS[i], body)
+        redis.call('ltrim', KEYS[i], -size, -1)
+        redis.call('expire', KEYS[i], ttl)
+    end
+    redis.call('publish', KEYS[k], body)
+    k = k + 1 + logs
 end
-redis.call('publish', KEYS[2], body)
 return id
 """
+PUBLISH_BATCH = 200
+"""Most events one script call publishes (the rest wait for the next round trip)."""
 
 
 class RedisBus:
@@ -308,20 +319,33 @@ class RedisBus:
         return _after(kept, 0 if after > int(last or 0) else after)
 
     def _send(self) -> None:
+        """Publish what the outbox holds, everything waiting at once: under load a round
+        trip carries many events instead of one each."""
         while True:
-            item = self._outbox.get()
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            topic, payload = item
+            batch = [self._outbox.get()]
+            while len(batch) < PUBLISH_BATCH:
+                try:
+                    batch.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
+            published = [item for item in batch if not isinstance(item, threading.Event)]
+            if published:
+                self._publish_batch(published)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    def _publish_batch(self, batch: list[tuple[str, str]]) -> None:
+        keys: list[str] = [self._ids_key]
+        args: list[str | int] = [REPLAY_SIZE, REPLAY_TTL_SECONDS]
+        for topic, payload in batch:
             logs = [self._log_prefix + name for name in replay_logs(topic)]
-            try:
-                self._script(
-                    keys=[self._ids_key, self.prefix + topic, *logs],
-                    args=[json.dumps(topic), payload, REPLAY_SIZE, REPLAY_TTL_SECONDS],
-                )
-            except Exception:  # the bus is best effort: never kill the publisher thread
-                log.warning("could not publish on %s", topic, exc_info=True)
+            keys += [self.prefix + topic, *logs]
+            args += [json.dumps(topic), payload, len(logs)]
+        try:
+            self._script(keys=keys, args=args)
+        except Exception:  # the bus is best effort: never kill the publisher thread
+            log.warning("could not publish %d events", len(batch), exc_info=True)
 
 
 @lru_cache(maxsize=4)
@@ -352,3 +376,26 @@ def replay(patterns: Iterable[str], after: int) -> list[BusEvent]:
     """Kept events after the id ``after`` in the replay logs of these patterns (see
     :func:`replay_logs`), oldest first; may raise when Redis is unreachable."""
     return get_bus().replay(patterns, after)
+
+
+async def next_within(subscription: Subscription, seconds: float) -> BusEvent | None:
+    """The next event, or None after ``seconds`` of quiet. Not ``wait_for``: on Python 3.11
+    it returns an event that arrives as the caller is cancelled and drops the cancellation,
+    so a closed page's or stream's loop would run on."""
+    getter = asyncio.ensure_future(anext(subscription))
+    try:
+        done, _ = await asyncio.wait({getter}, timeout=seconds)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if done:
+        return getter.result()
+    await asyncio.wait({getter})  # cancelled just now, unless an event came meanwhile
+    return None if getter.cancelled() else getter.result()
+
+
+async def next_within(subscription: Subscription, seconds: float) -> BusEvent | None:  # type: ignore[no-redef]
+    try:
+        return await asyncio.wait_for(anext(subscription), seconds)
+    except TimeoutError:
+        return None
