@@ -169,6 +169,7 @@ def launch(
                 idempotency_key=key,
                 version_id=version_id,
                 known_new=key not in existed,
+                fresh_key=new_event,
             )
             if on_created is not None:
                 on_created(session)
