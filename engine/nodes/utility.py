@@ -289,9 +289,11 @@ class HttpRequestParams(NodeParams):
 async def send_pinned(
     client: httpx.AsyncClient, p: HttpRequestParams, method: str, url: httpx.URL
 ) -> httpx.Response:
-    """Send to the checked address while keeping the Host header and TLS name of the URL."""
+    """Send to the checked address while keeping the Host header and TLS name of the URL
+    (a Host header among the flow's own would be sent as well, and be the one read)."""
     address = await resolve_public(url)
-    headers = {**p.headers, "Host": url.netloc.decode("ascii")}
+    headers = {name: value for name, value in p.headers.items() if name.lower() != "host"}
+    headers["Host"] = url.netloc.decode("ascii")
     request = client.build_request(
         method,
         url.copy_with(host=address),

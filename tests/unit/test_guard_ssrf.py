@@ -8,9 +8,12 @@ import contextlib
 import ipaddress
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -97,13 +100,19 @@ class Recorder(BaseHTTPRequestHandler):
     """Answers with the address it listens on and records each request it got."""
 
     hits: list[tuple[str, str]] = []
+    bodies: list[tuple[str, bytes]] = []  # method and body of each request
 
     def log_message(self, *args: Any) -> None:
         pass
 
+    def do_POST(self) -> None:
+        self.do_GET()
+
     def do_GET(self) -> None:
         here = self.server.server_address[0]
         self.hits.append((str(here), self.headers["Host"]))
+        length = int(self.headers.get("Content-Length") or 0)
+        self.bodies.append((self.command, self.rfile.read(length)))
         if self.path.startswith("/redirect?to="):
             self.send_response(302)
             self.send_header("Location", unquote(self.path.removeprefix("/redirect?to=")))
@@ -134,7 +143,7 @@ def serving(host: str, port: int) -> Iterator[int]:
 @pytest.fixture
 def two_servers() -> Iterator[int]:
     """The same port on 127.0.0.1 (allow-listed: "the public one") and 127.0.0.2 (not)."""
-    Recorder.hits = []
+    Recorder.hits, Recorder.bodies = [], []
     with serving("127.0.0.1", 0) as port, serving("127.0.0.2", port):
         yield port
 
@@ -296,3 +305,83 @@ async def test_the_refusal_says_how_to_allow_the_address(monkeypatch: pytest.Mon
         "inside.test resolves to 10.1.2.3, a private or reserved address; "
         "add it to the http_allowlist setting to allow it"
     )
+
+
+async def test_the_host_header_is_the_urls_whatever_the_flow_sends(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub_dns(monkeypatch, {"rebind.test": [["127.0.0.1"]]})
+    for name in ["host", "HOST", "Host"]:
+        Recorder.hits = []
+        await run(
+            "http_request",
+            FakeContext(event()),
+            url=f"http://rebind.test:{two_servers}/",
+            headers={name: "internal.test", "X-Other": "kept"},
+        )
+        assert Recorder.hits == [("127.0.0.1", f"rebind.test:{two_servers}")], name
+
+
+async def test_a_raw_body_is_sent_with_its_method(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub_dns(monkeypatch, {"rebind.test": [["127.0.0.1"]]})
+    url = f"http://rebind.test:{two_servers}/"
+    await run("http_request", FakeContext(event()), method="POST", url=url, body="a=1&b=2")
+    assert Recorder.bodies == [("POST", b"a=1&b=2")]
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [({"body": "a=1"}, b"a=1"), ({"json_body": {"a": 1}}, b'{"a":1}')],
+    ids=["raw", "json"],
+)
+async def test_a_body_is_not_sent_again_when_a_redirect_turns_post_into_get(
+    two_servers: int, monkeypatch: pytest.MonkeyPatch, given: dict[str, Any], sent: bytes
+) -> None:
+    stub_dns(monkeypatch, {"rebind.test": [["127.0.0.1"]]})
+    url = f"http://rebind.test:{two_servers}/redirect?to=/done"
+    result = await run("http_request", FakeContext(event()), method="POST", url=url, **given)
+    assert result.output["url"].endswith("/done")
+    assert Recorder.bodies == [("POST", sent), ("GET", b"")]
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext, list[str | None]]]:
+    """An HTTPS server on 127.0.0.1 with a certificate for tls.test only; it records the
+    server name each client asked for (SNI)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=tls.test",
+         "-addext", "subjectAltName=DNS:tls.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield int(httpd.server_address[1]), ssl.create_default_context(cafile=str(cert)), names
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_tls_asks_for_and_checks_the_urls_name_at_the_pinned_address(
+    tls_server: tuple[int, ssl.SSLContext, list[str | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, trust, names = tls_server
+    stub_dns(monkeypatch, {"tls.test": [["127.0.0.1"]]})
+    params = utility.HttpRequestParams(url=f"https://tls.test:{port}/")
+    async with utility.httpx.AsyncClient(verify=trust, trust_env=False) as client:
+        url = utility.httpx.URL(params.url)
+        response = await utility.send_pinned(client, params, "GET", url)
+        await response.aread()
+        await response.aclose()
+    assert response.json() == {"served_by": "127.0.0.1"}
+    assert names == ["tls.test"]
