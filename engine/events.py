@@ -392,10 +392,3 @@ async def next_within(subscription: Subscription, seconds: float) -> BusEvent | 
         return getter.result()
     await asyncio.wait({getter})  # cancelled just now, unless an event came meanwhile
     return None if getter.cancelled() else getter.result()
-
-
-async def next_within(subscription: Subscription, seconds: float) -> BusEvent | None:  # type: ignore[no-redef]
-    try:
-        return await asyncio.wait_for(anext(subscription), seconds)
-    except TimeoutError:
-        return None

@@ -123,9 +123,8 @@ async def _stream(
             yield _frame(event, _topic_of(event, patterns), role)
             high = event.id or high
         while True:
-            try:
-                event = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
-            except TimeoutError:
+            event = await events.next_within(subscription, HEARTBEAT_SECONDS)
+            if event is None:
                 now = await asyncio.to_thread(_current_role, caller)
                 if now is None:
                     return
