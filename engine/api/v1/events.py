@@ -119,9 +119,9 @@ async def _stream(
             return
         yield f"retry: {RETRY_MS}\n: subscribed\n\n"
         high = 0  # events up to here were sent from the backlog
-        for event in backlog:
-            yield _frame(event, _topic_of(event, patterns), role)
-            high = event.id or high
+        for kept in backlog:
+            yield _frame(kept, _topic_of(kept, patterns), role)
+            high = kept.id or high
         while True:
             event = await events.next_within(subscription, HEARTBEAT_SECONDS)
             if event is None:
