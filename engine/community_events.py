@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 MEMBER_JOINED = "community.member_joined"
 MEMBER_LEFT = "community.member_left"
 CHAT_SEEN = "community.chat_seen"
+# A message in a community's chat: the live figures of today (Analytics, the dashboard's
+# charts) count it. Ids only; a page gathers a burst into one read.
+MESSAGE = "community.message"
 
 
 def handle(event: PlatformEvent) -> None:
@@ -82,6 +85,8 @@ def notices(event: PlatformEvent, observed: ObservedEvent) -> list[tuple[str, di
                 },
             )
         )
+    if observed.community_id is not None and event.kind in member_ingest.MESSAGE_KINDS:
+        found.append((MESSAGE, {"community_id": observed.community_id}))
     return found
 
 

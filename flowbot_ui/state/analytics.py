@@ -4,6 +4,10 @@ Everything is read through engine/services/analytics.py as the signed-in user (v
 may read); the range and time-zone rules are the service's (a day is a UTC day; the
 viewer's zone, asked from the browser, picks today and the hours). A refused range or an
 unknown community or flow is shown, never guessed around.
+
+While Community analytics shows today, it follows the bus topics of what today's figures
+count (joins, leaves, messages, moderation) in the communities shown; a burst is gathered
+for ``LIVE_BATCH_SECONDS`` and costs one read of the series.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import reflex as rx
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from engine import events
+from engine.community_events import MEMBER_JOINED, MEMBER_LEFT, MESSAGE
 from engine.db import session_scope
 from engine.models import AdminUser
 from engine.services import analytics, auth
 from engine.services.analytics import CommunityDay, DayRange, FlowDay, FlowSummary
 from engine.services.errors import NotFound
+from engine.services.moderation import TOPIC as MODERATION_TOPIC
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.broadcasts import ASK_TIME_ZONE, ViewerTime
+from flowbot_ui.state.bus_follow import follow_batches
 from flowbot_ui.state.steps import duration
 
 ALL = "all"
@@ -32,6 +40,9 @@ MAX_COMPARED = 5
 COLORS = ("#3e63dd", "#e5484d", "#30a46c", "#f76b15", "#8e4ec6")
 METRICS = ("member_count", "joined", "left", "messages", "active_members", "warnings", "bans")
 REFUSALS = (auth.AuthError, analytics.InvalidRange, NotFound)
+# What today's community figures count (disjoint patterns: Redis delivers once per match).
+LIVE_TOPICS = (MEMBER_JOINED, MEMBER_LEFT, MESSAGE, MODERATION_TOPIC)
+LIVE_BATCH_SECONDS = 2.0
 T = TypeVar("T")
 
 
@@ -67,6 +78,12 @@ class FlowTableRow(BaseModel):
     success_rate: str
     p50: str
     p95: str
+
+
+def _concerns(event: events.BusEvent, shown: set[int]) -> bool:
+    """The event changes a shown community's day (one without a community: maybe)."""
+    community_id = event.payload.get("community_id")
+    return community_id is None or community_id in shown
 
 
 def _label(day: date, partial: bool) -> str:
@@ -140,13 +157,28 @@ class CommunityAnalyticsState(RangeState, ViewerTime, AuthState):
     today: dict[str, int] = {}
     partial_day: str = ""
 
+    _watching: int = 0
+
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         wanted = str(self.router.page.params.get("community", "") or "")
         self.community = wanted if wanted.isdigit() else ""
         self.compared, self.error = [], ""
         self._reload()
-        return rx.call_script(ASK_TIME_ZONE, callback=CommunityAnalyticsState.set_time_zone)
+        return [
+            rx.call_script(ASK_TIME_ZONE, callback=CommunityAnalyticsState.set_time_zone),
+            CommunityAnalyticsState.watch,
+        ]
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Today's figures follow the bus while the page is open (see the module's doc)."""
+        await follow_batches(self, LIVE_TOPICS, self._on_batch, window=LIVE_BATCH_SECONDS)
+
+    def _on_batch(self, batch: list[events.BusEvent]) -> None:
+        shown = set(self._ids())
+        if self.partial_day and any(_concerns(event, shown) for event in batch):
+            self._reload()
 
     @rx.event
     def pick_community(self, value: str) -> None:

@@ -46,10 +46,13 @@ async def follow_batches(
     *,
     on_start: Callable[[], None] | None = None,
     window: float = 0.0,
+    on_quiet: Callable[[], None] | None = None,
 ) -> None:
     """As :func:`follow`, on several (disjoint) patterns, with the events that arrive
     within ``window`` seconds of a first one handed over together: a burst (a flow's
-    hundred steps) costs the page one reload and the browser one update, not a hundred."""
+    hundred steps) costs the page one reload and the browser one update, not a hundred.
+    ``on_quiet`` runs after each ``POLL_SECONDS`` without events (to draw late what a
+    page held back)."""
     async with state:
         state._watching += 1
         mine, path = state._watching, state.current_path
@@ -65,10 +68,13 @@ async def follow_batches(
             async with state:
                 if state._watching != mine or state.current_path != path:
                     return
-                if batch:
+                if batch or on_quiet is not None:
                     if state._resolve() is None:  # signed out (or revoked) meanwhile
                         return
-                    on_batch(batch)
+                    if batch:
+                        on_batch(batch)
+                    elif on_quiet is not None:
+                        on_quiet()
 
 
 async def _next_batch(subscription: events.Subscription, window: float) -> list[events.BusEvent]:

@@ -3,12 +3,15 @@
 Everything is read through the services as the signed-in user. While the page is open it
 follows the bus topics of the writers the feed reads (executions, joins and leaves,
 moderation actions, connections, flows); a burst of events is gathered for
-``BATCH_SECONDS`` and costs one reload and one update to the browser. The charts count by
-hour and day and are read when the page loads.
+``BATCH_SECONDS`` and costs one reload and one update to the browser. The charts are read
+again when an execution ends, a member joins or leaves or a message is counted, at most
+every ``CHART_SECONDS`` (a chart reads a week of rows); a change held back by that limit
+is drawn with the next events or after the watcher's quiet poll.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,7 +21,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from engine import events
-from engine.community_events import MEMBER_JOINED, MEMBER_LEFT
+from engine.community_events import MEMBER_JOINED, MEMBER_LEFT, MESSAGE
 from engine.db import session_scope
 from engine.models import AdminUser, utcnow
 from engine.services import activity, analytics, auth, overview
@@ -31,11 +34,13 @@ T = TypeVar("T")
 FEED_SIZE = 15
 CHART_DAYS = 7
 BATCH_SECONDS = 1.0
+CHART_SECONDS = 5.0
 # Disjoint patterns (Redis delivers an event once per pattern it matches).
 TOPICS = (
     "execution.*",
     MEMBER_JOINED,
     MEMBER_LEFT,
+    MESSAGE,
     MODERATION_TOPIC,
     "connection.*",
     CHANGED_TOPIC,
@@ -171,6 +176,23 @@ def _is_step(event: events.BusEvent) -> bool:
     return event.topic.startswith("execution.") and event.payload.get("type") == "step"
 
 
+def _moves_feed(event: events.BusEvent) -> bool:
+    """Counters and feed show executions' states, members, moderation, connections and
+    flows; not single steps, nor messages (only the charts count those)."""
+    return not _is_step(event) and event.topic != MESSAGE
+
+
+def _moves_charts(event: events.BusEvent) -> bool:
+    """An execution that ended (the hours count succeeded and failed ones), a join, a
+    leave or a message (the days' messages and members)."""
+    if event.topic.startswith("execution."):
+        return event.payload.get("type") == "execution" and event.payload.get("status") in (
+            "succeeded",
+            "failed",
+        )
+    return event.topic in (MEMBER_JOINED, MEMBER_LEFT, MESSAGE)
+
+
 class DashboardState(AuthState):
     active_flows: int = 0
     total_flows: int = 0
@@ -191,6 +213,9 @@ class DashboardState(AuthState):
     loaded: bool = False
 
     _watching: int = 0
+    # time.time() of the last chart read (the wall clock: any web process may hold the state)
+    _charts_read_at: float = 0.0
+    _charts_stale: bool = False
 
     @rx.var
     def steps_done(self) -> int:
@@ -211,11 +236,20 @@ class DashboardState(AuthState):
     @rx.event(background=True)
     async def watch(self) -> None:
         """Follow the writers' topics while the page is open (see the module's doc)."""
-        await follow_batches(self, TOPICS, self._on_batch, window=BATCH_SECONDS)
+        await follow_batches(
+            self, TOPICS, self._on_batch, window=BATCH_SECONDS, on_quiet=self._charts_if_due
+        )
 
     def _on_batch(self, batch: list[events.BusEvent]) -> None:
-        if not all(_is_step(event) for event in batch):
+        if any(_moves_feed(event) for event in batch):
             self._reload()
+        if any(_moves_charts(event) for event in batch):
+            self._charts_stale = True
+        self._charts_if_due()
+
+    def _charts_if_due(self) -> None:
+        if self._charts_stale and time.time() - self._charts_read_at >= CHART_SECONDS:
+            self._charts()
 
     def _read(self, read: Callable[[Session, AdminUser], T]) -> T | None:
         """``read`` as the signed-in user; a refusal shown on the page instead."""
@@ -245,6 +279,8 @@ class DashboardState(AuthState):
         self.steps = _steps(figures)
 
     def _charts(self) -> None:
+        self._charts_read_at, self._charts_stale = time.time(), False
+
         def read(
             session: Session, me: AdminUser
         ) -> tuple[list[analytics.HourCount], list[overview.CommunityTrend]]:

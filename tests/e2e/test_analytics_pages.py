@@ -1,12 +1,14 @@
 """The Community and Flow analytics pages in the browser: charts drawn from stored days and
-today's live figures, a second community compared, a flow's failing node and its error;
-a viewer reads it all, and the editor's toolbar leads to its flow's analytics."""
+today's live figures (a warning given through the API shows up without a reload), a second
+community compared, a flow's failing node and its error; a viewer reads it all, and the
+editor's toolbar leads to its flow's analytics."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
@@ -126,14 +128,33 @@ def test_charts_with_stored_and_live_days(
     browser: Browser, app_url: str, server_data: Path
 ) -> None:
     new_page(browser, app_url)  # the first admin exists before the viewer is added
-    _, chess, flow = seed(server_data)
+    makers, chess, flow = seed(server_data)
+    with server_db(server_data) as session:
+        admin = session.exec(select(AdminUser).where(AdminUser.username == ADMIN)).one()
+        token = auth.create_api_token(session, admin, "analytics test", Role.editor).plaintext
+        member_id = session.exec(
+            select(CommunityMember.id).where(CommunityMember.community_id == makers)
+        ).first()
     page = new_page(browser, app_url, "vic")
 
     page.get_by_test_id("nav-analytics").click()
     expect(page.get_by_test_id("pick-community")).to_have_text("Chess")  # by name: first
     page.get_by_test_id("pick-community").click()
     page.get_by_role("option", name="Makers").click()
-    expect(page.get_by_test_id("today-live")).to_contain_text("3 joined")
+    today = page.get_by_test_id("today-live")
+    expect(today).to_contain_text("3 joined")
+    expect(today).to_contain_text("0 warnings")
+    # A warning given elsewhere counts in today's figures while the page stays loaded.
+    page.evaluate("window.__stayed = true")
+    answer = httpx.post(
+        f"{app_url}/api/v1/members/{member_id}/warnings",
+        json={"reason": "spam link"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    expect(today).to_contain_text("1 warnings")
+    assert page.evaluate("window.__stayed === true")
     charts_drawn(page, "chart-members", ".recharts-line-curve")
     charts_drawn(page, "chart-messages", ".recharts-bar-rectangle")
     charts_drawn(page, "chart-moderation", ".recharts-bar-rectangle")

@@ -1,6 +1,6 @@
 """The Dashboard in the browser: charts drawn from a week of seeded executions and community
 figures, the checklist ticked by what exists, and a flow run through the API appearing in
-the feed and the counters while the page stays loaded."""
+the feed, the counters and the hours chart while the page stays loaded."""
 
 from __future__ import annotations
 
@@ -123,6 +123,9 @@ def test_charts_checklist_and_a_run_streaming_in(
     expect(page.get_by_test_id("start-connection")).to_have_attribute("data-done", "false")
     expect(page.get_by_test_id("start-connection")).to_have_attribute("href", "/connections")
     counted = int(page.get_by_test_id("stat-executions").inner_text())
+    # The bars drawn (an hour without runs draws none): the current hour has none yet.
+    bars = executions.locator(".recharts-bar-rectangle path")
+    drawn = bars.count()
 
     # A run started elsewhere shows up without a reload (the marker would be gone).
     page.evaluate("window.__stayed = true")
@@ -139,6 +142,8 @@ def test_charts_checklist_and_a_run_streaming_in(
     expect(newest).to_contain_text(FLOW)
     expect(newest).to_contain_text("succeeded")
     expect(page.get_by_test_id("stat-executions")).to_have_text(str(counted + 1))
+    # The hours chart is read again too (at most every 5 s, or at the next quiet poll).
+    expect(bars).to_have_count(drawn + 1, timeout=45_000)
     assert page.evaluate("window.__stayed === true")
     page.set_viewport_size({"width": 1400, "height": 1400})  # the charts below the fold too
     screenshot(page, "dashboard")

@@ -401,6 +401,22 @@ async def test_joins_leaves_and_new_chats_are_announced_on_the_bus(
     assert got[0].payload["user_id"] == "42"
 
 
+async def test_a_message_in_a_community_is_announced_with_its_community_only(
+    sqlite_session: Session,
+) -> None:
+    """Analytics' live figures of today follow these; a chat of no community says nothing."""
+    ingest(event("tg_message", "m0", chat=TG_GROUP, user=ADA))
+    async with events.subscribe(community_events.MESSAGE) as subscription:
+        await asyncio.to_thread(route, event("tg_message", "m1", chat=TG_GROUP, user=ADA))
+        community_id = in_community(sqlite_session, "-1001")
+        await asyncio.to_thread(route, event("tg_message", "m2", chat=TG_GROUP, user=ADA))
+        await asyncio.to_thread(route, event("tg_member_left", "l1", chat=TG_GROUP, user=ADA))
+        got = await asyncio.wait_for(anext(subscription), 2)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(subscription), 0.2)
+    assert got.payload == {"community_id": community_id}
+
+
 def test_a_failure_to_record_never_fails_the_routing(
     sqlite_session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
