@@ -143,10 +143,7 @@ class ConnectionsState(AuthState):
         async with events.subscribe("connection*") as subscription:
             await subscription.started()
             while loop.time() < deadline:
-                try:
-                    event = await asyncio.wait_for(anext(subscription), WATCH_POLL_SECONDS)
-                except TimeoutError:
-                    event = None
+                event = await events.next_within(subscription, WATCH_POLL_SECONDS)
                 async with self:
                     if self._watching != mine or self.current_path != ROUTE:
                         return
