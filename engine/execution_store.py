@@ -106,7 +106,6 @@ def create_execution(
     version_id: int | None = None,
     max_tree: int | None = None,
     known_new: bool = False,
-    fresh_key: bool = False,
 ) -> FlowExecution:
     """A queued execution of the flow's published version (or ``version_id``).
 
@@ -114,13 +113,11 @@ def create_execution(
     the row the first one made: the insert runs in a savepoint and a unique violation
     falls back to reading the winner, on SQLite and PostgreSQL alike. ``known_new``: the
     caller knows no row has the key (it made the key up, or just looked), so it is not
-    looked up first; the savepoint still catches a race. ``fresh_key``: the caller made the
-    key up just now, so no other call can hold it: no lookup and no savepoint (a SAVEPOINT
-    was a tenth of a webhook call's CPU). A child joins its
+    looked up first; the savepoint still catches a race. A child joins its
     parent's tree (``root_execution_id``); with ``max_tree``, a tree that already holds
     that many executions gets no new one (TreeFull). The trigger is stored sealed.
     """
-    if idempotency_key is not None and not (known_new or fresh_key):
+    if idempotency_key is not None and not known_new:
         existing = _by_key(session, idempotency_key)
         if existing is not None:
             return existing
@@ -147,9 +144,6 @@ def create_execution(
         root_execution_id=root_id,
         depth=parent.depth + 1 if parent else 0,
     )
-    if fresh_key:
-        session.add(execution)
-        return execution
     try:
         with session.begin_nested():
             session.add(execution)

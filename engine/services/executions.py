@@ -169,7 +169,6 @@ def launch(
                 idempotency_key=key,
                 version_id=version_id,
                 known_new=key not in existed,
-                fresh_key=new_event,
             )
             if on_created is not None:
                 on_created(session)

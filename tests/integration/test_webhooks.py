@@ -372,29 +372,6 @@ async def test_only_a_call_with_an_idempotency_key_looks_it_up(client: httpx.Asy
     assert execution_count() == 2
 
 
-async def test_only_a_call_with_an_idempotency_key_guards_its_insert(
-    client: httpx.AsyncClient,
-) -> None:
-    """A made-up event id cannot meet another call's, so its execution is inserted without
-    the savepoint that turns a duplicate key into reading the first call's execution."""
-    url = flow_endpoint(make_flow(webhook_graph()))
-    savepoints: list[str] = []
-
-    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
-        if text.lstrip().upper().startswith("SAVEPOINT"):
-            savepoints.append(text)
-
-    sa.event.listen(get_engine(), "before_cursor_execute", statement)
-    try:
-        assert (await client.post(url, json={})).status_code == 202
-        assert savepoints == []
-        keyed = await client.post(url, json={}, headers={"Idempotency-Key": "order-8"})
-        assert keyed.status_code == 202 and savepoints
-    finally:
-        sa.event.remove(get_engine(), "before_cursor_execute", statement)
-    assert execution_count() == 2
-
-
 async def test_wait_for_result_answers_with_the_result(client: httpx.AsyncClient) -> None:
     url = flow_endpoint(make_flow(webhook_graph()), wait_for_result=True, wait_timeout_seconds=20)
     answer = await client.post(url, content=b"not json", headers={"content-type": "text/plain"})
