@@ -1,7 +1,10 @@
 """Redis round trips made by the bench's server processes (scaled mode), counted where they
-are made: every write of commands to Redis by redis-py, sync or asyncio
-(``send_packed_command``; a pipeline's batch or a Lua script call is one). Reading a
-pub/sub message that Redis pushes is no round trip and is not counted.
+are made, in redis-py (sync and asyncio): a write of commands to a connection that is not
+already waiting for replies starts a round trip; writes before the next read ride along (a
+pipeline or a script call counts once). A new connection's handshake counts with the
+command that opened it, though it waits for its own replies first (and for the TCP
+connect): a process opening connections per call makes more round trips than shown.
+Reading a pub/sub message that Redis pushes is no round trip.
 
 The bench puts a ``sitecustomize.py`` on the server processes' PYTHONPATH (``environment``),
 so every Python process it starts, and the worker processes those start, counts from its
@@ -23,14 +26,24 @@ _lock = threading.Lock()
 _count = 0
 
 
-def _counted(send: Any) -> Any:
+def _counted_send(send: Any) -> Any:
     def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _count
-        with _lock:
-            _count += 1
+        if not getattr(self, "_bench_awaiting_reply", False):
+            self._bench_awaiting_reply = True
+            with _lock:
+                _count += 1
         return send(self, *args, **kwargs)
 
     return send_packed_command
+
+
+def _counted_read(read: Any) -> Any:
+    def read_response(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self._bench_awaiting_reply = False
+        return read(self, *args, **kwargs)  # the asyncio one returns its coroutine
+
+    return read_response
 
 
 def _write_forever(directory: Path) -> None:
@@ -53,7 +66,8 @@ def install(directory: str) -> None:
 
     for module in (redis.connection, redis.asyncio.connection):
         cls = module.AbstractConnection
-        cls.send_packed_command = _counted(cls.send_packed_command)  # type: ignore[method-assign]
+        cls.send_packed_command = _counted_send(cls.send_packed_command)  # type: ignore[method-assign]
+        cls.read_response = _counted_read(cls.read_response)  # type: ignore[method-assign]
     path = Path(directory)
 
     def after_fork() -> None:
