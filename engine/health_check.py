@@ -28,6 +28,7 @@ from engine.models import ConnectionStatus
 from engine.models.health import HealthCheck, HealthIncident, ProcessHeartbeat
 from engine.nodes.utility import as_utc
 from engine.services import health_settings
+from engine.services.outages import raw_detail
 from engine.services.system_status import (
     connection_states,
     last_event_times,
@@ -81,7 +82,7 @@ def _components(session: Session, now: datetime) -> list[ComponentResult]:
             broker.client.ping()
             found.append(ComponentResult("redis", "Redis", True))
         except RedisError as exc:
-            found.append(ComponentResult("redis", "Redis", False, type(exc).__name__))
+            found.append(ComponentResult("redis", "Redis", False, raw_detail(exc)))
     beats = session.exec(
         select(ProcessHeartbeat).where(
             col(ProcessHeartbeat.heartbeat_at) >= now - heartbeats.ALIVE_WITHIN

@@ -1,7 +1,7 @@
-"""What the running system looks like: database, Redis, workers, the flow queue, the
-connector supervisors with the instances they hold, every process's own heartbeat
-(engine/heartbeats.py), each active connection's state, and the health checks'
-history with their incidents (engine/health_check.py).
+"""What the running system looks like: database, Redis, workers, every Dramatiq queue the
+app declares, the connector supervisors with the instances they hold, every process's own
+heartbeat (engine/heartbeats.py), each active connection's state, the health checks'
+history with their incidents (engine/health_check.py), and what is down now, in words.
 
 Gathered for ``GET /api/v1/system/status`` and any page that shows the same. Each part is
 read on its own and a part that cannot be read says why, so one outage does not hide the
@@ -22,7 +22,7 @@ import dramatiq
 import sqlalchemy as sa
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.common import dq_name, xq_name
+from dramatiq.common import dq_name, q_name, xq_name
 from redis.exceptions import RedisError
 from sqlmodel import Session, col, select
 
@@ -32,13 +32,16 @@ from engine.models import AdminUser, BotInstance, PlatformConnection, Role, utcn
 from engine.models.health import HealthCheck, HealthIncident, ProcessHeartbeat
 from engine.nodes.utility import as_utc
 from engine.services.auth import require_role
+from engine.services.connections import explain_error
+from engine.services.outages import explain_outage, raw_detail
 
 
 @dataclass(frozen=True)
 class Reachability:
     ok: bool
     latency_ms: float | None = None
-    error: str | None = None
+    error: str | None = None  # the cause in words
+    detail: str | None = None  # the client's own words
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ class ConnectionState:
     kind: str
     status: str
     last_event_at: str | None  # ISO, from the holding supervisor's heartbeat
-    last_error: str | None
+    last_error: str | None  # the client's own words
+    cause: str = ""  # last_error in words ("" without one)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,19 @@ class IncidentRecord:
     notified_down_at: datetime | None
     notified_up_at: datetime | None
     notify_error: str | None
+    cause: str = ""  # error in words
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something down now: what, since when (its open incident; None before a health
+    check saw it), the cause in words, and the raw text behind it."""
+
+    component: str
+    label: str
+    since: datetime | None
+    cause: str
+    detail: str
 
 
 HISTORY = 50  # checks and incidents shown
@@ -136,13 +153,14 @@ class SystemStatus:
     database: Reachability
     redis: Reachability | None  # None: embedded mode uses no Redis
     workers: list[WorkerBeat] | None  # None: could not be read (see redis)
-    queue: QueueStatus | None
+    queues: list[QueueStatus] | None  # every queue the app declares; None: see redis
     supervisors: list[SupervisorStatus]
     unheld: list[HeldInstance]  # active instances no live supervisor holds
     processes: list[ProcessStatus] = field(default_factory=list)
     connections: list[ConnectionState] = field(default_factory=list)
     checks: list[CheckRecord] = field(default_factory=list)
     incidents: list[IncidentRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # what is down now
 
 
 def gather(session: Session, viewer: AdminUser) -> SystemStatus:
@@ -150,25 +168,83 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
     require_role(viewer, Role.viewer)
     broker = get_broker()
     scaled = isinstance(broker, RedisBroker)
-    redis = _timed(broker.client.ping) if isinstance(broker, RedisBroker) else None
+    redis = _timed("redis", broker.client.ping) if isinstance(broker, RedisBroker) else None
     reachable = redis is None or redis.ok
     supervisors, unheld = _supervisors(session)
     beats = session.exec(
         select(ProcessHeartbeat).order_by(col(ProcessHeartbeat.kind), col(ProcessHeartbeat.key))
     ).all()
+    database = _timed("database", lambda: session.execute(sa.text("SELECT 1")))
     return SystemStatus(
         mode="scaled" if scaled else "embedded",
-        database=_timed(lambda: session.execute(sa.text("SELECT 1"))),
+        database=database,
         redis=redis,
         workers=_workers(broker) if reachable else None,
-        queue=_queue(broker) if reachable else None,
+        queues=[_queue(broker, name) for name in app_queues(broker)] if reachable else None,
         supervisors=supervisors,
         unheld=unheld,
         processes=[_process(beat) for beat in beats],
         connections=connection_states(session, last_event_times(beats)),
         checks=_checks(session),
         incidents=_incidents(session),
+        problems=_problems(session, {"database": database, "redis": redis}),
     )
+
+
+def _problems(session: Session, probes: dict[str, Reachability | None]) -> list[Problem]:
+    """What is down now: the probes that failed just now, then each open incident of the
+    health check (with its start; a connection's error explained for its platform)."""
+    open_since = {
+        row.component: row
+        for row in session.exec(
+            select(HealthIncident)
+            .where(col(HealthIncident.resolved_at).is_(None))
+            .order_by(col(HealthIncident.started_at))
+        ).all()
+    }
+    kinds = _connection_kinds(session)
+    found: list[Problem] = []
+    for component, probe in probes.items():
+        if probe is not None and not probe.ok:
+            incident = open_since.pop(component, None)
+            found.append(
+                Problem(
+                    component,
+                    component.capitalize(),
+                    incident.started_at if incident else None,
+                    probe.error or "",
+                    probe.detail or "",
+                )
+            )
+    for component, incident in open_since.items():
+        cause = _cause(component, incident.error, kinds)
+        found.append(Problem(component, incident.label, incident.started_at, cause, incident.error))
+    return found
+
+
+def _connection_kinds(session: Session) -> dict[str, str]:
+    """Each connection's kind by its health-check component ("connection:<id>")."""
+    rows = session.exec(
+        select(PlatformConnection.id, BotInstance.kind).join(
+            BotInstance, col(BotInstance.id) == col(PlatformConnection.bot_instance_id)
+        )
+    ).all()
+    return {f"connection:{cid}": str(kind) for cid, kind in rows}
+
+
+def _cause(component: str, raw: str, kinds: dict[str, str]) -> str:
+    """An incident's error in words: a connection's for its platform, else the outage's."""
+    kind = kinds.get(component)
+    if kind is not None:
+        return explain_error(kind, raw) or f"Its status was not connected ({raw or 'no error'})."
+    return explain_outage(component, raw)
+
+
+def app_queues(broker: dramatiq.Broker) -> list[str]:
+    """The queues the app's actors declared in this process (their delay and dead-letter
+    queues are counted with them), ``flows`` always."""
+    declared = {name for name in broker.get_declared_queues() if name == q_name(name)}
+    return sorted(declared | {QUEUE})
 
 
 def unheld_instances(session: Session) -> list[HeldInstance]:
@@ -216,6 +292,7 @@ def connection_states(session: Session, last_events: dict[int, str]) -> list[Con
             status=str(connection.status),
             last_event_at=last_events.get(instance.id or 0),
             last_error=connection.last_error,
+            cause=explain_error(instance.kind, connection.last_error or ""),
         )
         for connection, instance in rows
     ]
@@ -239,6 +316,7 @@ def _incidents(session: Session) -> list[IncidentRecord]:
     rows = session.exec(
         select(HealthIncident).order_by(col(HealthIncident.started_at).desc()).limit(HISTORY)
     ).all()
+    kinds = _connection_kinds(session)
     return [
         IncidentRecord(
             component=row.component,
@@ -249,17 +327,19 @@ def _incidents(session: Session) -> list[IncidentRecord]:
             notified_down_at=row.notified_down_at,
             notified_up_at=row.notified_up_at,
             notify_error=row.notify_error,
+            cause=_cause(row.component, row.error, kinds),
         )
         for row in rows
     ]
 
 
-def _timed(probe: Any) -> Reachability:
+def _timed(component: str, probe: Any) -> Reachability:
     started = time.perf_counter()
     try:
         probe()
     except (RedisError, sa.exc.SQLAlchemyError, OSError) as exc:
-        return Reachability(ok=False, error=type(exc).__name__)
+        detail = raw_detail(exc)
+        return Reachability(ok=False, error=explain_outage(component, detail), detail=detail)
     return Reachability(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
@@ -296,28 +376,28 @@ def _workers(broker: dramatiq.Broker) -> list[WorkerBeat]:
     ]
 
 
-def _queue(broker: dramatiq.Broker) -> QueueStatus:
+def _queue(broker: dramatiq.Broker, name: str) -> QueueStatus:
     now_ms = time.time() * 1000
     ready: list[Any]  # messages or placeholders: only counted
     if isinstance(broker, RedisBroker):
-        held = pending_messages(QUEUE) or []
-        ready = [m for m in held if m.queue_name == QUEUE]
+        held = pending_messages(name) or []
+        ready = [m for m in held if m.queue_name == name]
         with broker.client.pipeline(transaction=False) as pipe:
-            pipe.llen(f"{broker.namespace}:{QUEUE}")
-            pipe.zcard(f"{broker.namespace}:{xq_name(QUEUE)}")
+            pipe.llen(f"{broker.namespace}:{name}")
+            pipe.zcard(f"{broker.namespace}:{xq_name(name)}")
             waiting, dead = pipe.execute()
         stamps = [m.message_timestamp for m in ready]
         delayed = len(held) - len(ready)
-    elif isinstance(broker, StubBroker) and QUEUE in broker.queues:
-        queue, later = broker.queues[QUEUE], broker.queues[dq_name(QUEUE)]
+    elif isinstance(broker, StubBroker) and name in broker.queues:
+        queue, later = broker.queues[name], broker.queues[dq_name(name)]
         with queue.mutex:
             stamps = [dramatiq.Message.decode(data).message_timestamp for data in queue.queue]
         ready, waiting = [None] * queue.unfinished_tasks, queue.qsize()
-        delayed, dead = later.unfinished_tasks, len(broker.dead_letters_by_queue[QUEUE])
+        delayed, dead = later.unfinished_tasks, len(broker.dead_letters_by_queue[name])
     else:  # nothing was ever sent in this process
-        return QueueStatus(QUEUE, 0, 0, 0, 0, None)
+        return QueueStatus(name, 0, 0, 0, 0, None)
     oldest = round((now_ms - min(stamps)) / 1000, 3) if stamps else None
-    return QueueStatus(QUEUE, len(ready), waiting, delayed, dead, oldest)
+    return QueueStatus(name, len(ready), waiting, delayed, dead, oldest)
 
 
 def _supervisors(session: Session) -> tuple[list[SupervisorStatus], list[HeldInstance]]:

@@ -1,5 +1,6 @@
-"""System status: the processes and their heartbeats, the flow queue, database and Redis
-round trips, each connection's state, and the health checks' history with incidents."""
+"""System status: what is down now in words, the processes and their heartbeats, every
+queue, database and Redis round trips, each connection's state, and the health checks'
+history with incidents."""
 
 from __future__ import annotations
 
@@ -33,6 +34,51 @@ def _card(title: str, test_id: str, *children: rx.Component) -> rx.Component:
         rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
         width="100%",
         data_testid=test_id,
+    )
+
+
+def _raw(detail: Any, test_id: str) -> rx.Component:
+    """The client's own words, one click away."""
+    return rx.cond(
+        detail != "",
+        rx.el.details(
+            rx.el.summary(rx.text("Details", size="1", as_="span")),
+            rx.code(detail, size="1", white_space="pre-wrap", data_testid=test_id),
+        ),
+    )
+
+
+def _cause(cause: Any, detail: Any, test_id: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(cause, size="2", data_testid=test_id),
+        _raw(detail, f"{test_id}-detail"),
+        spacing="1",
+    )
+
+
+def _problems() -> rx.Component:
+    item = lambda p: rx.callout.root(  # noqa: E731
+        rx.callout.icon(rx.icon("triangle-alert", size=16)),
+        rx.vstack(
+            rx.hstack(
+                rx.text(p.what, weight="bold"),
+                _muted(p.since),
+                spacing="2",
+                wrap="wrap",
+                align="baseline",
+            ),
+            _cause(p.cause, p.detail, "problem-cause"),
+            spacing="1",
+            width="100%",
+        ),
+        color_scheme="red",
+        size="1",
+        width="100%",
+        data_testid="system-problem",
+    )
+    return rx.cond(
+        S.problems.length() > 0,  # type: ignore[attr-defined]
+        rx.vstack(rx.foreach(S.problems, item), spacing="2", width="100%"),
     )
 
 
@@ -96,6 +142,19 @@ def _queues() -> rx.Component:
     return _card(
         "Queues",
         "system-queues",
+        _muted("Every queue the app's actors use; depth counts what waits or runs now."),
+        rx.cond(
+            S.mode == "embedded",
+            rx.callout(
+                "Embedded mode: these queues are Dramatiq's in-process broker, in this web "
+                "process's memory. The figures are this process's; what waits here is lost if "
+                "it stops (unfinished executions are sent again when it starts).",
+                icon="info",
+                color_scheme="gray",
+                size="1",
+                data_testid="queues-embedded",
+            ),
+        ),
         data_table(
             ["Queue", "Depth", "Waiting", "Delayed", "Dead-lettered", "Oldest message"],
             S.queues,
@@ -112,7 +171,7 @@ def _connections() -> rx.Component:
             rx.badge(c.status, color_scheme=rx.cond(c.connected, "green", "red"), variant="soft")
         ),
         rx.table.cell(c.last_event),
-        rx.table.cell(_muted(c.error)),
+        rx.table.cell(_cause(c.cause, c.error, "connection-cause")),
     )
     return _card(
         "Connections",
@@ -125,9 +184,7 @@ def _connections() -> rx.Component:
                 color_scheme="amber",
             ),
         ),
-        data_table(
-            ["Connection", "Kind", "Status", "Last event", "Last error"], S.connections, row
-        ),
+        data_table(["Connection", "Kind", "Status", "Last event", "Error"], S.connections, row),
     )
 
 
@@ -139,7 +196,7 @@ def _history() -> rx.Component:
     )
     incident = lambda i: rx.table.row(  # noqa: E731
         rx.table.cell(i.what),
-        rx.table.cell(_muted(i.error)),
+        rx.table.cell(_cause(i.cause, i.error, "incident-cause")),
         rx.table.cell(i.started),
         rx.table.cell(i.resolved),
         rx.table.cell(_muted(i.notified)),
@@ -162,7 +219,7 @@ def _history() -> rx.Component:
                 )
             ),
             data_table(
-                ["Component", "Error", "Since", "Resolved", "Notices"], S.incidents, incident
+                ["Component", "Cause", "Since", "Resolved", "Notices"], S.incidents, incident
             ),
         ),
         spacing="4",
@@ -174,10 +231,11 @@ def system_page() -> rx.Component:
     return shell(
         page_header(
             "System status",
-            "Processes, queues, connections and the health checks, as they are now.",
+            "What is down, processes, queues, connections and the health checks, as they are now.",
         ),
         rx.vstack(
             error_callout(S.error),
+            _problems(),
             _summary(),
             _processes(),
             _queues(),

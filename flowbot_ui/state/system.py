@@ -1,6 +1,9 @@
 """The System status page: what engine/services/system_status.gather sees, as rows.
 
-Anyone signed in may look (the service says viewers and up); nothing here changes.
+Anyone signed in may look (the service says viewers and up); nothing here changes. What
+is down is said in words first (what, since when, why); the clients' raw texts stay one
+click away ("Details"). A database that cannot be reached is said so too, instead of the
+page failing with the driver's traceback.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 import reflex as rx
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from engine.db import session_scope
 from engine.models import utcnow
 from engine.services import auth, system_status
+from engine.services.outages import explain_outage, raw_detail
 from flowbot_ui.state.auth import AuthState
 
 
@@ -36,13 +41,21 @@ class QueueRow(BaseModel):
     oldest: str
 
 
+class ProblemRow(BaseModel):
+    what: str
+    since: str
+    cause: str
+    detail: str
+
+
 class ConnectionRow(BaseModel):
     name: str
     kind: str
     status: str
     connected: bool
     last_event: str
-    error: str
+    cause: str  # the error in words ("" without one)
+    error: str  # the client's own words, behind Details
 
 
 class CheckRow(BaseModel):
@@ -53,6 +66,7 @@ class CheckRow(BaseModel):
 
 class IncidentRow(BaseModel):
     what: str
+    cause: str
     error: str
     started: str
     resolved: str
@@ -70,7 +84,23 @@ def when(value: datetime | str | None) -> str:
 def _reach(found: system_status.Reachability | None) -> str:
     if found is None:
         return "not used (embedded mode)"
-    return f"{found.latency_ms} ms" if found.ok else f"unreachable ({found.error})"
+    return f"{found.latency_ms} ms" if found.ok else "unreachable (see above)"
+
+
+def _since(problem: system_status.Problem) -> str:
+    if problem.since is None:
+        return "seen now (no health check has recorded it yet)"
+    return f"down since {when(problem.since)}"
+
+
+def _age(seconds: float | None) -> str:
+    """The oldest message's age, readable ("—": the queue is empty)."""
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _details(details: dict[str, Any]) -> str:
@@ -98,6 +128,7 @@ class SystemState(AuthState):
     connections: list[ConnectionRow] = []
     checks: list[CheckRow] = []
     incidents: list[IncidentRow] = []
+    problems: list[ProblemRow] = []
     unheld: list[str] = []
     read_at: str = ""
 
@@ -109,12 +140,33 @@ class SystemState(AuthState):
         except auth.AuthError as exc:
             self.error = str(exc)
             return
+        except sa.exc.OperationalError as exc:  # the database itself cannot be reached
+            self._database_down(raw_detail(exc))
+            return
         self.error = ""
         self._show(found)
+
+    def _database_down(self, detail: str) -> None:
+        """Only this is known without the database: say it, keep nothing stale."""
+        self.error, self.read_at, self.database = "", when(utcnow()), "unreachable (see above)"
+        self.problems = [
+            ProblemRow(
+                what="Database",
+                since=f"seen now ({self.read_at})",
+                cause=explain_outage("database", detail),
+                detail=detail,
+            )
+        ]
+        self.processes, self.queues, self.connections = [], [], []
+        self.checks, self.incidents, self.unheld = [], [], []
 
     def _show(self, found: system_status.SystemStatus) -> None:
         self.mode, self.read_at = found.mode, when(utcnow())
         self.database, self.redis = _reach(found.database), _reach(found.redis)
+        self.problems = [
+            ProblemRow(what=p.label, since=_since(p), cause=p.cause, detail=p.detail)
+            for p in found.problems
+        ]
         self.processes = [
             ProcessRow(
                 kind=p.kind,
@@ -127,21 +179,17 @@ class SystemState(AuthState):
             )
             for p in found.processes
         ]
-        q = found.queue
-        self.queues = (
-            [
-                QueueRow(
-                    name=q.name,
-                    depth=q.depth,
-                    waiting=q.waiting,
-                    delayed=q.delayed,
-                    dead=q.dead_lettered,
-                    oldest="—" if q.oldest_age_seconds is None else f"{q.oldest_age_seconds} s",
-                )
-            ]
-            if q
-            else []
-        )
+        self.queues = [
+            QueueRow(
+                name=q.name,
+                depth=q.depth,
+                waiting=q.waiting,
+                delayed=q.delayed,
+                dead=q.dead_lettered,
+                oldest=_age(q.oldest_age_seconds),
+            )
+            for q in found.queues or []
+        ]
         self.connections = [
             ConnectionRow(
                 name=c.name,
@@ -149,6 +197,7 @@ class SystemState(AuthState):
                 status=c.status,
                 connected=c.status == "connected",
                 last_event=when(c.last_event_at),
+                cause=c.cause,
                 error=c.last_error or "",
             )
             for c in found.connections
@@ -159,6 +208,7 @@ class SystemState(AuthState):
         self.incidents = [
             IncidentRow(
                 what=f"{i.label} ({i.component})",
+                cause=i.cause,
                 error=i.error,
                 started=when(i.started_at),
                 resolved=when(i.resolved_at) if i.resolved_at else "still down",

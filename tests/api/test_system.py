@@ -1,4 +1,5 @@
-"""/api/v1/system/status: database, Redis, workers, the flow queue, supervisors."""
+"""/api/v1/system/status: database, Redis, workers, the queues, supervisors, and what is
+down now in words."""
 
 from __future__ import annotations
 
@@ -88,11 +89,29 @@ async def test_embedded_status(api: httpx.AsyncClient, tokens: Tokens) -> None:
         actors.broker.enqueue(_message())
         actors.broker.enqueue(_message())
         actors.broker.enqueue(_message(), delay=60_000)
-        queue = (await api.get("/api/v1/system/status", headers=tokens.read_only)).json()["queue"]
+        queues = (await api.get("/api/v1/system/status", headers=tokens.read_only)).json()["queues"]
     finally:
         actors.broker.flush_all()
+    [queue] = queues  # every actor of the app is on the one queue
     assert (queue["name"], queue["depth"], queue["waiting"], queue["delayed"]) == (QUEUE, 2, 2, 1)
     assert 0 <= queue["oldest_age_seconds"] < 30
+
+
+async def test_every_declared_queue_is_shown(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    """A queue an actor declares tomorrow is on the page without anyone listing it."""
+    actors.broker.declare_queue("reports")
+    try:
+        actors.broker.enqueue(
+            dramatiq.Message(
+                queue_name="reports", actor_name="no_such_actor", args=(), kwargs={}, options={}
+            )
+        )
+        status = (await api.get("/api/v1/system/status", headers=tokens.viewer)).json()
+    finally:
+        actors.broker.flush_all()
+    by_name = {q["name"]: q for q in status["queues"]}
+    assert sorted(by_name) == ["flows", "reports"]
+    assert (by_name["reports"]["depth"], by_name["flows"]["depth"]) == (1, 0)
 
 
 @pytest.fixture
@@ -129,7 +148,7 @@ async def test_scaled_status(
     me = beats[redis_broker.broker_id]  # type: ignore[attr-defined]
     assert me["alive"] and me["this_process"]
     assert not beats["gone-worker"]["alive"]
-    queue = status["queue"]
+    [queue] = status["queues"]
     assert (queue["depth"], queue["waiting"], queue["delayed"], queue["dead_lettered"]) == (
         1,
         1,
@@ -147,8 +166,71 @@ async def test_redis_down_is_reported_not_fatal(
     unreachable = broker.build_broker(get_settings())
     monkeypatch.setattr(system_status, "get_broker", lambda: unreachable)
     status = (await api.get("/api/v1/system/status", headers=tokens.viewer)).json()
-    assert status["redis"] == {"ok": False, "latency_ms": None, "error": "ConnectionError"}
-    assert status["workers"] is None and status["queue"] is None and status["database"]["ok"]
+    redis_probe = status["redis"]
+    assert (redis_probe["ok"], redis_probe["latency_ms"]) == (False, None)
+    assert (
+        redis_probe["error"]
+        == "Redis refuses connections: is it running, at the address in its URL?"
+    )
+    assert redis_probe["detail"].startswith("ConnectionError: Error 111 connecting to 127.0.0.1:1")
+    assert status["workers"] is None and status["queues"] is None and status["database"]["ok"]
+    [problem] = status["problems"]  # no health check has seen it yet: no start known
+    assert (problem["component"], problem["since"]) == ("redis", None)
+    assert problem["cause"] == redis_probe["error"]
+
+
+async def test_open_incidents_are_problems_in_words(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    """What is down, since when, the cause in words, and the raw text behind it."""
+    raw = (
+        "TelegramNetworkError: HTTP Client says - ClientConnectorError: Cannot connect to "
+        "host 127.0.0.1:90 ssl:default [Connect call failed ('127.0.0.1', 90)]"
+    )
+    started = utcnow() - timedelta(minutes=12)
+    with session_scope() as session:
+        instance = BotInstance(name="Support bot", kind="telegram_bot")
+        session.add(instance)
+        session.flush()
+        connection = PlatformConnection(
+            bot_instance_id=instance.id or 0,
+            is_active=True,
+            status=ConnectionStatus.error,
+            last_error=raw,
+        )
+        session.add(connection)
+        session.flush()
+        session.add_all(
+            [
+                HealthIncident(
+                    component=f"connection:{connection.id}",
+                    label="Support bot",
+                    error=raw,
+                    started_at=started,
+                ),
+                HealthIncident(
+                    component="workers",
+                    label="Workers",
+                    error="no worker process is beating",
+                    started_at=started,
+                ),
+                HealthIncident(  # over: not a problem now
+                    component="redis",
+                    label="Redis",
+                    error="x",
+                    started_at=started,
+                    resolved_at=utcnow(),
+                ),
+            ]
+        )
+    status = (await api.get("/api/v1/system/status", headers=tokens.viewer)).json()
+    connection_problem, workers = status["problems"]
+    assert connection_problem["label"] == "Support bot"
+    assert connection_problem["cause"].startswith("Can't reach Telegram")
+    assert connection_problem["detail"] == raw
+    assert connection_problem["since"].startswith(started.isoformat()[:19])
+    assert workers["cause"] == "The workers: no worker process is beating."
+    [state] = status["connections"]
+    assert state["cause"].startswith("Can't reach Telegram") and state["last_error"] == raw
+    assert [i["cause"] for i in status["incidents"]][0].startswith("Can't reach Telegram")
 
 
 async def test_refusals(api: httpx.AsyncClient, tokens: Tokens) -> None:

@@ -1,4 +1,4 @@
-"""System status (viewers and up): database, Redis, workers, the flow queue, supervisors,
+"""System status (viewers and up): database, Redis, workers, the queues, supervisors,
 process heartbeats, connections, health checks and incidents; and where the health check's
 notices go (admins only).
 
@@ -24,7 +24,8 @@ router = APIRouter(prefix="/system", tags=["System"])
 class Reachability(BaseModel):
     ok: bool
     latency_ms: float | None = Field(description="How long the probe took.")
-    error: str | None = Field(description="The kind of failure when not reachable.")
+    error: str | None = Field(description="Why it is not reachable, in words.")
+    detail: str | None = Field(description="The client's own error text (the raw detail).")
 
 
 class WorkerBeat(BaseModel):
@@ -39,6 +40,9 @@ class WorkerBeat(BaseModel):
 
 
 class QueueStatus(BaseModel):
+    """A Dramatiq queue (embedded mode: the web process's in-memory broker, whose messages
+    do not outlive the process)."""
+
     name: str = Field(examples=["flows"])
     depth: int = Field(description="Messages waiting or being worked on (delayed apart).")
     waiting: int = Field(description="Not yet fetched by any worker.")
@@ -86,7 +90,20 @@ class ConnectionState(BaseModel):
     kind: str = Field(examples=["telegram_bot"])
     status: str = Field(examples=["connected"])
     last_event_at: str | None = Field(description="When its last platform event went through.")
-    last_error: str | None
+    last_error: str | None = Field(description="The client's own error text (the detail).")
+    cause: str = Field(description="`last_error` in words; empty without one.")
+
+
+class Problem(BaseModel):
+    """Something down now."""
+
+    component: str = Field(examples=["redis", "connection:3"])
+    label: str
+    since: datetime | None = Field(
+        description="When the health check first saw it down; null before a check has."
+    )
+    cause: str = Field(description="What is wrong, in words.")
+    detail: str = Field(description="The raw error text behind `cause`.")
 
 
 class CheckRecord(BaseModel):
@@ -104,6 +121,7 @@ class IncidentRecord(BaseModel):
     notified_down_at: datetime | None
     notified_up_at: datetime | None
     notify_error: str | None = Field(description="Why the last notice failed (retried).")
+    cause: str = Field(description="`error` in words.")
 
 
 class SystemStatus(BaseModel):
@@ -111,7 +129,9 @@ class SystemStatus(BaseModel):
     database: Reachability
     redis: Reachability | None = Field(description="Null in embedded mode (no Redis).")
     workers: list[WorkerBeat] | None = Field(description="Null when Redis is unreachable.")
-    queue: QueueStatus | None = Field(description="Null when Redis is unreachable.")
+    queues: list[QueueStatus] | None = Field(
+        description="Every queue the app declares, by name; null when Redis is unreachable."
+    )
     supervisors: list[SupervisorStatus]
     unheld: list[HeldInstance] = Field(
         description="Active instances no live supervisor holds (waiting for a lease)."
@@ -120,6 +140,7 @@ class SystemStatus(BaseModel):
     connections: list[ConnectionState] = Field(description="Each active connection.")
     checks: list[CheckRecord] = Field(description="The latest health checks, newest first.")
     incidents: list[IncidentRecord] = Field(description="The latest incidents, newest first.")
+    problems: list[Problem] = Field(description="What is down now, in words.")
 
 
 @router.get("/status", response_model=SystemStatus, summary="System status")
