@@ -6,6 +6,11 @@ import reflex as rx
 
 from flowbot_ui.components.flow_canvas import flow_canvas
 from flowbot_ui.components.param_form import param_form
+from flowbot_ui.components.save_conflict import (
+    conflict_banner,
+    resolved_notice,
+    save_conflict_dialog,
+)
 from flowbot_ui.components.test_run_dialog import test_run_dialog
 from flowbot_ui.components.webhook_node import webhook_node_panel
 from flowbot_ui.components.workspace import (
@@ -18,6 +23,7 @@ from flowbot_ui.components.workspace import (
 )
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.save_conflict import SaveConflictState
 from flowbot_ui.state.steps import StepRow
 from flowbot_ui.state.webhook_node import WebhookNodeState
 
@@ -395,7 +401,7 @@ def _resume_notice() -> rx.Component:
                         rx.button(
                             "Save", size="1", on_click=FlowRoom.save, data_testid="resume-save"
                         ),
-                        _discard_button([FlowRoom.reload_saved, EditorState.refresh_panel]),
+                        _discard_button([SaveConflictState.ask("theirs")]),
                     ),
                     rx.hstack(
                         rx.button(
@@ -433,26 +439,9 @@ def notices() -> rx.Component:
             ),
         ),
         _resume_notice(),
-        rx.cond(
-            FlowRoom.conflict != "",
-            rx.callout(
-                rx.hstack(
-                    rx.text(FlowRoom.conflict),
-                    rx.button(
-                        "Reload saved version",
-                        size="1",
-                        color_scheme="red",
-                        on_click=[FlowRoom.reload_saved, EditorState.refresh_panel],
-                    ),
-                    align="center",
-                    spacing="3",
-                ),
-                icon="triangle-alert",
-                color_scheme="red",
-                width="100%",
-                data_testid="conflict",
-            ),
-        ),
+        conflict_banner(),
+        resolved_notice(),
+        save_conflict_dialog(),
         rx.cond(
             FlowRoom.notice != "",
             rx.callout(FlowRoom.notice, icon="info", size="1", width="100%", data_testid="notice"),

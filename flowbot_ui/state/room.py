@@ -4,9 +4,12 @@
 linked to it sees each edit (add, move, connect, params) at once, and presence. The room
 holds one draft, so co-editors never overwrite each other; saving writes it with the
 revision it was loaded at, so a save made elsewhere (the API, another server) is refused
-with a message instead of being lost. The editor pages autosave it after a pause in
-editing, so a server restart loses at most that pause. Undo is per client: each keeps what
-its own edits changed (graph_changes), undone only where the draft still holds it.
+with a message instead of being lost, and the room keeps what it last loaded or saved, so
+its unsaved edits can be named, dropped, written over the other save, or merged into it
+(engine.flow_merge; each editor chooses on their own page). The editor pages autosave it
+after a pause in editing, so a server restart loses at most that pause. Undo is per
+client: each keeps what its own edits changed (graph_changes), undone only where the draft
+still holds it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from engine import flow_merge
 from engine.db import session_scope
 from engine.models import FlowDefinition, FlowStatus, FlowVersion, Role
 from engine.services import auth, flows
@@ -77,6 +81,7 @@ class FlowRoom(rx.SharedState):
     conflict: str = ""
 
     _graph: dict[str, Any] = {}
+    _saved_graph: dict[str, Any] = {}  # the draft as last loaded or saved here: the base
     _live_graph: dict[str, Any] | None = None
     # per client: the changes its own edits made, to undo (and redo) among others' edits
     _undo: dict[str, list[Change]] = {}
@@ -92,6 +97,7 @@ class FlowRoom(rx.SharedState):
         self.flow_id, self.name = flow.id or 0, flow.name
         self.revision, self.dirty, self.conflict = flow.revision, False, ""
         self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
+        self._saved_graph = copy.deepcopy(self._graph)
         self._undo, self._redo = {}, {}
         self._load_live(session, flow)
         self._refresh()
@@ -374,25 +380,28 @@ class FlowRoom(rx.SharedState):
         user = await self._user()
         if user is None:
             return False
+        saving = copy.deepcopy(self._graph)
         try:
             with session_scope() as session:
                 flow = flows.save_draft(
                     session,
                     user._current_user(session),
                     self.flow_id,
-                    self._graph,
+                    saving,
                     expected_revision=self.revision,
                 )
                 self.revision = flow.revision
         except flows.StaleRevision:
             self.conflict = (
-                "This flow was saved somewhere else since it was opened here. "
-                "Your edits are kept in this page: reload to take the saved version."
+                "This flow was saved somewhere else since it was opened here. The unsaved "
+                "edits are kept here: merge them into the saved version, keep them over it, "
+                "or take the saved version."
             )
             return False
         except (flows.FlowError, auth.AuthError) as exc:
             self.notice = str(exc)
             return False
+        self._saved_graph = saving
         self.dirty, self.conflict = False, ""
         if announce:
             self.notice = f"Saved by {user._username} (revision {self.revision})."
@@ -408,16 +417,68 @@ class FlowRoom(rx.SharedState):
         if self.dirty and not self.conflict:
             await self._save_now(announce=False)
 
-    @rx.event
-    async def reload_saved(self) -> None:
-        """Drop the room's unsaved edits for the saved draft (after a conflict)."""
-        if await self._user() is None:
-            return
+    # ------------------------------------------------------------------ a save elsewhere
+    # Called by the editor's save-conflict state, which names what each choice drops and
+    # asks the person first; each refuses a caller who may not edit.
+
+    def _pending(self) -> list[flow_merge.Edit]:
+        """The room's edits not saved yet (what taking the saved version drops)."""
+        return flow_merge.edits(self._saved_graph, self._graph)
+
+    def _saved_elsewhere(self) -> tuple[dict[str, Any], int]:
+        """The draft as saved now, and its revision."""
         with session_scope() as session:
             flow = session.get(FlowDefinition, self.flow_id)
-            if flow is not None:
-                self._load(session, flow)
-        self.notice = "Reloaded the saved version."
+            if flow is None:
+                raise flows.FlowNotFound("This flow no longer exists.")
+            return copy.deepcopy(flow.graph or flows.EMPTY_GRAPH), flow.revision
+
+    def _their_edits(self) -> tuple[list[flow_merge.Edit], dict[str, Any], int]:
+        """What the save elsewhere changed since the room's base (what keeping ours drops),
+        with the graph and revision it was read at."""
+        theirs, revision = self._saved_elsewhere()
+        return flow_merge.edits(self._saved_graph, theirs), theirs, revision
+
+    async def _take_saved(self) -> bool:
+        """Drop the room's unsaved edits for the saved draft."""
+        if await self._user() is None:
+            return False
+        with session_scope() as session:
+            flow = session.get(FlowDefinition, self.flow_id)
+            if flow is None:
+                return False
+            self._load(session, flow)
+        return True
+
+    async def _overwrite(self, revision: int) -> bool:
+        """Save the room's draft over the save elsewhere, as it was at ``revision`` (what
+        the person was shown); refused again if it changed since."""
+        if await self._user() is None:
+            return False
+        self.revision = revision
+        return await self._save_now(announce=False)
+
+    async def _merge_saved(
+        self, choices: dict[str, flow_merge.Side]
+    ) -> tuple[flow_merge.Merge, dict[str, Any], int] | None:
+        """The room's unsaved edits merged onto the draft saved now (not applied yet)."""
+        if await self._user() is None:
+            return None
+        theirs, revision = self._saved_elsewhere()
+        merged = flow_merge.merge(self._saved_graph, self._graph, theirs, choices)
+        return merged, theirs, revision
+
+    async def _adopt_merge(
+        self, graph: dict[str, Any], theirs: dict[str, Any], revision: int
+    ) -> bool:
+        """Make a merge the room's draft, based on the save elsewhere, and save it."""
+        if await self._user() is None:
+            return False
+        self._graph, self._saved_graph = graph, theirs
+        self.revision, self.conflict = revision, ""
+        self.dirty = graph != theirs
+        self._refresh()
+        return not self.dirty or await self._save_now(announce=False)
 
     async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:
         user = await self._user()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,27 @@ def add_editor(data_dir: Path, username: str, role: Role = Role.editor) -> None:
             auth.create_user(session, username, PASSWORD, role, actor=_admin(session))
 
 
-def save_elsewhere(data_dir: Path, flow_id: int) -> None:
-    """Save the flow's draft as another client would (the REST API, another server)."""
+def save_elsewhere(
+    data_dir: Path, flow_id: int, change: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Save the flow's draft as another client would (the REST API, another server), with
+    ``change`` made to it first; the graph saved."""
     with server_db(data_dir) as session:
         flow = session.get(FlowDefinition, flow_id)
         assert flow is not None
-        flows.save_draft(session, _admin(session), flow_id, flow.graph)
+        graph = copy.deepcopy(flow.graph)
+        if change is not None:
+            change(graph)
+        flows.save_draft(session, _admin(session), flow_id, graph)
+        return graph
+
+
+def saved_graph(data_dir: Path, flow_id: int) -> dict[str, Any]:
+    """The flow's draft as saved in the server's database."""
+    with server_db(data_dir) as session:
+        flow = session.get(FlowDefinition, flow_id)
+        assert flow is not None
+        return copy.deepcopy(flow.graph)
 
 
 def create_flow(page: Page, url: str, name: str) -> str:

@@ -4,6 +4,7 @@ validation on the node; two people editing the same flow."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -19,6 +20,7 @@ from tests.e2e.flow_ui import (
     node,
     publish,
     save_elsewhere,
+    saved_graph,
     set_param,
     wait_until_still,
 )
@@ -164,8 +166,11 @@ def test_two_people_see_each_others_edits_and_presence(
     with ada.expect_event("dialog") as asked:
         ada.close(run_before_unload=True)
     assert asked.value.type == "beforeunload"  # answered "Leave" (leave_when_asked)
-    bob.get_by_role("button", name="Reload saved version").click()
+    bob.get_by_test_id("resolve-theirs").click()  # asked first, naming what goes
+    expect(bob.get_by_test_id("what-goes")).to_have_text("the node Log (log2), added")
+    bob.get_by_test_id("resolve-confirm").click()
     expect(bob.get_by_test_id("conflict")).to_have_count(0)
+    expect(bob.get_by_test_id("resolved")).to_contain_text("unsaved edits dropped: 1")
     expect(bob.get_by_test_id("clean")).to_be_visible()
     expect(node(bob, "log2")).to_have_count(0)  # the unsaved node is gone, as chosen
     expect(node(bob, "log1")).to_be_visible()  # the autosaved one stays
@@ -226,5 +231,75 @@ def test_a_field_writes_only_what_its_person_changed(
     bob.locator("button[aria-label='Undo (Ctrl+Z)']").click()
     expect(node(ada, "log2")).to_have_count(0)
     expect(node(bob, "log1")).to_be_visible()
+    ada.context.close()
+    bob.context.close()
+
+
+def _params(graph: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return dict(next(n for n in graph["nodes"] if n["id"] == node_id)["params"])
+
+
+def test_a_save_elsewhere_is_merged_or_overwritten_by_the_one_who_chooses(
+    browser: Browser, app_url: str, server_data: Path
+) -> None:
+    """Issue 17, item 3: after a save made elsewhere, the unsaved edits are merged (a
+    conflict on the same field picked by the person), or kept over it after a confirmation
+    that names what of the other save goes; the dialog and its result are that person's."""
+    add_editor(server_data, "bob")
+    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    url = create_flow(ada, app_url, "Saved twice")
+    flow_id = int(url.rstrip("/").rsplit("/", 1)[-1])
+    bob.goto(url)
+    ada.get_by_test_id("palette-log").click()
+    set_param(ada, "log1", "message", "base")
+    expect(bob.get_by_test_id("clean")).to_be_visible()  # autosaved: the common base
+
+    def theirs(graph: dict[str, Any]) -> None:  # their edit of the same field, and a node
+        next(n for n in graph["nodes"] if n["id"] == "log1")["params"]["message"] = "theirs"
+        graph["nodes"].append(
+            {"id": "template1", "type": "template", "params": {}, "position": {"x": 0, "y": 200}}
+        )
+
+    save_elsewhere(server_data, flow_id, theirs)
+    set_param(bob, "log1", "message", "mine")
+    bob.get_by_test_id("palette-log").click()  # log2, unsaved: the autosave is refused
+    for page in (ada, bob):  # the unsaved draft is both editors'
+        expect(page.get_by_test_id("conflict")).to_contain_text("saved somewhere else")
+
+    # Merge: the same field is Bob's to pick; the rest lands without asking.
+    bob.get_by_test_id("resolve-merge").click()
+    dialog = bob.get_by_test_id("resolve-dialog")
+    expect(dialog.get_by_test_id("merge-conflict")).to_have_count(1)
+    expect(dialog.get_by_test_id("merge-conflict")).to_contain_text("Log (log1) › Message")
+    expect(ada.get_by_test_id("resolve-dialog")).to_have_count(0)  # Bob's choice, not Ada's
+    dialog.get_by_test_id("pick-ours-field:log1/message").click()
+    dialog.get_by_test_id("resolve-confirm").click()
+    expect(bob.get_by_test_id("resolved")).to_contain_text("1 kept yours")
+    expect(ada.get_by_test_id("resolved")).to_have_count(0)
+    for page in (ada, bob):
+        expect(page.get_by_test_id("conflict")).to_have_count(0)
+        expect(node(page, "template1")).to_be_visible()
+        expect(node(page, "log2")).to_be_visible()
+    expect(bob.get_by_test_id("clean")).to_be_visible()
+    merged = saved_graph(server_data, flow_id)
+    assert _params(merged, "log1")["message"] == "mine"
+    assert {n["id"] for n in merged["nodes"]} == {"log1", "log2", "template1"}
+
+    # Keep mine: the confirmation names what the other save changed, then overwrites it.
+    def remove_log2(graph: dict[str, Any]) -> None:
+        graph["nodes"] = [n for n in graph["nodes"] if n["id"] != "log2"]
+
+    save_elsewhere(server_data, flow_id, remove_log2)
+    set_param(ada, "log1", "message", "ada's")
+    expect(ada.get_by_test_id("conflict")).to_be_visible()
+    ada.get_by_test_id("resolve-ours").click()
+    expect(ada.get_by_test_id("what-goes")).to_have_text("the node Log (log2), removed")
+    ada.get_by_test_id("resolve-confirm").click()
+    expect(ada.get_by_test_id("conflict")).to_have_count(0)
+    expect(ada.get_by_test_id("resolved")).to_contain_text("over the version saved elsewhere")
+    expect(ada.get_by_test_id("clean")).to_be_visible()
+    kept = saved_graph(server_data, flow_id)
+    assert _params(kept, "log1")["message"] == "ada's"
+    assert {n["id"] for n in kept["nodes"]} == {"log1", "log2", "template1"}
     ada.context.close()
     bob.context.close()

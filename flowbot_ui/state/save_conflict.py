@@ -1,0 +1,182 @@
+"""One editor's way out of a save made elsewhere: take theirs, keep ours, or merge.
+
+The room's draft is shared, but the choice is one person's: the dialog, the list of what
+goes and the result are this page's alone. Each way that drops work names it first
+(the unsaved edits, or what the other save changed) and acts only on what was named: if
+the list changed meanwhile, it is shown again instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import reflex as rx
+from pydantic import BaseModel
+
+from engine.flow_merge import Conflict, Edit, Side
+from engine.nodes import REGISTRY
+from flowbot_ui.state.auth import AuthState
+from flowbot_ui.state.flow_graph import param_fields
+from flowbot_ui.state.room import FlowRoom
+
+CHOICES = ("theirs", "ours", "merge")
+SHOWN_VALUE = 60  # characters of a conflicting value shown in the dialog
+
+
+class ConflictRow(BaseModel):
+    key: str
+    what: str
+    mine: str
+    theirs: str
+    choice: str  # "ours" or "theirs"
+
+
+def node_name(node_type: str, node_id: str) -> str:
+    label = REGISTRY.get(node_type).label if node_type in REGISTRY else node_type
+    return f"{label} ({node_id})"
+
+
+def field_name(node_type: str, name: str) -> str:
+    """A param as its form names it ("Text"); another key (a position) as it is."""
+    labels = {f["name"]: f["label"] for f in param_fields(node_type, {})}
+    return labels.get(name, name.replace("_", " ").capitalize())
+
+
+def describe(edit: Edit) -> str:
+    """One edit in words, for the list of what a choice drops."""
+    node = node_name(edit.node_type, edit.node_id)
+    if edit.kind in ("connected", "disconnected"):
+        end = node_name(edit.target_type, edit.target_id)
+        handle = "" if edit.field == "next" else f" ({edit.field})"
+        done = "added" if edit.kind == "connected" else "removed"
+        return f"the connection {node}{handle} → {end}, {done}"
+    if edit.kind == "changed":
+        return f"the change to {node} › {field_name(edit.node_type, edit.field)}"
+    if edit.kind == "moved":
+        return f"the move of {node}"
+    return f"the node {node}, {edit.kind}"
+
+
+def _value(value: Any) -> str:
+    text = "(empty)" if value is None else value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
+
+
+def conflict_row(conflict: Conflict, choice: Side) -> ConflictRow:
+    node = node_name(conflict.node_type, conflict.node_id)
+    if conflict.removed_by == "theirs":
+        mine, theirs = "you changed it: keep it", "removed there"
+    elif conflict.removed_by == "ours":
+        mine, theirs = "removed here", "changed there: keep it"
+    else:
+        node = f"{node} › {field_name(conflict.node_type, conflict.field)}"
+        mine, theirs = _value(conflict.ours), _value(conflict.theirs)
+    return ConflictRow(key=conflict.key, what=node, mine=mine, theirs=theirs, choice=choice)
+
+
+class SaveConflictState(AuthState):
+    asking: str = ""  # the dialog open on this page: "theirs", "ours" or "merge"
+    goes: list[str] = []  # what the choice asked about drops, named
+    rows: list[ConflictRow] = []  # a merge's conflicts, each with this person's pick
+    again: str = ""  # why the dialog is shown again (it changed meanwhile)
+    done: str = ""  # what this person's choice did: said to them alone
+    _revision: int = 0  # the save elsewhere that "keep ours" was shown
+
+    async def _room(self) -> FlowRoom | None:
+        """The room, if this person may edit it (viewers get nothing to choose)."""
+        room = await self.get_state(FlowRoom)
+        return room if await room._user() is not None else None
+
+    @rx.event
+    async def ask(self, choice: str) -> None:
+        """Open the dialog for one way out, naming what it drops."""
+        room = await self._room()
+        if room is None or choice not in CHOICES:
+            return
+        self.again, self.done = "", ""
+        if choice == "theirs":
+            self.goes = [describe(e) for e in room._pending()]
+        elif choice == "ours":
+            dropped, _, self._revision = room._their_edits()
+            self.goes = [describe(e) for e in dropped]
+        else:
+            self.goes = []
+            if await self._merge(room, {}):
+                return
+        self.asking = choice
+
+    async def _merge(self, room: FlowRoom, choices: dict[str, Side]) -> bool:
+        """Merge with these picks: done (True) when every conflict has one, else the rows
+        to pick from (new conflicts default to theirs)."""
+        found = await room._merge_saved(choices)
+        if found is None:
+            return True
+        merged, theirs, revision = found
+        unpicked = [c for c in merged.conflicts if c.key not in choices]
+        if unpicked:
+            self.rows = [conflict_row(c, choices.get(c.key, "theirs")) for c in merged.conflicts]
+            return False
+        if await room._adopt_merge(merged.graph, theirs, revision):
+            kept = sum(1 for side in choices.values() if side == "ours")
+            self.done = (
+                f"Merged the unsaved edits into the saved version ({len(merged.conflicts)} "
+                f"conflicts: {kept} kept yours)."
+                if merged.conflicts
+                else "Merged the unsaved edits into the saved version."
+            )
+        return True
+
+    @rx.event
+    def choose(self, key: str, side: str) -> None:
+        """Pick a side for one conflict of the merge shown."""
+        if side in ("ours", "theirs"):
+            self.rows = [
+                r.model_copy(update={"choice": side}) if r.key == key else r for r in self.rows
+            ]
+
+    @rx.event
+    async def confirm(self) -> None:
+        """Do what the dialog asked, if what it named is still what goes."""
+        room = await self._room()
+        choice = self.asking
+        if room is None or not choice:
+            return
+        if choice == "theirs":
+            now = [describe(e) for e in room._pending()]
+            if now != self.goes:
+                self.goes, self.again = now, "The unsaved edits changed meanwhile: check again."
+                return
+            if await room._take_saved():
+                self.done = f"Took the saved version; unsaved edits dropped: {len(now)}."
+        elif choice == "ours":
+            dropped, _, revision = room._their_edits()
+            if revision != self._revision:
+                self.goes, self._revision = [describe(e) for e in dropped], revision
+                self.again = "It was saved elsewhere again meanwhile: check again."
+                return
+            if not await room._overwrite(revision):
+                dropped, _, self._revision = room._their_edits()
+                self.goes = [describe(e) for e in dropped]
+                self.again = "It was saved elsewhere again meanwhile: check again."
+                return
+            self.done = "Saved the edits here over the version saved elsewhere."
+        else:
+            picks: dict[str, Side] = {
+                r.key: "ours" if r.choice == "ours" else "theirs" for r in self.rows
+            }
+            if not await self._merge(room, picks):
+                self.again = "New conflicts came in meanwhile: check again."
+                return
+        self._close()
+
+    @rx.event
+    def cancel(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        self.asking, self.goes, self.rows, self.again = "", [], [], ""
+
+    @rx.event
+    def dismiss(self) -> None:
+        self.done = ""
