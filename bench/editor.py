@@ -6,8 +6,9 @@
 Prints, per flow: the time to open it until every node the canvas renders is in the DOM
 and drawn (measured, not hidden; the canvas renders the nodes in view); frame rates while
 panning (from a point of the empty pane, and the viewport is checked to have moved) and
-while dragging a node (checked to have moved); and the websocket traffic one node move and
-its autosave cause (what the browser sends, and what the server answers to this client).
+while dragging a node (checked to have moved); and the websocket traffic of one node move
+and of one node added, each with its autosave: what the browser sends, and each frame the
+server answers to this client (the edit's patch, the autosave's few flags).
 """
 
 from __future__ import annotations
@@ -202,12 +203,15 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     started = time.perf_counter()
     page.get_by_test_id("dirty").wait_for(state="detached")  # autosaved
     saved = time.perf_counter() - started
-    moves = [frame for frame in sent if "move_nodes" in frame]
-    print(
-        f"node move and its autosave ({saved * 1000:.0f} ms after the drop, 1,500 of them the"
-        f" pause): {len(sent)} frame(s) sent, the move event {len(moves[0]) if moves else 0}"
-        f" bytes; {len(received)} frame(s) back, {sum(map(len, received))} bytes"
-    )
+    print(f"node move, autosaved {saved * 1000:.0f} ms after the drop (1,500 of them the pause):")
+    print(traffic(sent, received, "move_nodes"))
+    sent.clear()
+    received.clear()
+    page.get_by_test_id("palette-log").click()  # added after the last node
+    page.locator('.react-flow__node[data-id="log1"]').wait_for(state="attached")
+    page.get_by_test_id("dirty").wait_for(state="detached")
+    print("node added (palette click), and its autosave:")
+    print(traffic(sent, received, "add_node"))
     point = page.evaluate(EMPTY_PANE_POINT)
     assert point, "no empty point of the pane to pan from"
     before = page.evaluate(VIEWPORT)
@@ -216,6 +220,16 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     after = page.evaluate(VIEWPORT)
     assert after != before, f"the pan did not move the view ({before})"
     print(f"pan:  {frame_stats(page)}  (view {before} → {after})")
+
+
+def traffic(sent: list[str], received: list[str], event: str) -> str:
+    """The edit's event and every frame sent and received, in bytes."""
+    mine = [len(frame) for frame in sent if event in frame]
+    return (
+        f"  sent {len(sent)} frame(s) {[len(f) for f in sent]} bytes, the {event} event"
+        f" {mine[0] if mine else 0}; received {len(received)} frame(s)"
+        f" {[len(f) for f in received]} bytes, largest {max(map(len, received), default=0)}"
+    )
 
 
 def main() -> None:

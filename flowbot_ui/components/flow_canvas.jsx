@@ -2,7 +2,9 @@
 //
 // React Flow keeps its node state here, in the browser, so dragging stays smooth; Python
 // only hears small events (a move on drag stop, a connection, a deletion, a drop) and
-// answers with a new `graph` snapshot (structural changes) or a short `moves` log.
+// answers with a numbered `patch` of small operations, whoever made the edit. A `graph`
+// snapshot is taken when its key changes: when the page opens, or when a patch went missing
+// (the page then asks for one with onResync).
 import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
   Background,
@@ -176,6 +178,65 @@ function editingField() {
   return Boolean(active && (active.id || "").startsWith("param-"));
 }
 
+// A patch's operations applied to the canvas's nodes, edges and error badges: each kind
+// gathered first, so a patch of many operations (an auto-layout) is one pass.
+function applyOps(ops, setNodes, setEdges, setErrors) {
+  const added = [];
+  const removed = new Set();
+  const moved = new Map();
+  const redrawn = new Map();
+  const connected = [];
+  const cut = new Set();
+  const errors = {};
+  for (const op of ops) {
+    if (op.op === "add") added.push(op.node);
+    else if (op.op === "remove") removed.add(op.id);
+    else if (op.op === "move") moved.set(op.id, { x: op.x, y: op.y });
+    else if (op.op === "data") redrawn.set(op.id, op.data);
+    else if (op.op === "connect") connected.push(op.edge);
+    else if (op.op === "disconnect") cut.add(op.id);
+    else if (op.op === "issue") errors[op.id] = op.error;
+  }
+  const fresh = new Set(added.map((node) => node.id));
+  if (added.length || removed.size || moved.size || redrawn.size) {
+    setNodes((previous) => [
+      ...previous
+        .filter((node) => !removed.has(node.id) && !fresh.has(node.id))
+        .map((node) => {
+          const at = moved.get(node.id);
+          const data = redrawn.get(node.id);
+          if (!at && !data) return node;
+          return {
+            ...node,
+            position: at && !node.dragging ? at : node.position,
+            data: data ? { ...node.data, ...data } : node.data,
+          };
+        }),
+      ...added,
+    ]);
+  }
+  if (connected.length || cut.size || removed.size) {
+    const joined = new Set(connected.map((edge) => edge.id));
+    setEdges((previous) => [
+      ...previous.filter(
+        (edge) => !cut.has(edge.id) && !joined.has(edge.id)
+          && !removed.has(edge.source) && !removed.has(edge.target),
+      ),
+      ...connected,
+    ]);
+  }
+  if (Object.keys(errors).length) {
+    setErrors((previous) => {
+      const next = { ...previous };
+      for (const [id, error] of Object.entries(errors)) {
+        if (error) next[id] = error;
+        else delete next[id];
+      }
+      return next;
+    });
+  }
+}
+
 function isTyping(target) {
   const tag = (target && target.tagName) || "";
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
@@ -184,7 +245,7 @@ function isTyping(target) {
 function Canvas(props) {
   const {
     graph,
-    moves,
+    patch,
     issues,
     statuses,
     highlight,
@@ -200,12 +261,15 @@ function Canvas(props) {
     onHeartbeat,
     onLeave,
     onGraphChange,
+    onResync,
   } = props;
   const { screenToFlowPosition, getNodes, getNodesBounds, setViewport } = useReactFlow();
   const fitted = useRef(false);
   const [nodes, setNodes] = useState([]);
   const [edges, setEdges] = useState([]);
-  const lastMove = useRef(0);
+  const [errors, setErrors] = useState({});
+  const lastSeq = useRef(0); // the number of the last change shown
+  const resyncing = useRef(false);
   const shownKey = useRef(null);
   const wrapper = useRef(null);
 
@@ -223,7 +287,9 @@ function Canvas(props) {
       });
     });
     setEdges(graph.edges || []);
-    lastMove.current = Math.max(lastMove.current, graph.move_seq || 0);
+    setErrors(graph.issues || {});
+    lastSeq.current = graph.seq || 0;
+    resyncing.current = false;
     if (shownKey.current !== null && onGraphChange && !editingField()) onGraphChange();
     shownKey.current = graph.key;
     if (!fitted.current && (graph.nodes || []).length) {
@@ -250,19 +316,23 @@ function Canvas(props) {
     });
   }, [getNodes, getNodesBounds, setViewport]);
 
-  // Moves made by anyone since the snapshot, in order.
+  // Changes made by anyone since the snapshot, in order; a gap (or a reset of the draft)
+  // asks for a new snapshot instead.
   useEffect(() => {
-    const fresh = (moves || []).filter((move) => move.seq > lastMove.current);
-    if (!fresh.length) return;
-    lastMove.current = fresh[fresh.length - 1].seq;
-    const where = new Map(fresh.map((move) => [move.id, move]));
-    setNodes((previous) =>
-      previous.map((node) => {
-        const move = where.get(node.id);
-        return move && !node.dragging ? { ...node, position: { x: move.x, y: move.y } } : node;
-      }),
-    );
-  }, [moves]);
+    if (!patch || !graph || !graph.key || !patch.seq || patch.seq <= lastSeq.current) return;
+    const reset = (patch.ops || []).some((op) => op.op === "reset");
+    if (patch.seq !== lastSeq.current + 1 || reset) {
+      if (!resyncing.current && onResync) {
+        resyncing.current = true;
+        onResync();
+      }
+      return;
+    }
+    lastSeq.current = patch.seq;
+    applyOps(patch.ops || [], setNodes, setEdges, setErrors);
+    const structural = (patch.ops || []).some((op) => op.op !== "move");
+    if (structural && onGraphChange && !editingField()) onGraphChange();
+  }, [patch && patch.seq]);
 
   // Unsaved edits reach the database after a pause in editing (each editor's page asks;
   // the room saves once); until then, leaving the page asks first.
@@ -270,7 +340,7 @@ function Canvas(props) {
     if (!dirty || readOnly || !onAutosave) return undefined;
     const timer = setTimeout(() => onAutosave(), AUTOSAVE_MS);
     return () => clearTimeout(timer);
-  }, [dirty, readOnly, graph && graph.key, moves]);
+  }, [dirty, readOnly, graph && graph.key, patch && patch.seq]);
 
   useEffect(() => {
     if (!dirty) return undefined;
@@ -316,14 +386,14 @@ function Canvas(props) {
   const shown = useMemo(
     () =>
       nodes.map((node) => {
-        const error = (issues && issues[node.id]) || "";
+        const error = errors[node.id] || (issues && issues[node.id]) || "";
         const status = (statuses && statuses[node.id]) || "";
         const lit = highlight === node.id;
         if (node.data.error === error && node.data.status === status && node.data.highlight === lit)
           return node;
         return { ...node, data: { ...node.data, error, status, highlight: lit } };
       }),
-    [nodes, issues, statuses, highlight],
+    [nodes, errors, issues, statuses, highlight],
   );
 
   const onNodesChange = useCallback(

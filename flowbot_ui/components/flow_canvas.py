@@ -21,9 +21,10 @@ class FlowCanvas(rx.NoSSRComponent):
     tag = "FlowCanvas"
     lib_dependencies: list[str] = [XYFLOW]
 
-    graph: rx.Var[dict]  # {"key", "move_seq", "nodes", "edges"}: replaced on structural edits
-    moves: rx.Var[list]  # recent moves [{"seq", "id", "x", "y"}]
-    issues: rx.Var[dict]  # node id → first error message
+    graph: rx.Var[dict]  # a snapshot {"key", "seq", "nodes", "edges", "issues"?}, taken
+    # when its key changes; the changes after ``seq`` come as patches
+    patch: rx.Var[dict]  # the last change {"seq", "ops": [{"op": "add" | "move" | ...}]}
+    issues: rx.Var[dict]  # node id → first error message, where no patches update them
     statuses: rx.Var[dict]  # node id → step status of the run being watched
     highlight: rx.Var[str]  # node id the debugger points at
     read_only: rx.Var[bool]
@@ -39,6 +40,7 @@ class FlowCanvas(rx.NoSSRComponent):
     on_leave: rx.EventHandler[no_args_event_spec]  # the page is going away
     on_autosave: rx.EventHandler[no_args_event_spec]
     on_graph_change: rx.EventHandler[no_args_event_spec]  # a structural edit, by anyone
+    on_resync: rx.EventHandler[no_args_event_spec]  # a patch went missing: a new snapshot
 
 
 flow_canvas = FlowCanvas.create

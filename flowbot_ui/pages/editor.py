@@ -566,14 +566,14 @@ def _problems() -> rx.Component:
         rx.hstack(
             rx.text("Problems", size="2", weight="bold"),
             rx.badge(
-                FlowRoom.problems.length(),
+                FlowRoom.problem_count,
                 variant="soft",
-                color_scheme=rx.cond(FlowRoom.issues.length() > 0, "red", "gray"),
+                color_scheme=rx.cond(FlowRoom.error_count > 0, "red", "gray"),
             ),
             spacing="2",
         ),
         rx.cond(
-            FlowRoom.problems.length() == 0,
+            FlowRoom.problem_count == 0,
             rx.text("No problems: ready to publish.", size="1", color=rx.color("green", 11)),
         ),
         rx.foreach(
@@ -593,6 +593,16 @@ def _problems() -> rx.Component:
                 spacing="2",
                 cursor="pointer",
                 on_click=EditorState.select(p["node_id"]),
+            ),
+        ),
+        rx.cond(
+            FlowRoom.problem_count > FlowRoom.problems.length(),
+            rx.text(
+                "… and ",
+                FlowRoom.problem_count - FlowRoom.problems.length(),
+                " more",
+                size="1",
+                color=rx.color("gray", 10),
             ),
         ),
         spacing="2",
@@ -625,9 +635,9 @@ def editor_page() -> rx.Component:
                     palette(),
                     rx.box(
                         flow_canvas(
-                            graph=FlowRoom.canvas,
-                            moves=FlowRoom.moves,
-                            issues=FlowRoom.issues,
+                            graph=EditorState.canvas,
+                            patch=FlowRoom.patch,
+                            on_resync=EditorState.resync,
                             statuses=EditorState.statuses,
                             highlight="",
                             read_only=~EditorState.can_edit,

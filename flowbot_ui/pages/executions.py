@@ -133,7 +133,7 @@ class DebugState(AuthState):
     failure: str = ""
     trigger: str = ""
     started: str = ""
-    canvas: dict = {"key": 0, "move_seq": 0, "nodes": [], "edges": []}
+    canvas: dict = {"key": 0, "seq": 0, "nodes": [], "edges": []}
     steps: list[StepRow] = []
     cursor: int = -1
     message: str = ""
@@ -634,7 +634,6 @@ def execution_page() -> rx.Component:
                     rx.box(
                         flow_canvas(
                             graph=DebugState.canvas,
-                            moves=[],
                             issues={},
                             statuses=DebugState.statuses,
                             highlight=DebugState.highlight,

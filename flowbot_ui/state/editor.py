@@ -56,6 +56,9 @@ class VersionRow(BaseModel):
 
 class EditorState(AuthState):
     missing: bool = False
+    # this page's snapshot of the canvas: taken on load and when a patch went missing;
+    # every other change arrives as the room's patches
+    canvas: dict[str, Any] = {"key": 0, "seq": 0, "nodes": [], "edges": []}
     selected_id: str = ""
     selected_label: str = ""
     selected_description: str = ""
@@ -117,6 +120,7 @@ class EditorState(AuthState):
     async def load(self) -> None:
         room = await self.get_state(FlowRoom)
         self.missing = not await room._join(self.flow_ref)
+        self.canvas = room._snapshot()
         self.publish_open = False
         self.found_on_load = "unsaved" if room.dirty else "unpublished" if room.unpublished else ""
         self.selected_id, self.fields, self.message = "", [], ""
@@ -137,6 +141,11 @@ class EditorState(AuthState):
                 )
                 for v in flows.list_versions(session, self.flow_ref)
             ]
+
+    @rx.event
+    async def resync(self) -> None:
+        """The canvas found a patch missing (or a reset): a new snapshot, for this page."""
+        self.canvas = (await self.get_state(FlowRoom))._snapshot()
 
     @rx.event
     def load_versions(self) -> None:
@@ -169,21 +178,31 @@ class EditorState(AuthState):
     async def refresh_panel(self) -> None:
         """Rebuild the property form from the room's draft (after any change to it)."""
         room = await self.get_state(FlowRoom)
-        self.can_undo, self.can_redo = room._history_of(self.router.session.client_token)
+        can_undo, can_redo = room._history_of(self.router.session.client_token)
+        self._assign(can_undo=can_undo, can_redo=can_redo)
         graph = room.graph
         node = next((n for n in graph.get("nodes", []) if n["id"] == self.selected_id), None)
         if node is None:
-            self.selected_id, self.fields, self.node_problems, self.hints = "", [], [], []
+            self._assign(selected_id="", fields=[], node_problems=[], hints=[])
             return
         node_type = REGISTRY.get(node["type"]) if node["type"] in REGISTRY else None
-        self.selected_label = node_type.label if node_type else node["type"]
-        self.selected_description = node_type.description if node_type else ""
         with session_scope() as session:
             user = self._current_user(session)
             issues = [i for i in flows.validate(session, graph).issues if i.node_id == node["id"]]
-            self.fields = form_fields(session, user, node, issues)
-        self.node_problems = [i.message for i in issues]
-        self.hints = suggestions(graph, node["id"])
+            fields = form_fields(session, user, node, issues)
+        self._assign(
+            selected_label=node_type.label if node_type else node["type"],
+            selected_description=node_type.description if node_type else "",
+            fields=fields,
+            node_problems=[i.message for i in issues],
+            hints=suggestions(graph, node["id"]),
+        )
+
+    def _assign(self, **values: Any) -> None:
+        """Set only what changed: whatever is assigned is sent to the page again."""
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
 
     async def _write(self, name: str, text: str, shown: str | None = None) -> str:
         """Write a field of the selected node; who changed it underneath, if anyone."""

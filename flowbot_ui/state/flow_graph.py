@@ -105,23 +105,55 @@ def edge_id(edge: Mapping[str, Any]) -> str:
     )
 
 
-def canvas_view(graph: Mapping[str, Any], key: int, move_seq: int) -> dict[str, Any]:
-    """The snapshot the canvas takes: React Flow nodes and edges, plus change counters."""
+def canvas_edge(edge: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": edge_id(edge),
+        "source": edge["source"],
+        "sourceHandle": edge.get("sourceHandle"),
+        "target": edge["target"],
+        "type": "smoothstep",
+    }
+
+
+def canvas_view(graph: Mapping[str, Any], key: Any, seq: int) -> dict[str, Any]:
+    """The snapshot the canvas takes when ``key`` changes: React Flow nodes and edges, and
+    the number of the last change it holds (later ones arrive as ``canvas_ops``)."""
     return {
         "key": key,
-        "move_seq": move_seq,
+        "seq": seq,
         "nodes": [canvas_node(node) for node in graph.get("nodes", [])],
-        "edges": [
-            {
-                "id": edge_id(edge),
-                "source": edge["source"],
-                "sourceHandle": edge.get("sourceHandle"),
-                "target": edge["target"],
-                "type": "smoothstep",
-            }
-            for edge in graph.get("edges", [])
-        ],
+        "edges": [canvas_edge(edge) for edge in graph.get("edges", [])],
     }
+
+
+def canvas_ops(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the canvas changes to show ``after`` instead of ``before``, as small operations
+    (a node added, removed, moved, redrawn or only its params changed, a wire added or
+    cut): an edit is sent as these, never as the whole canvas."""
+    old = {n["id"]: n for n in before.get("nodes", [])}
+    new = {n["id"]: n for n in after.get("nodes", [])}
+    ops: list[dict[str, Any]] = [{"op": "remove", "id": i} for i in old if i not in new]
+    for node_id, node in new.items():
+        was = old.get(node_id)
+        if was is None:
+            ops.append({"op": "add", "node": canvas_node(node)})
+        elif was != node:
+            shown = canvas_node(node)
+            if shown["position"] != canvas_node(was)["position"]:
+                ops.append({"op": "move", "id": node_id, **shown["position"]})
+            if shown["data"] != canvas_node(was)["data"]:
+                ops.append({"op": "data", "id": node_id, "data": shown["data"]})
+            elif {**was, "position": None} != {**node, "position": None}:
+                ops.append({"op": "params", "id": node_id})  # not drawn: forms refresh
+    old_edges = {edge_id(e): e for e in before.get("edges", [])}
+    new_edges = {edge_id(e): e for e in after.get("edges", [])}
+    ops += [{"op": "disconnect", "id": i} for i in old_edges if i not in new_edges]
+    ops += [
+        {"op": "connect", "edge": canvas_edge(e)}
+        for i, e in new_edges.items()
+        if i not in old_edges
+    ]
+    return ops
 
 
 def new_node_id(graph: Mapping[str, Any], type_id: str) -> str:

@@ -1,7 +1,9 @@
 """One flow's editing room: the draft everyone who has the flow open edits together.
 
 ``FlowRoom`` is an ``rx.SharedState`` linked to the token ``flow-<id>``: every client
-linked to it sees each edit (add, move, connect, params) at once, and presence. The room
+linked to it sees each edit (add, move, connect, params) at once, and presence. Each edit
+reaches the pages as a few canvas operations (``patch``, numbered), never the whole canvas;
+a page takes a snapshot only when it opens or finds a number missing. The room
 holds one draft, so co-editors never overwrite each other; saving writes it with the
 revision it was loaded at, so a save made elsewhere (the API, another server) is refused
 with a message instead of being lost, and the room keeps what it last loaded or saved, so
@@ -32,6 +34,7 @@ from engine.settings import derive_key, get_settings
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import (
     auto_layout,
+    canvas_ops,
     canvas_view,
     edge_id,
     field_text,
@@ -43,7 +46,9 @@ from flowbot_ui.state.flow_graph import (
 from flowbot_ui.state.graph_changes import Change, apply_change, graph_change
 
 UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
-MOVES_KEPT = 30  # a client further behind than this gets a snapshot anyway
+PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many there are (an
+# edit that changes many, such as a cut wire leaving the rest of a chain unreachable, sends
+# no more than these)
 PRESENCE_TIMEOUT = 5.0  # seconds without a heartbeat (pages send one every 2 s): gone
 PASTE_OFFSET = 40.0
 
@@ -72,10 +77,10 @@ class FlowRoom(rx.SharedState):
     unpublished: bool = False  # the room's draft differs from the live version
     revision: int = 0
     dirty: bool = False
-    canvas: dict[str, Any] = {"key": 0, "move_seq": 0, "nodes": [], "edges": []}
-    moves: list[dict[str, Any]] = []
-    issues: dict[str, str] = {}
-    problems: list[dict[str, str]] = []
+    patch: dict[str, Any] = {"seq": 0, "ops": []}  # the last change, as canvas operations
+    problems: list[dict[str, str]] = []  # the first PROBLEMS_SHOWN
+    problem_count: int = 0
+    error_count: int = 0
     presence: dict[str, str] = {}  # a hash of each client's token → the person's name
     notice: str = ""
     conflict: str = ""
@@ -86,8 +91,8 @@ class FlowRoom(rx.SharedState):
     # per client: the changes its own edits made, to undo (and redo) among others' edits
     _undo: dict[str, list[Change]] = {}
     _redo: dict[str, list[Change]] = {}
-    _key: int = 0
-    _move_seq: int = 0
+    _seq: int = 0  # the number of the last patch
+    _issues: dict[str, str] = {}  # node id → its first error (the badge on the canvas)
     _seen: dict[str, float] = {}  # the same keys → the last heartbeat (never sent out)
     _changed_by: dict[str, str] = {}  # "node/param" → who wrote it last here
 
@@ -112,7 +117,9 @@ class FlowRoom(rx.SharedState):
         self._compare_live()
 
     def _compare_live(self) -> None:
-        self.unpublished = self._live_graph is not None and self._graph != self._live_graph
+        unpublished = self._live_graph is not None and self._graph != self._live_graph
+        if unpublished != self.unpublished:
+            self.unpublished = unpublished
 
     async def _join(self, flow_id: int) -> bool:
         """Link this client to the flow's room, loading the draft when nobody edits it."""
@@ -136,18 +143,43 @@ class FlowRoom(rx.SharedState):
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _refresh(self) -> None:
-        """After a structural change: a new canvas snapshot and fresh validation."""
-        self._key += 1
-        self.canvas = canvas_view(self._graph, self._key, self._move_seq)
+    def _refresh(self, before: Graph | None = None) -> None:
+        """After a structural change: fresh validation, and the change sent to every page
+        as canvas operations from ``before`` (without it, a reset: each page takes a new
+        snapshot). Only what changed is assigned, since whatever is assigned is sent."""
         with session_scope() as session:
             checked = flows.validate(session, self._graph)
-        self.issues = first_errors(checked.issues)
-        self.problems = [
+        issues = first_errors(checked.issues)
+        if before is None:
+            ops: list[dict[str, Any]] = [{"op": "reset"}]
+        else:
+            ops = canvas_ops(before, self._graph)
+            ops += [
+                {"op": "issue", "id": i, "error": issues.get(i, "")}
+                for i in sorted(self._issues.keys() | issues.keys())
+                if self._issues.get(i) != issues.get(i)
+            ]
+        self._issues = issues
+        self._publish(ops)
+        problems = [
             {"severity": i.severity, "message": i.message, "node_id": i.node_id or ""}
             for i in checked.issues
         ]
+        if problems[:PROBLEMS_SHOWN] != self.problems:
+            self.problems = problems[:PROBLEMS_SHOWN]
+        if len(problems) != self.problem_count:
+            self.problem_count = len(problems)
+        if len(issues) != self.error_count:
+            self.error_count = len(issues)
         self._compare_live()
+
+    def _publish(self, ops: list[dict[str, Any]]) -> None:
+        self._seq += 1
+        self.patch = {"seq": self._seq, "ops": ops}
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The whole canvas as of the last patch, for one page (its own state var)."""
+        return {**canvas_view(self._graph, f"s{self._seq}", self._seq), "issues": self._issues}
 
     async def _user(self) -> AuthState | None:
         """The calling client's auth state, if it joined this room and its session edits."""
@@ -177,8 +209,11 @@ class FlowRoom(rx.SharedState):
             token: [*mine[-(UNDO_DEPTH - 1) :], graph_change(before, self._graph)],
         }
         self._redo = {**self._redo, token: []}
-        self.dirty, self.notice = True, ""
-        self._refresh()
+        if not self.dirty:
+            self.dirty = True
+        if self.notice:
+            self.notice = ""
+        self._refresh(before)
         await self._touch()
         return True
 
@@ -240,20 +275,21 @@ class FlowRoom(rx.SharedState):
 
     @rx.event
     async def move_nodes(self, moved: list[dict[str, Any]]) -> None:
-        """Positions only: no snapshot, no validation, no undo step; a short move log."""
+        """Positions only: no validation, no undo step; one move operation per node."""
         if await self._user() is None:
             return
         where = {str(m["id"]): m for m in moved if "id" in m}
-        log = list(self.moves[-(MOVES_KEPT - len(where)) :]) if len(where) < MOVES_KEPT else []
+        ops = []
         for node in self._graph.get("nodes", []):
             if node["id"] in where:
                 x, y = float(where[node["id"]]["x"]), float(where[node["id"]]["y"])
                 node["position"] = {"x": x, "y": y}
-                self._move_seq += 1
-                log.append({"seq": self._move_seq, "id": node["id"], "x": x, "y": y})
-        self.moves = log
-        self.dirty = True
-        self._compare_live()
+                ops.append({"op": "move", "id": node["id"], "x": x, "y": y})
+        if ops:
+            self._publish(ops)
+            if not self.dirty:
+                self.dirty = True
+            self._compare_live()
 
     @rx.event
     async def connect(self, link: dict[str, Any]) -> None:
@@ -364,9 +400,10 @@ class FlowRoom(rx.SharedState):
         change = mine[-1]
         source[token], target[token] = mine[:-1], [*target.get(token, []), change]
         self._undo, self._redo = dict(self._undo), dict(self._redo)
+        before = copy.deepcopy(self._graph)
         if apply_change(self._graph, change, undo=back):
             self.dirty = True
-            self._refresh()
+            self._refresh(before)
 
     def _history_of(self, token: str) -> tuple[bool, bool]:
         """Whether this client has an edit to undo, and one to redo."""
@@ -474,10 +511,10 @@ class FlowRoom(rx.SharedState):
         """Make a merge the room's draft, based on the save elsewhere, and save it."""
         if await self._user() is None:
             return False
-        self._graph, self._saved_graph = graph, theirs
+        before, self._graph, self._saved_graph = self._graph, graph, theirs
         self.revision, self.conflict = revision, ""
         self.dirty = graph != theirs
-        self._refresh()
+        self._refresh(before)
         return not self.dirty or await self._save_now(announce=False)
 
     async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from sqlmodel import Session, select
 
@@ -18,6 +20,7 @@ from engine.runtime import run_execution
 from engine.services import flows
 from flowbot_ui.state.flow_graph import (
     auto_layout,
+    canvas_ops,
     canvas_view,
     filter_palette,
     new_node_id,
@@ -43,13 +46,39 @@ GRAPH = {
 
 
 def test_canvas_view_has_labelled_handles_per_type() -> None:
-    view = canvas_view(GRAPH, key=3, move_seq=7)
-    assert view["key"] == 3 and view["move_seq"] == 7
+    view = canvas_view(GRAPH, key=3, seq=7)
+    assert view["key"] == 3 and view["seq"] == 7
     nodes = {n["id"]: n["data"] for n in view["nodes"]}
     assert nodes["switch1"]["handles"] == ["default", "a", "b"]
     assert nodes["manual1"]["category"] == "trigger"
     assert nodes["var1"]["handles"] == ["next"]
     assert {e["sourceHandle"] for e in view["edges"]} == {None, "a"}
+
+
+def test_canvas_ops_name_each_change_and_only_it() -> None:
+    after = copy.deepcopy(GRAPH)
+    nodes = {n["id"]: n for n in after["nodes"]}
+    nodes["log1"]["position"] = {"x": 5, "y": 6}  # moved
+    nodes["switch1"]["params"]["cases"] = ["a"]  # redrawn: one handle fewer
+    nodes["var1"]["params"]["value"] = 2  # not drawn: the forms refresh
+    after["nodes"] = [n for n in after["nodes"] if n["id"] != "manual1"]
+    after["nodes"].append({"id": "log2", "type": "log", "params": {}})
+    after["edges"] = [e for e in after["edges"] if e["source"] != "manual1"]
+    after["edges"].append({"source": "log1", "target": "log2"})
+    ops = canvas_ops(GRAPH, after)
+    assert [
+        (op["op"], op.get("id") or op.get("node", op.get("edge", {})).get("id")) for op in ops
+    ] == [
+        ("remove", "manual1"),
+        ("data", "switch1"),
+        ("params", "var1"),
+        ("move", "log1"),
+        ("add", "log2"),
+        ("disconnect", "manual1:next-switch1"),
+        ("connect", "log1:next-log2"),
+    ]
+    assert next(op for op in ops if op["op"] == "data")["data"]["handles"] == ["default", "a"]
+    assert canvas_ops(GRAPH, copy.deepcopy(GRAPH)) == []
 
 
 def test_palette_is_the_whole_registry_grouped_and_searchable() -> None:
