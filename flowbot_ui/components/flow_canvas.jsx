@@ -143,6 +143,29 @@ function FlowNode({ data, selected }) {
           style={{ width: 10, height: 10, background: colour }}
         />
       )}
+      {data.here && (
+        <div
+          title={`${data.here} on this node`}
+          data-testid={`node-people-${data.nodeId}`}
+          style={{
+            position: "absolute",
+            top: -11,
+            left: 8,
+            padding: "1px 6px",
+            borderRadius: 8,
+            background: "#0d9488",
+            color: "white",
+            fontSize: 11,
+            fontWeight: 600,
+            maxWidth: 170,
+            overflow: "hidden",
+            textOverflow: "ellipsis",
+            whiteSpace: "nowrap",
+          }}
+        >
+          {data.here}
+        </div>
+      )}
       {data.error && (
         <div
           title={data.error}
@@ -249,6 +272,8 @@ function Canvas(props) {
     issues,
     statuses,
     highlight,
+    people,
+    me,
     readOnly,
     dirty,
     onAutosave,
@@ -389,11 +414,14 @@ function Canvas(props) {
         const error = errors[node.id] || (issues && issues[node.id]) || "";
         const status = (statuses && statuses[node.id]) || "";
         const lit = highlight === node.id;
-        if (node.data.error === error && node.data.status === status && node.data.highlight === lit)
-          return node;
-        return { ...node, data: { ...node.data, error, status, highlight: lit } };
+        const here = ((people && people[node.id]) || []).filter((name) => name !== me).join(", ");
+        if (
+          node.data.error === error && node.data.status === status
+          && node.data.highlight === lit && (node.data.here || "") === here
+        ) return node;
+        return { ...node, data: { ...node.data, error, status, highlight: lit, here } };
       }),
-    [nodes, errors, issues, statuses, highlight],
+    [nodes, errors, issues, statuses, highlight, people, me],
   );
 
   const onNodesChange = useCallback(

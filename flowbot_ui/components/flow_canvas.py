@@ -27,6 +27,8 @@ class FlowCanvas(rx.NoSSRComponent):
     issues: rx.Var[dict]  # node id → first error message, where no patches update them
     statuses: rx.Var[dict]  # node id → step status of the run being watched
     highlight: rx.Var[str]  # node id the debugger points at
+    people: rx.Var[dict]  # node id → names of the people on it (but ``me``)
+    me: rx.Var[str]
     read_only: rx.Var[bool]
     dirty: rx.Var[bool]  # unsaved edits: autosaved after a pause, and leaving asks first
 

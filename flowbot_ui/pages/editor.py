@@ -637,6 +637,8 @@ def editor_page() -> rx.Component:
                         flow_canvas(
                             graph=EditorState.canvas,
                             patch=FlowRoom.patch,
+                            people=FlowRoom.people_on_nodes,
+                            me=EditorState.username,
                             on_resync=EditorState.resync,
                             statuses=EditorState.statuses,
                             highlight="",

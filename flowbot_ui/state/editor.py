@@ -173,6 +173,7 @@ class EditorState(AuthState):
         self.selected_id = node_id
         self._forget_conflict()
         await self.refresh_panel()
+        (await self.get_state(FlowRoom))._focus(self.selected_id)
 
     @rx.event
     async def refresh_panel(self) -> None:

@@ -82,6 +82,7 @@ class FlowRoom(rx.SharedState):
     problem_count: int = 0
     error_count: int = 0
     presence: dict[str, str] = {}  # a hash of each client's token → the person's name
+    focus: dict[str, str] = {}  # the same keys → the node that person has selected
     notice: str = ""
     conflict: str = ""
 
@@ -230,6 +231,17 @@ class FlowRoom(rx.SharedState):
         present[me] = user._username or "someone"
         if present != self.presence:
             self.presence = present
+            self._forget_focus_of_absent()
+
+    def _forget_focus_of_absent(self) -> None:
+        if self.focus.keys() - self.presence.keys():
+            self.focus = {k: v for k, v in self.focus.items() if k in self.presence}
+
+    def _focus(self, node_id: str) -> None:
+        """The node this page's person is on (selected), shown to everyone on the canvas."""
+        me = self._presence_key()
+        if self.focus.get(me, "") != node_id and me in self.presence:
+            self.focus = {**self.focus, me: node_id}
 
     def _presence_key(self) -> str:
         """Who is here, by a hash of their client token: the token itself is never shared."""
@@ -251,6 +263,7 @@ class FlowRoom(rx.SharedState):
         self._seen = {key: at for key, at in self._seen.items() if key != me}
         if me in self.presence:
             self.presence = {key: name for key, name in self.presence.items() if key != me}
+            self._forget_focus_of_absent()
 
     async def _add_node(self, drop: dict[str, Any]) -> str:
         """A palette item dropped at ``x, y`` (or clicked: placed after the last node); the
@@ -571,3 +584,12 @@ class FlowRoom(rx.SharedState):
     @rx.var
     def people(self) -> list[str]:
         return sorted(set(self.presence.values()))
+
+    @rx.var
+    def people_on_nodes(self) -> dict[str, list[str]]:
+        """Node id → the names of the people on it (who has it selected)."""
+        found: dict[str, set[str]] = {}
+        for key, node_id in self.focus.items():
+            if node_id and key in self.presence:
+                found.setdefault(node_id, set()).add(self.presence[key])
+        return {node_id: sorted(names) for node_id, names in found.items()}

@@ -3,6 +3,7 @@ validation on the node; two people editing the same flow."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,9 @@ def test_two_people_see_each_others_edits_and_presence(
     set_param(bob, "log1", "message", "seen by both")
     node(ada, "log1").click()
     expect(ada.get_by_test_id("param-message")).to_have_value("seen by both", timeout=3000)
+    # Who is on which node: each sees the other on log1, never themselves.
+    expect(ada.get_by_test_id("node-people-log1")).to_have_text("bob")
+    expect(bob.get_by_test_id("node-people-log1")).to_have_text("alice")
 
     # A viewer sees read-only controls, and the notice saying so is theirs alone.
     add_editor(server_data, "vera", Role.viewer)
@@ -273,6 +277,10 @@ def test_a_save_elsewhere_is_merged_or_overwritten_by_the_one_who_chooses(
     expect(dialog.get_by_test_id("merge-conflict")).to_contain_text("Log (log1) › Message")
     expect(ada.get_by_test_id("resolve-dialog")).to_have_count(0)  # Bob's choice, not Ada's
     dialog.get_by_test_id("pick-ours-field:log1/message").click()
+    expect(dialog.get_by_test_id("pick-ours-field:log1/message")).to_have_class(
+        re.compile("rt-variant-solid")
+    )
+    screenshot(bob, "editor-merge")
     dialog.get_by_test_id("resolve-confirm").click()
     expect(bob.get_by_test_id("resolved")).to_contain_text("1 kept yours")
     expect(ada.get_by_test_id("resolved")).to_have_count(0)
