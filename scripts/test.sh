@@ -32,28 +32,32 @@ if [ "$#" -gt 0 ]; then
   with_servers "${PYTEST[@]}" "$@"
 else
   # Line coverage, printed per package; each must stay at its floor (pyproject.toml
-  # [tool.flowbot.coverage_floor], scripts/coverage_floor.py). Measured over the unit tests
-  # (and the processes they start), where it costs a minute; over the whole run it would
-  # add some 40 % to the integration tests. FLOWBOT_COVERAGE=all measures every
-  # non-browser test instead (floors still apply); FLOWBOT_COVERAGE=0 measures nothing.
+  # [tool.flowbot.coverage_floor], scripts/coverage_floor.py). Measured over the unit,
+  # integration, API and security tests (and the processes they start): the connectors
+  # are mostly run by the integration tests against the fake platforms, the REST routes by
+  # the API tests. The fault tests (killed processes, server outages) run afterwards
+  # without it: they repeat paths the others cover, in many short-lived processes where
+  # coverage costs the most. FLOWBOT_COVERAGE=all measures them too (floors still apply);
+  # FLOWBOT_COVERAGE=0 measures nothing.
   COVERAGE_FILE="$(mktemp -d -t flowbot-coverage.XXXXXX)/.coverage"
   export COVERAGE_FILE
-  case "${FLOWBOT_COVERAGE:-unit}" in
+  case "${FLOWBOT_COVERAGE:-default}" in
     0)
       with_servers "${PYTEST[@]}" tests --ignore=tests/e2e ;;
     all)
       with_servers "${PYTEST[@]}" --cov --cov-report= tests --ignore=tests/e2e
       .venv/bin/python scripts/coverage_floor.py ;;
     *)
-      with_servers "${PYTEST[@]}" --cov --cov-report= tests/unit
+      with_servers "${PYTEST[@]}" --cov --cov-report= tests --ignore=tests/e2e \
+        --ignore=tests/faults
       .venv/bin/python scripts/coverage_floor.py
-      with_servers "${PYTEST[@]}" tests --ignore=tests/e2e --ignore=tests/unit ;;
+      with_servers "${PYTEST[@]}" tests/faults ;;
   esac
   # Browser tests last, in their own run: they drive real servers and Chromium. The web
   # server they start is measured too (its workers are forked and leave through os._exit:
   # pyproject's coverage patches), added to the figures above and printed again: most of
   # flowbot_ui's pages and handlers run there.
-  if [ "${FLOWBOT_COVERAGE:-unit}" = 0 ]; then
+  if [ "${FLOWBOT_COVERAGE:-default}" = 0 ]; then
     "${PYTEST[@]}" tests/e2e
   else
     "${PYTEST[@]}" --cov --cov-append --cov-report= tests/e2e
