@@ -26,9 +26,10 @@ import flowbot_ui.flowbot_ui as app_module
 from engine import db
 from engine.db import session_scope
 from engine.migrations import upgrade
-from engine.models import AdminUser, Role
+from engine.models import AdminUser, FlowDefinition, Role
 from engine.services import auth, sessions
 from engine.settings import get_settings
+from flowbot_ui.state.room import FlowRoom, room_token
 from flowbot_ui.state.session_guard import SessionGuard
 
 S = TypeVar("S", bound=BaseState)
@@ -188,3 +189,16 @@ def user(user_id: int) -> AdminUser:
         assert found is not None
         session.expunge(found)
         return found
+
+
+async def joined_room(cookie: str, flow_id: int) -> tuple[Tab, FlowRoom]:
+    """A tab on the flow's editor and its room as after joining (loaded, linked); linking
+    itself needs the app's state manager, which these tests do without."""
+    tab = Tab(cookie, f"/flows/{flow_id}", flow_ref=str(flow_id))
+    room = await tab.state(FlowRoom)
+    with session_scope() as session:
+        flow = session.get(FlowDefinition, flow_id)
+        assert flow is not None
+        room._load(session, flow)
+    room._linked_to = room_token(flow_id)
+    return tab, room

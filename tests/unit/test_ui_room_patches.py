@@ -1,25 +1,20 @@
 """Issue 17, item 5: an edit reaches the editor pages as a small patch, whatever the flow's
-size. Each edit is made through the room's own handlers on a real (SQLite) database, and
+size. Each edit is made through the room's own handlers on a real SQLite database, and
 what Reflex would send for it (the room's delta: the vars the edit left dirty) is
 measured as JSON; a size check on a payload, not a timing."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from reflex.state import State
-from reflex_base import constants
 
-from engine.db import get_engine, session_scope
-from engine.migrations import upgrade
-from engine.models import FlowDefinition, Role
-from engine.services import auth, flows, sessions
-from engine.settings import get_settings
-from flowbot_ui.state.room import FlowRoom, room_token
+from engine.db import session_scope
+from engine.services import flows
+from flowbot_ui.state.room import FlowRoom
+from tests.ui_harness import People, Tab, joined_room, user
 
 WIRE_LIMIT = 1024  # bytes per edit, each way
 SIZES = (300, 1000)
@@ -44,46 +39,12 @@ def _chain(count: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, dict[int, int]]]:
-    """An editor's session cookie, and a flow per size (size → flow id)."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'patches.db'}")
-    monkeypatch.setenv("FLOWBOT_SECRET_KEY", "room-patch-secret")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    upgrade()
+def flow_ids(people: People) -> dict[int, int]:
+    """A flow per size (size → flow id)."""
     with session_scope() as session:
-        admin = auth.create_user(session, "root", "correct horse battery", Role.admin, actor=None)
-        eddie = auth.create_user(
-            session, "eddie", "correct horse battery", Role.editor, actor=admin
-        )
+        admin = user(people.admin_id)
         made = {n: flows.create_flow(session, admin, f"{n} nodes", graph=_chain(n)) for n in SIZES}
-        cookie = sessions.issue(session, eddie)
-        ids = {n: flow.id or 0 for n, flow in made.items()}
-    yield cookie, ids
-    get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
-
-
-async def _room(cookie: str, flow_id: int) -> tuple[State, FlowRoom]:
-    """The room as an editor's page holds it after joining."""
-    root = State(_reflex_internal_init=True)
-    router = {
-        constants.RouteVar.HEADERS: {"cookie": f"flowbot_session={cookie}"},
-        constants.RouteVar.PATH: f"/flows/{flow_id}",
-        constants.RouteVar.QUERY: {"flow_ref": str(flow_id)},
-        constants.RouteVar.CLIENT_TOKEN: "editor-token",
-        constants.RouteVar.SESSION_ID: "editor-sid",
-        constants.RouteVar.CLIENT_IP: "127.0.0.1",
-    }
-    root.router_data = root._update_router_vars(router, {})
-    room = await root.get_state(FlowRoom)
-    with session_scope() as session:
-        flow = session.get(FlowDefinition, flow_id)
-        assert flow is not None
-        room._load(session, flow)
-    room._linked_to = room_token(flow_id)
-    return root, room
+        return {n: flow.id or 0 for n, flow in made.items()}
 
 
 Edit = Callable[[FlowRoom], Awaitable[Any]]
@@ -105,23 +66,22 @@ EDITS: dict[str, Edit] = {
 }
 
 
-async def _sent(root: State, room: FlowRoom, edit: Edit) -> tuple[int, dict[str, Any]]:
+async def _sent(tab: Tab, room: FlowRoom, edit: Edit) -> tuple[int, dict[str, Any]]:
     """The bytes of the room's delta after ``edit``, and the delta."""
-    root._clean()
+    tab.root._clean()
     await edit(room)
-    delta = (await root._get_resolved_delta()).get(FlowRoom.get_full_name(), {})
+    delta = (await tab.root._get_resolved_delta()).get(FlowRoom.get_full_name(), {})
     return len(json.dumps(delta, default=str)), delta
 
 
 @pytest.mark.parametrize("name", list(EDITS))
 async def test_an_edit_is_sent_as_a_small_patch_at_any_size(
-    name: str, editor: tuple[str, dict[int, int]]
+    name: str, people: People, flow_ids: dict[int, int]
 ) -> None:
-    cookie, ids = editor
     for size in SIZES:
-        root, room = await _room(cookie, ids[size])
+        tab, room = await joined_room(people.cookies["editor"], flow_ids[size])
         graph_before = json.dumps(room.graph)
-        size_sent, delta = await _sent(root, room, EDITS[name])
+        size_sent, delta = await _sent(tab, room, EDITS[name])
         assert json.dumps(room.graph) != graph_before, f"{name} changed nothing"
         assert size_sent <= WIRE_LIMIT, f"{name} at {size} nodes sent {size_sent} bytes: {delta}"
         patch = next(value for key, value in delta.items() if key.startswith("patch"))
@@ -129,11 +89,10 @@ async def test_an_edit_is_sent_as_a_small_patch_at_any_size(
 
 
 async def test_a_patch_is_numbered_one_after_the_other(
-    editor: tuple[str, dict[int, int]],
+    people: People, flow_ids: dict[int, int]
 ) -> None:
     """Pages apply a patch only when it follows the last one they hold."""
-    cookie, ids = editor
-    root, room = await _room(cookie, ids[300])
+    _, room = await joined_room(people.cookies["editor"], flow_ids[300])
     first = room.patch["seq"]
     await EDITS["move a node"](room)
     await EDITS["connect"](room)
