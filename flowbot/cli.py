@@ -44,7 +44,10 @@ def _serve_web() -> int:
     os.chdir(ROOT)
     env = _reflex_env()
     export = ["reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
-    built = subprocess.run([sys.executable, "-m", *export], env=env, check=False)
+    try:
+        built = subprocess.run([sys.executable, "-m", *export], env=env, check=False)
+    except KeyboardInterrupt:  # Ctrl-C during the build stops the build too: no traceback
+        return 130
     if built.returncode != 0:
         print("The frontend build failed (its output is above).", file=sys.stderr)
         return built.returncode
