@@ -140,28 +140,34 @@ def seen(session: Session) -> list[tuple[int, str]]:
     return [(row.endpoint_id, row.signature) for row in rows]
 
 
-def test_a_signature_is_accepted_once_per_endpoint(sqlite_session: Session) -> None:
-    one, two = endpoint_ids(sqlite_session)
-    webhooks.remember_signature(sqlite_session, one, "aa")
-    with pytest.raises(webhooks.ReplayedSignature, match="Replayed request") as replayed:
-        webhooks.remember_signature(sqlite_session, one, "aa")
-    assert "with a fresh X-Flowbot-Timestamp and signature" in str(replayed.value)
-    webhooks.remember_signature(sqlite_session, two, "aa")  # another endpoint's record
-    webhooks.remember_signature(sqlite_session, one, "bb")
-    sqlite_session.commit()
-    assert seen(sqlite_session) == [(one, "aa"), (two, "aa"), (one, "bb")]
+@pytest.mark.postgres
+def test_a_signature_is_accepted_once_per_endpoint(session: Session) -> None:
+    """On both databases: PostgreSQL, unlike SQLite, also checks the conflict's columns."""
+    one, two = endpoint_ids(session)
+    webhooks.remember_signature(session, one, "aa")
+    with pytest.raises(webhooks.ReplayedSignature) as replayed:
+        webhooks.remember_signature(session, one, "aa")
+    assert str(replayed.value) == (
+        "Replayed request: this signature was already accepted. Each request is accepted "
+        "once; send a new one with a fresh X-Flowbot-Timestamp and signature."
+    )
+    webhooks.remember_signature(session, two, "aa")  # another endpoint's record
+    webhooks.remember_signature(session, one, "bb")
+    session.commit()
+    assert seen(session) == [(one, "aa"), (two, "aa"), (one, "bb")]
 
 
-def test_a_given_back_signature_may_be_sent_again_and_only_it(sqlite_session: Session) -> None:
-    one, two = endpoint_ids(sqlite_session)
+@pytest.mark.postgres
+def test_a_given_back_signature_may_be_sent_again_and_only_it(session: Session) -> None:
+    one, two = endpoint_ids(session)
     for endpoint_id, signed in [(one, "aa"), (one, "bb"), (two, "aa")]:
-        webhooks.remember_signature(sqlite_session, endpoint_id, signed)
-    webhooks.forget_signature(sqlite_session, one, "aa")
-    sqlite_session.commit()
-    assert seen(sqlite_session) == [(one, "bb"), (two, "aa")]
-    webhooks.remember_signature(sqlite_session, one, "aa")
+        webhooks.remember_signature(session, endpoint_id, signed)
+    webhooks.forget_signature(session, one, "aa")
+    session.commit()
+    assert seen(session) == [(one, "bb"), (two, "aa")]
+    webhooks.remember_signature(session, one, "aa")
     with pytest.raises(webhooks.ReplayedSignature):
-        webhooks.remember_signature(sqlite_session, two, "aa")
+        webhooks.remember_signature(session, two, "aa")
 
 
 # -- the wait timeout ---------------------------------------------------------------------------
