@@ -151,3 +151,44 @@ async def test_a_missing_broadcast_is_shown_as_missing(people: People) -> None:
     assert (await tab.state(ComposerState)).missing
     await tab.run(ReportState, "load")
     assert (await tab.state(ReportState)).missing
+
+
+async def test_a_draft_with_overrides_is_scheduled_or_deleted(people: People) -> None:
+    _, group = _audience()
+    tab = Tab(people.cookies["editor"], "/broadcast/new")
+    await tab.run(ComposerState, "load")
+    composer = await tab.state(ComposerState)
+    await tab.run(ComposerState, "set_text", "Hello all")
+    await tab.run(ComposerState, "toggle_overrides")
+    await tab.run(ComposerState, "set_override", "discord", "Hello Discord")
+    await tab.run(ComposerState, "set_override", "fax", "ignored")
+    assert composer.overrides_open and composer.overrides == {"discord": "Hello Discord"}
+    await tab.run(ComposerState, "pick_preview", "discord")
+    assert composer.preview_tab == "discord" and "Hello Discord" in composer.previews["discord"]
+    await tab.run(ComposerState, "pick_preview", "myspace")
+    assert composer.preview_tab == "telegram"
+    await tab.run(ComposerState, "search_chats", "Makers")
+    await tab.run(ComposerState, "toggle_chat", group, True)
+    assert composer.chosen_chat_ids == [group] and composer.target_summary == "1 chat: 1 Telegram"
+    await tab.run(ComposerState, "toggle_platform", "discord", True)
+    await tab.run(ComposerState, "toggle_platform", "discord", False)
+    await tab.run(ComposerState, "add_button")
+    await tab.run(ComposerState, "remove_button", 0)
+    assert composer.buttons == []
+
+    await tab.run(ComposerState, "set_time_zone", "Europe/Berlin")
+    events = await tab.run(ComposerState, "schedule", {"at": "2099-01-02T09:30"})
+    [scheduled] = _broadcasts()
+    assert redirect_target(events) == f"/broadcast/{scheduled.id}"
+    assert scheduled.status == BroadcastStatus.scheduled
+    assert scheduled.overrides == {"discord": "Hello Discord"}
+    assert scheduled.scheduled_at is not None and scheduled.scheduled_at.hour == 8  # UTC
+
+    draft = Tab(people.cookies["editor"], "/broadcast/new")
+    await draft.run(ComposerState, "load")
+    await draft.run(ComposerState, "set_text", "Never mind")
+    await draft.run(ComposerState, "save_draft")
+    mine = await draft.state(ComposerState)
+    await draft.run(ComposerState, "open_delete")
+    assert redirect_target(await draft.run(ComposerState, "delete")) == "/broadcast"
+    assert [b.id for b in _broadcasts()] == [scheduled.id] and not mine.delete_open
