@@ -304,3 +304,9 @@ def test_tojson_size_edge(only: Limit) -> None:
     only(MAX_OUTPUT_CHARS=10)
     assert render("{{ ['abcde'] | tojson }}", Scope()) == '["abcde"]'
     refused("{{ ['abcdef'] | tojson }}", "the JSON would be larger than 10 characters")
+
+
+def test_an_unknown_name_is_refused_with_the_closest_known_one_or_what_exists() -> None:
+    refused("{{ trigge.text }}", "unknown variable 'trigge' — did you mean 'trigger'?")
+    refused("{{ zzqxw }}", "unknown variable 'zzqxw' (expressions read trigger, node and context)")
+    refused("{{ rnage(3) }}", "unknown variable 'rnage' — did you mean 'range'?")
