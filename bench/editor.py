@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
 import tempfile
@@ -207,9 +208,10 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     print(traffic(sent, received, "move_nodes"))
     sent.clear()
     received.clear()
-    page.get_by_test_id("palette-log").click()  # added after the last node
-    page.locator('.react-flow__node[data-id="log1"]').wait_for(state="attached")
+    page.get_by_test_id("palette-log").click()  # added after the last node (out of view)
+    page.get_by_test_id("dirty").wait_for(state="attached")
     page.get_by_test_id("dirty").wait_for(state="detached")
+    assert any('"log1"' in frame for frame in received), "the added node never arrived"
     print("node added (palette click), and its autosave:")
     print(traffic(sent, received, "add_node"))
     point = page.evaluate(EMPTY_PANE_POINT)
@@ -223,13 +225,31 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
 
 
 def traffic(sent: list[str], received: list[str], event: str) -> str:
-    """The edit's event and every frame sent and received, in bytes."""
+    """The edit's event and every frame sent and received, in bytes, and what the largest
+    frame received holds (its heaviest parts, in bytes)."""
     mine = [len(frame) for frame in sent if event in frame]
+    largest = max(received, key=len, default="")
     return (
         f"  sent {len(sent)} frame(s) {[len(f) for f in sent]} bytes, the {event} event"
         f" {mine[0] if mine else 0}; received {len(received)} frame(s)"
-        f" {[len(f) for f in received]} bytes, largest {max(map(len, received), default=0)}"
+        f" {[len(f) for f in received]} bytes; the largest holds {heaviest(largest)}"
     )
+
+
+def heaviest(frame: str, shown: int = 6) -> dict[str, int]:
+    """A Socket.IO frame's JSON parts by size: ``delta`` split into its state vars."""
+    try:
+        payload = json.loads(frame[frame.index("[") :])[-1]
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+    except ValueError:
+        return {"(not JSON)": len(frame)}
+    if not isinstance(payload, dict):
+        return {"(payload)": len(frame)}
+    parts = {key: len(json.dumps(value)) for key, value in payload.items() if key != "delta"}
+    for state, values in (payload.get("delta") or {}).items():
+        for name, value in values.items():
+            parts[f"{state.rsplit('.', 1)[-1]}.{name}"] = len(json.dumps(value))
+    return dict(sorted(parts.items(), key=lambda item: -item[1])[:shown])
 
 
 def main() -> None:

@@ -394,7 +394,8 @@ def _paths(value: Any, prefix: str, depth: int = 0) -> list[str]:
 
 def suggestions(graph: Mapping[str, Any], node_id: str) -> list[str]:
     """Expressions worth offering in a node's fields: the trigger's fields, upstream nodes,
-    variables; each one compiles (the checker accepts what the form offers)."""
+    variables set upstream (so the list grows with the path, not the flow); each one
+    compiles (the checker accepts what the form offers)."""
     nodes = {node["id"]: node for node in graph.get("nodes", [])}
     found: list[str] = []
     for node in nodes.values():
@@ -414,7 +415,8 @@ def suggestions(graph: Mapping[str, Any], node_id: str) -> list[str]:
         node_type = _node_type(nodes.get(other, {}).get("type", ""))
         if node_type is not None and node_type.category != "trigger":
             found.append(_member("node", other))
-    for node in nodes.values():
+    for other in sorted(upstream):  # a variable is set only where its node ran before
+        node = nodes.get(other, {})
         if node.get("type") == "set_variable" and (node.get("params") or {}).get("name"):
             found.append(_member("context", str(node["params"]["name"])))
     offered = ["{{ " + path + " }}" for path in dict.fromkeys(found)]

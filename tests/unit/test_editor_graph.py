@@ -141,6 +141,7 @@ def test_suggestions_offer_trigger_fields_upstream_nodes_and_variables() -> None
     assert "{{ trigger.data.name }}" in offered
     assert "{{ node.var1 }}" in offered and "{{ node.switch1 }}" in offered
     assert "{{ context.greeting }}" in offered
+    assert "{{ context.greeting }}" not in suggestions(GRAPH, "switch1")  # set downstream
     assert "{{ node.log1 }}" not in offered
 
 
