@@ -30,6 +30,7 @@ from engine.nodes.utility import as_utc
 from engine.services import health_settings
 from engine.services.outages import raw_detail
 from engine.services.system_status import (
+    STATUS_ONLY,
     connection_states,
     last_event_times,
     unheld_instances,
@@ -112,7 +113,7 @@ def _components(session: Session, now: datetime) -> list[ComponentResult]:
                 f"connection:{state.connection_id}",
                 state.name,
                 up,
-                "" if up else (state.last_error or f"status {state.status}"),
+                "" if up else (state.last_error or f"{STATUS_ONLY}{state.status}"),
                 {"status": state.status, "last_event_at": state.last_event_at},
             )
         )

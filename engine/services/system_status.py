@@ -145,6 +145,8 @@ class Problem:
 
 
 HISTORY = 50  # checks and incidents shown
+# How the health check records a connection down without an error of its client's.
+STATUS_ONLY = "status "
 
 
 @dataclass(frozen=True)
@@ -235,9 +237,12 @@ def _connection_kinds(session: Session) -> dict[str, str]:
 def _cause(component: str, raw: str, kinds: dict[str, str]) -> str:
     """An incident's error in words: a connection's for its platform, else the outage's."""
     kind = kinds.get(component)
-    if kind is not None:
-        return explain_error(kind, raw) or f"Its status was not connected ({raw or 'no error'})."
-    return explain_outage(component, raw)
+    if kind is None:
+        return explain_outage(component, raw)
+    if raw.startswith(STATUS_ONLY) or not raw:
+        status = raw.removeprefix(STATUS_ONLY) or "not connected"
+        return f"Its client was {status}, without an error of its own; the supervisor starts it."
+    return explain_error(kind, raw)
 
 
 def app_queues(broker: dramatiq.Broker) -> list[str]:

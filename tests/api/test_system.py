@@ -212,6 +212,13 @@ async def test_open_incidents_are_problems_in_words(api: httpx.AsyncClient, toke
                     error="no worker process is beating",
                     started_at=started,
                 ),
+                HealthIncident(  # down without an error of its client's
+                    component=f"connection:{connection.id}",
+                    label="Support bot",
+                    error="status stopped",
+                    started_at=started - timedelta(days=1),
+                    resolved_at=started,
+                ),
                 HealthIncident(  # over: not a problem now
                     component="redis",
                     label="Redis",
@@ -230,7 +237,15 @@ async def test_open_incidents_are_problems_in_words(api: httpx.AsyncClient, toke
     assert workers["cause"] == "The workers: no worker process is beating."
     [state] = status["connections"]
     assert state["cause"].startswith("Can't reach Telegram") and state["last_error"] == raw
-    assert [i["cause"] for i in status["incidents"]][0].startswith("Can't reach Telegram")
+    of_the_bot = {
+        i["resolved_at"] is None: i["cause"]
+        for i in status["incidents"]
+        if i["component"].startswith("connection:")
+    }
+    assert of_the_bot[True].startswith("Can't reach Telegram")  # open
+    assert of_the_bot[False] == (  # over
+        "Its client was stopped, without an error of its own; the supervisor starts it."
+    )
 
 
 async def test_refusals(api: httpx.AsyncClient, tokens: Tokens) -> None:
