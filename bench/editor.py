@@ -202,6 +202,7 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     assert moved and (moved["x"], moved["y"]) != (box["x"], box["y"]), "the node did not move"
     print(f"drag: {frame_stats(page)}")
     started = time.perf_counter()
+    page.get_by_test_id("dirty").wait_for(state="attached")  # the move's answer came
     page.get_by_test_id("dirty").wait_for(state="detached")  # autosaved
     saved = time.perf_counter() - started
     print(f"node move, autosaved {saved * 1000:.0f} ms after the drop (1,500 of them the pause):")
