@@ -177,6 +177,7 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
         select(ProcessHeartbeat).order_by(col(ProcessHeartbeat.kind), col(ProcessHeartbeat.key))
     ).all()
     database = _timed("database", lambda: session.execute(sa.text("SELECT 1")))
+    connections = connection_states(session, last_event_times(beats))
     return SystemStatus(
         mode="scaled" if scaled else "embedded",
         database=database,
@@ -186,14 +187,16 @@ def gather(session: Session, viewer: AdminUser) -> SystemStatus:
         supervisors=supervisors,
         unheld=unheld,
         processes=[_process(beat) for beat in beats],
-        connections=connection_states(session, last_event_times(beats)),
+        connections=connections,
         checks=_checks(session),
         incidents=_incidents(session),
-        problems=_problems(session, {"database": database, "redis": redis}),
+        problems=_problems(session, {"database": database, "redis": redis}, connections),
     )
 
 
-def _problems(session: Session, probes: dict[str, Reachability | None]) -> list[Problem]:
+def _problems(
+    session: Session, probes: dict[str, Reachability | None], connections: list[ConnectionState]
+) -> list[Problem]:
     """What is down now: the probes that failed just now, then each open incident of the
     health check (with its start; a connection's error explained for its platform)."""
     open_since = {
@@ -218,9 +221,12 @@ def _problems(session: Session, probes: dict[str, Reachability | None]) -> list[
                     probe.detail or "",
                 )
             )
+    # A connection's error now says more than the one its incident opened with.
+    errors_now = {f"connection:{c.connection_id}": c.last_error for c in connections}
     for component, incident in open_since.items():
-        cause = _cause(component, incident.error, kinds)
-        found.append(Problem(component, incident.label, incident.started_at, cause, incident.error))
+        raw = errors_now.get(component) or incident.error
+        cause = _cause(component, raw, kinds)
+        found.append(Problem(component, incident.label, incident.started_at, cause, raw))
     return found
 
 

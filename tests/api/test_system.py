@@ -200,10 +200,10 @@ async def test_open_incidents_are_problems_in_words(api: httpx.AsyncClient, toke
         session.flush()
         session.add_all(
             [
-                HealthIncident(
+                HealthIncident(  # opened before the client had said why: its error now tells
                     component=f"connection:{connection.id}",
                     label="Support bot",
-                    error=raw,
+                    error="status stopped",
                     started_at=started,
                 ),
                 HealthIncident(
@@ -242,7 +242,7 @@ async def test_open_incidents_are_problems_in_words(api: httpx.AsyncClient, toke
         for i in status["incidents"]
         if i["component"].startswith("connection:")
     }
-    assert of_the_bot[True].startswith("Can't reach Telegram")  # open
+    assert of_the_bot[True].startswith("Its client was stopped")  # open: as it opened
     assert of_the_bot[False] == (  # over
         "Its client was stopped, without an error of its own; the supervisor starts it."
     )
