@@ -80,15 +80,15 @@ async def follow_batches(
 async def _next_batch(subscription: events.Subscription, window: float) -> list[events.BusEvent]:
     """The next event and those that follow it within ``window`` seconds; none after
     ``POLL_SECONDS`` of quiet (the caller then checks that its page is still open)."""
-    try:
-        batch = [await asyncio.wait_for(anext(subscription), POLL_SECONDS)]
-    except TimeoutError:
+    first = await events.next_within(subscription, POLL_SECONDS)
+    if first is None:
         return []
+    batch = [first]
     loop = asyncio.get_running_loop()
     until = loop.time() + window
     while (left := until - loop.time()) > 0:
-        try:
-            batch.append(await asyncio.wait_for(anext(subscription), left))
-        except TimeoutError:
+        event = await events.next_within(subscription, left)
+        if event is None:
             break
+        batch.append(event)
     return batch

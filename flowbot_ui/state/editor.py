@@ -398,8 +398,8 @@ class EditorState(AuthState):
                     return
                 if loop.time() > deadline:
                     return
-                with contextlib.suppress(TimeoutError, StopAsyncIteration):
-                    await asyncio.wait_for(anext(subscription), POLL_SECONDS)
+                with contextlib.suppress(StopAsyncIteration):
+                    await events.next_within(subscription, POLL_SECONDS)
         finally:
             await subscription.close()
 
