@@ -58,12 +58,18 @@ def test_a_variable_whose_name_is_no_identifier_is_offered_by_subscript() -> Non
             {"id": "start", "type": "manual", "params": {}},
             {"id": "keep", "type": "set_variable", "params": {"name": "last-seen"}},
             {"id": "items", "type": "template", "params": {}},
+            {"id": "aside", "type": "set_variable", "params": {"name": "elsewhere"}},
         ],
-        "edges": [],
+        "edges": [
+            {"source": "start", "target": "keep"},
+            {"source": "keep", "target": "items"},
+            {"source": "start", "target": "aside"},
+        ],
     }
     offered = suggestions(graph, "items")
 
     assert "{{ context['last-seen'] }}" in offered
+    assert "{{ context.elsewhere }}" not in offered  # set on another path: not before here
     assert all(check_syntax(text) is None for text in offered)
 
 
