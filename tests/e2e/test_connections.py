@@ -184,19 +184,38 @@ def _refresh_until(page: Page, test_id: str, text: str) -> None:
 
 def test_system_status_and_health_notifications(page: Page, app_url: str) -> None:
     """After the test above: "Support bot" cannot reach its server, so the health check
-    finds it down; the page shows every process, the queue, the connection and the check."""
+    finds it down; the page says so in words first (what, since when, why; the client's
+    text behind Details), and shows every process, every queue, the connection and the
+    check."""
     sign_in(page, app_url, ADMIN, PASSWORD)
     page.get_by_test_id("nav-system").click()
     expect(page.get_by_test_id("system-mode")).to_have_text("embedded")
     expect(page.get_by_test_id("system-database")).to_contain_text(" ms")
     for kind in ("web", "worker", "supervisor"):
         _refresh_until(page, "system-processes", kind)
-    expect(page.get_by_test_id("system-queues")).to_contain_text("flows")
+    queues = page.get_by_test_id("system-queues")
+    expect(queues).to_contain_text("flows")
+    expect(queues.get_by_test_id("queues-embedded")).to_contain_text("in-process broker")
     connections = page.get_by_test_id("system-connections")
     expect(connections).to_contain_text("Support bot")
-    expect(connections).to_contain_text("127.0.0.1:90")  # its last error
+    cause = connections.get_by_test_id("connection-cause")
+    expect(cause).to_have_text(re.compile(r"^Can't reach Telegram"))
+    raw = connections.get_by_test_id("connection-cause-detail")
+    expect(raw).to_be_hidden()  # the client's own words: on demand
+    connections.get_by_text("Details", exact=True).click()
+    expect(raw).to_contain_text("127.0.0.1:90")
     _refresh_until(page, "system-checks", "Support bot")
     expect(page.get_by_test_id("system-incidents")).to_contain_text("Support bot (connection:1)")
+    problem = page.get_by_test_id("system-problem")
+    expect(problem).to_contain_text("Support bot")
+    expect(problem).to_contain_text("down since")
+    problem.get_by_text("Details", exact=True).click()
+    detail = problem.get_by_test_id("problem-cause-detail")
+    expect(detail).to_be_visible()
+    raw_text = detail.inner_text()  # what the health check recorded when it went down
+    assert raw_text, "the raw error is kept behind Details"
+    cause = problem.get_by_test_id("problem-cause")
+    expect(cause).to_have_text(re.compile(r"^(Can't reach Telegram|Its client was )"))
     page.mouse.move(0, 0)
     screenshot(page, "system-status")
 
