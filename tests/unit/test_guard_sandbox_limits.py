@@ -310,3 +310,16 @@ def test_an_unknown_name_is_refused_with_the_closest_known_one_or_what_exists() 
     refused("{{ trigge.text }}", "unknown variable 'trigge' — did you mean 'trigger'?")
     refused("{{ zzqxw }}", "unknown variable 'zzqxw' (expressions read trigger, node and context)")
     refused("{{ rnage(3) }}", "unknown variable 'rnage' — did you mean 'range'?")
+
+
+def test_attributes_data_yes_methods_only_from_the_allow_lists() -> None:
+    """A plain value's data attributes read; its methods do not, but for the loop's own
+    helpers and the read-only methods listed for text, lists and dicts."""
+    assert render("{{ now('UTC').year > 2000 }}", Scope()) is True
+    refused("{{ now().replace(year=2000) }}", "'replace' is not available in expressions")
+    assert render("{% for x in [1, 2] %}{{ loop.index }}{% endfor %}", Scope()) == "12"
+    assert render("{% for x in [1, 2] %}{{ loop.cycle('a', 'b') }}{% endfor %}", Scope()) == "ab"
+    assert render("{{ [1, 2, 1].count(1) }}", Scope()) == 2
+    assert render("{{ (1, 2).index(2) }}", Scope()) == 1
+    assert render("{{ {'a': 1}.get('a') }}", Scope()) == 1
+    assert render("{{ 'ab'.upper() }}", Scope()) == "AB"
