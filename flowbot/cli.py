@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.settings import get_settings
 from engine.worker_logs import LOG_FORMAT
+from flowbot import frontend_build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,15 +44,23 @@ def _serve_web() -> int:
     )
     os.chdir(ROOT)
     env = _reflex_env()
-    export = ["reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
-    try:
-        built = subprocess.run([sys.executable, "-m", *export], env=env, check=False)
-    except KeyboardInterrupt:  # Ctrl-C during the build stops the build too: no traceback
-        return 130
-    if built.returncode != 0:
-        print("The frontend build failed (its output is above).", file=sys.stderr)
-        return built.returncode
-    print(f"\n  Frontend built; starting the server at {url}\n", flush=True)
+    web, sources = frontend_build.web_dir(ROOT, env), frontend_build.fingerprint(ROOT, settings)
+    if frontend_build.is_current(web, sources):
+        print(
+            f"  Frontend unchanged since its last build; starting the server at {url}\n", flush=True
+        )
+    else:
+        frontend_build.forget(web)
+        export = ["reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"]
+        try:
+            built = subprocess.run([sys.executable, "-m", *export], env=env, check=False)
+        except KeyboardInterrupt:  # Ctrl-C during the build stops the build too: no traceback
+            return 130
+        if built.returncode != 0:
+            print("The frontend build failed (its output is above).", file=sys.stderr)
+            return built.returncode
+        frontend_build.remember(web, sources)
+        print(f"\n  Frontend built; starting the server at {url}\n", flush=True)
     os.execve(sys.executable, [sys.executable, "-m", "flowbot.web_server"], env)
     return 0  # not reached
 

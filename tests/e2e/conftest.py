@@ -39,8 +39,11 @@ def server_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("flowbot-data")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server_port() -> int:
+    """One port for every module's server: the built pages name it (the public URL), so with
+    the same port each module reuses the first build (flowbot/frontend_build.py) instead of
+    spending a minute or more building the same pages again."""
     return free_port()
 
 

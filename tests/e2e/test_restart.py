@@ -8,13 +8,15 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.flow_ui import create_flow, node
-from tests.e2e.server import flowbot_server, free_port
+from tests.e2e.server import flowbot_server
 from tests.e2e.test_first_run_and_login import sign_in
 
 
-def test_restart_keeps_accounts_and_edits_nobody_saved(page: Page, tmp_path: Path) -> None:
+def test_restart_keeps_accounts_and_edits_nobody_saved(
+    page: Page, tmp_path: Path, server_port: int
+) -> None:
     data = tmp_path / "data"
-    with flowbot_server(data, free_port(), tmp_path / "first.log") as url:
+    with flowbot_server(data, server_port, tmp_path / "first.log") as url:
         page.goto(url)
         page.wait_for_url(re.compile(r"/setup/?$"))
         page.fill("#username", "dana")
@@ -28,7 +30,7 @@ def test_restart_keeps_accounts_and_edits_nobody_saved(page: Page, tmp_path: Pat
         expect(node(page, "log1")).to_be_visible()
         expect(page.get_by_test_id("clean")).to_be_visible()
 
-    with flowbot_server(data, free_port(), tmp_path / "second.log") as url:
+    with flowbot_server(data, server_port, tmp_path / "second.log") as url:
         # The session cookie (same secret key) is still valid after the restart.
         page.goto(url)
         expect(page.get_by_test_id("current-user")).to_have_text("dana")
