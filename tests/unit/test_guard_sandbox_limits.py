@@ -6,9 +6,16 @@ covered by another limit firing first; the edge cases pin where each limit start
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import gc
+import sys
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as dtime
+from enum import IntEnum, StrEnum
+from itertools import count
 
 import pytest
 from jinja2.exceptions import SecurityError
@@ -323,3 +330,194 @@ def test_attributes_data_yes_methods_only_from_the_allow_lists() -> None:
     assert render("{{ (1, 2).index(2) }}", Scope()) == 1
     assert render("{{ {'a': 1}.get('a') }}", Scope()) == 1
     assert render("{{ 'ab'.upper() }}", Scope()) == "AB"
+
+
+# -- what the size measure remembers within a render, and the rarer value types ---------------
+
+
+class Tracked(list[str]):
+    """A list that counts how often it is walked (and, unlike a list, can be weakly held)."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[str]:
+        self.walks += 1
+        return super().__iter__()
+
+
+@contextmanager
+def one_render() -> Iterator[expressions._Budget]:
+    """The budget a render measures under, so sizes are remembered as in a template."""
+    budget = expressions._Budget(variables={})
+    token = expressions._BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        expressions._BUDGET.reset(token)
+
+
+class Level(IntEnum):
+    LOW = 8
+    HIGH = 2**29
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+def test_sizes_of_subclasses_and_other_values() -> None:
+    """Subclasses (enums from connectors) measure like their base; any other leaf is 8."""
+    size = expressions._size
+    assert [size(v, 10**6) for v in [Level.LOW, Level.HIGH, 8, 2**29]] == [2, 11, 2, 11]
+    assert size(Colour.RED, 10**6) == 5 == size([Colour.RED], 10**6) - 3
+    assert size(datetime(2024, 1, 2, tzinfo=UTC), 10**6) == 8
+    assert size([date(2024, 1, 2), dtime(3, 4)], 10**6) == 2 + 2 + 8 + 8
+    assert size(OrderedDict(a=[1]), 10**6) == 2 + 3 + (2 + 1 + 1)
+    assert size([{"a": 1}.values()], 10**6) == 2 + 1 + (2 + 1 + 1)
+
+
+def test_a_container_finishing_at_the_limit_fits_one_past_it_does_not(only: Limit) -> None:
+    """The check after a nested container is added: [['a' * 8]] measures 3 + 13 = 16."""
+    only()
+    size = expressions._size
+    assert size([["a" * 8]], 16) == 16
+    assert size([["a" * 8]], 15) == 16
+    assert size({"k": ["a" * 8]}, 17) == 2 + 3 + 13
+
+
+def test_a_part_measured_once_per_render_from_64_characters() -> None:
+    """A shared part of 64 characters or more is walked once in a render, however often it
+    is referenced or measured; a smaller one is walked again (cheaper than remembering)."""
+    size = expressions._size
+    with one_render():
+        big = Tracked(["a" * 59])  # 2 + 1 + 61 = 64
+        assert size([big, big, big], 10**6) == 2 + 3 + 3 * 64
+        assert size([big], 10**6) == 3 + 64
+        assert big.walks == 1
+        small = Tracked(["a" * 58])
+        assert size([small, small], 10**6) == 2 + 2 + 2 * 63
+        assert small.walks == 2
+    fresh = Tracked(["a" * 59])
+    size([fresh, fresh], 10**6)
+    size([fresh], 10**6)
+    assert fresh.walks == 2  # outside a render nothing is kept between measures
+
+
+def test_a_part_past_the_limit_is_not_walked_again_for_that_limit_but_is_for_a_larger_one() -> None:
+    size = expressions._size
+    with one_render():
+        part = Tracked(["a" * 100])  # 2 + 1 + 102 = 105
+        assert size([part], 50) == 51
+        assert size([part], 50) == 51
+        assert size({"k": part}, 50) == 51
+        assert part.walks == 1
+        assert size([part], 10**6) == 3 + 105  # "more than 50" is no size for a larger limit
+        assert part.walks == 2
+
+
+def test_what_a_render_remembers_keeps_the_value_alive() -> None:
+    """The memo is keyed by id(): the entry must hold the container itself, or a new value
+    could take the id of a collected one and inherit its size."""
+    size = expressions._size
+    with one_render() as budget:
+        measured, over = Tracked(["a" * 100]), Tracked(["a" * 100])
+        size([measured], 10**6)
+        size([over], 50)
+        watched = [weakref.ref(measured), weakref.ref(over)]
+        assert budget.sizes[id(measured)][0] is measured
+        assert budget.sizes[id(over)][0] is over
+        del measured, over
+        gc.collect()
+        assert all(ref() is not None for ref in watched)
+
+
+def test_a_generator_is_read_one_item_past_the_limit_and_no_further(only: Limit) -> None:
+    only(MAX_ITEMS=5)
+    read: list[int] = []
+    endless = (read.append(i) or i for i in count())
+    with pytest.raises(SecurityError):
+        expressions._materialise(endless)
+    assert len(read) == 6
+
+
+def test_a_built_value_at_the_size_limit_fits(only: Limit) -> None:
+    """A list literal of exactly the limit passes; text and numbers from filters and calls
+    are held to the text and number limits, not to the value size limit."""
+    only(MAX_NATIVE_SIZE=13)
+    assert render("{{ [trigger.s] }}", Scope(trigger={"s": "a" * 8})) == ["a" * 8]
+    refused("{{ [trigger.s] }}", expressions._VALUE_TOO_LARGE, Scope(trigger={"s": "a" * 9}))
+    scope = Scope(trigger={"s": "a" * 20})
+    assert render("{{ trigger.s | upper | length }}", scope) == 20
+    assert render("{{ trigger.s.upper() | length }}", scope) == 20
+
+
+def test_a_generator_from_a_filter_can_be_used_twice() -> None:
+    """A filter's generator is made a list when built, so a variable holding it reads the
+    same each time it is used."""
+    template = "{% set g = trigger.n | map('abs') %}{{ g | join }}/{{ g | join }}"
+    assert render(template, Scope(trigger={"n": [-1, 2]})) == "12/12"
+
+
+def test_a_call_result_is_held_to_the_value_size_limit(only: Limit) -> None:
+    only(MAX_NATIVE_SIZE=20)
+    scope = Scope(trigger={"s": ",".join("abc" * 3)})
+    assert render("{{ trigger.s.split(',') | length }}", Scope(trigger={"s": "a,b"})) == 2
+    refused("{{ trigger.s.split(',') | length }}", expressions._VALUE_TOO_LARGE, scope)
+
+
+def test_a_loop_reads_its_items_as_it_goes(only: Limit) -> None:
+    """The loop's iterator is not made a list first: an error in the first pass of the body
+    is the one reported, not the step budget the whole range would exceed."""
+    only(MAX_STEPS=100)
+    refused(
+        "{% for i in range(500) %}{{ now().replace(year=2000) }}{% endfor %}",
+        "'replace' is not available in expressions",
+    )
+
+
+def test_a_global_called_with_keywords() -> None:
+    assert render("{{ now(tz='Asia/Tokyo').tzinfo.key }}", Scope()) == "Asia/Tokyo"
+
+
+def test_missing_fields_inside_a_list_read_as_null_in_text() -> None:
+    scope = Scope(trigger={"a": 1})
+    assert render("x{{ [trigger.a, trigger.missing] }}", scope) == "x[1, null]"
+    assert render("{{ [trigger.a, trigger.missing] | tojson }}", scope) == "[1, null]"
+
+
+def test_repeating_a_long_text_zero_times(only: Limit) -> None:
+    """A text from the trigger may be longer than the limit; repeated 0 times it is empty."""
+    only(MAX_OUTPUT_CHARS=10)
+    scope = Scope(trigger={"s": "a" * 11})
+    assert render("{{ trigger.s * 0 }}", scope) == ""
+    assert render("{{ -1 * trigger.s }}", scope) == ""
+
+
+def test_a_power_of_one_over_the_limit(only: Limit) -> None:
+    """x ** 1 is x: a number already past the limit (from the trigger) is refused."""
+    only(MAX_INT_BITS=64)
+    assert render("{{ trigger.n ** 1 }}", Scope(trigger={"n": 2**64})) == 2**64
+    refused("{{ trigger.n ** 1 }}", "numbers are limited to 64 bits", Scope(trigger={"n": 2**65}))
+
+
+def test_replace_edges_with_no_count_and_an_empty_old_text(only: Limit) -> None:
+    only(MAX_OUTPUT_CHARS=9)
+    assert render("{{ 'abcd' | replace('', '-') }}", Scope()) == "-a-b-c-d-"  # 4 + 5
+    assert render("{{ 'aaaaaaa' | replace('a', 'bb', 0) }}", Scope()) == "aaaaaaa"
+    assert render("{{ 'aaaaaaa' | replace('a', 'bb', 1) }}", Scope()) == "bbaaaaaa"
+
+
+def test_round_defaults_to_whole_numbers() -> None:
+    assert render("{{ trigger.x | round }}", Scope(trigger={"x": 2.46})) == 2.0
+
+
+def test_jinjas_own_refusals_still_apply_to_plain_values() -> None:
+    """A generator's or a frame's internals are not callables, so only Jinja's check (run
+    before the allow-lists) refuses them."""
+    env = expressions._ENVS[False]
+    generator = (i for i in range(1))
+    frame = sys._getframe()
+    assert not env.is_safe_attribute(generator, "gi_frame", generator.gi_frame)
+    assert not env.is_safe_attribute(generator, "gi_code", generator.gi_code)
+    assert not env.is_safe_attribute(frame, "f_globals", frame.f_globals)
+    assert env.is_safe_attribute(range(3), "stop", 3)
