@@ -98,6 +98,10 @@ class CommandSync:
         # which takes every list earlier versions may have pushed (before a restart) as
         # there with unknown commands, so the ones the live version empties are deleted.
         self._pushed: dict[ListKey, list[tuple[str, str]] | None] | None = None
+        # One sync at a time: two publishes close together (a version, then a rollback)
+        # reload at once, and interleaved syncs both deleted the same list (a KeyError that
+        # left the rest unsent) or pushed from a stale view of what Telegram shows.
+        self._one_at_a_time = asyncio.Lock()
 
     async def sync(self, document: BotConfigDocument | None) -> bool:
         """Bring Telegram's command menus in line with ``document`` (the live version; None:
@@ -107,6 +111,10 @@ class CommandSync:
         next sync; an unreachable Telegram raises, for the connector to be restarted."""
         if document is None:
             return False
+        async with self._one_at_a_time:
+            return await self._sync(document)
+
+    async def _sync(self, document: BotConfigDocument) -> bool:
         if self._pushed is None:
             earlier = await asyncio.to_thread(published_lists, self.instance_id)
             self._pushed = dict.fromkeys(earlier)

@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from sqlmodel import Session, select
 
 from connectors.kit.forwarder import EventForwarder
 from connectors.supervisor import BOT_CONFIG_TOPIC, Supervisor
-from connectors.telegram_bot.commands import command_lists
+from connectors.telegram_bot.commands import CommandSync, command_lists
 from engine import events
 from engine.bot_config.document import BotConfigDocument
 from engine.db import session_scope
@@ -230,6 +233,28 @@ async def test_publish_pushes_commands_per_scope_and_language_and_rollback_repus
             assert pairs(fake.calls_to("setMyCommands")[before:]) == removed
 
     assert "tg_command" in sink.kinds  # flows still see the update the bot answered
+
+
+async def test_syncs_that_overlap_run_one_after_the_other(sqlite_session: Session) -> None:
+    """Two reloads at once (a publish, then a rollback) both sync the commands: they must
+    not interleave (both deleted the same list, and the second's KeyError left the rest
+    of its lists unsent)."""
+    full = BotConfigDocument.model_validate(document())
+    smaller = document()
+    smaller["commands"] = smaller["commands"][:3]
+    async with FakeTelegramBotAPI() as fake:
+        server = TelegramAPIServer.from_base(fake.base_url)
+        bot = Bot(fake.token, session=AiohttpSession(api=server))
+        try:
+            sync = CommandSync(bot, instance_id=1)
+            assert await sync.sync(full)
+            first = BotConfigDocument.model_validate(smaller)
+            results = await asyncio.gather(sync.sync(first), sync.sync(first))
+        finally:
+            await bot.session.close()
+    assert results == [True, False]  # the second found nothing left to do
+    removed = set(command_lists(full)) - set(command_lists(first))
+    assert len(fake.calls_to("deleteMyCommands")) == len(removed) == 4
 
 
 async def test_a_restarted_connector_deletes_the_lists_a_version_published_meanwhile_emptied(
