@@ -150,12 +150,8 @@ class SaveConflictState(AuthState):
             if await room._take_saved():
                 self.done = f"Took the saved version; unsaved edits dropped: {len(now)}."
         elif choice == "ours":
-            dropped, _, revision = room._their_edits()
-            if revision != self._revision:
-                self.goes, self._revision = [describe(e) for e in dropped], revision
-                self.again = "It was saved elsewhere again meanwhile: check again."
-                return
-            if not await room._overwrite(revision):
+            _, _, revision = room._their_edits()
+            if revision != self._revision or not await room._overwrite(revision):
                 dropped, _, self._revision = room._their_edits()
                 self.goes = [describe(e) for e in dropped]
                 self.again = "It was saved elsewhere again meanwhile: check again."
