@@ -25,8 +25,19 @@ from connectors.telegram_bot.commands import CommandSync, command_lists
 from engine import events
 from engine.bot_config.document import BotConfigDocument
 from engine.db import session_scope
-from engine.models import AdminUser, Chat, Community, FlowExecution, Role
+from engine.models import (
+    AdminUser,
+    Chat,
+    Community,
+    ExecutionStatus,
+    FlowExecution,
+    Platform,
+    PlatformAccount,
+    Role,
+)
 from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
+from engine.platform_event import EventUser, PlatformEvent
+from engine.runtime import run_flow_now
 from engine.services import bot_config as service
 from tests.fakes import TELEGRAM_CHAT_ID, TELEGRAM_USER_ID, FakeTelegramBotAPI
 from tests.fakes.telegram_bot_api import RecordedCall
@@ -308,6 +319,44 @@ async def test_help_in_the_members_language_with_fallback_to_the_default(editor:
     assert german.params["chat_id"] == TELEGRAM_CHAT_ID
     assert german.params["reply_parameters"]["message_id"] == asked["message"]["message_id"]
     assert french.params["text"] == "<b>Help</b> for Jules"
+
+
+async def test_a_language_a_flow_chose_for_the_member_wins_over_their_locale(
+    editor: AdminUser,
+) -> None:
+    """The fallback chain's middle link, end to end: a flow's db_query set_member_language
+    picks German for a member whose Telegram locale is French; the connector answers them in
+    German, and once the flow clears it their locale (no French: the default) counts again."""
+    with session_scope() as session:  # the member, as ingesting their first message made them
+        session.add(PlatformAccount(platform=Platform.telegram, platform_user_id=str(FRENCH_USER)))
+    flow_id = make_flow(
+        chain(
+            ("t", "tg_message", {}),
+            ("lang", "db_query", {"query": "set_member_language", "params": {
+                "platform": "{{ trigger.platform }}", "user_id": "{{ trigger.user.id }}",
+                "language": "{{ trigger.text }}"}}),
+        )
+    )  # fmt: skip
+
+    async def member_chooses(language: str) -> None:
+        said = PlatformEvent(
+            event_id=f"choose-{language}", kind="tg_message", platform="telegram",
+            connector="telegram_bot", user=EventUser(id=str(FRENCH_USER)), text=language,
+        )  # fmt: skip
+        outcome = await run_flow_now(flow_id, said.as_trigger(), trigger_type="tg_message")
+        assert outcome.status is ExecutionStatus.succeeded, outcome.error
+
+    async with live_bot(editor) as fake:
+        fake.add_user(FRENCH_USER, first_name="Jules", language_code="fr")
+        await member_chooses("de")
+        fake.push_command("help", user_id=FRENCH_USER)
+        german = await fake.wait_for_call("sendMessage", timeout=10)
+        await member_chooses("")
+        fake.push_command("help", user_id=FRENCH_USER)
+        default = await fake.wait_for_call("sendMessage", count=2, timeout=10)
+
+    assert german.params["text"] == "<b>Hilfe</b> für Jules"
+    assert default.params["text"] == "<b>Help</b> for Jules"
 
 
 async def test_keyword_response_in_the_chat_without_quoting(editor: AdminUser) -> None:
