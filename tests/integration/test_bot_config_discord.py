@@ -411,6 +411,35 @@ async def test_keyword_message_gets_a_reply_quoting_it(editor: AdminUser) -> Non
     assert bot.forwarded.count("dc_message") == 3
 
 
+async def test_media_a_photo_as_the_embeds_image_and_a_document_as_its_link(
+    editor: AdminUser,
+) -> None:
+    responses = [
+        *document()["responses"],
+        {"key": "cat", "triggers": [{"kind": "keyword", "value": "picture"}],
+         "text": {"en": "A **cat**"}, "reply_mode": "chat",
+         "media": {"kind": "photo", "url": "https://example.org/cat.jpg"},
+         "buttons": [[{"label": {"en": "Menu"}, "action": {"kind": "menu", "target": "main"}}]]},
+        {"key": "guide", "triggers": [{"kind": "keyword", "value": "guide"}],
+         "reply_mode": "chat",
+         "media": {"kind": "document", "url": "https://example.org/guide.pdf"}},
+    ]  # fmt: skip
+    async with live_bot(editor, document(responses=responses)) as bot:
+        fake = bot.fake
+        await fake.dispatch("MESSAGE_CREATE", fake.user_message("a picture please"))
+        photo = await fake.wait_for_call("POST", MESSAGES, timeout=10)
+        await fake.dispatch("MESSAGE_CREATE", fake.user_message("the guide?"))
+        guide = await fake.wait_for_call("POST", MESSAGES, count=2, timeout=10)
+
+    assert photo.json["content"] == "A **cat**"
+    assert [embed["image"]["url"] for embed in photo.json["embeds"]] == [
+        "https://example.org/cat.jpg"
+    ]
+    assert buttons(photo.json) == [[{"label": "Menu", "custom_id": "fb:m:main"}]]
+    assert guide.json["content"] == "https://example.org/guide.pdf"  # no text: the link alone
+    assert not guide.json.get("embeds")
+
+
 async def test_thread_dm_and_delete_after_answers(editor: AdminUser) -> None:
     async with live_bot(editor) as bot:
         fake = bot.fake

@@ -29,6 +29,7 @@ from engine.models import (
     AdminUser,
     Chat,
     Community,
+    CommunityConfig,
     ExecutionStatus,
     FlowExecution,
     Platform,
@@ -460,6 +461,36 @@ async def test_the_bot_answers_only_in_its_scope(editor: AdminUser) -> None:
 
     assert answered.params["chat_id"] == TELEGRAM_CHAT_ID
     assert len(fake.calls_to("sendMessage")) == 1
+
+
+async def test_texts_read_the_member_the_chat_and_the_chats_community_rules(
+    editor: AdminUser,
+) -> None:
+    """The expressions an admin writes are filled by the connector's own lookups: the
+    member and the chat from the update, the community's name and rules from the database."""
+    with session_scope() as session:
+        community = Community(name="Readers")
+        session.add(community)
+        session.flush()
+        session.add(Chat(platform_chat_id=str(TELEGRAM_CHAT_ID), type="supergroup",
+                         title="Readers chat", community_id=community.id))  # fmt: skip
+        rules = {"rules_text": "Be kind & stay on topic."}
+        session.add(CommunityConfig(community_id=community.id or 0, rules=rules))
+    text = "{{ member.name }}, in {{ chat.title }} ({{ community.name }}): {{ community.rules }}"
+    responses = [
+        *document()["responses"],
+        {"key": "rules", "triggers": [{"kind": "keyword", "value": "rules"}],
+         "text": {"en": text}, "reply_mode": "chat"},
+    ]  # fmt: skip
+    async with live_bot(editor, document(responses=responses)) as fake:
+        fake.add_chat(TELEGRAM_CHAT_ID, title="Book club")
+        fake.add_user(GERMAN_USER, first_name="Grete", last_name="Lind", language_code="de")
+        fake.push_message("what are the rules?", user_id=GERMAN_USER)
+        answered = await fake.wait_for_call("sendMessage", timeout=10)
+
+    assert answered.params["text"] == (
+        "Grete Lind, in Book club (Readers): Be kind &amp; stay on topic."
+    )
 
 
 async def test_a_broken_expression_is_sent_as_written_and_the_bot_goes_on(
