@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from engine import db
 from engine.models import (
     AdminUser,
     AuditLog,
@@ -262,3 +266,121 @@ def test_graph_diff_names_what_changed() -> None:
         flows.EdgeRef("v", "next", "m"),
     ]
     assert flows.graph_diff(old, json.loads(json.dumps(old))) == flows.GraphDiff()
+
+
+# --------------------------------------------------------------------------- draft saves
+
+STALE = "Someone else saved this flow meanwhile; reload to merge."
+
+
+def _people(session: Session) -> tuple[AdminUser, AdminUser]:
+    editor = AdminUser(username="eve", role=Role.editor, password_hash="x")
+    viewer = AdminUser(username="vic", role=Role.viewer, password_hash="x")
+    session.add_all([editor, viewer])
+    session.flush()
+    return editor, viewer
+
+
+def test_a_draft_save_needs_the_revision_it_was_made_from(session: Session) -> None:
+    """The conditional UPDATE: the right flow only, the revision counted by one, a stale
+    copy refused with nothing written, and no revision given saves over anything."""
+    editor, viewer = _people(session)
+    flow = flows.create_flow(session, editor, "Greeter")
+    other = flows.create_flow(session, editor, "Other")
+    before = flow.updated_at
+
+    saved = flows.save_draft(session, editor, flow.id, five_node_graph(), expected_revision=0)
+    assert saved is flow  # the caller's copy is refreshed, not left at the old draft
+    assert (flow.graph, flow.revision, flow.trigger_type) == (five_node_graph(), 1, "tg_command")
+    assert flow.updated_at > before
+    session.refresh(other)
+    assert (other.graph, other.revision, other.trigger_type) == (flows.EMPTY_GRAPH, 0, None)
+
+    with pytest.raises(flows.StaleRevision) as stale:
+        flows.save_draft(session, editor, flow.id, flows.EMPTY_GRAPH, expected_revision=0)
+    assert str(stale.value) == STALE
+    session.refresh(flow)
+    assert (flow.graph, flow.revision) == (five_node_graph(), 1)
+
+    with pytest.raises(PermissionDenied):
+        flows.save_draft(session, viewer, flow.id, flows.EMPTY_GRAPH, expected_revision=1)
+    last = flows.save_draft(session, editor, flow.id, flows.EMPTY_GRAPH)  # no revision: wins
+    assert (last.graph, last.revision, last.trigger_type) == (flows.EMPTY_GRAPH, 2, None)
+
+
+def test_the_revision_check_of_edits_and_publishing(session: Session) -> None:
+    """``_expect_revision``: a matching or absent revision passes, another is refused."""
+    editor, _ = _people(session)
+    flow = flows.create_flow(session, editor, "Greeter", graph=five_node_graph())
+    flows.save_draft(session, editor, flow.id, five_node_graph())
+    assert flows.edit_flow(session, editor, flow.id, expected_revision=1, name="A").name == "A"
+    assert flows.edit_flow(session, editor, flow.id, name="B").name == "B"
+    for stale in (
+        lambda: flows.edit_flow(session, editor, flow.id, expected_revision=0, name="C"),
+        lambda: flows.publish(session, editor, flow.id, expected_revision=2),
+    ):
+        with pytest.raises(flows.StaleRevision) as refused:
+            stale()
+        assert str(refused.value) == STALE
+    assert flows.publish(session, editor, flow.id, expected_revision=1).version == 1
+    assert flow.name == "B"
+
+
+def test_a_built_in_flow_is_not_saved_and_a_missing_one_is_not_found(session: Session) -> None:
+    editor, _ = _people(session)
+    flow = flows.create_flow(session, editor, "Rules", graph=five_node_graph())
+    flow.system_kind = "community_rules"
+    session.add(flow)
+    session.flush()
+    with pytest.raises(flows.FlowConflict) as refused:
+        flows.save_draft(session, editor, flow.id, flows.EMPTY_GRAPH)
+    assert str(refused.value) == (
+        "'Rules' is built in: it runs a community's rules. Change the rules on the "
+        "community instead."
+    )
+    session.refresh(flow)
+    assert (flow.graph, flow.revision) == (five_node_graph(), 0)
+    with pytest.raises(flows.FlowNotFound, match="^Flow 999 does not exist.$"):
+        flows.save_draft(session, editor, 999, flows.EMPTY_GRAPH)
+
+
+def _lock_waiters() -> int:
+    """Sessions of this database waiting for a lock (a fresh connection each time: a
+    transaction keeps one view of ``pg_stat_activity``)."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with db.get_engine().connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_savers_of_one_revision_on_postgresql_one_wins(session: Session) -> None:
+    """The second UPDATE waits for the first saver's row lock, then re-checks the revision
+    (PostgreSQL's READ COMMITTED): it is refused, not written over the first."""
+    editor, _ = _people(session)
+    flow_id = flows.create_flow(session, editor, "Greeter").id
+    session.commit()
+
+    def second_save() -> str:
+        with Session(db.get_engine()) as second:
+            try:
+                flows.save_draft(second, editor, flow_id, flows.EMPTY_GRAPH, expected_revision=0)
+            except flows.StaleRevision as exc:
+                return str(exc)
+            second.commit()
+            return "saved"
+
+    with Session(db.get_engine()) as first, ThreadPoolExecutor(1) as pool:
+        flows.save_draft(first, editor, flow_id, five_node_graph(), expected_revision=0)
+        outcome = pool.submit(second_save)
+        deadline = time.monotonic() + 30
+        while _lock_waiters() == 0:  # the second saver is at the UPDATE, waiting
+            assert time.monotonic() < deadline and not outcome.done(), outcome
+            time.sleep(0.02)
+        first.commit()
+        assert outcome.result(timeout=30) == STALE
+    session.expire_all()
+    stored = flows.get_flow(session, flow_id)
+    assert (stored.graph, stored.revision) == (five_node_graph(), 1)
