@@ -333,7 +333,7 @@ def fail_timed_out(execution_id: int) -> None:
         execution = session.get(FlowExecution, execution_id)
         if execution is None or execution.status not in UNFINISHED:
             return
-        interrupt_running_steps(session, execution_id, TIMED_OUT_TWICE)
+        interrupt_running_steps(session.connection(), execution_id, TIMED_OUT_TWICE)
         execution.status = ExecutionStatus.failed
         execution.error = TIMED_OUT_TWICE
         execution.resume_at = None

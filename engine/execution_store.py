@@ -21,12 +21,11 @@ from threading import Lock
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic_core import to_jsonable_python
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from pydantic_core import to_json, to_jsonable_python
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from engine.db import session_scope, table_of
+from engine.db import get_engine, session_scope, table_of
 from engine.models import (
     ExecutionStatus,
     FlowDefinition,
@@ -272,10 +271,10 @@ def mark_running(execution_id: int) -> None:
         set_running(session, execution_id)
 
 
-def interrupt_running_steps(session: Session, execution_id: int, error: str) -> None:
+def interrupt_running_steps(connection: sa.Connection, execution_id: int, error: str) -> None:
     """Fail the steps an ended execution left ``running`` (a cut-short branch, a parked
     delay, a cancellation), with the reason."""
-    session.connection().execute(
+    connection.execute(
         sa.update(_STEPS)
         .where(_STEPS.c.execution_id == execution_id, _STEPS.c.status == StepStatus.running)
         .values(status=StepStatus.failed, error=error)
@@ -283,24 +282,43 @@ def interrupt_running_steps(session: Session, execution_id: int, error: str) -> 
 
 
 _EXECUTIONS = table_of(FlowExecution)
-_STATUS_FOR_UPDATE = (
-    sa.select(_EXECUTIONS.c.status)
+_STOPPED = _EXECUTIONS.c.status == ExecutionStatus.stopped
+
+
+def _unless_stopped(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """The new value of ``column``, or the canceller's on a row already ``stopped``."""
+    return sa.case((_STOPPED, column), else_=sa.bindparam(f"new_{column.name}", type_=column.type))
+
+
+# Prepared once: a Core statement on the table skips the ORM's per-call compile (issue 15).
+# One UPDATE decides and records the end: a row cancelled meanwhile keeps the canceller's
+# status, reason and times (PostgreSQL re-evaluates the CASEs on the row it waited for).
+_RECORD_END = (
+    sa.update(_EXECUTIONS)
     .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
-    .with_for_update()
-)
-_ENDED = [_EXECUTIONS.c.result, _EXECUTIONS.c.resume_at, _EXECUTIONS.c.context]
-_ENDED += [_EXECUTIONS.c.step_count, _EXECUTIONS.c.finished_at]
-# Prepared once: Core statements on the table skip the ORM's per-call compile and
-# bulk-update bookkeeping, the larger part of an execution's cost (issue 15).
-_RECORD_END = {
-    cancelled: sa.update(_EXECUTIONS)
-    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
-    .values({column: sa.bindparam(column.name) for column in columns})
-    for cancelled, columns in (
-        (True, _ENDED),
-        (False, [*_ENDED, _EXECUTIONS.c.status, _EXECUTIONS.c.error]),
+    .values(
+        {
+            _EXECUTIONS.c.result: sa.bindparam("new_result", type_=_EXECUTIONS.c.result.type),
+            _EXECUTIONS.c.context: sa.bindparam("new_context", type_=_EXECUTIONS.c.context.type),
+            _EXECUTIONS.c.step_count: sa.func.coalesce(
+                sa.bindparam("new_step_count", type_=sa.Integer),
+                sa.select(sa.func.count())
+                .where(_STEPS.c.execution_id == _EXECUTIONS.c.id)
+                .scalar_subquery(),
+            ),
+            **{
+                column: _unless_stopped(column)
+                for column in (
+                    _EXECUTIONS.c.status,
+                    _EXECUTIONS.c.error,
+                    _EXECUTIONS.c.resume_at,
+                    _EXECUTIONS.c.finished_at,
+                )
+            },
+        }
     )
-}
+    .returning(_EXECUTIONS.c.status)
+)
 
 
 def finish(
@@ -316,39 +334,32 @@ def finish(
     step_count: int | None = None,
     left_running: bool = True,
 ) -> ExecutionStatus:
-    """Record how the run ended, with the ``batch`` of steps not written yet; returns the
-    status recorded. An execution cancelled meanwhile (its row already ``stopped``) stays
-    stopped with the canceller's reason, so a run that parked or got past its last step
-    cannot revive it. ``step_count``: the steps the run knows of (else counted here);
+    """Record how the run ended, with the ``batch`` of steps not written yet, in one
+    transaction; returns the status recorded. An execution cancelled meanwhile (its row
+    already ``stopped``) stays stopped with the canceller's reason, so a run that parked or
+    got past its last step cannot revive it. ``step_count``: the steps the run knows of
+    (else counted before the ``batch`` is written: give it with a batch);
     ``left_running``: whether it knows of steps still running (else none are looked for)."""
-    with session_scope() as session:
-        connection = session.connection()
-        recorded = connection.execute(_STATUS_FOR_UPDATE, {"execution_id": execution_id}).scalar()
-        cancelled = recorded == ExecutionStatus.stopped
-        if cancelled:
-            status, resume_at = ExecutionStatus.stopped, None
-        if batch is not None:
-            batch.write(session)
-        if status in TERMINAL and left_running:  # cut short (a failed branch, the time budget)
-            interrupt_running_steps(session, execution_id, "interrupted: the execution ended first")
-        if step_count is None:
-            step_count = session.exec(
-                select(sa.func.count())
-                .select_from(FlowExecutionStep)
-                .where(FlowExecutionStep.execution_id == execution_id)
-            ).one()
+    with get_engine().begin() as connection:
         values: dict[str, Any] = {
             "execution_id": execution_id,
-            "result": redactor.seal(jsonable(result)) if result is not None else None,
-            "resume_at": resume_at,
-            "context": redactor.redact(jsonable(variables)),
-            "step_count": step_count,
-            "finished_at": None if status is ExecutionStatus.waiting else utcnow(),
+            "new_result": redactor.seal(jsonable(result)) if result is not None else None,
+            "new_context": redactor.redact(jsonable(variables)),
+            "new_step_count": step_count,
+            "new_status": status,
+            "new_error": redactor.scrub(error),
+            "new_resume_at": resume_at,
+            "new_finished_at": None if status is ExecutionStatus.waiting else utcnow(),
         }
-        if not cancelled:
-            values.update(status=status, error=redactor.scrub(error))
-        connection.execute(_RECORD_END[cancelled], values)
-    return status
+        found = connection.execute(_RECORD_END, values).scalar()
+        recorded = status if found is None else ExecutionStatus(found)  # None: row deleted
+        if batch is not None:
+            batch.write(connection)
+        if recorded in TERMINAL and left_running:  # cut short (a failed branch, the budget)
+            interrupt_running_steps(
+                connection, execution_id, "interrupted: the execution ended first"
+            )
+    return recorded
 
 
 # --------------------------------------------------------------------------- steps
@@ -392,10 +403,18 @@ def _outcome_values(
 
 # Rows another run of the execution holds (its step key or sequence number) are skipped,
 # not an error: no savepoint is needed, and only the rows inserted come back (any order).
-_INSERT_STEPS = {
-    dialect: insert(_STEPS).on_conflict_do_nothing().returning(_STEPS.c.step_key, _STEPS.c.id)
-    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
+# SQLite: the driver's executemany as multi-row VALUES. PostgreSQL: the rows as one JSON
+# parameter, expanded by the server: psycopg converts (and caches) a query of one parameter
+# instead of re-parsing a VALUES list of a dozen parameters per row on every batch.
+_STEP_COLUMNS = [column.name for column in _STEPS.c if column.name != "id"]
+_INSERT_STEPS_SQLITE = (
+    sqlite_insert(_STEPS).on_conflict_do_nothing().returning(_STEPS.c.step_key, _STEPS.c.id)
+)
+_INSERT_STEPS_POSTGRESQL = sa.text(
+    f"INSERT INTO {_STEPS.name} ({', '.join(_STEP_COLUMNS)}) SELECT {', '.join(_STEP_COLUMNS)}"
+    f" FROM jsonb_populate_recordset(NULL::{_STEPS.name}, CAST(:rows AS jsonb))"
+    " ON CONFLICT DO NOTHING RETURNING step_key, id"
+)
 
 
 @dataclass
@@ -429,44 +448,48 @@ class StepBatch:
         else:
             self.changed.setdefault(step.id, {}).update(values)
 
-    def write(self, session: Session) -> None:
+    def write(self, connection: sa.Connection) -> None:
         """Insert the new rows in one statement and apply the changes. Rows another run
         of the execution wrote meanwhile (same step key) are updated instead, and taken
         sequence numbers move past the last one."""
-        self._insert(session)
+        self._insert(connection)
         if self.new:  # refused: another run wrote some of these meanwhile
-            self._make_room(session)
-            self._insert(session)
+            self._make_room(connection)
+            self._insert(connection)
             if self.new:
                 raise RuntimeError(f"could not record the steps of execution {self.execution_id}")
         for row_id, values in self.changed.items():
-            session.connection().execute(
-                sa.update(_STEPS).where(_STEPS.c.id == row_id).values(**values)
-            )
+            connection.execute(sa.update(_STEPS).where(_STEPS.c.id == row_id).values(**values))
         self.changed.clear()
 
-    def _insert(self, session: Session) -> None:
-        """One INSERT of every new row (the driver's executemany as multi-row VALUES), its
-        compiled form cached whatever the number of rows; those refused stay in ``new``."""
+    def _insert(self, connection: sa.Connection) -> None:
+        """One INSERT of every new row, its compiled form the same whatever the number of
+        rows; those refused stay in ``new``."""
         if not self.new:
             return
         rows = [
             {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
             for key, (record, values) in self.new.items()
         ]
-        connection = session.connection()
-        inserted = connection.execute(_INSERT_STEPS[connection.dialect.name], rows).all()
-        for key, row_id in inserted:
+        if connection.dialect.name == "postgresql":
+            found = connection.execute(_INSERT_STEPS_POSTGRESQL, {"rows": to_json(rows).decode()})
+        else:
+            found = connection.execute(_INSERT_STEPS_SQLITE, rows)
+        for key, row_id in found.all():
             self.new.pop(key)[0].id = row_id
 
-    def _make_room(self, session: Session) -> None:
-        found = session.connection().execute(
+    def _make_room(self, connection: sa.Connection) -> None:
+        found = connection.execute(
             sa.select(_STEPS.c.step_key, _STEPS.c.id).where(
                 _STEPS.c.execution_id == self.execution_id
             )
         )
         taken: dict[str, int] = {key: row_id for key, row_id in found}
-        seq = _max_seq(session, self.execution_id)
+        seq = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(_STEPS.c.seq), 0)).where(
+                _STEPS.c.execution_id == self.execution_id
+            )
+        ).scalar_one()
         for key, (record, values) in list(self.new.items()):
             if key in taken:
                 record.id = row_id = taken[key]
@@ -509,7 +532,7 @@ def start_step(
             if mark_running:
                 set_running(session, execution_id)
             if batch is not None:
-                batch.write(session)
+                batch.write(session.connection())
             if existing is not None and claim:
                 raise ClaimTaken(existing)
             if existing is not None:

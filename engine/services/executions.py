@@ -356,7 +356,7 @@ def cancel(session: Session, actor: AdminUser, execution_id: int) -> FlowExecuti
     )
     for row_id, _, status in found:
         if status != ExecutionStatus.running:  # a running step is its worker's to end
-            interrupt_running_steps(session, row_id, f"interrupted: {reason}")
+            interrupt_running_steps(session.connection(), row_id, f"interrupted: {reason}")
     audit.record(
         session, actor.username, "execution_cancel", target_type="execution", target_id=execution_id
     )

@@ -211,7 +211,7 @@ def test_a_batch_meeting_another_runs_rows_updates_them_and_moves_past_their_seq
     mine_v.status, mine_v.output = StepStatus.succeeded, {"mine": True}
     execution_store.finish_step(mine_v, redactor, batch=batch)
     with db.session_scope() as scope:
-        batch.write(scope)
+        batch.write(scope.connection())
     assert mine_v.id == other_v.id and mine_x.id is not None and mine_x.seq == 3
     recorded = {s.step_key: s for s in steps(session, execution_id)}
     assert [(k, s.seq) for k, s in recorded.items()] == [("v", 1), ("w", 2), ("x", 3)]
