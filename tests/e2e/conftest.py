@@ -73,7 +73,9 @@ def leave_when_asked(page: Page) -> None:
 
 
 def screenshot(page: Page, name: str) -> Path:
+    """Saved as the page will look: dialogs' opening fades are run to their end (taken at
+    once, the publish, re-run and templates dialogs were caught half transparent)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), animations="disabled")
     return path

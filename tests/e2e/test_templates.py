@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import screenshot
 from tests.e2e.flow_ui import new_page
 from tests.e2e.server import flowbot_server
 from tests.e2e.test_community_journey import Fakes, add_connections
@@ -65,14 +65,14 @@ def test_ping_from_a_template_answers_on_telegram(
 
     clicks.on(page.get_by_test_id("new-flow"))
     expect(page.get_by_test_id("template-gallery")).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "flow-templates.png"))
+    screenshot(page, "flow-templates")
     clicks.on(page.get_by_test_id("template-ping"))
     picker = page.get_by_test_id("pick-telegram")  # the only Telegram bot, already picked
     expect(picker).to_contain_text("Photo club bot")
     picker.click()  # a look, not a step the admin needs: only Telegram bots are offered
     expect(page.get_by_role("option")).to_have_count(1)  # the Discord bot is not offered
     page.keyboard.press("Escape")
-    page.screenshot(path=str(SCREENSHOTS / "flow-template-pickers.png"))
+    screenshot(page, "flow-template-pickers")
     clicks.on(page.get_by_test_id("template-create"))
     expect(page.get_by_test_id("flow-name")).to_have_text("/ping → pong")
     expect(page.get_by_test_id("flow-canvas")).to_be_visible()
