@@ -77,7 +77,9 @@ CASES = [(d, "list", u) for d in DEPTHS for u in USES] + [
 
 CHILD = """
 import json, sys, time
+from engine import expressions
 from engine.expressions import ExpressionError, Scope, render
+expressions.MAX_RENDER_SECONDS = 3600.0  # the size limit must fire, not the wall clock
 for template in json.load(sys.stdin):
     started = time.process_time()
     try:
