@@ -44,6 +44,7 @@ from tests.fakes import (
 )
 from tests.flow_helpers import make_admin
 from tests.integration.supervised import supervised_instances
+from tests.integration.test_supervisor import eventually
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -60,6 +61,25 @@ def test_the_gallery_has_the_twelve_templates_the_issue_asks_for() -> None:
 
 
 # --- the world each test runs in ----------------------------------------------------------
+
+
+async def discovered(instance_id: int, platform: Platform, chat_id: int | str) -> int:
+    """The row id of a chat the fake announces to the bot (a Discord server's channels),
+    once chat discovery has recorded it: recording it here as well raced with discovery
+    (a duplicate row, refused by the database's unique key)."""
+
+    def row() -> int | None:
+        with session_scope() as session:
+            return session.exec(
+                select(Chat.id).where(
+                    Chat.platform == platform,
+                    Chat.platform_chat_id == str(chat_id),
+                    Chat.bot_instance_id == instance_id,
+                )
+            ).first()
+
+    found: int = await eventually(row, timeout=20, what=f"discovery of chat {chat_id}")
+    return found
 
 
 def add_chat(
@@ -307,7 +327,7 @@ async def test_channel_to_discord(monkeypatch: pytest.MonkeyPatch) -> None:
     async with telegram_and_discord(monkeypatch) as (telegram_fake, discord_fake, tg, dc):
         telegram_fake.add_chat(CHANNEL_ID, "channel", "Flowbot News")
         channel = add_chat(tg, Platform.telegram, CHANNEL_ID, "channel", "Flowbot News")
-        text_channel = add_chat(dc, Platform.discord, DISCORD_CHANNEL_ID, "text", "general")
+        text_channel = await discovered(dc, Platform.discord, DISCORD_CHANNEL_ID)
         from_template(
             "channel_to_discord",
             telegram=tg, chat=channel, discord=dc, discord_channel=text_channel,
@@ -353,7 +373,7 @@ async def test_github_to_discord(monkeypatch: pytest.MonkeyPatch) -> None:
         kind = ConnectorKind.discord_bot
         async with supervised_instances(monkeypatch, [(kind, fake.token, settings)]) as (_, ids):
             await fake.wait_until_ready(timeout=20)
-            channel = add_chat(ids[0], Platform.discord, DISCORD_CHANNEL_ID, "text", "dev")
+            channel = await discovered(ids[0], Platform.discord, DISCORD_CHANNEL_ID)
             url = endpoint_of(
                 from_template("github_to_discord", discord=ids[0], discord_channel=channel)
             )
