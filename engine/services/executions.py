@@ -14,7 +14,6 @@ for the debugger and the REST API alike.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,9 +24,9 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from engine import actors, events, execution_store
+from engine import actors, execution_store
 from engine.db import primary_key, saved_id, session_scope, table_of
-from engine.execution_events import announce_status, ended_here, ended_topic
+from engine.execution_events import announce_status, expect_end, follow_ends, forget_end
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
     AdminUser,
@@ -53,6 +52,8 @@ TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, Executi
 MAX_WAIT_SECONDS = 60.0
 # The bus says when an execution ended; it is best effort, so the row is also read this often.
 POLL_SECONDS = 0.5
+# How long a waiter waits for the bus subscription that brings other processes' ends.
+FOLLOW_START_SECONDS = 2.0
 TEST_RUN_NOTE = "editor test run"
 
 
@@ -197,39 +198,35 @@ async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | 
 
 
 async def _wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
-    """The row once the bus announces the end (on its own topic: the steps wake nobody
-    here), or read every POLL_SECONDS in case the announcement was lost."""
+    """The row once its end is announced (steps wake nobody here), or read every
+    POLL_SECONDS in case the announcement was lost. Embedded, the run announces its end in
+    this process, which remembers it: the row is read once, at the end. Scaled, the end
+    comes through this loop's one subscription to every end (``follow_ends``), and the run
+    may have ended before it: the row is read at once too."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_WAIT_SECONDS)
-    subscription = events.subscribe(ended_topic(execution_id))
+    ended = expect_end(execution_id)
     try:
-        async with asyncio.timeout(2):
-            await subscription.started()
-        # Embedded, the run announces its end in this process, which remembers it: unless
-        # it has ended already, the row is read once, at the end. Scaled, the run may have
-        # ended before the subscription: the row is read now.
-        unread = get_settings().is_embedded_broker and not ended_here(execution_id)
+        embedded = get_settings().is_embedded_broker
+        if not embedded:
+            await follow_ends(FOLLOW_START_SECONDS)
+        read_now = not embedded or ended.done()
         execution: FlowExecution | None = None
         while True:
-            if not unread:
+            if read_now:
                 execution = await asyncio.to_thread(load, execution_id)
                 if execution is None or execution.status in TERMINAL:
                     return execution
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return await asyncio.to_thread(load, execution_id) if unread else execution
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(POLL_SECONDS, remaining)):
-                    async for event in subscription:
-                        if _announces_end(event.payload):
-                            break
-            unread = False
+                return execution if read_now else await asyncio.to_thread(load, execution_id)
+            if ended.done():  # announced, yet the row said otherwise: poll from now on
+                forget_end(execution_id, ended)
+                ended = expect_end(execution_id, announced_counts=False)
+            await asyncio.wait({ended}, timeout=min(POLL_SECONDS, remaining))
+            read_now = True
     finally:
-        await subscription.close()
-
-
-def _announces_end(payload: dict[str, Any]) -> bool:
-    return payload.get("type") == "execution" and payload.get("status") in TERMINAL
+        forget_end(execution_id, ended)
 
 
 def execution_view(execution: FlowExecution, *, steps: bool = False) -> dict[str, Any]:
