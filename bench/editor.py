@@ -3,12 +3,14 @@
     python -m bench.editor             # starts its own server (builds the UI once)
     python -m bench.editor --url http://127.0.0.1:3100 --data-dir /tmp/editor-data
 
-Prints, per flow: the time to open it until every node the canvas renders is in the DOM
-and drawn (measured, not hidden; the canvas renders the nodes in view); frame rates while
-panning (from a point of the empty pane, and the viewport is checked to have moved) and
-while dragging a node (checked to have moved); and the websocket traffic of one node move
-and of one node added, each with its autosave: what the browser sends, and each frame the
-server answers to this client (the edit's patch, the autosave's few flags).
+Two people (two browser contexts) have each flow open. Prints, per flow: the time to open
+it until every node the canvas renders is in the DOM and drawn (measured, not hidden; the
+canvas renders the nodes in view); frame rates while panning (from a point of the empty
+pane, and the viewport is checked to have moved) and while dragging a node (checked to
+have moved); the websocket traffic, whole frames in bytes, of one node move, one node
+added and one param edit, each with its autosave: what the editor's page sends and
+receives, and what the co-editor's page receives; and the co-editor latency, from an edit
+leaving one page until the other page shows it (many moves, many param edits: p50, p99).
 """
 
 from __future__ import annotations
@@ -27,7 +29,33 @@ from typing import Any
 
 SIZES = (300, 1000)
 ROWS = 30  # parallel chains, so the whole flow fits on screen at the minimum zoom
-USER, PASSWORD = "bench", "bench password 1"
+USER, CO_EDITOR, PASSWORD = "bench", "bench2", "bench password 1"
+LATENCY_EDITS = 40  # per kind of edit and flow size
+# Ada's page: when each kind of edit event was handed to the websocket (epoch ms).
+SEND_CLOCK = """(() => {
+    const send = WebSocket.prototype.send;
+    window.__sentAt = {};
+    WebSocket.prototype.send = function (data) {
+        const found = typeof data === "string" && data.match(/(move_nodes|commit_field)/);
+        if (found) window.__sentAt[found[1]] = performance.timeOrigin + performance.now();
+        return send.call(this, data);
+    };
+})()"""
+# Bob's page: the first animation frame at which an element's property differs from now.
+WATCH = """([selector, property]) => {
+    const read = () => {
+        const el = document.querySelector(selector);
+        return el && (property === "value" ? el.value : el.style[property]);
+    };
+    const was = read();
+    window.__shown = new Promise((resolve) => {
+        const tick = () => {
+            if (read() !== was) resolve(performance.timeOrigin + performance.now());
+            else requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+    });
+}"""
 FRAME_PROBE = """() => {
     const run = (window.__probe || 0) + 1;
     window.__probe = run;
@@ -55,9 +83,11 @@ EMPTY_PANE_POINT = """() => {
         }
     return null;
 }"""
-# The id of a node the mouse can reach (its centre is on the canvas, not under a panel).
-REACHABLE_NODE = """() => {
+# The id of a node among ``ids`` the mouse can reach (its centre is on the canvas, not
+# under a panel).
+REACHABLE_NODE = """(ids) => {
     for (const node of document.querySelectorAll(".react-flow__node")) {
+        if (!ids.includes(node.dataset.id)) continue;
         const r = node.getBoundingClientRect();
         const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
         if (hit && hit.closest(".react-flow__node") === node) return node.dataset.id;
@@ -106,10 +136,11 @@ def seed(data_dir: Path) -> dict[int, int]:
     get_settings.cache_clear()
     upgrade(get_settings().effective_database_url)
     with session_scope() as session:
-        user = session.exec(select(AdminUser).where(AdminUser.username == USER)).first()
-        if user is None:
-            admin = session.exec(select(AdminUser).where(AdminUser.role == Role.admin)).first()
-            user = auth.create_user(session, USER, PASSWORD, Role.admin, actor=admin)
+        for name in (CO_EDITOR, USER):  # the co-editor, then the one who makes the flows
+            user = session.exec(select(AdminUser).where(AdminUser.username == name)).first()
+            if user is None:
+                admin = session.exec(select(AdminUser).where(AdminUser.role == Role.admin)).first()
+                user = auth.create_user(session, name, PASSWORD, Role.admin, actor=admin)
         made = {
             size: flows.create_flow(session, user, f"Bench {size} nodes", graph=big_graph(size))
             for size in SIZES
@@ -158,29 +189,46 @@ def measure(url: str, flow_ids: dict[int, int]) -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
-        page.on("dialog", lambda dialog: dialog.accept())  # leaving an unsaved flow asks
-        sent: list[str] = []
-        received: list[str] = []
-
-        def on_socket(ws) -> None:  # type: ignore[no-untyped-def]
-            ws.on("framesent", lambda payload: sent.append(str(payload)))
-            ws.on("framereceived", lambda payload: received.append(str(payload)))
-
-        page.on("websocket", on_socket)
-        page.goto(f"{url}/login")
-        page.fill("#username", USER)
-        page.fill("#password", PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_test_id("sidebar").wait_for()
+        ada, bob = (Tab(browser, url, user) for user in (USER, CO_EDITOR))
         for size, flow_id in flow_ids.items():
             print(f"-- {size}-node flow")
-            measure_flow(page, f"{url}/flows/{flow_id}", sent, received)
+            measure_flow(ada, bob, f"{url}/flows/{flow_id}", size)
         browser.close()
 
 
-def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> None:  # type: ignore[no-untyped-def]
+class Tab:
+    """One person's page, signed in, with the websocket frames it sends and receives."""
+
+    def __init__(self, browser, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+        self.page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        self.page.set_default_timeout(60_000)
+        self.page.on("dialog", lambda dialog: dialog.accept())  # leaving unsaved asks
+        self.page.add_init_script(SEND_CLOCK)
+        self.sent: list[str] = []
+        self.received: list[str] = []
+        self.page.on("websocket", self._on_socket)
+        self.page.goto(f"{url}/login")
+        self.page.fill("#username", username)
+        self.page.fill("#password", PASSWORD)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.get_by_test_id("sidebar").wait_for()
+
+    def _on_socket(self, ws) -> None:  # type: ignore[no-untyped-def]
+        ws.on("framesent", lambda payload: self.sent.append(str(payload)))
+        ws.on("framereceived", lambda payload: self.received.append(str(payload)))
+
+    def clear(self) -> None:
+        self.sent.clear()
+        self.received.clear()
+
+    def saved(self) -> None:
+        """The last edit's answer came, and its autosave too."""
+        self.page.get_by_test_id("dirty").wait_for(state="attached")
+        self.page.get_by_test_id("dirty").wait_for(state="detached")
+
+
+def measure_flow(ada: Tab, bob: Tab, editor: str, size: int) -> None:
+    page = ada.page
     started = time.perf_counter()
     page.goto(editor)
     page.wait_for_function(DRAWN, polling="raf")
@@ -188,33 +236,53 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     page.wait_for_timeout(1500)  # the first framing may bring more nodes into view
     drawn = page.evaluate(DRAWN)
     print(f"open: {opened * 1000:7.0f} ms until drawn ({drawn} nodes in the DOM after 1.5 s)")
+    bob.page.goto(editor)
+    bob.page.wait_for_function(DRAWN, polling="raf")
+    bob.page.wait_for_timeout(1500)
 
-    node_id = page.evaluate(REACHABLE_NODE)
+    logs = [f"n{i}" for i in range(1, size) if i % 3 == 2]  # big_graph's log nodes
+    node_id = page.evaluate(REACHABLE_NODE, logs)
     assert node_id, "no node in reach to drag"
     target = page.locator(f'.react-flow__node[data-id="{node_id}"]')
     box = target.bounding_box()
     assert box
-    sent.clear()
-    received.clear()
+    ada.clear()
+    bob.clear()
     page.evaluate(FRAME_PROBE)
     drag(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 120, 80)
     moved = target.bounding_box()
     assert moved and (moved["x"], moved["y"]) != (box["x"], box["y"]), "the node did not move"
     print(f"drag: {frame_stats(page)}")
     started = time.perf_counter()
-    page.get_by_test_id("dirty").wait_for(state="attached")  # the move's answer came
-    page.get_by_test_id("dirty").wait_for(state="detached")  # autosaved
+    ada.saved()
     saved = time.perf_counter() - started
     print(f"node move, autosaved {saved * 1000:.0f} ms after the drop (1,500 of them the pause):")
-    print(traffic(sent, received, "move_nodes"))
-    sent.clear()
-    received.clear()
+    print(traffic(ada, bob, "move_nodes"))
+
+    ada.clear()
+    bob.clear()
     page.get_by_test_id("palette-log").click()  # added after the last node (out of view)
-    page.get_by_test_id("dirty").wait_for(state="attached")
-    page.get_by_test_id("dirty").wait_for(state="detached")
-    assert any('"log1"' in frame for frame in received), "the added node never arrived"
-    print("node added (palette click), and its autosave:")
-    print(traffic(sent, received, "add_node"))
+    ada.saved()
+    assert any('"log1"' in frame for frame in bob.received), "the add never reached bob"
+    print("node added (palette click), its selection and its autosave:")
+    print(traffic(ada, bob, "add_node"))
+
+    target.click()
+    bob.page.locator(f'.react-flow__node[data-id="{node_id}"]').click()
+    field = page.get_by_test_id("param-message")
+    field.wait_for()
+    bob.page.get_by_test_id("param-message").wait_for()
+    ada.clear()
+    bob.clear()
+    field.fill("changed by the bench")
+    field.press("Tab")
+    expect_value(bob, "changed by the bench")
+    ada.saved()
+    print("param edited (a field left), and its autosave:")
+    print(traffic(ada, bob, "commit_field"))
+
+    latency(ada, bob, node_id)
+
     point = page.evaluate(EMPTY_PANE_POINT)
     assert point, "no empty point of the pane to pan from"
     before = page.evaluate(VIEWPORT)
@@ -225,15 +293,51 @@ def measure_flow(page, editor: str, sent: list[str], received: list[str]) -> Non
     print(f"pan:  {frame_stats(page)}  (view {before} → {after})")
 
 
-def traffic(sent: list[str], received: list[str], event: str) -> str:
-    """The edit's event and every frame sent and received, in bytes, and what the largest
-    frame received holds (its heaviest parts, in bytes)."""
-    mine = [len(frame) for frame in sent if event in frame]
-    largest = max(received, key=len, default="")
+def expect_value(tab: Tab, text: str) -> None:
+    tab.page.wait_for_function(
+        "(text) => document.querySelector('[data-testid=param-message]')?.value === text", arg=text
+    )
+
+
+def latency(ada: Tab, bob: Tab, node_id: str) -> None:
+    """From an edit leaving Ada's page (its event handed to the websocket) until Bob's page
+    shows it (checked every animation frame): node moves, and param edits shown in Bob's
+    form for the same node. Both pages run in one browser, so their clocks agree."""
+    ada_node = ada.page.locator(f'.react-flow__node[data-id="{node_id}"]')
+    gaps: dict[str, list[float]] = {"move": [], "param": []}
+    for index in range(LATENCY_EDITS):
+        box = ada_node.bounding_box()
+        assert box
+        bob.page.evaluate(WATCH, [f'.react-flow__node[data-id="{node_id}"]', "transform"])
+        drag(ada.page, box["x"] + 40, box["y"] + 15, 30 if index % 2 else -30, 0, steps=4)
+        shown = bob.page.evaluate("() => window.__shown")
+        gaps["move"].append(shown - ada.page.evaluate("() => window.__sentAt.move_nodes"))
+    field = ada.page.get_by_test_id("param-message")
+    for index in range(LATENCY_EDITS):
+        bob.page.evaluate(WATCH, ["[data-testid=param-message]", "value"])
+        field.fill(f"edit {index}")
+        field.press("Tab")
+        shown = bob.page.evaluate("() => window.__shown")
+        gaps["param"].append(shown - ada.page.evaluate("() => window.__sentAt.commit_field"))
+    for kind, found in gaps.items():
+        found.sort()
+        p99 = found[min(len(found) - 1, int(len(found) * 0.99))]
+        print(
+            f"co-editor sees a {kind:5}: p50 {statistics.median(found):5.0f} ms, p99"
+            f" {p99:5.0f} ms, worst {found[-1]:5.0f} ms ({len(found)} edits)"
+        )
+
+
+def traffic(ada: Tab, bob: Tab, event: str) -> str:
+    """The edit's event frame, every frame Ada sent and received, and every frame Bob (the
+    co-editor) received, in bytes; what the largest frame holds (its heaviest parts)."""
+    mine = [len(frame) for frame in ada.sent if event in frame]
+    largest = max(ada.received + bob.received, key=len, default="")
     return (
-        f"  sent {len(sent)} frame(s) {[len(f) for f in sent]} bytes, the {event} event"
-        f" {mine[0] if mine else 0}; received {len(received)} frame(s)"
-        f" {[len(f) for f in received]} bytes; the largest holds {heaviest(largest)}"
+        f"  ada sent {[len(f) for f in ada.sent]} bytes (the {event} event"
+        f" {mine[0] if mine else 0}); ada received {[len(f) for f in ada.received]}; bob"
+        f" received {[len(f) for f in bob.received]}; largest frame"
+        f" {len(largest)} bytes: {heaviest(largest)}"
     )
 
 

@@ -969,7 +969,13 @@ def referenced_names(template: str, names: Iterable[str] = ()) -> set[str]:
     """
     if not _has_markers(template):
         return set()
-    extra = frozenset(names)
+    return set(_referenced(template, frozenset(names)))
+
+
+@lru_cache(maxsize=4096)
+def _referenced(template: str, extra: frozenset[str]) -> frozenset[str]:
+    """Parsed once per text: validating a flow re-reads every field on each edit (the
+    editor validates after every change), and parsing is most of that time."""
     try:
         ast = _parse(template, _ENVS[False], extra)
     except Exception as exc:
@@ -977,7 +983,7 @@ def referenced_names(template: str, names: Iterable[str] = ()) -> set[str]:
     roots = find_undeclared_variables(ast) - set(_GLOBALS) - extra
     found: set[str] = set()
     _collect_paths(ast, roots, found)
-    return found
+    return frozenset(found)
 
 
 def _chain(node: nodes.Node) -> str | None:

@@ -161,12 +161,13 @@ class EditorState(AuthState):
         return (await self.get_state(FlowRoom)).graph
 
     @rx.event
-    async def add_node(self, drop: dict[str, Any]) -> None:
-        """Add a palette item to the room's draft and select it here (only for this person)."""
+    async def add_node(self, drop: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """Add a palette item to the room's draft, then select it here (only for this
+        person): the selection is an event of its own, so the node's form does not ride
+        the add's frame."""
         room = await self.get_state(FlowRoom)
         node_id = await room._add_node(drop)
-        if node_id:
-            await self.select(node_id)
+        return EditorState.select(node_id) if node_id else None
 
     @rx.event
     async def select(self, node_id: str) -> None:
@@ -187,10 +188,9 @@ class EditorState(AuthState):
             self._assign(selected_id="", fields=[], node_problems=[], hints=[])
             return
         node_type = REGISTRY.get(node["type"]) if node["type"] in REGISTRY else None
+        issues = room._issues_of(node["id"])  # the room's last check, never a new one
         with session_scope() as session:
-            user = self._current_user(session)
-            issues = [i for i in flows.validate(session, graph).issues if i.node_id == node["id"]]
-            fields = form_fields(session, user, node, issues)
+            fields = form_fields(session, self._current_user(session), node, issues)
         self._assign(
             selected_label=node_type.label if node_type else node["type"],
             selected_description=node_type.description if node_type else "",
