@@ -195,6 +195,31 @@ def runnable(execution: FlowExecution, now: datetime) -> bool:
     return (resume_at if resume_at.tzinfo else resume_at.replace(tzinfo=now.tzinfo)) <= now
 
 
+_EXECUTIONS = table_of(FlowExecution)
+_VERSIONS = table_of(FlowVersion)
+_EXECUTION_COLUMNS = [column.name for column in _EXECUTIONS.c]
+# Prepared once, read on a connection in autocommit: one statement, no BEGIN and COMMIT
+# round trips, no ORM session (issue 15).
+_LOAD = (
+    sa.select(_EXECUTIONS, _VERSIONS.c.created_at.label("version_created_at"))
+    .select_from(_EXECUTIONS.outerjoin(_VERSIONS, _VERSIONS.c.id == _EXECUTIONS.c.version_id))
+    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
+)
+_GRAPH = sa.select(_VERSIONS.c.graph).where(_VERSIONS.c.id == sa.bindparam("version_id"))
+_STEP_RECORDS = sa.select(
+    _STEPS.c.id,
+    _STEPS.c.seq,
+    _STEPS.c.step_key,
+    _STEPS.c.status,
+    _STEPS.c.output,
+    _STEPS.c.error,
+    _STEPS.c.handle,
+).where(_STEPS.c.execution_id == sa.bindparam("execution_id"))
+_CALLER = sa.select(_EXECUTIONS.c.flow_id, _EXECUTIONS.c.parent_execution_id).where(
+    _EXECUTIONS.c.id == sa.bindparam("execution_id")
+)
+
+
 def load(
     execution_id: int, has_graph: Callable[[int, datetime], bool] = lambda *_: False
 ) -> LoadedExecution:
@@ -203,53 +228,47 @@ def load(
     A ``queued`` execution has no steps yet (every durable write marks it running or
     ended) unless a re-run seeded it with the replayed ones, which it counts in
     ``step_count``; a root execution has no callers. What cannot be there is not looked for."""
-    with session_scope() as session:
-        found = session.exec(
-            select(FlowExecution, FlowVersion.created_at)
-            .join(FlowVersion, col(FlowVersion.id) == col(FlowExecution.version_id), isouter=True)
-            .where(FlowExecution.id == execution_id)
-        ).first()
+    with get_engine().connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
         if found is None:
             raise ExecutionNotFound(f"execution {execution_id} does not exist")
-        execution, created_at = found
+        execution = FlowExecution(**{name: found[name] for name in _EXECUTION_COLUMNS})
+        created_at = found["version_created_at"]
         if execution.version_id is None or created_at is None:
             raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
         graph = None
         if not has_graph(execution.version_id, created_at):
-            graph = _graph(session, execution.version_id)
-        rows: list[FlowExecutionStep] = []
+            graph = dict(connection.execute(_GRAPH, {"version_id": execution.version_id}).one()[0])
+        steps: list[StepRecord] = []
         if execution.status != ExecutionStatus.queued or execution.step_count:
-            rows = list(
-                session.exec(
-                    select(FlowExecutionStep).where(FlowExecutionStep.execution_id == execution_id)
-                ).all()
-            )
+            rows = connection.execute(_STEP_RECORDS, {"execution_id": execution_id})
+            steps = [
+                StepRecord(row_id, seq, key, StepStatus(status), output, error, handle)
+                for row_id, seq, key, status, output, error, handle in rows
+            ]
         stack = [execution.flow_id]
         parent_id = execution.parent_execution_id
         while parent_id is not None and len(stack) < 50:
-            parent = session.get(FlowExecution, parent_id)
-            if parent is None:
+            caller = connection.execute(_CALLER, {"execution_id": parent_id}).first()
+            if caller is None:
                 break
-            stack.insert(0, parent.flow_id)
-            parent_id = parent.parent_execution_id
-        return LoadedExecution(
-            execution=execution,
-            graph=graph,
-            version_created_at=created_at,
-            steps={row.step_key: _record(row) for row in rows},
-            next_seq=max((row.seq for row in rows), default=0) + 1,
-            flow_stack=stack,
-        )
+            stack.insert(0, caller[0])
+            parent_id = caller[1]
+    return LoadedExecution(
+        execution=execution,
+        graph=graph,
+        version_created_at=created_at,
+        steps={step.step_key: step for step in steps},
+        next_seq=max((step.seq for step in steps), default=0) + 1,
+        flow_stack=stack,
+    )
 
 
 def version_graph(version_id: int) -> dict[str, Any]:
     """A version's graph, read alone (a cached copy was dropped since :func:`load`)."""
-    with session_scope() as session:
-        return _graph(session, version_id)
-
-
-def _graph(session: Session, version_id: int) -> dict[str, Any]:
-    return dict(session.exec(select(FlowVersion.graph).where(FlowVersion.id == version_id)).one())
+    with get_engine().connect() as connection:
+        return dict(connection.execute(_GRAPH, {"version_id": version_id}).one()[0])
 
 
 def set_running(session: Session, execution_id: int) -> None:
@@ -281,7 +300,6 @@ def interrupt_running_steps(connection: sa.Connection, execution_id: int, error:
     )
 
 
-_EXECUTIONS = table_of(FlowExecution)
 _STOPPED = _EXECUTIONS.c.status == ExecutionStatus.stopped
 
 

@@ -162,6 +162,11 @@ class PollInterval(Middleware):
         worker.worker_timeout = POLL_MS
 
 
+# A message that waited in this process's memory less than this since its fetch (when
+# Redis held it) runs without asking Redis again: see SkipForgotten.
+FRESH_FETCH_SECONDS = 0.5
+
+
 class SkipForgotten(Middleware):
     """Skips an ``execute_flow`` message that Redis no longer holds.
 
@@ -169,10 +174,18 @@ class SkipForgotten(Middleware):
     would still run, while the sweep of lost messages sends their executions again (the
     new Redis has no trace of them): both would run. The sweep's copy runs instead.
     Unreachable Redis proves nothing, so the message then runs as usual.
+
+    Only a message that waited here (behind busy threads) for FRESH_FETCH_SECONDS is
+    asked about: one fetched just now was in Redis just now, and a run stays unmarked
+    far longer than that anyway (engine/runtime.py MARK_RUNNING_SECONDS) before the sweep
+    could tell it from a lost one. A round trip per message saved.
     """
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name != execute_flow.actor_name or not isinstance(broker, RedisBroker):
+            return
+        fetched_at = getattr(message, "fetched_at", None)
+        if fetched_at is not None and monotonic() - fetched_at < FRESH_FETCH_SECONDS:
             return
         name = f"{broker.namespace}:{message.queue_name}.msgs"
         try:
