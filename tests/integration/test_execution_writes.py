@@ -165,6 +165,38 @@ async def test_a_cancel_made_elsewhere_is_read_before_the_next_pure_step(
     assert execution is not None and execution.error == "cancelled elsewhere"
 
 
+async def test_a_cancel_during_the_last_step_is_kept_by_the_end(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that got past its last step when it was cancelled cannot revive the row: its
+    end keeps the canceller's status and reason, and still writes the steps."""
+    flow_id = make_flow(session, *chain(node("m1", "template", text="one")))
+    execution_id = new_execution(flow_id)
+    template = REGISTRY.get("template")
+    assert template.run is not None
+    original = template.run
+
+    async def cancelled_meanwhile(ctx: Any, params: Any) -> NodeResult:
+        with db.session_scope() as scope:
+            scope.exec(
+                sa.update(FlowExecution)
+                .where(FlowExecution.id == execution_id)
+                .values(status=ExecutionStatus.stopped, error="cancelled meanwhile")
+            )
+        return await original(ctx, params)
+
+    monkeypatch.setitem(
+        REGISTRY._types, "template", dataclasses.replace(template, run=cancelled_meanwhile)
+    )
+    outcome = await runtime.run_execution(execution_id)
+    assert outcome.status is ExecutionStatus.stopped
+    assert [s.step_key for s in steps(session, execution_id)] == ["t", "m1"]
+    execution = session.get(FlowExecution, execution_id)
+    assert execution is not None
+    assert (execution.status, execution.error) == (ExecutionStatus.stopped, "cancelled meanwhile")
+    assert execution.step_count == 2
+
+
 async def test_a_long_run_says_it_is_running_before_its_end(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
