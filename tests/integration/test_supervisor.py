@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +35,8 @@ from engine.models.connections import (
     PlatformConnection,
     PlatformConnectionLog,
 )
+from engine.models.health import ProcessHeartbeat
+from engine.settings import get_settings
 from tests.fakes import TELEGRAM_CHAT_ID, FakeTelegramBotAPI
 from tests.services import fresh_postgres_database
 
@@ -476,3 +478,270 @@ def test_registry_knows_telegram() -> None:
     from connectors.telegram_bot.client import TelegramBotConnector
 
     assert connector_factory("telegram_bot") is TelegramBotConnector
+
+
+# -- leases, claim by claim (both databases) --------------------------------------------------
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands stored times back without their zone (they are UTC)."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def _lease_row(
+    session: Session,
+    *,
+    active: bool = True,
+    owner: str | None = None,
+    expires: datetime | None = None,
+) -> PlatformConnection:
+    connection = add_bot(session, active=active)
+    connection.lease_owner, connection.lease_expires_at = owner, expires
+    session.add(connection)
+    session.commit()
+    return connection
+
+
+def test_a_claim_takes_free_own_and_expired_leases_and_nothing_else(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "utcnow", lambda: NOW)
+    session.add_all([BotInstance(name="spare", kind=ConnectorKind.telegram_bot) for _ in range(3)])
+    session.commit()  # instance ids differ from connection ids
+    minute = timedelta(minutes=1)
+    rows = {
+        "free": _lease_row(session),
+        "released, expiry left": _lease_row(session, expires=NOW + minute),
+        "ours": _lease_row(session, owner="me", expires=NOW + minute),
+        "no expiry": _lease_row(session, owner="other"),
+        "expired": _lease_row(session, owner="other", expires=NOW - minute),
+        "someone else's": _lease_row(session, owner="other", expires=NOW + minute),
+        "expiring now": _lease_row(session, owner="other", expires=NOW),  # valid to its end
+        "inactive": _lease_row(session, active=False),
+    }
+    taken = ["free", "released, expiry left", "ours", "no expiry", "expired"]
+    claimed = store.claim("me", 90.0)
+    assert claimed == sorted(
+        store.Claimed(rows[name].id, rows[name].bot_instance_id)
+        for name in taken  # type: ignore[arg-type]
+    )
+    for row in rows.values():
+        session.refresh(row)
+    leases = {
+        name: (row.lease_owner, _aware(row.lease_expires_at), _aware(row.heartbeat_at))
+        for name, row in rows.items()
+    }
+    granted = ("me", NOW + timedelta(seconds=90), NOW)
+    assert leases == {
+        **{name: granted for name in taken},
+        "someone else's": ("other", NOW + minute, None),
+        "expiring now": ("other", NOW, None),
+        "inactive": (None, None, None),
+    }
+
+
+def test_release_gives_back_the_named_leases_of_this_owner_only(session: Session) -> None:
+    later = utcnow() + timedelta(hours=1)
+    mine = [_lease_row(session, owner="me", expires=later) for _ in range(3)]
+    theirs = _lease_row(session, owner="other", expires=later)
+
+    def owners() -> list[tuple[str | None, bool]]:
+        session.expire_all()
+        return [
+            (row.lease_owner, row.lease_expires_at is not None)
+            for row in (*mine, theirs)
+            if session.refresh(row) is None
+        ]
+
+    store.release("me", [mine[0].id, theirs.id])  # type: ignore[list-item]
+    assert owners() == [(None, False), ("me", True), ("me", True), ("other", True)]
+    store.release("me")
+    assert owners() == [(None, False), (None, False), (None, False), ("other", True)]
+
+
+# -- the supervisor's decisions, tick by tick -------------------------------------------------
+
+
+def _reconciled(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("reconciled")]
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
+    """What the supervisor itself logged: level, message, whether with a traceback."""
+    return [
+        (r.levelname, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "connectors.supervisor"
+    ]
+
+
+def _heartbeat(key: str) -> ProcessHeartbeat | None:
+    with Session(db.get_engine()) as s:
+        return s.exec(select(ProcessHeartbeat).where(ProcessHeartbeat.key == key)).first()
+
+
+def _last_log(connection_id: int) -> tuple[str, str]:
+    with Session(db.get_engine()) as s:
+        row = s.exec(
+            select(PlatformConnectionLog)
+            .where(PlatformConnectionLog.connection_id == connection_id)
+            .order_by(sa.desc(PlatformConnectionLog.id))  # type: ignore[arg-type]
+        ).first()
+    assert row is not None
+    return row.event, row.message
+
+
+async def test_a_tick_reconciles_what_changed_and_reloads_configs_only_when_due(
+    sqlite_session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.supervisor")
+    first = add_bot(sqlite_session)
+    a = first.bot_instance_id
+    supervisor = make_supervisor(owner="sup-t", factories=idle_factories("sup-t"))
+    await supervisor.tick()
+    running_a = supervisor.instances[a]
+    assert read(first.id).lease_owner == "sup-t"
+    assert _heartbeat(supervisor.heartbeat_key) is not None
+
+    second = add_bot(sqlite_session)
+    b = second.bot_instance_id
+    await supervisor.tick()  # a new lease: reconciled although no reload is due
+    assert set(supervisor.instances) == {a, b} and supervisor.instances[a] is running_a
+
+    instance = sqlite_session.get(BotInstance, a)
+    assert instance is not None
+    instance.settings = {"poll_timeout": 2}
+    sqlite_session.add(instance)
+    sqlite_session.commit()
+    await supervisor.tick()  # same leases, no reload due: the configs are not read
+    assert supervisor.instances[a] is running_a
+    supervisor.poke()
+    await supervisor.tick()
+    restarted = supervisor.instances[a]
+    assert restarted is not running_a and restarted.restarts == running_a.restarts + 1
+
+    first.is_active = False
+    sqlite_session.add(first)
+    sqlite_session.commit()
+    await supervisor.tick()  # deactivated: stopped, its lease given back, b's kept
+    assert set(supervisor.instances) == {b}
+    row = read(first.id)
+    assert (row.status, row.lease_owner, row.lease_expires_at) == ("stopped", None, None)
+    assert _last_log(first.id) == ("status.stopped", "")
+    assert read(second.id).lease_owner == "sup-t"
+    assert _reconciled(caplog) == [
+        f"reconciled: started [{a}], stopped [], restarted []",
+        f"reconciled: started [{b}], stopped [], restarted []",
+        f"reconciled: started [], stopped [], restarted [{a}]",
+        f"reconciled: started [], stopped [{a}], restarted []",
+    ]
+
+    await supervisor.shutdown()
+    row = read(second.id)
+    assert (row.status, row.lease_owner, row.lease_expires_at) == ("stopped", None, None)
+    assert supervisor.instances == {} and _heartbeat(supervisor.heartbeat_key) is None
+
+
+async def test_a_shutdown_without_release_keeps_leases_statuses_and_heartbeat(
+    sqlite_session: Session,
+) -> None:
+    connection = add_bot(sqlite_session)
+    supervisor = make_supervisor(owner="sup-k", factories=idle_factories("sup-k"))
+    await supervisor.tick()
+    await eventually(status_is(connection.id, ConnectionStatus.connected))
+    await supervisor.shutdown(release=False)  # another process takes over after the lease
+    assert supervisor.instances == {}
+    row = read(connection.id)
+    assert (row.status, row.lease_owner) == ("connected", "sup-k")
+    assert _heartbeat(supervisor.heartbeat_key) is not None
+
+
+def _database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    db.get_engine().dispose()
+    db.get_engine.cache_clear()
+
+
+GONE = "postgresql+psycopg://flowbot@127.0.0.1:1/gone"  # connection refused
+
+
+async def test_a_supervisor_cut_off_stops_its_connectors_at_nine_tenths_of_the_lease(
+    sqlite_session: Session,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The renewal clock is moved by hand (``_last_renewal``): 85 % of a lease since the
+    last renewal keeps the connectors, 95 % stops them, without writing (the database is
+    the thing that is gone); back online, the next tick starts them again."""
+    caplog.set_level(logging.INFO, logger="connectors.supervisor")
+    connection = add_bot(sqlite_session)
+    a = connection.bot_instance_id
+    supervisor = make_supervisor(owner="sup-c", factories=idle_factories("sup-c"))
+    lease = supervisor.lease_seconds
+
+    _database(monkeypatch, GONE)
+    await supervisor.tick()  # never renewed yet: nothing to stop, no error out of tick
+    assert _said(caplog) == [("ERROR", "could not renew leases", True)]
+    _database(monkeypatch, sqlite_url)
+    await supervisor.tick()
+    await eventually(status_is(connection.id, ConnectionStatus.connected))
+    running_a = supervisor.instances[a]
+
+    _database(monkeypatch, GONE)
+    caplog.clear()
+    assert supervisor._last_renewal is not None
+    supervisor._last_renewal -= 0.85 * lease
+    await supervisor.tick()
+    assert supervisor.instances == {a: running_a} and running_a.running
+    supervisor._last_renewal -= 0.1 * lease
+    await supervisor.tick()
+    assert supervisor.instances == {} and not running_a.running
+    assert _said(caplog) == [
+        ("ERROR", "could not renew leases", True),
+        ("ERROR", "could not renew leases", True),
+        ("ERROR", "leases about to expire: stopping all connectors", False),
+    ]  # nothing about a status it could not record: it did not try
+
+    _database(monkeypatch, sqlite_url)
+    await supervisor.tick()
+    assert set(supervisor.instances) == {a} and supervisor.instances[a] is not running_a
+    _database(monkeypatch, GONE)
+    await supervisor.shutdown()  # releasing and forgetting fail quietly
+    assert supervisor.instances == {}
+
+
+class CuttingConnector(IdleConnector):
+    """Takes the database away as it stops (the database failing mid-reconcile)."""
+
+    cut: Callable[[], None] = staticmethod(lambda: None)
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            type(self).cut()
+
+
+async def test_a_stop_whose_status_and_release_fail_does_not_break_the_tick(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    connection = add_bot(sqlite_session)
+
+    def factory(config: InstanceConfig, emit: EmitEvent, report: ReportStatus) -> Connector:
+        config.settings["owner"] = "sup-x"
+        return CuttingConnector(config, emit, report)
+
+    supervisor = make_supervisor(owner="sup-x", factories=lambda kind: factory)
+    await supervisor.tick()
+    await eventually(status_is(connection.id, ConnectionStatus.connected))
+    connection.is_active = False
+    sqlite_session.add(connection)
+    sqlite_session.commit()
+    monkeypatch.setattr(CuttingConnector, "cut", staticmethod(lambda: _database(monkeypatch, GONE)))
+    await supervisor.tick()  # the stop's status row and lease release both fail
+    assert supervisor.instances == {}
+    assert f"could not record status of connection {connection.id}" in caplog.text
