@@ -34,7 +34,7 @@ from engine import (
 from engine.broker import EXECUTE_FLOW, QUEUE, claim_once, get_broker, pending_messages
 from engine.db import primary_key, saved_id, session_scope
 from engine.execution_events import announce_status
-from engine.execution_store import ExecutionNotFound, interrupt_running_steps
+from engine.execution_store import ExecutionMissing, interrupt_running_steps
 from engine.models import ExecutionStatus, FlowExecution, utcnow
 from engine.models.flows import UNFINISHED
 from engine.platform_event import PlatformEvent
@@ -60,6 +60,7 @@ OVERDUE_GRACE = timedelta(seconds=30)
 LOST_AFTER = timedelta(seconds=10)
 # How long a message waits for the row of an execution being committed as it was sent.
 UNCOMMITTED_WAIT = timedelta(seconds=5)
+FIRST_UNCOMMITTED_PAUSE, LAST_UNCOMMITTED_PAUSE = 0.002, 0.05
 # In-process, the queue cannot be asked: a queued execution this old has lost its message.
 QUEUED_GRACE = timedelta(minutes=5)
 SWEEP_BATCH = 500
@@ -119,32 +120,32 @@ def known_keys(session: Session, keys: Iterable[str]) -> set[str]:
 
 @dramatiq.actor(actor_name=EXECUTE_FLOW, queue_name=QUEUE, time_limit=EXECUTION_TIME_LIMIT_MS)
 def execute_flow(execution_id: int) -> None:
-    """Run (or resume) an execution; a durable delay comes back as a delayed message.
-
-    A message can arrive before the row it names is committed (``launch`` sends inside
-    its transaction), so a missing row is waited for; one that never appears belonged to
-    a request that was refused and rolled back, and there is nothing to run."""
-    try:
-        outcome = run_on_thread_loop(runtime.run_execution(execution_id))
-    except ExecutionNotFound:
-        if not _appears(execution_id):
-            log.warning("execution %s was never committed: nothing to run", execution_id)
-            return
-        outcome = run_on_thread_loop(runtime.run_execution(execution_id))
+    """Run (or resume) an execution; a durable delay comes back as a delayed message."""
+    outcome = _run_once_committed(execution_id)
+    if outcome is None:
+        log.warning("execution %s was never committed: nothing to run", execution_id)
+        return
     if outcome.status == ExecutionStatus.waiting and outcome.resume_at is not None:
         schedule_resume(execution_id, outcome.resume_at)
 
 
-def _appears(execution_id: int) -> bool:
-    """Whether the execution's row exists, or is committed within ``UNCOMMITTED_WAIT``."""
+def _run_once_committed(execution_id: int) -> runtime.ExecutionOutcome | None:
+    """The run, once the row exists; None if it is not committed within UNCOMMITTED_WAIT.
+
+    A message can arrive before the row it names is committed (``launch`` sends inside
+    its transaction, and commits a moment later), so a missing row is tried again after
+    pauses growing from 2 ms to 50 ms; one that never appears belonged to a request that
+    was refused and rolled back, and there is nothing to run."""
     deadline = time.monotonic() + UNCOMMITTED_WAIT.total_seconds()
+    pause = FIRST_UNCOMMITTED_PAUSE
     while True:
-        with session_scope() as session:
-            if session.get(FlowExecution, execution_id) is not None:
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+        try:
+            return run_on_thread_loop(runtime.run_execution(execution_id))
+        except ExecutionMissing:
+            if time.monotonic() >= deadline:
+                return None
+        time.sleep(pause)
+        pause = min(pause * 2, LAST_UNCOMMITTED_PAUSE)
 
 
 def schedule_resume(execution_id: int, resume_at: datetime) -> None:

@@ -48,6 +48,10 @@ class ExecutionNotFound(LookupError):
     pass
 
 
+class ExecutionMissing(ExecutionNotFound):
+    """No row has the execution's id (yet: its creator may not have committed)."""
+
+
 class ExecutionCancelled(RuntimeError):
     """Someone cancelled the execution (its row is ``stopped``): no further step starts."""
 
@@ -232,7 +236,7 @@ def load(
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         found = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
         if found is None:
-            raise ExecutionNotFound(f"execution {execution_id} does not exist")
+            raise ExecutionMissing(f"execution {execution_id} does not exist")
         execution = FlowExecution(**{name: found[name] for name in _EXECUTION_COLUMNS})
         created_at = found["version_created_at"]
         if execution.version_id is None or created_at is None:
