@@ -134,6 +134,8 @@ class ChatFilters:
 
     platform: str | None = None
     connection_id: int | None = None
+    connection_ids: tuple[int, ...] | None = None
+    servers: bool | None = None
     search: str | None = None
     attached: bool | None = None
     community_id: int | None = None
@@ -390,6 +392,11 @@ def chat_page(
         query = query.where(Chat.platform == filters.platform)
     if filters.connection_id is not None:
         query = query.where(col(PlatformConnection.id) == filters.connection_id)
+    if filters.connection_ids is not None:
+        query = query.where(col(PlatformConnection.id).in_(filters.connection_ids))
+    if filters.servers is not None:
+        guild = col(Chat.type) == GUILD
+        query = query.where(guild if filters.servers else sa.not_(guild))
     if filters.community_id is not None:
         query = query.where(Chat.community_id == filters.community_id)
     if filters.attached is not None:

@@ -19,7 +19,6 @@ from engine.services import communities, connections
 from engine.services.auth import require_role
 
 MAX_CHOICES = 300
-GUILD = communities.GUILD
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,12 @@ def _discovered(
         and scope.instance_id in (None, view.instance_id)
     }
     platform = PLATFORMS.get(scope.kind or "")
-    filters = communities.ChatFilters(platform=platform)
+    filters = communities.ChatFilters(
+        platform=platform, connection_ids=tuple(wanted), servers=servers
+    )
     found = []
     for chat in communities.chat_page(session, filters, MAX_CHOICES):
-        if (chat.type == GUILD) != servers or chat.connection_id not in wanted:
+        if chat.connection_id is None:  # the query keeps the wanted connections' chats only
             continue
         where = [chat.platform_chat_id, chat.type, f"via {wanted[chat.connection_id].name}"]
         value = str(chat.chat_id) if by_row else chat.platform_chat_id

@@ -198,3 +198,26 @@ def test_ticking_communities_keeps_the_others(
     assert [c.selected for c in field.choices] == [True, False]  # Gamers (2), Makers (1)
     assert toggled(field, "1", True) == "2\n1"
     assert toggled(field, "2", False) == ""
+
+
+def test_a_connections_chats_are_offered_however_many_chats_other_connections_have(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    """The picker narrows to the node's connection before it takes its first 300 chats."""
+    sqlite_session.add_all(
+        Chat(
+            platform=Platform.telegram,
+            platform_chat_id=str(-2000 - n),
+            bot_instance_id=world["support"],
+            title=f"Busy group {n}",
+            type="group",
+        )
+        for n in range(node_pickers.MAX_CHOICES + 5)
+    )
+    sqlite_session.commit()
+
+    news = _pick(sqlite_session, viewer, "chat", kind="telegram_bot", instance_id=world["news"])
+    servers = _pick(sqlite_session, viewer, "server", kind="discord_bot")
+
+    assert [c.value for c in news] == ["-1002"]
+    assert [c.value for c in servers] == ["900"]
