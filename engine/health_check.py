@@ -32,12 +32,14 @@ from engine.services.outages import raw_detail
 from engine.services.system_status import (
     STATUS_ONLY,
     connection_states,
+    incident_cause,
     last_event_times,
     unheld_instances,
 )
 from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
+DETAIL_CHARS = 200  # of the client's raw error in a notice; System status shows it all
 
 RETRY_WINDOW = timedelta(days=1)
 KEEP_CHECKS = timedelta(days=30)
@@ -203,7 +205,7 @@ async def _notify(
         incident = session.get(HealthIncident, incident_id)
         if incident is None:
             return False
-        text = notice_text(incident, now)
+        text = notice_text(incident, incident_cause(session, incident.component, incident.error))
         try:
             await health_settings.send_notice(
                 session, channel, text, f"health:{incident_id}:{stamp}"
@@ -224,12 +226,17 @@ async def _notify(
     return True
 
 
-def notice_text(incident: HealthIncident, now: datetime) -> str:
-    """Plain text (names are data, never markup): what, since when, and why."""
+def notice_text(incident: HealthIncident, cause: str) -> str:
+    """Plain text (names are data, never markup): what, since when, why in words (``cause``,
+    as System status says it), and the client's own text as a short detail."""
     what = f"{incident.label} ({incident.component})"
     started = as_utc(incident.started_at).strftime("%Y-%m-%d %H:%M UTC")
     if incident.resolved_at is None:
-        return f"Flowbot: {what} is DOWN since {started}: {incident.error or 'no detail'}"
+        detail = " ".join(incident.error.split())
+        if len(detail) > DETAIL_CHARS:
+            detail = detail[: DETAIL_CHARS - 1] + "…"
+        lines = [f"Flowbot: {what} is DOWN since {started}.", cause]
+        return "\n".join(lines + ([f"Detail: {detail}"] if detail else []))
     minutes = max(
         1, round((as_utc(incident.resolved_at) - as_utc(incident.started_at)).total_seconds() / 60)
     )

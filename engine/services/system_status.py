@@ -240,6 +240,12 @@ def _connection_kinds(session: Session) -> dict[str, str]:
     return {f"connection:{cid}": str(kind) for cid, kind in rows}
 
 
+def incident_cause(session: Session, component: str, raw: str) -> str:
+    """An incident's error in words, as the System status page says it (health notices too)."""
+    kinds = _connection_kinds(session) if component.startswith("connection:") else {}
+    return _cause(component, raw, kinds)
+
+
 def _cause(component: str, raw: str, kinds: dict[str, str]) -> str:
     """An incident's error in words: a connection's for its platform, else the outage's."""
     kind = kinds.get(component)

@@ -147,7 +147,11 @@ async def test_webhook_channel_is_retried_after_a_failure(
         (call,) = hook.calls.calls
         assert (call.method, call.path) == ("POST", "/alerts")
         text = json.loads(call.body)["text"]
-        assert f"Shop <bot> (connection:{connection.id}) is DOWN" in text and "Unauthorized" in text
+        assert text.splitlines()[1:] == [
+            "Telegram refused the token: paste a fresh one (More actions → Replace token).",
+            "Detail: Unauthorized",
+        ]
+        assert text.startswith(f"Flowbot: Shop <bot> (connection:{connection.id}) is DOWN since ")
         (incident,) = incidents(sqlite_session)
         assert incident.notified_down_at is not None and incident.notify_error is None
 
