@@ -609,6 +609,7 @@ async def test_a_tick_reconciles_what_changed_and_reloads_configs_only_when_due(
     b = second.bot_instance_id
     await supervisor.tick()  # a new lease: reconciled although no reload is due
     assert set(supervisor.instances) == {a, b} and supervisor.instances[a] is running_a
+    await eventually(status_is(second.id, ConnectionStatus.connected))
 
     instance = sqlite_session.get(BotInstance, a)
     assert instance is not None
@@ -621,6 +622,9 @@ async def test_a_tick_reconciles_what_changed_and_reloads_configs_only_when_due(
     await supervisor.tick()
     restarted = supervisor.instances[a]
     assert restarted is not running_a and restarted.restarts == running_a.restarts + 1
+    # The restarted connector's status write has landed (one in flight at the stop below
+    # can land after the "stopped" row: see docs/mutation.md).
+    await eventually(lambda: (r := read(first.id)).restart_count == 1 and r.status == "connected")
 
     first.is_active = False
     sqlite_session.add(first)
