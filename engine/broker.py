@@ -30,7 +30,7 @@ import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.common import compute_backoff, current_millis, dq_name
+from dramatiq.common import compute_backoff, current_millis, dq_name, q_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import AgeLimit, Middleware, Retries, ShutdownNotifications, TimeLimit
 
@@ -44,6 +44,10 @@ EXECUTE_FLOW = "execute_flow"
 MAX_RETRIES = 5
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 300_000
+# An idle consumer of a delay queue polls Redis this often (the work queue's poll is
+# engine/worker.py's POLL_MS): each process's delay consumer polled as often as its work
+# queue's, half of an idle worker's Redis traffic, though a delay then ends at most this late.
+DELAY_POLL_MS = 250
 # Default time limit of an actor; execute_flow sets its own (the execution's budget).
 TIME_LIMIT_MS = 10 * 60_000
 
@@ -164,11 +168,13 @@ class _Consumer(_RedisConsumer):
 
 
 class _Broker(RedisBroker):
-    """The Redis broker whose consumers batch their acknowledgements (:class:`_Consumer`)."""
+    """The Redis broker whose consumers batch their acknowledgements (:class:`_Consumer`),
+    and whose delay queues are polled at most every DELAY_POLL_MS when idle."""
 
-    @property
-    def consumer_class(self) -> type[_Consumer]:
-        return _Consumer
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _Consumer:
+        if queue_name == dq_name(q_name(queue_name)):
+            timeout = max(timeout, DELAY_POLL_MS)
+        return _Consumer(self, queue_name, prefetch, timeout)
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

@@ -10,9 +10,10 @@ from typing import Any
 
 import dramatiq
 import pytest
+from dramatiq.common import dq_name
 from dramatiq.middleware import SkipMessage
 
-from engine.broker import FetchedMessage, build_broker
+from engine.broker import DELAY_POLL_MS, FetchedMessage, build_broker
 from engine.settings import get_settings
 from engine.worker import FRESH_FETCH_SECONDS, SkipForgotten
 from tests.services import redis_url_or_skip
@@ -98,3 +99,8 @@ def test_only_a_message_that_waited_since_its_fetch_is_checked_against_redis(
     skip.before_process_message(redis_broker, fresh)  # no exception: it runs
     with pytest.raises(SkipMessage):
         skip.before_process_message(redis_broker, stale)
+
+
+def test_an_idle_delay_queue_is_polled_less_often_than_the_work_queue(redis_broker: Any) -> None:
+    assert redis_broker.consume(QUEUE, timeout=50).timeout == 50
+    assert redis_broker.consume(dq_name(QUEUE), timeout=50).timeout == DELAY_POLL_MS > 50
