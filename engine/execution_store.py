@@ -160,6 +160,35 @@ def create_execution(
     return execution
 
 
+_INSERT_EXECUTION = sa.insert(table_of(FlowExecution)).returning(table_of(FlowExecution).c.id)
+
+
+def insert_new_execution(
+    session: Session,
+    flow_id: int,
+    trigger: dict[str, Any],
+    *,
+    trigger_type: str,
+    idempotency_key: str,
+    version_id: int,
+) -> int:
+    """:func:`create_execution` of a root execution for an event no other can share (its
+    key was just made up): the same row, built by the model, inserted by a Core statement
+    prepared once (the ORM's flush of the one object was about a ninth of a webhook call's
+    CPU); its id. In a savepoint as there: on SQLite, its release commits the row before
+    the worker is sent it."""
+    execution = FlowExecution(
+        flow_id=flow_id,
+        version_id=version_id,
+        idempotency_key=idempotency_key,
+        trigger_type=trigger_type,
+        trigger_data=Redactor().seal(jsonable(trigger)),
+    )
+    values = execution.model_dump(exclude={"id"})
+    with session.begin_nested():
+        return int(session.connection().execute(_INSERT_EXECUTION, values).scalar_one())
+
+
 def _by_key(session: Session, key: str) -> FlowExecution | None:
     return session.exec(select(FlowExecution).where(FlowExecution.idempotency_key == key)).first()
 

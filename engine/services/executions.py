@@ -161,21 +161,33 @@ def launch(
         with session_scope() as session:
             pick = draft_snapshot if draft else runnable_version
             version_id = pick(session, flow_id)
-            existed = set() if new_event else actors.known_keys(session, [key])
-            execution = execution_store.create_execution(
-                session,
-                flow_id,
-                event.as_trigger(),
-                trigger_type=event.kind,
-                idempotency_key=key,
-                version_id=version_id,
-                known_new=key not in existed,
-            )
+            if new_event:
+                execution_id = execution_store.insert_new_execution(
+                    session,
+                    flow_id,
+                    event.as_trigger(),
+                    trigger_type=event.kind,
+                    idempotency_key=key,
+                    version_id=version_id,
+                )
+                queued = True
+            else:
+                existed = actors.known_keys(session, [key])
+                execution = execution_store.create_execution(
+                    session,
+                    flow_id,
+                    event.as_trigger(),
+                    trigger_type=event.kind,
+                    idempotency_key=key,
+                    version_id=version_id,
+                    known_new=key not in existed,
+                )
+                session.flush()
+                execution_id = saved_id(execution)
+                queued = not existed and execution.status == ExecutionStatus.queued
             if on_created is not None:
                 on_created(session)
-            session.flush()
-            execution_id = saved_id(execution)
-            if not existed and execution.status == ExecutionStatus.queued:
+            if queued:
                 actors.execute_flow.send(execution_id)
     except UNREACHABLE as exc:
         raise Unavailable("The database or the message broker cannot be reached.") from exc
