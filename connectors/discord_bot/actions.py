@@ -16,6 +16,7 @@ import hikari
 from hikari.api import RESTClient
 
 from connectors.discord_bot import discovery
+from connectors.discord_bot.interactions import Interaction, send_late
 from connectors.kit.actions import ActionRegistry
 from connectors.kit.catalogue import node_action
 from connectors.kit.convert import invalid, seconds_from_now, to_datetime, to_int
@@ -315,6 +316,23 @@ async def respond_interaction(
     )
     message = response.resource.message if response.resource else None
     return {"ok": True, "message_id": str(message.id) if message else None}
+
+
+async def respond_late(
+    rest: RESTClient, interaction: Interaction, raw: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A flow's respond_interaction after the connector acknowledged the interaction: the
+    same params, sent as an edit of the acknowledgement or a follow-up."""
+    params = actions.validate("respond_interaction", raw)
+    assert isinstance(params, p.RespondInteractionParams)
+    update = params.response_type == "message_update"
+    try:
+        sent = await send_late(
+            rest, interaction, _body(params), update=update, ephemeral=params.ephemeral
+        )
+    except hikari.HikariError as error:
+        raise map_error(error) from error
+    return {"ok": True, "message_id": str(sent.id)}
 
 
 # -- members ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import hikari
 
 from connectors.discord_bot.commands import describe
+from connectors.discord_bot.interactions import Interaction, send_late
 from engine.bot_config.answers import Reply, ReplyButton
 from engine.bot_config.document import MediaKind, ReplyMode
 from engine.message_format import render
@@ -95,6 +96,15 @@ async def answer_interaction(
                 lambda: rest.delete_interaction_response(application, token),
             )
         )
+
+
+async def answer_late(rest: hikari.api.RESTClient, interaction: Interaction, reply: Reply) -> None:
+    """The configured answer to an interaction the connector acknowledged first (a slow
+    database): it replaces the thinking message, or the clicked one for a menu."""
+    body = message_body(rest, reply)
+    await send_late(
+        rest, interaction, body, update=reply.edit, ephemeral=reply.mode is ReplyMode.dm
+    )
 
 
 async def answer_message(

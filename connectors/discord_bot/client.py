@@ -3,8 +3,10 @@
 Gateway events go through the mapper to ``emit``; actions run on ``bot.rest``. The bot's
 published configuration answers commands, menu buttons and keywords right here (no flow
 execution) and its slash commands are registered with Discord, on start and on every
-publish (:meth:`DiscordBotConnector.reload_bot_config`). Button clicks nobody answered in
-time are acknowledged so Discord does not show "interaction failed".
+publish (:meth:`DiscordBotConnector.reload_bot_config`). Slash commands and button clicks
+nobody answered in time are acknowledged so Discord does not show "The application did not
+respond"; a flow's answer after that edits the acknowledgement (see
+:mod:`connectors.discord_bot.interactions`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 import hikari
 
 from connectors.discord_bot import bot_replies, discovery, mapper
-from connectors.discord_bot.actions import actions, execute_action
+from connectors.discord_bot.actions import actions, execute_action, respond_late
 from connectors.discord_bot.commands import CommandRegistry, describe
+from connectors.discord_bot.interactions import Interaction, Interactions, acknowledged
 from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
@@ -38,8 +41,12 @@ BASE_INTENTS = (
     | hikari.Intents.DM_MESSAGE_REACTIONS
 )
 PRIVILEGED_INTENTS = hikari.Intents.MESSAGE_CONTENT | hikari.Intents.GUILD_MEMBERS
-# Discord wants an answer to a click within 3 s; a flow that answers sooner wins.
+# Discord wants an answer to an interaction within 3 s; a flow that answers sooner wins.
 BUTTON_ACK_DELAY = 2.0
+COMMAND_ACK_DELAY = 2.0
+# A "thinking…" message nobody answered is deleted before the token expires at 15 minutes.
+COMMAND_ANSWER_TIMEOUT = 14 * 60.0
+Interactive = hikari.CommandInteraction | hikari.ComponentInteraction
 
 
 class DiscordBotConnector(Connector):
@@ -65,8 +72,9 @@ class DiscordBotConnector(Connector):
         self.command_registry = CommandRegistry(
             self.bot.rest, self.bot.entity_factory, config.instance_id
         )
-        self._answered: set[str] = set()
+        self.interactions = Interactions()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         for event_type in mapper.SUBSCRIBED:
             self.bot.subscribe(event_type, self._on_event)
         for event_type in discovery.SUBSCRIBED:
@@ -90,6 +98,8 @@ class DiscordBotConnector(Connector):
             await self.sync_commands()
             await self.bot.join()
         finally:
+            for timer in list(self._timers):
+                timer.cancel()
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):
@@ -114,8 +124,34 @@ class DiscordBotConnector(Connector):
 
     async def execute(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if action == "respond_interaction" and params.get("interaction_id"):
-            self._answered.add(str(params["interaction_id"]))
+            return await self._respond(params)
         return await execute_action(self.bot.rest, action, params)
+
+    async def _respond(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A flow's answer: the initial response if it comes first, else an edit of the
+        acknowledgement (or a follow-up); a flow's own deferral counts as one."""
+        key, rest = str(params["interaction_id"]), self.bot.rest
+        late = self.interactions.claim_answer(key)
+        if late is not None and await acknowledged(late):
+            if str(params.get("response_type", "")).startswith("deferred"):
+                return {"ok": True, "message_id": None}  # acknowledged already
+            result = await respond_late(rest, late, params)
+            self.interactions.answered_late(key)
+            return result
+        try:
+            result = await execute_action(rest, "respond_interaction", params)
+        except Exception:
+            self.interactions.release(key)
+            raise
+        response_type = str(params.get("response_type", ""))
+        if response_type.startswith("deferred"):
+            thinking = response_type == "deferred_message_create"
+            self.interactions.deferred(
+                key, thinking=thinking, ephemeral=bool(params.get("ephemeral"))
+            )
+            if thinking:
+                self._expire_later(key)
+        return result
 
     async def _on_event(self, event: hikari.Event) -> None:
         if self._is_own(event):
@@ -123,9 +159,10 @@ class DiscordBotConnector(Connector):
         mapped = mapper.map_event(event, self.config.instance_id)
         if mapped is None:
             return
-        if mapped.kind == "dc_button_click":
-            assert isinstance(event, hikari.InteractionCreateEvent)
-            self._spawn(self._ack_later(event.interaction))  # type: ignore[arg-type]  # a click
+        interaction = getattr(event, "interaction", None)
+        if isinstance(interaction, Interactive):
+            self.interactions.expect(interaction)
+            self._spawn(self._ack_later(interaction))
         if not (mapped.user and mapped.user.is_bot):  # two bots must not answer each other
             self._spawn(self._answer(event, mapped))
         await self.emit(mapped)
@@ -133,21 +170,25 @@ class DiscordBotConnector(Connector):
     async def _answer(self, event: hikari.Event, mapped: PlatformEvent) -> None:
         """The configured answer, if any; a failure is logged and costs only this answer."""
         interaction = getattr(event, "interaction", None)
-        clicked = isinstance(interaction, hikari.ComponentInteraction)
+        answering = isinstance(interaction, Interactive)
         try:
             reply = await self.bot_answers.respond(mapped)
             if reply is None or not bot_replies.has_content(reply):
                 return
             rest = self.bot.rest
-            if isinstance(interaction, hikari.CommandInteraction | hikari.ComponentInteraction):
-                if clicked:  # answered: no deferred acknowledgement after it
-                    self._answered.add(str(interaction.id))
-                await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
+            if isinstance(interaction, Interactive):
+                key = str(interaction.id)
+                late = self.interactions.claim_answer(key)
+                if late is not None and await acknowledged(late):
+                    await bot_replies.answer_late(rest, late, reply)
+                    self.interactions.answered_late(key)
+                else:
+                    await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
             elif isinstance(event, hikari.MessageCreateEvent):
                 await bot_replies.answer_message(rest, event.message, reply, self._spawn)
         except hikari.HikariError as error:
-            if clicked and interaction is not None:  # the deferred acknowledgement still
-                self._answered.discard(str(interaction.id))  # spares "interaction failed"
+            if answering and interaction is not None:  # the deferred acknowledgement still
+                self.interactions.release(str(interaction.id))  # spares Discord's notice
             log.error("bot answer to %s not sent: %s", mapped.kind, describe(error))
         except Exception:
             log.exception("bot answer to %s failed", mapped.kind)
@@ -171,14 +212,62 @@ class DiscordBotConnector(Connector):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _ack_later(self, interaction: hikari.ComponentInteraction) -> None:
-        """Acknowledge a click with a deferred update unless a flow answered it meanwhile."""
-        await asyncio.sleep(float(self.config.settings.get("button_ack_delay", BUTTON_ACK_DELAY)))
+    async def _ack_later(self, interaction: hikari.PartialInteraction) -> None:
+        """Acknowledge a slash command ("thinking…") or a click (deferred update) unless
+        an answer claimed it meanwhile."""
+        command = isinstance(interaction, hikari.CommandInteraction)
+        setting, default = (
+            ("command_ack_delay", COMMAND_ACK_DELAY)
+            if command
+            else ("button_ack_delay", BUTTON_ACK_DELAY)
+        )
+        await asyncio.sleep(float(self.config.settings.get(setting, default)))
         key = str(interaction.id)
-        if key in self._answered:
-            self._answered.discard(key)
+        claimed = self.interactions.claim_ack(key)
+        if claimed is None:
             return
+        response_type = (
+            hikari.ResponseType.DEFERRED_MESSAGE_CREATE
+            if command
+            else hikari.ResponseType.DEFERRED_MESSAGE_UPDATE
+        )
         try:
-            await interaction.create_initial_response(hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
-        except hikari.HTTPResponseError as error:  # answered after all, or expired
-            log.debug("button click %s not acknowledged: %s", key, error.status)
+            await self.bot.rest.create_interaction_response(
+                interaction.id, claimed.token, response_type
+            )
+        except hikari.HikariError as error:  # answered after all, or expired
+            log.debug("interaction %s not acknowledged: %s", key, describe(error))
+            self.interactions.release_deferral(key)
+            self._settle(claimed, False)
+            return
+        self._settle(claimed, True)
+        if command:
+            self._expire_later(key)
+
+    @staticmethod
+    def _settle(claimed: Interaction, ok: bool) -> None:
+        """Wake the answers waiting for the acknowledgement's outcome."""
+        if claimed.deferral is not None and not claimed.deferral.done():
+            claimed.deferral.set_result(ok)
+
+    def _expire_later(self, key: str) -> None:
+        """Delete the thinking message if nothing answers it in time (see interactions)."""
+        timeout = float(self.config.settings.get("command_answer_timeout", COMMAND_ANSWER_TIMEOUT))
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._spawn(self._expire(key))
+
+        handle = loop.call_later(timeout, fire)
+        self._timers.add(handle)
+
+    async def _expire(self, key: str) -> None:
+        found = self.interactions.unanswered(key)
+        if found is None or not found.thinking:
+            return
+        self.interactions.answered_late(key)
+        try:
+            await self.bot.rest.delete_interaction_response(found.application_id, found.token)
+        except hikari.HikariError as error:
+            log.info("unanswered interaction %s not cleared: %s", key, describe(error))
