@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from engine.api.app import create_api
 from engine.db import make_engine, session_scope
-from engine.models import AdminUser, Role, utcnow
+from engine.models import AdminUser, Role, UserSession, utcnow
 from engine.services import auth, sessions
 from engine.settings import get_settings
 
@@ -175,3 +177,124 @@ def test_flowbot_processes_write_private_files(monkeypatch: pytest.MonkeyPatch) 
         os.umask(previous)
     states = Path(cli._reflex_env()["REFLEX_STATES_WORKDIR"])
     assert states.parent == get_settings().data_dir.resolve()
+
+
+# -- sessions at their edges (the mutation guard) ---------------------------------------------
+
+TTL = 12 * 3600  # the default lifetime, in seconds
+
+
+def _row(session: Session, token: str) -> UserSession:
+    key = json.loads(sessions._fernet(get_settings().effective_secret_key).decrypt(token))["sid"]
+    row = session.exec(select(UserSession).where(UserSession.key == key)).one()
+    session.refresh(row)
+    return row
+
+
+def _cookie(claims: object, *, age_seconds: int = 0) -> str:
+    """A cookie as the server would make one, with chosen contents and age."""
+    fernet = sessions._fernet(get_settings().effective_secret_key)
+    return fernet.encrypt_at_time(
+        json.dumps(claims).encode(), int(time.time()) - age_seconds
+    ).decode()
+
+
+def test_a_session_row_holds_its_owner_client_and_expiry(sqlite_session: Session) -> None:
+    user = _admin(sqlite_session)
+    before = utcnow()
+    token = sessions.issue(sqlite_session, user, ip="203.0.113." + "9" * 70, user_agent="UA" * 200)
+    plain = sessions.issue(sqlite_session, user)
+    after = utcnow()
+    sqlite_session.flush()
+    row = _row(sqlite_session, token)
+    assert json.loads(sessions._fernet(get_settings().effective_secret_key).decrypt(token)) == {
+        "sid": row.key, "uid": user.id,
+    }  # fmt: skip
+    assert len(row.key) == 43 and row.admin_id == user.id
+    assert (len(row.ip), len(row.user_agent)) == (64, 256)
+    assert before + timedelta(seconds=TTL) <= row.expires_at <= after + timedelta(seconds=TTL)
+    assert (_row(sqlite_session, plain).ip, _row(sqlite_session, plain).user_agent) == ("", "")
+
+
+def test_a_cookie_is_good_until_its_own_age_or_its_row_runs_out(sqlite_session: Session) -> None:
+    """Two clocks: the cookie's age (Fernet's timestamp, against the lifetime) and the
+    row's expiry; either ends the session, at ``now`` when given, else at the real time."""
+    user = _admin(sqlite_session)
+    issued = utcnow()
+    token = sessions.issue(sqlite_session, user)
+    sqlite_session.flush()
+    row = _row(sqlite_session, token)
+    late = issued + timedelta(seconds=TTL - 60)
+    assert sessions.user_for_token(sqlite_session, token, now=late) is user
+    assert (
+        sessions.user_for_token(sqlite_session, token, now=utcnow() + timedelta(seconds=TTL + 2))
+        is None
+    )
+    assert sessions.user_for_token(sqlite_session, token, now=row.expires_at) is None  # its end
+
+    claims = {"sid": row.key, "uid": user.id}
+    old = _cookie(claims, age_seconds=TTL - 3600)  # 11 hours old, its row fresh
+    assert sessions.user_for_token(sqlite_session, old) is user
+    assert sessions.user_for_token(sqlite_session, old, now=utcnow() + timedelta(hours=2)) is None
+    assert sessions.user_for_token(sqlite_session, _cookie(claims, age_seconds=TTL + 60)) is None
+
+
+def test_a_cookie_naming_another_accounts_session_or_no_object_is_refused(
+    sqlite_session: Session,
+) -> None:
+    alice = _admin(sqlite_session)
+    bob = auth.create_user(sqlite_session, "bob", PASSWORD, Role.viewer, actor=alice)
+    bobs = _row(sqlite_session, sessions.issue(sqlite_session, bob))
+    sqlite_session.flush()
+    assert sessions.user_for_token(sqlite_session, _cookie({"sid": bobs.key, "uid": bob.id})) is bob
+    assert (
+        sessions.user_for_token(sqlite_session, _cookie({"sid": bobs.key, "uid": alice.id})) is None
+    )
+    assert sessions.user_for_token(sqlite_session, _cookie([bobs.key, bob.id])) is None
+    fernet = sessions._fernet(get_settings().effective_secret_key)
+    assert sessions.user_for_token(sqlite_session, fernet.encrypt(b"not json").decode()) is None
+
+
+def test_ending_all_sessions_counts_live_ones_of_that_account_and_keeps_one(
+    sqlite_session: Session,
+) -> None:
+    alice = _admin(sqlite_session)
+    bob = auth.create_user(sqlite_session, "bob", PASSWORD, Role.viewer, actor=alice)
+    mine = [sessions.issue(sqlite_session, alice) for _ in range(3)]
+    theirs = sessions.issue(sqlite_session, bob)
+    sessions.revoke(sqlite_session, mine[0])
+    sqlite_session.flush()
+    ended_before = _row(sqlite_session, mine[0]).revoked_at
+    assert sessions.revoke_all(sqlite_session, alice, keep_token=mine[1]) == 1
+    sqlite_session.flush()
+    assert sessions.user_for_token(sqlite_session, mine[1]) is alice
+    assert sessions.user_for_token(sqlite_session, mine[2]) is None
+    assert sessions.user_for_token(sqlite_session, theirs) is bob
+    assert _row(sqlite_session, mine[0]).revoked_at == ended_before  # not ended again
+    assert sessions.revoke_all(sqlite_session, alice) == 1
+    assert sessions.revoke_all(sqlite_session, alice, keep_token="not a cookie") == 0
+
+
+def test_pruning_forgets_sessions_ended_more_than_a_day_ago(
+    sqlite_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = _admin(sqlite_session)
+    now = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: now)
+    day = timedelta(days=1)
+    rows = {
+        name: UserSession(key=name, admin_id=user.id, expires_at=expires, revoked_at=revoked)
+        for name, expires, revoked in [
+            ("expired two days ago", now - 2 * day, None),
+            ("expired a day ago to the microsecond", now - day, None),
+            ("expired an hour ago", now - timedelta(hours=1), None),
+            ("revoked two days ago", now + day, now - 2 * day),
+            ("revoked a day ago to the microsecond", now + day, now - day),
+            ("live", now + day, None),
+        ]
+    }
+    sqlite_session.add_all(rows.values())
+    sqlite_session.flush()
+    assert sessions.prune(sqlite_session) == 2
+    left = sqlite_session.exec(select(UserSession.key).where(col(UserSession.admin_id) == user.id))
+    assert sorted(left) == sorted(set(rows) - {"expired two days ago", "revoked two days ago"})
