@@ -23,6 +23,10 @@ LIST_CHATS = "list_chats"
 POOL_ACTIONS = frozenset({LIST_MEMBERS, LIST_CHATS})
 
 MemberRole = Literal["owner", "admin", "member"]
+# Discord voice and stage channels are discovered as chats of these types: a member can be
+# moved into one and an event held in one, but flows do not post to them (chat pickers,
+# broadcasts and a community's postable chats leave them out; voice pickers offer only them).
+VOICE_CHAT_TYPES = ("guild_voice", "guild_stage")
 
 
 class ListMembersParams(BaseModel):

@@ -1,12 +1,13 @@
-"""The guilds and text channels the bot is in: chat_seen events and the list_* pool actions.
+"""The guilds and channels the bot is in: chat_seen events and the list_* pool actions.
 
 The gateway says where the bot is: GUILD_CREATE (on connect and when it is added) carries
 the guild with its channels, roles and the bot's own member; GUILD_UPDATE, role changes and
 the bot's own member updates may change its title or the bot's rights; channel
 create/update/delete keep the channels current. Everything is read from hikari's cache,
-which hikari updates before it dispatches an event. Only text channels (and announcement
-channels, which are text channels too) are chats: voice channels, categories and threads
-are not.
+which hikari updates before it dispatches an event. Text channels (and announcement
+channels, which are text channels too) are chats of type "text"; voice and stage channels
+are chats too, of types "guild_voice" and "guild_stage" (engine.chat_discovery
+VOICE_CHAT_TYPES), so voice pickers can offer them; categories and threads are not chats.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from engine.chat_discovery import (
 )
 from engine.platform_event import EventChat, PlatformEvent, timestamp_key
 
-TEXT_CHANNELS = frozenset({hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS})
+# The chat type each discovered kind of channel is recorded as.
+CHANNEL_CHAT_TYPES: dict[hikari.ChannelType | int, str] = {
+    hikari.ChannelType.GUILD_TEXT: "text",
+    hikari.ChannelType.GUILD_NEWS: "text",
+    hikari.ChannelType.GUILD_VOICE: "guild_voice",
+    hikari.ChannelType.GUILD_STAGE: "guild_stage",
+}
 # The rights a community's moderation needs, as chat_seen's bot_rights reports them.
 RIGHTS = {
     "administrator": hikari.Permissions.ADMINISTRATOR,
@@ -76,7 +83,10 @@ def _guild_chat(guild: hikari.PartialGuild) -> EventChat:
 
 def _channel_chat(channel: hikari.GuildChannel) -> EventChat:
     return EventChat(
-        id=str(channel.id), type="text", title=channel.name, guild_id=str(channel.guild_id)
+        id=str(channel.id),
+        type=CHANNEL_CHAT_TYPES[channel.type],
+        title=channel.name,
+        guild_id=str(channel.guild_id),
     )
 
 
@@ -94,7 +104,7 @@ def guild_seen(
     instance_id: int | None,
     me_id: hikari.Snowflake | None,
 ) -> list[PlatformEvent]:
-    """The guild (with its member count) and each of its text channels, as cached."""
+    """The guild (with its member count) and each of its text and voice channels, as cached."""
     guild = app.cache.get_guild(guild_id)
     if guild is None:
         return []
@@ -102,7 +112,7 @@ def guild_seen(
     events = [_seen(instance_id, _guild_chat(guild), rights, member_count=guild.member_count)]
     channels = app.cache.get_guild_channels_view_for_guild(guild_id).values()
     for channel in sorted(channels, key=lambda c: (getattr(c, "position", 0), c.id)):
-        if channel.type in TEXT_CHANNELS:
+        if channel.type in CHANNEL_CHAT_TYPES:
             events.append(_seen(instance_id, _channel_chat(channel), rights))
     return events
 
@@ -128,9 +138,10 @@ def cached_rights(
 def channel_changed(
     event: hikari.GuildChannelEvent, instance_id: int | None, me_id: hikari.Snowflake | None
 ) -> list[PlatformEvent]:
-    """A text channel created, renamed or deleted (``gone``); other channels are no chats."""
+    """A text or voice channel created, renamed or deleted (``gone``); other channels
+    (categories, threads) are no chats."""
     channel = getattr(event, "channel", None)
-    if channel is None or channel.type not in TEXT_CHANNELS:
+    if channel is None or channel.type not in CHANNEL_CHAT_TYPES:
         return []
     gone = isinstance(event, hikari.GuildChannelDeleteEvent)
     assert isinstance(event.app, hikari.CacheAware)
@@ -215,7 +226,7 @@ async def list_members(rest: RESTClient, params: ListMembersParams) -> dict[str,
 
 
 async def list_chats(rest: RESTClient, params: ListChatsParams) -> dict[str, Any]:
-    """Every guild the bot is in and each guild's text channels."""
+    """Every guild the bot is in and each guild's text and voice channels."""
     chats: list[dict[str, Any]] = []
     async for guild in rest.fetch_my_guilds():
         is_admin, _ = rights_of(
@@ -230,6 +241,6 @@ async def list_chats(rest: RESTClient, params: ListChatsParams) -> dict[str, Any
         )
         channels = await rest.fetch_guild_channels(guild.id)
         for channel in sorted(channels, key=lambda c: (getattr(c, "position", 0), c.id)):
-            if channel.type in TEXT_CHANNELS:
+            if channel.type in CHANNEL_CHAT_TYPES:
                 chats.append(chat_entry(_channel_chat(channel), bot_is_admin=is_admin))
     return {"chats": chats}

@@ -91,6 +91,7 @@ ConnectionRef = Annotated[int, Picks("connection")]  # a bot instance id
 ChatRef = Annotated[str, Picks("chat")]  # a platform chat id (Discord: a channel)
 DiscoveredChatRef = Annotated[int, Picks("discovered_chat")]  # a discovered chat's row id
 ServerRef = Annotated[str, Picks("server")]  # a Discord server (guild) id
+VoiceChannelRef = Annotated[str, Picks("voice_channel")]  # a Discord voice or stage channel id
 CommunityRef = Annotated[int, Picks("community")]
 FlowRef = Annotated[int, Picks("flow")]
 

@@ -19,6 +19,7 @@ from engine.nodes.base import (
     NodeParams,
     NodePlatform,
     ServerRef,
+    VoiceChannelRef,
     acting_instance_field,
 )
 from engine.nodes.registry import platform_action_declarer
@@ -436,7 +437,7 @@ class NicknameParams(MemberAction):
 
 
 class MoveMemberParams(MemberAction):
-    voice_channel_id: str | None = Field(
+    voice_channel_id: VoiceChannelRef | None = Field(
         description="Voice channel to move them to; empty disconnects them from voice",
         examples=["1133445566778899001", None],
     )
@@ -565,7 +566,7 @@ class CreateEventParams(Audited, DiscordGuild):
         description="Somewhere else, or in one of the server's voice or stage channels",
         examples=["voice"],
     )
-    channel_id: str | None = Field(
+    channel_id: VoiceChannelRef | None = Field(
         default=None,
         description="Voice or stage channel (voice and stage events)",
         examples=["1133445566778899001"],

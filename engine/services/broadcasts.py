@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from engine import broadcast_delivery, events
+from engine.chat_discovery import VOICE_CHAT_TYPES
 from engine.db import affected_rows
 from engine.message_format import is_web_url, length_error, platform_text, render
 from engine.models import (
@@ -339,7 +340,8 @@ def _views(session: Session, rows: list[BroadcastMessage]) -> list[BroadcastView
 
 def resolve_targets(session: Session, draft: BroadcastDraft) -> list[ResolvedTarget]:
     """The chats ``draft`` goes to now: the postable chats of its communities and its chosen
-    chats (a chosen Discord guild means its text channels), on its platforms, once each.
+    chats (a chosen Discord guild means its text channels, not its voice ones), on its
+    platforms, once each.
     Chats that are gone, or that no connection can post to any more, are left out."""
     _known(session, Community, draft.community_ids, "Community")
     chosen = _known(session, Chat, draft.chat_ids, "Chat")
@@ -350,6 +352,7 @@ def resolve_targets(session: Session, draft: BroadcastDraft) -> list[ResolvedTar
                 Chat.platform == "discord",
                 col(Chat.parent_chat_id).in_(guilds),
                 col(Chat.gone_at).is_(None),
+                sa.not_(col(Chat.type).in_(VOICE_CHAT_TYPES)),
             )
         ).all()
         if guilds

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from engine import pool_client
 from engine.action_errors import ActionError
-from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, chat_seen
+from engine.chat_discovery import LIST_CHATS, LIST_MEMBERS, VOICE_CHAT_TYPES, chat_seen
 from engine.community_rules import CommunityRules, parse_rules
 from engine.db import saved_id, session_scope, table_of
 from engine.models import (
@@ -136,6 +136,7 @@ class ChatFilters:
     connection_id: int | None = None
     connection_ids: tuple[int, ...] | None = None
     servers: bool | None = None
+    voice: bool | None = False  # Discord voice/stage channels only; False: none (no posting)
     search: str | None = None
     attached: bool | None = None
     community_id: int | None = None
@@ -397,6 +398,9 @@ def chat_page(
     if filters.servers is not None:
         guild = col(Chat.type) == GUILD
         query = query.where(guild if filters.servers else sa.not_(guild))
+    if filters.voice is not None:
+        voice = col(Chat.type).in_(VOICE_CHAT_TYPES)
+        query = query.where(voice if filters.voice else sa.not_(voice))
     if filters.community_id is not None:
         query = query.where(Chat.community_id == filters.community_id)
     if filters.attached is not None:

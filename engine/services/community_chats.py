@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from engine.chat_discovery import VOICE_CHAT_TYPES
 from engine.models import Chat
 
 ChatKey = tuple[str, str]  # (platform, chat id / guild id / group JID)
@@ -50,12 +51,13 @@ def community_ids_by_chat(session: Session) -> dict[ChatKey, int]:
 
 def postable_chats(session: Session, community_ids: Collection[int]) -> list[Chat]:
     """Where communities post: their linked chats that are still there; on Discord the
-    attached text channels, not the guild (a guild takes no messages)."""
+    attached text channels, not the guild nor voice channels (they take no messages)."""
     if not community_ids:
         return []
     query = select(Chat).where(
         col(Chat.community_id).in_(list(community_ids)),
         col(Chat.gone_at).is_(None),
         sa.or_(col(Chat.platform) != "discord", col(Chat.parent_chat_id).is_not(None)),
+        sa.not_(col(Chat.type).in_(VOICE_CHAT_TYPES)),
     )
     return list(session.exec(query.order_by(col(Chat.id))))

@@ -74,10 +74,11 @@ def _connections(session: Session, scope: Scope) -> list[Choice]:
 
 
 def _discovered(
-    session: Session, scope: Scope, *, servers: bool, by_row: bool = False
+    session: Session, scope: Scope, *, servers: bool, voice: bool = False, by_row: bool = False
 ) -> list[Choice]:
-    """Chats the node's connections are in: Discord servers, or every other chat; by their
-    platform id, or (``by_row``) by Flowbot's own id of the discovered chat."""
+    """Chats the node's connections are in: Discord servers, Discord voice channels, or
+    every chat that takes messages; by their platform id, or (``by_row``) by Flowbot's own
+    id of the discovered chat."""
     wanted = {
         view.connection_id: view
         for view in connections.list_connections(session)
@@ -86,7 +87,7 @@ def _discovered(
     }
     platform = PLATFORMS.get(scope.kind or "")
     filters = communities.ChatFilters(
-        platform=platform, connection_ids=tuple(wanted), servers=servers
+        platform=platform, connection_ids=tuple(wanted), servers=servers, voice=voice
     )
     found = []
     for chat in communities.chat_page(session, filters, MAX_CHOICES):
@@ -122,6 +123,7 @@ _LISTINGS: dict[str, Callable[[Session, Scope], list[Choice]]] = {
     "connection": _connections,
     "chat": lambda session, scope: _discovered(session, scope, servers=False),
     "server": lambda session, scope: _discovered(session, scope, servers=True),
+    "voice_channel": lambda session, scope: _discovered(session, scope, servers=False, voice=True),
     "discovered_chat": lambda session, scope: _discovered(
         session, scope, servers=False, by_row=True
     ),

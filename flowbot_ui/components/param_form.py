@@ -123,6 +123,7 @@ _NOTHING_TO_PICK = {
     "chat": "No chats yet: they appear once the connection is in one.",
     "discovered_chat": "No chats yet: they appear once a connection is in one.",
     "server": "No servers yet: they appear once the bot is in one.",
+    "voice_channel": "No voice channels yet: they appear once the bot is in a server with one.",
     "community": "No communities yet: create one on the Communities page.",
     "flow": "No flows yet.",
 }

@@ -277,7 +277,11 @@ def plain_label(name: str, picks: str) -> str:
     return " ".join(words).capitalize()
 
 
-_PICKER_LABELS = {"connection": "Connection", "server": "Discord server"}
+_PICKER_LABELS = {
+    "connection": "Connection",
+    "server": "Discord server",
+    "voice_channel": "Voice channel",
+}
 _EMPTY_MEANS = re.compile(r"empty(?: means|:) (.+)$", re.IGNORECASE)
 
 

@@ -20,7 +20,8 @@ from engine.services import node_pickers
 from flowbot_ui.state.flow_graph import param_fields, unset_label
 
 UNSET = "__unset__"  # the picker's "nothing picked" item (a select item cannot be "")
-TYPED_PICKS = ("chat", "server")  # may also be typed: an id, or an expression
+# May also be typed: an id, or an expression.
+TYPED_PICKS = ("chat", "server", "voice_channel")
 
 
 class PickChoice(BaseModel):

@@ -153,7 +153,7 @@ async def test_a_renamed_group_is_rediscovered_with_the_bots_status_asked(
     assert row.bot_rights["can_restrict_members"] is True
 
 
-async def test_discord_guilds_and_text_channels_discovered_and_left(
+async def test_discord_guilds_and_channels_discovered_and_left(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with FakeDiscord() as fake:
@@ -165,6 +165,7 @@ async def test_discord_guilds_and_text_channels_discovered_and_left(
                                        settings):  # fmt: skip
             guild = await eventually(_chat(GUILD, lambda c: c.member_count == 2), 20, "guild")
             text = await eventually(_chat(TEXT, lambda c: c.bot_is_admin), 10, "text channel")
+            voice = await eventually(_chat(VOICE, lambda c: True), 10, "voice channel")
 
             instance_id = _instance_id(ConnectorKind.discord_bot)
             members = await pool_client.execute(
@@ -184,10 +185,12 @@ async def test_discord_guilds_and_text_channels_discovered_and_left(
     assert (guild.type, guild.title, guild.bot_is_admin) == ("guild", "Ops", True)
     assert guild.bot_rights["ban_members"] is True
     assert (text.type, text.title, text.parent_chat_id) == ("text", f"general-{TEXT}", GUILD)
-    assert _chat(VOICE, lambda c: True)() is None  # a voice channel is no chat
+    assert (voice.type, voice.parent_chat_id) == ("guild_voice", GUILD)  # for voice pickers
     assert second.title == "Second" and second.member_count == 2
     assert left.id == guild.id
 
     roles = {member["user"]["id"]: member["role"] for member in members["members"]}
     assert roles == {"900000000000000100": "owner", fake.me["id"]: "admin"}
-    assert {(c["id"], c["type"]) for c in chats["chats"]} == {(GUILD, "guild"), (TEXT, "text")}
+    assert {(c["id"], c["type"]) for c in chats["chats"]} == {
+        (GUILD, "guild"), (TEXT, "text"), (VOICE, "guild_voice"),
+    }  # fmt: skip

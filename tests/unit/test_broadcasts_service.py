@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import events
 from engine.models import (
     AdminUser,
     AuditLog,
     BotInstance,
+    BroadcastMessage,
     BroadcastStatus,
     BroadcastTarget,
     Chat,
     Community,
     ConnectorKind,
+    Platform,
     Role,
     TargetStatus,
     utcnow,
@@ -32,7 +34,8 @@ from tests.flow_helpers import make_admin
 
 class World:
     """A community with a Telegram group, a Discord guild with two text channels (one gone)
-    and a WhatsApp group whose connection was removed; a Telegram channel outside it."""
+    and a voice channel, and a WhatsApp group whose connection was removed; a Telegram
+    channel outside it."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -51,6 +54,8 @@ class World:
         self.guild = self._chat("discord", "900", "Club server", dc, type="guild", **here)
         self.general = self._chat("discord", "901", "general", dc, parent_chat_id="900", **here)
         self._chat("discord", "902", "old", dc, parent_chat_id="900", gone_at=utcnow(), **here)
+        voice = {"type": "guild_voice", "parent_chat_id": "900", **here}
+        self._chat("discord", "903", "Hangout", dc, **voice)
         self._chat("whatsapp", "1@g.us", "Club WhatsApp", None, **here)
         self.news = self._chat("telegram", "-200", "News channel", tg)
         session.commit()
@@ -70,7 +75,7 @@ class World:
         self, platform: str, chat_id: str, title: str, instance: int | None, **fields: Any
     ) -> int:
         row = Chat(
-            platform=platform,
+            platform=Platform(platform),
             platform_chat_id=chat_id,
             title=title,
             bot_instance_id=instance,
@@ -99,7 +104,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]
 def target_rows(session: Session, broadcast_id: int) -> list[BroadcastTarget]:
     session.expire_all()
     query = select(BroadcastTarget).where(BroadcastTarget.broadcast_id == broadcast_id)
-    return list(session.exec(query.order_by(BroadcastTarget.id)))
+    return list(session.exec(query.order_by(col(BroadcastTarget.id))))
 
 
 def set_target_status(session: Session, broadcast_id: int, *statuses: TargetStatus) -> None:
@@ -116,8 +121,8 @@ def test_targets_are_the_communitys_postable_chats_reachable_by_a_connection(wor
     found = broadcasts.resolve_targets(
         world.session, world.draft(community_ids=[world.community_id])
     )
-    # The guild row takes no messages, the gone channel is skipped, the WhatsApp group has
-    # no connection that could post there any more.
+    # The guild row and the voice channel take no messages, the gone channel is skipped, the
+    # WhatsApp group has no connection that could post there any more.
     assert [(t.platform, t.platform_chat_id, t.connector_kind) for t in found] == [
         ("discord", "901", "discord_bot"),
         ("telegram", "-100", "telegram_bot"),
@@ -135,7 +140,7 @@ def test_chosen_chats_add_to_communities_once_each_and_platforms_narrow(world: W
     assert [t.platform_chat_id for t in found] == ["-100", "-200"]
 
 
-def test_a_chosen_discord_guild_means_its_text_channels(world: World) -> None:
+def test_a_chosen_discord_guild_means_its_text_channels_not_its_voice_ones(world: World) -> None:
     found = broadcasts.resolve_targets(world.session, world.draft(chat_ids=[world.guild]))
     assert [t.platform_chat_id for t in found] == ["901"]
 
@@ -316,7 +321,7 @@ def test_retry_sends_again_to_the_failed_chats_only(
     with pytest.raises(BroadcastConflict, match="wait until it ends"):
         broadcasts.retry_failed(world.session, world.editor, made.id)
     set_target_status(world.session, made.id, TargetStatus.sent, TargetStatus.failed)
-    row = world.session.get(broadcasts.BroadcastMessage, made.id)
+    row = world.session.get(BroadcastMessage, made.id)
     assert row is not None
     row.status = BroadcastStatus.partial
     world.session.add(row)

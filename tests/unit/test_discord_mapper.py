@@ -194,7 +194,8 @@ async def test_slash_command(running: Running) -> None:
 def _button_interaction(fake: FakeDiscord, custom_id: str) -> dict[str, Any]:
     """INTERACTION_CREATE for a click (type 3) on a button under one of the bot's messages."""
     message = dc.message(CHANNEL, fake.me, "Pick a role", guild_id=GUILD)
-    return fake.component_interaction(message, custom_id)
+    interaction: dict[str, Any] = fake.component_interaction(message, custom_id)
+    return interaction
 
 
 async def test_button_click_is_mapped_and_acknowledged_when_no_flow_answers(
@@ -391,8 +392,8 @@ async def test_joining_a_guild_as_admin_and_leaving_it(running: Running) -> None
 async def test_text_channel_created_renamed_and_deleted(running: Running) -> None:
     fake = running.fake
     await running.next_seen(2)
-    voice = fake.add_channel("910000000000000013", 2, guild_id=GUILD, name="voice")
-    await fake.dispatch("CHANNEL_CREATE", voice)  # not a chat: nothing
+    category = fake.add_channel("910000000000000013", 4, guild_id=GUILD, name="Lounge")
+    await fake.dispatch("CHANNEL_CREATE", category)  # not a chat: nothing
     text = fake.add_channel("910000000000000014", 0, guild_id=GUILD, name="news")
     await fake.dispatch("CHANNEL_CREATE", text)
     await fake.dispatch("CHANNEL_UPDATE", {**text, "name": "announcements"})
@@ -407,6 +408,28 @@ async def test_text_channel_created_renamed_and_deleted(running: Running) -> Non
     assert deleted.data["gone"] is True
 
 
+async def test_voice_and_stage_channels_are_chats_of_their_own_types(running: Running) -> None:
+    """Recorded so voice pickers (dc_move_member, dc_create_event) can offer them; their
+    types keep them out of the chats messages go to."""
+    fake = running.fake
+    await running.next_seen(2)
+    voice = fake.add_channel("910000000000000015", 2, guild_id=GUILD, name="Hangout")
+    stage = fake.add_channel("910000000000000016", 13, guild_id=GUILD, name="Town hall")
+    await fake.dispatch("CHANNEL_CREATE", voice)
+    await fake.dispatch("CHANNEL_CREATE", stage)
+    await fake.dispatch("CHANNEL_DELETE", voice)
+
+    created_voice, created_stage, deleted = await running.next_seen(3)
+    assert created_voice.chat is not None and created_stage.chat is not None
+    assert (created_voice.chat.id, created_voice.chat.type, created_voice.chat.title) == (
+        "910000000000000015", "guild_voice", "Hangout",
+    )  # fmt: skip
+    assert (created_stage.chat.type, created_stage.chat.title) == ("guild_stage", "Town hall")
+    assert created_voice.chat.guild_id == GUILD == created_stage.chat.guild_id
+    assert deleted.chat is not None and deleted.chat.id == "910000000000000015"
+    assert deleted.data["gone"] is True
+
+
 async def test_a_renamed_guild_is_rediscovered_with_its_channels(running: Running) -> None:
     fake = running.fake
     await running.next_seen(2)
@@ -414,8 +437,9 @@ async def test_a_renamed_guild_is_rediscovered_with_its_channels(running: Runnin
     await fake.dispatch("GUILD_UPDATE", {**renamed, "name": "Flowbot Friends"})
 
     seen = _chats(await running.next_seen(2))
-    assert seen[GUILD].chat is not None and seen[GUILD].chat.title == "Flowbot Friends"
-    assert seen[CHANNEL].chat is not None and seen[CHANNEL].chat.guild_id == GUILD
+    guild, channel = seen[GUILD].chat, seen[CHANNEL].chat
+    assert guild is not None and guild.title == "Flowbot Friends"
+    assert channel is not None and channel.guild_id == GUILD
 
 
 async def test_the_bots_rights_follow_its_roles(running: Running) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlmodel import Session, select
 
@@ -9,7 +11,7 @@ from engine.models import AdminUser, BotInstance, Chat, FlowDefinition, Platform
 from engine.services import communities, connections, flows, node_pickers
 from engine.services.auth import PermissionDenied
 from engine.services.node_pickers import Choice, Scope
-from flowbot_ui.state.node_form import form_fields, toggled
+from flowbot_ui.state.node_form import FieldSpec, form_fields, toggled
 
 BOT_TOKEN = "123456789:AAE" + "x" * 32
 DISCORD_TOKEN = "MTA" + "a" * 21 + ".GbCdEf." + "z" * 27
@@ -37,7 +39,7 @@ def world(sqlite_session: Session) -> dict[str, int]:
     }
     session.get(BotInstance, ids["support"]).platform_username = "support_bot"  # type: ignore[union-attr]
 
-    def chat(platform: Platform, chat_id: str, owner: str, title: str, **extra: object) -> None:
+    def chat(platform: Platform, chat_id: str, owner: str, title: str, **extra: Any) -> None:
         session.add(
             Chat(
                 platform=platform,
@@ -53,6 +55,8 @@ def world(sqlite_session: Session) -> dict[str, int]:
     chat(Platform.telegram, "-1003", "account", "Ann's friends", type="group")
     chat(Platform.discord, "900", "discord", "Flowbot server", type="guild")
     chat(Platform.discord, "901", "discord", "general", type="guild_text", parent_chat_id="900")
+    chat(Platform.discord, "902", "discord", "Hangout", type="guild_voice", parent_chat_id="900")
+    chat(Platform.discord, "903", "discord", "Town hall", type="guild_stage", parent_chat_id="900")
     communities.create_community(session, editor, "Makers")
     communities.create_community(session, editor, "Gamers")
     flows.create_flow(session, editor, "Warn spammers")
@@ -109,14 +113,18 @@ def test_chats_are_those_of_the_kind_and_of_the_connection_the_node_names(
     assert [c.value for c in account] == ["-1003"]
 
 
-def test_discord_channels_and_servers_are_separate_pickers(
+def test_discord_channels_servers_and_voice_channels_are_separate_pickers(
     sqlite_session: Session, world: dict[str, int], viewer: AdminUser
 ) -> None:
     channels = _pick(sqlite_session, viewer, "chat", kind="discord_bot")
     servers = _pick(sqlite_session, viewer, "server", kind="discord_bot")
+    voice = _pick(sqlite_session, viewer, "voice_channel", kind="discord_bot")
 
-    assert [c.value for c in channels] == ["901"]
+    assert [c.value for c in channels] == ["901"]  # a message cannot go to a voice channel
     assert [c.value for c in servers] == ["900"]
+    assert [(c.label, c.value) for c in voice] == [("Hangout", "902"), ("Town hall", "903")]
+    assert voice[1].detail == "903 · guild_stage · via Guild bot"
+    assert _pick(sqlite_session, viewer, "voice_channel", kind="telegram_bot") == []
 
 
 def test_a_cross_post_names_discovered_chats_by_flowbots_own_id(
@@ -161,7 +169,9 @@ def test_node_platforms_map_to_connector_kinds() -> None:
     assert node_pickers.connector_kind("cross_platform") is None
 
 
-def _form(session: Session, user: AdminUser, node_type: str, **params: object) -> dict:
+def _form(
+    session: Session, user: AdminUser, node_type: str, **params: object
+) -> dict[str, FieldSpec]:
     node = {"id": "n1", "type": node_type, "params": params}
     return {f.name: f for f in form_fields(session, user, node, [])}
 
@@ -177,6 +187,19 @@ def test_a_nodes_form_offers_its_connections_and_the_chats_of_the_one_it_names(
     assert connection.unset == "The bot that triggered the flow"
     assert [c.value for c in chat.choices] == ["-1002"]
     assert chat.typed and chat.value == "{{trigger.chat.id}}" and chat.picked == ""
+
+
+def test_moving_a_member_and_a_voice_event_pick_voice_channels_or_take_an_expression(
+    sqlite_session: Session, world: dict[str, int], viewer: AdminUser
+) -> None:
+    move = _form(sqlite_session, viewer, "dc_move_member", voice_channel_id="902")
+    event = _form(sqlite_session, viewer, "dc_create_event", channel_id="{{ context.stage }}")
+    to, where = move["voice_channel_id"], event["channel_id"]
+
+    assert to.label == "Voice channel" and to.typed
+    assert [c.value for c in to.choices] == ["902", "903"] and to.picked == "902"
+    assert [c.value for c in where.choices] == ["902", "903"]
+    assert where.typed and where.value == "{{ context.stage }}" and where.picked == ""
 
 
 def test_a_connection_that_is_gone_is_shown_not_dropped(
