@@ -14,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import hikari
 
 from connectors.discord_bot import bot_replies, discovery, mapper
 from connectors.discord_bot.actions import actions, execute_action, respond_late
 from connectors.discord_bot.commands import CommandRegistry, describe
-from connectors.discord_bot.interactions import Interaction, Interactions, acknowledged
+from connectors.discord_bot.interactions import Interaction, Interactions, initial_sent
 from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
 from connectors.kit.errors import CredentialRejected
+from engine.bot_config.answers import Reply
 from engine.platform_event import PlatformEvent
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ COMMAND_ACK_DELAY = 2.0
 # A "thinking…" message nobody answered is deleted before the token expires at 15 minutes.
 COMMAND_ANSWER_TIMEOUT = 14 * 60.0
 Interactive = hikari.CommandInteraction | hikari.ComponentInteraction
+T = TypeVar("T")
 
 
 class DiscordBotConnector(Connector):
@@ -128,30 +130,47 @@ class DiscordBotConnector(Connector):
         return await execute_action(self.bot.rest, action, params)
 
     async def _respond(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A flow's answer: the initial response if it comes first, else an edit of the
-        acknowledgement (or a follow-up); a flow's own deferral counts as one."""
+        """A flow's answer: the initial response if it comes first, else late (an edit of
+        the acknowledgement or a follow-up); a flow's own deferral counts as one."""
         key, rest = str(params["interaction_id"]), self.bot.rest
-        late = self.interactions.claim_answer(key)
-        if late is not None and await acknowledged(late):
-            if str(params.get("response_type", "")).startswith("deferred"):
-                return {"ok": True, "message_id": None}  # acknowledged already
-            result = await respond_late(rest, late, params)
-            self.interactions.answered_late(key)
-            return result
-        try:
-            result = await execute_action(rest, "respond_interaction", params)
-        except Exception:
-            self.interactions.release(key)
-            raise
         response_type = str(params.get("response_type", ""))
-        if response_type.startswith("deferred"):
-            thinking = response_type == "deferred_message_create"
-            self.interactions.deferred(
-                key, thinking=thinking, ephemeral=bool(params.get("ephemeral"))
-            )
-            if thinking:
+        deferring = response_type.startswith("deferred")
+
+        async def late(interaction: Interaction) -> dict[str, Any]:
+            if deferring:
+                return {"ok": True, "message_id": None}  # answered or acknowledged already
+            return await respond_late(rest, interaction, params)
+
+        async def initial(taken: Interaction | None) -> dict[str, Any]:
+            result = await execute_action(rest, "respond_interaction", params)
+            if taken is not None and response_type == "deferred_message_create":
+                taken.thinking, taken.ephemeral = True, bool(params.get("ephemeral"))
                 self._expire_later(key)
-        return result
+            return result
+
+        return await self._answer_once(key, initial, late)
+
+    async def _answer_once(
+        self,
+        key: str,
+        initial: Callable[[Interaction | None], Awaitable[T]],
+        late: Callable[[Interaction], Awaitable[T]],
+    ) -> T:
+        """Send an answer to interaction ``key`` as the initial response if nothing took
+        it yet, else late once the response in flight is through."""
+        claim = self.interactions.claim_answer(key)
+        while claim.late is not None:
+            if await initial_sent(claim.late):
+                return await late(claim.late)
+            claim = self.interactions.claim_answer(key)  # that one failed: open again
+        taken, ok = claim.taken, False
+        try:
+            result = await initial(taken)
+            ok = True
+            return result
+        finally:  # a failure leaves the acknowledgement to spare Discord's failure notice
+            if taken is not None:
+                self.interactions.settle(taken, ok)
 
     async def _on_event(self, event: hikari.Event) -> None:
         if self._is_own(event):
@@ -161,7 +180,10 @@ class DiscordBotConnector(Connector):
             return
         interaction = getattr(event, "interaction", None)
         if isinstance(interaction, Interactive):
-            self.interactions.expect(interaction)
+            command = isinstance(interaction, hikari.CommandInteraction)
+            self.interactions.expect(
+                str(interaction.id), interaction.application_id, interaction.token, command=command
+            )
             self._spawn(self._ack_later(interaction))
         if not (mapped.user and mapped.user.is_bot):  # two bots must not answer each other
             self._spawn(self._answer(event, mapped))
@@ -170,28 +192,31 @@ class DiscordBotConnector(Connector):
     async def _answer(self, event: hikari.Event, mapped: PlatformEvent) -> None:
         """The configured answer, if any; a failure is logged and costs only this answer."""
         interaction = getattr(event, "interaction", None)
-        answering = isinstance(interaction, Interactive)
         try:
             reply = await self.bot_answers.respond(mapped)
             if reply is None or not bot_replies.has_content(reply):
                 return
-            rest = self.bot.rest
             if isinstance(interaction, Interactive):
-                key = str(interaction.id)
-                late = self.interactions.claim_answer(key)
-                if late is not None and await acknowledged(late):
-                    await bot_replies.answer_late(rest, late, reply)
-                    self.interactions.answered_late(key)
-                else:
-                    await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
+                await self._reply_to(interaction, reply)
             elif isinstance(event, hikari.MessageCreateEvent):
-                await bot_replies.answer_message(rest, event.message, reply, self._spawn)
+                await bot_replies.answer_message(self.bot.rest, event.message, reply, self._spawn)
         except hikari.HikariError as error:
-            if answering and interaction is not None:  # the deferred acknowledgement still
-                self.interactions.release(str(interaction.id))  # spares Discord's notice
             log.error("bot answer to %s not sent: %s", mapped.kind, describe(error))
         except Exception:
             log.exception("bot answer to %s failed", mapped.kind)
+
+    async def _reply_to(self, interaction: Interactive, reply: Reply) -> None:
+        """The configuration's answer through the interaction (late when the connector
+        acknowledged it first, the database being slow)."""
+        rest = self.bot.rest
+
+        async def initial(_: Interaction | None) -> None:
+            await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
+
+        async def late(found: Interaction) -> None:
+            await bot_replies.answer_late(rest, found, reply)
+
+        await self._answer_once(str(interaction.id), initial, late)
 
     async def _on_discovery(self, event: hikari.Event) -> None:
         me = self.bot.get_me()
@@ -231,24 +256,18 @@ class DiscordBotConnector(Connector):
             if command
             else hikari.ResponseType.DEFERRED_MESSAGE_UPDATE
         )
+        ok = False
         try:
             await self.bot.rest.create_interaction_response(
                 interaction.id, claimed.token, response_type
             )
+            ok = True
         except hikari.HikariError as error:  # answered after all, or expired
             log.debug("interaction %s not acknowledged: %s", key, describe(error))
-            self.interactions.release_deferral(key)
-            self._settle(claimed, False)
-            return
-        self._settle(claimed, True)
-        if command:
+        finally:
+            self.interactions.settle(claimed, ok)
+        if ok and command:
             self._expire_later(key)
-
-    @staticmethod
-    def _settle(claimed: Interaction, ok: bool) -> None:
-        """Wake the answers waiting for the acknowledgement's outcome."""
-        if claimed.deferral is not None and not claimed.deferral.done():
-            claimed.deferral.set_result(ok)
 
     def _expire_later(self, key: str) -> None:
         """Delete the thinking message if nothing answers it in time (see interactions)."""
@@ -263,10 +282,10 @@ class DiscordBotConnector(Connector):
         self._timers.add(handle)
 
     async def _expire(self, key: str) -> None:
-        found = self.interactions.unanswered(key)
-        if found is None or not found.thinking:
+        found = self.interactions.thinking(key)
+        if found is None:
             return
-        self.interactions.answered_late(key)
+        found.thinking = False
         try:
             await self.bot.rest.delete_interaction_response(found.application_id, found.token)
         except hikari.HikariError as error:

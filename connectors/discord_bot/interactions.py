@@ -5,9 +5,9 @@ respond"). A flow may take longer, so the connector acknowledges every slash com
 (DEFERRED_MESSAGE_CREATE: "Bot is thinking…") and click (DEFERRED_MESSAGE_UPDATE) after a
 short delay unless an answer came first. Answer and acknowledgement each claim the
 interaction here, synchronously on the event loop, before any request: exactly one of them
-sends the initial response. An answer that comes after the acknowledgement is sent as what
-Discord allows then (:func:`send_late`): it edits the thinking message (or, for a click's
-update, the clicked message), or is a follow-up message.
+sends the initial response, the others wait for its outcome. An answer after it is sent as
+what Discord allows then (:func:`send_late`): it replaces the thinking message, edits the
+original response (an update: for a click's deferral, the clicked message), or follows up.
 
 A thinking message nobody answers is deleted after ``command_answer_timeout`` (14 minutes by
 default), before the interaction's token expires at 15: otherwise Discord would leave it
@@ -17,9 +17,8 @@ turning into "The application did not respond".
 from __future__ import annotations
 
 import asyncio
-import enum
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 import hikari
@@ -27,25 +26,28 @@ import hikari
 TOKEN_SECONDS = 15 * 60  # an interaction token's life: nothing can be sent after it
 
 
-class State(enum.Enum):
-    open = "open"  # nobody answered yet
-    answered = "answered"  # an initial response is on its way or sent
-    deferred = "deferred"  # acknowledged without content: later answers are late ones
-
-
 @dataclass
 class Interaction:
-    """What a late answer needs: the application and token of the webhook behind it, and
-    what the deferral showed."""
+    """One interaction: whether its initial response is taken, and what a late answer
+    needs (the application and token of the webhook behind it, the thinking message)."""
 
     application_id: hikari.Snowflake
     token: str
+    opened: float  # monotonic seconds
     command: bool  # a slash command (its deferral is a thinking message)
-    opened: float = field(default_factory=time.monotonic)
-    state: State = State.open
-    thinking: bool = False  # deferred with a "thinking…" message (not a click's update)
+    taken: bool = False  # an initial response is on its way or sent
+    sent: asyncio.Future[bool] | None = None  # that response's outcome
+    thinking: bool = False  # a "thinking…" message no answer has replaced yet
     ephemeral: bool = False  # that thinking message is only the member's
-    deferral: asyncio.Future[bool] | None = None  # the acknowledgement went through
+
+
+@dataclass(frozen=True)
+class Claim:
+    """How an answer goes out: late (after the initial response) or as the initial
+    response; ``taken``: the interaction this answer claimed (it settles the outcome)."""
+
+    late: Interaction | None = None
+    taken: Interaction | None = None
 
 
 class Interactions:
@@ -54,71 +56,64 @@ class Interactions:
     def __init__(self) -> None:
         self._open: dict[str, Interaction] = {}
 
-    def expect(self, interaction: hikari.CommandInteraction | hikari.ComponentInteraction) -> None:
-        """An interaction arrived: it needs an answer or an acknowledgement."""
-        now = time.monotonic()
-        for key in [k for k, v in self._open.items() if now - v.opened > TOKEN_SECONDS]:
-            del self._open[key]
-        self._open[str(interaction.id)] = Interaction(
-            interaction.application_id,
-            interaction.token,
-            command=isinstance(interaction, hikari.CommandInteraction),
-        )
+    def expect(
+        self, key: str, application_id: hikari.Snowflake, token: str, *, command: bool
+    ) -> None:
+        """An interaction arrived (a slash command, or a click when not ``command``): it
+        needs an answer or an acknowledgement."""
+        now = monotonic()
+        while self._open:  # oldest first: expired tokens go, nothing can be sent with them
+            oldest, found = next(iter(self._open.items()))
+            if now - found.opened <= TOKEN_SECONDS:
+                break
+            del self._open[oldest]
+        self._open[key] = Interaction(application_id, token, now, command=command)
 
-    def claim_answer(self, key: str) -> Interaction | None:
-        """An answer is about to be sent: None when it is the initial response (unknown
-        interactions too: Discord decides), the interaction when it was deferred already."""
+    def claim_answer(self, key: str) -> Claim:
+        """An answer is about to be sent: as the initial response (unknown interactions
+        too: Discord decides), or late after the one already taken."""
         found = self._open.get(key)
-        if found is None or found.state is not State.deferred:
-            if found is not None:
-                found.state = State.answered
-            return None
-        return found
-
-    def release(self, key: str) -> None:
-        """The initial answer failed: the acknowledgement may still spare the member
-        Discord's failure notice."""
-        found = self._open.get(key)
-        if found is not None and found.state is State.answered:
-            found.state = State.open
+        if found is None:
+            return Claim()
+        if found.taken:
+            return Claim(late=found)
+        self._take(found)
+        return Claim(taken=found)
 
     def claim_ack(self, key: str) -> Interaction | None:
-        """The delay is over: the interaction to acknowledge, or None when it was answered
-        (or acknowledged) meanwhile."""
+        """The delay is over: the interaction to acknowledge, or None when an answer
+        took it meanwhile."""
         found = self._open.get(key)
-        if found is None or found.state is not State.open:
+        if found is None or found.taken:
             return None
-        self.deferred(key, thinking=found.command, ephemeral=False)
-        found.deferral = asyncio.get_running_loop().create_future()
+        self._take(found)
+        found.thinking = found.command
         return found
 
-    def release_deferral(self, key: str) -> None:
-        """The acknowledgement failed: an answer waiting for it sends the initial response."""
+    @staticmethod
+    def _take(found: Interaction) -> None:
+        found.taken = True
+        found.sent = asyncio.get_running_loop().create_future()
+
+    @staticmethod
+    def settle(interaction: Interaction, ok: bool) -> None:
+        """The initial response's outcome (also when the connector stops mid-request):
+        wakes the answers waiting for it; after a failure the interaction is open again
+        (to the acknowledgement, or to a waiting answer)."""
+        if not ok:
+            interaction.taken, interaction.thinking = False, False
+        if interaction.sent is not None and not interaction.sent.done():
+            interaction.sent.set_result(ok)
+
+    def thinking(self, key: str) -> Interaction | None:
+        """The interaction if its thinking message is still unanswered."""
         found = self._open.get(key)
-        if found is not None and found.state is State.deferred:
-            found.state, found.thinking = State.open, False
-
-    def deferred(self, key: str, *, thinking: bool, ephemeral: bool) -> None:
-        """The interaction was acknowledged without content (by the connector or a flow)."""
-        found = self._open.get(key)
-        if found is not None:
-            found.state, found.thinking, found.ephemeral = State.deferred, thinking, ephemeral
-
-    def unanswered(self, key: str) -> Interaction | None:
-        """The interaction if it is still only deferred (nothing edited it since)."""
-        found = self._open.get(key)
-        return found if found is not None and found.state is State.deferred else None
-
-    def answered_late(self, key: str) -> None:
-        """A late answer went out: the thinking message is the answer now."""
-        found = self._open.get(key)
-        if found is not None:
-            found.state = State.answered
+        return found if found is not None and found.thinking else None
 
 
-async def acknowledged(interaction: Interaction) -> bool:
-    """Whether the deferral reached Discord (waits for it while it is in flight)."""
-    return interaction.deferral is None or await asyncio.shield(interaction.deferral)
+async def initial_sent(interaction: Interaction) -> bool:
+    """Whether the initial response reached Discord (waits for it while in flight)."""
+    return interaction.sent is None or await asyncio.shield(interaction.sent)
 
 
 async def send_late(
@@ -129,16 +124,18 @@ async def send_late(
     update: bool,
     ephemeral: bool,
 ) -> hikari.Message:
-    """An answer to a deferred interaction: it replaces the thinking message; after a
-    click's deferred update, an update edits the clicked message and a new message is a
-    follow-up. A private answer to a public thinking message is a private follow-up, and
-    the thinking message goes."""
+    """An answer after the initial response: it replaces an unanswered thinking message;
+    an update edits the original response (after a click's deferral, the clicked
+    message); anything else follows up. A private answer to a public thinking message is
+    a private follow-up, and the thinking message goes. Decided before any request, so
+    two late answers never both take the thinking message."""
     application, token = interaction.application_id, interaction.token
-    edit = update or (interaction.thinking and ephemeral == interaction.ephemeral)
-    if edit:
+    replaces = interaction.thinking
+    interaction.thinking = False
+    if update or (replaces and ephemeral == interaction.ephemeral):
         return await rest.edit_interaction_response(application, token, **body)
     flags = hikari.MessageFlag.EPHEMERAL if ephemeral else hikari.UNDEFINED
     sent = await rest.execute_webhook(application, token, flags=flags, **body)
-    if interaction.thinking:
+    if replaces:
         await rest.delete_interaction_response(application, token)
     return sent

@@ -11,6 +11,8 @@ a button a flow sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import hikari
@@ -19,13 +21,21 @@ from sqlmodel import Session
 
 from connectors.discord_bot.client import DiscordBotConnector
 from connectors.supervisor import Supervisor
+from engine.db import session_scope
 from engine.models import AdminUser, Role
-from engine.models.connections import ConnectorKind
+from engine.models.connections import BotInstance, ConnectorKind, PlatformConnection
 from tests.fakes import DISCORD_CHANNEL_ID, DISCORD_USER_ID, DiscordCall, FakeDiscord
 from tests.fakes import discord_objects as dc
 from tests.flow_helpers import chain, make_flow
 from tests.integration.supervised import supervised_instances
-from tests.integration.test_bot_config_discord import GLOBAL_COMMANDS, document, live_bot, publish
+from tests.integration.test_bot_config_discord import (
+    GLOBAL_COMMANDS,
+    Bot,
+    document,
+    live_bot,
+    publish,
+    supervised,
+)
 from tests.unit.test_community_service import user
 
 CALLBACK = "/interactions/{interaction}/{token}/callback"
@@ -220,3 +230,129 @@ async def test_a_button_a_flow_sent_gets_its_configured_response(editor: AdminUs
     assert answer.json["data"]["content"] == "Thanks for the 5, ada"
     assert unknown.json["type"] == int(hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
     assert bot.forwarded.count("dc_button_click") == 2
+
+
+# -- late answers at the connector ----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def acking_bot(**settings: Any) -> AsyncIterator[Bot]:
+    """A supervised bot without a configuration, acknowledging after the given delays."""
+    async with FakeDiscord() as fake:
+        fake.add_guild()
+        fake.user(DISCORD_USER_ID, "ada")
+        with session_scope() as session:
+            instance = BotInstance(
+                name="Acking bot",
+                kind=ConnectorKind.discord_bot,
+                credential=fake.token,
+                settings={"api_base_url": fake.rest_url, **settings},
+            )
+            session.add(instance)
+            session.flush()
+            assert instance.id is not None
+            session.add(PlatformConnection(bot_instance_id=instance.id, is_active=True))
+            instance_id = instance.id
+        async with supervised(fake, instance_id) as bot:
+            yield bot
+
+
+async def respond(bot: Bot, interaction: dict[str, Any], **params: Any) -> dict[str, Any]:
+    """What a flow's respond_interaction step does, through the supervisor."""
+    ids = {"interaction_id": interaction["id"], "interaction_token": interaction["token"]}
+    result = await bot.supervisor.execute(
+        bot.instance_id, "discord_bot", "respond_interaction", {**ids, **params}
+    )
+    return dict(result)
+
+
+async def received(bot: Bot, kind: str = "dc_slash_command") -> None:
+    """Until the connector handed an event of ``kind`` on (it knows its interaction)."""
+    async with asyncio.timeout(10):
+        while kind not in bot.forwarded:
+            await asyncio.sleep(0.01)
+
+
+async def acknowledged_command(bot: Bot) -> dict[str, Any]:
+    """A slash command nobody answered, once the connector's deferral is through."""
+    interaction: dict[str, Any] = bot.fake.command_interaction("slow")
+    await bot.fake.dispatch("INTERACTION_CREATE", interaction)
+    ack = await bot.answer_to(interaction)
+    assert ack.json["type"] == DEFERRED
+    await bot.settled(events=1)
+    return interaction
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_an_answer_during_the_acknowledgement_waits_for_it_then_edits() -> None:
+    """The race: the answer comes while the deferral is on its way (held by a rate
+    limit); it is sent once, as an edit after the deferral, never as a second callback."""
+    async with acking_bot(command_ack_delay=0.05) as bot:
+        fake = bot.fake
+        fake.rate_limit_next(f"POST {CALLBACK}", retry_after=0.5)
+        interaction = fake.command_interaction("slow")
+        await fake.dispatch("INTERACTION_CREATE", interaction)
+        held = await fake.wait_for_call("POST", CALLBACK, timeout=10)  # the 429
+        assert held.status == 429
+        result = await respond(bot, interaction, content="Done")
+        await bot.settled(events=1)
+
+    held, ack = fake.calls_to("POST", CALLBACK)
+    assert (held.json["type"], ack.json["type"], ack.status) == (DEFERRED, DEFERRED, 200)
+    [edit] = fake.calls_to("PATCH", EDIT_ORIGINAL)
+    assert edit.json["content"] == "Done"
+    assert fake.calls.index(edit) > fake.calls.index(ack)  # after the deferral, not before
+    assert result["ok"] is True
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_a_private_answer_to_a_public_thinking_message_replaces_it_privately() -> None:
+    async with acking_bot(command_ack_delay=0.05) as bot:
+        interaction = await acknowledged_command(bot)
+        await respond(bot, interaction, content="Only you", ephemeral=True)
+
+    fake = bot.fake
+    [followup] = fake.calls_to("POST", "/webhooks/{application}/{token}")
+    assert followup.json["content"] == "Only you"
+    assert followup.json["flags"] == int(hikari.MessageFlag.EPHEMERAL)
+    [deleted] = fake.calls_to("DELETE", EDIT_ORIGINAL)
+    assert deleted.params["message"] == "@original"
+    assert fake.calls_to("PATCH", EDIT_ORIGINAL) == []
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_after_a_clicks_acknowledgement_a_message_follows_and_an_update_edits() -> None:
+    async with acking_bot(button_ack_delay=0.05) as bot:
+        fake = bot.fake
+        message = dc.message(DISCORD_CHANNEL_ID, fake.me, "Rate us")
+        click = fake.component_interaction(message, "rate:5")
+        await fake.dispatch("INTERACTION_CREATE", click)
+        ack = await bot.answer_to(click)
+        await bot.settled(events=1)
+        await respond(bot, click, content="Thanks!", ephemeral=True)
+        await respond(bot, click, content="Rated 5", response_type="message_update")
+
+    assert ack.json["type"] == int(hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
+    [followup] = fake.calls_to("POST", "/webhooks/{application}/{token}")
+    assert (followup.json["content"], followup.json["flags"]) == ("Thanks!", 64)
+    [edit] = fake.calls_to("PATCH", EDIT_ORIGINAL)  # the clicked message
+    assert (edit.params["message"], edit.json["content"]) == ("@original", "Rated 5")
+    assert len(fake.calls_to("POST", CALLBACK)) == 1
+
+
+@pytest.mark.usefixtures("sqlite_session")
+async def test_a_flows_own_deferral_stops_the_connectors_and_its_answer_edits() -> None:
+    async with acking_bot(command_ack_delay=0.3) as bot:
+        fake = bot.fake
+        interaction = fake.command_interaction("slow")
+        await fake.dispatch("INTERACTION_CREATE", interaction)
+        await received(bot)  # as a flow would: after the event
+        await respond(bot, interaction, response_type="deferred_message_create", ephemeral=True)
+        await bot.settled(events=1)  # the connector's delay is over
+        await respond(bot, interaction, content="Here", ephemeral=True)
+
+    [deferral] = fake.calls_to("POST", CALLBACK)  # the flow's, and no second one
+    assert deferral.json["type"] == DEFERRED
+    assert deferral.json["data"]["flags"] == int(hikari.MessageFlag.EPHEMERAL)
+    [edit] = fake.calls_to("PATCH", EDIT_ORIGINAL)  # private already: edited in place
+    assert edit.json["content"] == "Here"
