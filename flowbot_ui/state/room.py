@@ -57,6 +57,9 @@ PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many ther
 # no more than these)
 PRESENCE_TIMEOUT = 5.0  # seconds without a heartbeat (pages send one every 2 s): gone
 PASTE_OFFSET = 40.0
+CHECK_PAUSE = 0.3  # seconds without another structural edit before the draft is checked:
+# validating holds the interpreter ~0.2 s at 1,000 nodes, which must not slow the edits,
+# the page opening, or their fan-out to co-editors (a burst of edits is checked once)
 ROUTER_FIELDS = frozenset((*constants.ROUTER_VARS, constants.ROUTER_DATA))
 
 Graph = dict[str, Any]
@@ -172,8 +175,8 @@ class FlowRoom(rx.SharedState):
     def _refresh(self, before: Graph | None = None) -> None:
         """After a structural change: the change sent to every page as canvas operations from
         ``before`` (without it, a reset: each page takes a new snapshot), and a check of the
-        draft started, whose findings follow as a patch of their own: validating takes
-        ~0.2 s at 1,000 nodes, which the edit (and the page opening) never waits for."""
+        draft started, whose findings follow as a patch of their own (see CHECK_PAUSE): the
+        edit and the page opening never wait for validation."""
         self._publish([{"op": "reset"}] if before is None else canvas_ops(before, self._graph))
         self._compare_live()
         self._edits += 1
@@ -652,8 +655,10 @@ def _validate(graph: Graph) -> list[Issue]:
 
 
 async def _check_later(app: Any, token: str, edits: int) -> None:
-    """Validate the room's draft as of ``edits`` changes, in a thread, and apply what it
-    found unless the draft changed again meanwhile (that change's own check applies)."""
+    """Validate the room's draft as of ``edits`` changes, after a pause and in a thread,
+    and apply what it found unless the draft changed again meanwhile (that change's own
+    check applies)."""
+    await asyncio.sleep(CHECK_PAUSE)
     room_key = BaseStateToken(ident=token, cls=FlowRoom)
     async with app.modify_state(room_key) as root:
         room = await root.get_state(FlowRoom)
