@@ -237,7 +237,7 @@ class DiscordBotConnector(Connector):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _ack_later(self, interaction: hikari.PartialInteraction) -> None:
+    async def _ack_later(self, interaction: Interactive) -> None:
         """Acknowledge a slash command ("thinking…") or a click (deferred update) unless
         an answer claimed it meanwhile."""
         command = isinstance(interaction, hikari.CommandInteraction)
@@ -282,10 +282,9 @@ class DiscordBotConnector(Connector):
         self._timers.add(handle)
 
     async def _expire(self, key: str) -> None:
-        found = self.interactions.thinking(key)
+        found = self.interactions.take_thinking(key)
         if found is None:
             return
-        found.thinking = False
         try:
             await self.bot.rest.delete_interaction_response(found.application_id, found.token)
         except hikari.HikariError as error:

@@ -105,10 +105,14 @@ class Interactions:
         if interaction.sent is not None and not interaction.sent.done():
             interaction.sent.set_result(ok)
 
-    def thinking(self, key: str) -> Interaction | None:
-        """The interaction if its thinking message is still unanswered."""
+    def take_thinking(self, key: str) -> Interaction | None:
+        """The interaction if its thinking message is still unanswered, which it no longer
+        is for anyone else (the caller removes it)."""
         found = self._open.get(key)
-        return found if found is not None and found.thinking else None
+        if found is None or not found.thinking:
+            return None
+        found.thinking = False
+        return found
 
 
 async def initial_sent(interaction: Interaction) -> bool:

@@ -28,13 +28,13 @@ async def test_an_answer_first_leaves_nothing_to_acknowledge() -> None:
     assert book.claim_ack("1") is None
     second = book.claim_answer("1")  # a second answer goes late, after the first
     assert second.late is claim.taken and second.taken is None
-    assert book.thinking("1") is None
+    assert book.take_thinking("1") is None
 
 
 async def test_the_acknowledgement_first_makes_the_answer_late_and_wait_for_it() -> None:
     book = ledger("1")
     acked = book.claim_ack("1")
-    assert acked is not None and book.thinking("1") is acked  # a command: "thinking…"
+    assert acked is not None and acked.thinking  # a command: "thinking…"
     late = book.claim_answer("1").late
     assert late is acked
     waiting = asyncio.ensure_future(initial_sent(late))
@@ -43,6 +43,8 @@ async def test_the_acknowledgement_first_makes_the_answer_late_and_wait_for_it()
     book.settle(acked, True)
     assert await waiting is True
     assert book.claim_ack("1") is None  # acknowledged once
+    assert book.take_thinking("1") is acked  # for the timeout, once
+    assert book.take_thinking("1") is None
 
 
 async def test_a_failed_acknowledgement_opens_the_interaction_to_the_waiting_answer() -> None:
@@ -52,7 +54,7 @@ async def test_a_failed_acknowledgement_opens_the_interaction_to_the_waiting_ans
     late = book.claim_answer("1").late
     book.settle(acked, False)
     assert late is not None and await initial_sent(late) is False
-    assert book.thinking("1") is None  # no thinking message was shown
+    assert book.take_thinking("1") is None  # no thinking message was shown
     claim = book.claim_answer("1")
     assert claim.late is None and claim.taken is acked
 
@@ -68,7 +70,7 @@ async def test_a_failed_answer_leaves_the_interaction_to_the_acknowledgement() -
 async def test_a_click_is_deferred_without_a_thinking_message() -> None:
     book = ledger("1", command=False)
     assert book.claim_ack("1") is not None
-    assert book.thinking("1") is None
+    assert book.take_thinking("1") is None
 
 
 async def test_an_unknown_interaction_is_answered_initially() -> None:
