@@ -684,7 +684,10 @@ async def test_a_supervisor_cut_off_stops_its_connectors_at_nine_tenths_of_the_l
     caplog.set_level(logging.INFO, logger="connectors.supervisor")
     connection = add_bot(sqlite_session)
     a = connection.bot_instance_id
-    supervisor = make_supervisor(owner="sup-c", factories=idle_factories("sup-c"))
+    # A long lease: the real time the test takes (seconds under load) is a sliver of it.
+    supervisor = make_supervisor(
+        owner="sup-c", factories=idle_factories("sup-c"), lease_seconds=600.0
+    )
     lease = supervisor.lease_seconds
 
     _database(monkeypatch, GONE)
