@@ -113,6 +113,7 @@ class DiscordREST:
         self.interactions: dict[str, Json] = {}
         # The message each interaction's response created or, for an update, edited.
         self.interaction_messages: dict[str, Json] = {}
+        self.responded: set[str] = set()  # interactions given their one initial response
 
     def resolve(self, method: str, path: str) -> tuple[str, dict[str, str], Handler] | None:
         """The route template, path parameters and implementation serving ``method path``."""
@@ -369,6 +370,9 @@ class DiscordREST:
         body = call.json or {}
         data = body.get("data") or {}
         interaction = self.interactions.get(call.params["interaction"], {})
+        if call.params["interaction"] in self.responded:  # Discord takes one, then webhooks
+            raise DiscordAPIError(400, 40060, "Interaction has already been acknowledged.")
+        self.responded.add(call.params["interaction"])
         message = None
         if body.get("type") == 7 and "message" in interaction:  # update the clicked message
             message = self._updated(interaction["message"], data)
