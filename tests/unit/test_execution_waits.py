@@ -35,8 +35,9 @@ def reading(monkeypatch: pytest.MonkeyPatch, statuses: Iterator[ExecutionStatus]
 
 async def expected(execution_id: int) -> None:
     """Until the waiter expects the end: a later announcement reaches it."""
-    while execution_id not in execution_events._waiting:
-        await asyncio.sleep(0)
+    async with asyncio.timeout(10):
+        while execution_id not in execution_events._waiting:
+            await asyncio.sleep(0)
 
 
 async def test_step_events_do_not_make_it_read_the_row(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,8 +117,9 @@ async def test_scaled_waiters_share_one_subscription_to_the_ends(
     waiters = [asyncio.create_task(executions.wait_for_finish(n, 30)) for n in (11, 12, 13)]
     for n in (11, 12, 13):
         await expected(n)
-    while len(reads) < 3:  # each read the row once the subscription was confirmed
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while len(reads) < 3:  # each read the row once the subscription was confirmed
+            await asyncio.sleep(0.01)
     for n in (11, 12, 13):  # as a worker process announces an end (not in this process)
         redis_bus.publish(f"ended.{n}", {"type": "execution", "execution_id": n, "status": DONE})
     finished = await asyncio.wait_for(asyncio.gather(*waiters), 10)
@@ -125,3 +127,26 @@ async def test_scaled_waiters_share_one_subscription_to_the_ends(
     assert sorted(reads) == [11, 11, 12, 12, 13, 13]
     assert opened == [(execution_events.ENDED_TOPICS,)]
     assert not execution_events._waiting
+
+
+async def test_a_follower_that_could_not_start_is_started_again_by_the_next_waiter(
+    monkeypatch: pytest.MonkeyPatch, redis_bus: events.RedisBus
+) -> None:
+    """Redis unreachable: the waiter gives up (the caller answers "accepted"); once it is
+    back, the next waiter subscribes afresh instead of reusing the failed follower."""
+    reads = reading(monkeypatch, iter([RUNNING, DONE]))
+    monkeypatch.setattr(executions, "POLL_SECONDS", 60.0)
+    good_url = get_settings().redis_url
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    get_settings.cache_clear()
+    assert await asyncio.wait_for(executions.wait_for_finish(21, 30), 10) is None
+    assert reads == []
+    monkeypatch.setenv("REDIS_URL", str(good_url))
+    get_settings.cache_clear()
+    waiter = asyncio.create_task(executions.wait_for_finish(21, 30))
+    async with asyncio.timeout(10):
+        while not reads:  # read once the new subscription was confirmed
+            await asyncio.sleep(0.01)
+    redis_bus.publish("ended.21", {"type": "execution", "execution_id": 21, "status": DONE})
+    execution = await asyncio.wait_for(waiter, 10)
+    assert execution is not None and execution.status is DONE and reads == [21, 21]
