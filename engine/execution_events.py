@@ -68,8 +68,15 @@ def _wake(execution_id: int) -> None:
     """Wake whoever waits for this end, from any thread."""
     with _ended_lock:
         futures = _waiting.pop(execution_id, ())
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread
+        running = None
     for future in futures:
         loop = future.get_loop()
+        if loop is running:  # the follower, on the waiter's own loop: no wake-up needed
+            _resolve(future)
+            continue
         with contextlib.suppress(RuntimeError):  # that loop is closed: its waiter is gone
             loop.call_soon_threadsafe(_resolve, future)
 
