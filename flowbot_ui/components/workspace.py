@@ -98,8 +98,11 @@ def flow_status_chip(label: rx.Var, status: rx.Var, changes: rx.Var, **props) ->
         rx.icon(
             rx.match(status, ("active", "circle-play"), ("paused", "circle-pause"), "pencil"),
             size=12,
+            flex_shrink="0",
         ),
-        label,
+        # Where the chip is given less room than its label (the editor's header), the label
+        # ends in "…" rather than pushing the buttons beside it out of view.
+        rx.el.span(label, overflow="hidden", text_overflow="ellipsis"),
         color_scheme=rx.cond(
             (status == "active") & changes,
             "orange",

@@ -253,39 +253,67 @@ def _publish_dialog() -> rx.Component:
     )
 
 
-def header() -> rx.Component:
-    return top_bar(
-        rx.link(rx.icon("arrow-left", size=18), href="/flows", color=rx.color("gray", 11)),
-        rx.vstack(
-            rx.heading(FlowRoom.name, size="4", data_testid="flow-name"),
-            rx.hstack(
+def _title() -> rx.Component:
+    """The flow's name and state: the part of the header that gives way when it is narrow
+    (the name and the chip end in "…", the chip's tooltip says it whole), down to room for
+    a short chip beside the saved/unsaved note; below that the buttons wrap instead."""
+    return rx.vstack(
+        rx.heading(
+            FlowRoom.name,
+            size="4",
+            max_width="100%",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            white_space="nowrap",
+            data_testid="flow-name",
+        ),
+        rx.hstack(
+            rx.tooltip(
                 flow_status_chip(
                     FlowRoom.status_chip,
                     FlowRoom.status,
                     FlowRoom.unpublished,
+                    flex_shrink="1",  # a Radix badge does not shrink by itself
+                    min_width="0",
                     data_testid="flow-status",
                 ),
-                rx.cond(
-                    FlowRoom.dirty,
-                    rx.text(
-                        "Unsaved changes",
-                        size="1",
-                        color=rx.color("amber", 11),
-                        data_testid="dirty",
-                    ),
-                    rx.text(
-                        "All changes saved",
-                        size="1",
-                        color=rx.color("gray", 10),
-                        data_testid="clean",
-                    ),
-                ),
-                spacing="2",
-                align="center",
+                content=FlowRoom.status_chip,
             ),
-            spacing="0",
+            rx.cond(
+                FlowRoom.dirty,
+                rx.text(
+                    "Unsaved changes",
+                    size="1",
+                    color=rx.color("amber", 11),
+                    white_space="nowrap",
+                    flex_shrink="0",
+                    data_testid="dirty",
+                ),
+                rx.text(
+                    "All changes saved",
+                    size="1",
+                    color=rx.color("gray", 10),
+                    white_space="nowrap",
+                    flex_shrink="0",
+                    data_testid="clean",
+                ),
+            ),
+            spacing="2",
+            align="center",
+            width="100%",
+            min_width="0",
         ),
-        rx.spacer(),
+        spacing="0",
+        flex="1 1 0",
+        min_width="200px",
+        data_testid="editor-title",
+    )
+
+
+def _actions() -> rx.Component:
+    """The header's buttons: never shrunk (a label cut to "Pa…" hides what it does); when
+    the window is too narrow for one row they wrap onto a second."""
+    return rx.flex(
         _presence(),
         rx.separator(orientation="vertical", size="2"),
         _icon_button(
@@ -356,6 +384,23 @@ def header() -> rx.Component:
                 data_testid="activate",
             ),
         ),
+        align="center",
+        justify="end",
+        wrap="wrap",
+        spacing="3",
+        flex="0 1 auto",
+        min_width="0",
+        # Buttons keep their width; the row wraps instead.
+        style={"& > *": {"flex_shrink": "0"}},
+        data_testid="editor-actions",
+    )
+
+
+def header() -> rx.Component:
+    return top_bar(
+        rx.link(rx.icon("arrow-left", size=18), href="/flows", color=rx.color("gray", 11)),
+        _title(),
+        _actions(),
     )
 
 
