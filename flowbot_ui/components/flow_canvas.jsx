@@ -59,7 +59,8 @@ if (typeof document !== "undefined" && !window.__flowbotPaletteDrag) {
   });
 }
 
-function FlowNode({ data, selected }) {
+// Memoised: a patch or a selection redraws only the nodes whose data or selection changed.
+const FlowNode = React.memo(function FlowNode({ data, selected }) {
   const colour = COLOURS[data.category] || COLOURS.advanced;
   const handles = data.handles || [];
   const labelled = handles.length > 1 || (handles.length === 1 && handles[0] !== "next");
@@ -190,9 +191,18 @@ function FlowNode({ data, selected }) {
       )}
     </div>
   );
-}
+});
 
 const NODE_TYPES = { flowNode: FlowNode };
+
+// A snapshot of another flow than this page's: the page's state outlives a visit, so a
+// page opening hydrates with its last snapshot first; drawing it (1,000 nodes, maybe) only
+// to replace it when this flow's arrives would delay the open.
+function otherFlow(graph) {
+  if (graph.flow === undefined) return false;
+  const open = window.location.pathname.match(/\/flows\/(\d+)\/?$/);
+  return Boolean(open) && open[1] !== String(graph.flow);
+}
 
 // A property-form field has the focus: its form is not rebuilt under the person's typing
 // (leaving the field compares what it showed with the draft, and refreshes the form).
@@ -300,7 +310,7 @@ function Canvas(props) {
 
   // A new snapshot: take it, but keep what the user is doing right now (drag, selection).
   useEffect(() => {
-    if (!graph) return;
+    if (!graph || otherFlow(graph)) return;
     setNodes((previous) => {
       const before = new Map(previous.map((node) => [node.id, node]));
       return (graph.nodes || []).map((node) => {
@@ -344,7 +354,8 @@ function Canvas(props) {
   // Changes made by anyone since the snapshot, in order; a gap (or a reset of the draft)
   // asks for a new snapshot instead.
   useEffect(() => {
-    if (!patch || !graph || !graph.key || !patch.seq || patch.seq <= lastSeq.current) return;
+    if (!patch || !graph || !graph.key || otherFlow(graph)) return;
+    if (!patch.seq || patch.seq <= lastSeq.current) return;
     const reset = (patch.ops || []).some((op) => op.op === "reset");
     if (patch.seq !== lastSeq.current + 1 || reset) {
       if (!resyncing.current && onResync) {

@@ -118,8 +118,12 @@ class EditorState(AuthState):
 
     @rx.event
     async def load(self) -> None:
-        room = await self.get_state(FlowRoom)
-        self.missing = not await room._join(self.flow_ref)
+        mine = await self.get_state(FlowRoom)
+        joined = await mine._join(self.flow_ref)
+        self.missing = joined is None
+        # the joined room's draft: this client's own copy was left behind by the linking
+        # (its snapshot was empty, so every page found a patch missing and asked again)
+        room = joined or mine
         self.canvas = room._snapshot()
         self.publish_open = False
         self.found_on_load = "unsaved" if room.dirty else "unpublished" if room.unpublished else ""

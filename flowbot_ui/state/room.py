@@ -141,22 +141,28 @@ class FlowRoom(rx.SharedState):
         fields dirty whenever it swaps the room into a client's tree, which is on every event
         of a linked page and on every fan-out to a co-editor: each frame then carried the
         request headers, page and url again (~1.7 KB) though none of them changed. It marks
-        them only to refresh computed vars, which it does at once; afterwards the fields that
-        were not dirty before are clean again, so only a real router change is sent.
+        them only to refresh computed vars, which it does at once; afterwards the fields (and
+        the root's computed vars read from them, the route's arguments) that were not dirty
+        before are clean again, so only a real router change is sent.
         """
         root = self._get_root_state()
-        router_dirty = root.dirty_vars & ROUTER_FIELDS
+        before = set(root.dirty_vars)
         linked = await super()._internal_patch_linked_state(token, full_delta)
-        root.dirty_vars.difference_update(ROUTER_FIELDS - router_dirty)
+        root.dirty_vars.difference_update(
+            name
+            for name in root.dirty_vars - before
+            if name in ROUTER_FIELDS or name in root.computed_vars
+        )
         return linked
 
-    async def _join(self, flow_id: int) -> bool:
-        """Link this client to the flow's room, loading the draft when nobody edits it."""
+    async def _join(self, flow_id: int) -> FlowRoom | None:
+        """Link this client to the flow's room, loading the draft when nobody edits it; the
+        room (this object is the client's own, unlinked copy), or None for no such flow."""
         room = await self._link_to(room_token(flow_id))
         with session_scope() as session:
             flow = session.get(FlowDefinition, flow_id)
             if flow is None:
-                return False
+                return None
             stale = room.flow_id != flow_id or (not room.dirty and room.revision != flow.revision)
             if stale:
                 room._load(session, flow)
@@ -164,7 +170,7 @@ class FlowRoom(rx.SharedState):
                 room.name = flow.name
                 room._load_live(session, flow)
         await room._touch()
-        return True
+        return room
 
     @property
     def graph(self) -> Graph:
@@ -230,8 +236,11 @@ class FlowRoom(rx.SharedState):
         self.patch = {"seq": self._seq, "ops": ops}
 
     def _snapshot(self) -> dict[str, Any]:
-        """The whole canvas as of the last patch, for one page (its own state var)."""
-        return {**canvas_view(self._graph, f"s{self._seq}", self._seq), "issues": self._issues}
+        """The whole canvas as of the last patch, for one page (its own state var). Its key
+        names the flow: a page hydrated with its last snapshot of another flow (the
+        page's state outlives a visit) tells the two apart, and skips drawing that one."""
+        view = canvas_view(self._graph, f"{self.flow_id}.{self._seq}", self._seq)
+        return {**view, "issues": self._issues, "flow": self.flow_id}
 
     async def _user(self) -> AuthState | None:
         """The calling client's auth state, if it joined this room and its session edits."""

@@ -4,11 +4,12 @@ validation on the node; two people editing the same flow."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from engine.models import Role
 from tests.e2e.conftest import screenshot
@@ -309,5 +310,81 @@ def test_a_save_elsewhere_is_merged_or_overwritten_by_the_one_who_chooses(
     kept = saved_graph(server_data, flow_id)
     assert _params(kept, "log1")["message"] == "ada's"
     assert {n["id"] for n in kept["nodes"]} == {"log1", "log2", "template1"}
+    ada.context.close()
+    bob.context.close()
+
+
+WIRE_LIMIT = 1024  # bytes per websocket frame of an edit, either way (issue 17)
+
+
+def _frames(page: Page) -> list[tuple[str, str]]:
+    """Every websocket frame the page sends or receives from now on: (way, frame)."""
+    seen: list[tuple[str, str]] = []
+
+    def on_socket(ws: WebSocket) -> None:
+        ws.on("framesent", lambda frame: seen.append(("sent", str(frame))))
+        ws.on("framereceived", lambda frame: seen.append(("received", str(frame))))
+
+    page.on("websocket", on_socket)
+    return seen
+
+
+def test_an_edit_travels_in_frames_of_at_most_1_kb_both_ways(
+    browser: Browser, app_url: str, server_data: Path
+) -> None:
+    """A move, an add and a param edit: every frame the editor sends and receives, and
+    every frame the co-editor receives, is at most 1 KB whole (Reflex resent the page's
+    router data, ~1.7 KB, in each until FlowRoom kept it out)."""
+    add_editor(server_data, "bob")
+    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    url = create_flow(ada, app_url, "Small frames")
+    ada_frames, bob_frames = _frames(ada), _frames(bob)
+    ada.goto(url)
+    bob.goto(url)
+    ada.get_by_test_id("palette-log").click()
+    expect(node(bob, "log1")).to_be_visible()
+    expect(ada.get_by_test_id("clean")).to_be_visible()
+
+    def edit(kind: str, event: str, change: Callable[[], None], seen_by_bob: str) -> None:
+        ada_frames.clear()
+        bob_frames.clear()
+        change()
+        expect(ada.get_by_test_id("clean")).to_be_visible()  # answered and autosaved
+        assert any(event in frame for way, frame in ada_frames if way == "sent"), kind
+        assert any(seen_by_bob in frame.replace("\\", "") for _, frame in bob_frames), kind
+        sizes = [(way, len(frame)) for way, frame in ada_frames] + [
+            ("bob " + way, len(frame)) for way, frame in bob_frames if way == "received"
+        ]
+        assert max(size for _, size in sizes) <= WIRE_LIMIT, f"{kind}: {sizes}"
+
+    for page in (ada, bob):
+        page.locator("button[aria-label='Fit View']").click()
+        wait_until_still(page, "log1")
+    box = node(ada, "log1").bounding_box()
+    assert box
+
+    def move() -> None:
+        ada.mouse.move(box["x"] + 40, box["y"] + 15)
+        ada.mouse.down()
+        ada.mouse.move(box["x"] + 40, box["y"] + 160, steps=6)
+        ada.mouse.up()
+
+    edit("a move", "move_nodes", move, '"move"')
+    node(ada, "log1").click()
+    expect(ada.get_by_test_id("param-message")).to_be_visible()
+
+    def param() -> None:
+        ada.get_by_test_id("param-message").fill("small")
+        ada.get_by_test_id("param-message").press("Tab")
+
+    edit("a param edit", "commit_field", param, '"params"')
+    ada_frames.clear()
+    bob_frames.clear()
+    ada.get_by_test_id("palette-log").click()
+    expect(node(bob, "log2")).to_have_count(1)
+    expect(ada.get_by_test_id("clean")).to_be_visible()
+    sizes = [len(f) for way, f in ada_frames if way == "sent"]
+    sizes += [len(f) for way, f in bob_frames if way == "received"]
+    assert max(sizes) <= WIRE_LIMIT, f"an add: {sizes}"  # ada's form of log2: its own frame
     ada.context.close()
     bob.context.close()
