@@ -286,7 +286,9 @@ function Canvas(props) {
     me,
     readOnly,
     dirty,
+    holdAutosave,
     onAutosave,
+    onClean,
     onNodeMove,
     onConnectEdge,
     onDeleteItems,
@@ -372,11 +374,20 @@ function Canvas(props) {
 
   // Unsaved edits reach the database after a pause in editing (each editor's page asks;
   // the room saves once); until then, leaving the page asks first.
+  // Not while this page asks whether to keep edits it found on load: saving them by
+  // itself would take the choice away.
   useEffect(() => {
-    if (!dirty || readOnly || !onAutosave) return undefined;
+    if (!dirty || readOnly || holdAutosave || !onAutosave) return undefined;
     const timer = setTimeout(() => onAutosave(), AUTOSAVE_MS);
     return () => clearTimeout(timer);
-  }, [dirty, readOnly, graph && graph.key, patch && patch.seq]);
+  }, [dirty, readOnly, holdAutosave, graph && graph.key, patch && patch.seq]);
+
+  // The room's edits were saved or discarded (here or by a co-editor): the page says so.
+  const wasDirty = useRef(dirty);
+  useEffect(() => {
+    if (wasDirty.current && !dirty && onClean) onClean();
+    wasDirty.current = dirty;
+  }, [dirty]);
 
   useEffect(() => {
     if (!dirty) return undefined;

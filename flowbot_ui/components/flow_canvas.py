@@ -31,6 +31,7 @@ class FlowCanvas(rx.NoSSRComponent):
     me: rx.Var[str]
     read_only: rx.Var[bool]
     dirty: rx.Var[bool]  # unsaved edits: autosaved after a pause, and leaving asks first
+    hold_autosave: rx.Var[bool]  # the page asks whether to keep edits it found on load
 
     on_node_move: rx.EventHandler[passthrough_event_spec(list)]
     on_connect_edge: rx.EventHandler[passthrough_event_spec(dict)]
@@ -41,6 +42,7 @@ class FlowCanvas(rx.NoSSRComponent):
     on_heartbeat: rx.EventHandler[no_args_event_spec]
     on_leave: rx.EventHandler[no_args_event_spec]  # the page is going away
     on_autosave: rx.EventHandler[no_args_event_spec]
+    on_clean: rx.EventHandler[no_args_event_spec]  # unsaved edits saved or discarded, by anyone
     on_graph_change: rx.EventHandler[no_args_event_spec]  # a structural edit, by anyone
     on_resync: rx.EventHandler[no_args_event_spec]  # a patch went missing: a new snapshot
 

@@ -689,7 +689,9 @@ def editor_page() -> rx.Component:
                             highlight="",
                             read_only=~EditorState.can_edit,
                             dirty=FlowRoom.dirty,
+                            hold_autosave=EditorState.found_on_load == "unsaved",
                             on_autosave=FlowRoom.save_if_dirty,
+                            on_clean=EditorState.settle_unsaved,
                             on_node_move=FlowRoom.move_nodes,
                             on_connect_edge=FlowRoom.connect,
                             on_delete_items=lambda items: [

@@ -133,6 +133,13 @@ class EditorState(AuthState):
         self.run_raw, self.run_fields, self._run_example, self._run_paths = False, [], {}, []
         self._load_versions()
 
+    @rx.event
+    def settle_unsaved(self) -> None:
+        """The edits found on load were saved or discarded (here or by a co-editor): the
+        notice is over, and later edits are this page's own again (autosaved)."""
+        if self.found_on_load == "unsaved":
+            self.found_on_load = ""
+
     def _load_versions(self) -> None:
         with session_scope() as session:
             self.versions = [

@@ -12,7 +12,7 @@ import pytest
 from engine.db import session_scope
 from engine.models import FlowDefinition
 from engine.services import flows
-from flowbot_ui.pages.editor import _resume_notice
+from flowbot_ui.pages.editor import _resume_notice, editor_page
 from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.room import FlowRoom
 from tests.ui_harness import People, joined_room, user
@@ -80,3 +80,24 @@ def test_the_notice_is_drawn_from_the_unsaved_finding_with_save_and_discard() ->
     assert "found_on_load" in rendered and '"unsaved"' in rendered
     assert "changes that are not saved yet" in rendered
     assert "resume-save" in rendered and "resume-discard" in rendered
+
+
+async def test_the_finding_ends_when_the_edits_are_saved_or_discarded(
+    people: People, flow_id: int
+) -> None:
+    """While the page asks, its canvas does not autosave (hold_autosave); once the room is
+    clean, by this page or a co-editor, the page settles and later edits autosave again."""
+    tab, room = await joined_room(people.cookies["editor"], flow_id)
+    await room._set_param("log1", "message", "typed before the reload")
+    await tab.run(EditorState, "load")
+    page = await tab.state(EditorState)
+    assert page.found_on_load == "unsaved"
+
+    await tab.run(FlowRoom, "save")
+    await tab.run(EditorState, "settle_unsaved")  # the canvas reports the room clean
+    assert page.found_on_load == ""
+
+
+def test_the_canvas_holds_its_autosave_while_the_page_asks() -> None:
+    rendered = str(editor_page().render())
+    assert "holdAutosave" in rendered and "settle_unsaved" in rendered
