@@ -707,7 +707,7 @@ async def test_list_members_of_an_unknown_guild_is_a_platform_error(
     assert unknown.value.kind is ErrorKind.platform
 
 
-async def test_list_chats_answers_guilds_and_their_text_channels(
+async def test_list_chats_answers_guilds_and_their_text_and_voice_channels(
     discord: FakeDiscord, rest: hikari.api.RESTClient
 ) -> None:
     discord.add_guild(
@@ -725,7 +725,9 @@ async def test_list_chats_answers_guilds_and_their_text_channels(
         "910000000000000001",
         "910000000000000010",
         "910000000000000011",
-    }  # the voice channel is no chat
+        "910000000000000012",
+    }  # the voice channel too: the voice pickers offer it, the chat pickers leave it out
+    assert chats["910000000000000012"]["type"] == "guild_voice"
     assert chats[GUILD] == {
         "id": GUILD, "type": "guild", "title": "Flowbot Test Guild", "username": None,
         "member_count": 2, "bot_is_admin": False, "guild_id": None,
