@@ -536,11 +536,7 @@ class StepBatch:
             )
         )
         taken: dict[str, int] = {key: row_id for key, row_id in found}
-        seq = connection.execute(
-            sa.select(sa.func.coalesce(sa.func.max(_STEPS.c.seq), 0)).where(
-                _STEPS.c.execution_id == self.execution_id
-            )
-        ).scalar_one()
+        seq = _max_seq(connection, self.execution_id)
         for key, (record, values) in list(self.new.items()):
             if key in taken:
                 record.id = row_id = taken[key]
@@ -602,7 +598,7 @@ def start_step(
                 return _record(row)
             except sa.exc.IntegrityError:  # looked up only now: a new step is rarely taken
                 existing = _step_by_key(session, execution_id, step_key)
-                seq = _max_seq(session, execution_id) + 1
+                seq = _max_seq(session.connection(), execution_id) + 1
     raise RuntimeError(f"could not record step {step_key} of execution {execution_id}")
 
 
@@ -682,9 +678,11 @@ def _step_by_key(session: Session, execution_id: int, step_key: str) -> StepReco
     return _record(row) if row else None
 
 
-def _max_seq(session: Session, execution_id: int) -> int:
-    return session.exec(
-        select(sa.func.coalesce(sa.func.max(FlowExecutionStep.seq), 0)).where(
-            FlowExecutionStep.execution_id == execution_id
+def _max_seq(connection: sa.Connection, execution_id: int) -> int:
+    """The execution's last step number (0: none yet)."""
+    found = connection.execute(
+        sa.select(sa.func.coalesce(sa.func.max(_STEPS.c.seq), 0)).where(
+            _STEPS.c.execution_id == execution_id
         )
-    ).one()
+    ).scalar_one()
+    return int(found)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from engine import actors, execution_store
 from engine.db import get_engine, primary_key, saved_id, session_scope, table_of
 from engine.execution_events import announce_status, expect_end, follow_ends, forget_end
+from engine.execution_store import TERMINAL as TERMINAL  # the service's face of the rule
 from engine.execution_store import interrupt_running_steps
 from engine.models import (
     AdminUser,
@@ -48,7 +49,6 @@ from engine.services.errors import Conflict, NotFound
 from engine.services.flows import FlowError, valid_draft
 from engine.settings import get_settings
 
-TERMINAL = frozenset({ExecutionStatus.succeeded, ExecutionStatus.failed, ExecutionStatus.stopped})
 MAX_WAIT_SECONDS = 60.0
 # The bus says when an execution ended; it is best effort, so the row is also read this often.
 POLL_SECONDS = 0.5
