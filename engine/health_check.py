@@ -205,7 +205,9 @@ async def _notify(
         incident = session.get(HealthIncident, incident_id)
         if incident is None:
             return False
-        text = notice_text(incident, incident_cause(session, incident.component, incident.error))
+        down = incident.resolved_at is None  # a recovery says how long, not why
+        cause = incident_cause(session, incident.component, incident.error) if down else ""
+        text = notice_text(incident, cause)
         try:
             await health_settings.send_notice(
                 session, channel, text, f"health:{incident_id}:{stamp}"
@@ -228,7 +230,8 @@ async def _notify(
 
 def notice_text(incident: HealthIncident, cause: str) -> str:
     """Plain text (names are data, never markup): what, since when, why in words (``cause``,
-    as System status says it), and the client's own text as a short detail."""
+    as System status says it; a recovery has none), and the client's own text as a short
+    detail."""
     what = f"{incident.label} ({incident.component})"
     started = as_utc(incident.started_at).strftime("%Y-%m-%d %H:%M UTC")
     if incident.resolved_at is None:

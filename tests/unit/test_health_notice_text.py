@@ -32,6 +32,6 @@ def test_recovery_says_how_long_it_was_down() -> None:
         resolved_at=datetime(2026, 12, 2, 9, 42, tzinfo=UTC),
     )
 
-    assert notice_text(incident, "unused") == (
+    assert notice_text(incident, "") == (
         "Flowbot: Redis (redis) is back up after 12 min (down since 2026-12-02 09:30 UTC)."
     )
