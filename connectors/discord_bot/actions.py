@@ -332,7 +332,7 @@ async def respond_late(
         )
     except hikari.HikariError as error:
         raise map_error(error) from error
-    return {"ok": True, "message_id": str(sent.id)}
+    return {"ok": True, "message_id": str(sent.message.id)}
 
 
 # -- members ----------------------------------------------------------------------------------

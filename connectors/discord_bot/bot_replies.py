@@ -98,13 +98,27 @@ async def answer_interaction(
         )
 
 
-async def answer_late(rest: hikari.api.RESTClient, interaction: Interaction, reply: Reply) -> None:
+async def answer_late(
+    rest: hikari.api.RESTClient, interaction: Interaction, reply: Reply, schedule: Schedule
+) -> None:
     """The configured answer to an interaction the connector acknowledged first (a slow
-    database): it replaces the thinking message, or the clicked one for a menu."""
+    database): it replaces the thinking message, or the clicked one for a menu. A
+    self-deleting answer goes after its delay whether it became the original response or
+    a follow-up."""
     body = message_body(rest, reply)
-    await send_late(
+    late = await send_late(
         rest, interaction, body, update=reply.edit, ephemeral=reply.mode is ReplyMode.dm
     )
+    if reply.delete_after_seconds and not reply.edit:
+        application, token = interaction.application_id, interaction.token
+
+        async def delete() -> None:
+            if late.original:
+                await rest.delete_interaction_response(application, token)
+            else:
+                await rest.delete_webhook_message(application, token, late.message)
+
+        schedule(_later(reply.delete_after_seconds, delete))
 
 
 async def answer_message(

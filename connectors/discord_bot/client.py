@@ -214,7 +214,7 @@ class DiscordBotConnector(Connector):
             await bot_replies.answer_interaction(rest, interaction, reply, self._spawn)
 
         async def late(found: Interaction) -> None:
-            await bot_replies.answer_late(rest, found, reply)
+            await bot_replies.answer_late(rest, found, reply, self._spawn)
 
         await self._answer_once(str(interaction.id), initial, late)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any
+from typing import Any, NamedTuple
 
 import hikari
 
@@ -120,6 +120,14 @@ async def initial_sent(interaction: Interaction) -> bool:
     return interaction.sent is None or await asyncio.shield(interaction.sent)
 
 
+class LateAnswer(NamedTuple):
+    """What a late answer became: the message, and whether it is the original response
+    (deleted as ``@original``) or a follow-up (deleted by its id)."""
+
+    message: hikari.Message
+    original: bool
+
+
 async def send_late(
     rest: hikari.api.RESTClient,
     interaction: Interaction,
@@ -127,7 +135,7 @@ async def send_late(
     *,
     update: bool,
     ephemeral: bool,
-) -> hikari.Message:
+) -> LateAnswer:
     """An answer after the initial response: it replaces an unanswered thinking message;
     an update edits the original response (after a click's deferral, the clicked
     message); anything else follows up. A private answer to a public thinking message is
@@ -137,9 +145,10 @@ async def send_late(
     replaces = interaction.thinking
     interaction.thinking = False
     if update or (replaces and ephemeral == interaction.ephemeral):
-        return await rest.edit_interaction_response(application, token, **body)
+        edited = await rest.edit_interaction_response(application, token, **body)
+        return LateAnswer(edited, original=True)
     flags = hikari.MessageFlag.EPHEMERAL if ephemeral else hikari.UNDEFINED
     sent = await rest.execute_webhook(application, token, flags=flags, **body)
     if replaces:
         await rest.delete_interaction_response(application, token)
-    return sent
+    return LateAnswer(sent, original=False)

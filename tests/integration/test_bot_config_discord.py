@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from sqlmodel import Session
 
 from connectors.discord_bot.client import DiscordBotConnector
+from connectors.kit.bot_answers import BotAnswers
 from connectors.kit.forwarder import EventForwarder
 from connectors.supervisor import Supervisor
 from engine.db import session_scope
@@ -167,14 +169,15 @@ class Bot:
         return await self.fake.wait_for_call("POST", path, timeout=10)
 
 
-def add_bot(fake: FakeDiscord) -> int:
-    """An active Discord bot connection to the fake; its instance id."""
+def add_bot(fake: FakeDiscord, **settings: Any) -> int:
+    """An active Discord bot connection to the fake (``settings`` over the test's
+    defaults); its instance id."""
     with session_scope() as session:
         instance = BotInstance(
             name="Config bot",
             kind=ConnectorKind.discord_bot,
             credential=fake.token,
-            settings={"api_base_url": fake.rest_url, "button_ack_delay": ACK_DELAY},
+            settings={"api_base_url": fake.rest_url, "button_ack_delay": ACK_DELAY, **settings},
         )
         session.add(instance)
         session.flush()
@@ -199,12 +202,14 @@ async def supervised(fake: FakeDiscord, instance_id: int) -> AsyncIterator[Bot]:
 
 
 @contextlib.asynccontextmanager
-async def live_bot(editor: AdminUser, doc: dict[str, Any] | None = None) -> AsyncIterator[Bot]:
+async def live_bot(
+    editor: AdminUser, doc: dict[str, Any] | None = None, **settings: Any
+) -> AsyncIterator[Bot]:
     """A running bot answering ``doc`` (published before it connects)."""
     async with FakeDiscord() as fake:
         fake.add_guild()
         fake.user(DISCORD_USER_ID, "ada")
-        instance_id = add_bot(fake)
+        instance_id = add_bot(fake, **settings)
         publish(editor, instance_id, doc or document())
         async with supervised(fake, instance_id) as bot:
             await fake.wait_for_call("PUT", GLOBAL_COMMANDS, timeout=10)
@@ -352,6 +357,58 @@ async def test_private_and_self_deleting_answers_to_a_slash_command(editor: Admi
     assert flash.json["data"]["content"] == "Soon gone"
     assert deleted.params["token"] == interaction["token"]
     assert deleted.params["message"] == "@original"
+
+
+async def test_answers_after_the_acknowledgement_still_delete_themselves(
+    editor: AdminUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database slow, the connector acknowledges first: the short-lived answer replaces
+    the thinking message and still goes after its delay; a private one is a follow-up (the
+    public thinking message goes at once) and its own id is deleted after the delay."""
+    decide = BotAnswers._decide
+
+    def slow_decide(self: BotAnswers, *args: Any) -> Any:
+        time.sleep(1.0)  # in the answer's thread: the acknowledgement goes first
+        return decide(self, *args)
+
+    monkeypatch.setattr(BotAnswers, "_decide", slow_decide)
+    doc = document()
+    private = next(r for r in doc["responses"] if r["key"] == "private")
+    private["delete_after_seconds"] = 1
+    late_message = "/webhooks/{application}/{token}/messages/{message}"
+    async with live_bot(editor, doc, command_ack_delay=0.05) as bot:
+        fake = bot.fake
+        flash = fake.command_interaction("flash")
+        await fake.dispatch("INTERACTION_CREATE", flash)
+        flash_ack = await bot.answer_to(flash)
+        edited = await fake.wait_for_call("PATCH", late_message, timeout=10)
+        flash_gone = await fake.wait_for_call("DELETE", late_message, timeout=10)
+
+        whisper = fake.command_interaction("whisper")
+        await fake.dispatch("INTERACTION_CREATE", whisper)
+        whisper_ack = await bot.answer_to(whisper)
+        followup = await fake.wait_for_call("POST", "/webhooks/{application}/{token}", timeout=10)
+        deletes = await fake.wait_for_call("DELETE", late_message, count=3, timeout=10)
+        await bot.settled(events=2)
+
+    deferred = int(hikari.ResponseType.DEFERRED_MESSAGE_CREATE)
+    assert (flash_ack.json["type"], whisper_ack.json["type"]) == (deferred, deferred)
+    assert (edited.params["message"], edited.json["content"]) == ("@original", "Soon gone")
+    assert (flash_gone.params["token"], flash_gone.params["message"]) == (
+        flash["token"],
+        "@original",
+    )
+    assert fake.calls.index(flash_gone) > fake.calls.index(edited)
+    assert followup.json["content"] == "Between us"
+    assert followup.json["flags"] == int(hikari.MessageFlag.EPHEMERAL)
+    whisper_deletes = [
+        call.params["message"]
+        for call in fake.calls_to("DELETE", late_message)
+        if call.params["token"] == whisper["token"]
+    ]
+    [followup_id] = [m["id"] for m in fake.messages.values() if m["content"] == "Between us"]
+    assert whisper_deletes == ["@original", followup_id]
+    assert deletes.params["token"] == whisper["token"]
 
 
 async def test_menu_buttons_edit_the_message_in_place_and_back_returns(editor: AdminUser) -> None:
