@@ -45,14 +45,57 @@ def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
-@lru_cache(maxsize=4096)
-def _matches(patterns: tuple[str, ...], name: str) -> bool:
-    return _compiled(patterns).search(name) is not None
+MAX_NAMES = 4096
+"""Key names a rule remembers its answer for (past this, it starts over: a caller's header
+names are not ours to let grow without bound)."""
+
+
+class _SecretNames(dict[str, bool]):
+    """One rule's answers by key name. The same names come back on every call (a
+    webhook's headers, a flow's parameters), and a dict hit costs no regex search."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        super().__init__()
+        self._search = _compiled(patterns).search
+
+    def __missing__(self, name: str) -> bool:
+        secret = self._search(name) is not None
+        if len(self) >= MAX_NAMES:
+            self.clear()
+        self[name] = secret
+        return secret
+
+
+@lru_cache(maxsize=8)
+def _secret_names(patterns: tuple[str, ...]) -> _SecretNames:
+    return _SecretNames(patterns)
+
+
+def _current_rule() -> _SecretNames:
+    return _secret_names(tuple(get_settings().redact_keys))
 
 
 def is_secret_name(name: object) -> bool:
     """Whether a key of this name holds a secret, by the configured rule."""
-    return _matches(tuple(get_settings().redact_keys), str(name))
+    return _current_rule()[str(name)]
+
+
+# Exact types that hold no secret of their own and nothing to walk into (their subclasses
+# take the slower general path).
+_LEAVES = frozenset({int, float, bool, type(None)})
+
+# Where a value sits, built only when something there is masked: (parent, key), None at the
+# top (a list per visited key cost more than the masking itself).
+_Where = tuple[Any, str | int] | None
+
+
+def _path(where: _Where) -> Path:
+    parts: Path = []
+    while where is not None:
+        where, part = where
+        parts.append(part)
+    parts.reverse()
+    return parts
 
 
 def _maskable(value: Any) -> bool:
@@ -61,20 +104,36 @@ def _maskable(value: Any) -> bool:
 
 class Redactor:
     """Masks secrets and remembers the values it masked, so that later texts of the same
-    execution (errors, rendered params) can be scrubbed of them too."""
+    execution (errors, rendered params) can be scrubbed of them too.
+
+    The rule (``FLOWBOT_REDACT_KEYS``) is read when the redactor is made: one per run."""
 
     def __init__(self) -> None:
         self.known: set[str] = set()
+        self._longest_first: list[str] = []  # ``known`` as scrub replaces them, longest first
+        self._names = _current_rule()
+
+    def _secret(self, key: object) -> bool:
+        return self._names[key if type(key) is str else str(key)]
 
     def learn(self, value: Any, *, secret: bool = False) -> None:
         """Remember the strings held under secret-named keys of ``value``."""
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind is str or kind in _LEAVES:
+            if secret and kind is str and len(value) >= MIN_SCRUB_LENGTH:
+                self.known.add(value)
+        elif kind is dict or isinstance(value, Mapping):
             for key, item in value.items():
-                if key != SEALED_KEY:
-                    self.learn(item, secret=secret or is_secret_name(key))
-        elif isinstance(value, list | tuple):
+                if key != SEALED_KEY and type(item) not in _LEAVES:
+                    inner = secret or self._secret(key)
+                    if type(item) is not str:
+                        self.learn(item, secret=inner)
+                    elif inner and len(item) >= MIN_SCRUB_LENGTH:
+                        self.known.add(item)
+        elif kind is list or kind is tuple or isinstance(value, list | tuple):
             for item in value:
-                self.learn(item, secret=secret)
+                if type(item) not in _LEAVES:
+                    self.learn(item, secret=secret)
         elif secret and isinstance(value, str) and len(value) >= MIN_SCRUB_LENGTH:
             self.known.add(value)
 
@@ -82,7 +141,9 @@ class Redactor:
         """``text`` without any secret value this redactor has seen."""
         if not text or not self.known:
             return text
-        for secret in sorted(self.known, key=len, reverse=True):
+        if len(self._longest_first) != len(self.known):  # learned more since (it only grows)
+            self._longest_first = sorted(self.known, key=len, reverse=True)
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
@@ -101,30 +162,45 @@ class Redactor:
         return masked
 
     def _masked(self, value: Any) -> tuple[Any, list[tuple[Path, Any]]]:
-        self.learn(value)
+        """Learns and masks in one walk. Texts are scrubbed of the secrets known when the
+        walk reaches them, so one that learned a new secret walks again: then every text
+        is scrubbed of all of them, as if the whole value had been learned first."""
+        known = len(self.known)
         changes: list[tuple[Path, Any]] = []
-        return self._mask(value, [], changes), changes
+        masked = self._mask(value, None, changes)
+        if len(self.known) != known:
+            changes = []
+            masked = self._mask(value, None, changes)
+        return masked, changes
 
-    def _mask(self, value: Any, path: Path, changes: list[tuple[Path, Any]]) -> Any:
-        if isinstance(value, Mapping):
+    def _mask(self, value: Any, where: _Where, changes: list[tuple[Path, Any]]) -> Any:
+        kind = type(value)
+        if kind in _LEAVES:
+            return value
+        if kind is str or (kind is not dict and isinstance(value, str)):
+            if not self.known:
+                return value
+            scrubbed = self.scrub(value)
+            if scrubbed != value:
+                changes.append((_path(where), value))
+            return scrubbed
+        if kind is dict or isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for key, item in value.items():
                 if key == SEALED_KEY:
                     continue
-                where = [*path, str(key)]
-                if is_secret_name(key) and _maskable(item):
-                    changes.append((where, item))
-                    out[str(key)] = REDACTED
+                name = key if type(key) is str else str(key)
+                if self._names[name] and _maskable(item):
+                    self.learn(item, secret=True)
+                    changes.append((_path((where, name)), item))
+                    out[name] = REDACTED
+                elif type(item) in _LEAVES or (type(item) is str and not self.known):
+                    out[name] = item
                 else:
-                    out[str(key)] = self._mask(item, where, changes)
+                    out[name] = self._mask(item, (where, name), changes)
             return out
-        if isinstance(value, list | tuple):
-            return [self._mask(item, [*path, i], changes) for i, item in enumerate(value)]
-        if isinstance(value, str):
-            scrubbed = self.scrub(value)
-            if scrubbed != value:
-                changes.append((path, value))
-            return scrubbed
+        if kind is list or kind is tuple or isinstance(value, list | tuple):
+            return [self._mask(item, (where, i), changes) for i, item in enumerate(value)]
         return value
 
 

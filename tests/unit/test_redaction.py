@@ -96,3 +96,59 @@ async def test_a_secret_variable_survives_a_durable_delay_unredacted(
     columns += [[s.input, public(s.output), s.error] for s in recorded]
     assert TOKEN not in json.dumps(columns, default=str)
     assert REDACTED in (execution.error or "") and TOKEN not in (resumed.error or "")
+
+
+def test_a_secret_met_late_in_a_value_is_scrubbed_from_texts_before_it() -> None:
+    """One walk learns and masks: a text met before the key that holds its secret is
+    scrubbed all the same, and sealed so the engine gets it back."""
+    record = {"note": f"sent {TOKEN}", "items": [f"a {TOKEN}"], "auth": {"token": TOKEN}}
+    redactor = Redactor()
+    sealed = redactor.seal(record)
+    assert public(sealed) == {
+        "note": f"sent {REDACTED}", "items": [f"a {REDACTED}"], "auth": REDACTED
+    }  # fmt: skip
+    assert unseal(sealed) == record
+    assert redactor.known == {TOKEN}
+
+
+def test_a_secret_learned_mid_run_scrubs_later_texts() -> None:
+    redactor = Redactor()
+    plain = {"text": f"nothing secret yet: {TOKEN}", "n": 1, "none": None}
+    assert redactor.redact(plain) == plain  # nothing learned: texts pass as they are
+    redactor.learn({"step": [{"params": {"api_key": TOKEN}}]})
+    assert redactor.redact(plain)["text"] == f"nothing secret yet: {REDACTED}"
+    assert redactor.scrub(f"failed with {TOKEN}") == f"failed with {REDACTED}"
+    longer = TOKEN + "-and-more"
+    redactor.learn({"password": longer})
+    assert redactor.scrub(f"{longer} {TOKEN}") == f"{REDACTED} {REDACTED}"  # longest first
+
+
+def test_nested_keys_of_every_shape_are_masked_in_a_copy() -> None:
+    class Status(str):
+        """A str subclass (as StrEnum members are)."""
+
+    redactor = Redactor()
+    redactor.learn({"secret": TOKEN})
+    record = {
+        1: ({"Password": "hunter22"}, [{"deep": {"X-Signature": None, "signature": 7}}]),
+        "status": Status(f"about {TOKEN}"),
+        "flags": [True, 2.5, None],
+    }
+    masked = redactor.redact(record)
+    assert masked == {
+        "1": [{"Password": REDACTED}, [{"deep": {"X-Signature": None, "signature": REDACTED}}]],
+        "status": f"about {REDACTED}",
+        "flags": [True, 2.5, None],
+    }
+    masked["flags"].append("changed")
+    assert record["flags"] == [True, 2.5, None]  # a copy, even where nothing was masked
+
+
+def test_the_rule_remembers_a_bounded_number_of_names() -> None:
+    from engine import redaction
+
+    redactor = Redactor()
+    names = [f"x-header-{i}" for i in range(redaction.MAX_NAMES + 10)]
+    assert redactor.redact({name: "v" for name in names}) == {name: "v" for name in names}
+    assert len(redaction._current_rule()) <= redaction.MAX_NAMES
+    assert redactor.redact({"x-api-token": "value1"}) == {"x-api-token": REDACTED}
