@@ -666,16 +666,21 @@ def _validate(graph: Graph) -> list[Issue]:
 async def _check_later(app: Any, token: str, edits: int) -> None:
     """Validate the room's draft as of ``edits`` changes, after a pause and in a thread,
     and apply what it found unless the draft changed again meanwhile (that change's own
-    check applies)."""
+    check applies).
+
+    The room is read and changed under its own token, where no page is connected, so
+    nothing is emitted there (``app.modify_state`` would: a warning per check, or a
+    Redis "lost and found" message when scaled); Reflex's shared-state fan-out on leaving
+    ``modify_state_with_links`` sends what the check changed to every linked page.
+    """
     await asyncio.sleep(CHECK_PAUSE)
     room_key = BaseStateToken(ident=token, cls=FlowRoom)
-    async with app.modify_state(room_key) as root:
-        room = await root.get_state(FlowRoom)
-        if room._edits != edits:
-            return
-        graph = copy.deepcopy(room._graph)
-    issues = await asyncio.to_thread(_validate, graph)
-    async with app.modify_state(room_key) as root:
+    room = await (await app.state_manager.get_state(room_key)).get_state(FlowRoom)
+    if room._edits != edits:
+        return
+    issues = await asyncio.to_thread(_validate, copy.deepcopy(room._graph))
+    async with app.state_manager.modify_state_with_links(room_key) as root:
         room = await root.get_state(FlowRoom)
         if room._edits == edits:
             room._apply_check(issues)
+        root._clean()  # what Reflex fans out is what the last clean found changed

@@ -1,0 +1,140 @@
+"""The room's background check (after a structural edit) reaches the linked pages through
+Reflex's shared-state fan-out, run for real: the app's event namespace and a memory state
+manager, two clients linked to the room as the editor page links them, their sockets
+registered with the token manager. What each socket is sent is recorded at the namespace's
+emit, the transport's edge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from reflex.istate import shared
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import State
+from reflex_base import constants
+from reflex_base.constants.state import FIELD_MARKER
+
+import flowbot_ui.flowbot_ui as app_module
+from engine.db import session_scope
+from engine.services import flows
+from engine.services.sessions import COOKIE_NAME
+from flowbot_ui.state import room as room_module
+from flowbot_ui.state.room import FlowRoom
+from tests.ui_harness import People, user
+
+GRAPH = {
+    "nodes": [
+        {"id": "manual1", "type": "manual", "params": {}, "position": {"x": 0, "y": 0}},
+        {"id": "log1", "type": "log", "params": {"message": "hi"}, "position": {"x": 300, "y": 0}},
+    ],
+    "edges": [{"source": "manual1", "sourceHandle": "next", "target": "log1"}],
+}
+
+
+class Sockets:
+    """What the app emitted to each connected client token (by the sid it registered)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+        self.sid_of: dict[str, str] = {}
+
+    async def emit(self, event: str, data: Any, to: str | None = None, **_: Any) -> None:
+        token = next(t for t, sid in self.sid_of.items() if sid == to)
+        self.sent.setdefault(token, []).append(data.delta)
+
+    def room_vars(self, token: str) -> list[dict[str, Any]]:
+        """The FlowRoom vars of each frame sent to ``token``, by plain name."""
+        return [
+            {
+                name.removesuffix(FIELD_MARKER): value
+                for name, value in delta.get(FlowRoom.get_full_name(), {}).items()
+            }
+            for delta in self.sent.get(token, [])
+        ]
+
+    def patches(self, token: str) -> list[int]:
+        """The number of each canvas patch sent to ``token``, in order."""
+        return [frame["patch"]["seq"] for frame in self.room_vars(token) if "patch" in frame]
+
+
+@pytest.fixture
+async def app(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The app as its server runs it (the event processor's lifespan), on memory state."""
+    app = app_module.app
+    monkeypatch.setattr(app, "_state_manager", StateManagerMemory())
+    monkeypatch.setattr(app, "_event_processor", None)
+    async with app._setup_event_processor():
+        yield app
+
+
+@pytest.fixture
+def sockets(app: Any, monkeypatch: pytest.MonkeyPatch) -> Sockets:
+    found = Sockets()
+    monkeypatch.setattr(app.event_namespace, "emit", found.emit)
+    return found
+
+
+async def _join(app: Any, sockets: Sockets, token: str, cookie: str, flow_id: int) -> None:
+    """A page on the flow's editor, connected, its FlowRoom linked to the room."""
+    await app.event_namespace._token_manager.link_token_to_sid(token, f"sid-{token}")
+    sockets.sid_of[token] = f"sid-{token}"
+    async with app.modify_state(BaseStateToken(ident=token, cls=FlowRoom)) as root:
+        assert isinstance(root, State)
+        root.router_data = root._update_router_vars(
+            {
+                constants.RouteVar.HEADERS: {"cookie": f"{COOKIE_NAME}={cookie}"},
+                constants.RouteVar.PATH: f"/flows/{flow_id}",
+                constants.RouteVar.ORIGIN: f"/flows/{flow_id}",
+                constants.RouteVar.QUERY: {"flow_ref": str(flow_id)},
+                constants.RouteVar.CLIENT_TOKEN: token,
+                constants.RouteVar.SESSION_ID: f"sid-{token}",
+                constants.RouteVar.CLIENT_IP: "127.0.0.1",
+            },
+            {},
+        )
+        mine = await root.get_state(FlowRoom)
+        assert await mine._join(flow_id) is not None
+
+
+async def _settled() -> None:
+    """Wait for the checks under way and the fan-outs they (and edits) started."""
+    while room_module._CHECKS or shared.UPDATE_OTHER_CLIENT_TASKS:
+        await asyncio.gather(*room_module._CHECKS, *shared.UPDATE_OTHER_CLIENT_TASKS)
+
+
+async def test_the_check_reaches_a_linked_page_and_nothing_is_sent_to_the_room_token(
+    people: People, app: Any, sockets: Sockets, caplog: pytest.LogCaptureFixture
+) -> None:
+    with session_scope() as session:
+        flow_id = flows.create_flow(session, user(people.admin_id), "Checked", graph=GRAPH).id
+    assert flow_id
+    await _join(app, sockets, "tab-a", people.cookies["admin"], flow_id)
+    await _join(app, sockets, "tab-b", people.cookies["editor"], flow_id)
+    await _settled()
+    sockets.sent.clear()
+    tab_a = BaseStateToken(ident="tab-a", cls=FlowRoom)
+    with caplog.at_level(logging.WARNING):
+        async with app.modify_state(tab_a) as root:
+            room = await root.get_state(FlowRoom)
+            await room._add_node({"type": "log", "x": 600, "y": 0})  # no message, unwired
+            added = room.patch["seq"]
+        await _settled()
+        found = {k: v for frame in sockets.room_vars("tab-b") for k, v in frame.items()}
+        assert found["problem_count"] == 2 and found["error_count"] == 1
+        assert {p["node_id"] for p in found["problems"]} == {"log2"}
+        assert sockets.patches("tab-b") == [added, added + 1]  # the add, then its badge
+        assert found["patch"]["ops"] == [
+            {"op": "issue", "id": "log2", "error": "node 'log2' (Log): field 'message' is required"}
+        ]
+        sockets.sent.clear()
+        async with app.modify_state(tab_a) as root:  # its check finds what the last one did
+            room = await root.get_state(FlowRoom)
+            await room._set_param("log1", "message", "changed")
+        await _settled()
+        assert sockets.patches("tab-b") == [added + 2]  # the last patch is not sent again
+    assert "disconnected client" not in caplog.text
