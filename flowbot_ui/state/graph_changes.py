@@ -3,7 +3,8 @@ others' edits.
 
 A change records, per node, edge, param field and position, the value before and after.
 Undoing it moves each of those back only where the graph still holds what the edit left:
-a node someone else changed meanwhile keeps their value, a node they added stays. Values
+a node someone else changed meanwhile keeps their value, a node they added stays, and a
+node the edit added stays if someone changed or wired it since. Values
 are stored as ``{"v": value}`` (absent: ``{}``) so the change is plain JSON, as the room's
 state must be.
 """
@@ -69,26 +70,42 @@ def apply_change(graph: Graph, change: Change, *, undo: bool) -> bool:
     """Undo (or redo) ``change`` on ``graph`` where it still holds what the change left
     (or found); True if anything moved."""
     pick = (1, 0) if undo else (0, 1)
-    moved = _apply_nodes(graph, change["nodes"], pick)
+    moved, kept = _apply_nodes(graph, change, pick)
     moved = _apply_fields(graph, change["fields"], pick) or moved
-    return _apply_edges(graph, change["edges"], pick) or moved
+    return _apply_edges(graph, change["edges"], pick, kept) or moved
 
 
-def _apply_nodes(graph: Graph, nodes: dict[str, list[Any]], pick: tuple[int, int]) -> bool:
+def _apply_nodes(graph: Graph, change: Change, pick: tuple[int, int]) -> tuple[bool, set[str]]:
+    """Nodes the change added (or removed) taken away (or put back); whether any moved, and
+    the nodes it would take away but keeps: someone changed or wired them since (a paste
+    undone keeps the pasted node Bob has since edited, with his edit)."""
     present = _by_id(graph)
-    moved = False
-    for node_id, sides in nodes.items():
+    moved, kept = False, set()
+    for node_id, sides in change["nodes"].items():
         source, target = sides[pick[0]], sides[pick[1]]
         if source is None and target is not None and node_id not in present:
             graph.setdefault("nodes", []).append(copy.deepcopy(target))
             moved = True
         elif source is not None and target is None and node_id in present:
+            if present[node_id] != source or _wired_since(graph, change, node_id, pick):
+                kept.add(node_id)
+                continue
             graph["nodes"] = [n for n in graph.get("nodes", []) if n["id"] != node_id]
             graph["edges"] = [
                 e for e in graph.get("edges", []) if node_id not in (e["source"], e["target"])
             ]
             moved = True
-    return moved
+    return moved, kept
+
+
+def _wired_since(graph: Graph, change: Change, node_id: str, pick: tuple[int, int]) -> bool:
+    """Whether a wire of the node is not one the change left (someone connected it since)."""
+    left = {key for key, sides in change["edges"].items() if sides[pick[0]] is not None}
+    return any(
+        edge_id(e) not in left
+        for e in graph.get("edges", [])
+        if node_id in (e["source"], e["target"])
+    )
 
 
 def _apply_fields(graph: Graph, fields: dict[str, Any], pick: tuple[int, int]) -> bool:
@@ -115,7 +132,11 @@ def _apply_fields(graph: Graph, fields: dict[str, Any], pick: tuple[int, int]) -
     return moved
 
 
-def _apply_edges(graph: Graph, edges: dict[str, list[Any]], pick: tuple[int, int]) -> bool:
+def _apply_edges(
+    graph: Graph, edges: dict[str, list[Any]], pick: tuple[int, int], kept: set[str]
+) -> bool:
+    """Wires put back between nodes that exist, and taken away unless a node the change
+    would have taken away is kept (it keeps its wires too)."""
     present = _edges_by_id(graph)
     nodes = _by_id(graph)
     moved = False
@@ -126,6 +147,8 @@ def _apply_edges(graph: Graph, edges: dict[str, list[Any]], pick: tuple[int, int
                 graph.setdefault("edges", []).append(copy.deepcopy(target))
                 moved = True
         elif source is not None and target is None and key in present:
+            if kept & {source["source"], source["target"]}:
+                continue
             graph["edges"] = [e for e in graph.get("edges", []) if edge_id(e) != key]
             moved = True
     return moved

@@ -98,3 +98,33 @@ def test_no_change_is_empty() -> None:
     assert is_empty(graph_change(_graph(), _graph()))
     moved = _edit(_graph(), lambda g: g["nodes"][0].update(position={"x": 5, "y": 5}))
     assert not is_empty(moved)
+
+
+def test_undo_of_my_added_node_keeps_it_when_someone_changed_it_since() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"].append({"id": "log2", "type": "log", "params": {}}))
+    _edit(graph, lambda g: g["nodes"][2]["params"].update(message="bob"))  # Bob's, on mine
+    assert not apply_change(graph, mine, undo=True)
+    assert graph["nodes"][2] == {"id": "log2", "type": "log", "params": {"message": "bob"}}
+
+
+def test_undo_of_my_added_node_keeps_it_and_the_wire_someone_connected_to_it() -> None:
+    graph = _graph()
+    mine = _edit(graph, lambda g: g["nodes"].append({"id": "log2", "type": "log", "params": {}}))
+    wire = {"id": "log1-next-log2", "source": "log1", "sourceHandle": "next", "target": "log2"}
+    _edit(graph, lambda g: g["edges"].append(wire))  # Bob's
+    assert not apply_change(graph, mine, undo=True)
+    assert _ids(graph) == ["manual1", "log1", "log2"] and wire in graph["edges"]
+
+
+def test_redo_of_a_deletion_keeps_the_node_and_its_wires_when_someone_changed_it() -> None:
+    graph = _graph()
+
+    def delete(g: dict[str, Any]) -> None:
+        g["nodes"], g["edges"] = g["nodes"][:1], []
+
+    mine = _edit(graph, delete)
+    assert apply_change(graph, mine, undo=True)
+    _edit(graph, lambda g: g["nodes"][1]["params"].update(message="bob"))  # Bob's
+    assert not apply_change(graph, mine, undo=False)
+    assert _ids(graph) == ["manual1", "log1"] and len(graph["edges"]) == 1

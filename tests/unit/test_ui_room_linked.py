@@ -1,12 +1,13 @@
-"""The room's background check (after a structural edit) reaches the linked pages through
-Reflex's shared-state fan-out, run for real: the app's event namespace and a memory state
-manager, two clients linked to the room as the editor page links them, their sockets
-registered with the token manager. What each socket is sent is recorded at the namespace's
-emit, the transport's edge."""
+"""The room as two people share it, through Reflex's shared-state linking and fan-out run for
+real: the app's event processor and a memory state manager, two clients linked to the room
+as the editor page links them, their sockets registered with the token manager. What each
+socket is sent is recorded at the namespace's emit, the transport's edge. Each person's
+edits run as that client's event (its own token, its own signed-in session)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -101,26 +102,41 @@ async def _join(app: Any, sockets: Sockets, token: str, cookie: str, flow_id: in
         assert await mine._join(flow_id) is not None
 
 
+@contextlib.asynccontextmanager
+async def _as(app: Any, token: str) -> AsyncIterator[FlowRoom]:
+    """The room, during one event of the client ``token`` (its fan-out follows on exit)."""
+    async with app.modify_state(BaseStateToken(ident=token, cls=FlowRoom)) as root:
+        yield await root.get_state(FlowRoom)
+
+
 async def _settled() -> None:
     """Wait for the checks under way and the fan-outs they (and edits) started."""
     while room_module._CHECKS or shared.UPDATE_OTHER_CLIENT_TASKS:
         await asyncio.gather(*room_module._CHECKS, *shared.UPDATE_OTHER_CLIENT_TASKS)
 
 
-async def test_the_check_reaches_a_linked_page_and_nothing_is_sent_to_the_room_token(
-    people: People, app: Any, sockets: Sockets, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+async def flow_id(people: People, app: Any, sockets: Sockets) -> int:
+    """A flow that Ada (tab-a, admin) and Bob (tab-b, editor) both have open."""
     with session_scope() as session:
-        flow_id = flows.create_flow(session, user(people.admin_id), "Checked", graph=GRAPH).id
-    assert flow_id
-    await _join(app, sockets, "tab-a", people.cookies["admin"], flow_id)
-    await _join(app, sockets, "tab-b", people.cookies["editor"], flow_id)
+        found = flows.create_flow(session, user(people.admin_id), "Shared", graph=GRAPH).id
+    assert found
+    await _join(app, sockets, "tab-a", people.cookies["admin"], found)
+    await _join(app, sockets, "tab-b", people.cookies["editor"], found)
     await _settled()
     sockets.sent.clear()
-    tab_a = BaseStateToken(ident="tab-a", cls=FlowRoom)
+    return found
+
+
+def _ids(room: FlowRoom) -> list[str]:
+    return [n["id"] for n in room.graph["nodes"]]
+
+
+async def test_the_check_reaches_a_linked_page_and_nothing_is_sent_to_the_room_token(
+    app: Any, sockets: Sockets, flow_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
-        async with app.modify_state(tab_a) as root:
-            room = await root.get_state(FlowRoom)
+        async with _as(app, "tab-a") as room:
             await room._add_node({"type": "log", "x": 600, "y": 0})  # no message, unwired
             added = room.patch["seq"]
         await _settled()
@@ -132,9 +148,63 @@ async def test_the_check_reaches_a_linked_page_and_nothing_is_sent_to_the_room_t
             {"op": "issue", "id": "log2", "error": "node 'log2' (Log): field 'message' is required"}
         ]
         sockets.sent.clear()
-        async with app.modify_state(tab_a) as root:  # its check finds what the last one did
-            room = await root.get_state(FlowRoom)
+        async with _as(app, "tab-a") as room:  # its check finds what the last one did
             await room._set_param("log1", "message", "changed")
         await _settled()
         assert sockets.patches("tab-b") == [added + 2]  # the last patch is not sent again
     assert "disconnected client" not in caplog.text
+
+
+async def test_a_paste_and_a_layout_each_reach_a_co_editor_as_one_patch(
+    app: Any, sockets: Sockets, flow_id: int
+) -> None:
+    pasted = [{"type": "log", "params": {"message": f"copy {i}"}} for i in range(5)]
+    async with _as(app, "tab-a") as room:
+        await FlowRoom.event_handlers["paste"].fn(room, pasted)
+    await _settled()
+    adds = [f for f in sockets.room_vars("tab-b") if "patch" in f]
+    assert [op["op"] for op in adds[0]["patch"]["ops"]] == ["add"] * 5
+    assert len(adds) == 2 and adds[1]["patch"]["ops"] == [{"op": "checked"}]  # then its check
+    sockets.sent.clear()
+    async with _as(app, "tab-a") as room:
+        await FlowRoom.event_handlers["layout"].fn(room)
+    await _settled()
+    [moves] = [f["patch"]["ops"] for f in sockets.room_vars("tab-b") if "patch" in f]
+    assert {op["op"] for op in moves} == {"move"}
+    assert {op["id"] for op in moves} == {f"log{i}" for i in range(2, 7)}  # the rest stay put
+
+
+async def test_undoing_a_paste_or_a_layout_leaves_the_co_editor_s_later_edits(
+    app: Any, sockets: Sockets, flow_id: int
+) -> None:
+    async with _as(app, "tab-a") as room:  # Ada pastes two nodes
+        await FlowRoom.event_handlers["paste"].fn(room, [{"type": "log"}, {"type": "log"}])
+    async with _as(app, "tab-b") as room:  # then Bob edits
+        bob_node = await room._add_node({"type": "log", "x": 0, "y": 500})
+        await room._set_param("log2", "message", "Bob's")  # on a node Ada pasted
+        await room._set_param("log1", "message", "Bob's too")
+        move = FlowRoom.event_handlers["move_nodes"].fn
+        await move(room, [{"id": "manual1", "x": -50, "y": -50}])
+        await FlowRoom.event_handlers["connect"].fn(room, {"source": "log1", "target": bob_node})
+    async with _as(app, "tab-a") as room:
+        assert room._history_of("tab-a") == (True, False)
+        await room._history(back=True)
+        assert _ids(room) == ["manual1", "log1", "log2", bob_node]  # log3 went, log2 Bob's
+        log1, log2 = room._node("log1"), room._node("log2")
+        assert log1 and log1["params"] == {"message": "Bob's too"}
+        assert log2 and log2["params"] == {"message": "Bob's"}
+        manual = room._node("manual1")
+        assert manual and manual["position"] == {"x": -50.0, "y": -50.0}
+        assert any(e["target"] == bob_node for e in room.graph["edges"])
+        assert room._history_of("tab-a") == (False, True)
+        assert room._history_of("tab-b") == (True, False)  # Bob's own stack untouched
+        await FlowRoom.event_handlers["layout"].fn(room)  # Ada lays the flow out
+        laid_out = {n["id"]: n["position"] for n in room.graph["nodes"]}
+    async with _as(app, "tab-b") as room:  # Bob moves one node and adds another
+        await move(room, [{"id": "log1", "x": 7, "y": 7}])
+        late = await room._add_node({"type": "log", "x": 9, "y": 900})
+    async with _as(app, "tab-a") as room:
+        await room._history(back=True)
+        positions = {n["id"]: n["position"] for n in room.graph["nodes"]}
+    assert positions["log1"] == {"x": 7.0, "y": 7.0} and late in positions
+    assert positions["manual1"] == {"x": -50.0, "y": -50.0} != laid_out["manual1"]
