@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 CHANGED_TOPIC = "connections.changed"
 # Published by engine/services/bot_config.py: {"instance_id": int, "version": int}.
 BOT_CONFIG_TOPIC = "bot_config.published"
+# How long a stop waits for its "stopped" row (behind its connector's writes still in
+# their threads) before the tick goes on; the row lands in order whenever it does.
+_STATUS_WAIT = 10.0
 
 
 def new_owner_id() -> str:
@@ -82,6 +85,8 @@ class Supervisor:
         self._claimed: list[store.Claimed] = []
         self._last_renewal: float | None = None
         self._reloads: set[asyncio.Task[None]] = set()  # bot configuration reloads under way
+        # Each connection's latest status write; the next one waits for it (_queue_status).
+        self._status_writes: dict[int, asyncio.Task[None]] = {}
         self._beats = heartbeats.Pacer()
 
     @classmethod
@@ -297,10 +302,10 @@ class Supervisor:
         if still_held:
             self._restarts[instance_id] = managed.restarts
         if record:
-            await self._record_status(managed, "stopped", "", {})
-        if record and not still_held:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.release, self.owner, [managed.connection_id])
+            # After the writes its connector started (a thread cannot be cancelled), and
+            # the lease given back only after it: record_status needs the lease.
+            stopped = self._queue_status(managed, "stopped", "", {}, release=not still_held)
+            await asyncio.wait({stopped}, timeout=_STATUS_WAIT)
 
     async def _stop_all(self, *, record: bool) -> None:
         for instance_id in list(self.instances):
@@ -311,7 +316,53 @@ class Supervisor:
     async def _record_status(
         self, managed: ManagedInstance, status: str, message: str, details: dict[str, Any]
     ) -> None:
-        """Database row and log first (durable), then the bus (best effort)."""
+        """A connector's report. One that is stopped (or stopping) is not heard: its
+        "stopped" is queued already, and a platform callback still running after the stop
+        must not overwrite it or its successor's status."""
+        if self.instances.get(managed.instance_id) is not managed:
+            return
+        # Shielded: cancelling the connector leaves its write queued, for _stop to wait on.
+        await asyncio.shield(self._queue_status(managed, status, message, details))
+
+    def _queue_status(
+        self,
+        managed: ManagedInstance,
+        status: str,
+        message: str,
+        details: dict[str, Any],
+        *,
+        release: bool = False,
+    ) -> asyncio.Task[None]:
+        """Write after the connection's previous status write has ended, so rows land in
+        the order they were reported: a write runs in a thread, and a late one landing
+        after "stopped" showed a stopped connection as connected."""
+        connection_id = managed.connection_id
+        previous = self._status_writes.get(connection_id)
+        write = asyncio.create_task(
+            self._write_status(previous, managed, status, message, details, release)
+        )
+        self._status_writes[connection_id] = write
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._status_writes.get(connection_id) is done:
+                del self._status_writes[connection_id]
+
+        write.add_done_callback(forget)
+        return write
+
+    async def _write_status(
+        self,
+        previous: asyncio.Task[None] | None,
+        managed: ManagedInstance,
+        status: str,
+        message: str,
+        details: dict[str, Any],
+        release: bool,
+    ) -> None:
+        """Database row and log first (durable), then the bus (best effort); then the
+        lease given back when ``release``."""
+        if previous is not None:
+            await asyncio.wait({previous})  # its outcome is its own (it logs its failure)
         if self.pool_url:
             details = {**details, "pool_url": self.pool_url, "owner": self.owner}
         try:
@@ -328,6 +379,9 @@ class Supervisor:
                 # details carry what the UI must show at once: WhatsApp QR codes, pairing codes
                 {**managed.snapshot(), "status": status, "message": message, "details": details},
             )
+        if release:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(store.release, self.owner, [managed.connection_id])
 
     async def _listen(self) -> None:
         """Reconcile as soon as the UI or the API changes a connection; hand a published bot

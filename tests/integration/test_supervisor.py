@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from connectors import store
 from connectors.kit.connector import Connector, EmitEvent, InstanceConfig, ReportStatus
@@ -622,8 +622,7 @@ async def test_a_tick_reconciles_what_changed_and_reloads_configs_only_when_due(
     await supervisor.tick()
     restarted = supervisor.instances[a]
     assert restarted is not running_a and restarted.restarts == running_a.restarts + 1
-    # The restarted connector's status write has landed (one in flight at the stop below
-    # can land after the "stopped" row: see docs/mutation.md).
+    # The restarted connector's status write has landed, with its restart count.
     await eventually(lambda: (r := read(first.id)).restart_count == 1 and r.status == "connected")
 
     first.is_active = False
@@ -752,3 +751,115 @@ async def test_a_stop_whose_status_and_release_fail_does_not_break_the_tick(
     await supervisor.tick()  # the stop's status row and lease release both fail
     assert supervisor.instances == {}
     assert f"could not record status of connection {connection.id}" in caplog.text
+
+
+# -- status writes land in the order they were made --------------------------------------------
+
+
+class HeldClock:
+    """``store.utcnow``, which ``record_status`` reads after its lease check and before its
+    UPDATE. Armed, it holds the next caller's thread there until ``go`` is set: a status
+    write slowed at its worst place (a thread descheduled on a loaded machine)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.holding = threading.Event()
+        self.go = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            hold, self.armed = self.armed, False
+        if hold:
+            self.holding.set()
+            self.go.wait(30)
+        return utcnow()
+
+
+def _log_events(connection_id: int) -> list[str]:
+    with Session(db.get_engine()) as s:
+        return list(
+            s.exec(
+                select(PlatformConnectionLog.event)
+                .where(PlatformConnectionLog.connection_id == connection_id)
+                .order_by(col(PlatformConnectionLog.id))
+            ).all()
+        )
+
+
+async def test_a_status_write_in_flight_when_its_connector_stops_lands_before_the_stopped_row(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection deactivated while its connector's "connected" write is still in its
+    thread ends "stopped" with no lease: that write lands first, not after the stop."""
+    connection = add_bot(session)
+    connection_id = connection.id
+    assert connection_id is not None
+    clock = HeldClock()
+    monkeypatch.setattr(store, "utcnow", clock)
+    supervisor = make_supervisor(owner="sup-w", factories=idle_factories("sup-w"))
+    await supervisor.tick()
+    clock.armed = True  # the next clock read is the connector's "connected" write
+    await eventually(clock.holding.is_set, what="the connected write is held")
+
+    connection.is_active = False
+    session.add(connection)
+    session.commit()
+    stopping = asyncio.create_task(supervisor.tick())
+    # Time for a stop that does not wait for the held write to record "stopped" and give
+    # the lease back (what it did before); one that waits is still waiting.
+    await asyncio.wait({stopping}, timeout=1.0)
+    clock.go.set()
+    await asyncio.wait_for(stopping, 15)
+    await eventually(lambda: "status.connected" in _log_events(connection_id), what="landed")
+
+    row = read(connection_id)
+    assert (row.status, row.lease_owner, row.lease_expires_at) == ("stopped", None, None)
+    assert _log_events(connection_id)[-2:] == ["status.connected", "status.stopped"]
+    assert supervisor.instances == {}
+
+
+class ReportingConnector(IdleConnector):
+    """Says "connecting" and idles; the test reports for it afterwards, as a platform
+    library's callback does (WhatsApp's ``on_connected`` runs in a task of its own)."""
+
+    made: list[Connector] = []
+
+    async def run(self) -> None:
+        type(self).made.append(self)
+        await self.report("connecting", "", {})
+        await asyncio.Event().wait()
+
+
+async def test_a_report_from_a_stopped_connector_is_not_recorded(session: Session) -> None:
+    """A restart keeps the lease: the old connector's late "connected" must not overwrite
+    what its successor reported."""
+    connection = add_bot(session)
+    connection_id = connection.id
+    assert connection_id is not None
+    ReportingConnector.made.clear()
+
+    def factory(config: InstanceConfig, emit: EmitEvent, report: ReportStatus) -> Connector:
+        config.settings["owner"] = "sup-r"
+        return ReportingConnector(config, emit, report)
+
+    supervisor = make_supervisor(owner="sup-r", factories=lambda kind: factory)
+    await supervisor.tick()
+    await eventually(status_is(connection_id, ConnectionStatus.connecting))
+    instance = session.get(BotInstance, connection.bot_instance_id)
+    assert instance is not None
+    instance.settings = {"poll_timeout": 2}
+    session.add(instance)
+    session.commit()
+    supervisor.poke()
+    await supervisor.tick()  # a new configuration: the connector is restarted
+    await eventually(lambda: len(ReportingConnector.made) == 2, what="restarted")
+    await eventually(lambda: _log_events(connection_id)[-2:] == ["status.stopped",
+                                                                  "status.connecting"])  # fmt: skip
+
+    old = ReportingConnector.made[0]
+    await old.report("connected", "", {"username": "late"})
+    row = read(connection_id)
+    assert (row.status, row.lease_owner) == ("connecting", "sup-r")
+    assert _log_events(connection_id)[-1] == "status.connecting"
+    await supervisor.shutdown()
