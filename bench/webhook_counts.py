@@ -91,9 +91,10 @@ async def count(calls: int, counter: CallCounter | None = None) -> None:
             bus = events.get_bus()
             publish = bus.publish
 
-            def counting_publish(topic: str, payload: dict[str, Any]) -> None:
-                published[topic.split(".")[0]] += 1
-                publish(topic, payload)
+            def counting_publish(topic: str, payload: dict[str, Any], *more: str) -> None:
+                for name in (topic, *more):
+                    published[name.split(".")[0]] += 1
+                publish(topic, payload, *more)
 
             bus.publish = counting_publish  # type: ignore[method-assign]
             sa.event.listen(get_engine(), "before_cursor_execute", on_statement)

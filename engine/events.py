@@ -70,11 +70,29 @@ def _is_glob(pattern: str) -> bool:
     return any(char in pattern for char in "*?[")
 
 
+def _heads(patterns: tuple[str, ...]) -> dict[str, str]:
+    """``{"execution": "execution.*"}``: the replayed patterns are all ``<head>.*``, which
+    match the topics under ``<head>.``, so a topic's logs are found by its head alone."""
+    if not all(p.endswith(".*") and not _is_glob(p[:-2]) for p in patterns):
+        raise ValueError(f"replayed patterns must be '<head>.*': {patterns}")
+    return {p[:-2]: p for p in patterns}
+
+
+_WHOLE_BY_HEAD = _heads(_REPLAYED_WHOLE)
+_EACH_BY_HEAD = _heads(_REPLAYED_EACH)
+
+
 def replay_logs(topic: str) -> list[str]:
     """The replay logs an event on ``topic`` is kept in, each named by the subscription
-    pattern that reads it back (``execution.*``, ``flow.7``)."""
-    logs = [p for p in _REPLAYED_WHOLE if _matcher(p)(topic)]
-    logs += [topic for p in _REPLAYED_EACH if _matcher(p)(topic)]
+    pattern that reads it back (``execution.*``, ``flow.7``). Every step publishes twice:
+    a dict lookup, not a glob match per pattern."""
+    head, dot, _ = topic.partition(".")
+    if not dot:
+        return []
+    whole = _WHOLE_BY_HEAD.get(head)
+    logs = [whole] if whole is not None else []
+    if head in _EACH_BY_HEAD:
+        logs.append(topic)
     return logs
 
 
@@ -94,7 +112,7 @@ class Subscription(Protocol):
 
 
 class EventBus(Protocol):
-    def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+    def publish(self, topic: str, payload: dict[str, Any], *more: str) -> None: ...
     def subscribe(self, topic_pattern: str, *more: str) -> Subscription: ...
     def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]: ...
 
@@ -152,22 +170,29 @@ class MemoryBus:
         self._last_id = 0
         self._logs: OrderedDict[str, deque[BusEvent]] = OrderedDict()
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+    def publish(self, topic: str, payload: dict[str, Any], *more: str) -> None:
+        """An event on ``topic``, then one on each of ``more`` (the payload is converted
+        once: a step's events go to its execution's and its flow's topics)."""
+        payload = to_jsonable_python(payload)
         with self._lock:  # ids, logs and deliveries in one order, whatever the thread
-            self._last_id = next(self._ids)
-            event = BusEvent(topic, to_jsonable_python(payload), self._last_id)
-            for name in replay_logs(topic):
-                log_ = self._logs.pop(name, None) or deque(maxlen=REPLAY_SIZE)
-                log_.append(event)
-                self._logs[name] = log_  # now the most recently written
-                if len(self._logs) > MEMORY_REPLAY_LOGS:
-                    self._logs.popitem(last=False)
-            exact = self._by_topic.get(topic, ())
-            for subscription in exact:
+            for name in (topic, *more):
+                self._last_id = next(self._ids)
+                self._publish(BusEvent(name, payload, self._last_id))
+
+    def _publish(self, event: BusEvent) -> None:
+        topic = event.topic
+        for name in replay_logs(topic):
+            log_ = self._logs.pop(name, None) or deque(maxlen=REPLAY_SIZE)
+            log_.append(event)
+            self._logs[name] = log_  # now the most recently written
+            if len(self._logs) > MEMORY_REPLAY_LOGS:
+                self._logs.popitem(last=False)
+        exact = self._by_topic.get(topic, ())
+        for subscription in exact:
+            subscription.deliver(event)
+        for subscription in self._globbing:
+            if subscription not in exact and any(m(topic) for m in subscription.globs):
                 subscription.deliver(event)
-            for subscription in self._globbing:
-                if subscription not in exact and any(m(topic) for m in subscription.globs):
-                    subscription.deliver(event)
 
     def subscribe(self, topic_pattern: str, *more: str) -> _QueueSubscription:
         """Events on topics matching any of the patterns, each once, in publishing order."""
@@ -295,8 +320,12 @@ class RedisBus:
         self._thread = threading.Thread(target=self._send, name="flowbot-bus", daemon=True)
         self._thread.start()
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        self._outbox.put((topic, json.dumps(payload, default=to_jsonable_python)))
+    def publish(self, topic: str, payload: dict[str, Any], *more: str) -> None:
+        """As :meth:`MemoryBus.publish`; the payload is encoded once."""
+        body = json.dumps(payload, default=to_jsonable_python)
+        self._outbox.put((topic, body))
+        for name in more:
+            self._outbox.put((name, body))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far was handed to Redis (tests, shutdown)."""
@@ -359,10 +388,11 @@ def get_bus() -> EventBus:
     return _bus_for(settings.redis_url, settings.redis_namespace)
 
 
-def publish(topic: str, payload: dict[str, Any]) -> None:
-    """Publish on the configured bus; never raises (the bus is best effort)."""
+def publish(topic: str, payload: dict[str, Any], *more: str) -> None:
+    """Publish on the configured bus, on ``topic`` and then on each of ``more`` topics;
+    never raises (the bus is best effort)."""
     try:
-        get_bus().publish(topic, payload)
+        get_bus().publish(topic, payload, *more)
     except Exception:
         log.warning("could not publish on %s", topic, exc_info=True)
 

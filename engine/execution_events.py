@@ -158,8 +158,7 @@ def announce_status(
         "error": error,
         "resume_at": resume_at.isoformat() if resume_at else None,
     }
-    events.publish(f"execution.{execution_id}", payload)
-    events.publish(f"flow.{flow_id}", payload)
+    events.publish(f"execution.{execution_id}", payload, f"flow.{flow_id}")
     if status in TERMINAL:
         with _ended_lock:
             _ended_here[execution_id] = None

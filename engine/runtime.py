@@ -580,8 +580,7 @@ class Run:
 
     def _publish(self, payload: dict[str, Any]) -> None:
         payload = {"execution_id": self.execution_id, "flow_id": self.flow_id, **payload}
-        events.publish(f"execution.{self.execution_id}", payload)
-        events.publish(f"flow.{self.flow_id}", payload)
+        events.publish(f"execution.{self.execution_id}", payload, f"flow.{self.flow_id}")
 
     def _publish_step(
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None = None

@@ -146,5 +146,9 @@ async def test_redis_bus_carries_events_between_processes(
         await asyncio.to_thread(events.publish, "execution.5", {"type": "step", "n": 1})
         events.publish("flow.5", {"n": 2})
         events.publish("execution.6", {"n": 3})
-        got = [await asyncio.wait_for(anext(subscription), 5) for _ in range(2)]
-    assert [(e.topic, e.payload["n"]) for e in got] == [("execution.5", 1), ("execution.6", 3)]
+        events.publish("execution.7", {"n": 4}, "flow.7", "execution.8")  # one payload, 3 topics
+        got = [await asyncio.wait_for(anext(subscription), 5) for _ in range(4)]
+    assert [(e.topic, e.payload["n"]) for e in got] == [
+        ("execution.5", 1), ("execution.6", 3), ("execution.7", 4), ("execution.8", 4)
+    ]  # fmt: skip
+    assert [e.id or 0 for e in got] == sorted({e.id or 0 for e in got})

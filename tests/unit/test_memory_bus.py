@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.events import BusEvent, MemoryBus
+from engine.events import BusEvent, MemoryBus, replay_logs
 
 
 async def drained(subscription: object) -> list[tuple[str, int]]:
@@ -38,3 +38,23 @@ async def test_a_closed_subscription_leaves_no_trace() -> None:
     assert await drained(second) == [("execution.1", 1)]
     await second.close()
     assert bus._by_topic == {} and bus._globbing == []
+
+
+async def test_one_publish_on_several_topics_is_an_event_on_each_in_order() -> None:
+    bus = MemoryBus()
+    watcher = bus.subscribe("execution.3", "flow.*")
+    bus.publish("execution.3", {"n": 1}, "flow.9", "execution.4")
+    assert await drained(watcher) == [("execution.3", 1), ("flow.9", 1)]
+    kept = bus.replay(["execution.*", "flow.9"], 0)
+    assert [(e.topic, e.payload) for e in kept] == [
+        ("execution.3", {"n": 1}), ("flow.9", {"n": 1}), ("execution.4", {"n": 1})
+    ]  # fmt: skip
+    assert len({e.id for e in kept}) == 3
+
+
+def test_replay_logs_are_found_by_the_topic_head() -> None:
+    assert replay_logs("execution.12") == ["execution.*"]
+    assert replay_logs("connection.3") == ["connection.*"]
+    assert replay_logs("flow.7") == ["flow.7"]
+    for topic in ("executions.changed", "flows.changed", "execution", "ended.5", "flow"):
+        assert replay_logs(topic) == [], topic
