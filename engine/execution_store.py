@@ -14,7 +14,10 @@ are masked in what viewers read, and sealed where the engine reads them back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
@@ -22,6 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import to_json, to_jsonable_python
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -69,6 +74,64 @@ class ClaimTaken(RuntimeError):
 
 
 _STEPS = table_of(FlowExecutionStep)
+
+
+# --------------------------------------------------------------------------- connections
+
+# A run's load and end on PostgreSQL use an engine of their own, in autocommit and without
+# the main engine's ping before every checkout (two round trips per execution, issue 15):
+# a connection idle this long is pinged when checked out; one that died sooner fails its
+# statement, which invalidates the pool's older connections (a load is then read again on a
+# new one; an end fails its message, which Dramatiq retries and every actor allows).
+PING_IDLE_SECONDS = 1.0
+_lean_engines: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
+_lean_lock = Lock()
+
+
+def _store_engine() -> sa.Engine:
+    """The engine of the run's load and end: the main one on SQLite (no ping there), else a
+    lean autocommit copy of it, disposed with it."""
+    main = get_engine()
+    if main.dialect.name != "postgresql":
+        return main
+    with _lean_lock:
+        lean = _lean_engines.get(main)
+        if lean is None:
+            lean = _lean_engines[main] = _lean_engine(main)
+    return lean
+
+
+def _lean_engine(main: sa.Engine) -> sa.Engine:
+    lean = sa.create_engine(
+        main.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=25, pool_pre_ping=False
+    )
+
+    @sa.event.listens_for(lean, "checkin")
+    def _idle_from(_dbapi: Any, record: Any) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @sa.event.listens_for(lean, "checkout")
+    def _ping_if_idle(dbapi: Any, record: Any, _proxy: Any) -> None:
+        idle_from = record.info.get("idle_from")  # None: connected just now
+        if idle_from is None or time.monotonic() - idle_from < PING_IDLE_SECONDS:
+            return
+        try:
+            dbapi.execute("SELECT 1")
+        except Exception as exc:  # the pool connects afresh and checks that one out
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+    sa.event.listen(main, "engine_disposed", lambda _engine: lean.dispose())
+    return lean
+
+
+@contextmanager
+def _store_connection() -> Iterator[sa.Connection]:
+    """A connection of :func:`_store_engine` in autocommit (SQLite's too)."""
+    engine = _store_engine()
+    with engine.connect() as connection:
+        if engine.dialect.name != "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def jsonable(value: Any) -> Any:
@@ -260,9 +323,19 @@ def load(
     ``has_graph(version_id, created_at)`` (versions never change: a cached copy will do).
     A ``queued`` execution has no steps yet (every durable write marks it running or
     ended) unless a re-run seeded it with the replayed ones, which it counts in
-    ``step_count``; a root execution has no callers. What cannot be there is not looked for."""
-    with get_engine().connect() as connection:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    ``step_count``; a root execution has no callers. What cannot be there is not looked for.
+    Read again once on a new connection if the first one turns out dead (a read is safe to
+    repeat)."""
+    try:
+        return _load(execution_id, has_graph)
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _load(execution_id, has_graph)
+
+
+def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> LoadedExecution:
+    with _store_connection() as connection:
         found = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
         if found is None:
             raise ExecutionMissing(f"execution {execution_id} does not exist")
@@ -300,7 +373,7 @@ def load(
 
 def version_graph(version_id: int) -> dict[str, Any]:
     """A version's graph, read alone (a cached copy was dropped since :func:`load`)."""
-    with get_engine().connect() as connection:
+    with _store_connection() as connection:
         return dict(connection.execute(_GRAPH, {"version_id": version_id}).one()[0])
 
 
@@ -346,7 +419,7 @@ def _unless_stopped(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 # status, reason and times (PostgreSQL re-evaluates the CASEs on the row it waited for).
 _RECORD_END = (
     sa.update(_EXECUTIONS)
-    .where(_EXECUTIONS.c.id == sa.bindparam("execution_id"))
+    .where(_EXECUTIONS.c.id == sa.bindparam("ended_id"))
     .values(
         {
             _EXECUTIONS.c.result: sa.bindparam("new_result", type_=_EXECUTIONS.c.result.type),
@@ -391,26 +464,60 @@ def finish(
     got past its last step cannot revive it. ``step_count``: the steps the run knows of
     (else counted before the ``batch`` is written: give it with a batch);
     ``left_running``: whether it knows of steps still running (else none are looked for)."""
+    values: dict[str, Any] = {
+        "ended_id": execution_id,  # not a column name: an UPDATE would set it
+        "new_result": redactor.seal(jsonable(result)) if result is not None else None,
+        "new_context": redactor.redact(jsonable(variables)),
+        "new_step_count": step_count,
+        "new_status": status,
+        "new_error": redactor.scrub(error),
+        "new_resume_at": resume_at,
+        "new_finished_at": None if status is ExecutionStatus.waiting else utcnow(),
+    }
+    recorded: ExecutionStatus | None = None
+    if batch is None or not batch.changed:
+        with _store_connection() as connection:
+            if connection.dialect.name == "postgresql":
+                recorded = _end_in_one_statement(connection, values, batch, left_running)
+        if recorded is not None and (batch is None or not batch.new):
+            return recorded
+    # SQLite, a batch that resets rows of an earlier run, or steps another run wrote
+    # meanwhile (those refused are written after the end, with the batch's rules).
     with get_engine().begin() as connection:
-        values: dict[str, Any] = {
-            "execution_id": execution_id,
-            "new_result": redactor.seal(jsonable(result)) if result is not None else None,
-            "new_context": redactor.redact(jsonable(variables)),
-            "new_step_count": step_count,
-            "new_status": status,
-            "new_error": redactor.scrub(error),
-            "new_resume_at": resume_at,
-            "new_finished_at": None if status is ExecutionStatus.waiting else utcnow(),
-        }
-        found = connection.execute(_RECORD_END, values).scalar()
-        recorded = status if found is None else ExecutionStatus(found)  # None: row deleted
+        if recorded is None:
+            found = connection.execute(_RECORD_END, values).scalar()
+            recorded = status if found is None else ExecutionStatus(found)  # None: row deleted
         if batch is not None:
             batch.write(connection)
         if recorded in TERMINAL and left_running:  # cut short (a failed branch, the budget)
-            interrupt_running_steps(
-                connection, execution_id, "interrupted: the execution ended first"
-            )
+            interrupt_running_steps(connection, execution_id, INTERRUPTED)
     return recorded
+
+
+INTERRUPTED = "interrupted: the execution ended first"
+
+
+def _end_in_one_statement(
+    connection: sa.Connection,
+    values: dict[str, Any],
+    batch: StepBatch | None,
+    left_running: bool,
+) -> ExecutionStatus:
+    """PostgreSQL: the end, the batch's new rows and the interruption of steps left running
+    in one autocommit statement (_END_POSTGRESQL): no BEGIN and COMMIT round trips. The rows
+    refused (another run wrote their step keys) stay in the batch."""
+    params = values | {
+        "rows": to_json(batch.rows() if batch is not None else []).decode(),
+        "left_running": left_running,
+        "interrupted": INTERRUPTED,
+    }
+    recorded: str | None = None
+    for status, step_key, row_id in connection.execute(_END_POSTGRESQL, params):
+        if step_key is None:
+            recorded = status
+        elif batch is not None:
+            batch.new.pop(step_key)[0].id = row_id
+    return values["new_status"] if recorded is None else ExecutionStatus(recorded)
 
 
 # --------------------------------------------------------------------------- steps
@@ -468,6 +575,70 @@ _INSERT_STEPS_POSTGRESQL = sa.text(
 )
 
 
+def _end_postgresql() -> sa.CompoundSelect[Any]:
+    """_RECORD_END, the insert of the batch's rows (one JSON parameter, ``rows``) and, when the
+    execution ends for good and ``left_running``, ``interrupted`` as the error of its steps
+    still running, as one statement. Its parts see the same snapshot, so the rows inserted
+    here are interrupted as they are inserted. Rows: the recorded status (step key NULL;
+    none if the row was deleted), then the step key and id of each row inserted."""
+    ended = _RECORD_END.cte("ended")
+    recorded = sa.func.coalesce(
+        sa.select(ended.c.status).scalar_subquery(),
+        sa.bindparam("new_status", type_=_EXECUTIONS.c.status.type),
+    )
+    cut_short = sa.and_(
+        sa.bindparam("left_running", type_=sa.Boolean),
+        recorded.in_([_sql_text(status) for status in sorted(TERMINAL)]),
+    )
+    new = (
+        sa.func.jsonb_populate_recordset(
+            sa.literal_column(f"NULL::{_STEPS.name}"), sa.cast(sa.bindparam("rows"), JSONB)
+        )
+        .table_valued(*(sa.column(name, _STEPS.c[name].type) for name in _STEP_COLUMNS))
+        .alias("new_steps")
+    )
+    interrupted = sa.bindparam("interrupted", type_=_STEPS.c.error.type)
+    running = sa.and_(cut_short, new.c.status == _sql_text(StepStatus.running))
+    failed = _sql_text(StepStatus.failed)
+    replaced = {
+        "status": sa.case((running, failed), else_=new.c.status),
+        "error": sa.case((running, interrupted), else_=new.c.error),
+    }
+    inserted = (
+        postgresql_insert(_STEPS)
+        .from_select(
+            _STEP_COLUMNS,
+            sa.select(*(replaced.get(name, new.c[name]) for name in _STEP_COLUMNS)),
+        )
+        .on_conflict_do_nothing()
+        .returning(_STEPS.c.step_key, _STEPS.c.id)
+        .cte("inserted")
+    )
+    earlier = (
+        sa.update(_STEPS)
+        .where(
+            _STEPS.c.execution_id == sa.bindparam("ended_id"),
+            _STEPS.c.status == _sql_text(StepStatus.running),
+            cut_short,
+        )
+        .values(status=failed, error=interrupted)
+        .cte("interrupted_steps")
+    )
+    return sa.union_all(
+        sa.select(ended.c.status, sa.null(), sa.null()),
+        sa.select(sa.null(), inserted.c.step_key, inserted.c.id),
+    ).add_cte(earlier)
+
+
+def _sql_text(value: str) -> sa.ColumnElement[str]:
+    """A constant written into the statement (anonymous parameters of a DML CTE in a SELECT
+    lose their values from SQLAlchemy's cache)."""
+    return sa.literal_column(f"'{value}'", sa.String)
+
+
+_END_POSTGRESQL = _end_postgresql()
+
+
 @dataclass
 class StepBatch:
     """The steps of side-effect-free nodes a run has not written yet: new rows by step key,
@@ -513,15 +684,19 @@ class StepBatch:
             connection.execute(sa.update(_STEPS).where(_STEPS.c.id == row_id).values(**values))
         self.changed.clear()
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The new rows, as inserted."""
+        return [
+            {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
+            for key, (record, values) in self.new.items()
+        ]
+
     def _insert(self, connection: sa.Connection) -> None:
         """One INSERT of every new row, its compiled form the same whatever the number of
         rows; those refused stay in ``new``."""
         if not self.new:
             return
-        rows = [
-            {"execution_id": self.execution_id, "seq": record.seq, "step_key": key, **values}
-            for key, (record, values) in self.new.items()
-        ]
+        rows = self.rows()
         if connection.dialect.name == "postgresql":
             found = connection.execute(_INSERT_STEPS_POSTGRESQL, {"rows": to_json(rows).decode()})
         else:

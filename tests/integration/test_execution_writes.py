@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine import db, execution_store, pool_client, runtime
 from engine.execution_store import StepBatch, create_execution
@@ -40,27 +40,35 @@ class Writes:
 
 @contextmanager
 def counted_writes() -> Iterator[Writes]:
-    """Count, on the engine, the commits that wrote and the statements inserting steps."""
+    """Count the commits that wrote and the statements inserting steps, on the engine and
+    on the execution store's own (PostgreSQL), where each writing statement commits alone."""
     writes, engine = Writes(), db.get_engine()
+    store = execution_store._store_engine()
 
-    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
-        verb = text.lstrip().split(None, 1)[0].upper()
-        if verb in {"INSERT", "UPDATE", "DELETE"}:
+    def writing(text: str) -> bool:
+        return any(verb in text.upper() for verb in ("INSERT INTO", "UPDATE ", "DELETE FROM"))
+
+    def statement(conn: sa.Connection, _cursor: Any, text: str, *_: Any) -> None:
+        if writing(text):
             writes.pending = True
-        if verb == "INSERT" and "flow_execution_step" in text.split("(", 1)[0]:
-            writes.step_inserts += 1
+        writes.step_inserts += text.count("INSERT INTO flow_execution_step")
+        if conn.engine is store and store is not engine and writes.pending:  # autocommit
+            commit(conn)
 
     def commit(_conn: Any) -> None:
         writes.commits += writes.pending
         writes.pending = False
 
-    sa.event.listen(engine, "before_cursor_execute", statement)
-    sa.event.listen(engine, "commit", commit)
+    engines = {engine, store}
+    for each in engines:
+        sa.event.listen(each, "before_cursor_execute", statement)
+        sa.event.listen(each, "commit", commit)
     try:
         yield writes
     finally:
-        sa.event.remove(engine, "before_cursor_execute", statement)
-        sa.event.remove(engine, "commit", commit)
+        for each in engines:
+            sa.event.remove(each, "before_cursor_execute", statement)
+            sa.event.remove(each, "commit", commit)
 
 
 def new_execution(flow_id: int, **fields: Any) -> int:
@@ -249,3 +257,97 @@ def test_a_batch_meeting_another_runs_rows_updates_them_and_moves_past_their_seq
     assert [(k, s.seq) for k, s in recorded.items()] == [("v", 1), ("w", 2), ("x", 3)]
     assert recorded["v"].status == StepStatus.succeeded and recorded["v"].output == {"mine": True}
     assert recorded["x"].status == StepStatus.running
+
+
+def _end(execution_id: int, status: ExecutionStatus, batch: StepBatch) -> ExecutionStatus:
+    return execution_store.finish(
+        execution_id,
+        status,
+        result={"done": True},
+        error=None,
+        resume_at=None,
+        variables={},
+        redactor=Redactor(),
+        batch=batch,
+        step_count=3,
+        left_running=True,
+    )
+
+
+def _running_batch(execution_id: int) -> tuple[StepBatch, execution_store.StepRecord]:
+    """An earlier step left running in the database; the batch: a new step still running
+    and a new one succeeded."""
+    redactor = Redactor()
+    execution_store.start_step(execution_id, 1, "old", "old", "x", {}, None, redactor)
+    batch = StepBatch(execution_id)
+    for seq, key in ((2, "cut"), (3, "done")):
+        batch.start(seq, key, None, execution_store.running_values(key, "x", {}, redactor))
+    done = batch.new["done"][0]
+    done.status = StepStatus.succeeded
+    execution_store.finish_step(done, redactor, batch=batch)
+    return batch, done
+
+
+@pytest.mark.parametrize(
+    ("ended", "left"),
+    [(ExecutionStatus.failed, StepStatus.failed), (ExecutionStatus.waiting, StepStatus.running)],
+)
+def test_an_end_for_good_interrupts_the_steps_left_running_written_or_in_its_batch(
+    session: Session, ended: ExecutionStatus, left: StepStatus
+) -> None:
+    """The end's batch rows are written with it, and a terminal end fails every step still
+    running, the batch's included; a parked run (waiting) leaves them running."""
+    execution_id = new_execution(make_flow(session, *PURE))
+    batch, done = _running_batch(execution_id)
+    assert _end(execution_id, ended, batch) is ended
+    assert not batch.new and done.id is not None
+    error = execution_store.INTERRUPTED if left is StepStatus.failed else None
+    assert {(s.step_key, s.status, s.error) for s in steps(session, execution_id)} == {
+        ("old", left, error),
+        ("cut", left, error),
+        ("done", StepStatus.succeeded, None),
+    }
+    execution = session.get(FlowExecution, execution_id)
+    assert execution is not None and execution.result == {"done": True}
+    assert execution.step_count == 3 and ExecutionStatus(execution.status) is ended
+
+
+def test_a_cancelled_execution_stays_stopped_and_its_running_steps_are_interrupted(
+    session: Session,
+) -> None:
+    """A run that parks (waiting) after someone cancelled it: the row keeps the canceller's
+    status and reason, and, the execution being over, its running steps are failed."""
+    execution_id = new_execution(make_flow(session, *PURE))
+    batch, _done = _running_batch(execution_id)
+    with db.session_scope() as scope:
+        scope.execute(
+            sa.update(FlowExecution)
+            .where(col(FlowExecution.id) == execution_id)
+            .values(status=ExecutionStatus.stopped, error="cancelled by ann")
+        )
+    assert _end(execution_id, ExecutionStatus.waiting, batch) is ExecutionStatus.stopped
+    execution = session.get(FlowExecution, execution_id)
+    assert execution is not None and execution.error == "cancelled by ann"
+    assert {s.step_key: s.status for s in steps(session, execution_id)} == {
+        "old": StepStatus.failed,
+        "cut": StepStatus.failed,
+        "done": StepStatus.succeeded,
+    }
+
+
+def test_an_end_meeting_another_runs_rows_updates_them(session: Session) -> None:
+    """The batch's step keys another run wrote meanwhile: the end is recorded, and those
+    rows are updated instead (after it, on PostgreSQL), the others inserted past them."""
+    execution_id = new_execution(make_flow(session, *PURE))
+    redactor = Redactor()
+    other = execution_store.start_step(execution_id, 1, "v", "v", "x", {}, None, redactor)
+    batch = StepBatch(execution_id)
+    for seq, key in ((1, "v"), (2, "m")):
+        record = batch.start(seq, key, None, execution_store.running_values(key, "x", {}, redactor))
+        record.status = StepStatus.succeeded
+        execution_store.finish_step(record, redactor, batch=batch)
+    assert _end(execution_id, ExecutionStatus.succeeded, batch) is ExecutionStatus.succeeded
+    recorded = {s.step_key: (s.id, s.seq, s.status) for s in steps(session, execution_id)}
+    assert recorded["v"] == (other.id, 1, StepStatus.succeeded)
+    assert recorded["m"][1:] == (2, StepStatus.succeeded)
+    assert status_of(execution_id) is ExecutionStatus.succeeded
