@@ -39,6 +39,24 @@ class Edit:
     target_id: str = ""  # a wire's other end
     target_type: str = ""
 
+    @property
+    def key(self) -> str:
+        """What it touched, whatever was done to it (see :func:`edit_key`)."""
+        return edit_key(self.kind, self.node_id, self.field, self.target_id)
+
+
+def edit_key(kind: EditKind, node_id: str, field: str = "", target_id: str = "") -> str:
+    """The thing an edit touches: a node (added or removed), its position, one field, or a
+    wire (``field`` is its handle). An editor keeps who last touched each by this key, to
+    name whose edits a choice drops."""
+    if kind in ("added", "removed"):
+        return f"node:{node_id}"
+    if kind == "moved":
+        return f"move:{node_id}"
+    if kind == "changed":
+        return f"field:{node_id}/{field}"
+    return f"wire:{node_id}/{field or 'next'}/{target_id}"
+
 
 @dataclass(frozen=True)
 class Conflict:

@@ -15,6 +15,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from engine.flow_merge import edit_key
 from flowbot_ui.state.flow_graph import edge_id
 
 Graph = dict[str, Any]
@@ -60,6 +61,22 @@ def graph_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> Change:
         for i in old_edges.keys() ^ new_edges.keys()
     }
     return {"nodes": nodes, "fields": fields, "edges": edges}
+
+
+def touched(change: Change) -> list[str]:
+    """What the change touched, as ``flow_merge.edit_key``s (the room keeps who did)."""
+    keys = [edit_key("added", node_id) for node_id in change["nodes"]]
+    for node_id, fields in change["fields"].items():
+        keys += [
+            edit_key("moved", node_id) if name == "" else edit_key("changed", node_id, name)
+            for name in fields
+        ]
+    for sides in change["edges"].values():
+        wire = sides[0] or sides[1]
+        keys.append(
+            edit_key("connected", wire["source"], wire.get("sourceHandle") or "", wire["target"])
+        )
+    return keys
 
 
 def is_empty(change: Change) -> bool:

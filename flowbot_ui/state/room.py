@@ -49,7 +49,7 @@ from flowbot_ui.state.flow_graph import (
     node_handles,
     parse_field,
 )
-from flowbot_ui.state.graph_changes import Change, apply_change, graph_change
+from flowbot_ui.state.graph_changes import Change, apply_change, graph_change, touched
 
 UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
 PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many there are (an
@@ -107,7 +107,9 @@ class FlowRoom(rx.SharedState):
     _node_issues: dict[str, list[dict[str, Any]]] = {}  # node id → its issues (the form's)
     _edits: int = 0  # structural changes so far: a check of an older draft is dropped
     _seen: dict[str, float] = {}  # the same keys → the last heartbeat (never sent out)
-    _changed_by: dict[str, str] = {}  # "node/param" → who wrote it last here
+    # flow_merge.edit_key → who touched it last here: whose edits a choice drops, and who
+    # changed a field under someone's form
+    _authors: dict[str, str] = {}
 
     # ------------------------------------------------------------------ loading
 
@@ -265,11 +267,10 @@ class FlowRoom(rx.SharedState):
             return False
         token = self.router.session.client_token
         mine = self._undo.get(token, [])
-        self._undo = {
-            **self._undo,
-            token: [*mine[-(UNDO_DEPTH - 1) :], graph_change(before, self._graph)],
-        }
+        made = graph_change(before, self._graph)
+        self._undo = {**self._undo, token: [*mine[-(UNDO_DEPTH - 1) :], made]}
         self._redo = {**self._redo, token: []}
+        self._credit(user, touched(made))
         if not self.dirty:
             self.dirty = True
         if self.notice:
@@ -277,6 +278,15 @@ class FlowRoom(rx.SharedState):
         self._refresh(before)
         await self._touch()
         return True
+
+    def _credit(self, user: AuthState, keys: list[str]) -> None:
+        """Record ``user`` as who last touched these (``flow_merge.edit_key``s)."""
+        if keys:
+            self._authors = {**self._authors, **dict.fromkeys(keys, user._username or "someone")}
+
+    def _author(self, edit: flow_merge.Edit) -> str:
+        """Who made an unsaved edit here ("" if not known)."""
+        return self._authors.get(edit.key, "")
 
     async def _touch(self) -> None:
         """Mark this client present and forget clients gone silent. Heartbeats stay on the
@@ -349,7 +359,8 @@ class FlowRoom(rx.SharedState):
     @rx.event
     async def move_nodes(self, moved: list[dict[str, Any]]) -> None:
         """Positions only: no validation, no undo step; one move operation per node."""
-        if await self._user() is None:
+        user = await self._user()
+        if user is None:
             return
         where = {str(m["id"]): m for m in moved if "id" in m}
         ops = []
@@ -360,6 +371,7 @@ class FlowRoom(rx.SharedState):
                 ops.append({"op": "move", "id": node["id"], "x": x, "y": y})
         if ops:
             self._publish(ops)
+            self._credit(user, [flow_merge.edit_key("moved", op["id"]) for op in ops])
             if not self.dirty:
                 self.dirty = True
             self._compare_live()
@@ -412,9 +424,8 @@ class FlowRoom(rx.SharedState):
         node = self._node(node_id)
         if user is None or node is None:
             return ""
-        key = f"{node_id}/{name}"
         if shown is not None and field_text(node["type"], node.get("params") or {}, name) != shown:
-            return self._changed_by.get(key, "someone else")
+            return self._authors.get(flow_merge.edit_key("changed", node_id, name), "someone else")
 
         def change(graph: Graph) -> bool:
             params = dict(node.get("params") or {})
@@ -428,8 +439,7 @@ class FlowRoom(rx.SharedState):
             node["params"] = params
             return True
 
-        if await self._edit(change):
-            self._changed_by = {**self._changed_by, key: user._username or "someone else"}
+        await self._edit(change)
         return ""
 
     @rx.event
@@ -463,7 +473,8 @@ class FlowRoom(rx.SharedState):
 
     async def _history(self, back: bool) -> None:
         """Undo (or redo) the calling client's last edit, over whatever others did since."""
-        if await self._user() is None:
+        user = await self._user()
+        if user is None:
             return
         token = self.router.session.client_token
         source, target = (self._undo, self._redo) if back else (self._redo, self._undo)
@@ -476,6 +487,7 @@ class FlowRoom(rx.SharedState):
         before = copy.deepcopy(self._graph)
         if apply_change(self._graph, change, undo=back):
             self.dirty = True
+            self._credit(user, touched(graph_change(before, self._graph)))
             self._refresh(before)
 
     def _history_of(self, token: str) -> tuple[bool, bool]:

@@ -43,19 +43,36 @@ def field_name(node_type: str, name: str) -> str:
     return labels.get(name, name.replace("_", " ").capitalize())
 
 
-def describe(edit: Edit) -> str:
-    """One edit in words, for the list of what a choice drops."""
+def describe(edit: Edit, whose: str = "the") -> str:
+    """One edit in words, for the list of what a choice drops: ``whose`` is "the", "your"
+    or a person's ("Bob's")."""
     node = node_name(edit.node_type, edit.node_id)
     if edit.kind in ("connected", "disconnected"):
         end = node_name(edit.target_type, edit.target_id)
         handle = "" if edit.field == "next" else f" ({edit.field})"
-        done = "added" if edit.kind == "connected" else "removed"
-        return f"the connection {node}{handle} → {end}, {done}"
+        wire = f"{node}{handle} → {end}"
+        if edit.kind == "connected":
+            return f"{whose} new connection {wire}"
+        return f"{whose} removal of the connection {wire}"
     if edit.kind == "changed":
-        return f"the change to {node} › {field_name(edit.node_type, edit.field)}"
+        return f"{whose} change to {node} › {field_name(edit.node_type, edit.field)}"
     if edit.kind == "moved":
-        return f"the move of {node}"
-    return f"the node {node}, {edit.kind}"
+        return f"{whose} move of {node}"
+    if edit.kind == "added":
+        return f"{whose} new node {node}"
+    return f"{whose} removal of {node}"
+
+
+def named(edits: list[Edit], authors: list[str], me: str) -> list[str]:
+    """What goes, each edit saying whose it is when any is someone else's ("Bob's change
+    to …", "your move of …"): dropping a co-editor's work names them. All one's own (or
+    not known): "the change to …"."""
+    if all(author in ("", me) for author in authors):
+        return [describe(edit) for edit in edits]
+    return [
+        describe(edit, "your" if author == me else f"{author}'s" if author else "the")
+        for edit, author in zip(edits, authors, strict=True)
+    ]
 
 
 def _value(value: Any) -> str:
@@ -96,7 +113,7 @@ class SaveConflictState(AuthState):
             return
         self.again, self.done = "", ""
         if choice == "theirs":
-            self.goes = [describe(e) for e in room._pending()]
+            self.goes = self._unsaved(room)
         elif choice == "ours":
             dropped, _, self._revision = room._their_edits()
             self.goes = [describe(e) for e in dropped]
@@ -105,6 +122,11 @@ class SaveConflictState(AuthState):
             if await self._merge(room, {}):
                 return
         self.asking = choice
+
+    def _unsaved(self, room: FlowRoom) -> list[str]:
+        """The room's unsaved edits, named with whose they are (what taking theirs drops)."""
+        pending = room._pending()
+        return named(pending, [room._author(e) for e in pending], self._username)
 
     async def _merge(self, room: FlowRoom, choices: dict[str, Side]) -> bool:
         """Merge with these picks: done (True) when every conflict has one, else the rows
@@ -143,7 +165,7 @@ class SaveConflictState(AuthState):
         if room is None or not choice:
             return
         if choice == "theirs":
-            now = [describe(e) for e in room._pending()]
+            now = self._unsaved(room)
             if now != self.goes:
                 self.goes, self.again = now, "The unsaved edits changed meanwhile: check again."
                 return

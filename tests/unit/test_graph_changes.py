@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flowbot_ui.state.graph_changes import apply_change, graph_change, is_empty
+from engine import flow_merge
+from flowbot_ui.state.graph_changes import apply_change, graph_change, is_empty, touched
 
 
 def _graph() -> dict[str, Any]:
@@ -128,3 +129,24 @@ def test_redo_of_a_deletion_keeps_the_node_and_its_wires_when_someone_changed_it
     _edit(graph, lambda g: g["nodes"][1]["params"].update(message="bob"))  # Bob's
     assert not apply_change(graph, mine, undo=False)
     assert _ids(graph) == ["manual1", "log1"] and len(graph["edges"]) == 1
+
+
+def test_what_a_change_touched_has_the_keys_of_the_merge_s_edits() -> None:
+    """The room credits an edit by these keys and names the author of a pending edit by
+    flow_merge's: the two must agree for every kind of edit."""
+    graph = _graph()
+    before = copy.deepcopy(graph)
+
+    def edit(g: dict[str, Any]) -> None:
+        g["nodes"].append({"id": "log2", "type": "log", "params": {}})
+        g["nodes"][1]["params"]["message"] = "changed"
+        g["nodes"][0]["position"] = {"x": 5, "y": 5}
+        g["edges"] = [{"source": "log1", "sourceHandle": "next", "target": "log2"}]
+
+    change = _edit(graph, edit)
+    keys = sorted(e.key for e in flow_merge.edits(before, graph))
+    assert sorted(touched(change)) == keys and len(keys) == 5
+    kept = copy.deepcopy(graph)
+    removal = _edit(graph, lambda g: g.update(nodes=g["nodes"][:2], edges=[]))
+    named = [e.key for e in flow_merge.edits(kept, graph)]  # a removed node's wire goes with it
+    assert named == ["node:log2"] and set(touched(removal)) == {*named, "wire:log1/next/log2"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +27,7 @@ from engine.services import flows
 from engine.services.sessions import COOKIE_NAME
 from flowbot_ui.state import room as room_module
 from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.save_conflict import SaveConflictState
 from tests.ui_harness import People, user
 
 GRAPH = {
@@ -208,3 +210,54 @@ async def test_undoing_a_paste_or_a_layout_leaves_the_co_editor_s_later_edits(
         positions = {n["id"]: n["position"] for n in room.graph["nodes"]}
     assert positions["log1"] == {"x": 7.0, "y": 7.0} and late in positions
     assert positions["manual1"] == {"x": -50.0, "y": -50.0} != laid_out["manual1"]
+
+
+async def _ask(app: Any, token: str, choice: str, confirm: bool = False) -> SaveConflictState:
+    """One person's dialog for a way out of a save elsewhere (and their confirmation)."""
+    async with app.modify_state(BaseStateToken(ident=token, cls=SaveConflictState)) as root:
+        page = await root.get_state(SaveConflictState)
+        await SaveConflictState.event_handlers["ask"].fn(page, choice)
+        if confirm:
+            await SaveConflictState.event_handlers["confirm"].fn(page)
+        return page
+
+
+async def test_what_goes_names_whose_edit_each_is_to_each_person(
+    people: People, app: Any, flow_id: int
+) -> None:
+    theirs = copy.deepcopy(GRAPH)  # saved elsewhere: another server, the API
+    theirs["nodes"][1]["params"]["message"] = "saved elsewhere"
+    with session_scope() as session:
+        flows.save_draft(session, user(people.admin_id), flow_id, theirs)
+    async with _as(app, "tab-a") as room:  # Ada adds a node
+        await room._add_node({"type": "log", "x": 600, "y": 0})
+    async with _as(app, "tab-b") as room:  # Bob changes a field and moves a node
+        await room._set_param("log1", "message", "Bob's")
+        await FlowRoom.event_handlers["move_nodes"].fn(room, [{"id": "manual1", "x": 9, "y": 9}])
+        await FlowRoom.event_handlers["save_if_dirty"].fn(room)
+        assert room.conflict
+    async with _as(app, "tab-a") as room:  # Ada's form still showed "hi": Bob is named
+        assert await room._set_param("log1", "message", "Ada's", shown="hi") == "eddie"
+    bob = await _ask(app, "tab-b", "theirs")
+    assert bob.goes == [
+        "ada's new node Log (log2)",
+        "your move of Manual run (manual1)",
+        "your change to Log (log1) › Message",
+    ]
+    ada = await _ask(app, "tab-a", "theirs")
+    assert ada.goes == [
+        "your new node Log (log2)",
+        "eddie's move of Manual run (manual1)",
+        "eddie's change to Log (log1) › Message",
+    ]
+    bob = await _ask(app, "tab-b", "theirs", confirm=True)
+    assert "dropped: 3" in bob.done
+    async with _as(app, "tab-b") as room:
+        assert room.graph == theirs and not room.dirty
+
+
+async def test_what_goes_names_nobody_when_it_is_all_the_asker_s(app: Any, flow_id: int) -> None:
+    async with _as(app, "tab-a") as room:
+        await room._add_node({"type": "log", "x": 600, "y": 0})
+    page = await _ask(app, "tab-a", "theirs")
+    assert page.goes == ["the new node Log (log2)"]

@@ -77,7 +77,7 @@ async def test_taking_theirs_names_the_unsaved_edits_then_drops_them(
     await tab.run(SaveConflictState, "ask", "theirs")
     page = await tab.state(SaveConflictState)
     assert page.asking == "theirs"
-    assert page.goes == ["the node Log (log2), added", "the change to Log (log1) › Message"]
+    assert page.goes == ["the new node Log (log2)", "the change to Log (log1) › Message"]
     assert _message(room.graph) == "mine"  # nothing dropped by asking
     await tab.run(SaveConflictState, "confirm")
     assert page.asking == "" and "dropped: 2" in page.done
@@ -94,7 +94,7 @@ async def test_what_goes_is_named_again_when_it_changed_before_the_confirmation(
     await tab.run(SaveConflictState, "confirm")
     page = await tab.state(SaveConflictState)
     assert page.asking == "theirs" and "changed meanwhile" in page.again
-    assert "the node Log (log3), added" in page.goes
+    assert "the new node Log (log3)" in page.goes
     assert "log3" in _ids(room.graph)  # not dropped without being named
 
 
