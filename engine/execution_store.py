@@ -339,7 +339,7 @@ def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> Load
         found = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
         if found is None:
             raise ExecutionMissing(f"execution {execution_id} does not exist")
-        execution = FlowExecution(**{name: found[name] for name in _EXECUTION_COLUMNS})
+        execution = _loaded_execution({name: found[name] for name in _EXECUTION_COLUMNS})
         created_at = found["version_created_at"]
         if execution.version_id is None or created_at is None:
             raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
@@ -369,6 +369,16 @@ def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> Load
         next_seq=max((step.seq for step in steps), default=0) + 1,
         flow_stack=stack,
     )
+
+
+def _loaded_execution(row: dict[str, Any]) -> FlowExecution:
+    """The row as an execution, made as the ORM makes the rows it loads: without the model's
+    validation and defaults, which a stored row has passed already (2 µs instead of 125 µs
+    for ``FlowExecution(**row)``, issue 15)."""
+    sa.orm.configure_mappers()  # done once; the instance needs its class's attributes
+    execution: FlowExecution = sa.orm.class_mapper(FlowExecution).class_manager.new_instance()
+    execution.__dict__.update(row)
+    return execution
 
 
 def version_graph(version_id: int) -> dict[str, Any]:
