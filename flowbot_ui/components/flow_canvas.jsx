@@ -211,6 +211,37 @@ function editingField() {
   return Boolean(active && (active.id || "").startsWith("param-"));
 }
 
+// The property form's text fields take a co-editor's edit straight from the patch (its
+// "field" operation), without asking the server again; the form is rebuilt afterwards
+// (onGraphChange) and then draws the same text. Never a field this person is in: leaving
+// it offers their edit against the newer value instead. The text becomes the field's
+// default value too, which is what leaving it compares with (what it showed), so a value
+// shown this way is never written back untouched. A later change of the node that names no
+// field (an undo, a merge) or a new snapshot puts back what the form was drawn with, until
+// the rebuilt form says what the node holds now.
+function showFields(ops, snapshot) {
+  const form = document.querySelector("[data-testid=param-form]");
+  if (!form) return;
+  const texts = new Map();
+  let unnamed = snapshot;
+  for (const op of ops) {
+    if (op.id !== form.dataset.node) continue;
+    if (op.op === "field") texts.set(op.name, op.text);
+    else if (op.op === "params" || op.op === "data" || op.op === "remove") unnamed = true;
+  }
+  if (unnamed && texts.size) unnamed = false;  // a field edit: the other fields stand
+  for (const input of form.querySelectorAll("input[id^=param-], textarea[id^=param-]")) {
+    if (input === document.activeElement) continue;
+    const name = input.id.slice("param-".length);
+    let text = texts.get(name);
+    if (text === undefined && unnamed && "drawn" in input.dataset) text = input.dataset.drawn;
+    if (text === undefined || text === input.defaultValue) continue;
+    if (!("drawn" in input.dataset)) input.dataset.drawn = input.defaultValue;
+    input.defaultValue = text;
+    input.value = text;
+  }
+}
+
 // A patch's operations applied to the canvas's nodes, edges and error badges: each kind
 // gathered first, so a patch of many operations (an auto-layout) is one pass.
 function applyOps(ops, setNodes, setEdges, setErrors) {
@@ -325,6 +356,7 @@ function Canvas(props) {
     });
     setEdges(graph.edges || []);
     setErrors(graph.issues || {});
+    showFields([], true);
     lastSeq.current = graph.seq || 0;
     resyncing.current = false;
     if (shownKey.current !== null && onGraphChange && !editingField()) onGraphChange();
@@ -367,6 +399,7 @@ function Canvas(props) {
       return;
     }
     lastSeq.current = patch.seq;
+    showFields(patch.ops || [], false);
     applyOps(patch.ops || [], setNodes, setEdges, setErrors);
     const structural = (patch.ops || []).some((op) => op.op !== "move");
     if (structural && onGraphChange && !editingField()) onGraphChange();

@@ -1,9 +1,11 @@
 """The property form of the selected node, generated from its params' JSON schema.
 
 Inputs are uncontrolled and commit on blur, so typing never round-trips to the server;
-their keys include the value, so a change made elsewhere remounts them. A blur sends what
-the field showed with what it holds: an untouched field writes nothing, and an edit made
-over someone else's newer value is offered as a choice instead of written. A param that
+their keys include the value, so a change made elsewhere remounts them. A co-editor's
+edit of a text field is shown before that, from the room's patch (flow_canvas.jsx), which
+also makes it the field's default value. A blur sends what the field showed (its default
+value) with what it holds: an untouched field writes nothing, and an edit made over someone
+else's newer value is offered as a choice instead of written. A param that
 names something real (a connection, a chat...) is a picker of the real ones, by name;
 a chat can still be typed (an id, or a value from the flow).
 """
@@ -16,9 +18,13 @@ from reflex.event import EventSpec
 from flowbot_ui.state.editor import EditorState, FieldSpec
 from flowbot_ui.state.node_form import UNSET, PickChoice
 
+# What a text field showed before the person typed: the value it was drawn with, or the
+# one a co-editor's patch put there since.
+_SHOWN: rx.Var = rx.Var("_e?.target?.defaultValue")
 
-def _commit(field: FieldSpec, value: rx.Var) -> EventSpec:
-    return EditorState.commit_field(field.name, field.value, value)
+
+def _commit(field: FieldSpec, value: rx.Var, shown: rx.Var | None = None) -> EventSpec:
+    return EditorState.commit_field(field.name, field.value if shown is None else shown, value)
 
 
 def _key(field: FieldSpec) -> rx.Var:
@@ -31,7 +37,7 @@ def _text(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
         "default_value": field.value,
         "placeholder": field.placeholder,
         "key": _key(field),
-        "on_blur": lambda value: _commit(field, value),
+        "on_blur": lambda value: _commit(field, value, _SHOWN),
         "read_only": ~EditorState.can_edit,
         "width": "100%",
         "id": "param-" + field.name,
@@ -277,4 +283,5 @@ def param_form() -> rx.Component:
         spacing="4",
         width="100%",
         data_testid="param-form",
+        custom_attrs={"data-node": EditorState.selected_id},  # whose form (for patches)
     )
