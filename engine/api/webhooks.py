@@ -66,7 +66,10 @@ async def receive(token: str, request: Request) -> JSONResponse:
     key = _idempotency_key(request)
     event = _event(endpoint, request, body, key)
     try:
-        execution_id = await asyncio.to_thread(_launch_once, endpoint, event, signed, not key)
+        version_id = await _runnable_version(endpoint.flow_id)
+        execution_id = await asyncio.to_thread(
+            _launch_once, endpoint, event, signed, not key, version_id
+        )
     except (executions.NotRunnable, webhooks.ReplayedSignature) as exc:
         raise HTTPException(409, str(exc)) from None
     if not endpoint.wait_for_result:
@@ -95,20 +98,35 @@ def _count_call(endpoint_id: int | None) -> Callable[[Session], None]:
     return count
 
 
+async def _runnable_version(flow_id: int) -> int:
+    """The flow's published version, kept between calls while it is runnable (the
+    endpoint cache's; forgotten when a flow changes); NotRunnable when it is not."""
+    try:
+        return await webhook_cache.runnable_version(flow_id, executions.runnable_version)
+    except executions.UNREACHABLE as exc:
+        raise executions.Unavailable("The database cannot be reached.") from exc
+
+
 def _launch_once(
-    endpoint: WebhookEndpoint, event: PlatformEvent, signed: str | None, new_event: bool
+    endpoint: WebhookEndpoint,
+    event: PlatformEvent,
+    signed: str | None,
+    new_event: bool,
+    version_id: int,
 ) -> int:
     """Start the flow; a signed request first uses up its signature, in a transaction of its
     own that commits before anything starts, so of two copies sent at once only one gets
     through. If the start is then refused (flow not published, database or broker down),
     the signature is given back: the sender's retry of that very request still works.
-    ``new_event``: the request has no idempotency key (its event id is made up)."""
+    ``new_event``: the request has no idempotency key (its event id is made up);
+    ``version_id``: the flow's runnable version, as checked before."""
     launch = partial(
         executions.launch,
         endpoint.flow_id,
         event,
         on_created=_count_call(endpoint.id),
         new_event=new_event,
+        version_id=version_id,
     )
     if signed is None:
         return launch()

@@ -144,23 +144,43 @@ def launch(
     draft: bool = False,
     on_created: Callable[[Session], None] | None = None,
     new_event: bool = False,
+    version_id: int | None = None,
 ) -> int:
     """Create the execution for ``event`` and send it to the workers, in one transaction.
 
     ``on_created(session)`` runs in the same transaction (webhook call counters).
     ``new_event``: the event id was just made up (no key from the caller), so no earlier
-    execution can have it and none is looked for. Either
+    execution can have it and none is looked for. ``version_id``: the flow's runnable
+    version as the caller knows it (the webhook receiver keeps it), else it is read; if
+    the row cannot be inserted with it (the flow was deleted meanwhile), the flow is read
+    and the launch tried once more. Either
     the execution is recorded and will run, or Unavailable is raised and nothing is
     recorded, so a caller retrying after the refusal starts it once: the message is sent
     before the commit, and a send that fails rolls everything back. A worker faster than
     the commit waits for the row (``engine.actors.execute_flow``); a message whose
     commit then failed finds no row and is dropped.
     """
+    try:
+        return _launch(flow_id, event, draft, on_created, new_event, version_id)
+    except sa.exc.IntegrityError:
+        if version_id is None:
+            raise
+        return _launch(flow_id, event, draft, on_created, new_event, None)
+
+
+def _launch(
+    flow_id: int,
+    event: PlatformEvent,
+    draft: bool,
+    on_created: Callable[[Session], None] | None,
+    new_event: bool,
+    version_id: int | None,
+) -> int:
     key = f"{event.event_id}:{flow_id}"
     try:
         with session_scope() as session:
-            pick = draft_snapshot if draft else runnable_version
-            version_id = pick(session, flow_id)
+            if version_id is None:
+                version_id = (draft_snapshot if draft else runnable_version)(session, flow_id)
             if new_event:
                 execution_id = execution_store.insert_new_execution(
                     session,

@@ -1,11 +1,12 @@
-"""The webhook receiver's copy of the endpoints, by token, so a call does not read its
-endpoint's row every time (issue 15).
+"""The webhook receiver's copy of the endpoints, by token, and of the runnable flows'
+published versions, so a call reads neither row every time (issue 15).
 
-A commit that changed an endpoint through a session (the webhook service, publishing a
-flow, deleting one) announces it on the bus topic :data:`TOPIC` once committed; every
-process that caches follows that topic and forgets all it holds. The bus is best effort,
-so an entry is also dropped after :data:`MAX_AGE_SECONDS`. What the receiver does with an
-endpoint (signature, idempotency, the flow's own state) is still checked in the database.
+A commit that changed an endpoint or a flow through a session (the webhook service,
+publishing, pausing or deleting a flow) announces it on the bus topic :data:`TOPIC` once
+committed; every process that caches follows that topic and forgets all it holds. The bus
+is best effort, so an entry is also dropped after :data:`MAX_AGE_SECONDS`. Only a runnable
+flow's version is kept: a paused or unpublished flow is read on every call. What the
+receiver does with an endpoint (signature, idempotency) is still checked in the database.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine import events
 from engine.db import session_scope
-from engine.models import WebhookEndpoint
+from engine.models import FlowDefinition, WebhookEndpoint
 from engine.settings import get_settings
 
 TOPIC = "webhooks.changed"
@@ -35,7 +39,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Cache:
-    entries: dict[tuple[str, str], tuple[float, WebhookEndpoint]] = field(default_factory=dict)
+    # (database, "endpoint", token) or (database, "flow", flow id): (read at, what was read)
+    entries: dict[tuple[str, str, str | int], tuple[float, Any]] = field(default_factory=dict)
     generation: int = 0  # grows with each forgetting: a read that spans one is not kept
     loop: asyncio.AbstractEventLoop | None = None
     follower: asyncio.Task[None] | None = None
@@ -53,15 +58,30 @@ _cache = _Cache()
 async def endpoint(token: str) -> WebhookEndpoint | None:
     """The endpoint with this token (detached from its session), or None. While the bus
     cannot be followed (Redis down), every call reads the row, as without a cache."""
+    found: WebhookEndpoint | None = await _kept("endpoint", token, partial(_read, token))
+    return found
+
+
+async def runnable_version(flow_id: int, check: Callable[[Session, int], int]) -> int:
+    """The flow's published version if it is runnable, by ``check(session, flow_id)``
+    (engine/services/executions.py ``runnable_version``, which raises when it is not: that
+    is never kept, so a paused flow is read again on each call)."""
+    version: int = await _kept("flow", flow_id, partial(_in_session, check, flow_id))
+    return version
+
+
+async def _kept(kind: str, name: str | int, read: Callable[[], Any]) -> Any:
+    """What ``read()`` returns (in a worker thread), kept when not None and not spanning a
+    forgetting."""
     if not await _following():
-        return await asyncio.to_thread(_read, token)
-    key = (get_settings().effective_database_url, token)
+        return await asyncio.to_thread(read)
+    key = (get_settings().effective_database_url, kind, name)
     now = time.monotonic()
     kept = _cache.entries.get(key)
     if kept is not None and now - kept[0] < MAX_AGE_SECONDS:
         return kept[1]
     generation = _cache.generation
-    found = await asyncio.to_thread(_read, token)
+    found = await asyncio.to_thread(read)
     if found is not None and generation == _cache.generation:
         if len(_cache.entries) >= MAX_ENTRIES:
             _cache.forget()
@@ -72,6 +92,11 @@ async def endpoint(token: str) -> WebhookEndpoint | None:
 def _read(token: str) -> WebhookEndpoint | None:
     with session_scope() as session:
         return session.exec(select(WebhookEndpoint).where(WebhookEndpoint.token == token)).first()
+
+
+def _in_session(check: Callable[[Session, int], int], flow_id: int) -> int:
+    with session_scope() as session:
+        return check(session, flow_id)
 
 
 async def _following() -> bool:
@@ -124,7 +149,7 @@ async def _forget_on_change(subscription: events.Subscription) -> None:
 @sa.event.listens_for(Session, "after_flush")
 def _note_change(session: Session, _context: object) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, WebhookEndpoint) for row in changed):
+    if any(isinstance(row, WebhookEndpoint | FlowDefinition) for row in changed):
         session.info[_CHANGED] = True
 
 

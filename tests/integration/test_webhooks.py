@@ -19,8 +19,16 @@ import sqlalchemy as sa
 
 from engine import actors, events
 from engine.api.webhooks import MAX_JSON_DEPTH
-from engine.db import get_engine, session_scope
-from engine.models import FlowStatus, Role, WebhookEndpoint
+from engine.db import get_engine, session_scope, table_of
+from engine.models import (
+    FlowDefinition,
+    FlowExecution,
+    FlowExecutionStep,
+    FlowStatus,
+    FlowVersion,
+    Role,
+    WebhookEndpoint,
+)
 from engine.services import executions, flows, webhook_cache, webhooks
 from tests.api_client import api_client
 from tests.flow_helpers import (
@@ -269,6 +277,55 @@ async def test_flow_not_published_or_paused_is_409(client: httpx.AsyncClient) ->
     answer = await client.post(flow_endpoint(flow_id, token="paused"), json={})
     assert answer.status_code == 409 and "paused" in answer.json()["detail"]
     assert execution_count() == 0
+
+
+async def test_a_flow_paused_after_calls_refuses_the_next_call_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """The receiver keeps a runnable flow's version; pausing it (a committed change of the
+    flow in this process, or another's announced on the bus) is seen by the next call."""
+    flow_id = make_flow(webhook_graph())
+    url = flow_endpoint(flow_id)
+    for n in range(3):
+        assert (await client.post(url, json={"order_id": n})).status_code == 202
+    admin = make_admin()
+    with session_scope() as session:
+        flows.set_status(session, admin, flow_id, FlowStatus.paused)
+    answer = await client.post(url, json={"order_id": 4})
+    assert answer.status_code == 409 and "paused" in answer.json()["detail"]
+    with session_scope() as session:
+        flows.set_status(session, admin, flow_id, FlowStatus.active)
+    assert (await client.post(url, json={"order_id": 5})).status_code == 202
+    assert execution_count() == 4
+
+    flows_table = table_of(FlowDefinition)
+    with get_engine().begin() as connection:  # no session: only the bus will tell
+        connection.execute(
+            sa.update(flows_table).where(flows_table.c.id == flow_id).values(status="paused")
+        )
+    events.publish(webhook_cache.TOPIC, {})
+    deadline = time.monotonic() + webhook_cache.MAX_AGE_SECONDS / 2  # sooner than expiry
+    while (await client.post(url, json={"order_id": 6})).status_code != 409:
+        assert time.monotonic() < deadline, "the announcement was not followed"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_flow_deleted_unannounced_is_refused_not_an_error(
+    client: httpx.AsyncClient,
+) -> None:
+    """A kept version whose flow is gone (deleted by another process, the bus message not
+    arrived yet) fails the insert: the flow is read again and the call refused with 409."""
+    flow_id = make_flow(webhook_graph())
+    url = flow_endpoint(flow_id)
+    first = await client.post(url, json={"order_id": 1})
+    assert first.status_code == 202
+    await finished(first.json()["execution_id"])  # its end written before the rows go
+    with get_engine().begin() as connection:  # behind the caches' back
+        for model in (FlowExecutionStep, FlowExecution, FlowVersion):
+            connection.execute(sa.delete(table_of(model)))
+        connection.execute(sa.update(table_of(FlowDefinition)).values(published_version_id=None))
+    answer = await client.post(url, json={"order_id": 2})
+    assert answer.status_code == 409 and "not published" in answer.json()["detail"]
 
 
 async def test_a_changed_endpoint_is_seen_by_the_next_call(client: httpx.AsyncClient) -> None:
