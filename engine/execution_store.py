@@ -20,14 +20,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from threading import Lock
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import RowFactory, dict_row, tuple_row
 from pydantic_core import to_json, to_jsonable_python
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col, select
 
 from engine.db import get_engine, session_scope, table_of
@@ -156,6 +160,45 @@ def _record(row: FlowExecutionStep) -> StepRecord:
     return StepRecord(
         row.id, row.seq, row.step_key, StepStatus(row.status), row.output, row.error, row.handle
     )
+
+
+# The hot statements' SQL for psycopg and the values of their constant parameters, compiled
+# once per statement (the lean engine is PostgreSQL's psycopg dialect).
+_driver_sql: dict[sa.ClauseElement, tuple[str, dict[str, Any]]] = {}
+
+
+def _on_driver(
+    connection: sa.Connection,
+    statement: sa.ClauseElement,
+    params: dict[str, Any],
+    row_factory: RowFactory[Any] = tuple_row,
+) -> list[Any]:
+    """PostgreSQL: the statement's rows run straight on psycopg, compiled once (about 30 µs
+    of CPU where SQLAlchemy's execution of the same compiled statement takes 115 µs, issue
+    15). ``params`` as psycopg takes them (JSON as text: the statement casts it). Errors are
+    raised as SQLAlchemy's would be; a connection found broken is invalidated first."""
+    compiled = _driver_sql.get(statement)
+    if compiled is None:
+        done = cast(SQLCompiler, statement.compile(dialect=connection.dialect))
+        fixed = {done.bind_names[b]: _plain(b.value) for b in done.binds.values() if not b.required}
+        compiled = _driver_sql[statement] = (done.string, fixed)
+    sql, fixed = compiled
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor(row_factory=row_factory) as cursor:
+            return cursor.execute(sql, fixed | params).fetchall()
+    except psycopg.Error as exc:
+        if driver.broken:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            sql, params, exc, psycopg.Error, connection_invalidated=driver.broken
+        ) from exc
+
+
+def _plain(value: Any) -> Any:
+    """A constant parameter as psycopg takes it: an enum's value (its dumper sends names)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 # --------------------------------------------------------------------------- executions
@@ -336,7 +379,12 @@ def load(
 
 def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> LoadedExecution:
     with _store_connection() as connection:
-        found = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
+        params = {"execution_id": execution_id}
+        if connection.dialect.name == "postgresql":
+            first = _on_driver(connection, _LOAD, params, dict_row)
+            found = first[0] if first else None
+        else:
+            found = connection.execute(_LOAD, params).mappings().first()
         if found is None:
             raise ExecutionMissing(f"execution {execution_id} does not exist")
         execution = _loaded_execution({name: found[name] for name in _EXECUTION_COLUMNS})
@@ -517,12 +565,15 @@ def _end_in_one_statement(
     in one autocommit statement (_END_POSTGRESQL): no BEGIN and COMMIT round trips. The rows
     refused (another run wrote their step keys) stay in the batch."""
     params = values | {
+        "new_status": values["new_status"].value,
+        "new_result": _json_text(values["new_result"]),
+        "new_context": _json_text(values["new_context"]),
         "rows": to_json(batch.rows() if batch is not None else []).decode(),
         "left_running": left_running,
         "interrupted": INTERRUPTED,
     }
     recorded: str | None = None
-    for status, step_key, row_id in connection.execute(_END_POSTGRESQL, params):
+    for status, step_key, row_id in _on_driver(connection, _END_POSTGRESQL, params):
         if step_key is None:
             recorded = status
         elif batch is not None:
@@ -583,6 +634,10 @@ _INSERT_STEPS_POSTGRESQL = sa.text(
     f" FROM jsonb_populate_recordset(NULL::{_STEPS.name}, CAST(:rows AS jsonb))"
     " ON CONFLICT DO NOTHING RETURNING step_key, id"
 )
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else to_json(value).decode()
 
 
 def _end_postgresql() -> sa.CompoundSelect[Any]:

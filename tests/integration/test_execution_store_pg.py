@@ -134,3 +134,13 @@ def _long_idle(_dbapi: Any, record: Any, _proxy: Any) -> None:
 def _end_backend(pid: int) -> None:
     with db.get_engine().connect() as admin:
         assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+
+
+def test_an_error_on_the_driver_is_raised_as_sqlalchemys(session: Session) -> None:
+    """The end of an execution deleted meanwhile, with steps: their rows have no execution
+    to belong to; the error is SQLAlchemy's IntegrityError, as from the engine's own path."""
+    gone = new_execution(make_flow(session, *PURE)) + 1000
+    with pytest.raises(sa.exc.IntegrityError):
+        _finish(gone, _two_steps(gone))
+    with execution_store._store_connection() as connection:  # and the connection still works
+        assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1

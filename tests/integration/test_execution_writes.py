@@ -59,13 +59,22 @@ def counted_writes() -> Iterator[Writes]:
         writes.commits += writes.pending
         writes.pending = False
 
+    on_driver = execution_store._on_driver
+
+    def counted_on_driver(conn: sa.Connection, clause: Any, *args: Any) -> list[Any]:
+        """The store's statements run on psycopg directly, past the engine's events."""
+        statement(conn, None, str(clause.compile(dialect=conn.dialect)))
+        return on_driver(conn, clause, *args)
+
     engines = {engine, store}
     for each in engines:
         sa.event.listen(each, "before_cursor_execute", statement)
         sa.event.listen(each, "commit", commit)
+    execution_store._on_driver = counted_on_driver  # type: ignore[assignment]
     try:
         yield writes
     finally:
+        execution_store._on_driver = on_driver  # type: ignore[assignment]
         for each in engines:
             sa.event.remove(each, "before_cursor_execute", statement)
             sa.event.remove(each, "commit", commit)
