@@ -107,7 +107,12 @@ def _store_engine() -> sa.Engine:
 
 def _lean_engine(main: sa.Engine) -> sa.Engine:
     lean = sa.create_engine(
-        main.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=25, pool_pre_ping=False
+        main.url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=5,
+        max_overflow=25,
+        pool_pre_ping=False,
+        pool_reset_on_return=None,  # autocommit: no transaction to roll back
     )
 
     @sa.event.listens_for(lean, "checkin")
