@@ -102,8 +102,9 @@ def test_build_save_publish_and_test_run_with_the_mouse(
 def test_two_people_see_each_others_edits_and_presence(
     browser: Browser, app_url: str, server_data: Path
 ) -> None:
+    ada = new_page(browser, app_url)  # the first admin, when this test runs alone
     add_editor(server_data, "bob")
-    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    bob = new_page(browser, app_url, "bob")
     editor_url = create_flow(ada, app_url, "Co-edited")  # its own: framing shows log1
     bob.goto(editor_url)
     expect(ada.get_by_test_id("flow-canvas")).to_be_visible()
@@ -171,11 +172,15 @@ def test_two_people_see_each_others_edits_and_presence(
     with ada.expect_event("dialog") as asked:
         ada.close(run_before_unload=True)
     assert asked.value.type == "beforeunload"  # answered "Leave" (leave_when_asked)
-    bob.get_by_test_id("resolve-theirs").click()  # asked first, naming what goes
-    expect(bob.get_by_test_id("what-goes")).to_have_text("the node Log (log2), added")
+    set_param(bob, "log1", "message", "unsaved by bob")  # Bob's own edit goes too
+    bob.get_by_test_id("resolve-theirs").click()  # asked first, naming what goes and whose
+    expect(bob.get_by_test_id("what-goes").locator("li")).to_have_text(
+        ["alice's new node Log (log2)", "your change to Log (log1) › Message"]
+    )
     bob.get_by_test_id("resolve-confirm").click()
     expect(bob.get_by_test_id("conflict")).to_have_count(0)
-    expect(bob.get_by_test_id("resolved")).to_contain_text("unsaved edits dropped: 1")
+    expect(bob.get_by_test_id("resolved")).to_contain_text("unsaved edits dropped: 2")
+    expect(bob.get_by_test_id("param-message")).to_have_value("seen by both")
     expect(bob.get_by_test_id("clean")).to_be_visible()
     expect(node(bob, "log2")).to_have_count(0)  # the unsaved node is gone, as chosen
     expect(node(bob, "log1")).to_be_visible()  # the autosaved one stays
@@ -189,8 +194,9 @@ def test_a_field_writes_only_what_its_person_changed(
     """Issue 17, 1 and 2: a stale field left untouched writes nothing; a field changed by
     someone else updates in place; an edit made over someone else's offers keep mine / take
     theirs, to that person only; undo undoes one's own edits only."""
+    ada = new_page(browser, app_url)  # the first admin, when this test runs alone
     add_editor(server_data, "bob")
-    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    bob = new_page(browser, app_url, "bob")
     url = create_flow(ada, app_url, "Two hands")
     bob.goto(url)
     expect(bob.get_by_test_id("flow-canvas")).to_be_visible()
@@ -250,8 +256,9 @@ def test_a_save_elsewhere_is_merged_or_overwritten_by_the_one_who_chooses(
     """Issue 17, item 3: after a save made elsewhere, the unsaved edits are merged (a
     conflict on the same field picked by the person), or kept over it after a confirmation
     that names what of the other save goes; the dialog and its result are that person's."""
+    ada = new_page(browser, app_url)  # the first admin, when this test runs alone
     add_editor(server_data, "bob")
-    ada, bob = new_page(browser, app_url), new_page(browser, app_url, "bob")
+    bob = new_page(browser, app_url, "bob")
     url = create_flow(ada, app_url, "Saved twice")
     flow_id = int(url.rstrip("/").rsplit("/", 1)[-1])
     bob.goto(url)
@@ -302,7 +309,7 @@ def test_a_save_elsewhere_is_merged_or_overwritten_by_the_one_who_chooses(
     set_param(ada, "log1", "message", "ada's")
     expect(ada.get_by_test_id("conflict")).to_be_visible()
     ada.get_by_test_id("resolve-ours").click()
-    expect(ada.get_by_test_id("what-goes")).to_have_text("the node Log (log2), removed")
+    expect(ada.get_by_test_id("what-goes")).to_have_text("the removal of Log (log2)")
     ada.get_by_test_id("resolve-confirm").click()
     expect(ada.get_by_test_id("conflict")).to_have_count(0)
     expect(ada.get_by_test_id("resolved")).to_contain_text("over the version saved elsewhere")
