@@ -290,15 +290,19 @@ def _drop_redis_keys(url: str, namespace: str) -> None:
 
 
 def webhook_app() -> Any:
-    """create_api() with the embedded worker as its lifespan (what Reflex does in `run`)."""
+    """create_api() with the embedded worker as its lifespan (what Reflex does in `run`),
+    and the web server's garbage collector tuning once the load generator's warm-up is
+    under way (flowbot/web_server.py does it 20 s after start)."""
     from engine.api.app import create_api
     from engine.worker import embedded_worker
+    from flowbot.web_server import tune_gc_after_start
 
     api = create_api()
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
         async with embedded_worker():
+            tune_gc_after_start(3.0)
             yield
 
     api.router.lifespan_context = lifespan
