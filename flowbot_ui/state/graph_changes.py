@@ -63,6 +63,17 @@ def graph_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> Change:
     return {"nodes": nodes, "fields": fields, "edges": edges}
 
 
+def moves_change(positions: Mapping[str, tuple[Any, Any]]) -> Change:
+    """Nodes moved (id → position before, after), as :func:`graph_change` would find them
+    without comparing the whole graph (a drag at 1,000 nodes stays cheap)."""
+    fields = {
+        node_id: {"": [{} if was is None else {"v": copy.deepcopy(was)}, {"v": copy.deepcopy(now)}]}
+        for node_id, (was, now) in positions.items()
+        if was != now
+    }
+    return {"nodes": {}, "fields": fields, "edges": {}}
+
+
 def touched(change: Change) -> list[str]:
     """What the change touched, as ``flow_merge.edit_key``s (the room keeps who did)."""
     keys = [edit_key("added", node_id) for node_id in change["nodes"]]

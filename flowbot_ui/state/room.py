@@ -49,7 +49,14 @@ from flowbot_ui.state.flow_graph import (
     node_handles,
     parse_field,
 )
-from flowbot_ui.state.graph_changes import Change, apply_change, graph_change, touched
+from flowbot_ui.state.graph_changes import (
+    Change,
+    apply_change,
+    graph_change,
+    is_empty,
+    moves_change,
+    touched,
+)
 
 UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
 PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many there are (an
@@ -265,12 +272,7 @@ class FlowRoom(rx.SharedState):
         before = copy.deepcopy(self._graph)
         if change(self._graph) is False:
             return False
-        token = self.router.session.client_token
-        mine = self._undo.get(token, [])
-        made = graph_change(before, self._graph)
-        self._undo = {**self._undo, token: [*mine[-(UNDO_DEPTH - 1) :], made]}
-        self._redo = {**self._redo, token: []}
-        self._credit(user, touched(made))
+        self._remember(user, graph_change(before, self._graph))
         if not self.dirty:
             self.dirty = True
         if self.notice:
@@ -278,6 +280,15 @@ class FlowRoom(rx.SharedState):
         self._refresh(before)
         await self._touch()
         return True
+
+    def _remember(self, user: AuthState, made: Change) -> None:
+        """The calling client's edit: on its undo stack (a new edit ends what it could
+        redo), and its person credited with what it touched."""
+        token = self.router.session.client_token
+        mine = self._undo.get(token, [])
+        self._undo = {**self._undo, token: [*mine[-(UNDO_DEPTH - 1) :], made]}
+        self._redo = {**self._redo, token: []}
+        self._credit(user, touched(made))
 
     def _credit(self, user: AuthState, keys: list[str]) -> None:
         """Record ``user`` as who last touched these (``flow_merge.edit_key``s)."""
@@ -358,20 +369,24 @@ class FlowRoom(rx.SharedState):
 
     @rx.event
     async def move_nodes(self, moved: list[dict[str, Any]]) -> None:
-        """Positions only: no validation, no undo step; one move operation per node."""
+        """Positions only (a drag, sent when it ends): one undo step of its person, no
+        validation, no copy of the graph; one move operation per node."""
         user = await self._user()
         if user is None:
             return
         where = {str(m["id"]): m for m in moved if "id" in m}
-        ops = []
+        ops, positions = [], {}
         for node in self._graph.get("nodes", []):
             if node["id"] in where:
                 x, y = float(where[node["id"]]["x"]), float(where[node["id"]]["y"])
+                positions[node["id"]] = (node.get("position"), {"x": x, "y": y})
                 node["position"] = {"x": x, "y": y}
                 ops.append({"op": "move", "id": node["id"], "x": x, "y": y})
         if ops:
             self._publish(ops)
-            self._credit(user, [flow_merge.edit_key("moved", op["id"]) for op in ops])
+            made = moves_change(positions)
+            if not is_empty(made):
+                self._remember(user, made)
             if not self.dirty:
                 self.dirty = True
             self._compare_live()

@@ -6,7 +6,13 @@ import copy
 from typing import Any
 
 from engine import flow_merge
-from flowbot_ui.state.graph_changes import apply_change, graph_change, is_empty, touched
+from flowbot_ui.state.graph_changes import (
+    apply_change,
+    graph_change,
+    is_empty,
+    moves_change,
+    touched,
+)
 
 
 def _graph() -> dict[str, Any]:
@@ -150,3 +156,10 @@ def test_what_a_change_touched_has_the_keys_of_the_merge_s_edits() -> None:
     removal = _edit(graph, lambda g: g.update(nodes=g["nodes"][:2], edges=[]))
     named = [e.key for e in flow_merge.edits(kept, graph)]  # a removed node's wire goes with it
     assert named == ["node:log2"] and set(touched(removal)) == {*named, "wire:log1/next/log2"}
+
+
+def test_a_drag_is_the_change_the_whole_graph_comparison_finds() -> None:
+    graph = _graph()
+    found = _edit(graph, lambda g: g["nodes"][1].update(position={"x": 50, "y": 60}))
+    assert moves_change({"log1": ({"x": 9, "y": 0}, {"x": 50, "y": 60})}) == found
+    assert is_empty(moves_change({"log1": ({"x": 9, "y": 0}, {"x": 9.0, "y": 0.0})}))

@@ -261,3 +261,21 @@ async def test_what_goes_names_nobody_when_it_is_all_the_asker_s(app: Any, flow_
         await room._add_node({"type": "log", "x": 600, "y": 0})
     page = await _ask(app, "tab-a", "theirs")
     assert page.goes == ["the new node Log (log2)"]
+
+
+async def test_a_drag_is_one_undo_step_of_its_person_only(app: Any, flow_id: int) -> None:
+    move = FlowRoom.event_handlers["move_nodes"].fn
+    async with _as(app, "tab-a") as room:  # Ada drags two nodes at once
+        await move(room, [{"id": "manual1", "x": 10, "y": 10}, {"id": "log1", "x": 20, "y": 20}])
+    async with _as(app, "tab-b") as room:  # then Bob drags one of them further
+        await move(room, [{"id": "log1", "x": 30, "y": 30}])
+    async with _as(app, "tab-a") as room:
+        await room._history(back=True)
+        at = {n["id"]: n["position"] for n in room.graph["nodes"]}
+        assert at == {"manual1": {"x": 0, "y": 0}, "log1": {"x": 30.0, "y": 30.0}}
+        await room._history(back=False)
+        assert room._node("manual1") == {**GRAPH["nodes"][0], "position": {"x": 10.0, "y": 10.0}}
+    async with _as(app, "tab-b") as room:
+        await room._history(back=True)  # Bob's drag undone: log1 where Ada left it
+        log1 = room._node("log1")
+        assert log1 and log1["position"] == {"x": 20.0, "y": 20.0}
