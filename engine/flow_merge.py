@@ -71,6 +71,15 @@ class Conflict:
     theirs: Any
     removed_by: Side | None = None
 
+    @property
+    def ours_key(self) -> str:
+        """The :func:`edit_key` of our side of it: the node's, its position's or the field's."""
+        if not self.field:
+            return edit_key("removed", self.node_id)
+        if self.field == POSITION:
+            return edit_key("moved", self.node_id)
+        return edit_key("changed", self.node_id, self.field)
+
 
 @dataclass
 class Merge:

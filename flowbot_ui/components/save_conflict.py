@@ -84,7 +84,7 @@ def resolved_notice() -> rx.Component:
 
 
 def _row(row: ConflictRow) -> rx.Component:
-    def side(label: str, value: str, choice: str) -> rx.Component:
+    def side(label: str | rx.Var[str], value: str, choice: str) -> rx.Component:
         return rx.button(
             rx.text(label, weight="bold"),
             rx.text(value, trim="both", white_space="pre-wrap"),
@@ -98,7 +98,7 @@ def _row(row: ConflictRow) -> rx.Component:
 
     return rx.vstack(
         rx.text(row.what, size="2", weight="medium"),
-        rx.hstack(side("Mine:", row.mine, "ours"), side("Theirs:", row.theirs, "theirs")),
+        rx.hstack(side(row.mine_label, row.mine, "ours"), side("Theirs:", row.theirs, "theirs")),
         spacing="1",
         data_testid="merge-conflict",
     )

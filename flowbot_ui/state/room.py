@@ -295,9 +295,9 @@ class FlowRoom(rx.SharedState):
         if keys:
             self._authors = {**self._authors, **dict.fromkeys(keys, user._username or "someone")}
 
-    def _author(self, edit: flow_merge.Edit) -> str:
-        """Who made an unsaved edit here ("" if not known)."""
-        return self._authors.get(edit.key, "")
+    def _author(self, key: str) -> str:
+        """Who last touched this (a ``flow_merge.edit_key``) here; "" if not known."""
+        return self._authors.get(key, "")
 
     async def _touch(self) -> None:
         """Mark this client present and forget clients gone silent. Heartbeats stay on the

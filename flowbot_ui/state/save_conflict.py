@@ -30,6 +30,7 @@ class ConflictRow(BaseModel):
     mine: str
     theirs: str
     choice: str  # "ours" or "theirs"
+    mine_label: str = "Mine:"  # whose the unsaved side is, when someone else's
 
 
 def node_name(node_type: str, node_id: str) -> str:
@@ -80,7 +81,10 @@ def _value(value: Any) -> str:
     return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
 
 
-def conflict_row(conflict: Conflict, choice: Side) -> ConflictRow:
+def conflict_row(conflict: Conflict, choice: Side, author: str = "", me: str = "") -> ConflictRow:
+    """One conflict to pick a side of; the unsaved side says whose it is (``author``) when
+    that is not the person choosing."""
+    label = "Mine:" if author in ("", me) else f"{author}'s, here:"
     node = node_name(conflict.node_type, conflict.node_id)
     if conflict.removed_by == "theirs":
         mine, theirs = "you changed it: keep it", "removed there"
@@ -89,7 +93,9 @@ def conflict_row(conflict: Conflict, choice: Side) -> ConflictRow:
     else:
         node = f"{node} › {field_name(conflict.node_type, conflict.field)}"
         mine, theirs = _value(conflict.ours), _value(conflict.theirs)
-    return ConflictRow(key=conflict.key, what=node, mine=mine, theirs=theirs, choice=choice)
+    return ConflictRow(
+        key=conflict.key, what=node, mine=mine, theirs=theirs, choice=choice, mine_label=label
+    )
 
 
 class SaveConflictState(AuthState):
@@ -126,7 +132,7 @@ class SaveConflictState(AuthState):
     def _unsaved(self, room: FlowRoom) -> list[str]:
         """The room's unsaved edits, named with whose they are (what taking theirs drops)."""
         pending = room._pending()
-        return named(pending, [room._author(e) for e in pending], self._username)
+        return named(pending, [room._author(e.key) for e in pending], self._username)
 
     async def _merge(self, room: FlowRoom, choices: dict[str, Side]) -> bool:
         """Merge with these picks: done (True) when every conflict has one, else the rows
@@ -137,7 +143,12 @@ class SaveConflictState(AuthState):
         merged, theirs, revision = found
         unpicked = [c for c in merged.conflicts if c.key not in choices]
         if unpicked:
-            self.rows = [conflict_row(c, choices.get(c.key, "theirs")) for c in merged.conflicts]
+            self.rows = [
+                conflict_row(
+                    c, choices.get(c.key, "theirs"), room._author(c.ours_key), self._username
+                )
+                for c in merged.conflicts
+            ]
             return False
         if await room._adopt_merge(merged.graph, theirs, revision):
             kept = sum(1 for side in choices.values() if side == "ours")

@@ -250,6 +250,9 @@ async def test_what_goes_names_whose_edit_each_is_to_each_person(
         "eddie's move of Manual run (manual1)",
         "eddie's change to Log (log1) › Message",
     ]
+    for token, label in (("tab-a", "eddie's, here:"), ("tab-b", "Mine:")):  # a merge's pick
+        [row] = (await _ask(app, token, "merge")).rows
+        assert (row.what, row.mine, row.mine_label) == ("Log (log1) › Message", "Bob's", label)
     bob = await _ask(app, "tab-b", "theirs", confirm=True)
     assert "dropped: 3" in bob.done
     async with _as(app, "tab-b") as room:
