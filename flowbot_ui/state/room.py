@@ -139,7 +139,7 @@ class FlowRoom(rx.SharedState):
         self._compare_live()
 
     def _compare_live(self) -> None:
-        unpublished = self._live_graph is not None and self._graph != self._live_graph
+        unpublished = self._live_graph is not None and self._raw_graph != self._live_graph
         if unpublished != self.unpublished:
             self.unpublished = unpublished
 
@@ -185,6 +185,12 @@ class FlowRoom(rx.SharedState):
     def graph(self) -> Graph:
         return self._graph
 
+    @property
+    def _raw_graph(self) -> Graph:
+        """The draft to read, past Reflex's change-tracking proxy: comparing 1,000 nodes
+        through it took 25-400 ms per edit (canvas_ops, graph_change), the raw dict ~2 ms."""
+        return self.get_value("_graph")  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------------ bookkeeping
 
     def _refresh(self, before: Graph | None = None) -> None:
@@ -192,7 +198,7 @@ class FlowRoom(rx.SharedState):
         ``before`` (without it, a reset: each page takes a new snapshot), and a check of the
         draft started, whose findings follow as a patch of their own (see CHECK_PAUSE): the
         edit and the page opening never wait for validation."""
-        self._publish([{"op": "reset"}] if before is None else canvas_ops(before, self._graph))
+        self._publish([{"op": "reset"}] if before is None else canvas_ops(before, self._raw_graph))
         self._compare_live()
         self._edits += 1
         try:
@@ -272,7 +278,7 @@ class FlowRoom(rx.SharedState):
         before = copy.deepcopy(self._graph)
         if change(self._graph) is False:
             return False
-        self._remember(user, graph_change(before, self._graph))
+        self._remember(user, graph_change(before, self._raw_graph))
         if not self.dirty:
             self.dirty = True
         if self.notice:
