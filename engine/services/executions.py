@@ -221,10 +221,11 @@ _LOAD = sa.select(_EXECUTIONS).where(_EXECUTIONS.c.id == sa.bindparam("execution
 def load(execution_id: int) -> FlowExecution | None:
     """The execution's row, unattached to any session: a Core statement prepared once (a
     waiting webhook call reads it at its end; an ORM session took twice the CPU, and on
-    SQLite switching the connection to autocommit cost more than it saved)."""
+    SQLite switching the connection to autocommit cost more than it saved), made into an
+    execution as the run's own load does (``FlowExecution(**row)`` validated it again)."""
     with get_engine().connect() as connection:
         row = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
-    return None if row is None else FlowExecution(**row)
+    return None if row is None else execution_store._loaded_execution(dict(row))
 
 
 async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
