@@ -109,8 +109,8 @@ def _lean_engine(main: sa.Engine) -> sa.Engine:
     lean = sa.create_engine(
         main.url,
         isolation_level="AUTOCOMMIT",
-        pool_size=5,
-        max_overflow=25,
+        pool_size=10,  # as the main engine's: a pool smaller than the threads using it
+        max_overflow=20,  # closes the extra connections on return and opens new ones
         pool_pre_ping=False,
         pool_reset_on_return=None,  # autocommit: no transaction to roll back
     )
