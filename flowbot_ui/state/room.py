@@ -508,7 +508,7 @@ class FlowRoom(rx.SharedState):
         before = copy.deepcopy(self._graph)
         if apply_change(self._graph, change, undo=back):
             self.dirty = True
-            self._credit(user, touched(graph_change(before, self._graph)))
+            self._credit(user, touched(graph_change(before, self._raw_graph)))
             self._refresh(before)
 
     def _history_of(self, token: str) -> tuple[bool, bool]:
@@ -711,7 +711,7 @@ async def _check_later(app: Any, token: str, edits: int) -> None:
     room = await (await app.state_manager.get_state(room_key)).get_state(FlowRoom)
     if room._edits != edits:
         return
-    issues = await asyncio.to_thread(_validate, copy.deepcopy(room._graph))
+    issues = await asyncio.to_thread(_validate, copy.deepcopy(room._raw_graph))
     async with app.state_manager.modify_state_with_links(room_key) as root:
         room = await root.get_state(FlowRoom)
         if room._edits == edits:
