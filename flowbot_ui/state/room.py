@@ -126,6 +126,7 @@ class FlowRoom(rx.SharedState):
         self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
         self._saved_graph = copy.deepcopy(self._graph)
         self._undo, self._redo = {}, {}
+        self._authors = {}  # what is loaded is nobody's unsaved edit
         self._load_live(session, flow)
         self._refresh()
 

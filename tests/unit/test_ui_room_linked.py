@@ -257,6 +257,8 @@ async def test_what_goes_names_whose_edit_each_is_to_each_person(
     assert "dropped: 3" in bob.done
     async with _as(app, "tab-b") as room:
         assert room.graph == theirs and not room.dirty
+        # a form still showing Bob's text: the value now is the other save's, not Bob's
+        assert await room._set_param("log1", "message", "x", shown="Bob's") == "someone else"
 
 
 async def test_what_goes_names_nobody_when_it_is_all_the_asker_s(app: Any, flow_id: int) -> None:
