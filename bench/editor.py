@@ -31,14 +31,29 @@ SIZES = (300, 1000)
 ROWS = 30  # parallel chains, so the whole flow fits on screen at the minimum zoom
 USER, CO_EDITOR, PASSWORD = "bench", "bench2", "bench password 1"
 LATENCY_EDITS = 40  # per kind of edit and flow size
-# Ada's page: when each kind of edit event was handed to the websocket (epoch ms).
-SEND_CLOCK = """(() => {
-    const send = WebSocket.prototype.send;
+# Each page: when each kind of edit event was handed to the websocket, and when each frame
+# carrying a room patch of a move or a param edit arrived, before the page handles it (epoch ms).
+SOCKET_CLOCK = """(() => {
+    const Native = window.WebSocket;
+    const send = Native.prototype.send;
     window.__sentAt = {};
-    WebSocket.prototype.send = function (data) {
+    window.__patchAt = { move: [], params: [] };
+    Native.prototype.send = function (data) {
         const found = typeof data === "string" && data.match(/(move_nodes|commit_field)/);
         if (found) window.__sentAt[found[1]] = performance.timeOrigin + performance.now();
         return send.call(this, data);
+    };
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", (event) => {
+                const data = typeof event.data === "string" ? event.data : "";
+                if (!data.includes("patch_rx_state_")) return;
+                const kind = data.includes("params") ? "params"
+                    : data.includes("move") ? "move" : "";
+                if (kind) window.__patchAt[kind].push(performance.timeOrigin + performance.now());
+            });
+        }
     };
 })()"""
 # Bob's page: the first animation frame at which an element's property differs from now.
@@ -203,7 +218,7 @@ class Tab:
         self.page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         self.page.set_default_timeout(60_000)
         self.page.on("dialog", lambda dialog: dialog.accept())  # leaving unsaved asks
-        self.page.add_init_script(SEND_CLOCK)
+        self.page.add_init_script(SOCKET_CLOCK)
         self.sent: list[str] = []
         self.received: list[str] = []
         self.page.on("websocket", self._on_socket)
@@ -302,30 +317,46 @@ def expect_value(tab: Tab, text: str) -> None:
 def latency(ada: Tab, bob: Tab, node_id: str) -> None:
     """From an edit leaving Ada's page (its event handed to the websocket) until Bob's page
     shows it (checked every animation frame): node moves, and param edits shown in Bob's
-    form for the same node. Both pages run in one browser, so their clocks agree."""
+    form for the same node. Both pages run in one browser, so their clocks agree. Each is
+    split where the patch's frame reaches Bob's page: the server's part (with both ways
+    over the socket) and Bob's page drawing it."""
     ada_node = ada.page.locator(f'.react-flow__node[data-id="{node_id}"]')
-    gaps: dict[str, list[float]] = {"move": [], "param": []}
+    gaps: dict[str, list[tuple[float, float]]] = {"move": [], "param": []}
+
+    def seen(kind: str, event: str, op: str) -> None:
+        shown = bob.page.evaluate("() => window.__shown")
+        sent = ada.page.evaluate(f"() => window.__sentAt.{event}")
+        came = bob.page.evaluate(
+            "([op, t]) => window.__patchAt[op].find((at) => at >= t) || 0", [op, sent]
+        )
+        gaps[kind].append((shown - sent, (came or shown) - sent))
+
     for index in range(LATENCY_EDITS):
         box = ada_node.bounding_box()
         assert box
         bob.page.evaluate(WATCH, [f'.react-flow__node[data-id="{node_id}"]', "transform"])
         drag(ada.page, box["x"] + 40, box["y"] + 15, 30 if index % 2 else -30, 0, steps=4)
-        shown = bob.page.evaluate("() => window.__shown")
-        gaps["move"].append(shown - ada.page.evaluate("() => window.__sentAt.move_nodes"))
+        seen("move", "move_nodes", "move")
     field = ada.page.get_by_test_id("param-message")
     for index in range(LATENCY_EDITS):
         bob.page.evaluate(WATCH, ["[data-testid=param-message]", "value"])
         field.fill(f"edit {index}")
         field.press("Tab")
-        shown = bob.page.evaluate("() => window.__shown")
-        gaps["param"].append(shown - ada.page.evaluate("() => window.__sentAt.commit_field"))
+        seen("param", "commit_field", "params")
     for kind, found in gaps.items():
-        found.sort()
-        p99 = found[min(len(found) - 1, int(len(found) * 0.99))]
+        whole = sorted(total for total, _ in found)
+        server = sorted(part for _, part in found)
+        drawn = sorted(total - part for total, part in found)
         print(
-            f"co-editor sees a {kind:5}: p50 {statistics.median(found):5.0f} ms, p99"
-            f" {p99:5.0f} ms, worst {found[-1]:5.0f} ms ({len(found)} edits)"
+            f"co-editor sees a {kind:5}: p50 {_p(whole, 50):5.0f} ms, p99 {_p(whole, 99):5.0f}"
+            f" ms, worst {whole[-1]:5.0f} ms ({len(found)} edits); until its frame reaches"
+            f" Bob p50 {_p(server, 50):.0f}, p99 {_p(server, 99):.0f} ms; drawn after it"
+            f" p50 {_p(drawn, 50):.0f}, p99 {_p(drawn, 99):.0f} ms"
         )
+
+
+def _p(ordered: list[float], percent: int) -> float:
+    return ordered[min(len(ordered) - 1, len(ordered) * percent // 100)]
 
 
 def traffic(ada: Tab, bob: Tab, event: str) -> str:
