@@ -23,6 +23,7 @@ from flowbot_ui.components.workspace import (
 )
 from flowbot_ui.state.editor import EditorState, PaletteGroup, PaletteItem, VersionRow
 from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.room_notice import PersonalNotice
 from flowbot_ui.state.save_conflict import SaveConflictState
 from flowbot_ui.state.steps import StepRow
 from flowbot_ui.state.webhook_node import WebhookNodeState
@@ -487,6 +488,28 @@ def notices() -> rx.Component:
         conflict_banner(),
         resolved_notice(),
         save_conflict_dialog(),
+        rx.cond(
+            PersonalNotice.text != "",
+            rx.callout(
+                rx.hstack(
+                    rx.text(PersonalNotice.text),
+                    rx.icon_button(
+                        rx.icon("x", size=14),
+                        size="1",
+                        variant="ghost",
+                        aria_label="Dismiss",
+                        on_click=PersonalNotice.dismiss,
+                    ),
+                    justify="between",
+                    width="100%",
+                ),
+                icon="triangle_alert",
+                color_scheme="amber",
+                size="1",
+                width="100%",
+                data_testid="my-notice",
+            ),
+        ),
         rx.cond(
             FlowRoom.notice != "",
             rx.callout(FlowRoom.notice, icon="info", size="1", width="100%", data_testid="notice"),

@@ -57,6 +57,7 @@ from flowbot_ui.state.graph_changes import (
     moves_change,
     touched,
 )
+from flowbot_ui.state.room_notice import PersonalNotice
 
 UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not snapshots
 PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many there are (an
@@ -543,13 +544,20 @@ class FlowRoom(rx.SharedState):
             )
             return False
         except (flows.FlowError, auth.AuthError) as exc:
-            self.notice = str(exc)
+            await self._tell_caller(str(exc))
             return False
         self._saved_graph = saving
         self.dirty, self.conflict = False, ""
         if announce:
+            await self._tell_caller("")
             self.notice = f"Saved by {user._username} (revision {self.revision})."
         return True
+
+    async def _tell_caller(self, text: str) -> None:
+        """Say ``text`` (a refusal) to the calling client only; "" takes its notice back."""
+        mine = await self.get_state(PersonalNotice)
+        if mine.text != text:
+            mine.text = text
 
     @rx.event
     async def save(self) -> None:
@@ -636,8 +644,9 @@ class FlowRoom(rx.SharedState):
                 self.revision = flow.revision
                 self._load_live(session, flow)
         except (flows.FlowError, auth.AuthError) as exc:
-            self.notice = str(exc)
+            await self._tell_caller(str(exc))
             return False
+        await self._tell_caller("")
         self.notice = done
         return True
 

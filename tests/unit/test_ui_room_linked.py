@@ -27,6 +27,7 @@ from engine.services import flows
 from engine.services.sessions import COOKIE_NAME
 from flowbot_ui.state import room as room_module
 from flowbot_ui.state.room import FlowRoom
+from flowbot_ui.state.room_notice import PersonalNotice
 from flowbot_ui.state.save_conflict import SaveConflictState
 from tests.ui_harness import People, user
 
@@ -284,3 +285,36 @@ async def test_a_drag_is_one_undo_step_of_its_person_only(app: Any, flow_id: int
         await room._history(back=True)  # Bob's drag undone: log1 where Ada left it
         log1 = room._node("log1")
         assert log1 and log1["position"] == {"x": 20.0, "y": 20.0}
+
+
+async def _personal_notice(app: Any, token: str) -> str:
+    async with app.modify_state(BaseStateToken(ident=token, cls=PersonalNotice)) as root:
+        return (await root.get_state(PersonalNotice)).text
+
+
+async def test_a_refusal_is_said_to_the_person_refused_only(
+    app: Any, sockets: Sockets, flow_id: int
+) -> None:
+    """Bob's publish of a draft with a problem is refused: he is told, on his page only;
+    Ada's page is sent nothing of it, and the room's shared notice says only the save. His next
+    action that goes through takes his notice back."""
+    async with _as(app, "tab-a") as room:
+        await room._add_node({"type": "log", "x": 600, "y": 0})  # no message: publish refuses
+    await _settled()
+    sockets.sent.clear()
+    async with _as(app, "tab-b") as room:
+        await FlowRoom.event_handlers["publish"].fn(room, True)
+        assert room.notice == "Saved by eddie (revision 1)."  # the save before it is news
+    await _settled()
+    told = await _personal_notice(app, "tab-b")
+    assert "message" in told and "required" in told
+    assert await _personal_notice(app, "tab-a") == ""
+    frames_to_ada = repr(sockets.sent.get("tab-a", []))
+    assert PersonalNotice.get_full_name() not in frames_to_ada
+    assert "required" not in frames_to_ada
+
+    async with _as(app, "tab-b") as room:
+        await room._set_param("log2", "message", "now filled")
+        await FlowRoom.event_handlers["publish"].fn(room, True)
+        assert room.notice.startswith("Published version 1")  # news for everyone
+    assert await _personal_notice(app, "tab-b") == ""
