@@ -181,26 +181,20 @@ def _launch(
         with session_scope() as session:
             if version_id is None:
                 version_id = (draft_snapshot if draft else runnable_version)(session, flow_id)
+            row: dict[str, Any] = {
+                "flow_id": flow_id,
+                "trigger": event.as_trigger(),
+                "trigger_type": event.kind,
+                "idempotency_key": key,
+                "version_id": version_id,
+            }
             if new_event:
-                execution_id = execution_store.insert_new_execution(
-                    session,
-                    flow_id,
-                    event.as_trigger(),
-                    trigger_type=event.kind,
-                    idempotency_key=key,
-                    version_id=version_id,
-                )
+                execution_id = execution_store.insert_new_execution(session, **row)
                 queued = True
             else:
                 existed = actors.known_keys(session, [key])
                 execution = execution_store.create_execution(
-                    session,
-                    flow_id,
-                    event.as_trigger(),
-                    trigger_type=event.kind,
-                    idempotency_key=key,
-                    version_id=version_id,
-                    known_new=key not in existed,
+                    session, **row, known_new=key not in existed
                 )
                 session.flush()
                 execution_id = saved_id(execution)
