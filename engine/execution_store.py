@@ -392,7 +392,7 @@ def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> Load
             found = connection.execute(_LOAD, params).mappings().first()
         if found is None:
             raise ExecutionMissing(f"execution {execution_id} does not exist")
-        execution = _loaded_execution({name: found[name] for name in _EXECUTION_COLUMNS})
+        execution = loaded_execution({name: found[name] for name in _EXECUTION_COLUMNS})
         created_at = found["version_created_at"]
         if execution.version_id is None or created_at is None:
             raise ExecutionNotFound(f"execution {execution_id} has no flow version to run")
@@ -424,7 +424,7 @@ def _load(execution_id: int, has_graph: Callable[[int, datetime], bool]) -> Load
     )
 
 
-def _loaded_execution(row: dict[str, Any]) -> FlowExecution:
+def loaded_execution(row: dict[str, Any]) -> FlowExecution:
     """The row as an execution, made as the ORM makes the rows it loads: without the model's
     validation and defaults, which a stored row has passed already (2 µs instead of 125 µs
     for ``FlowExecution(**row)``, issue 15)."""

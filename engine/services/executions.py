@@ -219,7 +219,7 @@ def load(execution_id: int) -> FlowExecution | None:
     execution as the run's own load does (``FlowExecution(**row)`` validated it again)."""
     with get_engine().connect() as connection:
         row = connection.execute(_LOAD, {"execution_id": execution_id}).mappings().first()
-    return None if row is None else execution_store._loaded_execution(dict(row))
+    return None if row is None else execution_store.loaded_execution(dict(row))
 
 
 async def wait_for_finish(execution_id: int, timeout: float) -> FlowExecution | None:
