@@ -469,7 +469,10 @@ function Canvas(props) {
         const error = errors[node.id] || (issues && issues[node.id]) || "";
         const status = (statuses && statuses[node.id]) || "";
         const lit = highlight === node.id;
-        const here = ((people && people[node.id]) || []).filter((name) => name !== me).join(", ");
+        // "bob" or "bob › Text" (the field they are in); oneself is not shown
+        const here = ((people && people[node.id]) || [])
+          .filter((name) => name !== me && !name.startsWith(`${me} › `))
+          .join(", ");
         if (
           node.data.error === error && node.data.status === status
           && node.data.highlight === lit && (node.data.here || "") === here

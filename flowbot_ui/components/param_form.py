@@ -17,6 +17,7 @@ from reflex.event import EventSpec
 
 from flowbot_ui.state.editor import EditorState, FieldSpec
 from flowbot_ui.state.node_form import UNSET, PickChoice
+from flowbot_ui.state.room import FlowRoom
 
 # What a text field showed before the person typed: the value it was drawn with, or the
 # one a co-editor's patch put there since.
@@ -37,7 +38,9 @@ def _text(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
         "default_value": field.value,
         "placeholder": field.placeholder,
         "key": _key(field),
-        "on_blur": lambda value: _commit(field, value, _SHOWN),
+        # Co-editors see who is in which field (the room shows it on the node).
+        "on_focus": FlowRoom.focus_field(field.name),
+        "on_blur": lambda value: [_commit(field, value, _SHOWN), FlowRoom.focus_field("")],
         "read_only": ~EditorState.can_edit,
         "width": "100%",
         "id": "param-" + field.name,

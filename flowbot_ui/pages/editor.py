@@ -715,7 +715,10 @@ def editor_page() -> rx.Component:
                             hold_autosave=EditorState.found_on_load == "unsaved",
                             on_autosave=FlowRoom.save_if_dirty,
                             on_clean=EditorState.settle_unsaved,
-                            on_node_move=FlowRoom.move_nodes,
+                            on_node_move=lambda moved: [
+                                FlowRoom.move_nodes(moved),
+                                EditorState.refresh_history,
+                            ],
                             on_connect_edge=FlowRoom.connect,
                             on_delete_items=lambda items: [
                                 FlowRoom.delete_items(items),

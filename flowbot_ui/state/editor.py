@@ -199,11 +199,20 @@ class EditorState(AuthState):
         if self._refresh_form(room):
             self._assign(hints=suggestions(room._raw_graph, self.selected_id))
 
+    @rx.event
+    async def refresh_history(self) -> None:
+        """Undo and Redo as this person's own history stands (after a drag, which changes
+        no form)."""
+        self._refresh_history(await self.get_state(FlowRoom))
+
+    def _refresh_history(self, room: FlowRoom) -> None:
+        can_undo, can_redo = room._history_of(self.router.session.client_token)
+        self._assign(can_undo=can_undo, can_redo=can_redo)
+
     def _refresh_form(self, room: FlowRoom) -> bool:
         """The selected node's form as the draft holds it, without the values to insert
         (their search walks the whole flow); False when no node is selected any more."""
-        can_undo, can_redo = room._history_of(self.router.session.client_token)
-        self._assign(can_undo=can_undo, can_redo=can_redo)
+        self._refresh_history(room)
         node = _node(room, self.selected_id)
         if node is None:
             self._assign(selected_id="", fields=[], node_problems=[], hints=[])

@@ -329,6 +329,12 @@ def param_fields(
     return fields
 
 
+def field_name(node_type: str, name: str) -> str:
+    """A param as its form names it ("Text"); another key (a position) as it is."""
+    labels = {f["name"]: f["label"] for f in param_fields(node_type, {})}
+    return labels.get(name, name.replace("_", " ").capitalize())
+
+
 def field_text(type_id: str, params: Mapping[str, Any], name: str) -> str:
     """The text a param's form field shows for its current value (as ``param_fields``)."""
     return next((f["value"] for f in param_fields(type_id, params) if f["name"] == name), "")

@@ -43,6 +43,7 @@ from flowbot_ui.state.flow_graph import (
     canvas_ops,
     canvas_view,
     edge_id,
+    field_name,
     field_text,
     first_errors,
     new_node_id,
@@ -101,6 +102,7 @@ class FlowRoom(rx.SharedState):
     error_count: int = 0
     presence: dict[str, str] = {}  # a hash of each client's token → the person's name
     focus: dict[str, str] = {}  # the same keys → the node that person has selected
+    fields: dict[str, str] = {}  # the same keys → the field of that node they are in
     notice: str = ""
     conflict: str = ""
 
@@ -325,12 +327,31 @@ class FlowRoom(rx.SharedState):
     def _forget_focus_of_absent(self) -> None:
         if self.focus.keys() - self.presence.keys():
             self.focus = {k: v for k, v in self.focus.items() if k in self.presence}
+        if self.fields.keys() - self.presence.keys():
+            self.fields = {k: v for k, v in self.fields.items() if k in self.presence}
 
     def _focus(self, node_id: str) -> None:
-        """The node this page's person is on (selected), shown to everyone on the canvas."""
+        """The node this page's person is on (selected), shown to everyone on the canvas;
+        another node leaves the field they were in."""
         me = self._presence_key()
         if self.focus.get(me, "") != node_id and me in self.presence:
             self.focus = {**self.focus, me: node_id}
+            if self.fields.get(me):
+                self.fields = {**self.fields, me: ""}
+
+    @rx.event
+    async def focus_field(self, name: str) -> None:
+        """The field of the selected node this page's person is in ("" when they left it),
+        kept as its form names it and shown to everyone beside their name on the node.
+        Viewers are in no field."""
+        me = self._presence_key()
+        node = self._node(self.focus.get(me, ""))
+        label = field_name(node["type"], name) if name and node else ""
+        if self.fields.get(me, "") == label or me not in self.presence:
+            return
+        if label and await self._user() is None:
+            return
+        self.fields = {**self.fields, me: label}
 
     def _presence_key(self) -> str:
         """Who is here, by a hash of their client token: the token itself is never shared."""
@@ -690,11 +711,14 @@ class FlowRoom(rx.SharedState):
 
     @rx.var
     def people_on_nodes(self) -> dict[str, list[str]]:
-        """Node id → the names of the people on it (who has it selected)."""
+        """Node id → who is on it (has it selected), each with the field they are in:
+        "bob › Text"."""
         found: dict[str, set[str]] = {}
         for key, node_id in self.focus.items():
             if node_id and key in self.presence:
-                found.setdefault(node_id, set()).add(self.presence[key])
+                field = self.fields.get(key, "")
+                who = f"{self.presence[key]} › {field}" if field else self.presence[key]
+                found.setdefault(node_id, set()).add(who)
         return {node_id: sorted(names) for node_id, names in found.items()}
 
 

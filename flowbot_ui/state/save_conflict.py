@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from engine.flow_merge import Conflict, Edit, Side
 from engine.nodes import REGISTRY
 from flowbot_ui.state.auth import AuthState
-from flowbot_ui.state.flow_graph import param_fields
+from flowbot_ui.state.flow_graph import field_name
 from flowbot_ui.state.room import FlowRoom
 
 CHOICES = ("theirs", "ours", "merge")
@@ -36,12 +36,6 @@ class ConflictRow(BaseModel):
 def node_name(node_type: str, node_id: str) -> str:
     label = REGISTRY.get(node_type).label if node_type in REGISTRY else node_type
     return f"{label} ({node_id})"
-
-
-def field_name(node_type: str, name: str) -> str:
-    """A param as its form names it ("Text"); another key (a position) as it is."""
-    labels = {f["name"]: f["label"] for f in param_fields(node_type, {})}
-    return labels.get(name, name.replace("_", " ").capitalize())
 
 
 def describe(edit: Edit, whose: str = "the") -> str:

@@ -124,6 +124,12 @@ def test_two_people_see_each_others_edits_and_presence(
     # Who is on which node: each sees the other on log1, never themselves.
     expect(ada.get_by_test_id("node-people-log1")).to_have_text("bob")
     expect(bob.get_by_test_id("node-people-log1")).to_have_text("alice")
+    # ... and in which field: Bob in Message shows there on Ada's canvas, until he leaves it.
+    bob.get_by_test_id("param-message").focus()
+    expect(ada.get_by_test_id("node-people-log1")).to_have_text("bob › Message")
+    expect(bob.get_by_test_id("node-people-log1")).to_have_text("alice")  # never himself
+    bob.get_by_test_id("param-message").blur()
+    expect(ada.get_by_test_id("node-people-log1")).to_have_text("bob")
 
     # A viewer sees read-only controls, and the notice saying so is theirs alone.
     add_editor(server_data, "vera", Role.viewer)

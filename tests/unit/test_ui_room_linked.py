@@ -26,6 +26,7 @@ from engine.db import session_scope
 from engine.services import flows
 from engine.services.sessions import COOKIE_NAME
 from flowbot_ui.state import room as room_module
+from flowbot_ui.state.editor import EditorState
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.room_notice import PersonalNotice
 from flowbot_ui.state.save_conflict import SaveConflictState
@@ -318,3 +319,49 @@ async def test_a_refusal_is_said_to_the_person_refused_only(
         await FlowRoom.event_handlers["publish"].fn(room, True)
         assert room.notice.startswith("Published version 1")  # news for everyone
     assert await _personal_notice(app, "tab-b") == ""
+
+
+async def test_presence_names_the_field_each_person_is_in(
+    app: Any, sockets: Sockets, flow_id: int, people: People
+) -> None:
+    """Bob in the Message field of log1: Ada's page is told "<bob> › Message" on that node;
+    leaving the field, or selecting another node, leaves just his name there. A viewer
+    selecting the node is shown on it, but in no field."""
+    async with _as(app, "tab-b") as room:
+        bob = room.presence[room._presence_key()]
+        room._focus("log1")
+        await FlowRoom.event_handlers["focus_field"].fn(room, "message")
+    await _settled()
+    shown = [f["people_on_nodes"] for f in sockets.room_vars("tab-a") if "people_on_nodes" in f]
+    assert shown[-1] == {"log1": [f"{bob} › Message"]}
+
+    async with _as(app, "tab-b") as room:
+        await FlowRoom.event_handlers["focus_field"].fn(room, "")
+        assert room.people_on_nodes == {"log1": [bob]}
+        await FlowRoom.event_handlers["focus_field"].fn(room, "message")
+        room._focus("manual1")  # another node: out of the field
+        assert room.people_on_nodes == {"manual1": [bob]}
+
+    await _join(app, sockets, "tab-v", people.cookies["viewer"], flow_id)
+    async with _as(app, "tab-v") as room:
+        viewer = room.presence[room._presence_key()]
+        room._focus("log1")
+        await FlowRoom.event_handlers["focus_field"].fn(room, "message")
+        assert room.people_on_nodes["log1"] == [viewer]
+
+
+async def test_after_a_drag_the_page_offers_undo(app: Any, flow_id: int) -> None:
+    """A drag changes no form, so the page asks for its Undo and Redo state on its own: a
+    first drag enables Undo for the person who made it, not for the co-editor."""
+
+    async def can_undo(token: str) -> bool:
+        async with app.modify_state(BaseStateToken(ident=token, cls=EditorState)) as root:
+            page = await root.get_state(EditorState)
+            await EditorState.event_handlers["refresh_history"].fn(page)
+            return page.can_undo
+
+    assert not await can_undo("tab-a")
+    async with _as(app, "tab-a") as room:
+        await FlowRoom.event_handlers["move_nodes"].fn(room, [{"id": "log1", "x": 5, "y": 5}])
+    assert await can_undo("tab-a")
+    assert not await can_undo("tab-b")
