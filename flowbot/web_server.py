@@ -30,8 +30,11 @@ def tune_gc() -> None:
     """Leave start-up's objects out of every later collection, and collect the young
     generation a tenth as often. What start-up made (modules, the app, the pages; some
     300,000 objects) lives as long as the process, yet each full collection walked it all
-    again: 100-350 ms each, several per thousand webhook calls (issue 15)."""
-    gc.collect()
+    again: 100-350 ms each, several per thousand webhook calls (issue 15). Only the young
+    generations are collected first: a full collection here is such a pause too, felt by
+    whoever asked something at that moment (one co-editor's move in the editor bench took
+    250 ms); what old garbage remains is frozen with start-up's objects, once."""
+    gc.collect(1)
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
