@@ -538,11 +538,10 @@ def finish(
         "new_finished_at": None if status is ExecutionStatus.waiting else utcnow(),
     }
     recorded: ExecutionStatus | None = None
-    if batch is None or not batch.changed:
+    if (batch is None or not batch.changed) and get_engine().dialect.name == "postgresql":
         with _store_connection() as connection:
-            if connection.dialect.name == "postgresql":
-                recorded = _end_in_one_statement(connection, values, batch, left_running)
-        if recorded is not None and (batch is None or not batch.new):
+            recorded = _end_in_one_statement(connection, values, batch, left_running)
+        if batch is None or not batch.new:
             return recorded
     # SQLite, a batch that resets rows of an earlier run, or steps another run wrote
     # meanwhile (those refused are written after the end, with the batch's rules).
