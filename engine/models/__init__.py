@@ -37,6 +37,7 @@ from engine.models.connections import (
 from engine.models.flows import (
     ExecutionStatus,
     FlowDefinition,
+    FlowDraftHold,
     FlowEvent,
     FlowExecution,
     FlowExecutionStep,
@@ -59,6 +60,7 @@ from engine.models.webhooks import WebhookEndpoint, WebhookSignatureSeen
 __all__ = [
     "AppSetting",
     "FlowDailyStats",
+    "FlowDraftHold",
     "HealthCheck",
     "HealthIncident",
     "ProcessHeartbeat",

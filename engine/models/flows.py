@@ -68,6 +68,29 @@ class FlowDefinition(SQLModel, table=True):
     created_by: str = Field(default="", sa_type=sa.String(64))
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+    # Who saved the draft last: a save refused as stale names whose changes keeping one's
+    # own would overwrite.
+    draft_saved_by_id: int | None = fk("admin_user.id", nullable=True, index=False)
+
+
+class FlowDraftHold(SQLModel, table=True):
+    """An editing room's unsaved draft while a save made elsewhere is unresolved: the room
+    keeps it in memory only, so this is what survives a server restart until someone
+    takes the saved version, keeps theirs or merges."""
+
+    __tablename__ = "flow_draft_hold"
+
+    flow_id: int = Field(
+        primary_key=True,
+        foreign_key="flow_definition.id",
+        ondelete="CASCADE",
+        sa_column_kwargs={"autoincrement": False},  # the flow's id, never generated
+    )
+    graph: dict[str, Any] = json_field()  # the room's draft
+    base_graph: dict[str, Any] = json_field()  # what it was last loaded or saved as
+    base_revision: int  # the revision of that base
+    authors: dict[str, str] = json_field()  # flow_merge.edit_key -> who touched it last
+    updated_at: datetime = created_at_field()
 
 
 class FlowVersion(SQLModel, table=True):

@@ -105,6 +105,7 @@ def create_flow(
         graph=graph,
         trigger_type=_trigger_type(graph),
         created_by=actor.username,
+        draft_saved_by_id=actor.id,
     )
     session.add(flow)
     session.flush()
@@ -122,7 +123,8 @@ def save_draft(
     """Save the draft graph; with ``expected_revision`` a concurrent save is refused, not lost.
 
     The update is one conditional UPDATE, so two savers racing on PostgreSQL or SQLite
-    cannot both win.
+    cannot both win. The saver is recorded: an editor whose save was refused is told whose
+    changes keeping theirs would overwrite.
     """
     require_role(actor, Role.editor)
     editable_flow(session, flow_id)
@@ -137,6 +139,7 @@ def save_draft(
             trigger_type=_trigger_type(graph),
             revision=FlowDefinition.revision + 1,
             updated_at=utcnow(),
+            draft_saved_by_id=actor.id,
         )
     )
     if affected_rows(result) == 0:
@@ -289,6 +292,12 @@ def get_flow(session: Session, flow_id: int) -> FlowDefinition:
     if flow is None:
         raise FlowNotFound(f"Flow {flow_id} does not exist.")
     return flow
+
+
+def draft_saver(session: Session, flow: FlowDefinition) -> str:
+    """Who saved the flow's draft last: their username, "" when not known (any more)."""
+    saver = session.get(AdminUser, flow.draft_saved_by_id) if flow.draft_saved_by_id else None
+    return saver.username if saver else ""
 
 
 def editable_flow(session: Session, flow_id: int) -> FlowDefinition:

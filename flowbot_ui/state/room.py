@@ -9,7 +9,10 @@ revision it was loaded at, so a save made elsewhere (the API, another server) is
 with a message instead of being lost, and the room keeps what it last loaded or saved, so
 its unsaved edits can be named, dropped, written over the other save, or merged into it
 (engine.flow_merge; each editor chooses on their own page). The editor pages autosave it
-after a pause in editing, so a server restart loses at most that pause. Undo is per
+after a pause in editing, so a server restart loses at most that pause; while a save
+elsewhere is unresolved, the autosave holds the draft in the database instead
+(engine.services.draft_holds), and a room loaded after a restart takes it back with the
+same choice to make. Undo is per
 client: each keeps what its own edits changed (graph_changes), undone only where the draft
 still holds it.
 """
@@ -22,7 +25,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import reflex as rx
 from reflex.istate.manager.token import BaseStateToken
@@ -34,8 +37,8 @@ from sqlmodel import Session
 from engine import flow_merge
 from engine.db import session_scope
 from engine.graph import Issue
-from engine.models import FlowDefinition, FlowStatus, FlowVersion, Role
-from engine.services import auth, flows
+from engine.models import FlowDefinition, FlowDraftHold, FlowStatus, FlowVersion, Role
+from engine.services import auth, draft_holds, flows
 from engine.settings import derive_key, get_settings
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import (
@@ -70,8 +73,21 @@ CHECK_PAUSE = 0.3  # seconds without another structural edit before the draft is
 # validating holds the interpreter ~0.2 s at 1,000 nodes, which must not slow the edits,
 # the page opening, or their fan-out to co-editors (a burst of edits is checked once)
 ROUTER_FIELDS = frozenset((*constants.ROUTER_VARS, constants.ROUTER_DATA))
+CONFLICT = (
+    "This flow was saved somewhere else since it was opened here. The unsaved edits are "
+    "kept here: merge them into the saved version, keep them over it, or take the saved "
+    "version."
+)
 
 Graph = dict[str, Any]
+
+
+class SavedElsewhere(NamedTuple):
+    """The draft as saved now, which refused the room's save."""
+
+    graph: Graph
+    revision: int
+    saver: str  # who made that save, when it is the only one since the room's base; else ""
 
 
 def room_token(flow_id: int) -> str:
@@ -123,13 +139,24 @@ class FlowRoom(rx.SharedState):
 
     # ------------------------------------------------------------------ loading
 
-    def _load(self, session: Session, flow: FlowDefinition) -> None:
+    def _load(
+        self, session: Session, flow: FlowDefinition, held: FlowDraftHold | None = None
+    ) -> None:
+        """The flow's saved draft; or, ``held``, the unsaved draft a room kept through a
+        restart, with its base and authors, and the conflict it was waiting on."""
         self.flow_id, self.name = flow.id or 0, flow.name
-        self.revision, self.dirty, self.conflict = flow.revision, False, ""
-        self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
-        self._saved_graph = copy.deepcopy(self._graph)
+        if held is None:
+            self._graph = copy.deepcopy(flow.graph or flows.EMPTY_GRAPH)
+            self._saved_graph = copy.deepcopy(self._graph)
+            self.revision, self.dirty, self.conflict = flow.revision, False, ""
+            self._authors = {}  # what is loaded is nobody's unsaved edit
+        else:
+            self._graph = copy.deepcopy(held.graph)
+            self._saved_graph = copy.deepcopy(held.base_graph)
+            self.revision, self.dirty = held.base_revision, True
+            self.conflict = CONFLICT if held.base_revision != flow.revision else ""
+            self._authors = dict(held.authors)
         self._undo, self._redo = {}, {}
-        self._authors = {}  # what is loaded is nobody's unsaved edit
         self._load_live(session, flow)
         self._refresh()
 
@@ -169,21 +196,33 @@ class FlowRoom(rx.SharedState):
         return linked
 
     async def _join(self, flow_id: int) -> FlowRoom | None:
-        """Link this client to the flow's room, loading the draft when nobody edits it; the
-        room (this object is the client's own, unlinked copy), or None for no such flow."""
+        """Link this client to the flow's room, loading the draft when nobody edits it (the
+        draft held through a restart, if any); the room (this object is the client's own,
+        unlinked copy), or None for no such flow."""
         room = await self._link_to(room_token(flow_id))
         with session_scope() as session:
             flow = session.get(FlowDefinition, flow_id)
             if flow is None:
                 return None
-            stale = room.flow_id != flow_id or (not room.dirty and room.revision != flow.revision)
+            held = await room._held(session, flow_id)
+            stale = room.flow_id != flow_id or (
+                not room.dirty and (held is not None or room.revision != flow.revision)
+            )
             if stale:
-                room._load(session, flow)
+                room._load(session, flow, held)
             else:  # name, status and live version may have changed elsewhere
                 room.name = flow.name
                 room._load_live(session, flow)
         await room._touch()
         return room
+
+    async def _held(self, session: Session, flow_id: int) -> FlowDraftHold | None:
+        """The flow's held draft, read as the joining person (nothing for the signed out)."""
+        user = await self.get_state(AuthState)
+        try:
+            return draft_holds.fetch(session, user._current_user(session), flow_id)
+        except auth.PermissionDenied:
+            return None
 
     @property
     def graph(self) -> Graph:
@@ -540,29 +579,29 @@ class FlowRoom(rx.SharedState):
 
     # ------------------------------------------------------------------ saving
 
-    async def _save_now(self, announce: bool = True) -> bool:
+    async def _save_now(self, announce: bool = True, over: int | None = None) -> bool:
         """Save the room's draft as the signed-in user; False (with a message) if refused.
-        An autosave (``announce`` False) says nothing when it succeeds."""
+        An autosave (``announce`` False) says nothing when it succeeds; ``over`` is the
+        revision of a save elsewhere to write over (else the room's own)."""
         user = await self._user()
         if user is None:
             return False
         saving = copy.deepcopy(self._graph)
         try:
             with session_scope() as session:
+                me = user._current_user(session)
                 flow = flows.save_draft(
                     session,
-                    user._current_user(session),
+                    me,
                     self.flow_id,
                     saving,
-                    expected_revision=self.revision,
+                    expected_revision=self.revision if over is None else over,
                 )
+                draft_holds.release(session, me, self.flow_id)  # saved: nothing to hold
                 self.revision = flow.revision
         except flows.StaleRevision:
-            self.conflict = (
-                "This flow was saved somewhere else since it was opened here. The unsaved "
-                "edits are kept here: merge them into the saved version, keep them over it, "
-                "or take the saved version."
-            )
+            self.conflict = CONFLICT
+            await self._hold(user)
             return False
         except (flows.FlowError, auth.AuthError) as exc:
             await self._tell_caller(str(exc))
@@ -586,9 +625,41 @@ class FlowRoom(rx.SharedState):
 
     @rx.event
     async def save_if_dirty(self) -> None:
-        """The editor pages' autosave, after a pause in editing: the first one saves."""
-        if self.dirty and not self.conflict:
+        """The editor pages' autosave, after a pause in editing: the first one saves; while
+        a save elsewhere is unresolved it holds the draft instead."""
+        if not self.dirty:
+            return
+        if not self.conflict:
             await self._save_now(announce=False)
+        elif (user := await self._user()) is not None:
+            await self._hold(user)
+
+    async def _hold(self, user: AuthState) -> None:
+        """Keep the unsaved draft, its base and who touched what in the database while the
+        conflict is open: in memory only, a server restart would lose it."""
+        try:
+            with session_scope() as session:
+                draft_holds.hold(
+                    session,
+                    user._current_user(session),
+                    self.flow_id,
+                    self._raw_graph,
+                    self.get_value("_saved_graph"),
+                    self.revision,
+                    self.get_value("_authors"),
+                )
+        except (flows.FlowError, auth.AuthError) as exc:
+            await self._tell_caller(str(exc))
+
+    async def _release(self, user: AuthState) -> bool:
+        """The conflict is over without a save here: drop the held draft."""
+        try:
+            with session_scope() as session:
+                draft_holds.release(session, user._current_user(session), self.flow_id)
+        except auth.AuthError as exc:
+            await self._tell_caller(str(exc))
+            return False
+        return True
 
     # ------------------------------------------------------------------ a save elsewhere
     # Called by the editor's save-conflict state, which names what each choice drops and
@@ -598,23 +669,30 @@ class FlowRoom(rx.SharedState):
         """The room's edits not saved yet (what taking the saved version drops)."""
         return flow_merge.edits(self._saved_graph, self._graph)
 
-    def _saved_elsewhere(self) -> tuple[dict[str, Any], int]:
-        """The draft as saved now, and its revision."""
+    def _saved_elsewhere(self) -> SavedElsewhere:
+        """The draft as saved now, its revision, and who saved it (named only when theirs
+        is the one save since the room's base: several savers' changes are not told apart)."""
         with session_scope() as session:
             flow = session.get(FlowDefinition, self.flow_id)
             if flow is None:
                 raise flows.FlowNotFound("This flow no longer exists.")
-            return copy.deepcopy(flow.graph or flows.EMPTY_GRAPH), flow.revision
+            one_save = flow.revision == self.revision + 1
+            return SavedElsewhere(
+                copy.deepcopy(flow.graph or flows.EMPTY_GRAPH),
+                flow.revision,
+                flows.draft_saver(session, flow) if one_save else "",
+            )
 
-    def _their_edits(self) -> tuple[list[flow_merge.Edit], dict[str, Any], int]:
+    def _their_edits(self) -> tuple[list[flow_merge.Edit], SavedElsewhere]:
         """What the save elsewhere changed since the room's base (what keeping ours drops),
-        with the graph and revision it was read at."""
-        theirs, revision = self._saved_elsewhere()
-        return flow_merge.edits(self._saved_graph, theirs), theirs, revision
+        with that save."""
+        theirs = self._saved_elsewhere()
+        return flow_merge.edits(self._saved_graph, theirs.graph), theirs
 
     async def _take_saved(self) -> bool:
         """Drop the room's unsaved edits for the saved draft."""
-        if await self._user() is None:
+        user = await self._user()
+        if user is None or not await self._release(user):
             return False
         with session_scope() as session:
             flow = session.get(FlowDefinition, self.flow_id)
@@ -628,8 +706,7 @@ class FlowRoom(rx.SharedState):
         the person was shown); refused again if it changed since."""
         if await self._user() is None:
             return False
-        self.revision = revision
-        return await self._save_now(announce=False)
+        return await self._save_now(announce=False, over=revision)
 
     async def _merge_saved(
         self, choices: dict[str, flow_merge.Side]
@@ -637,21 +714,24 @@ class FlowRoom(rx.SharedState):
         """The room's unsaved edits merged onto the draft saved now (not applied yet)."""
         if await self._user() is None:
             return None
-        theirs, revision = self._saved_elsewhere()
-        merged = flow_merge.merge(self._saved_graph, self._graph, theirs, choices)
-        return merged, theirs, revision
+        theirs = self._saved_elsewhere()
+        merged = flow_merge.merge(self._saved_graph, self._graph, theirs.graph, choices)
+        return merged, theirs.graph, theirs.revision
 
     async def _adopt_merge(
         self, graph: dict[str, Any], theirs: dict[str, Any], revision: int
     ) -> bool:
         """Make a merge the room's draft, based on the save elsewhere, and save it."""
-        if await self._user() is None:
+        user = await self._user()
+        if user is None:
             return False
         before, self._graph, self._saved_graph = self._graph, graph, theirs
         self.revision, self.conflict = revision, ""
         self.dirty = graph != theirs
         self._refresh(before)
-        return not self.dirty or await self._save_now(announce=False)
+        if self.dirty:
+            return await self._save_now(announce=False)
+        return await self._release(user)
 
     async def _flow_action(self, action: Callable[[Any, Any], Any], done: str) -> bool:
         user = await self._user()

@@ -115,13 +115,19 @@ class SaveConflictState(AuthState):
         if choice == "theirs":
             self.goes = self._unsaved(room)
         elif choice == "ours":
-            dropped, _, self._revision = room._their_edits()
-            self.goes = [describe(e) for e in dropped]
+            self.goes = self._theirs(room)
         else:
             self.goes = []
             if await self._merge(room, {}):
                 return
         self.asking = choice
+
+    def _theirs(self, room: FlowRoom) -> list[str]:
+        """What the save elsewhere changed, named with its saver (what keeping ours drops);
+        the revision it was read at is kept, to overwrite nothing else."""
+        dropped, saved = room._their_edits()
+        self._revision = saved.revision
+        return named(dropped, [saved.saver] * len(dropped), self._username)
 
     def _unsaved(self, room: FlowRoom) -> list[str]:
         """The room's unsaved edits, named with whose they are (what taking theirs drops)."""
@@ -177,10 +183,9 @@ class SaveConflictState(AuthState):
             if await room._take_saved():
                 self.done = f"Took the saved version; unsaved edits dropped: {len(now)}."
         elif choice == "ours":
-            _, _, revision = room._their_edits()
-            if revision != self._revision or not await room._overwrite(revision):
-                dropped, _, self._revision = room._their_edits()
-                self.goes = [describe(e) for e in dropped]
+            _, saved = room._their_edits()
+            if saved.revision != self._revision or not await room._overwrite(saved.revision):
+                self.goes = self._theirs(room)
                 self.again = "It was saved elsewhere again meanwhile: check again."
                 return
             self.done = "Saved the edits here over the version saved elsewhere."

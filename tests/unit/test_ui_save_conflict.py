@@ -104,10 +104,11 @@ async def test_keeping_mine_names_what_the_other_save_changed_then_overwrites_it
     tab, room = await _in_conflict(people, flow_id)
     await tab.run(SaveConflictState, "ask", "ours")
     page = await tab.state(SaveConflictState)
-    assert page.goes == ["the change to Log (log1) › Message"]
+    assert page.goes == ["ada's change to Log (log1) › Message"]  # the other save's author
     _save_elsewhere(people, flow_id, "theirs again")  # saved again before the answer
     await tab.run(SaveConflictState, "confirm")
     assert page.asking == "ours" and "again" in page.again
+    assert page.goes == ["the change to Log (log1) › Message"]  # two saves: whose is unsaid
     assert _message(_saved(flow_id)) == "theirs again"  # what was named is not what goes
     await tab.run(SaveConflictState, "confirm")
     saved = _saved(flow_id)
