@@ -67,7 +67,9 @@ UNDO_DEPTH = 50  # per person: what each of their edits changed (small), not sna
 PROBLEMS_SHOWN = 5  # the problems list shows these first ones and how many there are (an
 # edit that changes many, such as a cut wire leaving the rest of a chain unreachable, sends
 # no more than these)
-PRESENCE_TIMEOUT = 5.0  # seconds without a heartbeat (pages send one every 2 s): gone
+PRESENCE_TIMEOUT = 3.5  # seconds without a heartbeat (pages send one every second, see
+# flow_canvas.HEARTBEAT_SECONDS): gone. Two missed heartbeats are forgiven; checked at the
+# others' heartbeats, a tab closed without a word is gone within 4.5 s
 PASTE_OFFSET = 40.0
 CHECK_PAUSE = 0.3  # seconds without another structural edit before the draft is checked:
 # validating holds the interpreter ~0.2 s at 1,000 nodes, which must not slow the edits,
