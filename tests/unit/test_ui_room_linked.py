@@ -23,7 +23,7 @@ from reflex_base.constants.state import FIELD_MARKER
 
 import flowbot_ui.flowbot_ui as app_module
 from engine.db import session_scope
-from engine.services import flows
+from engine.services import draft_holds, flows
 from engine.services.sessions import COOKIE_NAME
 from flowbot_ui.state import room as room_module
 from flowbot_ui.state.editor import EditorState
@@ -130,6 +130,15 @@ async def flow_id(people: People, app: Any, sockets: Sockets) -> int:
     await _settled()
     sockets.sent.clear()
     return found
+
+
+@contextlib.asynccontextmanager
+async def _restarted(app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """A server started anew on the same database: a new state manager and processor."""
+    monkeypatch.setattr(app, "_state_manager", StateManagerMemory())
+    monkeypatch.setattr(app, "_event_processor", None)
+    async with app._setup_event_processor():
+        yield
 
 
 def _ids(room: FlowRoom) -> list[str]:
@@ -365,3 +374,48 @@ async def test_after_a_drag_the_page_offers_undo(app: Any, flow_id: int) -> None
         await FlowRoom.event_handlers["move_nodes"].fn(room, [{"id": "log1", "x": 5, "y": 5}])
     assert await can_undo("tab-a")
     assert not await can_undo("tab-b")
+
+
+async def test_a_restart_during_a_save_conflict_keeps_the_unsaved_draft_and_the_choice(
+    people: People, app: Any, sockets: Sockets, flow_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room's unsaved edits, refused by a save elsewhere, are held in the database: a
+    new server (a new state manager, the same database) loads them back with their base and
+    authors, whoever opens the flow first (a viewer here), and offers the same choice."""
+    theirs = copy.deepcopy(GRAPH)
+    theirs["nodes"][1]["params"]["message"] = "saved elsewhere"
+    with session_scope() as session:  # by Ada, through the API say
+        flows.save_draft(session, user(people.admin_id), flow_id, theirs)
+    async with _as(app, "tab-b") as room:  # Bob's autosave is refused
+        await room._set_param("log1", "message", "Bob's")
+        await FlowRoom.event_handlers["save_if_dirty"].fn(room)
+        assert room.conflict
+    async with _as(app, "tab-a") as room:  # Ada's edit during the conflict: held by autosave
+        await room._add_node({"type": "log", "x": 600, "y": 0})
+        await FlowRoom.event_handlers["save_if_dirty"].fn(room)
+        unsaved = copy.deepcopy(room._raw_graph)
+    await _settled()
+
+    async with _restarted(app, monkeypatch):
+        await _join(app, sockets, "tab-v", people.cookies["viewer"], flow_id)
+        await _join(app, sockets, "tab-c", people.cookies["editor"], flow_id)  # Bob reopens
+        async with _as(app, "tab-c") as room:
+            assert room.graph == unsaved and room.dirty
+            assert "saved somewhere else" in room.conflict
+            await FlowRoom.event_handlers["save_if_dirty"].fn(room)  # still refused: held
+        bob = await _ask(app, "tab-c", "theirs")
+        assert bob.goes == ["ada's new node Log (log2)", "your change to Log (log1) › Message"]
+        bob = await _ask(app, "tab-c", "ours")
+        assert bob.goes == ["ada's change to Log (log1) › Message"]  # the other save's author
+        bob = await _ask(app, "tab-c", "ours", confirm=True)
+        assert "over the version saved elsewhere" in bob.done
+        with session_scope() as session:
+            flow = session.get(room_module.FlowDefinition, flow_id)
+            assert flow is not None and flow.graph == unsaved
+            assert draft_holds.fetch(session, user(people.admin_id), flow_id) is None
+        await _settled()
+
+    async with _restarted(app, monkeypatch):  # nothing held now
+        await _join(app, sockets, "tab-d", people.cookies["editor"], flow_id)
+        async with _as(app, "tab-d") as room:
+            assert room.graph == unsaved and not room.dirty and not room.conflict
