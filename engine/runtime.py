@@ -19,7 +19,11 @@ A durable delay records when to go on and parks the execution (``waiting``); the
 re-run at that time replays everything before it and continues after it.
 
 Steps of side-effect-free nodes are written in one batch with the run's next durable
-write (a side-effecting step's claim, or the end): see engine/execution_store.py.
+write (a side-effecting step's claim, or the end): see engine/execution_store.py. Their
+events wait for that write too (the bus says "look again", and the rows are then there),
+one per step with its state as written; the execution's ``running`` is announced with the
+write that marks its row running. A run still going after ``MARK_RUNNING_SECONDS`` marks
+its row, announces what it held, and from then on publishes every step as it happens.
 
 A cancelled execution (engine/services/executions.py ``cancel``) is ``stopped`` in its
 row; the step in flight finishes, and the next one refuses to start, which ends the run.
@@ -273,6 +277,10 @@ class Run:
         self.batch = execution_store.StepBatch(self.execution_id)
         self.row_read_at = time.monotonic()  # when the row was last read (cancellation)
         self.marked_running = False
+        self.announced_running = False
+        self.live = False  # a slow run: its steps' events are published as they happen
+        # The side-effect-free steps whose events wait for their rows, by step key.
+        self.held: dict[str, tuple[StepRecord, str, str, float | None]] = {}
 
     # -- the execution
 
@@ -293,16 +301,19 @@ class Run:
             execution_store.track(self.execution_id, running=False)
 
     def _mark_running(self) -> None:
-        if self.marked_running:
-            return
-        try:
-            execution_store.mark_running(self.execution_id)
-            self.marked_running = True
-        except Exception:  # the end is recorded anyway; a sweep may send it again meanwhile
-            log.warning("execution %s: could not mark it running", self.execution_id, exc_info=True)
+        """The timer: a slow run says it is running, and goes live (see the module's doc)."""
+        self.live = True
+        if not self.marked_running:
+            try:
+                execution_store.mark_running(self.execution_id)
+                self.marked_running = True
+            except Exception:  # the end is recorded anyway; a sweep may send it again meanwhile
+                log.warning(
+                    "execution %s: could not mark it running", self.execution_id, exc_info=True
+                )
+        self._written()
 
     async def _run_to_end(self) -> ExecutionOutcome:
-        self._publish_status(ExecutionStatus.running)
         status, result, error, resume_at = ExecutionStatus.succeeded, None, None, None
         try:
             # The run that started the budget enforces its deadline for the whole tree.
@@ -364,6 +375,7 @@ class Run:
             step_count=len(self.steps),
             left_running=any(step.status is StepStatus.running for step in self.steps.values()),
         )
+        self._release_held()
         self._publish_status(status, error=error, resume_at=resume_at)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
 
@@ -493,6 +505,7 @@ class Run:
             except ClaimTaken as taken:
                 self._outcome_unknown(node_id, taken.step)
             self.row_read_at, self.marked_running = time.monotonic(), True
+            self._written()
         else:
             self._refuse_if_cancelled()
             values = execution_store.running_values(
@@ -578,6 +591,18 @@ class Run:
 
     # -- events
 
+    def _written(self) -> None:
+        """The row says running and the batch is written: announce both."""
+        if not self.announced_running:
+            self.announced_running = True
+            self._publish_status(ExecutionStatus.running)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        for held in self.held.values():
+            self._publish(_step_event(*held))
+        self.held.clear()
+
     def _publish(self, payload: dict[str, Any]) -> None:
         payload = {"execution_id": self.execution_id, "flow_id": self.flow_id, **payload}
         events.publish(f"execution.{self.execution_id}", payload, f"flow.{self.flow_id}")
@@ -585,19 +610,12 @@ class Run:
     def _publish_step(
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None = None
     ) -> None:
-        self._publish(
-            {
-                "type": "step",
-                "seq": record.seq,
-                "step_key": record.step_key,
-                "node_id": node_id,
-                "node_type": type_id,
-                "status": str(record.status),
-                "handle": record.handle,
-                "error": record.error,
-                "duration_ms": duration_ms,
-            }
-        )
+        """Now for a side-effecting step (its row is committed) or a live run; else held
+        until the step's row is written, as it is then (one event per step)."""
+        if self.live or self._external(node_id):
+            self._publish(_step_event(record, node_id, type_id, duration_ms))
+        else:
+            self.held[record.step_key] = (record, node_id, type_id, duration_ms)
 
     def _publish_status(
         self,
@@ -607,3 +625,19 @@ class Run:
         resume_at: datetime | None = None,
     ) -> None:
         announce_status(self.execution_id, self.flow_id, status, error, resume_at)
+
+
+def _step_event(
+    record: StepRecord, node_id: str, type_id: str, duration_ms: float | None
+) -> dict[str, Any]:
+    return {
+        "type": "step",
+        "seq": record.seq,
+        "step_key": record.step_key,
+        "node_id": node_id,
+        "node_type": type_id,
+        "status": str(record.status),
+        "handle": record.handle,
+        "error": record.error,
+        "duration_ms": duration_ms,
+    }
