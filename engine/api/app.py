@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from engine.api import runs, session_routes, telegram_webhook, v1, webhooks
 from engine.api.origins import SameOriginOnly
+from engine.api.outage import unavailable
 from engine.db import get_engine
-from engine.services.executions import RETRY_AFTER_SECONDS, Unavailable
+from engine.services.executions import Unavailable
 from engine.settings import get_settings
 
 
@@ -43,15 +44,6 @@ def create_api() -> FastAPI:
     v1.install(api)
     # Wraps everything mounted below it too, the UI's websocket included.
     api.add_middleware(SameOriginOnly)
+    # Outermost of ours: webhook calls skip the routing and middleware above (issue 15).
+    api.add_middleware(webhooks.FastPath)
     return api
-
-
-def unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """503 with Retry-After: nothing was recorded, so sending the request again is safe."""
-    message = "Temporarily unavailable (database or message broker): try again later."
-    content = (
-        v1.errors.body("unavailable", message)
-        if request.url.path.startswith(v1.errors.PREFIX)
-        else {"detail": message}
-    )
-    return JSONResponse(content, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
