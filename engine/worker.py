@@ -46,6 +46,7 @@ from engine.broadcast_delivery import resume_broadcasts
 from engine.broker import claim_once, get_broker
 from engine.community_automation.hold_expiry import expire_overdue_holds
 from engine.models import utcnow
+from engine.redis_broker import DoorbellBroker
 from engine.schedules import SWEEP_SECONDS
 from engine.settings import get_settings
 from engine.thread_loop import run_on_thread_loop
@@ -62,7 +63,9 @@ PERIODIC: tuple[dramatiq.Actor[..., Any], ...] = (
 )
 # Lost messages are looked for this often, so those lost with Redis run soon after it is back.
 RECOVER_SECONDS = 5.0
-# Longest wait of an idle consumer between polls (the in-memory broker wakes at once).
+# Longest wait of an idle worker thread, and of a consumer of the in-memory broker, before
+# it looks whether it should stop (a message wakes either at once; Redis consumers wait on
+# their queue's doorbell, engine/redis_broker.py).
 POLL_MS = 50
 EMBEDDED_THREADS = 4
 # UTC times of day of the daily jobs (the reference system's 2 AM and 3 AM).
@@ -91,6 +94,8 @@ class SweepTimer(Middleware):
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.set()
+        if isinstance(broker, DoorbellBroker):
+            self._guarded(broker.wake_consumers)  # they may be waiting for seconds
 
     def _tick(self) -> None:
         while not self._stop.wait(self.recover_every):
@@ -103,6 +108,9 @@ class SweepTimer(Middleware):
     def _recover(self) -> None:
         # Run here rather than sent: a backlog in the queue must not delay it.
         if claim_once("recover", int(self.recover_every * 1000)):
+            broker = get_broker()
+            if isinstance(broker, DoorbellBroker):
+                broker.maintain()  # a dead worker's messages back, though consumers are idle
             requeue_lost(utcnow())
 
     def _sweep(self) -> None:
@@ -152,10 +160,10 @@ def send_daily(now: datetime) -> None:
 
 
 class PollInterval(Middleware):
-    """Caps how long an idle consumer waits between polls of Redis.
+    """Caps how long idle worker threads wait before looking whether they should stop.
 
-    Dramatiq's default (1 s, and `dramatiq` has no flag for it) adds up to a second to
-    each hop of an event (route, then execute) reaching an idle worker.
+    Dramatiq's default (1 s, and `dramatiq` has no flag for it) made each stop of a
+    worker take up to a second.
     """
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:

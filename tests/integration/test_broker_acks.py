@@ -1,5 +1,5 @@
-"""The worker's Redis consumer (engine/broker.py): acknowledgements ride the next fetch,
-messages carry their fetch time, and SkipForgotten asks Redis only about stale ones."""
+"""The worker's Redis consumer (engine/redis_broker.py): acknowledgements ride the next
+fetch, messages carry their fetch time, and SkipForgotten asks Redis only about stale ones."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 import dramatiq
 import pytest
-from dramatiq.common import dq_name
 from dramatiq.middleware import SkipMessage
 
-from engine.broker import DELAY_POLL_MS, FetchedMessage, build_broker
+from engine.broker import build_broker
+from engine.redis_broker import FetchedMessage
 from engine.settings import get_settings
 from engine.worker import FRESH_FETCH_SECONDS, SkipForgotten
 from tests.services import redis_url_or_skip
@@ -62,17 +62,16 @@ def next_message(consumer: Any) -> FetchedMessage:
 
 def test_an_ack_goes_to_redis_with_the_next_fetch(redis_broker: Any) -> None:
     send(redis_broker, 3)
-    consumer = redis_broker.consume(QUEUE, prefetch=2, timeout=50)
-    first = next_message(consumer)  # fetches two
+    consumer = redis_broker.consume(QUEUE, prefetch=3, timeout=50)
+    first = next_message(consumer)  # one fetched, the consumer's wait sent with it
     assert time.monotonic() - first.fetched_at < FRESH_FETCH_SECONDS
     consumer.ack(first)
     first_id = first.options["redis_message_id"].encode()
     assert first_id in held(redis_broker)  # waiting for the next fetch
-    next_message(consumer)  # the second, from memory
-    third = next_message(consumer)  # a fetch: the ack goes with it
-    assert third.args == (2,)
+    second = next_message(consumer)  # the doorbell rang (two waiting): a fetch, with the ack
+    assert second.args == (1,)
     assert first_id not in held(redis_broker)
-    assert len(held(redis_broker)) == 2  # the second and third, fetched and not acked
+    assert len(held(redis_broker)) == 2  # the second fetched and not acked, the third waiting
 
 
 def test_closing_the_consumer_sends_the_acks_still_waiting(redis_broker: Any) -> None:
@@ -99,8 +98,3 @@ def test_only_a_message_that_waited_since_its_fetch_is_checked_against_redis(
     skip.before_process_message(redis_broker, fresh)  # no exception: it runs
     with pytest.raises(SkipMessage):
         skip.before_process_message(redis_broker, stale)
-
-
-def test_an_idle_delay_queue_is_polled_less_often_than_the_work_queue(redis_broker: Any) -> None:
-    assert redis_broker.consume(QUEUE, timeout=50).timeout == 50
-    assert redis_broker.consume(dq_name(QUEUE), timeout=50).timeout == DELAY_POLL_MS > 50
