@@ -111,8 +111,13 @@ class Subscription(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
 
+Outgoing = tuple[str, dict[str, Any], tuple[str, ...]]
+"""An event to publish: its topic, payload and more topics (as :func:`publish` takes them)."""
+
+
 class EventBus(Protocol):
     def publish(self, topic: str, payload: dict[str, Any], *more: str) -> None: ...
+    def publish_all(self, outgoing: list[Outgoing]) -> None: ...
     def subscribe(self, topic_pattern: str, *more: str) -> Subscription: ...
     def replay(self, patterns: Iterable[str], after: int) -> list[BusEvent]: ...
 
@@ -193,6 +198,11 @@ class MemoryBus:
         for subscription in self._globbing:
             if subscription not in exact and any(m(topic) for m in subscription.globs):
                 subscription.deliver(event)
+
+    def publish_all(self, outgoing: list[Outgoing]) -> None:
+        """Each event in turn (:meth:`RedisBus.publish_all` is what saves there)."""
+        for topic, payload, more in outgoing:
+            self.publish(topic, payload, *more)
 
     def subscribe(self, topic_pattern: str, *more: str) -> _QueueSubscription:
         """Events on topics matching any of the patterns, each once, in publishing order."""
@@ -299,7 +309,7 @@ end
 return id
 """
 PUBLISH_BATCH = 200
-"""Most events one script call publishes (the rest wait for the next round trip)."""
+"""About the most events one script call publishes (the rest wait for the next round trip)."""
 
 
 class RedisBus:
@@ -316,17 +326,22 @@ class RedisBus:
         self._log_prefix = f"{namespace}:bus-log:"
         self._client = redis.Redis.from_url(url)
         self._script = self._client.register_script(_PUBLISH_SCRIPT)
-        self._outbox: queue.SimpleQueue[tuple[str, str] | threading.Event] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[list[tuple[str, str]] | threading.Event] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._send, name="flowbot-bus", daemon=True)
         self._thread.start()
 
     def publish(self, topic: str, payload: dict[str, Any], *more: str) -> None:
-        """As :meth:`MemoryBus.publish`; the payload is encoded once (pydantic's encoder:
-        a fifth of ``json.dumps``'s CPU for a step's event)."""
-        body = to_json(payload).decode()
-        self._outbox.put((topic, body))
-        for name in more:
-            self._outbox.put((name, body))
+        """As :meth:`MemoryBus.publish`; the payload is encoded once."""
+        self._outbox.put(_encoded(topic, payload, more))
+
+    def publish_all(self, outgoing: list[Outgoing]) -> None:
+        """The events in one hand-over to the publishing thread, so they leave in one
+        round trip (a call of the script costs ~100 µs of CPU, each event in it ~4 µs)."""
+        items = [item for event in outgoing for item in _encoded(*event)]
+        for start in range(0, len(items), PUBLISH_BATCH):
+            self._outbox.put(items[start : start + PUBLISH_BATCH])
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far was handed to Redis (tests, shutdown)."""
@@ -353,17 +368,19 @@ class RedisBus:
         trip carries many events instead of one each."""
         while True:
             batch = [self._outbox.get()]
-            while len(batch) < PUBLISH_BATCH:
+            size = _size(batch[0])
+            while size < PUBLISH_BATCH:
                 try:
                     batch.append(self._outbox.get_nowait())
                 except queue.Empty:
                     break
-            published = [item for item in batch if not isinstance(item, threading.Event)]
+                size += _size(batch[-1])
+            published = [item for items in batch if isinstance(items, list) for item in items]
             if published:
                 self._publish_batch(published)
-            for item in batch:
-                if isinstance(item, threading.Event):
-                    item.set()
+            for marker in batch:
+                if isinstance(marker, threading.Event):
+                    marker.set()
 
     def _publish_batch(self, batch: list[tuple[str, str]]) -> None:
         keys: list[str] = [self._ids_key]
@@ -376,6 +393,17 @@ class RedisBus:
             self._script(keys=keys, args=args)
         except Exception:  # the bus is best effort: never kill the publisher thread
             log.warning("could not publish %d events", len(batch), exc_info=True)
+
+
+def _size(outgoing: list[tuple[str, str]] | threading.Event) -> int:
+    return len(outgoing) if isinstance(outgoing, list) else 0
+
+
+def _encoded(topic: str, payload: dict[str, Any], more: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The event on each of its topics, its payload encoded once (pydantic's encoder: a
+    fifth of ``json.dumps``'s CPU for a step's event)."""
+    body = to_json(payload).decode()
+    return [(name, body) for name in (topic, *more)]
 
 
 @lru_cache(maxsize=4)
@@ -396,6 +424,16 @@ def publish(topic: str, payload: dict[str, Any], *more: str) -> None:
         get_bus().publish(topic, payload, *more)
     except Exception:
         log.warning("could not publish on %s", topic, exc_info=True)
+
+
+def publish_all(outgoing: list[Outgoing]) -> None:
+    """Publish these events in order, handed over at once; never raises."""
+    if not outgoing:
+        return
+    try:
+        get_bus().publish_all(outgoing)
+    except Exception:
+        log.warning("could not publish %d events", len(outgoing), exc_info=True)
 
 
 def subscribe(topic_pattern: str, *more: str) -> Subscription:

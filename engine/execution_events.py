@@ -148,8 +148,12 @@ def announce_status(
     status: ExecutionStatus,
     error: str | None,
     resume_at: datetime | None = None,
+    *,
+    before: list[events.Outgoing] | None = None,
 ) -> None:
-    """Tell live watchers of a status (the run's own, or one decided outside it)."""
+    """Tell live watchers of a status (the run's own, or one decided outside it);
+    ``before``: events published ahead of it, handed to the bus together (a run's steps
+    held until its end)."""
     payload = {
         "execution_id": execution_id,
         "flow_id": flow_id,
@@ -158,11 +162,14 @@ def announce_status(
         "error": error,
         "resume_at": resume_at.isoformat() if resume_at else None,
     }
-    events.publish(f"execution.{execution_id}", payload, f"flow.{flow_id}")
+    outgoing = before or []
+    outgoing.append((f"execution.{execution_id}", payload, (f"flow.{flow_id}",)))
     if status in TERMINAL:
         with _ended_lock:
             _ended_here[execution_id] = None
             if len(_ended_here) > _ENDED_HERE_KEPT:
                 _ended_here.popitem(last=False)
+        outgoing.append((ended_topic(execution_id), payload, ()))
+    events.publish_all(outgoing)
+    if status in TERMINAL:
         _wake(execution_id)
-        events.publish(ended_topic(execution_id), payload)

@@ -375,8 +375,9 @@ class Run:
             step_count=len(self.steps),
             left_running=any(step.status is StepStatus.running for step in self.steps.values()),
         )
-        self._release_held()
-        self._publish_status(status, error=error, resume_at=resume_at)
+        held, self.held = self.held, {}
+        steps = [self._step_event(*step) for step in held.values()]
+        announce_status(self.execution_id, self.flow_id, status, error, resume_at, before=steps)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
 
     def _start(self) -> list[Next]:
@@ -593,19 +594,31 @@ class Run:
 
     def _written(self) -> None:
         """The row says running and the batch is written: announce both."""
+        held, self.held = self.held, {}
+        steps = [self._step_event(*step) for step in held.values()]
         if not self.announced_running:
             self.announced_running = True
-            self._publish_status(ExecutionStatus.running)
-        self._release_held()
+            announce_status(self.execution_id, self.flow_id, ExecutionStatus.running, None)
+        events.publish_all(steps)
 
-    def _release_held(self) -> None:
-        for held in self.held.values():
-            self._publish(_step_event(*held))
-        self.held.clear()
-
-    def _publish(self, payload: dict[str, Any]) -> None:
-        payload = {"execution_id": self.execution_id, "flow_id": self.flow_id, **payload}
-        events.publish(f"execution.{self.execution_id}", payload, f"flow.{self.flow_id}")
+    def _step_event(
+        self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None
+    ) -> events.Outgoing:
+        """A step's event, on its execution's and its flow's topics."""
+        payload = {
+            "execution_id": self.execution_id,
+            "flow_id": self.flow_id,
+            "type": "step",
+            "seq": record.seq,
+            "step_key": record.step_key,
+            "node_id": node_id,
+            "node_type": type_id,
+            "status": str(record.status),
+            "handle": record.handle,
+            "error": record.error,
+            "duration_ms": duration_ms,
+        }
+        return f"execution.{self.execution_id}", payload, (f"flow.{self.flow_id}",)
 
     def _publish_step(
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None = None
@@ -613,31 +626,6 @@ class Run:
         """Now for a side-effecting step (its row is committed) or a live run; else held
         until the step's row is written, as it is then (one event per step)."""
         if self.live or self._external(node_id):
-            self._publish(_step_event(record, node_id, type_id, duration_ms))
+            events.publish_all([self._step_event(record, node_id, type_id, duration_ms)])
         else:
             self.held[record.step_key] = (record, node_id, type_id, duration_ms)
-
-    def _publish_status(
-        self,
-        status: ExecutionStatus,
-        *,
-        error: str | None = None,
-        resume_at: datetime | None = None,
-    ) -> None:
-        announce_status(self.execution_id, self.flow_id, status, error, resume_at)
-
-
-def _step_event(
-    record: StepRecord, node_id: str, type_id: str, duration_ms: float | None
-) -> dict[str, Any]:
-    return {
-        "type": "step",
-        "seq": record.seq,
-        "step_key": record.step_key,
-        "node_id": node_id,
-        "node_type": type_id,
-        "status": str(record.status),
-        "handle": record.handle,
-        "error": record.error,
-        "duration_ms": duration_ms,
-    }

@@ -38,7 +38,8 @@ async def test_a_quick_pure_run_publishes_each_step_once_after_its_row(
 ) -> None:
     flow_id = make_flow(sqlite_session, *PURE)
     rows_when_published: list[int] = []
-    publish = events.publish
+    bus = events.get_bus()
+    publish = bus.publish
 
     def counting(topic: str, payload: dict[str, Any], *more: str) -> None:
         if payload.get("type") == "step":
@@ -50,7 +51,7 @@ async def test_a_quick_pure_run_publishes_each_step_once_after_its_row(
             rows_when_published.append(len(sqlite_session.exec(query).all()))
         publish(topic, payload, *more)
 
-    monkeypatch.setattr(runtime.events, "publish", counting)
+    monkeypatch.setattr(bus, "publish", counting)
     assert await _published(flow_id) == [
         ("step", "t", "succeeded"),
         ("step", "v", "succeeded"),
