@@ -14,8 +14,9 @@ as `flowbot run` does. --scaled N: a web process serving create_api() and `flowb
 --processes N` on a scratch PostgreSQL database and Redis (FLOWBOT_TEST_PG_URL,
 FLOWBOT_TEST_REDIS_URL), with the web's and the workers' CPU per request apart, requests
 per CPU-second of each, and their Redis round trips per request (counted inside those
-processes, bench/_redis_trips.py; the idle polling rate is printed first). --url: a
-running Flowbot instead (--pid: its process, for the CPU and memory figures).
+processes, bench/_redis_trips.py; the idle round trips and CPU per second are printed
+first). --url: a running Flowbot instead (--pid: its process, for the CPU and memory
+figures).
 
 Printed per round: requests/s, p50/p99, errors, the server process trees' CPU per request
 and their memory (/proc), and the generator's own CPU per request. Figures only, no
@@ -41,6 +42,7 @@ from bench._load import (
     Round,
     Target,
     add_round_options,
+    cpu_seconds,
     header,
     memory,
     redis_trips,
@@ -212,6 +214,7 @@ async def warm_up(target: Target) -> None:
         raise SystemExit(f"{target.name} answered no call correctly: {warm.first_error}")
     if target.redis_trips is not None:
         before = await redis_trips(target)
+        cpu_before = {part: cpu_seconds(pid) for part, pid in target.processes.items()}
         await asyncio.sleep(IDLE_SECONDS)
         idle = {
             part: (n - before[part]) / IDLE_SECONDS
@@ -219,6 +222,11 @@ async def warm_up(target: Target) -> None:
         }
         rates = ", ".join(f"{part} {rate:.1f}" for part, rate in idle.items())
         print(f"idle Redis round trips/s by part (polling): {rates}", flush=True)
+        cpu = ", ".join(
+            f"{part} {(cpu_seconds(pid) - cpu_before[part]) * 1000 / IDLE_SECONDS:.1f}"
+            for part, pid in target.processes.items()
+        )
+        print(f"idle CPU ms/s by part: {cpu}", flush=True)
 
 
 async def main_async(args: argparse.Namespace) -> list[Round]:

@@ -80,12 +80,13 @@ class Settings(BaseSettings):
     worker_heartbeat_timeout_ms: int = Field(
         default=60_000,
         description="A worker silent this long counts as dead: its unfinished messages are "
-        "delivered again (Redis broker).",
+        "delivered again (Redis broker; a worker's idle consumers wait on Redis at most a third "
+        "of it).",
     )
     worker_maintenance_chance: int = Field(
         default=10_000,
         description="Per million Redis broker commands, how many also look for dead workers' "
-        "messages (1000000: every command).",
+        "messages (1000000: every command); one worker process also looks every 5 s.",
     )
     reconcile_seconds: float = Field(
         default=30.0, description="How often the connector supervisor re-reads the connections."
