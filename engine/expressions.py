@@ -83,7 +83,6 @@ _VALUE_TOO_LARGE = (
 
 NAMESPACES = ("trigger", "node", "context")
 _FORBIDDEN_NAMES = frozenset({"self"})  # Jinja's TemplateReference: never useful in a flow
-_MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{.*\}\}\Z", re.DOTALL)
 
 # Read-only methods templates may call; everything else on these types is refused.
@@ -843,7 +842,8 @@ def _compile(source: str, strict: bool, names: frozenset[str] = frozenset()) -> 
 
 
 def _has_markers(text: str) -> bool:
-    return any(marker in text for marker in _MARKERS)
+    """Whether ``text`` holds ``{{``, ``{%`` or ``{#`` (one scan when it has no brace)."""
+    return "{" in text and ("{{" in text or "{%" in text or "{#" in text)
 
 
 def has_expression(text: Any) -> bool:
@@ -925,12 +925,17 @@ def render_params(params: Any, scope: Scope, *, strict: bool = False, _path: str
 
     Errors name the field they come from (``field`` on the ExpressionError).
     """
-    if isinstance(params, str):
+    kind = type(params)
+    if kind in _SCALARS or kind is int:  # most params: nothing to render, nothing to walk
+        return params
+    if kind is str or isinstance(params, str):
+        if not _has_markers(params):
+            return params
         try:
             return render(params, scope, strict=strict)
         except ExpressionError as exc:
             raise ExpressionError(exc.message, exc.expression, _path or None) from None
-    if isinstance(params, Mapping):
+    if kind is dict or isinstance(params, Mapping):
         return {
             key: render_params(value, scope, strict=strict, _path=_field_path(_path, key))
             for key, value in params.items()
