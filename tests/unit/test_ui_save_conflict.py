@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.db import session_scope
-from engine.models import FlowDefinition
+from engine.models import FlowDefinition, FlowDraftHold
 from engine.services import flows
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.save_conflict import SaveConflictState
@@ -41,6 +41,13 @@ def _saved(flow_id: int) -> dict[str, Any]:
         flow = session.get(FlowDefinition, flow_id)
         assert flow is not None
         return copy.deepcopy(flow.graph)
+
+
+def _held(flow_id: int) -> dict[str, Any] | None:
+    """The unsaved draft held in the database for the flow, if any."""
+    with session_scope() as session:
+        found = session.get(FlowDraftHold, flow_id)
+        return copy.deepcopy(found.graph) if found else None
 
 
 def _message(graph: dict[str, Any]) -> Any:
@@ -79,10 +86,11 @@ async def test_taking_theirs_names_the_unsaved_edits_then_drops_them(
     assert page.asking == "theirs"
     assert page.goes == ["the new node Log (log2)", "the change to Log (log1) › Message"]
     assert _message(room.graph) == "mine"  # nothing dropped by asking
+    assert _held(flow_id) == room.graph  # held while the choice is open
     await tab.run(SaveConflictState, "confirm")
     assert page.asking == "" and "dropped: 2" in page.done
     assert room.graph == _saved(flow_id) and _message(room.graph) == "theirs"
-    assert room.conflict == "" and not room.dirty
+    assert room.conflict == "" and not room.dirty and _held(flow_id) is None
 
 
 async def test_what_goes_is_named_again_when_it_changed_before_the_confirmation(
@@ -142,11 +150,23 @@ async def test_a_merge_without_conflicts_is_done_at_once(people: People, flow_id
     _save_elsewhere(people, flow_id, "theirs")
     await room._add_node({"type": "log", "x": 600, "y": 0})
     await tab.run(FlowRoom, "save_if_dirty")
+    assert _held(flow_id) is not None
     await tab.run(SaveConflictState, "ask", "merge")
     page = await tab.state(SaveConflictState)
     assert page.asking == "" and page.done.startswith("Merged")
     saved = _saved(flow_id)
     assert _message(saved) == "theirs" and "log2" in _ids(saved)
+    assert _held(flow_id) is None  # saved: nothing held
+
+
+async def test_a_merge_that_changes_nothing_releases_the_hold(people: People, flow_id: int) -> None:
+    tab, room = await joined_room(people.cookies["editor"], flow_id)
+    _save_elsewhere(people, flow_id, "theirs")
+    await room._set_param("log1", "message", "theirs")  # the same value: nothing to save
+    await tab.run(FlowRoom, "save_if_dirty")
+    assert room.conflict and _held(flow_id) is not None
+    await tab.run(SaveConflictState, "ask", "merge")
+    assert not room.dirty and room.conflict == "" and _held(flow_id) is None
 
 
 async def test_a_viewer_gets_nothing_to_choose(people: People, flow_id: int) -> None:
