@@ -281,6 +281,7 @@ class Run:
         self.live = False  # a slow run: its steps' events are published as they happen
         # The side-effect-free steps whose events wait for their rows, by step key.
         self.held: dict[str, tuple[StepRecord, str, str, float | None]] = {}
+        self.externals: dict[str, bool] = {}  # by node id: NodeType.external_effects
 
     # -- the execution
 
@@ -466,8 +467,14 @@ class Run:
         return await self._execute(node_id, key, frame, body, prior)
 
     def _external(self, node_id: str) -> bool:
-        node_type: NodeType | None = self.flow.graph.nodes[node_id]["node_type"]
-        return node_type is not None and node_type.external_effects
+        """Whether the node acts outside Flowbot (asked about four times per step)."""
+        external = self.externals.get(node_id)
+        if external is None:
+            node_type: NodeType | None = self.flow.graph.nodes[node_id]["node_type"]
+            external = self.externals[node_id] = (
+                node_type is not None and node_type.external_effects
+            )
+        return external
 
     def _outcome_unknown(self, node_id: str, claimed: StepRecord) -> NoReturn:
         """Fail a side-effecting step another run claimed: it may have acted already."""
