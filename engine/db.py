@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from engine import sqlite_writes
 from engine.settings import get_settings, private_dir
 
 P = ParamSpec("P")
@@ -52,6 +53,7 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; one fsync per checkpoint
             cur.close()
 
+        sqlite_writes.install(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
