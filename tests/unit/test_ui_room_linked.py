@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,6 +27,8 @@ from engine.services import draft_holds, flows
 from engine.services.sessions import COOKIE_NAME
 from flowbot_ui.state import room as room_module
 from flowbot_ui.state.editor import EditorState
+from flowbot_ui.state.flow_graph import canvas_ops
+from flowbot_ui.state.graph_changes import graph_change
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.room_notice import PersonalNotice
 from flowbot_ui.state.save_conflict import SaveConflictState
@@ -419,3 +421,33 @@ async def test_a_restart_during_a_save_conflict_keeps_the_unsaved_draft_and_the_
         await _join(app, sockets, "tab-d", people.cookies["editor"], flow_id)
         async with _as(app, "tab-d") as room:
             assert room.graph == unsaved and not room.dirty and not room.conflict
+
+
+async def test_each_kind_of_edit_is_found_as_a_deep_copy_of_the_draft_would_find_it(
+    app: Any, sockets: Sockets, flow_id: int
+) -> None:
+    """The room compares an edit with a shallow copy of the draft (room.edit_base), which
+    holds only while every edit replaces what it changes instead of changing it in place:
+    each kind of edit, its patch and its undo step, checked against a deep copy."""
+    handler = FlowRoom.event_handlers
+    edits: list[Callable[[FlowRoom], Awaitable[object]]] = [
+        lambda room: room._add_node({"type": "log", "x": 600, "y": 0}),
+        lambda room: room._set_param("log1", "message", "changed"),
+        lambda room: handler["connect"].fn(room, {"source": "log1", "target": "log2"}),
+        lambda room: handler["paste"].fn(room, [{"type": "log", "params": {"message": "p"}}]),
+        lambda room: handler["move_nodes"].fn(room, [{"id": "log1", "x": 5, "y": 5}]),
+        lambda room: handler["layout"].fn(room),
+        lambda room: handler["delete_items"].fn(room, {"nodes": ["log2"]}),
+        lambda room: room._history(back=True),
+        lambda room: room._history(back=False),
+    ]
+    for edit in edits:
+        async with _as(app, "tab-a") as room:
+            before = copy.deepcopy(room._raw_graph)
+            await edit(room)
+            after = room._raw_graph
+            assert before != after
+            if edit not in edits[-2:]:  # undo and redo move a step, they add none
+                assert room._undo["tab-a"][-1] == graph_change(before, after)
+            if edit is not edits[4]:  # a drag's patch is its moves, made without comparing
+                assert room.patch["ops"] == canvas_ops(before, after)
