@@ -8,7 +8,8 @@ Reading a pub/sub message that Redis pushes is no round trip.
 
 The bench puts a ``sitecustomize.py`` on the server processes' PYTHONPATH (``environment``),
 so every Python process it starts, and the worker processes those start, counts from its
-first import on and writes its count to ``<directory>/<pid>`` every ``WRITE_EVERY`` seconds;
+first import on and writes its count to ``<directory>/<pid>`` every ``WRITE_EVERY`` seconds
+(when it changed);
 ``total`` sums the files of a set of processes. Redis's own MONITOR would see the other
 clients of a shared server too, and one line per command rather than per round trip.
 """
@@ -47,11 +48,16 @@ def _counted_read(read: Any) -> Any:
 
 
 def _write_forever(directory: Path) -> None:
+    """Write the count whenever it changed (idle, writing it anyway was most of an idle
+    process's CPU)."""
     own = directory / str(os.getpid())
     scratch = directory / f".{os.getpid()}"
+    written = None
     while True:
-        scratch.write_text(str(_count))
-        scratch.replace(own)  # whole, so a reader never sees a half-written figure
+        if _count != written:
+            written = _count
+            scratch.write_text(str(written))
+            scratch.replace(own)  # whole, so a reader never sees a half-written figure
         time.sleep(WRITE_EVERY)
 
 

@@ -2,16 +2,16 @@
 
 Every call of Dramatiq's dispatch script (enqueue, fetch, ack, requeue, and the dead-worker
 maintenance that may ride any of them) ends by ringing its queue's doorbell, the list
-``<queue>.bell``: a token for each message the call added to the queue; a call that took
-messages leaves no more tokens than messages. A consumer whose fetch found nothing waits in
+``<queue>.bell``: a token for each message the call added to the queue, and never more
+tokens than messages. A consumer whose fetch found nothing waits in
 ``BLPOP`` on that doorbell, so an idle worker makes one round trip per wait (IDLE_WAIT_MS)
 instead of polling twenty times a second, and a message sent meanwhile is fetched at once.
-Redis hands a token to one waiting consumer (the one that has waited longest), which then
-fetches one message: a token stands for a message no woken consumer is coming for. The
-work queue's consumer sends its next wait in the same write as its fetch, so a message
-reaching an idle worker costs one round trip. A token can still go astray (its consumer
-dies before fetching, or another's batch took its message): waits end within IDLE_WAIT_MS
-anyway.
+Redis hands a token to one waiting consumer (the one that has waited longest); the fetch
+that follows takes the tokens of the other messages it takes, so a token stands for a
+message no woken consumer is coming for. The work queue's consumer sends its next wait in
+the same write as its fetch, so a message reaching an idle worker costs one round trip.
+A token can still go astray (its consumer dies before fetching, or another consumer's
+fetch took its message first): waits end within IDLE_WAIT_MS anyway.
 
 Dramatiq's semantics stay: a fetch moves messages to the worker's unacknowledged set, which
 maintenance puts back on the queue once the worker's heartbeat (any script call) is
@@ -54,6 +54,13 @@ local bell = queue .. ".bell"
 local before = redis.call("llen", queue)
 local result = dispatch()
 local after = redis.call("llen", queue)
+if ARGV[1] == "fetch" then
+    -- the tokens of the messages taken, but for the one this consumer was woken by
+    local spare = #result - (tonumber(ARGV[10] or "0") or 0)
+    if spare > 0 then
+        redis.call("ltrim", bell, spare, -1)
+    end
+end
 if after > before then
     local tokens = {}
     for i = 1, after - before do
@@ -63,9 +70,10 @@ if after > before then
             tokens = {}
         end
     end
-elseif after == 0 then
+end
+if after == 0 then
     redis.call("del", bell)
-elseif after < before then
+elseif redis.call("llen", bell) > after then
     redis.call("ltrim", bell, 0, after - 1)
 end
 return result
@@ -162,6 +170,7 @@ class DoorbellConsumer(_RedisConsumer):
         self._fetched_at = 0.0
         self._connection: Connection | None = None
         self._waiting = False  # a BLPOP sent on the connection awaits its reply
+        self._woken = 0  # 1: the last wait took a doorbell token, the next fetch's
         self._found_none = False
 
     def ack(self, message: MessageProxy) -> None:
@@ -238,14 +247,15 @@ class DoorbellConsumer(_RedisConsumer):
     def _await_bell(self) -> None:
         assert self._connection is not None
         self._waiting = False
-        self._read(self._connection)  # a token, or None once the wait is over
+        reply = self._read(self._connection)  # [key, token], or None once the wait is over
+        self._woken = int(isinstance(reply, list) and reply[0] == self._bell.encode())
 
     def _fetch(self, wanted: int | None = None) -> list[bytes]:
         """Up to the prefetch allowance of messages, with the acknowledgements waiting.
 
-        The work queue's consumer takes one message, the one its token stood for, and
-        sends its next wait with it when it has room for two. Taking several at once, it
-        took those whose tokens other consumers had popped, and their fetches found nothing.
+        The work queue's consumer sends its next wait with it, keeping room for what that
+        brings. The script takes the tokens of the messages taken, but for the one that
+        woke this consumer, so no other consumer wakes for them.
         """
         if wanted is None:
             wanted = max(self.prefetch - self.outstanding_message_count, 0)
@@ -256,7 +266,8 @@ class DoorbellConsumer(_RedisConsumer):
             acks, self._acks = self._acks, []
         for ack in acks:
             commands.append(self._evalsha("ack", ack))
-        commands.append(self._evalsha("fetch", 1 if then_wait else wanted))
+        commands.append(self._evalsha("fetch", wanted - then_wait, self._woken))
+        self._woken = 0
         if then_wait:
             commands.append(self._bell_command(self._wait_seconds()))
         connection = self._send(commands)

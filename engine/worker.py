@@ -64,9 +64,11 @@ PERIODIC: tuple[dramatiq.Actor[..., Any], ...] = (
 # Lost messages are looked for this often, so those lost with Redis run soon after it is back.
 RECOVER_SECONDS = 5.0
 # Longest wait of an idle worker thread, and of a consumer of the in-memory broker, before
-# it looks whether it should stop (a message wakes either at once; Redis consumers wait on
-# their queue's doorbell, engine/redis_broker.py).
+# it looks whether it should stop, and how late a delay may end in memory (a message wakes
+# either at once). Redis consumers wait on their queue's doorbell (engine/redis_broker.py),
+# so a worker process's threads wait longer: each wake-up costs CPU, nothing else.
 POLL_MS = 50
+REDIS_POLL_MS = 500
 EMBEDDED_THREADS = 4
 # UTC times of day of the daily jobs (the reference system's 2 AM and 3 AM).
 SNAPSHOT_AT = time(2)
@@ -163,11 +165,11 @@ class PollInterval(Middleware):
     """Caps how long idle worker threads wait before looking whether they should stop.
 
     Dramatiq's default (1 s, and `dramatiq` has no flag for it) made each stop of a
-    worker take up to a second.
+    worker take up to a second, and delays of the in-memory broker end that late.
     """
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        worker.worker_timeout = POLL_MS
+        worker.worker_timeout = REDIS_POLL_MS if isinstance(broker, DoorbellBroker) else POLL_MS
 
 
 # A message that waited in this process's memory less than this since its fetch (when

@@ -61,17 +61,18 @@ def next_message(consumer: Any) -> FetchedMessage:
 
 
 def test_an_ack_goes_to_redis_with_the_next_fetch(redis_broker: Any) -> None:
-    send(redis_broker, 3)
+    send(redis_broker, 4)
     consumer = redis_broker.consume(QUEUE, prefetch=3, timeout=50)
-    first = next_message(consumer)  # one fetched, the consumer's wait sent with it
+    first = next_message(consumer)  # fetches two, leaving room for what its wait brings
     assert time.monotonic() - first.fetched_at < FRESH_FETCH_SECONDS
     consumer.ack(first)
     first_id = first.options["redis_message_id"].encode()
     assert first_id in held(redis_broker)  # waiting for the next fetch
-    second = next_message(consumer)  # the doorbell rang (two waiting): a fetch, with the ack
-    assert second.args == (1,)
+    next_message(consumer)  # the second, from memory
+    third = next_message(consumer)  # the doorbell rang (more waiting): a fetch, with the ack
+    assert third.args == (2,)
     assert first_id not in held(redis_broker)
-    assert len(held(redis_broker)) == 2  # the second fetched and not acked, the third waiting
+    assert len(held(redis_broker)) == 3  # the second and third fetched, the fourth waiting
 
 
 def test_closing_the_consumer_sends_the_acks_still_waiting(redis_broker: Any) -> None:

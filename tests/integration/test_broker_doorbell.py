@@ -163,15 +163,15 @@ def test_the_doorbell_holds_a_token_per_message_no_consumer_is_coming_for(
     broker.declare_queue(QUEUE)
     bell = f"{broker.namespace}:{QUEUE}.bell"
     try:
-        for i in range(3):
+        for i in range(4):
             broker.enqueue(dramatiq.Message(QUEUE, "note", (i,), {}, {}))
-        assert broker.client.llen(bell) == 3
-        broker.client.lpop(bell)  # a consumer woken: it fetches one
-        assert len(broker.do_fetch(QUEUE, 1)) == 1
-        assert broker.client.llen(bell) == 2  # the two messages left: ringing for them
-        broker.client.lpop(bell)  # woken for the second, while a batch takes both
-        assert len(broker.do_fetch(QUEUE, 5)) == 2
-        assert not broker.client.exists(bell)  # its fetch will find nothing
+        assert broker.client.llen(bell) == 4
+        broker.client.lpop(bell)  # a consumer woken by a token...
+        assert len(broker.do_fetch(QUEUE, 2, 1)) == 2  # ...takes two: the other's token too
+        assert broker.client.llen(bell) == 2  # for the two left
+        broker.client.lpop(bell)  # another woken, while a fetch without a token takes both
+        assert len(broker.do_fetch(QUEUE, 5, 0)) == 2
+        assert not broker.client.exists(bell)  # the woken one's fetch will find nothing
     finally:
         broker.close()
 
