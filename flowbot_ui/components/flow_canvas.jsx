@@ -5,7 +5,7 @@
 // answers with a numbered `patch` of small operations, whoever made the edit. A `graph`
 // snapshot is taken when its key changes: when the page opens, or when a patch went missing
 // (the page then asks for one with onResync).
-import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import React, { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import {
   Background,
   ControlButton,
@@ -21,9 +21,9 @@ import {
   useReactFlow,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
+import { forgetFields, setFieldText } from "./field_values.jsx";
 
 const DRAG_TYPE = "application/flowbot-node";
-const HEARTBEAT_MS = 2000; // "still here" (the room forgets a page silent for 5 s)
 const AUTOSAVE_MS = 1500; // unsaved edits are saved after this long without another edit
 const READABLE_ZOOM = 0.85; // node labels (14px) stay about 12px on screen
 const FRAME_MARGIN = 40; // px around a flow framed at READABLE_ZOOM
@@ -40,6 +40,13 @@ const COLOURS = {
   advanced: "#475569",
 };
 const GLYPHS = { trigger: "⚡", condition: "◆", action: "➤", advanced: "⚙" };
+// React Flow's options, the same objects on every render: new ones would make it redraw
+// every node in view whenever the page's state changes (each patch, each presence change).
+const EDGE_OPTIONS = { type: "smoothstep" };
+const FIT_OPTIONS = { minZoom: READABLE_ZOOM, maxZoom: 1.1, padding: 0.2 };
+const PRO_OPTIONS = { hideAttribution: true };
+const MINIMAP_STYLE = { width: 150, height: 100 };
+const minimapColour = (node) => COLOURS[node.data && node.data.category] || "#94a3b8";
 const STATUS_RING = {
   running: "0 0 0 3px rgba(37, 99, 235, 0.55)",
   succeeded: "0 0 0 3px rgba(22, 163, 74, 0.6)",
@@ -211,35 +218,74 @@ function editingField() {
   return Boolean(active && (active.id || "").startsWith("param-"));
 }
 
-// The property form's text fields take a co-editor's edit straight from the patch (its
-// "field" operation), without asking the server again; the form is rebuilt afterwards
-// (onGraphChange) and then draws the same text. Never a field this person is in: leaving
-// it offers their edit against the newer value instead. The text becomes the field's
-// default value too, which is what leaving it compares with (what it showed), so a value
-// shown this way is never written back untouched. A later change of the node that names no
-// field (an undo, a merge) or a new snapshot puts back what the form was drawn with, until
-// the rebuilt form says what the node holds now.
+// The property form's fields take a co-editor's edit straight from the patch (its "field"
+// operation), without asking the server again. Never a field this person is in: leaving a
+// text field offers their edit against the newer value instead, and a list open for a
+// choice takes the value once it closes. A text field's text becomes its default value too,
+// which is what leaving it compares with (what it showed), so a value shown this way is
+// never written back untouched; the other fields (checkboxes, selects, pickers) draw it
+// from field_values.jsx. A later change of the node that names no field (an undo, a merge)
+// or a new snapshot puts back what the form was drawn with, until the rebuilt form says
+// what the node holds now.
 function showFields(ops, snapshot) {
   const form = document.querySelector("[data-testid=param-form]");
   if (!form) return;
+  const node = form.dataset.node;
   const texts = new Map();
   let unnamed = snapshot;
   for (const op of ops) {
-    if (op.id !== form.dataset.node) continue;
+    if (op.id !== node) continue;
     if (op.op === "field") texts.set(op.name, op.text);
     else if (op.op === "params" || op.op === "data" || op.op === "remove") unnamed = true;
   }
   if (unnamed && texts.size) unnamed = false;  // a field edit: the other fields stand
+  if (unnamed) forgetFields(node);
+  const typed = new Set();
   for (const input of form.querySelectorAll("input[id^=param-], textarea[id^=param-]")) {
-    if (input === document.activeElement) continue;
     const name = input.id.slice("param-".length);
+    typed.add(name);
+    if (input === document.activeElement) continue;
     let text = texts.get(name);
+    if (text !== undefined) {
+      const over = "drawn" in input.dataset ? input.dataset.drawn : input.defaultValue;
+      setFieldText(node, name, text, over);
+    }
     if (text === undefined && unnamed && "drawn" in input.dataset) text = input.dataset.drawn;
     if (text === undefined || text === input.defaultValue) continue;
     if (!("drawn" in input.dataset)) input.dataset.drawn = input.defaultValue;
     input.defaultValue = text;
     input.value = text;
   }
+  for (const [name, text] of texts) {
+    if (typed.has(name)) continue;  // its text field, above, told the store too
+    const open = form.querySelector(
+      `[data-testid="param-${name}"][data-state=open], [data-testid="pick-${name}"][data-state=open]`,
+    );
+    if (open) afterClosing(open, () => setFieldText(node, name, text));
+    else setFieldText(node, name, text);
+  }
+}
+
+// Once a select's list closes (the person chose, or gave up choosing).
+function afterClosing(trigger, then) {
+  const watch = new MutationObserver(() => {
+    if (trigger.dataset.state === "open") return;
+    watch.disconnect();
+    then();
+  });
+  watch.observe(trigger, { attributes: true, attributeFilter: ["data-state"] });
+}
+
+// A patch the form was wholly shown from (fields' texts of the node it is of, none of them
+// one the rest of the form depends on) needs no new form from the server.
+function formCarried(ops) {
+  const form = document.querySelector("[data-testid=param-form]");
+  const node = form && form.dataset.node;
+  const named = new Set(ops.filter((op) => op.op === "field" && !op.form).map((op) => op.id));
+  return ops.every(
+    (op) => op.op === "move"
+      || (op.id === node && named.has(op.id) && (op.op === "field" ? !op.form : op.op === "params")),
+  );
 }
 
 // A patch's operations applied to the canvas's nodes, edges and error badges: each kind
@@ -330,6 +376,7 @@ function Canvas(props) {
     onLeave,
     onGraphChange,
     onResync,
+    heartbeatMs,
   } = props;
   const { screenToFlowPosition, getNodes, getNodesBounds, setViewport } = useReactFlow();
   const fitted = useRef(false);
@@ -342,7 +389,9 @@ function Canvas(props) {
   const wrapper = useRef(null);
 
   // A new snapshot: take it, but keep what the user is doing right now (drag, selection).
-  useEffect(() => {
+  // Layout effects, this and the patches': what a patch shows is in the page drawn with it,
+  // not one frame later.
+  useLayoutEffect(() => {
     if (!graph || otherFlow(graph)) return;
     setNodes((previous) => {
       const before = new Map(previous.map((node) => [node.id, node]));
@@ -387,7 +436,7 @@ function Canvas(props) {
 
   // Changes made by anyone since the snapshot, in order; a gap (or a reset of the draft)
   // asks for a new snapshot instead.
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!patch || !graph || !graph.key || otherFlow(graph)) return;
     if (!patch.seq || patch.seq <= lastSeq.current) return;
     const reset = (patch.ops || []).some((op) => op.op === "reset");
@@ -402,7 +451,9 @@ function Canvas(props) {
     showFields(patch.ops || [], false);
     applyOps(patch.ops || [], setNodes, setEdges, setErrors);
     const structural = (patch.ops || []).some((op) => op.op !== "move");
-    if (structural && onGraphChange && !editingField()) onGraphChange();
+    if (structural && !formCarried(patch.ops || []) && onGraphChange && !editingField()) {
+      onGraphChange();
+    }
   }, [patch && patch.seq]);
 
   // Unsaved edits reach the database after a pause in editing (each editor's page asks;
@@ -435,7 +486,7 @@ function Canvas(props) {
   useEffect(() => {
     if (!onHeartbeat) return undefined;
     onHeartbeat();
-    const timer = setInterval(() => onHeartbeat(), HEARTBEAT_MS);
+    const timer = setInterval(() => onHeartbeat(), heartbeatMs);
     const leave = () => onLeave && onLeave();
     window.addEventListener("pagehide", leave);
     return () => {
@@ -511,6 +562,11 @@ function Canvas(props) {
     }),
     [onConnectEdge],
   );
+  const onNodeClick = useCallback(
+    (_event, node) => onSelectNode && onSelectNode(node.id),
+    [onSelectNode],
+  );
+  const onPaneClick = useCallback(() => onSelectNode && onSelectNode(""), [onSelectNode]);
   const onDelete = useCallback(
     ({ nodes: gone, edges: cut }) => onDeleteItems && onDeleteItems({
       nodes: gone.map((node) => node.id),
@@ -546,25 +602,25 @@ function Canvas(props) {
         onDelete={onDelete}
         onDrop={onDrop}
         onDragOver={onDragOver}
-        onNodeClick={(_event, node) => onSelectNode && onSelectNode(node.id)}
-        onPaneClick={() => onSelectNode && onSelectNode("")}
+        onNodeClick={onNodeClick}
+        onPaneClick={onPaneClick}
         nodesDraggable={!readOnly}
         nodesConnectable={!readOnly}
         deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
-        defaultEdgeOptions={{ type: "smoothstep" }}
+        defaultEdgeOptions={EDGE_OPTIONS}
         onlyRenderVisibleElements={nodes.length > 80}
         minZoom={0.1}
         fitView
-        fitViewOptions={{ minZoom: READABLE_ZOOM, maxZoom: 1.1, padding: 0.2 }}
-        proOptions={{ hideAttribution: true }}
+        fitViewOptions={FIT_OPTIONS}
+        proOptions={PRO_OPTIONS}
       >
         <Background gap={18} size={1} />
         <MiniMap
           pannable
           zoomable
-          style={{ width: 150, height: 100 }}
+          style={MINIMAP_STYLE}
           maskColor="rgba(124, 58, 237, 0.06)"
-          nodeColor={(node) => COLOURS[node.data && node.data.category] || "#94a3b8"}
+          nodeColor={minimapColour}
         />
         <Controls showInteractive={false} showFitView={false}>
           {/* React Flow's own button fits without the readable floor: frame() instead */}

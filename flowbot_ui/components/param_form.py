@@ -2,10 +2,12 @@
 
 Inputs are uncontrolled and commit on blur, so typing never round-trips to the server;
 their keys include the value, so a change made elsewhere remounts them. A co-editor's
-edit of a text field is shown before that, from the room's patch (flow_canvas.jsx), which
-also makes it the field's default value. A blur sends what the field showed (its default
-value) with what it holds: an untouched field writes nothing, and an edit made over someone
-else's newer value is offered as a choice instead of written. A param that
+edit of a field is shown from the room's patch (flow_canvas.jsx), without the form being
+sent again: a text field's DOM takes it, which also makes it the field's default value,
+and the other fields draw it through field_values.jsx (``_shown``). A blur or a choice
+sends what the field showed with what it holds: an untouched field writes nothing, and an
+edit made over someone else's newer value is offered as a choice instead of written. A
+param that
 names something real (a connection, a chat...) is a picker of the real ones, by name;
 a chat can still be typed (an id, or a value from the flow).
 """
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex_base.utils.imports import ImportVar
+from reflex_base.vars import VarData
 
+from flowbot_ui.components.flow_canvas import FIELD_VALUES
 from flowbot_ui.state.editor import EditorState, FieldSpec
 from flowbot_ui.state.node_form import UNSET, PickChoice
 from flowbot_ui.state.room import FlowRoom
@@ -22,20 +27,53 @@ from flowbot_ui.state.room import FlowRoom
 # What a text field showed before the person typed: the value it was drawn with, or the
 # one a co-editor's patch put there since.
 _SHOWN: rx.Var = rx.Var("_e?.target?.defaultValue")
+# fieldText(node, name, the form's value): the text a field shows, a co-editor's newer one
+# from the room's patch included (field_values.jsx).
+_FIELD_TEXT: rx.Var = rx.Var(
+    _js_expr="fieldText",
+    _var_data=VarData(
+        hooks={"const fieldText = useFieldText()": None},
+        imports={FIELD_VALUES.importable_path: [ImportVar(tag="useFieldText")]},
+    ),
+)
+
+
+def _js(template: str, **parts: rx.Var) -> rx.Var:
+    """A JavaScript expression over Vars (``{name}`` in ``template``), keeping what each
+    needs to be drawn (its state, its hook)."""
+    return rx.Var(
+        _js_expr=template.format(**{name: f"({part!s})" for name, part in parts.items()}),
+        _var_data=VarData.merge(*(part._get_all_var_data() for part in parts.values())),
+    )
+
+
+def _shown(field: FieldSpec) -> rx.Var:
+    """What the field shows: the form's value, or a co-editor's newer text."""
+    return _js(
+        "{text}({node}, {name}, {value})",
+        text=_FIELD_TEXT,
+        node=EditorState.selected_id,
+        name=field.name,
+        value=field.value,
+    ).to(str)
 
 
 def _commit(field: FieldSpec, value: rx.Var, shown: rx.Var | None = None) -> EventSpec:
     return EditorState.commit_field(field.name, field.value if shown is None else shown, value)
 
 
-def _key(field: FieldSpec) -> rx.Var:
-    """Remount an input only when its value changed underneath (undo, a co-editor)."""
-    return EditorState.selected_id + "/" + field.name + "/" + field.value
+def _key(field: FieldSpec, value: rx.Var | None = None) -> rx.Var:
+    """Remount an input only when its value (``value``, else the form's) changed
+    underneath (undo, a co-editor)."""
+    shown = field.value if value is None else value
+    return EditorState.selected_id + "/" + field.name + "/" + shown
 
 
 def _text(field: FieldSpec, *, multiline: bool = False) -> rx.Component:
     common = {
-        "default_value": field.value,
+        # what it shows: drawn again with the page's other fields, it must not go back to
+        # the form's older value (which leaving it would then compare with)
+        "default_value": _shown(field),
         "placeholder": field.placeholder,
         "key": _key(field),
         # Co-editors see who is in which field (the room shows it on the node).
@@ -61,7 +99,7 @@ def _insert_hint(field: FieldSpec) -> rx.Component:
             placeholder="Insert a value…",
             size="1",
             variant="soft",
-            on_change=lambda hint: _commit(field, field.value + hint),
+            on_change=lambda hint: _commit(field, _shown(field) + hint, _shown(field)),
             disabled=~EditorState.can_edit,
             custom_attrs={"data-testid": "hint-" + field.name},
         ),
@@ -101,7 +139,14 @@ def _single_picker(field: FieldSpec) -> rx.Component:
                 ),
             ),
         ),
-        value=field.picked,
+        value=_js(
+            "{shown} === {value} ? {picked} : ({shown}.trim() || ({unset} ? {none} : ''))",
+            shown=_shown(field),
+            value=field.value,
+            picked=field.picked,
+            unset=field.unset,
+            none=rx.Var.create(UNSET),
+        ).to(str),
         on_change=lambda value: EditorState.pick(field.name, value),
         key=_key(field),
         disabled=~EditorState.can_edit,
@@ -115,7 +160,14 @@ def _several_picker(field: FieldSpec) -> rx.Component:
             field.choices,
             lambda choice: rx.checkbox(
                 choice_text(choice),
-                checked=choice.selected,
+                checked=_js(
+                    "{shown} === {value} ? {selected}"
+                    " : {shown}.split('\\n').map((line) => line.trim()).includes({choice})",
+                    shown=_shown(field),
+                    value=field.value,
+                    selected=choice.selected,
+                    choice=choice.value,
+                ).to(bool),
                 on_change=lambda on: EditorState.toggle_pick(field.name, choice.value, on),
                 disabled=~EditorState.can_edit,
                 custom_attrs={"data-testid": "choice-" + field.name + "-" + choice.value},
@@ -173,8 +225,8 @@ def _input(field: FieldSpec) -> rx.Component:
             (
                 "checkbox",
                 rx.checkbox(
-                    default_checked=field.value == "true",
-                    key=_key(field),
+                    default_checked=_shown(field) == "true",
+                    key=_key(field, _shown(field)),
                     on_change=lambda checked: EditorState.set_flag(field.name, checked),
                     disabled=~EditorState.can_edit,
                     custom_attrs={"data-testid": "param-" + field.name},
@@ -184,9 +236,9 @@ def _input(field: FieldSpec) -> rx.Component:
                 "select",
                 rx.select(
                     field.options,
-                    value=field.value,
+                    value=_shown(field),
                     placeholder="Choose…",
-                    on_change=lambda value: _commit(field, value),
+                    on_change=lambda value: _commit(field, value, _shown(field)),
                     disabled=~EditorState.can_edit,
                     width="100%",
                     custom_attrs={"data-testid": "param-" + field.name},

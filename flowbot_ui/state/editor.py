@@ -23,7 +23,7 @@ from engine.nodes.triggers import run_example
 from engine.services import auth, executions, flows, node_pickers
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import field_text, filter_palette, palette_groups, suggestions
-from flowbot_ui.state.node_form import UNSET, FieldSpec, form_fields, toggled
+from flowbot_ui.state.node_form import SCOPE_PARAM, UNSET, FieldSpec, form_fields, toggled
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.run_payload import RunField, apply_fields, run_fields
 from flowbot_ui.state.steps import StepRow, pretty, step_rows
@@ -238,10 +238,12 @@ class EditorState(AuthState):
     async def _write(self, name: str, text: str, shown: str | None = None) -> str:
         """Write a field of the selected node; who changed it underneath, if anyone.
 
-        The field's new text rides the edit's patch, so a co-editor's form shows it as the
-        patch arrives instead of asking the server again (see flow_canvas.jsx). This form
-        is rebuilt without the values to insert: a node's own params never change them,
-        and their search would hold up the patch's way out to the co-editors."""
+        The field's new text rides the edit's patch, so every form of the node (this one
+        too) shows it as the patch arrives instead of asking the server again (see
+        flow_canvas.jsx); only a field the rest of the form depends on (the connection
+        its pickers list the chats of) says so, and the forms are sent again. Nothing else
+        is done here before the patch goes out (the room sends it when this event ends),
+        but this person's Undo and Redo."""
         room = await self.get_state(FlowRoom)
         seq = room.patch["seq"]
         other = await room._set_param(self.selected_id, name, text, shown)
@@ -249,8 +251,10 @@ class EditorState(AuthState):
         if room.patch["seq"] != seq and node is not None:
             text_now = field_text(node["type"], node.get("params") or {}, name)
             field = {"op": "field", "id": node["id"], "name": name, "text": text_now}
+            if name == SCOPE_PARAM:
+                field["form"] = True
             room.patch = {**room.patch, "ops": [*room.patch["ops"], field]}
-        self._refresh_form(room)
+        self._refresh_history(room)
         return other
 
     @rx.event
@@ -292,10 +296,13 @@ class EditorState(AuthState):
 
     @rx.event
     async def toggle_pick(self, name: str, value: str, on: bool) -> None:
-        """Tick or untick one choice of a picker of several (communities to post to)."""
-        field = next((f for f in self.fields if f.name == name), None)
-        if field is not None:
-            await self._write(name, toggled(field, value, on))
+        """Tick or untick one choice of a picker of several (communities to post to), in
+        the list as the draft holds it (this form may show a co-editor's newer one than it
+        was sent with)."""
+        node = _node(await self.get_state(FlowRoom), self.selected_id)
+        if node is not None:
+            text = field_text(node["type"], node.get("params") or {}, name)
+            await self._write(name, toggled(text, value, on))
 
     @rx.event
     def set_palette_search(self, text: str) -> None:

@@ -22,6 +22,7 @@ from flowbot_ui.state.flow_graph import param_fields, unset_label
 UNSET = "__unset__"  # the picker's "nothing picked" item (a select item cannot be "")
 # May also be typed: an id, or an expression.
 TYPED_PICKS = ("chat", "server", "voice_channel")
+SCOPE_PARAM = "instance_id"  # the connection a node uses: its pickers' choices depend on it
 
 
 class PickChoice(BaseModel):
@@ -56,9 +57,7 @@ def form_fields(
     node_type = REGISTRY.get(node["type"]) if node["type"] in REGISTRY else None
     scope = node_pickers.Scope(
         kind=node_pickers.connector_kind(str(node_type.platform)) if node_type else None,
-        instance_id=params.get("instance_id")
-        if isinstance(params.get("instance_id"), int)
-        else None,
+        instance_id=params.get(SCOPE_PARAM) if isinstance(params.get(SCOPE_PARAM), int) else None,
     )
     fields = []
     for spec in param_fields(node["type"], params, issues):
@@ -89,7 +88,7 @@ def _add_choices(field: FieldSpec, found: list[node_pickers.Choice]) -> None:
         field.picked = UNSET
 
 
-def toggled(field: FieldSpec, value: str, on: bool) -> str:
+def toggled(text: str, value: str, on: bool) -> str:
     """A multiple picker's text after ticking or unticking ``value`` (other lines kept)."""
-    lines = [line.strip() for line in field.value.splitlines() if line.strip() != value]
+    lines = [line.strip() for line in text.splitlines() if line.strip() != value]
     return "\n".join([line for line in lines if line] + ([value] if on else []))

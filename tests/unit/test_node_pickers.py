@@ -219,8 +219,8 @@ def test_ticking_communities_keeps_the_others(
     ]
 
     assert [c.selected for c in field.choices] == [True, False]  # Gamers (2), Makers (1)
-    assert toggled(field, "1", True) == "2\n1"
-    assert toggled(field, "2", False) == ""
+    assert toggled(field.value, "1", True) == "2\n1"
+    assert toggled(field.value, "2", False) == ""
 
 
 def test_a_connections_chats_are_offered_however_many_chats_other_connections_have(

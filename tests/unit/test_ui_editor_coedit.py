@@ -28,6 +28,8 @@ GRAPH = {
             "position": {"x": 300, "y": 0},
         },
         {"id": "log1", "type": "log", "params": {"message": "base"}, "position": {"x": 600}},
+        {"id": "send1", "type": "tg_send_message", "params": {"text": "hi"}},
+        {"id": "post1", "type": "broadcast", "params": {"text": "hi", "community_ids": [2]}},
     ],
     "edges": [
         {"source": "manual1", "sourceHandle": "next", "target": "vars1"},
@@ -67,7 +69,38 @@ async def test_a_written_field_rides_the_patch_with_the_text_forms_show(
     assert _field_ops(room.patch) == [
         {"op": "field", "id": "log1", "name": "message", "text": "new words"}
     ]
-    assert _value(page, "message") == "new words"  # the writer's own form, rebuilt
+    # The writer's form takes it from the patch too: nothing holds the patch up but this
+    # person's Undo, which the edit enables.
+    assert _value(page, "message") == "base" and page.can_undo
+
+
+async def test_a_field_the_form_depends_on_asks_every_form_again(
+    people: People, flow_id: int
+) -> None:
+    """The connection a node uses decides the chats its pickers list: its field op says
+    the forms are to be sent again (a plain field's does not)."""
+    tab, room, _ = await _selected(people, flow_id, "send1")
+    await tab.run(EditorState, "commit_field", "text", "hi", "hello")
+    assert [op.get("form") for op in _field_ops(room.patch)] == [None]
+
+    await tab.run(EditorState, "commit_field", "instance_id", "", "7")
+    assert _field_ops(room.patch) == [
+        {"op": "field", "id": "send1", "name": "instance_id", "text": "7", "form": True}
+    ]
+
+
+async def test_ticking_a_choice_keeps_one_a_co_editor_ticked_since_the_form_came(
+    people: People, flow_id: int
+) -> None:
+    """Bob's form came with community 2 ticked; Ada ticks 3 (his page shows it from the
+    patch, his form is not sent again); Bob ticks 5: all three are kept."""
+    tab, room, page = await _selected(people, flow_id, "post1")
+    assert _value(page, "community_ids") == "2"
+    await room._set_param("post1", "community_ids", "2\n3")  # Ada's edit
+
+    await tab.run(EditorState, "toggle_pick", "community_ids", "5", True)
+    post = next(n for n in room.graph["nodes"] if n["id"] == "post1")
+    assert post["params"]["community_ids"] == [2, 3, 5]
 
 
 async def test_a_look_or_a_refused_write_sends_no_field(people: People, flow_id: int) -> None:
