@@ -183,3 +183,26 @@ def test_no_wait_outlasts_a_third_of_the_heartbeat_timeout(namespace: str) -> No
     broker.heartbeat_timeout = 900
     assert broker.longest_wait(busy=True) == broker.longest_wait(busy=False) == 0.3
     broker.close()
+
+
+def test_maintenance_puts_a_dead_workers_messages_back_and_rings(namespace: str) -> None:
+    """The sweep's maintain(): idle consumers make too few commands for the chance-driven
+    maintenance to notice a dead worker soon; the requeued message gets its token."""
+    dead: Any = build_broker(get_settings())
+    alive: Any = build_broker(get_settings())
+    for broker in (dead, alive):
+        broker.declare_queue(QUEUE)
+        broker.heartbeat_timeout = 200
+        broker.maintenance_chance = 0
+    bell = f"{alive.namespace}:{QUEUE}.bell"
+    try:
+        alive.enqueue(dramatiq.Message(QUEUE, "note", (1,), {}, {}))
+        assert len(dead.do_fetch(QUEUE, 1)) == 1  # then it dies, unacknowledged
+        assert not alive.client.exists(bell)
+        time.sleep(0.3)
+        alive.maintain()
+        assert alive.client.llen(bell) == 1
+        assert len(alive.do_fetch(QUEUE, 1)) == 1
+    finally:
+        dead.close()
+        alive.close()
