@@ -229,15 +229,18 @@ function editingField() {
 // what the node holds now.
 function showFields(ops, snapshot) {
   const form = document.querySelector("[data-testid=param-form]");
-  if (!form) return;
-  const node = form.dataset.node;
+  const node = form ? form.dataset.node : null;
   const texts = new Map();
   let unnamed = snapshot;
   for (const op of ops) {
-    if (op.id !== node) continue;
+    if (op.id !== node) {
+      forgetFields(op.id);  // the form of that node comes anew when it is selected again
+      continue;
+    }
     if (op.op === "field") texts.set(op.name, op.text);
     else if (op.op === "params" || op.op === "data" || op.op === "remove") unnamed = true;
   }
+  if (!form) return;
   if (unnamed && texts.size) unnamed = false;  // a field edit: the other fields stand
   if (unnamed) forgetFields(node);
   const typed = new Set();
@@ -245,16 +248,16 @@ function showFields(ops, snapshot) {
     const name = input.id.slice("param-".length);
     typed.add(name);
     if (input === document.activeElement) continue;
-    let text = texts.get(name);
-    if (text !== undefined) {
-      const over = "drawn" in input.dataset ? input.dataset.drawn : input.defaultValue;
-      setFieldText(node, name, text, over);
-    }
+    const named = texts.get(name);
+    const over = "drawn" in input.dataset ? input.dataset.drawn : input.defaultValue;
+    let text = named;
     if (text === undefined && unnamed && "drawn" in input.dataset) text = input.dataset.drawn;
-    if (text === undefined || text === input.defaultValue) continue;
-    if (!("drawn" in input.dataset)) input.dataset.drawn = input.defaultValue;
-    input.defaultValue = text;
-    input.value = text;
+    if (text !== undefined && text !== input.defaultValue) {
+      if (!("drawn" in input.dataset)) input.dataset.drawn = input.defaultValue;
+      input.defaultValue = text;
+      input.value = text;
+    }
+    if (named !== undefined) setFieldText(node, name, named, over);  // after: it redraws
   }
   for (const [name, text] of texts) {
     if (typed.has(name)) continue;  // its text field, above, told the store too
