@@ -241,9 +241,11 @@ class EditorState(AuthState):
         The field's new text rides the edit's patch, so every form of the node (this one
         too) shows it as the patch arrives instead of asking the server again (see
         flow_canvas.jsx); only a field the rest of the form depends on (the connection
-        its pickers list the chats of) says so, and the forms are sent again. Nothing else
-        is done here before the patch goes out (the room sends it when this event ends),
-        but this person's Undo and Redo."""
+        its pickers list the chats of) says so, and the forms are sent again. This form
+        is rebuilt (without the values to insert: a node's own params never change them,
+        and their search would hold up the patch's way out), so a later refresh of it
+        finds nothing new: one that did would remount the field, under the typing of a
+        person editing it again."""
         room = await self.get_state(FlowRoom)
         seq = room.patch["seq"]
         other = await room._set_param(self.selected_id, name, text, shown)
@@ -254,7 +256,7 @@ class EditorState(AuthState):
             if name == SCOPE_PARAM:
                 field["form"] = True
             room.patch = {**room.patch, "ops": [*room.patch["ops"], field]}
-        self._refresh_history(room)
+        self._refresh_form(room)
         return other
 
     @rx.event
