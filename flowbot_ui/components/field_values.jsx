@@ -50,7 +50,10 @@ function textOf(node, name, value) {
   const at = key(node, name);
   drawn.set(at, value);
   const entry = shown.get(at);
-  return entry && entry.over === value ? entry.text : value;
+  if (!entry) return value;
+  if (entry.over === value) return entry.text;
+  shown.delete(at); // the form moved on: a later return to that value must not revive it
+  return value;
 }
 
 // The text each field shows: fieldText(node, name, the form's value). A new function when a

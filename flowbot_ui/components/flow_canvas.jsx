@@ -279,18 +279,6 @@ function afterClosing(trigger, then) {
   watch.observe(trigger, { attributes: true, attributeFilter: ["data-state"] });
 }
 
-// A patch the form was wholly shown from (fields' texts of the node it is of, none of them
-// one the rest of the form depends on) needs no new form from the server.
-function formCarried(ops) {
-  const form = document.querySelector("[data-testid=param-form]");
-  const node = form && form.dataset.node;
-  const named = new Set(ops.filter((op) => op.op === "field" && !op.form).map((op) => op.id));
-  return ops.every(
-    (op) => op.op === "move"
-      || (op.id === node && named.has(op.id) && (op.op === "field" ? !op.form : op.op === "params")),
-  );
-}
-
 // A patch's operations applied to the canvas's nodes, edges and error badges: each kind
 // gathered first, so a patch of many operations (an auto-layout) is one pass.
 function applyOps(ops, setNodes, setEdges, setErrors) {
@@ -454,9 +442,9 @@ function Canvas(props) {
     showFields(patch.ops || [], false);
     applyOps(patch.ops || [], setNodes, setEdges, setErrors);
     const structural = (patch.ops || []).some((op) => op.op !== "move");
-    if (structural && !formCarried(patch.ops || []) && onGraphChange && !editingField()) {
-      onGraphChange();
-    }
+    // the form is still asked for: the server's copy of it must follow (a field left
+    // untouched asks it again, and only a change is sent)
+    if (structural && onGraphChange && !editingField()) onGraphChange();
   }, [patch && patch.seq]);
 
   // Unsaved edits reach the database after a pause in editing (each editor's page asks;

@@ -23,7 +23,7 @@ from engine.nodes.triggers import run_example
 from engine.services import auth, executions, flows, node_pickers
 from flowbot_ui.state.auth import AuthState
 from flowbot_ui.state.flow_graph import field_text, filter_palette, palette_groups, suggestions
-from flowbot_ui.state.node_form import SCOPE_PARAM, UNSET, FieldSpec, form_fields, toggled
+from flowbot_ui.state.node_form import UNSET, FieldSpec, form_fields, toggled
 from flowbot_ui.state.room import FlowRoom
 from flowbot_ui.state.run_payload import RunField, apply_fields, run_fields
 from flowbot_ui.state.steps import StepRow, pretty, step_rows
@@ -240,8 +240,7 @@ class EditorState(AuthState):
 
         The field's new text rides the edit's patch, so every form of the node (this one
         too) shows it as the patch arrives instead of asking the server again (see
-        flow_canvas.jsx); only a field the rest of the form depends on (the connection
-        its pickers list the chats of) says so, and the forms are sent again. This form
+        flow_canvas.jsx; the forms are still asked for afterwards). This form
         is rebuilt (without the values to insert: a node's own params never change them,
         and their search would hold up the patch's way out), so a later refresh of it
         finds nothing new: one that did would remount the field, under the typing of a
@@ -253,8 +252,6 @@ class EditorState(AuthState):
         if room.patch["seq"] != seq and node is not None:
             text_now = field_text(node["type"], node.get("params") or {}, name)
             field = {"op": "field", "id": node["id"], "name": name, "text": text_now}
-            if name == SCOPE_PARAM:
-                field["form"] = True
             room.patch = {**room.patch, "ops": [*room.patch["ops"], field]}
         self._refresh_form(room)
         return other

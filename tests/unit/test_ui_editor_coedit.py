@@ -72,21 +72,6 @@ async def test_a_written_field_rides_the_patch_with_the_text_forms_show(
     assert _value(page, "message") == "new words"  # the writer's own form, rebuilt
 
 
-async def test_a_field_the_form_depends_on_asks_every_form_again(
-    people: People, flow_id: int
-) -> None:
-    """The connection a node uses decides the chats its pickers list: its field op says
-    the forms are to be sent again (a plain field's does not)."""
-    tab, room, _ = await _selected(people, flow_id, "send1")
-    await tab.run(EditorState, "commit_field", "text", "hi", "hello")
-    assert [op.get("form") for op in _field_ops(room.patch)] == [None]
-
-    await tab.run(EditorState, "commit_field", "instance_id", "", "7")
-    assert _field_ops(room.patch) == [
-        {"op": "field", "id": "send1", "name": "instance_id", "text": "7", "form": True}
-    ]
-
-
 async def test_ticking_a_choice_keeps_one_a_co_editor_ticked_since_the_form_came(
     people: People, flow_id: int
 ) -> None:
