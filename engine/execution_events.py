@@ -17,7 +17,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from engine import events
-from engine.execution_store import TERMINAL
+from engine.execution_store import TERMINAL, StepRecord
 from engine.models import ExecutionStatus
 
 log = logging.getLogger(__name__)
@@ -173,3 +173,29 @@ def announce_status(
     events.publish_all(outgoing)
     if status in TERMINAL:
         _wake(execution_id)
+
+
+def step_event(
+    execution_id: int,
+    flow_id: int,
+    record: StepRecord,
+    node_id: str,
+    node_type: str,
+    duration_ms: float | None,
+) -> events.Outgoing:
+    """A step's event, on its execution's and its flow's topics: what the editor, the
+    debugger and SSE follow, for flow nodes and community rules alike."""
+    payload = {
+        "execution_id": execution_id,
+        "flow_id": flow_id,
+        "type": "step",
+        "seq": record.seq,
+        "step_key": record.step_key,
+        "node_id": node_id,
+        "node_type": node_type,
+        "status": str(record.status),
+        "handle": record.handle,
+        "error": record.error,
+        "duration_ms": duration_ms,
+    }
+    return f"execution.{execution_id}", payload, (f"flow.{flow_id}",)

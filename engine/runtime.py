@@ -62,7 +62,7 @@ from engine.control_nodes import (
     run_merge,
 )
 from engine.db import session_scope
-from engine.execution_events import announce_status
+from engine.execution_events import announce_status, step_event
 from engine.execution_store import (
     OUTCOME_UNKNOWN,
     ClaimTaken,
@@ -612,20 +612,7 @@ class Run:
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None
     ) -> events.Outgoing:
         """A step's event, on its execution's and its flow's topics."""
-        payload = {
-            "execution_id": self.execution_id,
-            "flow_id": self.flow_id,
-            "type": "step",
-            "seq": record.seq,
-            "step_key": record.step_key,
-            "node_id": node_id,
-            "node_type": type_id,
-            "status": str(record.status),
-            "handle": record.handle,
-            "error": record.error,
-            "duration_ms": duration_ms,
-        }
-        return f"execution.{self.execution_id}", payload, (f"flow.{self.flow_id}",)
+        return step_event(self.execution_id, self.flow_id, record, node_id, type_id, duration_ms)
 
     def _publish_step(
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None = None

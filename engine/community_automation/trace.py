@@ -17,7 +17,7 @@ from typing import Any
 
 from engine import events, execution_store
 from engine.db import session_scope
-from engine.execution_events import announce_status
+from engine.execution_events import announce_status, step_event
 from engine.execution_store import (
     OUTCOME_UNKNOWN,
     TERMINAL,
@@ -150,18 +150,6 @@ class RulesRun:
 
     def _publish(self, record: StepRecord, duration_ms: float | None = None) -> None:
         """The runtime's step event, so the editor, debugger and SSE follow rules too."""
-        payload = {
-            "execution_id": self.execution_id,
-            "flow_id": self.flow_id,
-            "type": "step",
-            "seq": record.seq,
-            "step_key": record.step_key,
-            "node_id": record.step_key,
-            "node_type": f"rule_{record.step_key}",
-            "status": str(record.status),
-            "handle": record.handle,
-            "error": record.error,
-            "duration_ms": duration_ms,
-        }
-        events.publish(f"execution.{self.execution_id}", payload)
-        events.publish(f"flow.{self.flow_id}", payload)
+        key = record.step_key
+        event = step_event(self.execution_id, self.flow_id, record, key, f"rule_{key}", duration_ms)
+        events.publish_all([event])
