@@ -40,7 +40,7 @@ def make_engine(url: str) -> sa.Engine:
             _private_file(Path(database))
         engine = sa.create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": sqlite_writes.WAIT_SECONDS},
             pool_size=sqlite_pool_size(),
         )
 
@@ -49,7 +49,7 @@ def make_engine(url: str) -> sa.Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(sqlite_writes.WAIT_SECONDS * 1000)}")
             cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; one fsync per checkpoint
             cur.close()
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-WAIT_SECONDS = 30.0  # SQLite's busy_timeout (engine/db.py)
+WAIT_SECONDS = 30.0  # and SQLite's own busy timeout (engine/db.py sets it from this)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
