@@ -8,9 +8,8 @@ from fastapi.responses import JSONResponse
 
 from engine.api import runs, session_routes, telegram_webhook, v1, webhooks
 from engine.api.origins import SameOriginOnly
-from engine.api.outage import unavailable
+from engine.api.outage import OUTAGES, unavailable
 from engine.db import get_engine
-from engine.services.executions import Unavailable
 from engine.settings import get_settings
 
 
@@ -36,8 +35,8 @@ def create_api() -> FastAPI:
 
     api.include_router(session_routes.router)
     # An outage of the database or the broker changed nothing: the caller may retry.
-    api.add_exception_handler(Unavailable, unavailable)
-    api.add_exception_handler(sa.exc.OperationalError, unavailable)
+    for outage in OUTAGES:
+        api.add_exception_handler(outage, unavailable)
     api.include_router(webhooks.router)
     api.include_router(runs.router)
     api.include_router(telegram_webhook.router)

@@ -3,12 +3,15 @@ and for the webhook receiver's fast path (engine/api/webhooks.py), which bypasse
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from engine.api.v1 import errors
-from engine.services.executions import RETRY_AFTER_SECONDS
+from engine.services.executions import RETRY_AFTER_SECONDS, Unavailable
 
+# What an outage raises: answered with unavailable() by the app and by the fast path.
+OUTAGES: tuple[type[Exception], ...] = (Unavailable, sa.exc.OperationalError)
 MESSAGE = "Temporarily unavailable (database or message broker): try again later."
 
 

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from engine.api.outage import unavailable
+from engine.api.outage import OUTAGES, unavailable
 from engine.db import session_scope, table_of
 from engine.models import WebhookEndpoint, utcnow
 from engine.platform_event import PlatformEvent
@@ -98,7 +98,7 @@ class Receiver:
             response = JSONResponse(content, status_code=status)
         except HTTPException as exc:
             response = JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
-        except (executions.Unavailable, sa.exc.OperationalError) as exc:
+        except OUTAGES as exc:
             response = unavailable(request, exc)
         await response(scope, receive, send)
 
