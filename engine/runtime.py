@@ -376,8 +376,7 @@ class Run:
             step_count=len(self.steps),
             left_running=any(step.status is StepStatus.running for step in self.steps.values()),
         )
-        held, self.held = self.held, {}
-        steps = [self._step_event(*step) for step in held.values()]
+        steps = self._take_held()
         announce_status(self.execution_id, self.flow_id, status, error, resume_at, before=steps)
         return ExecutionOutcome(self.execution_id, status, result, error, resume_at)
 
@@ -601,12 +600,16 @@ class Run:
 
     def _written(self) -> None:
         """The row says running and the batch is written: announce both."""
-        held, self.held = self.held, {}
-        steps = [self._step_event(*step) for step in held.values()]
+        steps = self._take_held()
         if not self.announced_running:
             self.announced_running = True
             announce_status(self.execution_id, self.flow_id, ExecutionStatus.running, None)
         events.publish_all(steps)
+
+    def _take_held(self) -> list[events.Outgoing]:
+        """The held steps' events, now that their rows are written (none held after)."""
+        held, self.held = self.held, {}
+        return [self._step_event(*step) for step in held.values()]
 
     def _step_event(
         self, record: StepRecord, node_id: str, type_id: str, duration_ms: float | None
